@@ -1,0 +1,44 @@
+"""Self-checks for the lab notebooks.
+
+Each check compares a student's code with a reference computation (never with numbers
+pinned to one random seed) and raises :class:`CheckFailed` with a message that says what
+is wrong, e.g. ``kernel: expected shape (3, 4), got (4, 3)``. The per-lab checks live in
+``course_utils.checks.lab1`` and so on; this module holds what they share.
+"""
+import numpy as np
+
+
+class CheckFailed(AssertionError):
+    """A self-check found a mistake; the message says which."""
+
+
+def fail(message):
+    raise CheckFailed(message)
+
+
+def passed(message):
+    """Prints a pass line; the test cells end with one so students see what was checked."""
+    print(f"\u2714 {message}")
+
+
+def max_abs_diff(actual, expected):
+    return float(np.max(np.abs(np.asarray(actual, dtype=np.float64) - np.asarray(expected, dtype=np.float64))))
+
+
+def check_shape(name, actual, expected):
+    """Fails unless ``actual`` (an array, or a shape given as a tuple) has shape ``expected``."""
+    shape = actual if isinstance(actual, tuple) else np.shape(actual)
+    shape = tuple(None if d is None else int(d) for d in shape)
+    if shape != tuple(expected):
+        fail(f"{name}: expected shape {tuple(expected)}, got {shape}")
+
+
+def check_close(name, actual, expected, atol=1e-5, rtol=1e-5):
+    """Fails unless the arrays agree elementwise to ``atol + rtol * |expected|``."""
+    check_shape(name, actual, np.shape(expected))
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    if not np.all(np.isfinite(actual)):
+        fail(f"{name}: contains NaN or inf")
+    if not np.allclose(actual, expected, atol=atol, rtol=rtol):
+        fail(f"{name}: differs from the reference by up to {max_abs_diff(actual, expected):.3g}")

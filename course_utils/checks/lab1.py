@@ -1,0 +1,321 @@
+"""Self-checks for Lab 1, "RNNs from scratch".
+
+Every check builds a reference (a Keras layer, ``tf.clip_by_global_norm`` or a numpy
+computation), runs the student's code on the same random inputs and weights, and fails
+with a message that points at the mistake. The visible test cells call these with one
+set of shapes and seeds; the graders' hidden tests call them with others.
+"""
+import itertools
+
+import numpy as np
+import tensorflow as tf
+
+from course_utils.checks import CheckFailed, check_close, check_shape, fail, max_abs_diff, passed
+
+ATOL = 1e-5  # float32 agreement asked of cells that reproduce a Keras layer
+
+
+def _random_inputs(rng, batch, steps, input_dim):
+    return rng.normal(size=(batch, steps, input_dim)).astype("float32")
+
+
+def _random_weights_like(rng, layer):
+    # Scaled so the recurrence matters without saturating tanh everywhere.
+    return [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
+
+
+def _built_rnn(cell, batch, steps, input_dim, **kwargs):
+    layer = tf.keras.layers.RNN(cell, **kwargs)
+    layer.build((batch, steps, input_dim))
+    return layer
+
+
+def _check_weight_shapes(cell, expected):
+    weights = cell.weights
+    names = [name for name, _ in expected]
+    if len(weights) != len(expected):
+        fail(f"the cell should create {len(expected)} weights ({', '.join(names)}), it created {len(weights)}")
+    for weight, (name, shape) in zip(weights, expected):
+        check_shape(f"{name} (weight #{names.index(name) + 1} in creation order)", tuple(weight.shape), shape)
+
+
+def _first_step_that_differs(actual, expected, atol):
+    """Index and size of the first time step where (batch, time, ...) arrays disagree."""
+    per_step = np.max(np.abs(np.asarray(actual) - np.asarray(expected)).reshape(actual.shape[0], actual.shape[1], -1), axis=(0, 2))
+    bad = np.flatnonzero(per_step > atol)
+    return (int(bad[0]), float(per_step[bad[0]])) if bad.size else (None, 0.0)
+
+
+def check_rnn_cell_weights(cell_class, input_dim=3, units=4):
+    """``state_size`` and the three weights: kernel, recurrent_kernel, bias, in that order."""
+    cell = cell_class(units)
+    if cell.state_size != units:
+        fail(f"state_size should be units={units} (one hidden state vector), got {cell.state_size!r}")
+    cell.build((None, input_dim))
+    _check_weight_shapes(cell, [("kernel", (input_dim, units)), ("recurrent_kernel", (units, units)), ("bias", (units,))])
+    passed(f"MyRNNCell({units}) on inputs of size {input_dim} has state_size and weights of the right shapes")
+
+
+def check_rnn_cell_matches_simple_rnn(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
+    """Outputs and gradients of ``RNN(cell_class(units))`` equal those of ``SimpleRNN(units)``."""
+    rng = np.random.default_rng(seed)
+    x = tf.constant(_random_inputs(rng, batch, steps, input_dim))
+    reference = tf.keras.layers.SimpleRNN(units, return_sequences=True)
+    reference.build((batch, steps, input_dim))
+    weights = _random_weights_like(rng, reference)
+    reference.set_weights(weights)
+    mine = _built_rnn(cell_class(units), batch, steps, input_dim, return_sequences=True)
+    mine.set_weights(weights)
+
+    expected, actual = reference(x).numpy(), mine(x).numpy()
+    check_shape("RNN(MyRNNCell) outputs", actual, expected.shape)
+    step, size = _first_step_that_differs(actual, expected, ATOL)
+    if step is not None:
+        message = f"outputs differ from SimpleRNN by {size:.3g} at step {step}"
+        if step > 0:
+            message += "; step 0 matches, so look at how the previous state h_{t-1} enters"
+        mine.set_weights([weights[0], np.zeros_like(weights[1]), weights[2]])
+        if np.allclose(mine(x).numpy(), actual, atol=ATOL):
+            message += "; recurrent_kernel is not used"
+        mine.set_weights([weights[0], weights[1], np.zeros_like(weights[2])])
+        if np.allclose(mine(x).numpy(), actual, atol=ATOL):
+            message += "; bias is not used"
+        fail(message)
+
+    projection = tf.constant(rng.normal(size=expected.shape).astype("float32"))
+    grads = {}
+    for name, layer in (("reference", reference), ("mine", mine)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x) * projection)
+        grads[name] = tape.gradient(loss, [x] + layer.trainable_weights)
+    for name, g_mine, g_ref in zip(["inputs", "kernel", "recurrent_kernel", "bias"], grads["mine"], grads["reference"]):
+        if g_mine is None:
+            fail(f"no gradient flows to {name}: is it used inside a TensorFlow computation?")
+        if not np.allclose(g_mine, g_ref, atol=ATOL, rtol=ATOL):
+            fail(f"gradient with respect to {name} differs from SimpleRNN's by {max_abs_diff(g_mine, g_ref):.3g}")
+    passed(f"RNN(MyRNNCell({units})) matches SimpleRNN({units}) on {steps} steps: outputs and gradients agree to {ATOL}")
+
+
+def check_rnn_model(build_fn, cell_class, input_dim=3, units=5, output_dim=2, steps=6, batch=2, seed=0):
+    """``build_fn(input_dim, units, output_dim, return_sequences)``: many-to-many and many-to-one models."""
+    rng = np.random.default_rng(seed)
+    x = _random_inputs(rng, batch, steps, input_dim)
+    models = {}
+    for return_sequences in (True, False):
+        model = build_fn(input_dim, units, output_dim, return_sequences=return_sequences)
+        if not isinstance(model, tf.keras.Model):
+            fail(f"build_rnn_model should return a keras Model, got {type(model).__name__}")
+        rnns = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.RNN)]
+        if len(rnns) != 1 or not isinstance(rnns[0].cell, cell_class):
+            fail("the model should contain exactly one keras.layers.RNN layer wrapping your MyRNNCell")
+        expected_shape = (batch, steps, output_dim) if return_sequences else (batch, output_dim)
+        check_shape(f"output with return_sequences={return_sequences}", model(x), expected_shape)
+        models[return_sequences] = model
+
+    many_to_many, many_to_one = models[True], models[False]
+    expected_params = input_dim * units + units * units + units + units * output_dim + output_dim
+    if many_to_many.count_params() != expected_params:
+        fail(
+            f"expected {expected_params} parameters (RNN: {input_dim}*{units} + {units}*{units} + {units}, "
+            f"Dense: {units}*{output_dim} + {output_dim}), got {many_to_many.count_params()}"
+        )
+    weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in many_to_many.get_weights()]
+    many_to_many.set_weights(weights)
+    many_to_one.set_weights(weights)
+    y_all = many_to_many(x).numpy()
+    check_close("many-to-one output vs the last step of many-to-many", many_to_one(x).numpy(), y_all[:, -1])
+
+    rnn = [layer for layer in many_to_many.layers if isinstance(layer, tf.keras.layers.RNN)][0]
+    hidden = rnn(x).numpy()
+    w_hy, b_y = weights[3], weights[4]
+    check_close("y_t = h_t W_hy + b_y at every step", y_all, hidden @ w_hy + b_y)
+    passed("many-to-many and many-to-one models have the right shapes, parameters and outputs")
+
+
+def reference_jacobian_norms(recurrent_kernel, inputs, activation="tanh"):
+    """Frobenius norms of dh_T/dh_{T-j} for j = 1..T, by multiplying per-step Jacobians in numpy.
+
+    With a_t = u_t + h_{t-1} W and h_t = f(a_t) (row vectors), dh_t/dh_{t-1} = diag(f'(a_t)) W^T.
+    """
+    w = np.asarray(recurrent_kernel, dtype=np.float64)
+    u = np.asarray(inputs, dtype=np.float64)
+    h = np.zeros(w.shape[0])
+    step_jacobians = []
+    for u_t in u:
+        a = u_t + h @ w
+        h = np.tanh(a) if activation == "tanh" else a
+        slope = 1.0 - h**2 if activation == "tanh" else np.ones_like(a)
+        step_jacobians.append(slope[:, None] * w.T)
+    norms, product = [], np.eye(w.shape[0])
+    for jacobian in reversed(step_jacobians):
+        product = product @ jacobian
+        norms.append(np.linalg.norm(product))
+    return np.array(norms)
+
+
+def check_jacobian_norms(jacobian_norms_fn, units=6, steps=10, seed=0):
+    """``jacobian_norms(W, inputs, activation)`` against the numpy product of step Jacobians."""
+    rng = np.random.default_rng(seed)
+    for activation_name, activation in (("tanh", tf.tanh), ("identity", tf.identity)):
+        w = rng.normal(scale=1.2 / np.sqrt(units), size=(units, units)).astype("float32")
+        u = rng.normal(scale=0.5, size=(steps, units)).astype("float32")
+        expected = reference_jacobian_norms(w, u, activation_name)
+        actual = np.asarray(jacobian_norms_fn(tf.constant(w), tf.constant(u), activation), dtype=np.float64).ravel()
+        if actual.shape != expected.shape:
+            fail(f"expected {steps} norms (one per distance T-k = 1..{steps}), got {actual.shape[0]}")
+        if np.allclose(actual[::-1], expected, rtol=1e-3) and not np.allclose(actual, expected, rtol=1e-3):
+            fail("your norms are in reverse order: entry j-1 should be the norm of dh_T/dh_{T-j}, nearest step first")
+        bad = np.flatnonzero(~np.isclose(actual, expected, rtol=1e-3, atol=0.0))
+        if bad.size:
+            j = int(bad[0]) + 1
+            fail(
+                f"with {activation_name} activation, ||dh_T/dh_(T-{j})|| should be {expected[j - 1]:.4g}, "
+                f"got {actual[j - 1]:.4g}"
+            )
+    passed(f"jacobian_norms matches the product of step Jacobians over {steps} steps, for tanh and identity")
+
+
+def check_clip_gradients(clip_fn, seed=0):
+    """``clip_gradients(grads, max_norm)`` against ``tf.clip_by_global_norm``."""
+    rng = np.random.default_rng(seed)
+
+    def tensors(*shapes, scale=1.0):
+        return [tf.constant(rng.normal(scale=scale, size=s).astype("float32")) for s in shapes]
+
+    cases = {
+        "a large gradient (global norm above max_norm)": (tensors((3, 4), (4,), (2, 2, 2), scale=3.0), 1.0),
+        "a small gradient (global norm below max_norm)": (tensors((3, 4), (4,), scale=0.01), 5.0),
+        "a list with None entries": ([None] + tensors((5,), scale=2.0) + [None] + tensors((2, 3), scale=2.0), 0.5),
+        "all-zero gradients": ([tf.zeros((3,)), tf.zeros((2, 2))], 1.0),
+    }
+    for description, (grads, max_norm) in cases.items():
+        expected_clipped, expected_norm = tf.clip_by_global_norm(grads, max_norm)
+        result = clip_fn(grads, max_norm)
+        if not isinstance(result, tuple) or len(result) != 2:
+            fail("clip_gradients should return a pair (clipped_grads, global_norm)")
+        clipped, norm = result
+        if not np.isfinite(float(norm)):
+            fail(f"with {description} the global norm is {float(norm)}: guard against dividing by zero")
+        if not np.isclose(float(norm), float(expected_norm), rtol=1e-5):
+            fail(
+                f"with {description} the global norm should be {float(expected_norm):.5g} (the square root of the "
+                f"sum of squares of every entry of every gradient), got {float(norm):.5g}"
+            )
+        if len(clipped) != len(grads):
+            fail(f"with {description} you returned {len(clipped)} gradients for {len(grads)} inputs")
+        for i, (mine, ref, original) in enumerate(zip(clipped, expected_clipped, grads)):
+            if ref is None:
+                if mine is not None:
+                    fail(f"grads[{i}] is None (the loss does not depend on that variable) and must stay None")
+                continue
+            if mine is None:
+                fail(f"with {description}, grads[{i}] came back as None")
+            mine = np.asarray(mine)
+            if not np.all(np.isfinite(mine)):
+                fail(f"with {description}, grads[{i}] contains NaN or inf: guard against dividing by zero")
+            if not np.allclose(mine, ref, rtol=1e-5, atol=1e-7):
+                factor = float(expected_norm) and min(1.0, max_norm / float(expected_norm))
+                fail(
+                    f"with {description} (global norm {float(expected_norm):.3g}, max_norm {max_norm}), "
+                    f"every gradient should be scaled by {factor:.3g}; grads[{i}] differs from that by "
+                    f"{max_abs_diff(mine, ref):.3g}"
+                )
+            check_shape(f"grads[{i}]", mine, np.shape(original))
+    passed("clip_gradients agrees with tf.clip_by_global_norm, None entries and zero gradients included")
+
+
+def check_lstm_cell(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
+    """``RNN(cell_class(units))`` reproduces ``LSTM(units)``: outputs and final states h and c."""
+    cell = cell_class(units)
+    if list(np.ravel(cell.state_size)) != [units, units]:
+        fail(f"state_size should be [units, units] = [{units}, {units}] (h and c), got {cell.state_size!r}")
+    cell.build((None, input_dim))
+    _check_weight_shapes(
+        cell, [("kernel", (input_dim, 4 * units)), ("recurrent_kernel", (units, 4 * units)), ("bias", (4 * units,))]
+    )
+
+    rng = np.random.default_rng(seed)
+    x = tf.constant(_random_inputs(rng, batch, steps, input_dim))
+    reference = tf.keras.layers.LSTM(units, return_sequences=True, return_state=True)
+    reference.build((batch, steps, input_dim))
+    weights = _random_weights_like(rng, reference)
+    reference.set_weights(weights)
+    mine = _built_rnn(cell, batch, steps, input_dim, return_sequences=True, return_state=True)
+    mine.set_weights(weights)
+
+    expected_seq, expected_h, expected_c = (t.numpy() for t in reference(x))
+    results = mine(x)
+    if len(results) != 3:
+        fail("the cell should return (h, [h, c]): two states")
+    actual_seq, actual_h, actual_c = (np.asarray(t) for t in results)
+    check_shape("outputs", actual_seq, expected_seq.shape)
+    step, size = _first_step_that_differs(actual_seq, expected_seq, ATOL)
+    if step is not None:
+        message = f"outputs differ from keras.layers.LSTM by {size:.3g} at step {step}"
+        if step > 0:
+            message += "; step 0 matches, so check the new states you return: [h, c], in that order"
+        fail(message + _gate_order_hint(mine, weights, x, expected_seq, units))
+    if np.allclose(actual_h, expected_c, atol=ATOL) and np.allclose(actual_c, expected_h, atol=ATOL):
+        fail("the states come back as [c, h]; Keras expects [h, c]")
+    check_close("final hidden state h", actual_h, expected_h, atol=ATOL)
+    check_close("final cell state c", actual_c, expected_c, atol=ATOL)
+    passed(f"RNN(MyLSTMCell({units})) matches keras.layers.LSTM({units}): outputs and final h, c agree to {ATOL}")
+
+
+def _gate_order_hint(layer, weights, x, expected, units):
+    """Finds the gate order the student used, if it is a permutation of Keras's i, f, c, o."""
+    gates = "ifco"
+    for order in itertools.permutations(range(4)):
+        if order == (0, 1, 2, 3):
+            continue
+        permuted = [np.concatenate([w[..., k * units:(k + 1) * units] for k in order], axis=-1) for w in weights]
+        layer.set_weights(permuted)
+        if np.allclose(layer(x)[0], expected, atol=ATOL):
+            used = "".join(gates[k] for k in order)
+            return f"; your code reads the gate blocks in the order {', '.join(used)}: Keras packs them i, f, c, o"
+    layer.set_weights(weights)
+    return ""
+
+
+def check_recall_task(make_fn, num_examples=200, length=12, num_symbols=4, seed=0):
+    """``make_selective_recall(num_examples, length, num_symbols, seed)``: the data of Part 5."""
+    x, y = make_fn(num_examples, length, num_symbols, seed)
+    x, y = np.asarray(x), np.asarray(y)
+    check_shape("x", x, (num_examples, length))
+    check_shape("y", y, (num_examples,))
+    if not (np.issubdtype(x.dtype, np.integer) and np.issubdtype(y.dtype, np.integer)):
+        fail(f"x and y should hold integer token ids, got dtypes {x.dtype} and {y.dtype}")
+    marker = num_symbols
+    markers_per_row = np.sum(x == marker, axis=1)
+    if not np.all(markers_per_row == 1):
+        fail(f"every sequence needs exactly one marker token ({marker}); row {int(np.argmax(markers_per_row != 1))} has {int(markers_per_row[np.argmax(markers_per_row != 1)])}")
+    if x.min() < 0 or x.max() > marker:
+        fail(f"token ids should lie in 0..{marker}, got {x.min()}..{x.max()}")
+    position = np.argmax(x == marker, axis=1)
+    if position.max() >= length // 2:
+        fail(f"the marker should sit in the first half (positions 0..{length // 2 - 1}), found one at {position.max()}")
+    if not np.array_equal(y, x[np.arange(num_examples), position + 1]):
+        fail("y should be the token right after the marker")
+    if len(np.unique(position)) < 2 or len(np.unique(y)) < num_symbols:
+        fail("marker positions and targets should be random: draw them with the generator seeded by `seed`")
+    x_again, _ = make_fn(num_examples, length, num_symbols, seed)
+    if not np.array_equal(x, np.asarray(x_again)):
+        fail("the same seed should give the same data: use np.random.default_rng(seed)")
+    x_other, _ = make_fn(num_examples, length, num_symbols, seed + 1)
+    if np.array_equal(x, np.asarray(x_other)):
+        fail("a different seed should give different data")
+    passed(f"make_selective_recall builds {num_examples} sequences of length {length} with one marker each")
+
+
+__all__ = [
+    "CheckFailed",
+    "check_clip_gradients",
+    "check_jacobian_norms",
+    "check_lstm_cell",
+    "check_recall_task",
+    "check_rnn_cell_matches_simple_rnn",
+    "check_rnn_cell_weights",
+    "check_rnn_model",
+    "reference_jacobian_norms",
+]
