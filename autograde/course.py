@@ -1,0 +1,91 @@
+"""Where the course lives on disk and what pyproject.toml says about it."""
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+LAB_NAME = re.compile(r"^lab\d+_[a-z0-9_]+$")
+
+
+class CourseError(Exception):
+    """A problem with the course layout or configuration; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+    repository: str  # public GitHub repository students open labs from
+    branch: str
+
+    @property
+    def solutions_dir(self):
+        return self.root / "solutions"
+
+    @property
+    def labs_dir(self):
+        return self.root / "labs"
+
+    @property
+    def nbgrader_config(self):
+        return self.root / "autograde" / "nbgrader_config.py"
+
+    @property
+    def github_slug(self):
+        """``owner/name`` of the public repository."""
+        match = re.fullmatch(r"https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?/?", self.repository)
+        if not match:
+            raise CourseError(
+                f"[tool.course] repository = {self.repository!r} in pyproject.toml is not a GitHub URL like "
+                "https://github.com/OWNER/NAME; Colab opens notebooks from GitHub only."
+            )
+        return match.group(1)
+
+    def labs(self):
+        """Names of the labs: folders ``solutions/labN_topic/`` holding ``labN_topic.ipynb``."""
+        return sorted(
+            (p.name for p in self.solutions_dir.iterdir() if LAB_NAME.match(p.name) and (p / f"{p.name}.ipynb").is_file()),
+            key=lambda name: int(re.match(r"lab(\d+)", name).group(1)),
+        )
+
+    def resolve_lab(self, name):
+        """Accepts a lab's full name or its short form (``lab1``)."""
+        labs = self.labs()
+        matches = [lab for lab in labs if lab == name or lab.split("_", 1)[0] == name]
+        if len(matches) != 1:
+            raise CourseError(f"no lab called {name!r}; the labs are: {', '.join(labs)}")
+        return matches[0]
+
+    def solution_notebook(self, lab):
+        return self.solutions_dir / lab / f"{lab}.ipynb"
+
+    def lab_notebook(self, lab):
+        return self.labs_dir / lab / f"{lab}.ipynb"
+
+    def colab_url(self, lab):
+        return f"https://colab.research.google.com/github/{self.github_slug}/blob/{self.branch}/labs/{lab}/{lab}.ipynb"
+
+    def install_url(self):
+        return f"git+https://github.com/{self.github_slug}@{self.branch}"
+
+    @classmethod
+    def find(cls, start=None):
+        """The course whose root is ``start``, ``$COURSE_ROOT``, the working directory or one of its parents."""
+        given = start or os.environ.get("COURSE_ROOT")
+        candidates = [Path(given)] if given else [Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[1]]
+        for path in candidates:
+            if (path / "solutions").is_dir() and (path / "autograde" / "nbgrader_config.py").is_file():
+                return cls.load(path)
+        raise CourseError(
+            f"no course found at {candidates[0]}: run this from the course repository (the folder with solutions/ "
+            "and autograde/) or set COURSE_ROOT to it."
+        )
+
+    @classmethod
+    def load(cls, root):
+        root = Path(root).resolve()
+        with open(root / "pyproject.toml", "rb") as f:
+            settings = tomllib.load(f).get("tool", {}).get("course", {})
+        if "repository" not in settings:
+            raise CourseError(f"{root / 'pyproject.toml'} needs a [tool.course] table with repository = 'https://github.com/OWNER/NAME'")
+        return cls(root=root, repository=settings["repository"], branch=settings.get("branch", "main"))

@@ -1,0 +1,27 @@
+"""nbgrader configuration: instructor notebooks in solutions/, generated student labs in labs/.
+
+Our own commands (``course build-labs``, ``course grade``) load this file; plain nbgrader
+commands work too when run from the repository root with ``--config autograde/nbgrader_config.py``.
+"""
+from pathlib import Path
+
+from nbgrader.converters import GenerateAssignment
+from nbgrader.preprocessors import ClearSolutions
+
+from autograde.course import Course
+from autograde.preprocessors import ClearSolutionsKeepTodo, SetColabLinks
+
+c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
+course = Course.load(Path(__file__).resolve().parents[1])
+
+c.CourseDirectory.root = str(course.root)
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "labs"
+
+# nbgrader's release pipeline, with our link rewriting first and our TODO stubs in place of its own.
+c.GenerateAssignment.preprocessors = [SetColabLinks] + [
+    ClearSolutionsKeepTodo if p is ClearSolutions else p
+    for p in GenerateAssignment.class_traits()["preprocessors"].default()
+]
+c.SetColabLinks.repository_slug = course.github_slug
+c.SetColabLinks.branch = course.branch

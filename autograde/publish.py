@@ -1,0 +1,121 @@
+"""Exports the student-facing bundle for the public repository.
+
+The bundle holds what students need and nothing else: the generated labs, the
+``course_utils`` package with a pyproject.toml of its own (so Colab can ``pip install``
+the repository), and a README. ``solutions/`` and ``autograde/`` stay private; a final
+scan refuses to publish if any solution or hidden-test text slipped in.
+"""
+import dataclasses
+import json
+import shutil
+import tomllib
+from pathlib import Path
+
+from autograde.build import generate_labs
+from autograde.course import CourseError
+
+LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "autograde.hidden_tests")
+
+
+def publish_bundle(course, dest, repository=None):
+    """Writes the bundle into ``dest`` (created if needed) and returns its path."""
+    if repository:
+        course = dataclasses.replace(course, repository=repository)
+    course.github_slug  # fails early, with a clear message, on a non-GitHub URL
+    dest = Path(dest).resolve()
+    if dest == course.root or course.root in dest.parents:
+        raise CourseError(f"{dest} is inside the course repository; publish to a separate folder (e.g. a clone of the public repository)")
+    if (dest / "solutions").exists() or (dest / "autograde").exists():
+        raise CourseError(f"{dest} holds solutions/ or autograde/: that looks like a private course repository, not the public one")
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("labs", "course_utils"):
+        if (dest / name).exists():
+            shutil.rmtree(dest / name)
+    generate_labs(course, dest=dest / "labs")
+    shutil.copytree(course.root / "course_utils", dest / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
+    (dest / "pyproject.toml").write_text(bundle_pyproject(course))
+    (dest / "README.md").write_text(student_readme(course))
+    (dest / ".gitignore").write_text("artifacts/\n__pycache__/\n.ipynb_checkpoints/\n")
+
+    leaks = [
+        f"{path.relative_to(dest)}: {marker}"
+        for path in dest.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(dest).parts
+        for marker in LEAK_MARKERS
+        if marker in path.read_text(errors="ignore")
+    ]
+    if leaks:
+        raise CourseError("refusing to publish, instructor-only text found in the bundle:\n" + "\n".join(leaks))
+    return dest
+
+
+def bundle_pyproject(course):
+    with open(course.root / "pyproject.toml", "rb") as f:
+        project = tomllib.load(f)["project"]
+    dependencies = ",\n".join(f"    {json.dumps(d)}" for d in project["dependencies"])
+    jupyter = ", ".join(json.dumps(d) for d in project["optional-dependencies"]["jupyter"])
+    return f"""[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "rnn-course-utils"
+version = "{project['version']}"
+description = "Helpers for the recurrent-networks lab notebooks."
+requires-python = "{project['requires-python']}"
+dependencies = [
+{dependencies},
+]
+
+[project.optional-dependencies]
+jupyter = [{jupyter}]
+
+[tool.setuptools.packages.find]
+include = ["course_utils*"]
+"""
+
+
+def lab_title(notebook_path):
+    """The first Markdown heading of a notebook, e.g. 'Lab 1: RNNs from scratch'."""
+    cells = json.loads(Path(notebook_path).read_text())["cells"]
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            for line in "".join(cell["source"]).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return Path(notebook_path).stem
+
+
+def student_readme(course):
+    rows = "\n".join(
+        f"| [{lab_title(course.solution_notebook(lab))}](labs/{lab}/{lab}.ipynb) "
+        f"| [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({course.colab_url(lab)}) |"
+        for lab in course.labs()
+    )
+    return f"""# Recurrent networks: lab notebooks
+
+Hands-on labs on recurrent neural networks with TensorFlow and Keras.
+
+| Lab | Open |
+|---|---|
+{rows}
+
+## How to work on a lab
+1. Click **Open in Colab** (a CPU runtime is enough), then **File > Save a copy in Drive** so your work is kept.
+2. Run the first cell: in Colab it installs the course helpers (`course_utils`).
+3. Fill in every cell marked `# TODO` and run the test cell below it. A test prints a ✔ line for each thing it checked, or
+   stops with a message that says what is wrong.
+4. When every test passes, run the whole notebook once more from the top (**Runtime > Restart and run all**), then download it
+   (**File > Download > Download .ipynb**) and submit that file.
+
+## Running locally
+```bash
+python3 -m venv .venv && . .venv/bin/activate
+pip install "rnn-course-utils[jupyter] @ {course.install_url()}"
+jupyter lab
+```
+
+Labs save what they train under `artifacts/<lab>/` in the working directory (set `LAB_OUTPUT_DIR` to put them elsewhere).
+`LAB_BUDGET=smoke` runs a lab with tiny data and few steps, for a quick check that everything runs.
+"""
