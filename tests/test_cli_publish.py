@@ -1,0 +1,81 @@
+"""The instructor command line and the student bundle."""
+import json
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+from autograde.cli import main
+from autograde.course import Course, CourseError
+from autograde.publish import LEAK_MARKERS, publish_bundle
+
+
+def test_check_labs_command(course, capsys):
+    assert main(["--root", str(course.root), "check-labs"]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_no_course_here_is_a_clear_error(tmp_path, capsys):
+    assert main(["--root", str(tmp_path), "check-labs"]) == 2
+    assert "COURSE_ROOT" in capsys.readouterr().err
+
+
+def test_lab_short_names(course):
+    assert course.resolve_lab("lab1") == "lab1_rnns_from_scratch"
+    with pytest.raises(CourseError, match="no lab called 'lab9'; the labs are: lab1_rnns_from_scratch"):
+        course.resolve_lab("lab9")
+
+
+def test_repository_must_be_on_github(course):
+    with pytest.raises(CourseError, match="not a GitHub URL"):
+        Course(course.root, "https://gitlab.com/x/y", "main").github_slug
+
+
+@pytest.fixture(scope="module")
+def bundle(course, tmp_path_factory):
+    return publish_bundle(course, tmp_path_factory.mktemp("public") / "rnn-labs", repository="https://github.com/someone/their-labs")
+
+
+def test_bundle_holds_what_students_need_and_nothing_else(course, bundle):
+    names = {p.name for p in bundle.iterdir()}
+    assert names == {"labs", "course_utils", "README.md", "pyproject.toml", ".gitignore"}
+    for lab in course.labs():
+        assert (bundle / "labs" / lab / f"{lab}.ipynb").is_file()
+    for path in bundle.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="ignore")
+            assert not [m for m in LEAK_MARKERS if m in text], path
+
+
+def test_bundle_links_follow_the_chosen_repository(course, bundle):
+    readme = (bundle / "README.md").read_text()
+    lab = course.labs()[0]
+    colab = f"https://colab.research.google.com/github/someone/their-labs/blob/main/labs/{lab}/{lab}.ipynb"
+    assert colab in readme and "Lab 1: RNNs from scratch" in readme
+    notebook = (bundle / "labs" / lab / f"{lab}.ipynb").read_text()
+    assert colab in notebook and "git+https://github.com/someone/their-labs@main" in notebook
+    assert "rnn-course/rnn-labs" not in notebook
+
+
+def test_bundle_installs_with_pip(course, bundle, tmp_path):
+    project = tomllib.loads((bundle / "pyproject.toml").read_text())["project"]
+    main_project = tomllib.loads((course.root / "pyproject.toml").read_text())["project"]
+    assert project["dependencies"] == main_project["dependencies"]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(tmp_path / "site"), str(bundle)],
+        check=True,
+    )
+    assert (tmp_path / "site" / "course_utils" / "checks" / "lab1.py").is_file()
+    assert not (tmp_path / "site" / "autograde").exists()
+
+
+def test_publish_refuses_the_course_repository_itself(course):
+    with pytest.raises(CourseError, match="inside the course repository"):
+        publish_bundle(course, course.root / "public")
+
+
+def test_publish_refuses_a_private_looking_folder(course, tmp_path):
+    (tmp_path / "solutions").mkdir()
+    with pytest.raises(CourseError, match="private course repository"):
+        publish_bundle(course, tmp_path)
