@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from traitlets.config.loader import PyFileConfigLoader
@@ -23,7 +24,12 @@ def load_nbgrader_config(course):
 
 
 def nbgrader_environment():
-    """nbgrader creates a fresh gradebook by running ``alembic``: put this Python's bin/ on PATH."""
+    """Prepares this process to run nbgrader.
+
+    nbgrader creates a fresh gradebook by running ``alembic``: put this Python's bin/ on PATH.
+    Its gradebook code trips SQLAlchemy autoflush warnings that are not ours to fix: hide them.
+    """
+    warnings.filterwarnings("ignore", message=".*not in session.*")
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")

@@ -1,6 +1,7 @@
-"""The instructor's command line: ``course build-labs``, ``course run-solutions``, ``course publish``."""
+"""The instructor's command line: ``course grade``, ``course build-labs``, ``course run-solutions``, ``course publish``..."""
 import argparse
 import sys
+from pathlib import Path
 
 from autograde.course import Course, CourseError
 
@@ -51,10 +52,58 @@ def publish(course, args):
     print(f"student bundle written to {written}: labs/, course_utils/, README.md, pyproject.toml")
 
 
+def grade(course, args):
+    from autograde.grading import grade_folder, summary
+    from autograde.intake import DEFAULT_ID_PATTERN, StudentIds
+
+    lab = course.resolve_lab(args.lab)
+    limits = {name: value for name, value in (
+        ("cell_timeout", args.cell_timeout), ("training_cell_timeout", args.training_cell_timeout),
+        ("notebook_timeout", args.notebook_timeout), ("memory_limit_mb", args.memory_limit),
+    ) if value is not None}
+    try:
+        ids = StudentIds(args.id_pattern or DEFAULT_ID_PATTERN, args.ids)
+        out = Path(args.out or Path("grading") / lab)
+        rows = grade_folder(course, lab, args.folder, out, workers=args.workers, force=args.force, student_ids=ids,
+                            limits=limits, db_url=args.db, dask_scheduler=args.dask, budget=args.budget)
+    except (FileNotFoundError, ValueError) as error:
+        raise CourseError(str(error)) from error
+    print(summary(rows))
+    print(f"grades: {out / 'grades.csv'}   feedback: {out / 'feedback'}/   gradebook: {args.db or out / 'gradebook.db'}")
+
+
+def make_examples(course, args):
+    from autograde.examples import make_examples as write_examples
+
+    for lab in [course.resolve_lab(lab) for lab in args.labs] or course.labs():
+        print(f"wrote {write_examples(course, lab).relative_to(course.root)}/")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="course", description="Instructor tools for the RNN lab package.")
     parser.add_argument("--root", help="the course repository (default: found from the working directory)")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("grade", help="grade a folder of submitted notebooks (the instructor's main job)")
+    p.add_argument("lab", help="the lab, e.g. lab1 or lab1_rnns_from_scratch")
+    p.add_argument("folder", help="folder of downloaded submissions (.ipynb, .zip; file names as students left them)")
+    p.add_argument("--out", help="output folder (default: grading/<lab>)")
+    p.add_argument("--workers", type=int, help="notebooks graded at once (default: number of cores)")
+    p.add_argument("--force", action="store_true", help="regrade every file, not only new or changed ones")
+    p.add_argument("--ids", metavar="CSV", help="CSV with columns file,student_id mapping file names to student ids")
+    p.add_argument("--id-pattern", metavar="REGEX", help="regular expression with a (?P<student>...) group, matched on file names")
+    p.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the gradebook (default: sqlite in the output folder)")
+    p.add_argument("--dask", metavar="SCHEDULER", help="grade on a Dask cluster, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--budget", choices=["smoke", "full"], default="smoke", help="LAB_BUDGET for the notebooks (default: smoke)")
+    p.add_argument("--cell-timeout", type=int, help="seconds a cell may run (default: 120)")
+    p.add_argument("--training-cell-timeout", type=int, help="seconds a cell that trains may run (default: 600)")
+    p.add_argument("--notebook-timeout", type=int, help="seconds a whole notebook may run (default: 1800)")
+    p.add_argument("--memory-limit", type=int, metavar="MB", help="memory a notebook's kernel may use (default: 4096)")
+    p.set_defaults(func=grade)
+
+    p = commands.add_parser("make-examples", help="write autograde/examples/<lab>/ from the solution and the lab")
+    p.add_argument("labs", nargs="*", help="labs (default: all)")
+    p.set_defaults(func=make_examples)
 
     p = commands.add_parser("build-labs", help="generate labs/ from solutions/ (nbgrader generate_assignment)")
     p.add_argument("labs", nargs="*", help="labs to build (default: all)")

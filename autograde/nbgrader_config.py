@@ -5,10 +5,13 @@ commands work too when run from the repository root with ``--config autograde/nb
 """
 from pathlib import Path
 
-from nbgrader.converters import GenerateAssignment
-from nbgrader.preprocessors import ClearSolutions
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.converters import Autograde, GenerateAssignment
+from nbgrader.preprocessors import ClearSolutions, Execute, GetGrades
 
 from autograde.course import Course
+from autograde.feedback import HideTestDetails
+from autograde.guarded_execute import GuardedExecute
 from autograde.preprocessors import ClearSolutionsKeepTodo, SetColabLinks
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
@@ -25,3 +28,10 @@ c.GenerateAssignment.preprocessors = [SetColabLinks] + [
 ]
 c.SetColabLinks.repository_slug = course.github_slug
 c.SetColabLinks.branch = course.branch
+
+# Grading: our hardened Execute, and feedback that never shows hidden tests.
+c.Autograde.autograde_preprocessors = [
+    GuardedExecute if p is Execute else p for p in Autograde.class_traits()["autograde_preprocessors"].default()
+]
+c.GenerateFeedback.preprocessors = [GetGrades, HideTestDetails, CSSHTMLHeaderPreprocessor]
+c.Execute.kernel_name = "python3"  # the submission's own kernelspec may name a kernel this machine lacks

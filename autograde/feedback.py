@@ -1,0 +1,35 @@
+"""Feedback that never shows hidden tests.
+
+nbgrader's feedback is the autograded notebook rendered to HTML, hidden test code and
+tracebacks included (nbgrader issue #917). Before rendering we rewrite every test cell:
+its source becomes the visible part only, and its outputs become one line with the test's
+name, pass or fail, and the failure message. Tracebacks (which quote the hidden test
+code) and the hidden tests' printouts are dropped.
+"""
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+
+
+def failure_message(cell):
+    """'ename: evalue' of a cell's first error output, or None when it ran cleanly."""
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if any(o.get("ename") == "CellTimeoutError" for o in errors):
+        return "CellTimeoutError: the cell ran past its time limit and was interrupted"
+    for output in errors:
+        return f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip().rstrip(":")
+    return None
+
+
+class HideTestDetails(NbGraderPreprocessor):
+    def preprocess(self, nb, resources):
+        self._clear_hidden = ClearHiddenTests()
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, index):
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade"):
+            message = failure_message(cell)
+            self._clear_hidden._remove_hidden_test_region(cell)
+            verdict = f"\u2714 {meta['grade_id']} passed" if message is None else f"\u2718 {meta['grade_id']} failed: {message}"
+            cell.outputs = [new_output("stream", name="stdout", text=verdict + "\n")]
+        return cell, resources

@@ -1,0 +1,191 @@
+"""``course grade LAB FOLDER``: grades a folder of submissions into one gradebook, a CSV and feedback.
+
+The steps: read every file (:mod:`autograde.intake`), rebuild each notebook on the release
+(:mod:`autograde.rebuild`), grade the rebuilt notebooks in parallel, each in its own process
+and kernel (:func:`autograde.worker.grade_one`, locally or on a Dask cluster), then, in this
+process only, record the scores in the gradebook and write ``grades.csv`` and one feedback
+file per student. Every file gets a row, whatever happened to it.
+
+Output folder layout::
+
+    grades.csv              one row per file
+    gradebook.db            nbgrader gradebook (unless --db names another database)
+    feedback/<student>.html what the student may see: no hidden tests
+    autograded/<student>.ipynb
+    results/<student>.json  cached results: a rerun regrades only changed files (or all with --force)
+"""
+import csv
+import json
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import nbformat
+
+from autograde.build import nbgrader_environment
+from autograde.intake import GRADABLE, StudentIds, collect
+from autograde.rebuild import edited_tests, rebuild
+from autograde.worker import DEFAULT_LIMITS, grade_one, grader_template, register_lab, template_version
+
+
+@dataclass
+class Row:
+    file: str
+    student_id: str | None
+    status: str
+    score: float = 0.0
+    max_score: float = 0.0
+    tests: dict = field(default_factory=dict)  # grade_id -> {"score", "max_score", "message"}
+    answers: str = ""  # how each answer cell was found
+    notes: list = field(default_factory=list)
+
+
+def grade_folder(course, lab, folder, out, workers=None, force=False, student_ids=None, limits=None,
+                 db_url=None, dask_scheduler=None, budget="smoke", progress=True):
+    """Grades every file in ``folder``; returns the rows also written to ``out/grades.csv``."""
+    lab = course.resolve_lab(lab)
+    nbgrader_environment()
+    out = Path(out)
+    for sub in ("results", "feedback", "autograded"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    release = nbformat.read(course.lab_notebook(lab), as_version=4)
+    max_score = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in release.cells if c.metadata.get("nbgrader", {}).get("grade"))
+    version = template_version(course, lab)
+    env = {"LAB_BUDGET": budget, **({"TWEETS_DIR": os.environ["TWEETS_DIR"]} if "TWEETS_DIR" in os.environ else {})}
+
+    rows, jobs = [], []
+    for submission in collect(folder, student_ids or StudentIds()):
+        row = Row(submission.file, submission.student_id, submission.status, max_score=max_score, notes=list(submission.notes))
+        rows.append(row)
+        if submission.status != GRADABLE:
+            continue
+        student_notebook = nbformat.from_dict(submission.notebook)
+        notebook, matches, extra = rebuild(release, student_notebook)
+        row.answers = "; ".join(f"{m.grade_id}: {m.how}" for m in matches)
+        if extra:
+            row.notes.append(f"{extra} extra code cell(s) of the student's ran before the answers that followed them")
+        edited = edited_tests(release, student_notebook)
+        if edited:
+            row.notes.append(f"edited test cells were replaced by the originals: {', '.join(edited)}")
+        cache = out / "results" / f"{row.student_id}.json"
+        key = {"sha256": submission.sha256, "grader": version, "limits": limits or {}, "budget": budget}
+        if not force and cache.exists() and json.loads(cache.read_text()).get("key") == key:
+            _apply(row, json.loads(cache.read_text()))
+            continue
+        jobs.append((row, key, {
+            "course_root": str(course.root), "lab": lab, "student_id": row.student_id,
+            "notebook": nbformat.writes(notebook), "limits": {**DEFAULT_LIMITS, **(limits or {})}, "env": env,
+        }))
+
+    if jobs:
+        grader_template(course, lab)  # build the shared template once, before the workers race for it
+        for (row, key, _), result in _run(jobs, workers, dask_scheduler, progress):
+            _save(out, row, key, result)
+            _apply(row, result)
+
+    record_in_gradebook(course, lab, db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}", rows)
+    write_csv(out / "grades.csv", rows, release)
+    return rows
+
+
+def _run(jobs, workers, dask_scheduler, progress):
+    """Yields (job, result) as they finish; a job whose worker died still yields a result."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(jobs), desc="grading", unit="notebook", disable=not progress)
+    if dask_scheduler:
+        from dask.distributed import Client, as_completed as dask_completed
+
+        with Client(dask_scheduler) as client:
+            futures = {client.submit(grade_one, job[2], pure=False): job for job in jobs}
+            for future in dask_completed(futures):
+                yield futures[future], _result_or_crash(future, futures[future])
+                bar.update()
+    else:
+        workers = workers or os.cpu_count() or 1
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(grade_one, job[2]): job for job in jobs}
+            for future in as_completed(futures):
+                yield futures[future], _result_or_crash(future, futures[future])
+                bar.update()
+    bar.close()
+
+
+def _result_or_crash(future, job):
+    try:
+        return future.result()
+    except Exception as error:  # the worker process itself died; the submission keeps its row
+        return {"student_id": job[0].student_id, "status": "grader error", "tests": {}, "problems": [f"the grading process failed: {error!r}"]}
+
+
+def _save(out, row, key, result):
+    student = row.student_id
+    if result.get("feedback_html"):
+        (out / "feedback" / f"{student}.html").write_text(result["feedback_html"])
+    if result.get("autograded"):
+        (out / "autograded" / f"{student}.ipynb").write_text(result["autograded"])
+    kept = {k: v for k, v in result.items() if k not in ("feedback_html", "autograded")}
+    (out / "results" / f"{student}.json").write_text(json.dumps({"key": key, **kept}, indent=1, sort_keys=True))
+
+
+def _apply(row, result):
+    row.status = result["status"]
+    row.tests = result.get("tests", {})
+    row.score = sum(t["score"] or 0 for t in row.tests.values())
+    row.notes.extend(result.get("problems", []))
+
+
+def record_in_gradebook(course, lab, db_url, rows):
+    """Writes the scores into the nbgrader gradebook (this process is its only writer)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    path = Path(db_url[len("sqlite:///"):]) if db_url.startswith("sqlite:///") else None
+    if path and not path.exists():
+        shutil.copy(grader_template(course, lab) / "gradebook.db", path)  # a new gradebook starts as the template
+    with Gradebook(db_url) as gb:
+        try:
+            gb.find_assignment(lab)
+        except MissingEntry:
+            register_lab(course, lab, db_url)
+    graded = {row.student_id for row in rows if row.status == "graded"}
+    with Gradebook(db_url) as gb:
+        for row in rows:
+            if row.student_id is None or (row.status != "graded" and row.student_id in graded):
+                continue  # an older or broken file of a student whose newest file was graded
+            gb.update_or_create_student(row.student_id)
+            gb.update_or_create_submission(lab, row.student_id)
+            for grade in gb.find_submission_notebook(lab, lab, row.student_id).grades:
+                test = row.tests.get(grade.name)
+                grade.auto_score = test["score"] if test else 0.0
+                grade.needs_manual_grade = False
+            gb.db.commit()
+
+
+def write_csv(path, rows, release):
+    test_ids = [c.metadata["nbgrader"]["grade_id"] for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "student_id", "status", "score", "max_score", *test_ids, "answers", "notes"])
+        for row in sorted(rows, key=lambda r: r.file):
+            scores = [_number(row.tests[t]["score"]) if t in row.tests else "" for t in test_ids]
+            writer.writerow([row.file, row.student_id or "", row.status, _number(row.score), _number(row.max_score), *scores, row.answers, " | ".join(row.notes)])
+
+
+def _number(value):
+    return f"{float(value or 0):g}"
+
+
+def summary(rows):
+    """The table printed at the end of ``course grade``."""
+    width = max([len(r.file) for r in rows] + [4])
+    lines = [f"{'file':{width}}  {'student':14}  {'score':>9}  status"]
+    for row in sorted(rows, key=lambda r: r.file):
+        score = f"{_number(row.score)}/{_number(row.max_score)}" if row.status == "graded" else "-"
+        lines.append(f"{row.file:{width}}  {(row.student_id or '?'):14}  {score:>9}  {row.status}")
+    graded = [r for r in rows if r.status == "graded"]
+    mean = sum(r.score for r in graded) / len(graded) if graded else 0.0
+    lines.append(f"{len(rows)} files: {len(graded)} graded (mean {mean:.1f}), {len(rows) - len(graded)} not graded")
+    return "\n".join(lines)

@@ -1,0 +1,86 @@
+"""`course grade` on every lab's example submissions: exact scores, every file a row, no leaks, repeatable."""
+import html
+import json
+import re
+import sqlite3
+
+import pytest
+
+from autograde.course import Course
+from autograde.grading import grade_folder
+from conftest import ROOT
+
+LABS = Course.load(ROOT).labs()
+pytestmark = pytest.mark.notebook
+LIMITS = {"cell_timeout": 30}  # the infinite-loop example costs one timeout
+
+
+@pytest.fixture(scope="module", params=LABS)
+def graded(request, course, tmp_path_factory):
+    lab = request.param
+    examples = course.root / "autograde" / "examples" / lab
+    out = tmp_path_factory.mktemp(f"grading-{lab}")
+    rows = grade_folder(course, lab, examples / "submissions", out, workers=2, limits=LIMITS, progress=False)
+    return lab, examples, out, rows
+
+
+def test_every_lab_has_examples(course):
+    for lab in course.labs():
+        assert (course.root / "autograde" / "examples" / lab / "expected.json").is_file(), f"run `course make-examples {lab}`"
+
+
+def test_exact_scores_and_a_row_for_every_file(graded):
+    lab, examples, out, rows = graded
+    expected = json.loads((examples / "expected.json").read_text())
+    assert sorted(r.file for r in rows) == sorted(expected) == sorted(p.name for p in (examples / "submissions").iterdir())
+    for row in rows:
+        want = expected[row.file]
+        assert row.student_id == want["student_id"]
+        assert (row.status == "graded") == (want["status"] == "graded"), (row.file, row.status, row.notes)
+        assert (row.score, row.max_score) == (want["score"], want["max_score"]), (row.file, row.tests, row.notes)
+
+
+def test_what_happened_is_said_in_the_row(graded):
+    _, _, _, rows = graded
+    by_name = {r.file: r for r in rows}
+    assert all(m.endswith("grade_id") for m in by_name["full-marks.ipynb"].answers.split("; "))
+    assert "position and similarity" in by_name["stripped-metadata.ipynb"].answers
+    assert any("extra code cell" in n for n in by_name["rearranged.ipynb"].notes)
+    assert any("edited test cells were replaced" in n for n in by_name["tampered-tests.ipynb"].notes)
+    assert any("time limit" in n for n in by_name["infinite-loop.ipynb"].notes)
+    assert "submit the .ipynb" in by_name["not-a-notebook.py"].status
+
+
+def test_gradebook_holds_the_scores(graded):
+    lab, _, out, rows = graded
+    with sqlite3.connect(out / "gradebook.db") as db:
+        totals = dict(db.execute(
+            "SELECT student.id, SUM(grade.auto_score) FROM grade JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
+            "JOIN student ON submitted_assignment.student_id = student.id GROUP BY student.id"
+        ))
+    for row in rows:
+        if row.status == "graded":
+            assert totals[row.student_id] == pytest.approx(row.score)
+
+
+def test_feedback_never_shows_hidden_tests(course, graded):
+    lab, _, out, rows = graded
+    hidden = (course.root / "autograde" / "hidden_tests" / f"{lab.split('_')[0]}.py").read_text()
+    hidden_lines = [line.strip() for line in hidden.splitlines() if "checks." in line or "hidden" in line.lower()]
+    feedback = sorted((out / "feedback").glob("*.html"))
+    assert len(feedback) == sum(r.status == "graded" for r in rows)
+    for path in feedback:
+        text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
+        assert "BEGIN HIDDEN TESTS" not in text and "hidden_tests" not in text, path
+        assert not [line for line in hidden_lines if line in text], path
+    partial = html.unescape(re.sub(r"<[^>]+>", "", (out / "feedback" / "partial.html").read_text()))
+    assert "\u2718 " in partial and " failed: " in partial and "\u2714 " in partial
+
+
+def test_a_second_run_gives_the_same_csv_without_regrading(course, graded):
+    lab, examples, out, _ = graded
+    first = (out / "grades.csv").read_text()
+    rows = grade_folder(course, lab, examples / "submissions", out, workers=2, limits=LIMITS, progress=False)
+    assert (out / "grades.csv").read_text() == first
+    assert len(rows) == len(first.splitlines()) - 1

@@ -1,0 +1,55 @@
+"""Runaway student code costs its own points and never stops grading."""
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from autograde.guarded_execute import GuardedExecute
+
+
+def run(tmp_path, *sources, **limits):
+    notebook = new_notebook(cells=[new_code_cell(s) for s in sources])
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    notebook, _ = GuardedExecute(**limits).preprocess(notebook, {"metadata": {"path": str(tmp_path)}})
+    errors = [[(o.ename, o.evalue) for o in c.outputs if o.output_type == "error"] for c in notebook.cells]
+    return notebook, errors, notebook.metadata["grading"]["problems"]
+
+
+def test_os_exit_kills_the_kernel_and_the_rest_is_marked_not_run(tmp_path):
+    _, errors, problems = run(tmp_path, "x = 1", "import os; os._exit(1)", "print(x)")
+    assert errors[0] == [] and errors[1][0][0] == "KernelDied" and errors[2][0][0] == "NotRun"
+    assert "kernel died" in problems[0] and "cell 2" in problems[0]
+
+
+def test_sys_exit_is_an_ordinary_error(tmp_path):
+    _, errors, problems = run(tmp_path, "import sys; sys.exit(3)", "y = 2")
+    assert errors == [[("SystemExit", "3")], []] and problems == []
+
+
+def test_an_infinite_loop_is_interrupted_and_grading_goes_on(tmp_path):
+    _, errors, problems = run(tmp_path, "while True: pass", "z = 3", cell_timeout=2)
+    assert ("CellTimeoutError", "") in errors[0] and errors[1] == []
+    assert "ran past its time limit" in problems[0]
+
+
+def test_training_cells_get_the_longer_timeout(tmp_path):
+    _, errors, _ = run(tmp_path, "import time\ndef train_model(): time.sleep(3)\n", "train_model()", cell_timeout=1, training_cell_timeout=10)
+    assert errors == [[], []]
+
+
+def test_huge_output_is_cut(tmp_path):
+    notebook, errors, problems = run(tmp_path, "print('x' * 100_000_000)", "print('ok')", max_output_chars=1000)
+    printed = "".join(o.get("text", "") for o in notebook.cells[0].outputs)
+    assert len(printed) < 2000 and "output cut" in printed and errors == [[], []]
+    assert "printed more than 1,000 characters" in problems[0]
+
+
+def test_memory_hog_is_stopped(tmp_path):
+    _, errors, problems = run(tmp_path, "import numpy as np\na = np.ones(2_000_000_000 // 8)", "print('after')", memory_limit_mb=500)
+    assert errors[0][0][0] == "KernelDied" and "500 MB memory limit" in errors[0][0][1]
+    assert errors[1][0][0] == "NotRun" and "memory limit" in problems[0]
+
+
+def test_notebook_time_limit(tmp_path):
+    _, errors, problems = run(tmp_path, "import time; time.sleep(2)", "time.sleep(2)", "w = 4", notebook_timeout=3)
+    assert errors[2] and errors[2][0][0] in ("NotRun", "CellTimeoutError")
+    assert any("time limit" in p for p in problems)
