@@ -47,7 +47,8 @@ def expected_score(release, filled):
     return score
 
 
-def make_examples(course, lab):
+def make_examples(course, lab, dest=None):
+    """Writes the examples into ``dest`` (default: autograde/examples/<lab>) and returns that folder."""
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
     answers = answers_from_solution(course, lab)
     order = list(answers)
@@ -80,7 +81,7 @@ def make_examples(course, lab):
     last.source = INFINITE_LOOP + last.source
     examples["infinite-loop"] = (looping, expected_score(release, everything - {order[-1]}))
 
-    folder = course.root / "autograde" / "examples" / lab
+    folder = dest or course.root / "autograde" / "examples" / lab
     if folder.exists():
         shutil.rmtree(folder)
     submissions = folder / "submissions"
@@ -103,9 +104,11 @@ def _rearranged(notebook, answers):
     # A helper defined before the first answer, and used by it.
     first = cells[answer_positions[0]]
     helper = nbformat.v4.new_code_cell("def my_helper_that_returns(value):\n    return value\n")
+    helper.id = "my-helper"
     first.source += "\n\nassert my_helper_that_returns(42) == 42\n"
     # A scratch cell right after the last answer.
     scratch = nbformat.v4.new_code_cell("print('checking my work')\n")
+    scratch.id = "scratch"
     markdown = [i for i, cell in enumerate(cells) if cell.cell_type == "markdown"]
     result = []
     for i, cell in enumerate(cells):

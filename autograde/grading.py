@@ -76,7 +76,7 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
             _apply(row, json.loads(cache.read_text()))
             continue
         jobs.append((row, key, {
-            "course_root": str(course.root), "lab": lab, "student_id": row.student_id,
+            "course_root": str(course.root), "lab": lab, "student_id": row.student_id, "grader_version": version,
             "notebook": nbformat.writes(notebook), "limits": {**DEFAULT_LIMITS, **(limits or {})}, "env": env,
         }))
 

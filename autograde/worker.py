@@ -89,8 +89,8 @@ def course_config(course, root, limits=None):
 def grade_one(job):
     """Grades ``job["notebook"]`` (a rebuilt notebook, as a JSON string) for ``job["student_id"]``.
 
-    Other keys: ``course_root``, ``lab``, ``limits`` (see DEFAULT_LIMITS), ``env`` (variables for
-    the kernel, e.g. LAB_BUDGET). Returns a dict with the scores of every test cell, their
+    Other keys: ``course_root``, ``lab``, ``grader_version`` (see :func:`template_version`), ``limits``
+    (see DEFAULT_LIMITS), ``env`` (variables for the kernel, e.g. LAB_BUDGET). Returns a dict with the scores of every test cell, their
     failure messages, the problems met (timeouts, kernel deaths), the feedback HTML and the
     autograded notebook.
     """
@@ -99,8 +99,12 @@ def grade_one(job):
     from nbgrader.coursedir import CourseDirectory
 
     started = time.monotonic()
-    course = Course.load(job["course_root"])
+    # On another machine (a Dask worker) the course may live elsewhere: COURSE_ROOT or the installed package.
+    course = Course.load(job["course_root"]) if Path(job["course_root"]).is_dir() else Course.find()
     lab, student = job["lab"], job["student_id"]
+    if job.get("grader_version", template_version(course, lab)) != template_version(course, lab):
+        return {"student_id": student, "status": "grader error", "tests": {},
+                "problems": [f"the worker's copy of {lab} differs from the instructor's: update the course on the worker machines"]}
     template = grader_template(course, lab)
     nbgrader_environment()
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:

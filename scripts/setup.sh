@@ -14,7 +14,7 @@ fi
 stamp=".venv/.installed-$(cat pyproject.toml | "$PYTHON" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])')"
 if [ ! -f "$stamp" ]; then
     echo "Installing dependencies into .venv (first run takes a minute or two)..."
-    if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e ".[jupyter,grading,test]"; } >.venv/install.log 2>&1; then
+    if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e ".[jupyter,grading,cluster,test]"; } >.venv/install.log 2>&1; then
         tail -n 40 .venv/install.log >&2
         echo "error: installing the dependencies failed; the whole log is in .venv/install.log" >&2
         exit 1

@@ -83,3 +83,19 @@ def test_unclosed_solution_is_refused():
 def test_cells_without_solutions_are_left_alone():
     assert clear("x = 1") == (False, "x = 1")
     assert clear("### BEGIN SOLUTION\nAn answer.\n### END SOLUTION", "markdown") == (True, "YOUR ANSWER HERE")
+
+
+def test_example_submissions_are_in_sync(course, tmp_path):
+    import filecmp
+
+    from autograde.examples import make_examples
+
+    for lab in course.labs():
+        fresh = make_examples(course, lab, dest=tmp_path / lab)
+        committed = course.root / "autograde" / "examples" / lab
+        comparison = filecmp.dircmp(fresh / "submissions", committed / "submissions")
+        _, mismatch, errors = filecmp.cmpfiles(fresh / "submissions", committed / "submissions", comparison.common_files, shallow=False)
+        stale = comparison.left_only + comparison.right_only + mismatch + errors
+        assert not stale and filecmp.cmp(fresh / "expected.json", committed / "expected.json", shallow=False), (
+            f"autograde/examples/{lab} is stale ({stale}): run `course make-examples {lab}` and commit it"
+        )
