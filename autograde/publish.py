@@ -71,6 +71,9 @@ dependencies = [
 [project.optional-dependencies]
 jupyter = [{jupyter}]
 
+[project.scripts]
+course-check = "course_utils.submission:main"
+
 [tool.setuptools.packages.find]
 include = ["course_utils*"]
 """

@@ -1,0 +1,115 @@
+""""Check my notebook before I submit": rerun it from the top in a fresh kernel and list what fails.
+
+In Colab, in a cell of the lab::
+
+    import course_utils
+    course_utils.check_notebook()          # Colab: checks the notebook you have open
+
+Anywhere else::
+
+    course-check lab1_rnns_from_scratch.ipynb
+
+It catches what a grader would meet and a student would not: a cell that only worked
+because of something run earlier and since deleted, an exercise left as a stub, a test
+that fails on a fresh run. It runs the lab with ``LAB_BUDGET=smoke`` (quick settings), as
+the grader does. Nothing is sent anywhere.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STUB = 'raise NotImplementedError("Replace this line with your code")'
+RUNNING = "COURSE_CHECK_RUNNING"  # set in the checking kernel, so a check never checks itself
+
+
+def _current_colab_notebook():
+    from google.colab import _message  # only in Colab
+
+    return _message.blocking_request("get_ipynb", timeout_sec=120)["ipynb"]
+
+
+def _is_test(cell):
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    first_line = "".join(cell.get("source", "")).lstrip().split("\n", 1)[0]
+    return cell.get("cell_type") == "code" and (meta.get("grade") or first_line.startswith("# Test"))
+
+
+def _title(cell):
+    return "".join(cell.get("source", "")).lstrip().split("\n", 1)[0].lstrip("# ").strip()[:70]
+
+
+def check_notebook(path=None, cell_timeout=600):
+    """Runs the notebook at ``path`` (in Colab: the open notebook) and prints a report.
+
+    Returns True when it ran top to bottom and every test cell passed.
+    """
+    if os.environ.get(RUNNING):
+        return True  # we are the notebook being checked
+    import nbformat
+    from nbclient import NotebookClient
+
+    if path is None:
+        if "google.colab" not in sys.modules:
+            print("Give the notebook's path: check_notebook('lab1_rnns_from_scratch.ipynb'), or run `course-check FILE` in a terminal.")
+            return False
+        notebook = nbformat.from_dict(_current_colab_notebook())
+        name = "the open notebook"
+    else:
+        notebook = nbformat.read(path, as_version=4)
+        name = Path(path).name
+
+    stubs = [_title(c) for c in notebook.cells if c.cell_type == "code" and STUB in c.source]
+    print(f"Running {name} from the top in a fresh kernel (LAB_BUDGET=smoke); this takes a minute or two...")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as workdir:
+        env = {**os.environ, "LAB_BUDGET": "smoke", "LAB_OUTPUT_DIR": workdir, RUNNING: "1"}
+        client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3", allow_errors=True,
+                                resources={"metadata": {"path": workdir}})
+        client.execute(env=env)
+    seconds = time.monotonic() - started
+
+    tests, failures, broken = 0, [], []
+    for number, cell in enumerate(notebook.cells, start=1):
+        error = next((o for o in cell.get("outputs", []) if o.get("output_type") == "error"), None)
+        if _is_test(cell):
+            tests += 1
+            if error:
+                failures.append(f"{_title(cell)}: {error['ename']}: {error['evalue']}"[:300])
+        elif error and cell.cell_type == "code" and STUB not in cell.source:
+            broken.append(f"cell {number} ({_title(cell)}): {error['ename']}: {error['evalue']}"[:300])
+
+    print(f"Ran in {seconds:.0f} s. Tests passing: {tests - len(failures)} of {tests}.")
+    for line in failures:
+        print(f"  \u2718 {line}")
+    if stubs:
+        print("Exercises still to do (they still raise NotImplementedError):")
+        for title in stubs:
+            print(f"  - {title}")
+    if broken:
+        print("Other cells that raised an error on a fresh run (did they depend on a cell you deleted or ran out of order?):")
+        for line in broken:
+            print(f"  - {line}")
+    ok = not failures and not broken and not stubs
+    print("All good: download the .ipynb and submit it." if ok else "Fix the above, then check again.")
+    return ok
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="course-check", description=__doc__.splitlines()[0].strip('"'))
+    parser.add_argument("notebook", help="the .ipynb file you are about to submit")
+    args = parser.parse_args(argv)
+    if not Path(args.notebook).is_file():
+        parser.error(f"{args.notebook} is not a file")
+    try:
+        json.loads(Path(args.notebook).read_text())
+    except (ValueError, UnicodeDecodeError):
+        parser.error(f"{args.notebook} is not a notebook (.ipynb): in Colab use File > Download > Download .ipynb")
+    return 0 if check_notebook(args.notebook) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The students' "check my notebook before I submit" command."""
+import pytest
+
+from course_utils.submission import check_notebook, main
+
+pytestmark = pytest.mark.notebook
+EXAMPLES = "autograde/examples/lab1_rnns_from_scratch/submissions"
+
+
+def test_a_finished_notebook_without_metadata_passes(course, capsys):
+    # Colab may drop nbgrader metadata: test cells are found by their "# Test" heading.
+    assert check_notebook(course.root / EXAMPLES / "stripped-metadata.ipynb") is True
+    out = capsys.readouterr().out
+    assert "Tests passing: 7 of 7." in out and "All good" in out
+
+
+def test_an_unfinished_notebook_lists_what_is_left(course, capsys):
+    assert main([str(course.root / EXAMPLES / "partial.ipynb")]) == 1
+    out = capsys.readouterr().out
+    assert "Tests passing: 4 of 7." in out
+    assert "\u2718 Test 3: against tf.clip_by_global_norm" in out
+    assert "Exercises still to do" in out and "def clip_gradients" in out
+
+
+def test_not_a_notebook(tmp_path, capsys):
+    script = tmp_path / "lab1.py"
+    script.write_text("print(1)")
+    with pytest.raises(SystemExit):
+        main([str(script)])
+    assert "File > Download > Download .ipynb" in capsys.readouterr().err
+
+
+def test_outside_colab_without_a_path(capsys):
+    assert check_notebook() is False
+    assert "Give the notebook's path" in capsys.readouterr().out
