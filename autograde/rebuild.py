@@ -31,16 +31,23 @@ def _nbgrader(cell):
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
-def _similarity(a, b):
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+def _similarity(a, b, at_least=0.0):
+    """difflib's ratio of two sources; 0 when its cheap upper bounds show it is below ``at_least``."""
+    if a == b:
+        return 1.0
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.real_quick_ratio() < at_least or matcher.quick_ratio() < at_least:
+        return 0.0
+    return matcher.ratio()
 
 
 def _is_answer(cell):
     return cell.get("cell_type") == "code" and _nbgrader(cell).get("solution")
 
 
-def match_answers(release, submission):
+def match_answers(release, submission, anchors=None):
     """Finds the student's cell for every answer cell of the release notebook."""
+    anchors = _anchor_positions(release, submission) if anchors is None else anchors
     answers = [(i, c) for i, c in enumerate(release.cells) if _is_answer(c)]
     cells = submission.cells
     claimed, matches = set(), {}
@@ -61,7 +68,6 @@ def match_answers(release, submission):
             if found:
                 claim(grade_id, found[0], "cell id")
 
-    anchors = _anchor_positions(release, submission)
     for position, cell in answers:  # 3. where it stands and what it looks like
         grade_id = _nbgrader(cell)["grade_id"]
         if grade_id in matches:
@@ -83,13 +89,20 @@ def match_answers(release, submission):
 def _anchor_positions(release, submission):
     """Release cell index -> student cell index, for instructor cells the student left (almost) unchanged."""
     anchors, used = {}, set()
-    for i, cell in enumerate(release.cells):
-        if _is_answer(cell):
+    unchanged = {}
+    for j, theirs in enumerate(submission.cells):
+        unchanged.setdefault((theirs.get("cell_type"), theirs.source), []).append(j)
+    ours = [(i, c) for i, c in enumerate(release.cells) if not _is_answer(c)]
+    for i, cell in ours:  # cells left exactly as they were: a dictionary lookup
+        free = [j for j in unchanged.get((cell.cell_type, cell.source), []) if j not in used]
+        if free:
+            anchors[i] = free[0]
+            used.add(free[0])
+    for i, cell in ours:  # cells touched a little (a comment, a blank line): similarity
+        if i in anchors:
             continue
         for j, theirs in enumerate(submission.cells):
-            if j not in used and theirs.get("cell_type") == cell.cell_type and (
-                theirs.source == cell.source or _similarity(theirs.source, cell.source) >= SAME_CELL
-            ):
+            if j not in used and theirs.get("cell_type") == cell.cell_type and _similarity(theirs.source, cell.source, SAME_CELL) >= SAME_CELL:
                 anchors[i] = j
                 used.add(j)
                 break
@@ -116,9 +129,10 @@ def rebuild(release, submission):
 
     Returns ``(notebook, matches, extra_count)``.
     """
-    matches = match_answers(release, submission)
+    anchor_map = _anchor_positions(release, submission)
+    matches = match_answers(release, submission, anchor_map)
     by_grade_id = {m.grade_id: m for m in matches}
-    anchors = set(_anchor_positions(release, submission).values())
+    anchors = set(anchor_map.values())
     matched = {m.source_index for m in matches if m.source_index is not None}
     # Cells that still carry test-cell metadata are (possibly edited) copies of our tests, not extras.
     tests = {j for j, c in enumerate(submission.cells) if _nbgrader(c).get("grade") and not _nbgrader(c).get("solution")}
