@@ -60,8 +60,9 @@ def read_notebook(data, name):
     if not data.strip():
         return None, "empty file: the download may have failed; ask for the file again", []
     try:
-        version = nbformat.reads(data.decode("utf-8", errors="replace"), as_version=nbformat.NO_CONVERT).get("nbformat")
-        notebook = nbformat.reads(data.decode("utf-8", errors="replace"), as_version=4)
+        original = nbformat.reads(data.decode("utf-8", errors="replace"), as_version=nbformat.NO_CONVERT)
+        version = original.get("nbformat")
+        notebook = nbformat.convert(original, 4)
     except Exception as error:  # nbformat raises several kinds for junk
         kind = "not a notebook (not JSON)" if data.lstrip()[:1] not in (b"{", b"[") else "not a readable notebook"
         return None, f"{kind}: {str(error).splitlines()[0][:120]}", []

@@ -79,3 +79,24 @@ def test_publish_refuses_a_private_looking_folder(course, tmp_path):
     (tmp_path / "solutions").mkdir()
     with pytest.raises(CourseError, match="private course repository"):
         publish_bundle(course, tmp_path)
+
+
+def test_grade_command_on_files_that_cannot_be_graded(course, tmp_path, capsys):
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    (folder / "amy_lab1.py").write_text("print(1)")
+    (folder / "bo_lab1.ipynb").write_text("")
+    out = tmp_path / "out"
+    assert main(["--root", str(course.root), "grade", "lab1", str(folder), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 files: 0 graded" in printed and "amy" in printed and "empty file" in printed
+    rows = (out / "grades.csv").read_text().splitlines()
+    assert rows[0].startswith("file,student_id,status,score,max_score,test_rnn_cell_weights") and len(rows) == 3
+
+
+def test_grade_command_reports_bad_arguments(course, tmp_path, capsys):
+    assert main(["--root", str(course.root), "grade", "lab1", str(tmp_path / "missing")]) == 2
+    assert "not a folder of submissions" in capsys.readouterr().err
+    (tmp_path / "ids.csv").write_text("name\nx\n")
+    assert main(["--root", str(course.root), "grade", "lab1", str(tmp_path), "--ids", str(tmp_path / "ids.csv")]) == 2
+    assert "file,student_id" in capsys.readouterr().err
