@@ -56,7 +56,8 @@ def check_notebook(path=None, cell_timeout=600):
         if "google.colab" not in sys.modules:
             print("Give the notebook's path: check_notebook('lab1_rnns_from_scratch.ipynb'), or run `course-check FILE` in a terminal.")
             return False
-        notebook = nbformat.from_dict(_current_colab_notebook())
+        # Colab sends sources as lists of lines; reading the JSON back joins them into strings.
+        notebook = nbformat.reads(json.dumps(_current_colab_notebook()), as_version=4)
         name = "the open notebook"
     else:
         notebook = nbformat.read(path, as_version=4)
