@@ -59,19 +59,21 @@ def download_tweeteval(dest, base_url=None):
     base_url = base_url or TWEETEVAL_URL
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".download-") as tmp:
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".download-"))
+    try:
         for name in FILES:
             try:
                 with urllib.request.urlopen(base_url + name, timeout=30) as response:
-                    (Path(tmp) / name).write_bytes(response.read())
+                    (tmp / name).write_bytes(response.read())
             except (urllib.error.URLError, OSError) as error:
                 raise TweetDataError(f"could not download {base_url + name} ({error}). {HOW_TO_PROVIDE}") from error
         for split in SPLITS:
             load_split(split, tmp)  # raises on mismatched line counts or unknown labels
         if dest.exists():
             shutil.rmtree(dest)
-        Path(tmp).rename(dest)
-        Path(tmp).mkdir()  # for TemporaryDirectory's own clean-up
+        tmp.rename(dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 
