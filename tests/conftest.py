@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -6,6 +7,10 @@ import pytest
 from autograde.course import Course
 
 ROOT = Path(__file__).resolve().parents[1]
+# Data the labs read, kept beside the repository (never in it); notebook kernels inherit the environment.
+TWEETS_DIR = ROOT.parent / "shared" / "data" / "tweets"
+if TWEETS_DIR.is_dir():
+    os.environ.setdefault("TWEETS_DIR", str(TWEETS_DIR))
 
 
 @pytest.fixture(scope="session")

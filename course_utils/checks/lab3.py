@@ -1,0 +1,272 @@
+"""Self-checks for Lab 3, "Tweet sentiment with embeddings and (bi)directional LSTMs".
+
+Every check compares the student's code with a reference: Keras layers built here, the
+numpy metrics of ``course_utils.metrics``, or ``course_utils.layers.AttentionPooling``.
+Inputs are random token ids with random lengths, so nothing depends on one seed.
+"""
+import tempfile
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from course_utils import metrics
+from course_utils.checks import CheckFailed, check_close, check_shape, fail, max_abs_diff, passed
+from course_utils.layers import AttentionPooling, load_model
+
+ATOL = 1e-5
+
+
+def random_padded_tokens(rng, batch, steps, vocab_size):
+    """Token ids in 1..vocab_size-1 with random lengths (1..steps, one row full), padded with 0 at the end."""
+    lengths = rng.integers(1, steps + 1, size=batch)
+    lengths[0] = steps
+    tokens = rng.integers(1, vocab_size, size=(batch, steps))
+    tokens[np.arange(steps)[None, :] >= lengths[:, None]] = 0
+    return tokens.astype("int32")
+
+
+def _check_padding_ignored(what, model, tokens, extra=3):
+    """More zeros at the end must not change the output: the padding is masked."""
+    padded = np.pad(tokens, [(0, 0), (0, extra)])
+    difference = max_abs_diff(model(padded), model(tokens))
+    if difference > ATOL:
+        fail(
+            f"{what}: appending {extra} padding tokens (id 0) changed the outputs by {difference:.3g}; "
+            "the Embedding needs mask_zero=True so that the layers after it skip the padding"
+        )
+
+
+def _reference_parameters(vocab_size, embed_dim, encoder, num_classes):
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(vocab_size, embed_dim), *encoder])
+    features = model.output_shape[-1]
+    return model.count_params() + features * num_classes + num_classes
+
+
+def _encoders(units):
+    """Fresh reference encoders by name: lists of layers turning (batch, time, dim) into (batch, features)."""
+    return {
+        "average pooling": lambda: [keras.layers.GlobalAveragePooling1D()],
+        f"LSTM({units})": lambda: [keras.layers.LSTM(units)],
+    }
+
+
+def check_classifier(build_fn, vocab_size=50, embed_dim=8, units=4, num_classes=3, batch=4, steps=7, seed=0):
+    """``build_classifier(vocab_size, embed_dim, encoder, num_classes, dropout)``: shapes, masking, probabilities, parameters."""
+    rng = np.random.default_rng(seed)
+    tokens = random_padded_tokens(rng, batch, steps, vocab_size)
+    for name, make in _encoders(units).items():
+        encoder = make()
+        model = build_fn(vocab_size, embed_dim, encoder, num_classes=num_classes, dropout=0.0)
+        if not isinstance(model, keras.Model):
+            fail(f"build_classifier should return a keras Model, got {type(model).__name__}")
+        if not all(any(layer is mine for mine in model.layers) for layer in encoder):
+            fail("the model should contain the encoder layers it is given, in order, between the Embedding and the output layer")
+        probabilities = np.asarray(model(tokens))
+        check_shape(f"output with the {name} encoder", probabilities, (batch, num_classes))
+        if np.any(probabilities < 0) or not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5):
+            fail("the outputs should be class probabilities (non-negative, summing to 1): end with Dense(num_classes, activation='softmax')")
+        _check_padding_ignored(f"with the {name} encoder", model, tokens)
+        expected = _reference_parameters(vocab_size, embed_dim, make(), num_classes)
+        if model.count_params() != expected:
+            fail(
+                f"with the {name} encoder the model should have {expected} parameters (Embedding {vocab_size}*{embed_dim}, "
+                f"the encoder, Dense to {num_classes} classes), got {model.count_params()}"
+            )
+
+    rate = 0.4
+    model = build_fn(vocab_size, embed_dim, [keras.layers.GlobalAveragePooling1D()], num_classes=num_classes, dropout=rate)
+    rates = [layer.rate for layer in model.layers if isinstance(layer, (keras.layers.Dropout, keras.layers.SpatialDropout1D))]
+    if not rates or any(r != rate for r in rates):
+        fail(f"with dropout={rate} the model should have Dropout({rate}) layers (after the Embedding and before the output), found rates {rates}")
+    check_close("predictions with dropout (inference: dropout is off)", model(tokens), model(tokens))
+    passed(f"build_classifier: shapes, probabilities, masking and parameter counts are right for {', '.join(_encoders(units))}")
+
+
+RECURRENT_KINDS = {
+    # kind: (layer class, parameters for input size d and units u, output features)
+    "simple_rnn": (keras.layers.SimpleRNN, lambda d, u: d * u + u * u + u, lambda u: u),
+    "lstm": (keras.layers.LSTM, lambda d, u: 4 * (d * u + u * u + u), lambda u: u),
+    "bilstm": (keras.layers.Bidirectional, lambda d, u: 8 * (d * u + u * u + u), lambda u: 2 * u),
+}
+
+
+def check_encoder(make_fn, input_dim=6, units=5, vocab_size=40, batch=3, steps=6, seed=0):
+    """``make_encoder(kind, units, recurrent_dropout)``: the right layer, output size, parameters, dropout and masking."""
+    rng = np.random.default_rng(seed)
+    tokens = random_padded_tokens(rng, batch, steps, vocab_size)
+    for kind, (layer_class, parameters, features) in RECURRENT_KINDS.items():
+        layers = make_fn(kind, units, recurrent_dropout=0.25)
+        if not isinstance(layers, list) or not all(isinstance(layer, keras.layers.Layer) for layer in layers):
+            fail(f"make_encoder({kind!r}, ...) should return a list of Keras layers, got {type(layers).__name__}")
+        if len(layers) != 1 or not isinstance(layers[0], layer_class):
+            fail(f"make_encoder({kind!r}, ...) should return [keras.layers.{layer_class.__name__}(...)], got {[type(l).__name__ for l in layers]}")
+        layer = layers[0]
+        if kind == "bilstm" and not isinstance(layer.forward_layer, keras.layers.LSTM):
+            fail(f"'bilstm' should wrap an LSTM in Bidirectional, it wraps a {type(layer.forward_layer).__name__}")
+        if kind == "bilstm" and layer.merge_mode != "concat":
+            fail(f"keep Bidirectional's default merge_mode='concat' (both directions side by side), not {layer.merge_mode!r}")
+        recurrent = layer.forward_layer if kind == "bilstm" else layer
+        if recurrent.recurrent_dropout != 0.25:
+            fail(f"make_encoder({kind!r}, units, recurrent_dropout=0.25) built a layer with recurrent_dropout={recurrent.recurrent_dropout}")
+        model = keras.Sequential(
+            [keras.Input((None,), dtype="int32"), keras.layers.Embedding(vocab_size, input_dim, mask_zero=True), *layers]
+        )
+        outputs = np.asarray(model(tokens))
+        if outputs.ndim == 3:
+            fail(f"{kind}: the output has a time axis {outputs.shape}; use return_sequences=False (the default) to keep one vector per tweet")
+        check_shape(f"{kind} output for {units} units", outputs, (batch, features(units)))
+        expected = parameters(input_dim, units)
+        if layer.count_params() != expected:
+            fail(f"{kind} with {units} units on inputs of size {input_dim} should have {expected} parameters, got {layer.count_params()}")
+        _check_padding_ignored(kind, model, tokens)
+    try:
+        make_fn("transformer", units)
+    except ValueError:
+        pass
+    except Exception as error:  # noqa: BLE001  any other exception is the wrong kind of answer
+        fail(f"an unknown kind should raise ValueError naming the kinds, it raised {type(error).__name__}: {error}")
+    else:
+        fail("make_encoder('transformer', ...) should raise ValueError: it is not one of 'simple_rnn', 'lstm', 'bilstm'")
+    passed(f"make_encoder builds SimpleRNN, LSTM and Bidirectional(LSTM) encoders of {units} units with the right outputs and parameters")
+
+
+def _random_labels(rng, size, num_classes):
+    # Unequal class shares, so that accuracy and macro recall differ.
+    shares = rng.dirichlet(np.ones(num_classes))
+    return rng.choice(num_classes, size=size, p=shares)
+
+
+def check_class_weights(class_weights_fn, size=300, num_classes=3, seed=0):
+    """``class_weights(labels, num_classes)`` against n / (num_classes * n_c)."""
+    rng = np.random.default_rng(seed)
+    labels = _random_labels(rng, size, num_classes)
+    while len(np.unique(labels)) < num_classes:
+        labels = _random_labels(rng, size, num_classes)
+    expected = metrics.balanced_class_weights(labels, num_classes)
+    weights = class_weights_fn(labels, num_classes)
+    if not isinstance(weights, dict) or sorted(weights) != list(range(num_classes)):
+        fail(f"class_weights should return a dict with one weight per class 0..{num_classes - 1}, got {weights!r}")
+    actual = np.array([float(weights[c]) for c in range(num_classes)])
+    reference = np.array([expected[c] for c in range(num_classes)])
+    counts = np.bincount(labels, minlength=num_classes)
+    if np.allclose(actual / actual.sum(), counts / counts.sum(), rtol=1e-6):
+        fail("your weights grow with the class size; rare classes need the larger weights (n / (num_classes * n_c))")
+    if not np.allclose(actual, reference, rtol=1e-6):
+        if np.allclose(actual / actual.sum(), reference / reference.sum(), rtol=1e-6):
+            fail("your weights have the right proportions but the wrong scale: use n / (num_classes * n_c), so the weighted total stays n")
+        fail(f"for class counts {counts.tolist()} the weights should be {np.round(reference, 4).tolist()}, got {np.round(actual, 4).tolist()}")
+    passed(f"class_weights matches n / (num_classes * n_c) on {size} labels of {num_classes} classes")
+
+
+def check_macro_recall(macro_recall_fn, size=200, num_classes=3, seed=0):
+    """``macro_recall(y_true, y_pred, num_classes)`` against the reference, on random labels and edge cases."""
+    rng = np.random.default_rng(seed)
+    y_true = _random_labels(rng, size, num_classes)
+    y_true[:num_classes] = np.arange(num_classes)  # every class occurs
+    y_pred = _random_labels(rng, size, num_classes)
+    never_predicted = np.where(y_pred == num_classes - 1, 0, y_pred)
+    missing_class = np.where(y_true == num_classes - 1, 0, y_true)
+    cases = {
+        "random labels": (y_true, y_pred),
+        "a perfect prediction": (y_true, y_true),
+        f"predictions that never use class {num_classes - 1}": (y_true, never_predicted),
+        "everything predicted as class 0": (y_true, np.zeros_like(y_true)),
+        f"labels where class {num_classes - 1} never occurs in y_true": (missing_class, y_pred),
+        "Python lists": (y_true.tolist(), y_pred.tolist()),
+    }
+    for description, (truth, prediction) in cases.items():
+        expected = metrics.macro_recall(truth, prediction, num_classes)
+        actual = macro_recall_fn(truth, prediction, num_classes)
+        try:
+            actual = float(actual)
+        except (TypeError, ValueError):
+            fail(f"macro_recall should return a number, got {type(actual).__name__}")
+        if np.isnan(actual):
+            fail(f"with {description} you returned NaN: a class absent from y_true has no recall, leave it out of the mean")
+        if not np.isclose(actual, expected, atol=1e-9):
+            truth, prediction = np.asarray(truth), np.asarray(prediction)
+            hint = ""
+            if np.isclose(actual, np.mean(truth == prediction)):
+                hint = ": that is the accuracy (every tweet counts the same); average the recall of each class instead"
+            elif np.isclose(actual, _macro_precision(truth, prediction, num_classes)):
+                hint = ": that is the macro precision; divide by the number of tweets of each true class, not by the number predicted as it"
+            elif "never occurs" in description:
+                hint = ": a class absent from y_true has no recall, so leave it out of the mean"
+            fail(f"with {description} the macro recall should be {expected:.4f}, got {actual:.4f}{hint}")
+    passed(f"macro_recall agrees with the reference on random labels of {num_classes} classes and {len(cases) - 1} edge cases")
+
+
+def _macro_precision(y_true, y_pred, num_classes):
+    return metrics.macro_recall(y_pred, y_true, num_classes)  # precision is recall with the roles swapped
+
+
+def check_attention_pooling(layer_class, batch=4, steps=6, features=5, units=3, seed=0):
+    """``MyAttentionPooling(units)`` against ``course_utils.layers.AttentionPooling`` with the same weights."""
+    rng = np.random.default_rng(seed)
+    layer, reference = layer_class(units), AttentionPooling(units)
+    for built in (layer, reference):
+        built.build((batch, steps, features))
+    expected_shapes = [("kernel", (features, units)), ("bias", (units,)), ("score_vector", (units,))]
+    if len(layer.weights) != 3:
+        fail(f"the layer should create 3 weights (kernel, bias, score_vector), it created {len(layer.weights)}")
+    for weight, (name, shape) in zip(layer.weights, expected_shapes):
+        check_shape(f"{name} (weight in creation order)", tuple(weight.shape), shape)
+    weights = [rng.normal(size=shape).astype("float32") for _, shape in expected_shapes]
+    layer.set_weights(weights)
+    reference.set_weights(weights)
+
+    x = rng.normal(size=(batch, steps, features)).astype("float32")
+    mask = random_padded_tokens(rng, batch, steps, 2) > 0
+    for description, m in (("without a mask", None), ("with a mask", mask)):
+        attention = np.asarray(layer.attention_weights(x, mask=m))
+        check_shape(f"attention_weights {description}", attention, (batch, steps))
+        if not np.allclose(attention.sum(axis=1), 1.0, atol=1e-5):
+            fail(f"attention weights {description} should sum to 1 over the time steps (softmax over axis 1), they sum to {attention.sum(axis=1).round(3).tolist()}")
+        if m is not None and np.any(~m) and np.max(attention[~m]) > 1e-6:
+            fail(f"masked (padding) steps got weights up to {np.max(attention[~m]):.3g}; they should get 0: set their scores to a large negative number before the softmax")
+        check_close(f"attention weights {description}", attention, reference.attention_weights(x, mask=m), atol=ATOL)
+        check_close(f"pooled output {description} (sum over t of a_t h_t)", layer(x, mask=m), reference(x, mask=m), atol=ATOL)
+
+    tokens = random_padded_tokens(rng, batch, steps, 30)
+    model = keras.Sequential(
+        [keras.Input((None,), dtype="int32"), keras.layers.Embedding(30, features, mask_zero=True), layer_class(units), keras.layers.Dense(2)]
+    )
+    check_shape("Embedding(mask_zero=True) -> your layer -> Dense output", model(tokens), (batch, 2))
+    _check_padding_ignored("Embedding(mask_zero=True) -> your layer", model, tokens)
+    passed(f"MyAttentionPooling({units}) matches AttentionPooling: weights zero on padding, sum to 1, same outputs")
+
+
+def check_string_model(build_fn, vectorizer, model, texts):
+    """``build_string_model(vectorizer, model)``: raw strings in, the model's probabilities out, and it saves and reloads."""
+    texts = np.asarray(texts, dtype=object)
+    expected = np.asarray(model.predict(vectorizer(texts), verbose=0))
+    string_model = build_fn(vectorizer, model)
+    if not isinstance(string_model, keras.Model):
+        fail(f"build_string_model should return a keras Model, got {type(string_model).__name__}")
+    try:
+        actual = np.asarray(string_model.predict(texts, verbose=0))
+    except Exception as error:  # noqa: BLE001  report what the model could not digest
+        fail(f"the model could not predict a batch of raw strings ({type(error).__name__}: {str(error)[:200]}); its input should be keras.Input(shape=(), dtype='string')")
+    check_close("probabilities of the string model vs model(vectorizer(texts))", actual, expected, atol=ATOL)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.keras"
+        string_model.save(path)
+        try:
+            reloaded = load_model(path)
+        except Exception as error:  # noqa: BLE001
+            fail(f"the saved model does not reload with course_utils.layers.load_model: {type(error).__name__}: {str(error)[:300]}")
+        check_close("probabilities after saving and reloading", reloaded.predict(texts, verbose=0), expected, atol=ATOL)
+    passed(f"the string model predicts {len(texts)} raw tweets like model(vectorizer(texts)) and reloads from a .keras file")
+
+
+__all__ = [
+    "CheckFailed",
+    "check_attention_pooling",
+    "check_class_weights",
+    "check_classifier",
+    "check_encoder",
+    "check_macro_recall",
+    "check_string_model",
+    "random_padded_tokens",
+]

@@ -1,0 +1,53 @@
+"""Reference metrics for classifiers, in numpy, and the plots that go with them.
+
+Hand-written rather than taken from scikit-learn because scikit-learn is not one of the
+course's dependencies and each of these is a few lines of numpy.
+"""
+import numpy as np
+
+
+def confusion_matrix(y_true, y_pred, num_classes):
+    """Counts, shape (num_classes, num_classes): row = true class, column = predicted class."""
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64).ravel(), np.asarray(y_pred, dtype=np.int64).ravel()
+    return np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def per_class_recall(y_true, y_pred, num_classes):
+    """Recall of each class: the share of its tweets predicted as it; NaN for a class absent from y_true."""
+    matrix = confusion_matrix(y_true, y_pred, num_classes)
+    support = matrix.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(support > 0, np.diag(matrix) / support, np.nan)
+
+
+def macro_recall(y_true, y_pred, num_classes=3):
+    """Mean of the per-class recalls over the classes that occur in y_true (TweetEval's sentiment metric).
+
+    Agrees with ``sklearn.metrics.recall_score(y_true, y_pred, average="macro")`` whenever every
+    class occurs in y_true; a class that never occurs has no recall and is left out of the mean.
+    """
+    return float(np.nanmean(per_class_recall(y_true, y_pred, num_classes)))
+
+
+def balanced_class_weights(labels, num_classes):
+    """``{class: n / (num_classes * n_class)}``: weighted, every class counts as much as the others."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64).ravel(), minlength=num_classes)
+    if np.any(counts == 0):
+        raise ValueError(f"class {int(np.argmin(counts))} has no examples: its weight would be infinite")
+    return {c: float(counts.sum() / (num_classes * counts[c])) for c in range(num_classes)}
+
+
+def plot_confusion_matrix(y_true, y_pred, class_names, ax=None, title=None):
+    """Confusion matrix normalised by row (each row: where that class's tweets went), with the counts."""
+    import matplotlib.pyplot as plt
+
+    matrix = confusion_matrix(y_true, y_pred, len(class_names))
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    ax = ax or plt.subplots(figsize=(4.5, 4))[1]
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, f"{shares[i, j]:.0%}\n({count})", ha="center", va="center", color="white" if shares[i, j] > 0.5 else "black")
+    ticks = np.arange(len(class_names))
+    ax.set(xticks=ticks, yticks=ticks, xticklabels=class_names, yticklabels=class_names, xlabel="predicted", ylabel="true")
+    ax.set_title(title or "Confusion matrix (row-normalised)")
+    return ax

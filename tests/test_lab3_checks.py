@@ -1,0 +1,172 @@
+"""The Lab 3 checks pass the reference solution and catch typical mistakes with a useful message."""
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from conftest import solution_namespace
+from course_utils.checks import CheckFailed
+from course_utils.checks import lab3 as checks
+
+
+@pytest.fixture(scope="module")
+def solution(course):
+    return solution_namespace(course, "lab3_tweet_sentiment")
+
+
+def fails_with(pattern, check, *args, **kwargs):
+    with pytest.raises(CheckFailed, match=pattern):
+        check(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def tiny_vectorizer_and_model(solution):
+    from course_utils.text import standardize_tweet
+
+    vectorizer = keras.layers.TextVectorization(max_tokens=30, standardize=standardize_tweet, output_sequence_length=6)
+    vectorizer.adapt(np.array(["good :)", "bad :( #fail", "@user ok then", "so good!!!"], dtype=object))
+    model = solution["build_classifier"](30, 4, solution["make_encoder"]("lstm", 3))
+    return vectorizer, model
+
+
+TEXTS = ["good :)", "@user bad!!!", "", "an unseen word"]
+
+
+def test_reference_solution_passes_every_check(solution, tiny_vectorizer_and_model):
+    checks.check_classifier(solution["build_classifier"], vocab_size=20, embed_dim=3, units=2, seed=5)
+    checks.check_encoder(solution["make_encoder"], input_dim=3, units=2, seed=5)
+    checks.check_class_weights(solution["class_weights"], seed=5)
+    checks.check_macro_recall(solution["macro_recall"], seed=5)
+    checks.check_attention_pooling(solution["MyAttentionPooling"], seed=5)
+    checks.check_string_model(solution["build_string_model"], *tiny_vectorizer_and_model, TEXTS)
+
+
+def classifier_variant(solution, mask_zero=True, activation="softmax", use_encoder=True, dropout_layers=True):
+    def build(vocab_size, embed_dim, encoder, num_classes=3, dropout=0.0):
+        tokens = keras.Input(shape=(None,), dtype="int32")
+        x = keras.layers.Embedding(vocab_size, embed_dim, mask_zero=mask_zero)(tokens)
+        if dropout_layers:
+            x = keras.layers.SpatialDropout1D(dropout)(x)
+        for layer in encoder if use_encoder else [keras.layers.GlobalAveragePooling1D()]:
+            x = layer(x)
+        return keras.Model(tokens, keras.layers.Dense(num_classes, activation=activation)(x))
+
+    return build
+
+
+def test_classifier_without_mask_zero(solution):
+    fails_with("padding tokens.*changed the outputs.*mask_zero=True", checks.check_classifier, classifier_variant(solution, mask_zero=False))
+
+
+def test_classifier_without_softmax(solution):
+    fails_with("class probabilities.*softmax", checks.check_classifier, classifier_variant(solution, activation=None))
+
+
+def test_classifier_ignoring_the_encoder(solution):
+    fails_with("contain the encoder layers", checks.check_classifier, classifier_variant(solution, use_encoder=False))
+
+
+def test_classifier_ignoring_dropout(solution):
+    fails_with(r"dropout=0.4 the model should have Dropout\(0.4\)", checks.check_classifier, classifier_variant(solution, dropout_layers=False))
+
+
+def encoder_variant(solution, **overrides):
+    def make(kind, units, recurrent_dropout=0.0):
+        if kind in overrides:
+            return overrides[kind](units, recurrent_dropout)
+        return solution["make_encoder"](kind, units, recurrent_dropout)
+
+    return make
+
+
+def test_encoder_returning_sequences(solution):
+    make = encoder_variant(solution, lstm=lambda u, r: [keras.layers.LSTM(u, recurrent_dropout=r, return_sequences=True)])
+    fails_with("time axis.*return_sequences=False", checks.check_encoder, make)
+
+
+def test_encoder_with_the_wrong_layer(solution):
+    make = encoder_variant(solution, lstm=lambda u, r: [keras.layers.GRU(u, recurrent_dropout=r)])
+    fails_with(r"make_encoder\('lstm', ...\) should return \[keras.layers.LSTM", checks.check_encoder, make)
+
+
+def test_bidirectional_summing_the_directions(solution):
+    make = encoder_variant(solution, bilstm=lambda u, r: [keras.layers.Bidirectional(keras.layers.LSTM(u, recurrent_dropout=r), merge_mode="sum")])
+    fails_with("merge_mode='concat'", checks.check_encoder, make)
+
+
+def test_encoder_ignoring_recurrent_dropout(solution):
+    make = encoder_variant(solution, simple_rnn=lambda u, r: [keras.layers.SimpleRNN(u)])
+    fails_with("recurrent_dropout=0.25.*recurrent_dropout=0.0", checks.check_encoder, make)
+
+
+def test_encoder_accepting_an_unknown_kind(solution):
+    make = encoder_variant(solution, transformer=lambda u, r: [keras.layers.LSTM(u)])
+    fails_with("should raise ValueError", checks.check_encoder, make)
+
+
+def test_class_weights_growing_with_the_class():
+    fails_with("grow with the class size", checks.check_class_weights, lambda y, k: {c: float(np.mean(y == c)) for c in range(k)})
+
+
+def test_class_weights_without_scaling():
+    fails_with("right proportions but the wrong scale", checks.check_class_weights, lambda y, k: {c: 1 / np.sum(y == c) for c in range(k)})
+
+
+def test_macro_recall_that_is_accuracy():
+    fails_with("that is the accuracy", checks.check_macro_recall, lambda t, p, k=3: np.mean(np.asarray(t) == np.asarray(p)))
+
+
+def test_macro_recall_that_is_precision(solution):
+    fails_with("that is the macro precision", checks.check_macro_recall, lambda t, p, k=3: solution["macro_recall"](p, t, k))
+
+
+def test_macro_recall_dividing_by_zero_for_an_absent_class():
+    def nan_for_absent(y_true, y_pred, num_classes=3):
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        with np.errstate(invalid="ignore"):
+            return float(np.mean([np.sum((y_true == c) & (y_pred == c)) / np.sum(y_true == c) for c in range(num_classes)]))
+
+    fails_with("NaN", checks.check_macro_recall, nan_for_absent)
+
+
+def test_macro_recall_counting_an_absent_class_as_zero():
+    def zero_for_absent(y_true, y_pred, num_classes=3):
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        return float(np.mean([np.mean(y_pred[y_true == c] == c) if np.any(y_true == c) else 0.0 for c in range(num_classes)]))
+
+    fails_with("never occurs in y_true.*leave it out of the mean", checks.check_macro_recall, zero_for_absent)
+
+
+def attention_variant(solution, weights_fn=None, call_fn=None):
+    class Variant(solution["MyAttentionPooling"]):
+        if weights_fn:
+            def attention_weights(self, inputs, mask=None):
+                return weights_fn(self, inputs, mask)
+        if call_fn:
+            def call(self, inputs, mask=None):
+                return call_fn(self, inputs, mask)
+
+    return Variant
+
+
+def test_attention_ignoring_the_mask(solution):
+    reference = solution["MyAttentionPooling"].attention_weights
+    variant = attention_variant(solution, weights_fn=lambda self, x, mask: reference(self, x, None))
+    fails_with(r"masked \(padding\) steps got weights", checks.check_attention_pooling, variant)
+
+
+def test_attention_softmax_over_the_batch(solution):
+    def over_batch(self, x, mask):
+        scores = ops.tensordot(ops.tanh(ops.matmul(x, self.kernel) + self.bias), self.score_vector, axes=1)
+        return ops.softmax(scores, axis=0)
+
+    fails_with("should sum to 1 over the time steps", checks.check_attention_pooling, attention_variant(solution, weights_fn=over_batch))
+
+
+def test_attention_averaging_instead_of_weighting(solution):
+    variant = attention_variant(solution, call_fn=lambda self, x, mask: ops.mean(x, axis=1))
+    fails_with(r"pooled output without a mask.*differs from the reference", checks.check_attention_pooling, variant)
+
+
+def test_string_model_taking_token_ids(solution, tiny_vectorizer_and_model):
+    fails_with("could not predict a batch of raw strings", checks.check_string_model, lambda v, m: m, *tiny_vectorizer_and_model, TEXTS)
