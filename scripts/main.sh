@@ -4,6 +4,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 course build-labs
+# Lab 3 reads tweets from TWEETS_DIR (else it downloads TweetEval); use the copy beside the repository if there is one.
+if [ -z "${TWEETS_DIR:-}" ] && [ -d ../shared/data/tweets ]; then export TWEETS_DIR="$PWD/../shared/data/tweets"; fi
 for examples in autograde/examples/*/; do
     lab=$(basename "$examples")
     echo

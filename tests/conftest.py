@@ -30,3 +30,11 @@ def solution_namespace(course, lab, preamble="import numpy as np\nimport tensorf
         if cell["metadata"].get("nbgrader", {}).get("solution"):
             exec("".join(cell["source"]), namespace)
     return namespace
+
+
+def fails_with(pattern, check, *args, **kwargs):
+    """Asserts that a self-check rejects a wrong implementation with a message matching ``pattern``."""
+    from course_utils.checks import CheckFailed
+
+    with pytest.raises(CheckFailed, match=pattern):
+        check(*args, **kwargs)

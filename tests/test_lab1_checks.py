@@ -3,19 +3,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import solution_namespace
-from course_utils.checks import CheckFailed
+from conftest import fails_with, solution_namespace
 from course_utils.checks import lab1 as checks
 
 
 @pytest.fixture(scope="module")
 def solution(course):
     return solution_namespace(course, "lab1_rnns_from_scratch")
-
-
-def fails_with(pattern, check, *args, **kwargs):
-    with pytest.raises(CheckFailed, match=pattern):
-        check(*args, **kwargs)
 
 
 def test_reference_solution_passes_every_check(solution):

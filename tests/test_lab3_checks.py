@@ -4,19 +4,13 @@ import numpy as np
 import pytest
 from keras import ops
 
-from conftest import solution_namespace
-from course_utils.checks import CheckFailed
+from conftest import fails_with, solution_namespace
 from course_utils.checks import lab3 as checks
 
 
 @pytest.fixture(scope="module")
 def solution(course):
     return solution_namespace(course, "lab3_tweet_sentiment")
-
-
-def fails_with(pattern, check, *args, **kwargs):
-    with pytest.raises(CheckFailed, match=pattern):
-        check(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")
