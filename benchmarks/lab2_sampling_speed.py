@@ -34,6 +34,7 @@ def untrained_model(vocab_size, embedding_dim, rnn_units):
             keras.Input(shape=(None,), dtype="int32"),
             keras.layers.Embedding(vocab_size, embedding_dim),
             keras.layers.LSTM(rnn_units, return_sequences=True),
+            keras.layers.Dropout(0.3),
             keras.layers.Dense(vocab_size),
         ]
     )
@@ -67,8 +68,8 @@ def main():
     parser.add_argument("--model-dir", help="folder with model.keras and vocab.json (default: an untrained model)")
     parser.add_argument("--length", type=int, default=1000, help="characters per tune for the compiled sampler")
     parser.add_argument("--eager-length", type=int, default=200, help="characters per tune for the eager loop")
-    parser.add_argument("--rnn-units", type=int, default=256)
-    parser.add_argument("--embedding-dim", type=int, default=32)
+    parser.add_argument("--rnn-units", type=int, default=384)
+    parser.add_argument("--embedding-dim", type=int, default=64)
     args = parser.parse_args()
 
     if args.model_dir:

@@ -14,6 +14,10 @@ Every tune is normalised the same way, so a model learns one consistent format:
 * whitespace: spaces after a field's colon removed, runs of spaces collapsed to one, blank lines dropped,
   every line stripped;
 * tunes with no ``K:`` line or no notes are fragments and are dropped, and so are exact duplicates.
+* by default every tune is then transposed to the key of its mode without sharps or flats (D major to
+  C major, E minor to A minor, A dorian to D dorian), as the folk-rnn project did: a melody is then written
+  the same whatever key it was in, so the model learns it once instead of once per key. Tunes whose key
+  changes midway, or is not a plain key (``K:none``, bagpipe keys), stay as written.
 
 music21 is imported only inside the functions that parse, so ``import course_utils.music`` is cheap.
 """
@@ -102,8 +106,74 @@ def _clean_header_value(value):
     return re.sub(r"\s+", " ", value.split("%", 1)[0]).strip()
 
 
-def load_tunes(collection=DEFAULT_COLLECTION, titles=False):
+# Transposing to a key signature without sharps or flats (written by hand: music21 reads ABC but cannot write it).
+LETTERS = "CDEFGAB"
+MAJOR_FIFTHS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F": -1}  # sharps (+) or flats (-) of each major key
+MODE_FIFTHS = {"": 0, "maj": 0, "ion": 0, "mix": -1, "dor": -2, "m": -3, "min": -3, "aeo": -3, "phr": -4, "loc": -5, "lyd": 1}
+KEY = re.compile(r"^([A-G])([#b]?)\s*([A-Za-z]*)$")
+NOTE = re.compile(r"(\^\^|__|\^|_|=)?([A-Ga-g])([,']*)")
+ACCIDENTALS = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
+
+
+def key_signature(key):
+    """The sharps (> 0) or flats (< 0) of an ABC key such as ``G``, ``F#m``, ``Ador``; ``None`` if not a plain key."""
+    match = KEY.match(key.strip())
+    mode = match and match.group(3).lower()[:3]
+    if not match or (mode not in MODE_FIFTHS and match.group(3).lower() not in MODE_FIFTHS):
+        return None
+    fifths = MAJOR_FIFTHS[match.group(1)] + 7 * {"#": 1, "b": -1, "": 0}[match.group(2)]
+    return fifths + MODE_FIFTHS.get(match.group(3).lower(), MODE_FIFTHS.get(mode))
+
+
+def _signature_alterations(fifths):
+    """The alteration (+1 sharp, -1 flat, 0) the key signature gives each letter C..B."""
+    sharps, flats = "FCGDAEB", "BEADGCF"
+    return {letter: (1 if letter in sharps[: max(fifths, 0)] else -1 if letter in flats[: max(-fifths, 0)] else 0) for letter in LETTERS}
+
+
+def _transpose_note(match, steps, signature):
+    accidental, letter, marks = match.groups()
+    position = LETTERS.index(letter.upper()) + 7 * ((4 if letter.isupper() else 5) + marks.count("'") - marks.count(","))
+    position += steps
+    octave, new_letter = divmod(position, 7)
+    new_letter = LETTERS[new_letter]
+    text = new_letter if octave <= 4 else new_letter.lower()
+    text += "," * max(0, 4 - octave) + "'" * max(0, octave - 5)
+    if accidental is None:
+        return text  # follows the key signature, in the old key and in the new one
+    relative = ACCIDENTALS[accidental] - signature[letter.upper()]  # how far from what the key signature says
+    return {v: k for k, v in ACCIDENTALS.items()}[relative] + text if -2 <= relative <= 2 else match.group(0)
+
+
+def transpose_to_plain_key(tune):
+    """The tune moved to the key of the same mode whose signature has no sharps or flats (D major to C major,
+    E minor to A minor, A dorian to D dorian), every note by the same interval; unchanged when its key is not a
+    plain key (``K:none``, bagpipe keys) or changes in the middle.
+    """
+    lines = tune.splitlines()
+    key_lines = [i for i, line in enumerate(lines) if line.startswith("K:")]
+    if len(key_lines) != 1 or "[K:" in tune:
+        return tune
+    fifths = key_signature(lines[key_lines[0]][2:])
+    if fifths is None or not -7 <= fifths <= 7:
+        return tune
+    major_tonic = LETTERS.index("CGDAEBF"[fifths % 7] if fifths >= 0 else "CFBEADG"[-fifths % 7])
+    steps = (-major_tonic) % 7
+    steps = steps - 7 if steps > 3 else steps  # move by at most a fourth
+    signature = _signature_alterations(fifths)
+    match = KEY.match(lines[key_lines[0]][2:].strip())
+    new_tonic = LETTERS[(LETTERS.index(match.group(1)) + steps) % 7]
+    out = lines[: key_lines[0]] + [f"K:{new_tonic}{match.group(3)}"]
+    for line in lines[key_lines[0] + 1 :]:
+        out.append(line if FIELD.match(line) else NOTE.sub(lambda m: _transpose_note(m, steps, signature), line))
+    return "\n".join(out)
+
+
+def load_tunes(collection=DEFAULT_COLLECTION, titles=False, transpose=True):
     """The normalised tunes of a music21 corpus collection, duplicates and fragments removed.
+
+    With ``transpose=True`` every tune is also moved to a key without sharps or flats (see
+    :func:`transpose_to_plain_key`), so that a melody is written the same whatever key it was in.
 
     Returns:
         (tunes, stats): a list of tune strings in corpus order, and a dict with the counts
@@ -113,6 +183,8 @@ def load_tunes(collection=DEFAULT_COLLECTION, titles=False):
     tunes, seen, fragments = [], set(), 0
     for text in raw:
         tune = normalise_tune(text, titles=titles)
+        if tune is not None and transpose:
+            tune = transpose_to_plain_key(tune)
         if tune is None:
             fragments += 1
         elif tune not in seen:

@@ -114,8 +114,19 @@ def test_stateful_model_with_a_fixed_batch():
     fails_with("any batch size", checks.check_build_model, model_with(stateful_batch=2))
 
 
+def test_model_without_a_dropout_argument():
+    fails_with("should take a dropout argument", checks.check_build_model, model_with())
+
+
+def test_model_ignoring_dropout(solution):
+    def no_dropout(vocab_size, embedding_dim, rnn_units, dropout=0.0):
+        return model_with()(vocab_size, embedding_dim, rnn_units)
+
+    fails_with(r"one keras.layers.Dropout\(0.5\) .* rates were \[\]", checks.check_build_model, no_dropout)
+
+
 def test_model_with_a_simple_rnn():
-    fails_with("Embedding, LSTM, Dense; got .*SimpleRNN", checks.check_build_model, model_with(lstm=lambda units: keras.layers.SimpleRNN(units, return_sequences=True)))
+    fails_with("Embedding, LSTM, Dropout, Dense; got .*SimpleRNN", checks.check_build_model, model_with(lstm=lambda units: keras.layers.SimpleRNN(units, return_sequences=True)))
 
 
 def test_loss_summed():

@@ -117,3 +117,36 @@ def test_random_characters_are_not_valid():
     alphabet = list("ABCDEFGabcdefg|:[]()/2345z,'^_= \n")
     junk = ["X:1\nM:4/4\nL:1/8\nK:G\n" + "".join(rng.choice(alphabet, 80)) for _ in range(20)]
     assert sum(music.check_tune(t).valid for t in junk) < 10
+
+
+@pytest.mark.parametrize(
+    "key, fifths", [("C", 0), ("G", 1), ("D", 2), ("Em", 1), ("Gm", -2), ("Bb", -2), ("F#m", 3), ("Dmix", 1), ("Ador", 1), ("Glyd", 2), ("Bphr", 1), ("none", None), ("HP", None)]
+)
+def test_key_signatures(key, fifths):
+    assert music.key_signature(key) == fifths
+
+
+def test_transposition_respells_accidentals():
+    # D major -> C major, one step down: a natural c (a lowered 7th) becomes a flat B; a redundant sharp stays explicit.
+    assert music.transpose_to_plain_key("X:1\nM:6/8\nL:1/8\nK:D\nAB=c ^c2d|f'g,a F2|") == "X:1\nM:6/8\nL:1/8\nK:C\nGA_B =B2c|e'Fg E2|"
+    # G minor -> A minor, one step up: the raised 7th F# becomes G#, E flat (already in the key) an explicit F natural.
+    assert music.transpose_to_plain_key("X:1\nL:1/8\nK:Gm\n^FGA _e2|") == "X:1\nL:1/8\nK:Am\n^GAB =f2|"
+    for unchanged in ("X:1\nL:1/8\nK:HP\nABc|", "X:1\nL:1/8\nK:D\nAB|\nK:G\nAB|", "X:1\nL:1/8\nK:D\nAB [K:G] AB|"):
+        assert music.transpose_to_plain_key(unchanged) == unchanged
+
+
+def test_transposition_moves_every_note_by_the_same_interval(oneills):
+    # Reference: music21's own reading of the tune before and after; the pitch differences must all be equal.
+    from music21 import converter
+
+    original, _ = music.load_tunes("oneills1850", transpose=False)
+    transposed = oneills[0]
+    assert len(original) == len(transposed)
+    intervals = set()
+    for i in np.random.default_rng(1).choice(len(original), 80, replace=False):
+        before, after = ([p.midi for n in converter.parse(t, format="abc").recurse().notes for p in n.pitches] for t in (original[i], transposed[i]))
+        assert len(before) == len(after) > 0
+        shifts = set(np.subtract(after, before).tolist())
+        assert len(shifts) == 1 and abs(shifts.pop()) <= 6, (original[i], transposed[i])
+    keys = {line for t in transposed for line in t.splitlines() if line.startswith("K:")}
+    assert sum(t.count("\nK:C\n") + t.count("\nK:Am\n") for t in transposed) > 0.8 * len(transposed), keys

@@ -107,7 +107,7 @@ def expected_parameter_count(vocab_size, embedding_dim, rnn_units):
 
 
 def check_build_model(build_fn, vocab_size=30, embedding_dim=8, rnn_units=16, seed=0):
-    """``build_model(vocab_size, embedding_dim, rnn_units)``: Embedding -> LSTM -> Dense logits, stateless."""
+    """``build_model(vocab_size, embedding_dim, rnn_units, dropout=0.0)``: Embedding -> LSTM -> Dropout -> Dense logits, stateless."""
     model = build_fn(vocab_size, embedding_dim, rnn_units)
     if not isinstance(model, keras.Model):
         fail(f"build_model should return a keras Model, got {type(model).__name__}")
@@ -122,8 +122,8 @@ def check_build_model(build_fn, vocab_size=30, embedding_dim=8, rnn_units=16, se
         check_shape(f"logits for ids of shape {(batch, steps)}", out, (batch, steps, vocab_size))
     kinds = [type(layer).__name__ for layer in model.layers]
     lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
-    if len(lstms) != 1 or not any(isinstance(layer, keras.layers.Embedding) for layer in model.layers):
-        fail(f"expected the layers Embedding, LSTM, Dense; got {', '.join(kinds)}")
+    if len(lstms) != 1 or not isinstance(model.layers[0], keras.layers.Embedding):
+        fail(f"expected the layers Embedding, LSTM, Dropout, Dense; got {', '.join(kinds)}")
     lstm = lstms[0]
     if lstm.units != rnn_units:
         fail(f"the LSTM should have rnn_units={rnn_units} units, got {lstm.units}")
@@ -141,7 +141,19 @@ def check_build_model(build_fn, vocab_size=30, embedding_dim=8, rnn_units=16, se
         fail(f"expected {expected} parameters (Embedding {vocab_size}x{embedding_dim}, LSTM({rnn_units}) on {embedding_dim} inputs, Dense {rnn_units}->{vocab_size}), got {model.count_params()}")
     ids = rng.integers(0, vocab_size, size=(3, 6)).astype("int32")
     check_close("a second call on the same ids (a stateless model forgets between calls)", model(ids), model(ids))
-    passed(f"build_model({vocab_size}, {embedding_dim}, {rnn_units}) maps ids (batch, time) to logits (batch, time, {vocab_size}), stateless")
+
+    try:
+        with_dropout = build_fn(vocab_size, embedding_dim, rnn_units, dropout=0.5)
+    except TypeError:
+        fail("build_model should take a dropout argument: build_model(vocab_size, embedding_dim, rnn_units, dropout=0.0)")
+    rates = [layer.rate for layer in with_dropout.layers if isinstance(layer, keras.layers.Dropout)]
+    if rates != [0.5]:
+        fail(f"with dropout=0.5 the model should have one keras.layers.Dropout(0.5) between the LSTM and the Dense layer; its Dropout rates were {rates}")
+    ids = rng.integers(0, vocab_size, size=(4, 10)).astype("int32")
+    check_close("with dropout, two calls at inference (training=False)", with_dropout(ids, training=False), with_dropout(ids, training=False))
+    if np.allclose(with_dropout(ids, training=True), with_dropout(ids, training=False)):
+        fail("with dropout=0.5 the outputs in training mode equal those at inference: is the Dropout layer in the model?")
+    passed(f"build_model({vocab_size}, {embedding_dim}, {rnn_units}) maps ids (batch, time) to logits (batch, time, {vocab_size}), stateless, with optional dropout")
 
 
 def check_loss(loss_fn, batch=4, steps=9, vocab_size=12, seed=0):
