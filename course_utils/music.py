@@ -118,11 +118,13 @@ ACCIDENTALS = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
 def key_signature(key):
     """The sharps (> 0) or flats (< 0) of an ABC key such as ``G``, ``F#m``, ``Ador``; ``None`` if not a plain key."""
     match = KEY.match(key.strip())
-    mode = match and match.group(3).lower()[:3]
-    if not match or (mode not in MODE_FIFTHS and match.group(3).lower() not in MODE_FIFTHS):
+    if not match:
         return None
-    fifths = MAJOR_FIFTHS[match.group(1)] + 7 * {"#": 1, "b": -1, "": 0}[match.group(2)]
-    return fifths + MODE_FIFTHS.get(match.group(3).lower(), MODE_FIFTHS.get(mode))
+    mode = match.group(3).lower()
+    mode = mode if mode in MODE_FIFTHS else mode[:3]  # "Dmixolydian" -> "mix"
+    if mode not in MODE_FIFTHS:
+        return None
+    return MAJOR_FIFTHS[match.group(1)] + 7 * {"#": 1, "b": -1, "": 0}[match.group(2)] + MODE_FIFTHS[mode]
 
 
 def _signature_alterations(fifths):
@@ -142,7 +144,9 @@ def _transpose_note(match, steps, signature):
     if accidental is None:
         return text  # follows the key signature, in the old key and in the new one
     relative = ACCIDENTALS[accidental] - signature[letter.upper()]  # how far from what the key signature says
-    return {v: k for k, v in ACCIDENTALS.items()}[relative] + text if -2 <= relative <= 2 else match.group(0)
+    if not -2 <= relative <= 2:
+        return match.group(0)  # a triple sharp or flat cannot be written in ABC (never seen in the corpus)
+    return {v: k for k, v in ACCIDENTALS.items()}[relative] + text
 
 
 def transpose_to_plain_key(tune):
