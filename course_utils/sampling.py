@@ -45,6 +45,7 @@ class CharSampler:
         if not self.cells:
             raise ValueError("the model has no recurrent layer: CharSampler expects Embedding -> LSTM -> Dense")
         self.sample_fn = sample_fn
+        self.vocab_size = model.output_shape[-1]
         self._generate = tf.function(
             self._loop,
             input_signature=[
@@ -72,13 +73,11 @@ class CharSampler:
 
     def _loop(self, start_ids, length, num_samples, temperature):
         states = self.zero_states(num_samples)
-        logits = tf.zeros([num_samples, 1])
+        logits = tf.zeros([num_samples, self.vocab_size])
         for i in tf.range(tf.shape(start_ids)[0]):  # read the start text; keep the state it leaves
-            tf.autograph.experimental.set_loop_options(shape_invariants=[(logits, tf.TensorShape([None, None]))])
             logits, states = self.step(tf.fill([num_samples], start_ids[i]), states)
         generated = tf.TensorArray(tf.int32, size=length)
         for i in tf.range(length):
-            tf.autograph.experimental.set_loop_options(shape_invariants=[(logits, tf.TensorShape([None, None]))])
             ids = tf.cast(self.sample_fn(logits, temperature), tf.int32)
             generated = generated.write(i, ids)
             logits, states = self.step(ids, states)
