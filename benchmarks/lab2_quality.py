@@ -1,0 +1,99 @@
+"""Quality of Lab 2's model trained with the lab's full defaults: validation loss and valid tunes.
+
+By default it runs the solution notebook top to bottom under LAB_BUDGET=full (so the model is trained
+exactly as students train it) and then measures the model the notebook saved; --model-dir reuses a
+saved model instead. It reports:
+
+* the validation loss on the held-out tunes (each read whole from a fresh state), in nats and bits per character;
+* the training time the notebook recorded (and the load average, since other work on the machine inflates it);
+* the fraction of valid tunes among --tunes tunes composed from a fresh state at temperature 1.0, and why the others failed;
+* with --corpus instead, only the fraction of all corpus tunes that are valid (music21 parses about 30 tunes a second).
+
+Targets: at most 1.0 nats/char, at least 90% valid tunes (of at least 20), training at most 10 minutes;
+at least 99% of the corpus tunes valid.
+
+    python benchmarks/lab2_quality.py [--model-dir artifacts/lab2 | --output-dir DIR] [--tunes 32] [--corpus]
+"""
+import argparse
+import collections
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from course_utils import music, training
+from course_utils.sampling import CharSampler, generate_text
+
+LAB = "lab2_music_generation"
+MAX_NATS, MIN_VALID, MAX_TRAIN_SECONDS = 1.0, 0.9, 600
+
+
+def train_with_the_notebook(output_root):
+    from autograde.course import Course
+    from autograde.execute import execute_notebook
+
+    course = Course.find()
+    print(f"running {LAB} under LAB_BUDGET=full (load average {os.getloadavg()[0]:.2f}) ...", flush=True)
+    _, run = execute_notebook(course.solution_notebook(LAB), cwd=output_root, env={"LAB_BUDGET": "full", "LAB_OUTPUT_DIR": str(output_root)})
+    print(f"notebook ran in {run.seconds:.0f} s; tests {'pass' if run.ok else 'FAIL: ' + str(run.failures + [t for t in run.tests if not t.passed])}")
+    return Path(output_root) / "lab2"
+
+
+def check_corpus():
+    tunes, _ = music.load_tunes(music.DEFAULT_COLLECTION)
+    start = time.monotonic()
+    verdicts = [music.check_tune(t) for t in tunes]
+    valid = sum(v.valid for v in verdicts)
+    print(f"{music.DEFAULT_COLLECTION}: {valid} of {len(verdicts)} corpus tunes valid ({valid / len(verdicts):.2%}; {time.monotonic() - start:.0f} s)")
+    for reason, count in collections.Counter(v.reason for v in verdicts if not v.valid).most_common(5):
+        print(f"  {count} invalid: {reason}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", help="folder with model.keras, vocab.json (and metrics.json) from a full run")
+    parser.add_argument("--output-dir", help="where the notebook run saves its model (kept; default: a temporary folder)")
+    parser.add_argument("--tunes", type=int, default=32, help="tunes to compose at temperature 1.0 (at least 20)")
+    parser.add_argument("--length", type=int, default=1000, help="characters generated per tune")
+    parser.add_argument("--corpus", action="store_true", help="only check that the corpus tunes themselves are valid")
+    args = parser.parse_args()
+    if args.tunes < 20:
+        parser.error("--tunes should be at least 20")
+    if args.corpus:
+        check_corpus()
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(args.model_dir) if args.model_dir else train_with_the_notebook(Path(args.output_dir or tmp).resolve())
+        model, vocab = training.load_char_model(folder)
+        metrics_file = folder / "metrics.json"
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+
+    # The notebook's split: O'Neill's collection, 10% of the tunes held out with seed 0.
+    tunes, _ = music.load_tunes("oneills1850")
+    _, val_tunes = music.split_tunes(tunes, validation_fraction=0.1, seed=0)
+    nats = training.LossEvaluator(model, [vocab.encode(t + music.TUNE_SEPARATOR) for t in val_tunes])()
+    print(f"validation loss: {nats:.3f} nats/char = {training.bits_per_char(nats):.3f} bits/char on {len(val_tunes)} held-out tunes "
+          f"({'meets' if nats <= MAX_NATS else 'MISSES'} the {MAX_NATS} nats/char target)")
+    if "train_seconds" in metrics:
+        seconds = metrics["train_seconds"]
+        print(f"training time: {seconds / 60:.1f} min for {metrics.get('steps')} steps, settings {metrics.get('settings')} "
+              f"({'within' if seconds <= MAX_TRAIN_SECONDS else 'OVER'} the 10 min target)")
+
+    start = time.monotonic()
+    texts = generate_text(model, vocab, "X:1\n", args.length, num_samples=args.tunes, temperature=1.0, sampler=CharSampler(model))
+    judged = music.judge_first_tunes(texts, args.length)
+    valid = sum(verdict.valid for _, verdict in judged) / len(judged)
+    print(f"valid tunes from a fresh state at temperature 1.0: {valid:.0%} of {len(judged)} "
+          f"({'meets' if valid >= MIN_VALID else 'MISSES'} the {MIN_VALID:.0%} target; composed and judged in {time.monotonic() - start:.1f} s)")
+    for reason, count in collections.Counter(v.reason for _, v in judged if not v.valid).most_common():
+        print(f"  {count} invalid: {reason}")
+
+    print(f"load average now {os.getloadavg()[0]:.2f} (1 min)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""The Lab 2 checks pass the reference solution and catch typical mistakes with a useful message."""
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+
+from conftest import solution_namespace
+from course_utils.checks import CheckFailed
+from course_utils.checks import lab2 as checks
+
+
+@pytest.fixture(scope="module")
+def solution(course):
+    return solution_namespace(course, "lab2_music_generation")
+
+
+def fails_with(pattern, check, *args, **kwargs):
+    with pytest.raises(CheckFailed, match=pattern):
+        check(*args, **kwargs)
+
+
+def test_reference_solution_passes_every_check(solution):
+    checks.check_vectorize(solution["vectorize_string"], solution["ids_to_string"], vocab_size=10, length=30, seed=5)
+    checks.check_get_batch(solution["get_batch"], data_length=300, seq_length=12, batch_size=5, seed=5)
+    checks.check_build_model(solution["build_model"], vocab_size=9, embedding_dim=4, rnn_units=6, seed=5)
+    checks.check_loss(solution["compute_loss"], seed=5)
+    model = solution["build_model"](40, 16, 32)
+    x, y = solution["get_batch"](np.arange(1000) % 40, 50, 4)
+    checks.check_untrained_loss(solution["compute_loss"], model, x, y, 40)
+    checks.check_train_step(solution["make_train_step"], solution["build_model"], seed=5)
+    checks.check_sample_next(solution["sample_next"], vocab_size=4, seed=5)
+
+
+def test_vectorize_returning_a_list(solution):
+    fails_with("should return a numpy array, got list", checks.check_vectorize, lambda s, c: [c[ch] for ch in s], solution["ids_to_string"])
+
+
+def test_vectorize_off_by_one(solution):
+    fails_with(r"character 0 of the text is .* whose id is", checks.check_vectorize, lambda s, c: np.array([c[ch] + 1 for ch in s]), solution["ids_to_string"])
+
+
+def test_ids_to_string_returning_a_list(solution):
+    fails_with("should return a str", checks.check_vectorize, solution["vectorize_string"], lambda ids, chars: [chars[i] for i in ids])
+
+
+def test_batch_with_y_equal_to_x(solution):
+    def same(data, seq_length, batch_size, rng=None):
+        x, _ = solution["get_batch"](data, seq_length, batch_size, rng)
+        return x, x.copy()
+
+    fails_with("y equals x", checks.check_get_batch, same)
+
+
+def test_batch_shifted_the_wrong_way(solution):
+    def backwards(data, seq_length, batch_size, rng=None):
+        x, _ = solution["get_batch"](data[1:], seq_length, batch_size, rng)
+        starts = [int(np.flatnonzero(data == row[0])[0]) for row in x]
+        return x, np.stack([data[i - 1 : i - 1 + seq_length] for i in starts])
+
+    fails_with("y should be x shifted one character ahead", checks.check_get_batch, backwards)
+
+
+def test_batch_always_from_the_start():
+    def fixed(data, seq_length, batch_size, rng=None):
+        if len(data) <= seq_length:
+            raise ValueError("too short")
+        x = np.stack([data[:seq_length]] * batch_size)
+        return x, np.stack([data[1 : seq_length + 1]] * batch_size)
+
+    fails_with("started at only 1 different positions", checks.check_get_batch, fixed)
+
+
+def test_batch_never_using_the_last_window():
+    def one_short(data, seq_length, batch_size, rng=None):
+        if len(data) <= seq_length:
+            raise ValueError("too short")
+        starts = np.random.default_rng().integers(0, len(data) - seq_length - 1, size=batch_size)
+        return np.stack([data[i : i + seq_length] for i in starts]), np.stack([data[i + 1 : i + seq_length + 1] for i in starts])
+
+    fails_with(r"the possible starts are 0 and 1 .* yours were \[0\]", checks.check_get_batch, one_short)
+
+
+def test_batch_that_accepts_too_short_data(solution):
+    def no_guard(data, seq_length, batch_size, rng=None):
+        if len(data) <= seq_length:
+            return np.zeros((batch_size, seq_length), int), np.zeros((batch_size, seq_length), int)
+        return solution["get_batch"](data, seq_length, batch_size, rng)
+
+    fails_with("too short .* raise ValueError", checks.check_get_batch, no_guard)
+
+
+def model_with(lstm=None, activation=None, stateful_batch=None):
+    def build(vocab_size, embedding_dim, rnn_units):
+        layers = [
+            keras.Input(shape=(None,), dtype="int32", batch_size=stateful_batch),
+            keras.layers.Embedding(vocab_size, embedding_dim),
+            lstm(rnn_units) if lstm else keras.layers.LSTM(rnn_units, return_sequences=True, stateful=bool(stateful_batch)),
+            keras.layers.Dense(vocab_size, activation=activation),
+        ]
+        return keras.Sequential(layers)
+
+    return build
+
+
+def test_model_with_softmax_output():
+    fails_with("raw logits .* applies softmax", checks.check_build_model, model_with(activation="softmax"))
+
+
+def test_model_returning_only_the_last_step():
+    fails_with(r"expected shape \(2, 7, 30\), got \(2, 30\)", checks.check_build_model, model_with(lstm=lambda units: keras.layers.LSTM(units)))
+
+
+def test_stateful_model_with_a_fixed_batch():
+    fails_with("any batch size", checks.check_build_model, model_with(stateful_batch=2))
+
+
+def test_model_without_a_dropout_argument():
+    fails_with("should take a dropout argument", checks.check_build_model, model_with())
+
+
+def test_model_ignoring_dropout(solution):
+    def no_dropout(vocab_size, embedding_dim, rnn_units, dropout=0.0):
+        return model_with()(vocab_size, embedding_dim, rnn_units)
+
+    fails_with(r"one keras.layers.Dropout\(0.5\) .* rates were \[\]", checks.check_build_model, no_dropout)
+
+
+def test_model_with_a_simple_rnn():
+    fails_with("Embedding, LSTM, Dropout, Dense; got .*SimpleRNN", checks.check_build_model, model_with(lstm=lambda units: keras.layers.SimpleRNN(units, return_sequences=True)))
+
+
+def test_loss_summed():
+    fails_with("sum over all characters", checks.check_loss, lambda y, logits: tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)))
+
+
+def test_loss_without_from_logits():
+    fails_with("from_logits=True", checks.check_loss, lambda y, logits: tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits)))
+
+
+def test_loss_per_step():
+    fails_with("one number", checks.check_loss, lambda y, logits: keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+
+
+def test_untrained_loss_far_from_uniform(solution):
+    model = solution["build_model"](40, 16, 32)
+    model.set_weights([w * 20 for w in model.get_weights()])
+    x = np.random.default_rng(0).integers(0, 40, size=(4, 30))
+    fails_with(r"close to|ln\(40\)", checks.check_untrained_loss, solution["compute_loss"], model, x, x, 40)
+
+
+def make_step(solution, clip=True, compiled=True, returns_norm=True):
+    def make_train_step(model, optimizer, max_norm=1.0):
+        def train_step(x, y):
+            with tf.GradientTape() as tape:
+                loss = solution["compute_loss"](y, model(x, training=True))
+            grads = tape.gradient(loss, model.trainable_variables)
+            norm = tf.linalg.global_norm(grads)
+            if clip == "per-tensor":
+                grads = [tf.clip_by_norm(g, max_norm) for g in grads]
+            elif clip:
+                grads, _ = tf.clip_by_global_norm(grads, max_norm)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return (loss, norm) if returns_norm else loss
+
+        return tf.function(train_step) if compiled else train_step
+
+    return make_train_step
+
+
+def test_train_step_without_clipping(solution):
+    fails_with("with clipping.*clip all gradients together by their global norm", checks.check_train_step, make_step(solution, clip=False), solution["build_model"])
+
+
+def test_train_step_clipping_each_tensor(solution):
+    fails_with("with clipping.*global norm", checks.check_train_step, make_step(solution, clip="per-tensor"), solution["build_model"])
+
+
+def test_train_step_not_compiled(solution):
+    fails_with("@tf.function", checks.check_train_step, make_step(solution, compiled=False), solution["build_model"])
+
+
+def test_train_step_returning_only_the_loss(solution):
+    fails_with(r"\(loss, global_norm\)", checks.check_train_step, make_step(solution, returns_norm=False), solution["build_model"])
+
+
+def test_train_step_that_never_updates(solution):
+    def make_train_step(model, optimizer, max_norm=1.0):
+        @tf.function
+        def train_step(x, y):
+            with tf.GradientTape() as tape:
+                loss = solution["compute_loss"](y, model(x, training=True))
+            return loss, tf.linalg.global_norm(tape.gradient(loss, model.trainable_variables))
+
+        return train_step
+
+    fails_with("did not change the weights", checks.check_train_step, make_train_step, solution["build_model"])
+
+
+def test_sampling_with_argmax():
+    fails_with("always picks the same id", checks.check_sample_next, lambda logits, t: tf.argmax(logits, axis=-1))
+
+
+def test_sampling_multiplying_by_the_temperature():
+    fails_with("divide the logits by the temperature", checks.check_sample_next, lambda logits, t: tf.random.categorical(logits * t, 1)[:, 0])
+
+
+def test_sampling_from_probabilities():
+    fails_with("takes logits, not probabilities", checks.check_sample_next, lambda logits, t: tf.random.categorical(tf.nn.softmax(logits / t), 1)[:, 0])
+
+
+def test_sampling_with_the_wrong_shape():
+    fails_with(r"take \[:, 0\]", checks.check_sample_next, lambda logits, t: tf.random.categorical(logits / t, 1))
+
+
+def test_sampling_with_numpy():
+    def numpy_sampler(logits, t):
+        p = np.exp(logits.numpy() / t)
+        return np.array([np.random.choice(len(row), p=row / row.sum()) for row in p])
+
+    fails_with("inside tf.function", checks.check_sample_next, numpy_sampler)
