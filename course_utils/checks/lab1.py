@@ -39,11 +39,25 @@ def _check_weight_shapes(cell, expected):
         check_shape(f"{name} (weight #{names.index(name) + 1} in creation order)", tuple(weight.shape), shape)
 
 
-def _first_step_that_differs(actual, expected, atol):
-    """Index and size of the first time step where (batch, time, ...) arrays disagree."""
+def _reference_and_mine(rng, reference, cell, batch, steps, input_dim, **rnn_kwargs):
+    """Builds a Keras reference layer with random weights and ``RNN(cell)`` holding the same weights."""
+    reference.build((batch, steps, input_dim))
+    weights = _random_weights_like(rng, reference)
+    reference.set_weights(weights)
+    mine = _built_rnn(cell, batch, steps, input_dim, **rnn_kwargs)
+    mine.set_weights(weights)
+    return reference, mine, weights
+
+
+def _step_mismatch(actual, expected, reference_name, hint_after_step_0):
+    """None when (batch, time, ...) outputs agree, else a message naming the first step that differs."""
     per_step = np.max(np.abs(np.asarray(actual) - np.asarray(expected)).reshape(actual.shape[0], actual.shape[1], -1), axis=(0, 2))
-    bad = np.flatnonzero(per_step > atol)
-    return (int(bad[0]), float(per_step[bad[0]])) if bad.size else (None, 0.0)
+    bad = np.flatnonzero(per_step > ATOL)
+    if not bad.size:
+        return None
+    step = int(bad[0])
+    message = f"outputs differ from {reference_name} by {per_step[step]:.3g} at step {step}"
+    return message + (f"; step 0 matches, so {hint_after_step_0}" if step > 0 else "")
 
 
 def check_rnn_cell_weights(cell_class, input_dim=3, units=4):
@@ -60,20 +74,15 @@ def check_rnn_cell_matches_simple_rnn(cell_class, batch=2, steps=5, input_dim=3,
     """Outputs and gradients of ``RNN(cell_class(units))`` equal those of ``SimpleRNN(units)``."""
     rng = np.random.default_rng(seed)
     x = tf.constant(_random_inputs(rng, batch, steps, input_dim))
-    reference = tf.keras.layers.SimpleRNN(units, return_sequences=True)
-    reference.build((batch, steps, input_dim))
-    weights = _random_weights_like(rng, reference)
-    reference.set_weights(weights)
-    mine = _built_rnn(cell_class(units), batch, steps, input_dim, return_sequences=True)
-    mine.set_weights(weights)
+    reference, mine, weights = _reference_and_mine(
+        rng, tf.keras.layers.SimpleRNN(units, return_sequences=True), cell_class(units), batch, steps, input_dim,
+        return_sequences=True,
+    )
 
     expected, actual = reference(x).numpy(), mine(x).numpy()
     check_shape("RNN(MyRNNCell) outputs", actual, expected.shape)
-    step, size = _first_step_that_differs(actual, expected, ATOL)
-    if step is not None:
-        message = f"outputs differ from SimpleRNN by {size:.3g} at step {step}"
-        if step > 0:
-            message += "; step 0 matches, so look at how the previous state h_{t-1} enters"
+    message = _step_mismatch(actual, expected, "SimpleRNN", "look at how the previous state h_{t-1} enters")
+    if message:
         mine.set_weights([weights[0], np.zeros_like(weights[1]), weights[2]])
         if np.allclose(mine(x).numpy(), actual, atol=ATOL):
             message += "; recurrent_kernel is not used"
@@ -237,12 +246,10 @@ def check_lstm_cell(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
 
     rng = np.random.default_rng(seed)
     x = tf.constant(_random_inputs(rng, batch, steps, input_dim))
-    reference = tf.keras.layers.LSTM(units, return_sequences=True, return_state=True)
-    reference.build((batch, steps, input_dim))
-    weights = _random_weights_like(rng, reference)
-    reference.set_weights(weights)
-    mine = _built_rnn(cell, batch, steps, input_dim, return_sequences=True, return_state=True)
-    mine.set_weights(weights)
+    reference, mine, weights = _reference_and_mine(
+        rng, tf.keras.layers.LSTM(units, return_sequences=True, return_state=True), cell, batch, steps, input_dim,
+        return_sequences=True, return_state=True,
+    )
 
     expected_seq, expected_h, expected_c = (t.numpy() for t in reference(x))
     results = mine(x)
@@ -250,11 +257,8 @@ def check_lstm_cell(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
         fail("the cell should return (h, [h, c]): two states")
     actual_seq, actual_h, actual_c = (np.asarray(t) for t in results)
     check_shape("outputs", actual_seq, expected_seq.shape)
-    step, size = _first_step_that_differs(actual_seq, expected_seq, ATOL)
-    if step is not None:
-        message = f"outputs differ from keras.layers.LSTM by {size:.3g} at step {step}"
-        if step > 0:
-            message += "; step 0 matches, so check the new states you return: [h, c], in that order"
+    message = _step_mismatch(actual_seq, expected_seq, "keras.layers.LSTM", "check the new states you return: [h, c], in that order")
+    if message:
         fail(message + _gate_order_hint(mine, weights, x, expected_seq, units))
     if np.allclose(actual_h, expected_c, atol=ATOL) and np.allclose(actual_c, expected_h, atol=ATOL):
         fail("the states come back as [c, h]; Keras expects [h, c]")
