@@ -8,6 +8,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from autograde.feedback import failure_message
+
 
 @dataclass
 class CellFailure:
@@ -42,13 +44,6 @@ class NotebookRun:
         return sum(test.points for test in self.tests if test.passed), sum(test.points for test in self.tests)
 
 
-def error_of(cell):
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
-            return f"{output['ename']}: {output['evalue']}".strip()
-    return None
-
-
 def execute_notebook(path, cwd, env=None, cell_timeout=600):
     """Executes ``path`` with errors allowed (every cell runs) in working directory ``cwd``.
 
@@ -68,7 +63,7 @@ def execute_notebook(path, cwd, env=None, cell_timeout=600):
         if cell.cell_type != "code":
             continue
         meta = cell.metadata.get("nbgrader", {})
-        error = error_of(cell)
+        error = failure_message(cell)
         if meta.get("grade"):
             run.tests.append(TestCell(meta["grade_id"], float(meta.get("points", 0)), error))
         elif error:
