@@ -140,6 +140,7 @@ def grade_one(job):
             "tests": tests,
             "problems": grading.get("problems", []),
             "execute_seconds": grading.get("execute_seconds", 0.0),
+            "forked_kernel": grading.get("forked_kernel", False),
             "total_seconds": round(time.monotonic() - started, 2),
             "feedback_html": feedback_path.read_text() if feedback["success"] and feedback_path.exists() else None,
             "autograded": json.dumps(autograded),

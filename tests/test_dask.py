@@ -6,6 +6,7 @@ import pytest
 
 from autograde.grading import grade_folder
 
+dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.notebook
 LAB = "lab1_rnns_from_scratch"
@@ -19,11 +20,15 @@ def test_grading_on_a_local_dask_cluster(course, tmp_path):
         shutil.copy(examples / "submissions" / name, submissions / name)
     expected = json.loads((examples / "expected.json").read_text())
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        rows = grade_folder(course, LAB, submissions, tmp_path / "out", dask_scheduler=cluster.scheduler_address, progress=False)
+    # Non-daemonic workers, as the README says, so that they may start the kernel server.
+    with dask.config.set({"distributed.worker.daemon": False}):
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            rows = grade_folder(course, LAB, submissions, tmp_path / "out", dask_scheduler=cluster.scheduler_address, progress=False)
 
     assert sorted(r.file for r in rows) == ["not-a-notebook.py", "partial.ipynb", "untouched.ipynb"]
     for row in rows:
         assert row.score == expected[row.file]["score"]
     assert (tmp_path / "out" / "feedback" / "partial.html").is_file()
     assert "partial" in (tmp_path / "out" / "grades.csv").read_text()
+    results = [json.loads(p.read_text()) for p in (tmp_path / "out" / "results").glob("*.json")]
+    assert len(results) == 2 and all(r["forked_kernel"] for r in results)

@@ -44,12 +44,20 @@ def test_huge_output_is_cut(tmp_path):
 
 
 def test_memory_hog_is_stopped(tmp_path):
-    _, errors, problems = run(tmp_path, "import numpy as np\na = np.ones(2_000_000_000 // 8)", "print('after')", memory_limit_mb=500)
-    assert errors[0][0][0] == "KernelDied" and "500 MB memory limit" in errors[0][0][1]
-    assert errors[1][0][0] == "NotRun" and "memory limit" in problems[0]
+    _, errors, problems = run(tmp_path, "import numpy as np", "a = np.ones(2_000_000_000 // 8)", "print('after')", memory_limit_mb=500)
+    assert errors[0] == [], "the kernel was stopped before the student's allocation"
+    assert errors[1][0][0] == "KernelDied" and "500 MB memory limit" in errors[1][0][1]
+    assert errors[2][0][0] == "NotRun" and "memory limit" in problems[0]
 
 
 def test_notebook_time_limit(tmp_path):
     _, errors, problems = run(tmp_path, "import time; time.sleep(2)", "time.sleep(2)", "w = 4", notebook_timeout=3)
     assert errors[2] and errors[2][0][0] in ("NotRun", "CellTimeoutError")
     assert any("time limit" in p for p in problems)
+
+
+def test_kernels_are_forked_from_the_preloaded_server_unless_turned_off(tmp_path):
+    forked, _, _ = run(tmp_path, "x = 1")
+    started, _, _ = run(tmp_path, "x = 1", fork_kernels=False)
+    assert forked.metadata["grading"]["forked_kernel"] is True
+    assert started.metadata["grading"]["forked_kernel"] is False
