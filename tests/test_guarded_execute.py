@@ -20,6 +20,11 @@ def test_os_exit_kills_the_kernel_and_the_rest_is_marked_not_run(tmp_path):
     assert "kernel died" in problems[0] and "cell 2" in problems[0]
 
 
+def test_a_crash_kills_the_kernel_and_grading_goes_on(tmp_path):
+    _, errors, problems = run(tmp_path, "import ctypes; ctypes.string_at(0)", "y = 2")  # reads address 0: SIGSEGV
+    assert errors[0][0][0] == "KernelDied" and errors[1][0][0] == "NotRun" and "kernel died" in problems[0]
+
+
 def test_sys_exit_is_an_ordinary_error(tmp_path):
     _, errors, problems = run(tmp_path, "import sys; sys.exit(3)", "y = 2")
     assert errors == [[("SystemExit", "3")], []] and problems == []
