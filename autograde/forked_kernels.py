@@ -44,8 +44,9 @@ class ForkProvisioner(LocalProvisioner):
         # A daemonic process (a Dask worker by default) may not have multiprocessing children.
         if not _is_this_ipykernel(cmd) or multiprocessing.current_process().daemon:
             return await super().launch_kernel(cmd, **kwargs)
+        env, cwd = dict(kwargs.get("env") or os.environ), str(kwargs.get("cwd") or os.getcwd())
         try:
-            process = _forkserver().Process(target=_run_kernel, args=(cmd, dict(kwargs.get("env") or os.environ), str(kwargs.get("cwd") or os.getcwd())))
+            process = _forkserver().Process(target=_run_kernel, args=(cmd, env, cwd))
             with _main_module_hidden():
                 process.start()
         except (OSError, ValueError):  # no forkserver on this platform, or it could not start
@@ -53,7 +54,7 @@ class ForkProvisioner(LocalProvisioner):
         self.process = _KernelProcess(process)
         self.forked = True
         self.pid = self.pgid = process.pid  # the kernel makes itself a process-group leader
-        self.cwd = kwargs.get("cwd", os.getcwd())
+        self.cwd = cwd
         return self.connection_info
 
 
