@@ -2,11 +2,13 @@
 import json
 import os
 import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+import autograde.intake
 from autograde.intake import GRADABLE, StudentIds, collect
 
 
@@ -91,3 +93,105 @@ def test_two_files_for_one_student_grade_the_newest(tmp_path):
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a folder of submissions"):
         collect(tmp_path / "nope")
+
+
+def notebook_dict():
+    """A valid notebook as it lies on disk: a markdown cell and a code cell with an output."""
+    cells = [new_markdown_cell("# Lab 1"), new_code_cell("x = 1\ny = 2", execution_count=1, outputs=[new_output("stream", name="stdout", text="hi\n")])]
+    return json.loads(nbformat.writes(new_notebook(cells=cells)))
+
+
+def pop_all(key):
+    return lambda nb: [cell.pop(key) for cell in nb["cells"]]
+
+
+BROKEN = {
+    "cells without source": (pop_all("source"), "repaired: 2 cells without source"),
+    "a code cell without outputs": (lambda nb: nb["cells"][1].pop("outputs"), "repaired: 1 code cell without outputs"),
+    "source as a list with non-text": (lambda nb: nb["cells"][1].update(source=["x = 1\n", 2]), "repaired: 1 cell whose source was not text"),
+    "cells without metadata": (pop_all("metadata"), "repaired: 2 cells without metadata"),
+    "a cell without an id": (lambda nb: nb["cells"][0].pop("id"), "repaired: 1 cell without a valid id"),
+    "an unknown cell type": (lambda nb: nb["cells"][0].update(cell_type="heading"), "repaired: 1 cell of unknown type (kept as raw text, not run)"),
+    "outputs of the wrong shape": (lambda nb: nb["cells"][1].update(outputs=[{"output_type": "stream"}]), "repaired: 1 code cell with malformed outputs (dropped)"),
+    "outputs not a list": (lambda nb: nb["cells"][1].update(outputs={"text": "hi"}), "repaired: 1 code cell with malformed outputs (dropped)"),
+    "a code cell without execution_count": (lambda nb: nb["cells"][1].pop("execution_count"), "repaired: 1 code cell without a valid execution_count"),
+    "a markdown cell with outputs": (lambda nb: nb["cells"][0].update(outputs=[]), "repaired: 1 cell with unexpected fields (removed)"),
+    "a kernelspec without a name": (lambda nb: nb["metadata"].update(kernelspec={"display_name": "Python 3"}), "repaired: 1 metadata field that broke the schema (removed)"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BROKEN))
+def test_notebooks_that_break_the_schema_are_repaired_and_graded(tmp_path, kind):
+    break_it, note = BROKEN[kind]
+    notebook = notebook_dict()
+    break_it(notebook)
+    (tmp_path / "mia_lab1.ipynb").write_text(json.dumps(notebook))
+    [row] = collect(tmp_path)
+    assert row.status == GRADABLE and row.notes == [note]
+    nbformat.validate(row.notebook)
+    assert row.notebook.cells[-1].source in ("x = 1\ny = 2", "x = 1\n2", "")
+
+
+def test_of_duplicate_cell_ids_the_last_cell_keeps_the_id(tmp_path):
+    """As the rebuild takes the last of two copies of an answer cell; nbformat would rename the last."""
+    notebook = notebook_dict()
+    notebook["cells"].append(dict(notebook["cells"][1], source="x = 3"))
+    (tmp_path / "ned_lab1.ipynb").write_text(json.dumps(notebook))
+    [row] = collect(tmp_path)
+    assert row.status == GRADABLE and row.notes == ["repaired: 1 duplicate cell id"]
+    ids = [cell.id for cell in row.notebook.cells]
+    assert ids[2] == notebook["cells"][1]["id"] and ids[1] != ids[2]
+
+
+@pytest.mark.parametrize("break_it, error", [
+    (lambda nb: nb.pop("cells"), "it has no list of cells"),
+    (lambda nb: nb["cells"][0].update(attachments=5), "cells[0].attachments: 5 is not of type 'object'"),
+], ids=["no cells", "attachments not an object"])
+def test_notebooks_beyond_repair_get_a_clear_status(tmp_path, break_it, error):
+    notebook = notebook_dict()
+    break_it(notebook)
+    (tmp_path / "oli_lab1.ipynb").write_text(json.dumps(notebook))
+    [row] = collect(tmp_path)
+    assert row.status == f"not a valid notebook: {error}; ask the student to download the .ipynb again"
+
+
+def test_an_error_inside_intake_costs_only_that_files_row(tmp_path, monkeypatch):
+    for name in ("pam_lab1.ipynb", "quin_lab1.ipynb", "rex_lab1.ipynb"):
+        (tmp_path / name).write_bytes(notebook_bytes())
+    with zipfile.ZipFile(tmp_path / "class.zip", "w") as z:
+        z.writestr("sam_lab1.ipynb", notebook_bytes())
+        z.writestr("tom_lab1.ipynb", notebook_bytes())
+    parse, read_bytes = autograde.intake.read_notebook, Path.read_bytes
+
+    def flaky_parse(data, name):
+        if name.endswith(("quin_lab1.ipynb", "tom_lab1.ipynb")):
+            raise RuntimeError("the parser broke\nsecond line")
+        return parse(data, name)
+
+    def locked(path):
+        if path.name == "rex_lab1.ipynb":
+            raise PermissionError(13, "Permission denied")
+        return read_bytes(path)
+
+    monkeypatch.setattr(autograde.intake, "read_notebook", flaky_parse)
+    monkeypatch.setattr(Path, "read_bytes", locked)
+    rows = by_file(collect(tmp_path))
+    assert rows["quin_lab1.ipynb"].status == "grader error: RuntimeError: the parser broke"
+    assert rows["class.zip/tom_lab1.ipynb"].status == "grader error: RuntimeError: the parser broke"
+    assert rows["rex_lab1.ipynb"].status == "grader error: PermissionError: [Errno 13] Permission denied"
+    assert rows["rex_lab1.ipynb"].student_id == "rex"
+    assert rows["pam_lab1.ipynb"].status == rows["class.zip/sam_lab1.ipynb"].status == GRADABLE and len(rows) == 5
+
+
+def test_a_failing_schema_repair_is_a_row_not_an_abort(tmp_path, monkeypatch):
+    def broken_repair(notebook):
+        raise KeyError("cells")
+
+    monkeypatch.setattr(autograde.intake, "_repair", broken_repair)
+    notebook = notebook_dict()
+    notebook["cells"][0].pop("source")
+    (tmp_path / "uma_lab1.ipynb").write_text(json.dumps(notebook))
+    (tmp_path / "vic_lab1.ipynb").write_bytes(notebook_bytes())
+    rows = by_file(collect(tmp_path))
+    assert rows["uma_lab1.ipynb"].status == "grader error: KeyError: 'cells'"
+    assert rows["vic_lab1.ipynb"].status == GRADABLE

@@ -5,7 +5,7 @@ import nbformat
 import pytest
 
 from autograde.examples import answers_from_solution, fill
-from autograde.rebuild import edited_tests, match_answers, rebuild
+from autograde.rebuild import STUB_LEFT_IN_PLACE, STUDENT_ORIGIN, edited_tests, match_answers, rebuild
 
 LAB = "lab1_rnns_from_scratch"
 
@@ -78,3 +78,103 @@ def test_edited_tests_are_replaced_by_ours(release, finished):
     assert edited_tests(release, notebook) == ["test_lstm_cell"] and extra == 0
     ours = next(c for c in rebuilt.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_lstm_cell")
     assert ours.source != "pass" and ours.metadata["nbgrader"]["points"] == 3
+
+
+def strip_metadata(notebook):
+    """What Colab may do: every cell loses its metadata and gets a new id."""
+    for i, cell in enumerate(notebook.cells):
+        cell.metadata, cell.id = {}, f"x{i}"
+    return notebook
+
+
+def index_of(notebook, grade_id):
+    return next(i for i, c in enumerate(notebook.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def student_cells(notebook):
+    return [c for c in notebook.cells if c.metadata.get("autograde", {}).get("origin") == "student"]
+
+
+@pytest.mark.parametrize("how, same_id", [("grade_id", False), ("cell id", True)])
+def test_of_two_copies_of_an_answer_the_last_counts_and_the_first_runs_before_it(release, finished, how, same_id):
+    """A student copied the answer cell (metadata and all) and finished the second copy."""
+    notebook = copy.deepcopy(finished[0])
+    position = index_of(notebook, "clip_gradients")
+    stub = copy.deepcopy(release.cells[index_of(release, "clip_gradients")])
+    stub.id = stub.id if same_id else "my-copy"
+    notebook.cells.insert(position, stub)
+    if how == "cell id":
+        for cell in notebook.cells:
+            cell.metadata = {}
+    rebuilt, matches, extra = rebuild(release, notebook)
+    clip = next(m for m in matches if m.grade_id == "clip_gradients")
+    assert clip.how == f"{how} (the last of 2 copies)" and clip.source_index == position + 1
+    answer = index_of(rebuilt, "clip_gradients")
+    assert rebuilt.cells[answer].source == finished[1]["clip_gradients"]
+    assert rebuilt.cells[answer - 1].source == stub.source and extra == 1
+    assert rebuilt.cells[answer - 1].metadata == STUDENT_ORIGIN  # the copy's nbgrader metadata is gone
+    nbformat.validate(rebuilt)
+
+
+def first_after(notebook, grade_id, wanted):
+    """The id of the first cell after the cell ``grade_id`` that is ``wanted``."""
+    return next(c.id for c in notebook.cells[index_of(notebook, grade_id) + 1:] if wanted(c))
+
+
+def plain(cell_type):
+    return lambda cell: cell.cell_type == cell_type and "nbgrader" not in cell.metadata
+
+
+INSTRUCTOR_CELLS = {  # where the helper goes: before the release cell with this id
+    "a test": lambda nb: first_after(nb, "clip_gradients", lambda c: True),
+    "text": lambda nb: first_after(nb, "test_clip_gradients", plain("markdown")),
+    "setup code": lambda nb: first_after(nb, "test_rnn_model", plain("code")),
+    "the text before an answer": lambda nb: nb.cells[index_of(nb, "build_rnn_model") - 1].id,
+    "code after the last answer": lambda nb: first_after(nb, "test_recall_task", plain("code")),
+}
+
+
+@pytest.mark.parametrize("before", list(INSTRUCTOR_CELLS))
+def test_extra_cells_stay_before_the_instructor_cell_that_followed_them(release, finished, before):
+    """A helper between an answer and its test, or before text or setup code, is not moved past them."""
+    cell_id = INSTRUCTOR_CELLS[before](release)
+    notebook = copy.deepcopy(finished[0])
+    notebook.cells.insert(next(i for i, c in enumerate(notebook.cells) if c.id == cell_id), nbformat.v4.new_code_cell("SCALE = 2  # my helper"))
+    rebuilt, _, extra = rebuild(release, notebook)
+    ids = [c.id for c in rebuilt.cells]
+    assert extra == 1 and rebuilt.cells[ids.index(cell_id) - 1].source == "SCALE = 2  # my helper"
+
+
+@pytest.mark.parametrize("stripped", [False, True], ids=["metadata intact", "metadata stripped"])
+def test_a_stub_left_in_place_with_the_answer_below_earns_the_points(release, finished, stripped):
+    """The untouched stub is the answer cell (it raises, grading goes on); the cell below runs before the test."""
+    answers = finished[1]
+    notebook = fill(release, answers, set(answers) - {"clip_gradients"})
+    position = index_of(notebook, "clip_gradients")
+    notebook.cells.insert(position + 1, nbformat.v4.new_code_cell(answers["clip_gradients"]))
+    if stripped:
+        strip_metadata(notebook)
+    rebuilt, matches, extra = rebuild(release, notebook)
+    clip = next(m for m in matches if m.grade_id == "clip_gradients")
+    assert clip.source_index == position and clip.how.endswith(f"({STUB_LEFT_IN_PLACE})")
+    assert clip.how.startswith("position and similarity" if stripped else "grade_id")
+    answer = index_of(rebuilt, "clip_gradients")
+    stub = release.cells[index_of(release, "clip_gradients")]
+    assert rebuilt.cells[answer].source == stub.source and rebuilt.cells[answer].metadata == stub.metadata
+    assert rebuilt.cells[answer + 1].source == answers["clip_gradients"] and extra == 1
+    assert rebuilt.cells[answer + 2].metadata["nbgrader"]["grade_id"] == "test_clip_gradients"
+    # An untouched stub with nothing below it is just an answer left undone.
+    assert {m.how for m in rebuild(release, copy.deepcopy(release))[1]} == {"grade_id"}
+
+
+def test_cells_the_rebuild_inserts_are_marked_as_the_students(release, finished):
+    notebook = copy.deepcopy(finished[0])
+    notebook.cells.insert(index_of(notebook, "my_lstm_cell"), nbformat.v4.new_code_cell("import math"))
+    notebook.cells.insert(index_of(notebook, "test_lstm_cell"), nbformat.v4.new_code_cell("print(MyLSTMCell)"))
+    notebook.cells.append(nbformat.v4.new_code_cell("print('done')"))  # after the last instructor cell: at the end
+    rebuilt, _, extra = rebuild(release, notebook)
+    assert [c.source for c in student_cells(rebuilt)] == ["import math", "print(MyLSTMCell)", "print('done')"] and extra == 3
+    assert rebuilt.cells[-1].source == "print('done')"
+    assert all(c.metadata == {"autograde": {"origin": "student"}} for c in student_cells(rebuilt))
+    ours = [c for c in rebuilt.cells if c not in student_cells(rebuilt)]
+    assert [c.metadata for c in ours] == [c.metadata for c in release.cells]
