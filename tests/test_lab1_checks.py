@@ -2,9 +2,12 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras import ops
+from tensorflow import clip_by_global_norm as clip_alias  # aliases taken before any check runs
 
 from conftest import fails_with, solution_namespace
 from course_utils.checks import lab1 as checks
+from course_utils.checks.lab1 import reference_jacobian_norms as reference_alias
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +74,14 @@ def test_reference_jacobian_norms_of_a_scaled_orthogonal_matrix():
     np.testing.assert_allclose(norms, np.sqrt(8) * 0.9 ** np.arange(1, 6))
 
 
+def global_norm(grads):
+    """Written out: tf.linalg.global_norm is refused inside clip_gradients."""
+    return tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(g)) for g in grads if g is not None]))
+
+
 def test_clip_that_always_rescales():
     def always(grads, max_norm):
-        norm = tf.linalg.global_norm([g for g in grads if g is not None])
+        norm = global_norm(grads)
         return [None if g is None else g * max_norm / norm for g in grads], norm
 
     fails_with("below max_norm.*scaled by 1", checks.check_clip_gradients, always)
@@ -88,7 +96,7 @@ def test_clip_dropping_none_entries(solution):
 
 def test_clip_dividing_by_zero():
     def unguarded(grads, max_norm):
-        norm = tf.linalg.global_norm([g for g in grads if g is not None])
+        norm = global_norm(grads)
         return [None if g is None else g / norm * tf.minimum(norm, max_norm) for g in grads], norm
 
     fails_with("all-zero.*NaN", checks.check_clip_gradients, unguarded)
@@ -138,3 +146,132 @@ def test_recall_task_ignoring_the_seed(solution):
         return solution["make_selective_recall"](n, length, num_symbols, 0)
 
     fails_with("different seed", checks.check_recall_task, fixed_seed)
+
+
+# --- refusing delegation: the exercise may not call the function it asks for ------------------------------
+
+def delegating_cell(keras_cell_class):
+    """A cell that hands its weights and every step to a Keras cell it holds."""
+
+    class Delegating(tf.keras.layers.Layer):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = keras_cell_class(units)
+            self.units, self.state_size, self.output_size = units, self.inner.state_size, units
+
+        def build(self, input_shape):
+            self.inner.build(input_shape)
+
+        def call(self, inputs, states):
+            return self.inner(inputs, states)
+
+    return Delegating
+
+
+def subclassed_cell(keras_cell_class):
+    """A cell whose call() runs Keras's through super()."""
+
+    class Subclassed(keras_cell_class):
+        def call(self, inputs, states, training=False):
+            return super().call(inputs, states, training=training)
+
+    return Subclassed
+
+
+class BlockLSTMCell(tf.keras.layers.Layer):
+    """An LSTM step by TensorFlow's fused LSTMBlockCell op, gate blocks rearranged from i, f, c, o to i, c, f, o."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.state_size, self.output_size = units, [units, units], units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], 4 * self.units))
+        self.recurrent_kernel = self.add_weight(shape=(self.units, 4 * self.units))
+        self.bias = self.add_weight(shape=(4 * self.units,))
+
+    def call(self, inputs, states):
+        h_prev, c_prev = states
+        w_i, w_f, w_c, w_o = tf.split(tf.concat([self.kernel, self.recurrent_kernel], 0), 4, axis=1)
+        b_i, b_f, b_c, b_o = tf.split(self.bias, 4)
+        no_peephole = tf.zeros([self.units])
+        _, c, _, _, _, _, h = tf.raw_ops.LSTMBlockCell(
+            x=inputs, cs_prev=c_prev, h_prev=h_prev, w=tf.concat([w_i, w_c, w_f, w_o], 1), wci=no_peephole,
+            wcf=no_peephole, wco=no_peephole, b=tf.concat([b_i, b_c, b_f, b_o], 0), forget_bias=0.0, cell_clip=-1.0,
+        )
+        return h, [h, c]
+
+
+@pytest.mark.parametrize("make", [delegating_cell, subclassed_cell], ids=["wrapper", "subclass"])
+def test_rnn_cell_handing_its_work_to_keras_is_refused(make):
+    cell = make(tf.keras.layers.SimpleRNNCell)
+    refused = r"^MyRNNCell calls keras.layers.SimpleRNNCell \(or SimpleRNN\), which is the exercise itself: create kernel"
+    fails_with(refused, checks.check_rnn_cell_weights, cell)
+    fails_with(refused, checks.check_rnn_cell_matches_simple_rnn, cell)
+
+
+def test_rnn_cell_written_with_keras_ops_passes_where_keras_own_cell_is_refused(solution):
+    class WithKerasOps(solution["MyRNNCell"]):
+        def call(self, inputs, states):
+            h = ops.tanh(ops.matmul(inputs, self.kernel) + ops.matmul(states[0], self.recurrent_kernel) + self.bias)
+            return h, [h]
+
+    checks.check_rnn_cell_matches_simple_rnn(WithKerasOps)
+    fails_with("^MyRNNCell calls keras.layers.SimpleRNNCell", checks.check_rnn_cell_matches_simple_rnn, subclassed_cell(tf.keras.layers.SimpleRNNCell))
+
+
+@pytest.mark.parametrize(
+    "cell, refused",
+    [
+        (delegating_cell(tf.keras.layers.LSTMCell), r"keras.layers.LSTMCell \(or LSTM\)"),
+        (subclassed_cell(tf.keras.layers.LSTMCell), r"keras.layers.LSTMCell \(or LSTM\)"),
+        (BlockLSTMCell, r"tf.raw_ops.LSTMBlockCell \(or BlockLSTM\)"),
+    ],
+    ids=["wrapper", "subclass", "fused op"],
+)
+def test_lstm_cell_handing_its_work_to_a_library_is_refused(cell, refused):
+    fails_with(f"^MyLSTMCell calls {refused}, which is the exercise itself: create the three weights", checks.check_lstm_cell, cell)
+
+
+@pytest.mark.parametrize(
+    "jacobian_norms",
+    [
+        lambda w, u, f: checks.reference_jacobian_norms(w.numpy(), u.numpy(), "tanh" if f is tf.tanh else "identity"),
+        lambda w, u, f: reference_alias(w.numpy(), u.numpy(), "tanh" if f is tf.tanh else "identity"),
+    ],
+    ids=["module attribute", "alias imported earlier"],
+)
+def test_jacobian_norms_calling_the_checks_reference_is_refused(jacobian_norms):
+    refused = "^jacobian_norms calls the check's reference_jacobian_norms, which is the exercise itself: run the recurrence"
+    fails_with(refused, checks.check_jacobian_norms, jacobian_norms)
+
+
+def clip_with_global_norm_from_tf(grads, max_norm):
+    norm = tf.linalg.global_norm(grads)
+    scale = tf.minimum(1.0, max_norm / tf.maximum(norm, 1e-12))
+    return [None if g is None else g * scale for g in grads], norm
+
+
+@pytest.mark.parametrize(
+    "clip, refused",
+    [
+        (lambda grads, max_norm: tf.clip_by_global_norm(grads, max_norm), "tf.clip_by_global_norm"),
+        (lambda grads, max_norm: clip_alias(grads, max_norm), "tf.clip_by_global_norm"),
+        (lambda grads, max_norm, clip=tf.clip_by_global_norm: clip(grads, max_norm), "tf.clip_by_global_norm"),
+        (clip_with_global_norm_from_tf, "tf.linalg.global_norm"),
+    ],
+    ids=["direct", "alias imported earlier", "default argument", "global norm from tf"],
+)
+def test_clip_gradients_calling_tf_is_refused(clip, refused):
+    fails_with(f"^clip_gradients calls {refused}, which is the exercise itself: compute the global norm and the scale yourself$", checks.check_clip_gradients, clip)
+
+
+def test_clip_from_tf_primitives_passes_where_tf_clip_by_global_norm_is_refused():
+    def flattened(grads, max_norm):
+        present = [tf.reshape(g, [-1]) for g in grads if g is not None]
+        norm = tf.norm(tf.concat(present, axis=0))
+        scale = tf.where(norm > max_norm, max_norm / tf.maximum(norm, 1e-12), 1.0)
+        return [None if g is None else g * scale for g in grads], norm
+
+    checks.check_clip_gradients(flattened)
+    fails_with("^clip_gradients calls tf.clip_by_global_norm", checks.check_clip_gradients, tf.clip_by_global_norm)

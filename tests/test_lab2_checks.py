@@ -5,8 +5,11 @@ import tensorflow as tf
 import keras
 
 from conftest import solution_namespace
+from course_utils import sampling
 from course_utils.checks import CheckFailed
 from course_utils.checks import lab2 as checks
+from course_utils.sampling import sample_next as course_sample_next  # an alias taken before any check runs
+from course_utils.vocab import Vocabulary
 
 
 @pytest.fixture(scope="module")
@@ -218,3 +221,45 @@ def test_sampling_with_numpy():
         return np.array([np.random.choice(len(row), p=row / row.sum()) for row in p])
 
     fails_with("inside tf.function", checks.check_sample_next, numpy_sampler)
+
+
+# --- refusing delegation: the exercise may not call the function it asks for ------------------------------
+
+def test_vectorize_with_the_course_vocabulary_is_refused(solution):
+    def vectorize_string(string, char2idx):
+        return Vocabulary(list(char2idx)).encode(string)
+
+    def ids_to_string(ids, idx2char):
+        return Vocabulary(list(idx2char)).decode(ids)
+
+    refused = "calls course_utils.vocab.Vocabulary, which is the exercise itself: look up each"
+    fails_with(f"^vectorize_string {refused} character", checks.check_vectorize, vectorize_string, solution["ids_to_string"])
+    fails_with(f"^ids_to_string {refused} id", checks.check_vectorize, solution["vectorize_string"], ids_to_string)
+
+
+def test_vectorize_with_numpy_passes_where_the_vocabulary_is_refused(solution):
+    def vectorize_string(string, char2idx):
+        return np.fromiter(map(char2idx.__getitem__, string), dtype=np.int64, count=len(string))
+
+    checks.check_vectorize(vectorize_string, solution["ids_to_string"])
+    fails_with("^vectorize_string calls course_utils.vocab.Vocabulary", checks.check_vectorize, lambda s, c: Vocabulary(list(c)).encode(s), solution["ids_to_string"])
+
+
+@pytest.mark.parametrize(
+    "sample_next",
+    [lambda logits, t: sampling.sample_next(logits, t), lambda logits, t: course_sample_next(logits, t)],
+    ids=["module attribute", "alias imported earlier"],
+)
+def test_sampling_with_the_course_sampler_is_refused(sample_next):
+    # check_sample_next compiles sample_next with tf.function: AutoGraph runs a converted copy of the course's function.
+    refused = "^sample_next calls course_utils.sampling.sample_next, which is the exercise itself: divide the logits"
+    fails_with(refused, checks.check_sample_next, sample_next)
+
+
+def test_gumbel_max_sampling_passes_where_the_course_sampler_is_refused():
+    def gumbel_max(logits, temperature):
+        noise = -tf.math.log(-tf.math.log(tf.random.uniform(tf.shape(logits), 1e-20, 1.0)))
+        return tf.argmax(logits / temperature + noise, axis=-1, output_type=tf.int32)
+
+    checks.check_sample_next(gumbel_max)
+    fails_with("^sample_next calls course_utils.sampling.sample_next", checks.check_sample_next, course_sample_next)

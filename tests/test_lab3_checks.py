@@ -5,7 +5,10 @@ import pytest
 from keras import ops
 
 from conftest import fails_with, solution_namespace
+from course_utils import metrics
 from course_utils.checks import lab3 as checks
+from course_utils.layers import AttentionPooling
+from course_utils.metrics import macro_recall as course_macro_recall  # an alias taken before any check runs
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +167,84 @@ def test_attention_averaging_instead_of_weighting(solution):
 
 def test_string_model_taking_token_ids(solution, tiny_vectorizer_and_model):
     fails_with("could not predict a batch of raw strings", checks.check_string_model, lambda v, m: m, *tiny_vectorizer_and_model, TEXTS)
+
+
+# --- refusing delegation: the exercise may not call the function it asks for ------------------------------
+
+def test_class_weights_from_the_course_metrics_are_refused():
+    refused = "^class_weights calls course_utils.metrics.balanced_class_weights, which is the exercise itself: count"
+    fails_with(refused, checks.check_class_weights, metrics.balanced_class_weights)
+    fails_with(refused, checks.check_class_weights, lambda labels, k: dict(metrics.balanced_class_weights(labels, k)))
+
+
+def test_class_weights_from_np_unique_pass_where_the_course_function_is_refused():
+    def class_weights(labels, num_classes):
+        classes, counts = np.unique(labels, return_counts=True)
+        return {int(c): len(labels) / (num_classes * n) for c, n in zip(classes, counts)}
+
+    checks.check_class_weights(class_weights)
+    fails_with("^class_weights calls course_utils.metrics", checks.check_class_weights, metrics.balanced_class_weights)
+
+
+@pytest.mark.parametrize(
+    "macro_recall, refused",
+    [
+        (lambda t, p, k=3: metrics.macro_recall(t, p, k), "macro_recall"),
+        (lambda t, p, k=3: course_macro_recall(t, p, k), "macro_recall"),
+        (lambda t, p, k=3: float(np.nanmean(metrics.per_class_recall(t, p, k))), "per_class_recall"),
+    ],
+    ids=["module attribute", "alias imported earlier", "per-class recall"],
+)
+def test_macro_recall_from_the_course_metrics_is_refused(macro_recall, refused):
+    message = f"^macro_recall calls course_utils.metrics.{refused}, which is the exercise itself: compute the recall"
+    fails_with(message, checks.check_macro_recall, macro_recall)
+
+
+def test_macro_recall_from_the_confusion_matrix_passes_where_the_course_metric_is_refused():
+    def from_confusion_matrix(y_true, y_pred, num_classes=3):
+        matrix = metrics.confusion_matrix(y_true, y_pred, num_classes)  # allowed: counting is not the exercise
+        present = matrix.sum(axis=1) > 0
+        return float(np.mean(np.diag(matrix)[present] / matrix.sum(axis=1)[present]))
+
+    checks.check_macro_recall(from_confusion_matrix)
+    fails_with("^macro_recall calls course_utils.metrics.macro_recall", checks.check_macro_recall, course_macro_recall)
+
+
+class AttentionWrapper(keras.layers.Layer):
+    """Holds the course's layer and hands it every call."""
+
+    def __init__(self, units=32, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = AttentionPooling(units)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.inner.build(input_shape)
+
+    def attention_weights(self, inputs, mask=None):
+        return self.inner.attention_weights(inputs, mask)
+
+    def call(self, inputs, mask=None):
+        return self.inner(inputs, mask=mask)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
+def attention_subclass(solution):
+    """Its own weights and scores, but the pooling is the course's call() through super()."""
+
+    class Subclass(AttentionPooling):
+        build = solution["MyAttentionPooling"].build
+        attention_weights = solution["MyAttentionPooling"].attention_weights
+
+        def call(self, inputs, mask=None):
+            return super().call(inputs, mask)
+
+    return Subclass
+
+
+@pytest.mark.parametrize("make", [lambda s: AttentionPooling, attention_subclass, lambda s: AttentionWrapper], ids=["the course's layer", "subclass", "wrapper"])
+def test_attention_pooling_handing_its_work_to_the_course_layer_is_refused(solution, make):
+    refused = "^MyAttentionPooling calls course_utils.layers.AttentionPooling, which is the exercise itself: create kernel"
+    fails_with(refused, checks.check_attention_pooling, make(solution))

@@ -3,7 +3,9 @@
 Every check builds a reference (a Keras layer, ``tf.clip_by_global_norm`` or a numpy
 computation), runs the student's code on the same random inputs and weights, and fails
 with a message that points at the mistake. The visible test cells call these with one
-set of shapes and seeds; the graders' hidden tests call them with others.
+set of shapes and seeds; the graders' hidden tests call them with others. The student's
+code runs under ``refuse_delegation``: it may not call the function the exercise asks for
+(the ``Exercise`` constants below list them).
 """
 import itertools
 
@@ -11,8 +13,41 @@ import numpy as np
 import tensorflow as tf
 
 from course_utils.checks import CheckFailed, check_close, check_shape, fail, max_abs_diff, passed
+from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
 
 ATOL = 1e-5  # float32 agreement asked of cells that reproduce a Keras layer
+
+# What each exercise may not call: the function it asks for, already written (see checks.delegation).
+_CUDNN_RNN = Forbidden("tf.raw_ops.CudnnRNN", "tensorflow/python/ops/gen_cudnn_rnn_ops.py")
+RNN_CELL = Exercise(
+    "MyRNNCell",
+    hint="create kernel, recurrent_kernel and bias with self.add_weight and compute tanh(x W_xh + h W_hh + b) with tf.matmul",
+    forbidden=(Forbidden("keras.layers.SimpleRNNCell (or SimpleRNN)", "keras/src/layers/rnn/simple_rnn.py"), _CUDNN_RNN),
+)
+LSTM_CELL = Exercise(
+    "MyLSTMCell",
+    hint="create the three weights with self.add_weight and compute the gates from z = x W + h U + b with tf.split, tf.sigmoid and tf.tanh",
+    forbidden=(
+        Forbidden("keras.layers.LSTMCell (or LSTM)", "keras/src/layers/rnn/lstm.py"),
+        Forbidden("tf.raw_ops.LSTMBlockCell (or BlockLSTM)", "tensorflow/python/ops/gen_rnn_ops.py"),
+        _CUDNN_RNN,
+    ),
+)
+JACOBIAN_NORMS = Exercise(
+    "jacobian_norms",
+    hint="run the recurrence inside a persistent tf.GradientTape and take the norms of tape.jacobian yourself",
+    forbidden=(Forbidden("the check's reference_jacobian_norms", "course_utils/checks/lab1.py", "reference_jacobian_norms"),),
+)
+CLIP_GRADIENTS = Exercise(
+    "clip_gradients",
+    hint="compute the global norm and the scale yourself",
+    forbidden=(
+        Forbidden("tf.clip_by_global_norm", "tensorflow/python/ops/clip_ops.py", "clip_by_global_norm"),
+        Forbidden("tf.linalg.global_norm", "tensorflow/python/ops/clip_ops.py", "global_norm"),
+        Forbidden("Keras's clip_by_global_norm (global_clipnorm)", "keras/src/optimizers/base_optimizer.py", "clip_by_global_norm"),
+        Forbidden("Keras's global_norm", "keras/src/optimizers/base_optimizer.py", "global_norm"),
+    ),
+)
 
 
 def _random_inputs(rng, batch, steps, input_dim):
@@ -39,14 +74,27 @@ def _check_weight_shapes(cell, expected):
         check_shape(f"{name} (weight #{names.index(name) + 1} in creation order)", tuple(weight.shape), shape)
 
 
-def _reference_and_mine(rng, reference, cell, batch, steps, input_dim, **rnn_kwargs):
-    """Builds a Keras reference layer with random weights and ``RNN(cell)`` holding the same weights."""
+def _randomise(rng, reference, batch, steps, input_dim):
+    """Builds a Keras reference layer, gives it random weights and returns them."""
     reference.build((batch, steps, input_dim))
     weights = _random_weights_like(rng, reference)
     reference.set_weights(weights)
+    return weights
+
+
+def _rnn_with_weights(cell, weights, batch, steps, input_dim, **rnn_kwargs):
+    """``RNN(cell)``, built, holding ``weights``."""
     mine = _built_rnn(cell, batch, steps, input_dim, **rnn_kwargs)
     mine.set_weights(weights)
-    return reference, mine, weights
+    return mine
+
+
+def _gradients(layer, x, projection):
+    """Gradients of sum(layer(x) * projection) with respect to x and the layer's weights."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(layer(x) * projection)
+    return tape.gradient(loss, [x] + layer.trainable_weights)
 
 
 def _step_mismatch(actual, expected, reference_name, hint_after_step_0):
@@ -62,11 +110,12 @@ def _step_mismatch(actual, expected, reference_name, hint_after_step_0):
 
 def check_rnn_cell_weights(cell_class, input_dim=3, units=4):
     """``state_size`` and the three weights: kernel, recurrent_kernel, bias, in that order."""
-    cell = cell_class(units)
-    if cell.state_size != units:
-        fail(f"state_size should be units={units} (one hidden state vector), got {cell.state_size!r}")
-    cell.build((None, input_dim))
-    _check_weight_shapes(cell, [("kernel", (input_dim, units)), ("recurrent_kernel", (units, units)), ("bias", (units,))])
+    with refuse_delegation(RNN_CELL):
+        cell = cell_class(units)
+        if cell.state_size != units:
+            fail(f"state_size should be units={units} (one hidden state vector), got {cell.state_size!r}")
+        cell.build((None, input_dim))
+        _check_weight_shapes(cell, [("kernel", (input_dim, units)), ("recurrent_kernel", (units, units)), ("bias", (units,))])
     passed(f"MyRNNCell({units}) on inputs of size {input_dim} has state_size and weights of the right shapes")
 
 
@@ -74,31 +123,28 @@ def check_rnn_cell_matches_simple_rnn(cell_class, batch=2, steps=5, input_dim=3,
     """Outputs and gradients of ``RNN(cell_class(units))`` equal those of ``SimpleRNN(units)``."""
     rng = np.random.default_rng(seed)
     x = tf.constant(_random_inputs(rng, batch, steps, input_dim))
-    reference, mine, weights = _reference_and_mine(
-        rng, tf.keras.layers.SimpleRNN(units, return_sequences=True), cell_class(units), batch, steps, input_dim,
-        return_sequences=True,
-    )
-
-    expected, actual = reference(x).numpy(), mine(x).numpy()
-    check_shape("RNN(MyRNNCell) outputs", actual, expected.shape)
-    message = _step_mismatch(actual, expected, "SimpleRNN", "look at how the previous state h_{t-1} enters")
-    if message:
-        mine.set_weights([weights[0], np.zeros_like(weights[1]), weights[2]])
-        if np.allclose(mine(x).numpy(), actual, atol=ATOL):
-            message += "; recurrent_kernel is not used"
-        mine.set_weights([weights[0], weights[1], np.zeros_like(weights[2])])
-        if np.allclose(mine(x).numpy(), actual, atol=ATOL):
-            message += "; bias is not used"
-        fail(message)
-
+    reference = tf.keras.layers.SimpleRNN(units, return_sequences=True)
+    weights = _randomise(rng, reference, batch, steps, input_dim)
+    expected = reference(x).numpy()
     projection = tf.constant(rng.normal(size=expected.shape).astype("float32"))
-    grads = {}
-    for name, layer in (("reference", reference), ("mine", mine)):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = tf.reduce_sum(layer(x) * projection)
-        grads[name] = tape.gradient(loss, [x] + layer.trainable_weights)
-    for name, g_mine, g_ref in zip(["inputs", "kernel", "recurrent_kernel", "bias"], grads["mine"], grads["reference"]):
+    expected_grads = _gradients(reference, x, projection)
+
+    with refuse_delegation(RNN_CELL):
+        mine = _rnn_with_weights(cell_class(units), weights, batch, steps, input_dim, return_sequences=True)
+        actual = mine(x).numpy()
+        check_shape("RNN(MyRNNCell) outputs", actual, expected.shape)
+        message = _step_mismatch(actual, expected, "SimpleRNN", "look at how the previous state h_{t-1} enters")
+        if message:
+            mine.set_weights([weights[0], np.zeros_like(weights[1]), weights[2]])
+            if np.allclose(mine(x).numpy(), actual, atol=ATOL):
+                message += "; recurrent_kernel is not used"
+            mine.set_weights([weights[0], weights[1], np.zeros_like(weights[2])])
+            if np.allclose(mine(x).numpy(), actual, atol=ATOL):
+                message += "; bias is not used"
+            fail(message)
+        grads = _gradients(mine, x, projection)
+
+    for name, g_mine, g_ref in zip(["inputs", "kernel", "recurrent_kernel", "bias"], grads, expected_grads):
         if g_mine is None:
             fail(f"no gradient flows to {name}: is it used inside a TensorFlow computation?")
         if not np.allclose(g_mine, g_ref, atol=ATOL, rtol=ATOL):
@@ -170,7 +216,8 @@ def check_jacobian_norms(jacobian_norms_fn, units=6, steps=10, seed=0):
         w = rng.normal(scale=1.2 / np.sqrt(units), size=(units, units)).astype("float32")
         u = rng.normal(scale=0.5, size=(steps, units)).astype("float32")
         expected = reference_jacobian_norms(w, u, activation_name)
-        actual = np.asarray(jacobian_norms_fn(tf.constant(w), tf.constant(u), activation), dtype=np.float64).ravel()
+        with refuse_delegation(JACOBIAN_NORMS):
+            actual = np.asarray(jacobian_norms_fn(tf.constant(w), tf.constant(u), activation), dtype=np.float64).ravel()
         if actual.shape != expected.shape:
             fail(f"expected {steps} norms (one per distance T-k = 1..{steps}), got {actual.shape[0]}")
         if np.allclose(actual[::-1], expected, rtol=1e-3) and not np.allclose(actual, expected, rtol=1e-3):
@@ -188,6 +235,7 @@ def check_jacobian_norms(jacobian_norms_fn, units=6, steps=10, seed=0):
 def check_clip_gradients(clip_fn, seed=0):
     """``clip_gradients(grads, max_norm)`` against ``tf.clip_by_global_norm``."""
     rng = np.random.default_rng(seed)
+    clip_fn = refusing_delegation(clip_fn, CLIP_GRADIENTS)
 
     def tensors(*shapes, scale=1.0):
         return [tf.constant(rng.normal(scale=scale, size=s).astype("float32")) for s in shapes]
@@ -236,30 +284,29 @@ def check_clip_gradients(clip_fn, seed=0):
 
 def check_lstm_cell(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
     """``RNN(cell_class(units))`` reproduces ``LSTM(units)``: outputs and final states h and c."""
-    cell = cell_class(units)
-    if list(np.ravel(cell.state_size)) != [units, units]:
-        fail(f"state_size should be [units, units] = [{units}, {units}] (h and c), got {cell.state_size!r}")
-    cell.build((None, input_dim))
-    _check_weight_shapes(
-        cell, [("kernel", (input_dim, 4 * units)), ("recurrent_kernel", (units, 4 * units)), ("bias", (4 * units,))]
-    )
-
     rng = np.random.default_rng(seed)
     x = tf.constant(_random_inputs(rng, batch, steps, input_dim))
-    reference, mine, weights = _reference_and_mine(
-        rng, tf.keras.layers.LSTM(units, return_sequences=True, return_state=True), cell, batch, steps, input_dim,
-        return_sequences=True, return_state=True,
-    )
-
+    reference = tf.keras.layers.LSTM(units, return_sequences=True, return_state=True)
+    weights = _randomise(rng, reference, batch, steps, input_dim)
     expected_seq, expected_h, expected_c = (t.numpy() for t in reference(x))
-    results = mine(x)
-    if len(results) != 3:
-        fail("the cell should return (h, [h, c]): two states")
-    actual_seq, actual_h, actual_c = (np.asarray(t) for t in results)
-    check_shape("outputs", actual_seq, expected_seq.shape)
-    message = _step_mismatch(actual_seq, expected_seq, "keras.layers.LSTM", "check the new states you return: [h, c], in that order")
-    if message:
-        fail(message + _gate_order_hint(mine, weights, x, expected_seq, units))
+
+    with refuse_delegation(LSTM_CELL):
+        cell = cell_class(units)
+        if list(np.ravel(cell.state_size)) != [units, units]:
+            fail(f"state_size should be [units, units] = [{units}, {units}] (h and c), got {cell.state_size!r}")
+        cell.build((None, input_dim))
+        _check_weight_shapes(
+            cell, [("kernel", (input_dim, 4 * units)), ("recurrent_kernel", (units, 4 * units)), ("bias", (4 * units,))]
+        )
+        mine = _rnn_with_weights(cell, weights, batch, steps, input_dim, return_sequences=True, return_state=True)
+        results = mine(x)
+        if len(results) != 3:
+            fail("the cell should return (h, [h, c]): two states")
+        actual_seq, actual_h, actual_c = (np.asarray(t) for t in results)
+        check_shape("outputs", actual_seq, expected_seq.shape)
+        message = _step_mismatch(actual_seq, expected_seq, "keras.layers.LSTM", "check the new states you return: [h, c], in that order")
+        if message:
+            fail(message + _gate_order_hint(mine, weights, x, expected_seq, units))
     if np.allclose(actual_h, expected_c, atol=ATOL) and np.allclose(actual_c, expected_h, atol=ATOL):
         fail("the states come back as [c, h]; Keras expects [h, c]")
     check_close("final hidden state h", actual_h, expected_h, atol=ATOL)

@@ -3,7 +3,8 @@
 Each check runs the student's code next to a reference (the course's ``Vocabulary``, Keras's own
 cross-entropy, ``tf.clip_by_global_norm`` with a plain SGD update, the softmax of the tempered logits)
 on random inputs, and fails with a message that points at the mistake. Visible test cells use one set
-of sizes and seeds; the graders' hidden tests use others.
+of sizes and seeds; the graders' hidden tests use others. The student's code runs under
+``refuse_delegation``: it may not call the function the exercise asks for (the ``Exercise`` constants below).
 """
 import string
 
@@ -12,7 +13,23 @@ import tensorflow as tf
 import keras
 
 from course_utils.checks import CheckFailed, check_close, check_shape, fail, max_abs_diff, passed
+from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
 from course_utils.vocab import Vocabulary
+
+# What each exercise may not call: the function it asks for, already written (see checks.delegation).
+# compute_loss and make_train_step are built from Keras's loss and tf.clip_by_global_norm, as their TODOs say.
+_VOCABULARY = Forbidden("course_utils.vocab.Vocabulary", "course_utils/vocab.py")
+VECTORIZE_STRING = Exercise(
+    "vectorize_string", hint="look up each character in char2idx yourself and return np.array(ids)", forbidden=(_VOCABULARY,)
+)
+IDS_TO_STRING = Exercise(
+    "ids_to_string", hint="look up each id in idx2char yourself and join the characters", forbidden=(_VOCABULARY,)
+)
+SAMPLE_NEXT = Exercise(
+    "sample_next",
+    hint="divide the logits by the temperature and draw with tf.random.categorical yourself",
+    forbidden=(Forbidden("course_utils.sampling.sample_next", "course_utils/sampling.py", "sample_next"),),
+)
 
 
 def _random_vocabulary(rng, size):
@@ -23,6 +40,8 @@ def _random_vocabulary(rng, size):
 def check_vectorize(vectorize_fn, to_text_fn, vocab_size=20, length=50, seed=0):
     """``vectorize_string(text, char2idx)`` and ``ids_to_string(ids, idx2char)`` against ``Vocabulary``."""
     rng = np.random.default_rng(seed)
+    vectorize_fn = refusing_delegation(vectorize_fn, VECTORIZE_STRING)
+    to_text_fn = refusing_delegation(to_text_fn, IDS_TO_STRING)
     vocab = _random_vocabulary(rng, vocab_size)
     text = "".join(rng.choice(vocab.chars, size=length))
     char2idx, idx2char = dict(vocab.index), np.array(vocab.chars)
@@ -253,10 +272,11 @@ def check_sample_next(sample_fn, vocab_size=5, draws=20000, seed=0):
     batch_logits = tf.constant(np.tile(logits, (draws, 1)))
     compiled = tf.function(sample_fn)
     for temperature in (1.0, 0.5, 2.0):
-        try:
-            ids = compiled(batch_logits, tf.constant(temperature))
-        except Exception as error:
-            fail(f"sample_next fails inside tf.function ({type(error).__name__}: {str(error)[:160]}); use TensorFlow ops such as tf.random.categorical")
+        with refuse_delegation(SAMPLE_NEXT):  # outside the try: a refusal is not a failure inside tf.function
+            try:
+                ids = compiled(batch_logits, tf.constant(temperature))
+            except Exception as error:
+                fail(f"sample_next fails inside tf.function ({type(error).__name__}: {str(error)[:160]}); use TensorFlow ops such as tf.random.categorical")
         ids = np.asarray(ids)
         if ids.shape == (draws, 1):
             fail(f"sample_next should return shape (batch,) = ({draws},), got ({draws}, 1): take [:, 0]")

@@ -2,7 +2,9 @@
 
 Every check compares the student's code with a reference: Keras layers built here, the
 numpy metrics of ``course_utils.metrics``, or ``course_utils.layers.AttentionPooling``.
-Inputs are random token ids with random lengths, so nothing depends on one seed.
+Inputs are random token ids with random lengths, so nothing depends on one seed. The
+student's code runs under ``refuse_delegation``: it may not call the function the exercise
+asks for (the ``Exercise`` constants below).
 """
 import tempfile
 from pathlib import Path
@@ -12,9 +14,44 @@ import numpy as np
 
 from course_utils import metrics
 from course_utils.checks import CheckFailed, check_close, check_shape, fail, max_abs_diff, passed
+from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
 from course_utils.layers import AttentionPooling, load_model
 
 ATOL = 1e-5
+
+# What each exercise may not call: the function it asks for, already written (see checks.delegation).
+# scikit-learn is not a course dependency, but Colab has it.
+_SKLEARN_METRICS = "sklearn/metrics/_classification.py"
+_SKLEARN_WEIGHTS = "sklearn/utils/class_weight.py"
+CLASS_WEIGHTS = Exercise(
+    "class_weights",
+    hint="count the examples of each class with np.bincount and compute n / (num_classes * n_c) yourself",
+    forbidden=(
+        Forbidden("course_utils.metrics.balanced_class_weights", "course_utils/metrics.py", "balanced_class_weights"),
+        Forbidden("sklearn.utils.class_weight.compute_class_weight", _SKLEARN_WEIGHTS, "compute_class_weight"),
+        Forbidden("sklearn.utils.class_weight.compute_sample_weight", _SKLEARN_WEIGHTS, "compute_sample_weight"),
+    ),
+)
+MACRO_RECALL = Exercise(
+    "macro_recall",
+    hint="compute the recall of each class that occurs in y_true, mean(y_pred[y_true == c] == c), and average them yourself",
+    forbidden=(
+        Forbidden("course_utils.metrics.macro_recall", "course_utils/metrics.py", "macro_recall"),
+        Forbidden("course_utils.metrics.per_class_recall", "course_utils/metrics.py", "per_class_recall"),
+        Forbidden("sklearn.metrics.recall_score", _SKLEARN_METRICS, "recall_score"),
+        Forbidden("sklearn.metrics.balanced_accuracy_score (the macro recall)", _SKLEARN_METRICS, "balanced_accuracy_score"),
+        Forbidden("sklearn.metrics.precision_recall_fscore_support", _SKLEARN_METRICS, "precision_recall_fscore_support"),
+        Forbidden("sklearn.metrics.classification_report", _SKLEARN_METRICS, "classification_report"),
+    ),
+)
+ATTENTION_POOLING = Exercise(
+    "MyAttentionPooling",
+    hint="create kernel, bias and score_vector with self.add_weight and compute the scores, the masked softmax and the weighted sum with keras.ops",
+    forbidden=tuple(
+        Forbidden("course_utils.layers.AttentionPooling", "course_utils/layers.py", f"AttentionPooling.{method}")
+        for method in ("build", "attention_weights", "call")
+    ),
+)
 
 
 def random_padded_tokens(rng, batch, steps, vocab_size):
@@ -140,6 +177,7 @@ def _random_labels(rng, size, num_classes):
 def check_class_weights(class_weights_fn, size=300, num_classes=3, seed=0):
     """``class_weights(labels, num_classes)`` against n / (num_classes * n_c)."""
     rng = np.random.default_rng(seed)
+    class_weights_fn = refusing_delegation(class_weights_fn, CLASS_WEIGHTS)
     labels = _random_labels(rng, size, num_classes)
     while len(np.unique(labels)) < num_classes:
         labels = _random_labels(rng, size, num_classes)
@@ -162,6 +200,7 @@ def check_class_weights(class_weights_fn, size=300, num_classes=3, seed=0):
 def check_macro_recall(macro_recall_fn, size=200, num_classes=3, seed=0):
     """``macro_recall(y_true, y_pred, num_classes)`` against the reference, on random labels and edge cases."""
     rng = np.random.default_rng(seed)
+    macro_recall_fn = refusing_delegation(macro_recall_fn, MACRO_RECALL)
     y_true = _random_labels(rng, size, num_classes)
     y_true[:num_classes] = np.arange(num_classes)  # every class occurs
     y_pred = _random_labels(rng, size, num_classes)
@@ -201,39 +240,49 @@ def _macro_precision(y_true, y_pred, num_classes):
     return metrics.macro_recall(y_pred, y_true, num_classes)  # precision is recall with the roles swapped
 
 
+def _reference_attention(weights, x, masks):
+    """``AttentionPooling`` holding ``weights``: its attention weights and pooled output for each mask, by description."""
+    reference = AttentionPooling(len(weights[1]))
+    reference.build(x.shape)
+    reference.set_weights(weights)
+    return {description: (reference.attention_weights(x, mask=m), reference(x, mask=m)) for description, m in masks.items()}
+
+
 def check_attention_pooling(layer_class, batch=4, steps=6, features=5, units=3, seed=0):
     """``MyAttentionPooling(units)`` against ``course_utils.layers.AttentionPooling`` with the same weights."""
     rng = np.random.default_rng(seed)
-    layer, reference = layer_class(units), AttentionPooling(units)
-    for built in (layer, reference):
-        built.build((batch, steps, features))
     expected_shapes = [("kernel", (features, units)), ("bias", (units,)), ("score_vector", (units,))]
-    if len(layer.weights) != 3:
-        fail(f"the layer should create 3 weights (kernel, bias, score_vector), it created {len(layer.weights)}")
-    for weight, (name, shape) in zip(layer.weights, expected_shapes):
-        check_shape(f"{name} (weight in creation order)", tuple(weight.shape), shape)
     weights = [rng.normal(size=shape).astype("float32") for _, shape in expected_shapes]
-    layer.set_weights(weights)
-    reference.set_weights(weights)
-
     x = rng.normal(size=(batch, steps, features)).astype("float32")
-    mask = random_padded_tokens(rng, batch, steps, 2) > 0
-    for description, m in (("without a mask", None), ("with a mask", mask)):
-        attention = np.asarray(layer.attention_weights(x, mask=m))
-        check_shape(f"attention_weights {description}", attention, (batch, steps))
-        if not np.allclose(attention.sum(axis=1), 1.0, atol=1e-5):
-            fail(f"attention weights {description} should sum to 1 over the time steps (softmax over axis 1), they sum to {attention.sum(axis=1).round(3).tolist()}")
-        if m is not None and np.any(~m) and np.max(attention[~m]) > 1e-6:
-            fail(f"masked (padding) steps got weights up to {np.max(attention[~m]):.3g}; they should get 0: set their scores to a large negative number before the softmax")
-        check_close(f"attention weights {description}", attention, reference.attention_weights(x, mask=m), atol=ATOL)
-        check_close(f"pooled output {description} (sum over t of a_t h_t)", layer(x, mask=m), reference(x, mask=m), atol=ATOL)
-
+    masks = {"without a mask": None, "with a mask": random_padded_tokens(rng, batch, steps, 2) > 0}
     tokens = random_padded_tokens(rng, batch, steps, 30)
-    model = keras.Sequential(
-        [keras.Input((None,), dtype="int32"), keras.layers.Embedding(30, features, mask_zero=True), layer_class(units), keras.layers.Dense(2)]
-    )
-    check_shape("Embedding(mask_zero=True) -> your layer -> Dense output", model(tokens), (batch, 2))
-    _check_padding_ignored("Embedding(mask_zero=True) -> your layer", model, tokens)
+    expected = _reference_attention(weights, x, masks)
+
+    with refuse_delegation(ATTENTION_POOLING):
+        layer = layer_class(units)
+        layer.build((batch, steps, features))
+        if len(layer.weights) != 3:
+            fail(f"the layer should create 3 weights (kernel, bias, score_vector), it created {len(layer.weights)}")
+        for weight, (name, shape) in zip(layer.weights, expected_shapes):
+            check_shape(f"{name} (weight in creation order)", tuple(weight.shape), shape)
+        layer.set_weights(weights)
+
+        for description, m in masks.items():
+            attention = np.asarray(layer.attention_weights(x, mask=m))
+            check_shape(f"attention_weights {description}", attention, (batch, steps))
+            if not np.allclose(attention.sum(axis=1), 1.0, atol=1e-5):
+                fail(f"attention weights {description} should sum to 1 over the time steps (softmax over axis 1), they sum to {attention.sum(axis=1).round(3).tolist()}")
+            if m is not None and np.any(~m) and np.max(attention[~m]) > 1e-6:
+                fail(f"masked (padding) steps got weights up to {np.max(attention[~m]):.3g}; they should get 0: set their scores to a large negative number before the softmax")
+            expected_attention, expected_pooled = expected[description]
+            check_close(f"attention weights {description}", attention, expected_attention, atol=ATOL)
+            check_close(f"pooled output {description} (sum over t of a_t h_t)", layer(x, mask=m), expected_pooled, atol=ATOL)
+
+        model = keras.Sequential(
+            [keras.Input((None,), dtype="int32"), keras.layers.Embedding(30, features, mask_zero=True), layer_class(units), keras.layers.Dense(2)]
+        )
+        check_shape("Embedding(mask_zero=True) -> your layer -> Dense output", model(tokens), (batch, 2))
+        _check_padding_ignored("Embedding(mask_zero=True) -> your layer", model, tokens)
     passed(f"MyAttentionPooling({units}) matches AttentionPooling: weights zero on padding, sum to 1, same outputs")
 
 

@@ -1,0 +1,209 @@
+"""Refusing delegation: an exercise may not hand its work to a function that already does it.
+
+A student could pass a check by calling the very function the exercise asks for: ``tf.clip_by_global_norm``
+inside ``clip_gradients``, the course's ``macro_recall`` inside theirs, Keras's ``SimpleRNNCell`` inside
+``MyRNNCell``. The checks therefore run the student's code under :func:`refuse_delegation`, which watches
+every Python function that starts (``sys.setprofile``) and fails, with a message saying what to do instead,
+when one of the exercise's forbidden functions ran.
+
+A forbidden function is recognised by its code: the file that defines it (a path suffix such as
+``tensorflow/python/ops/clip_ops.py``) and its qualified name. Nothing is looked up in modules, so an alias
+(``from tensorflow import clip_by_global_norm as clip``), a reference captured earlier in a default argument
+or a closure, a wrapper, a subclass whose ``call`` runs ``super().call``, or a module attribute the student
+replaced makes no difference, and a fresh copy of the course's modules elsewhere on disk is still recognised.
+Inside ``tf.function``, AutoGraph's converted copy of a Python function counts as the original.
+
+What it cannot see: code that runs no Python while watched (a graph the student traced before the check,
+with the check's exact input signature), and other threads (``sys.setprofile`` is per thread).
+
+Example::
+
+    CLIP = Exercise("clip_gradients", hint="compute the global norm and the scale yourself",
+                    forbidden=(Forbidden("tf.clip_by_global_norm", "tensorflow/python/ops/clip_ops.py", "clip_by_global_norm"),))
+    with refuse_delegation(CLIP):
+        clipped, norm = clip_gradients(grads, 1.0)
+"""
+import fnmatch
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from course_utils.checks import CheckFailed
+
+# Taken once, at import: replacing sys.setprofile later does not switch the watch off.
+_getprofile, _setprofile = sys.getprofile, sys.setprofile
+
+# Inside tf.function, AutoGraph runs a converted copy of a Python function, written to a generated file
+# and called from converted_call (whose local `target_entity` is the original function).
+_AUTOGRAPH_GENERATED = "__autograph_generated_file"
+_AUTOGRAPH_CALLER = "tensorflow/python/autograph/impl/api.py"
+
+_UNJUDGED = object()  # a code object not looked at yet
+
+
+class DelegationRefused(CheckFailed):
+    """The student's code called a function that does the exercise for it."""
+
+
+@dataclass(frozen=True)
+class Forbidden:
+    """A function that does (part of) an exercise, recognised by where its code is defined.
+
+    Args:
+        name: how students know it, for the message, e.g. ``"tf.clip_by_global_norm"``.
+        path: the end of the path of the file that defines it, with ``/``, e.g. ``"tensorflow/python/ops/clip_ops.py"``.
+        qualname: its ``__qualname__`` in that file, as a shell-style pattern: ``"AttentionPooling.call"``,
+            ``"SimpleRNNCell.*"``, or ``"*"`` (the default) for every function of the file.
+    """
+
+    name: str
+    path: str
+    qualname: str = "*"
+
+    def matches(self, code):
+        """Whether ``code`` (a code object) is the code of this function.
+
+        Args:
+            code: a code object, e.g. ``frame.f_code``.
+
+        Returns:
+            bool.
+        """
+        filename = _normalised(code.co_filename)
+        in_file = filename == self.path or filename.endswith("/" + self.path)
+        return in_file and fnmatch.fnmatchcase(code.co_qualname, self.qualname)
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """An exercise and the functions that would do it for the student.
+
+    Args:
+        name: the name students know, e.g. ``"clip_gradients"`` or ``"MyRNNCell"``.
+        hint: what to do instead; it ends the failure message.
+        forbidden: tuple of :class:`Forbidden`.
+    """
+
+    name: str
+    hint: str
+    forbidden: tuple
+
+
+def refusal_message(exercise, forbidden):
+    """The failure message for ``exercise`` having called ``forbidden``.
+
+    Args:
+        exercise: an :class:`Exercise`.
+        forbidden: the :class:`Forbidden` function that ran.
+
+    Returns:
+        str, e.g. ``"clip_gradients calls tf.clip_by_global_norm, which is the exercise itself: ..."``.
+    """
+    return f"{exercise.name} calls {forbidden.name}, which is the exercise itself: {exercise.hint}"
+
+
+@contextmanager
+def refuse_delegation(exercise):
+    """Runs the body while watching for the exercise's forbidden functions; fails if one of them ran.
+
+    The previous profile function is restored on the way out, error or not, and keeps receiving every
+    event meanwhile, so nested uses each watch their own body.
+
+    Args:
+        exercise: an :class:`Exercise`.
+
+    Raises:
+        DelegationRefused: a forbidden function ran in the body. It replaces an error the body raised
+            (chained to it): delegating is the mistake to fix first.
+    """
+    previous = _getprofile()
+    hook, seen = _watcher(exercise.forbidden, previous)
+    _setprofile(hook)
+    try:
+        yield
+    except DelegationRefused:
+        raise  # a nested watch already refused
+    except Exception as error:
+        if seen:
+            raise DelegationRefused(refusal_message(exercise, seen[0])) from error
+        raise
+    finally:
+        _setprofile(previous)
+    if seen:
+        raise DelegationRefused(refusal_message(exercise, seen[0]))
+
+
+def refusing_delegation(fn, exercise):
+    """``fn`` wrapped so that every call to it runs under :func:`refuse_delegation`.
+
+    Args:
+        fn: the student's function.
+        exercise: an :class:`Exercise`.
+
+    Returns:
+        a function taking the same arguments as ``fn`` and returning what it returns.
+    """
+
+    def watched(*args, **kwargs):
+        with refuse_delegation(exercise):
+            return fn(*args, **kwargs)
+
+    return watched
+
+
+def _watcher(forbidden, previous):
+    """A profile hook that notes the first forbidden function to start, then passes every event to ``previous``.
+
+    Args:
+        forbidden: tuple of :class:`Forbidden`.
+        previous: the profile function installed before (``sys.getprofile()``), or None.
+
+    Returns:
+        (hook, seen): the hook for ``sys.setprofile``, and the list it appends the forbidden function to.
+    """
+    verdicts = {}  # code object -> the Forbidden it is, or None: each code is judged once
+    seen = []
+    unjudged = _UNJUDGED
+
+    def hook(frame, event, arg):
+        # Only 'call' starts a Python function; 'return' and the C-function events need no look.
+        if event == "call" and not seen:
+            code = frame.f_code
+            verdict = verdicts.get(code, unjudged)
+            if verdict is unjudged:
+                verdict = verdicts[code] = _judge(forbidden, _origin(frame))
+            if verdict is not None:
+                seen.append(verdict)
+
+    if not callable(previous):
+        return hook, seen
+
+    def chained_hook(frame, event, arg):
+        hook(frame, event, arg)
+        previous(frame, event, arg)  # an outer watch (or another profiler) keeps seeing everything
+
+    return chained_hook, seen
+
+
+def _judge(forbidden, code):
+    """The first of ``forbidden`` that ``code`` is, or None."""
+    return next((function for function in forbidden if function.matches(code)), None)
+
+
+def _origin(frame):
+    """The code whose work ``frame`` does: its own, or for AutoGraph's converted copy, the original's."""
+    code = frame.f_code
+    if _AUTOGRAPH_GENERATED in code.co_filename:
+        caller = frame.f_back
+        if caller is not None and _normalised(caller.f_code.co_filename).endswith(_AUTOGRAPH_CALLER):
+            original = getattr(caller.f_locals.get("target_entity"), "__code__", None)
+            if original is not None:
+                return original
+    return code
+
+
+def _normalised(filename):
+    return filename.replace("\\", "/")
+
+
+__all__ = ["DelegationRefused", "Exercise", "Forbidden", "refusal_message", "refuse_delegation", "refusing_delegation"]
