@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from autograde.course import Course, CourseError
+from autograde.limits import LIMITS
 
 
 def build_labs(course, args):
@@ -27,11 +28,11 @@ def check_labs(course, args):
 
 def run_solutions(course, args):
     """Executes each solution notebook (hidden tests included) and prints one line per lab."""
-    from autograde.execute import execute_notebook
+    from autograde.execute import execute_solution
 
     failed = 0
     for lab in [course.resolve_lab(lab) for lab in args.labs] or course.labs():
-        _, run = execute_notebook(course.solution_notebook(lab), cwd=course.root, env={"LAB_BUDGET": args.budget})
+        _, run = execute_solution(course, lab, cwd=course.root, env={"LAB_BUDGET": args.budget})
         earned, total = run.points
         passed = sum(test.passed for test in run.tests)
         status = "ok" if run.ok else "FAILED"
@@ -57,15 +58,13 @@ def grade(course, args):
     from autograde.intake import DEFAULT_ID_PATTERN, StudentIds
 
     lab = course.resolve_lab(args.lab)
-    limits = {name: value for name, value in (
-        ("cell_timeout", args.cell_timeout), ("training_cell_timeout", args.training_cell_timeout),
-        ("notebook_timeout", args.notebook_timeout), ("memory_limit_mb", args.memory_limit),
-    ) if value is not None}
+    limits = {limit.name: getattr(args, limit.name) for limit in LIMITS if getattr(args, limit.name) is not None}
     try:
         ids = StudentIds(args.id_pattern or DEFAULT_ID_PATTERN, args.ids)
         out = Path(args.out or Path("grading") / lab)
         rows = grade_folder(course, lab, args.folder, out, workers=args.workers, force=args.force, student_ids=ids,
-                            limits=limits, db_url=args.db, dask_scheduler=args.dask, budget=args.budget)
+                            limits=limits, db_url=args.db, dask_scheduler=args.dask, budget=args.budget,
+                            skip_self_test=args.skip_self_test)
     except (FileNotFoundError, ValueError) as error:
         raise CourseError(str(error)) from error
     print(summary(rows))
@@ -95,10 +94,10 @@ def main(argv=None):
     p.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the gradebook (default: sqlite in the output folder)")
     p.add_argument("--dask", metavar="SCHEDULER", help="grade on a Dask cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--budget", choices=["smoke", "full"], default="smoke", help="LAB_BUDGET for the notebooks (default: smoke)")
-    p.add_argument("--cell-timeout", type=int, help="seconds a cell may run (default: 120)")
-    p.add_argument("--training-cell-timeout", type=int, help="seconds a cell that trains may run (default: 600)")
-    p.add_argument("--notebook-timeout", type=int, help="seconds a whole notebook may run (default: 1800)")
-    p.add_argument("--memory-limit", type=int, metavar="MB", help="memory a notebook's kernel may use (default: 4096)")
+    p.add_argument("--skip-self-test", action="store_true",
+                   help="grade even if the reference solution does not get full marks (it is graded first, and cached)")
+    for limit in LIMITS:
+        p.add_argument(limit.option, dest=limit.name, type=int, metavar=limit.metavar, help=f"{limit.help} (default: {limit.default:,})")
     p.set_defaults(func=grade)
 
     p = commands.add_parser("make-examples", help="write autograde/examples/<lab>/ from the solution and the lab")

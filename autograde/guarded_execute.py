@@ -3,20 +3,24 @@
 nbgrader's own Execute gives one timeout to every cell and stops grading the notebook when
 the kernel dies. Ours:
 
-- gives cells that train a longer timeout than the others;
+- gives the cells the release notebook marks as training cells (cell metadata
+  ``autograde.training``, set by the instructor) a longer timeout than the others;
 - stops a notebook that runs past its wall-clock limit (the remaining cells are marked "not run");
 - watches the kernel's memory and stops it past the limit (default 4 GB);
-- caps each cell's printed output, so a 100 MB print cannot flood the grader;
+- caps every kind of output, per cell and per notebook (:mod:`autograde.output_budget`), so a
+  100 MB print or return value cannot flood the grader or a feedback file;
+- runs each test cell on private copies of the checks and hidden tests, and scores 0 a test
+  during which student code changed the grading machinery (:mod:`autograde.private_tests`);
 - starts each kernel forked from a server that has already imported TensorFlow
   (:mod:`autograde.forked_kernels`), saving every notebook about 2 s of start-up;
 - survives the kernel dying (``os._exit``, a crash, the memory limit): the cell that killed it
   and every later cell get an error saying so, and the tests that ran before keep their points.
 
-Every such event, and the execution time, is recorded in the notebook's metadata under
-``grading`` for the grades table.
+Every such event, the errors of cells the student cannot edit, and the execution time are
+recorded in the notebook's metadata under ``grading`` for the grades table. The limits' names,
+defaults and help come from :mod:`autograde.limits`.
 """
 import os
-import re
 import subprocess
 import threading
 import time
@@ -28,19 +32,42 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Float, Integer, Unicode
 
+from autograde.feedback import failure_message
 from autograde.forked_kernels import ForkingKernelManager
+from autograde.limits import LIMIT_NAMED
+from autograde.output_budget import OutputBudget
+from autograde.private_tests import GuardedCells, is_test_cell, private_tests_for
 
-TRAINING_CODE = re.compile(r"\.fit\(|\btrain(ing)?_?\w*\(|for .* in .*(epoch|tqdm)", re.IGNORECASE)
+TRAINING_CELL = "training"  # cell metadata autograde.training: the instructor's mark for cells that train
 
 
-class GuardedExecute(Execute):
-    cell_timeout = Integer(120, help="seconds a cell may run").tag(config=True)
-    training_cell_timeout = Integer(600, help="seconds a cell that trains a model may run").tag(config=True)
-    notebook_timeout = Integer(1800, help="seconds the whole notebook may run").tag(config=True)
-    memory_limit_mb = Integer(4096, help="memory the kernel may use, in MB").tag(config=True)
-    max_output_chars = Integer(200_000, help="characters of printed output kept per cell").tag(config=True)
+def _limit(name):
+    limit = LIMIT_NAMED[name]
+    return Integer(limit.default, help=limit.help).tag(config=True)
+
+
+def cell_origin(cell):
+    """Who wrote a cell of a rebuilt notebook: "student" (an answer or an extra cell), "test" or "instructor"."""
+    if cell.metadata.get("nbgrader", {}).get("solution") or cell.metadata.get("autograde", {}).get("origin") == "student":
+        return "student"
+    return "test" if is_test_cell(cell) else "instructor"
+
+
+class GuardedExecute(GuardedCells, Execute):
+    cell_timeout = _limit("cell_timeout")
+    training_cell_timeout = _limit("training_cell_timeout")
+    notebook_timeout = _limit("notebook_timeout")
+    memory_limit_mb = _limit("memory_limit_mb")
+    max_cell_text_chars = _limit("max_cell_text_chars")
+    max_cell_output_chars = _limit("max_cell_output_chars")
+    max_notebook_output_chars = _limit("max_notebook_output_chars")
+    max_processes = _limit("max_processes")
+    max_file_mb = _limit("max_file_mb")
+    course_root = Unicode("", help="the course whose private tests grade the notebook (default: found from here)").tag(config=True)
     poll_seconds = Float(0.2).tag(config=True)
     kernel_env = Dict(help="environment variables for the kernel, e.g. LAB_BUDGET").tag(config=True)
+    kernel_cwd = Unicode("", help="the kernel's working folder (default: the notebook's folder)").tag(config=True)
+    kernel_tmp = Unicode("", help="the kernel's private temporary folder (default: the system's)").tag(config=True)
     fork_kernels = Bool(True, help="start kernels from a server with TensorFlow already imported").tag(config=True)
     kernel_stop_reason = Unicode("")
 
@@ -52,10 +79,17 @@ class GuardedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._started = time.monotonic()
         self._stopped = None  # why the remaining cells are not run
-        self._printed = {}
+        self._budget = OutputBudget(self.max_cell_text_chars, self.max_cell_output_chars, self.max_notebook_output_chars)
         self._problems = []
+        self._cell_errors = []  # errors in cells the student cannot edit
         self._forked = False
         self.kernel_stop_reason = ""
+        self.reset_guard()
+        lab = (resources or {}).get("nbgrader", {}).get("assignment")
+        if lab and self.private_tests is None:
+            from autograde.course import Course
+
+            self.private_tests = private_tests_for(Course.find(self.course_root or None), lab)
         watchdog = threading.Thread(target=self._watch_memory, daemon=True)
         self._watching = True
         watchdog.start()
@@ -67,12 +101,16 @@ class GuardedExecute(Execute):
         finally:
             self._watching = False
             nb.metadata["grading"] = {"problems": self._problems, "execute_seconds": round(time.monotonic() - self._started, 2),
-                                      "forked_kernel": self._forked}
+                                      "forked_kernel": self._forked, "instructor_cell_errors": self._cell_errors,
+                                      "machinery_restored": self.guard_report["restored"],
+                                      "machinery_changed": self.guard_report["tampered"]}
 
     async def async_start_new_kernel(self, **kwargs):
         # The kernel's own stderr carries only TensorFlow's start-up log lines.
         kwargs.setdefault("env", {**os.environ, **self.kernel_env})
         kwargs.setdefault("stderr", subprocess.DEVNULL)
+        if self.kernel_cwd:
+            kwargs["cwd"] = self.kernel_cwd
         started = await super().async_start_new_kernel(**kwargs)
         self._forked = getattr(self.km.provisioner, "forked", False)
         return started
@@ -80,7 +118,8 @@ class GuardedExecute(Execute):
     start_new_kernel = run_sync(async_start_new_kernel)  # nbclient binds the sync twin at class creation
 
     def _get_timeout(self, cell):
-        limit = self.training_cell_timeout if cell is not None and TRAINING_CODE.search(cell.source) else self.cell_timeout
+        training = cell is not None and cell.metadata.get("autograde", {}).get(TRAINING_CELL)
+        limit = self.training_cell_timeout if training else self.cell_timeout
         left = self.notebook_timeout - (time.monotonic() - self._started)
         return max(1, min(limit, int(left) + 1))
 
@@ -98,28 +137,28 @@ class GuardedExecute(Execute):
             reason = self.kernel_stop_reason or "the kernel died (a crash, os._exit() or running out of memory)"
             cell.outputs.append(_error("KernelDied", reason))
             self._stop(f"{reason}, in cell {index + 1}")
+            self._note_instructor_error(cell, index)
             return cell, self.resources
         if any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError" for o in cell.outputs):
             self._problems.append(f"cell {index + 1} ran past its time limit and was interrupted")
+        self._note_instructor_error(cell, index)
         return cell, resources
+
+    def _note_instructor_error(self, cell, index):
+        if cell_origin(cell) == "instructor" and failure_message(cell):
+            self._cell_errors.append({"cell": index + 1, "error": failure_message(cell)})
 
     def _stop(self, reason):
         self._stopped = reason
         self._problems.append(reason)
 
-    def output(self, outs, msg, display_id, cell_index):
-        if msg["msg_type"] == "stream":
-            printed = self._printed.get(cell_index, 0)
-            self._printed[cell_index] = printed + len(msg["content"]["text"])
-            if printed >= self.max_output_chars:
-                return None
-            if printed + len(msg["content"]["text"]) > self.max_output_chars:
-                msg["content"]["text"] = (
-                    msg["content"]["text"][: self.max_output_chars - printed]
-                    + f"\n[output cut: this cell printed more than {self.max_output_chars:,} characters]\n"
-                )
-                self._problems.append(f"cell {cell_index + 1} printed more than {self.max_output_chars:,} characters; the rest was dropped")
-        return super().output(outs, msg, display_id, cell_index)
+    def process_message(self, msg, cell, cell_index):
+        keep, problem = self._budget.admit(msg, cell_index)
+        if problem:
+            self._problems.append(problem)
+        if not keep:
+            return None
+        return super().process_message(msg, cell, cell_index)
 
     def _watch_memory(self):
         limit = self.memory_limit_mb * 2**20

@@ -7,7 +7,7 @@ from autograde.guarded_execute import GuardedExecute
 
 
 def run(tmp_path, *sources, **limits):
-    notebook = new_notebook(cells=[new_code_cell(s) for s in sources])
+    notebook = new_notebook(cells=[s if isinstance(s, dict) else new_code_cell(s) for s in sources])
     notebook.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
     notebook, _ = GuardedExecute(**limits).preprocess(notebook, {"metadata": {"path": str(tmp_path)}})
     errors = [[(o.ename, o.evalue) for o in c.outputs if o.output_type == "error"] for c in notebook.cells]
@@ -36,16 +36,43 @@ def test_an_infinite_loop_is_interrupted_and_grading_goes_on(tmp_path):
     assert "ran past its time limit" in problems[0]
 
 
-def test_training_cells_get_the_longer_timeout(tmp_path):
-    _, errors, _ = run(tmp_path, "import time\ndef train_model(): time.sleep(3)\n", "train_model()", cell_timeout=1, training_cell_timeout=10)
-    assert errors == [[], []]
+def test_only_the_cells_the_instructor_marks_as_training_get_the_longer_timeout(tmp_path):
+    training = new_code_cell("train_model()  # a comment naming .fit( earns nothing", metadata={"autograde": {"training": True}})
+    _, errors, _ = run(tmp_path, "import time\ndef train_model(): time.sleep(3)\n", training,
+                       "train_model()  # model.fit(x) for epoch in tqdm", cell_timeout=1, training_cell_timeout=10)
+    assert errors[:2] == [[], []]
+    assert ("CellTimeoutError", "") in errors[2], "a comment must not buy a longer timeout"
 
 
 def test_huge_output_is_cut(tmp_path):
-    notebook, errors, problems = run(tmp_path, "print('x' * 100_000_000)", "print('ok')", max_output_chars=1000)
+    notebook, errors, problems = run(tmp_path, "print('x' * 100_000_000)", "print('ok')", max_cell_text_chars=1000)
     printed = "".join(o.get("text", "") for o in notebook.cells[0].outputs)
     assert len(printed) < 2000 and "output cut" in printed and errors == [[], []]
-    assert "printed more than 1,000 characters" in problems[0]
+    assert "cell 1 produced more output than the limits allow" in problems[0]
+
+
+@pytest.mark.parametrize("source", [
+    "'x' * 100_000_000",  # a return value: execute_result
+    "from IPython.display import HTML, display; display(HTML('<p>' * 30_000_000))",
+    "from IPython.display import display; display({'text/plain': 'y' * 50_000_000}, raw=True)",
+])
+def test_every_output_type_is_capped_per_cell(tmp_path, source):
+    notebook, errors, problems = run(tmp_path, source, "print('ok')", max_cell_text_chars=1000, max_cell_output_chars=5000)
+    assert len(nbformat.writes(notebook)) < 20_000 and errors == [[], []]
+    assert "cell 1 produced more output" in problems[0]
+
+
+def test_an_error_over_the_cap_is_shortened_but_still_an_error(tmp_path):
+    notebook, errors, _ = run(tmp_path, "raise ValueError('z' * 10_000_000)", max_cell_text_chars=1000)
+    assert errors[0][0][0] == "ValueError" and len(nbformat.writes(notebook)) < 20_000
+
+
+def test_output_is_capped_per_notebook(tmp_path):
+    cells = [f"print('{i}' * 4000)" for i in range(10)]
+    notebook, errors, problems = run(tmp_path, *cells, max_cell_text_chars=10_000, max_notebook_output_chars=12_000)
+    printed = ["".join(o.get("text", "") for o in c.outputs) for c in notebook.cells]
+    assert sum(map(len, printed)) < 14_000 and printed[0].startswith("0000") and "output cut" in "".join(printed)
+    assert problems
 
 
 def test_memory_hog_is_stopped(tmp_path):
