@@ -9,6 +9,11 @@ import nbformat
 from nbclient import NotebookClient
 
 from autograde.feedback import failure_message
+from autograde.private_tests import GuardedCells, private_tests_for
+
+
+class GuardedNotebookClient(GuardedCells, NotebookClient):
+    """nbclient's client, with test cells run on the grader's private checks and hidden tests."""
 
 
 @dataclass
@@ -44,15 +49,18 @@ class NotebookRun:
         return sum(test.points for test in self.tests if test.passed), sum(test.points for test in self.tests)
 
 
-def execute_notebook(path, cwd, env=None, cell_timeout=600):
+def execute_notebook(path, cwd, env=None, cell_timeout=600, private_tests=None):
     """Executes ``path`` with errors allowed (every cell runs) in working directory ``cwd``.
 
     ``env`` adds environment variables for the kernel, e.g. ``{"LAB_BUDGET": "smoke"}``.
+    ``private_tests`` (:func:`autograde.private_tests.private_tests_for`) gives test cells the
+    lab's checks and hidden tests; a solution notebook's hidden tests need it.
     Returns the executed notebook and a :class:`NotebookRun`.
     """
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb, timeout=cell_timeout, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(cwd)}}
+    client = GuardedNotebookClient(
+        nb, timeout=cell_timeout, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(cwd)}},
+        private_tests=private_tests,
     )
     start = time.monotonic()
     # The kernel process's own stderr carries TensorFlow's start-up log lines; what the
@@ -69,3 +77,8 @@ def execute_notebook(path, cwd, env=None, cell_timeout=600):
         elif error:
             run.failures.append(CellFailure(cell.get("id", "?"), error))
     return nb, run
+
+
+def execute_solution(course, lab, cwd, env=None, cell_timeout=600):
+    """Executes ``lab``'s solution notebook, hidden tests included (see :func:`execute_notebook`)."""
+    return execute_notebook(course.solution_notebook(lab), cwd, env, cell_timeout, private_tests_for(course, lab))

@@ -33,11 +33,11 @@ MAX_NATS, MIN_VALID, MAX_TRAIN_SECONDS = 1.0, 0.9, 600
 
 def train_with_the_notebook(output_root):
     from autograde.course import Course
-    from autograde.execute import execute_notebook
+    from autograde.execute import execute_solution
 
     course = Course.find()
     print(f"running {LAB} under LAB_BUDGET=full (load average {os.getloadavg()[0]:.2f}) ...", flush=True)
-    _, run = execute_notebook(course.solution_notebook(LAB), cwd=output_root, env={"LAB_BUDGET": "full", "LAB_OUTPUT_DIR": str(output_root)})
+    _, run = execute_solution(course, LAB, cwd=output_root, env={"LAB_BUDGET": "full", "LAB_OUTPUT_DIR": str(output_root)})
     print(f"notebook ran in {run.seconds:.0f} s; tests {'pass' if run.ok else 'FAIL: ' + str(run.failures + [t for t in run.tests if not t.passed])}")
     return Path(output_root) / "lab2"
 

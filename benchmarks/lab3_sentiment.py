@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 
 from autograde.course import Course
-from autograde.execute import execute_notebook
+from autograde.execute import execute_solution
 
 TARGETS = {"macro_recall": 0.63, "train_seconds": 600}
 
@@ -31,7 +31,7 @@ def main():
     lab = course.resolve_lab("lab3")
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        executed, run = execute_notebook(course.solution_notebook(lab), cwd=tmp, env={"LAB_BUDGET": args.budget, "LAB_OUTPUT_DIR": tmp})
+        executed, run = execute_solution(course, lab, cwd=tmp, env={"LAB_BUDGET": args.budget, "LAB_OUTPUT_DIR": tmp})
         if args.executed:
             nbformat.write(executed, args.executed)
         if not run.ok:

@@ -9,7 +9,7 @@ import argparse
 import tempfile
 
 from autograde.course import Course
-from autograde.execute import execute_notebook
+from autograde.execute import execute_solution
 
 TARGET_SECONDS = {"full": 600, "smoke": 120}
 
@@ -23,7 +23,7 @@ def main():
     target = TARGET_SECONDS[args.budget]
     for lab in [course.resolve_lab(lab) for lab in args.labs] or course.labs():
         with tempfile.TemporaryDirectory() as tmp:
-            _, run = execute_notebook(course.solution_notebook(lab), cwd=tmp, env={"LAB_BUDGET": args.budget})
+            _, run = execute_solution(course, lab, cwd=tmp, env={"LAB_BUDGET": args.budget})
         verdict = "within" if run.seconds < target and run.ok else "MISSES"
         print(f"{lab:32s} budget={args.budget:5s} {run.seconds:6.1f} s  ({verdict} the {target} s target; tests {'pass' if run.ok else 'FAIL'})")
 

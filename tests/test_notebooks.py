@@ -2,7 +2,7 @@
 import pytest
 
 from autograde.course import Course
-from autograde.execute import execute_notebook
+from autograde.execute import execute_notebook, execute_solution
 from conftest import ROOT
 
 LABS = Course.load(ROOT).labs()
@@ -11,8 +11,7 @@ pytestmark = pytest.mark.notebook
 
 @pytest.mark.parametrize("lab", LABS)
 def test_solution_runs_and_passes_every_test(course, lab, tmp_path):
-    _, run = execute_notebook(
-        course.solution_notebook(lab), cwd=tmp_path, env={"LAB_BUDGET": "smoke", "LAB_OUTPUT_DIR": str(tmp_path / "out")}
+    _, run = execute_solution(course, lab, cwd=tmp_path, env={"LAB_BUDGET": "smoke", "LAB_OUTPUT_DIR": str(tmp_path / "out")}
     )
     print(f"{lab}: {run.seconds:.1f} s under LAB_BUDGET=smoke")
     assert run.failures == []
