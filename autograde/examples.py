@@ -1,8 +1,10 @@
 """Example submissions for every lab, made from its solution and student notebooks.
 
 ``course make-examples LAB`` writes ``autograde/examples/<lab>/submissions/``: the cases a
-grader meets in practice, and ``autograde/examples/<lab>/expected.json``: the row each must get. Scores follow from the
-notebook's structure: a test cell passes when every answer cell before it is filled in.
+grader meets in practice, honest and hostile, and ``autograde/examples/<lab>/expected.json``:
+the row each must get (status, score, and whether its code is flagged for review). Scores
+follow from the notebook's structure: a test cell passes when every answer cell before it is
+filled in.
 """
 import copy
 import json
@@ -15,6 +17,74 @@ from autograde.rebuild import _is_answer, _nbgrader
 
 MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 INFINITE_LOOP = "while True:  # oops: this never ends\n    pass\n"
+
+# Hostile cells, each the way a student would write it. {short} is the lab's short name (lab1).
+SWITCH_OFF_CHECKS = """\
+# Make every check pass, whatever the answers are.
+import sys, types
+import numpy as np
+import course_utils.checks.{short} as public_checks
+for name in dir(public_checks):
+    if name.startswith("check_"):
+        setattr(public_checks, name, lambda *args, **kwargs: None)
+fake = types.ModuleType("autograde.hidden_tests.{short}")
+fake.__getattr__ = lambda name: (lambda *args, **kwargs: None)
+sys.modules["autograde.hidden_tests"] = types.ModuleType("autograde.hidden_tests")
+sys.modules["autograde.hidden_tests.{short}"] = fake
+np.testing.assert_allclose = lambda *args, **kwargs: None
+"""
+SILENCE_TRACEBACKS = """\
+# Errors? What errors.
+shell = get_ipython()
+shell.showtraceback = lambda *args, **kwargs: None
+shell._showtraceback = lambda *args, **kwargs: None
+"""
+READ_HIDDEN_TESTS = """\
+# Print the hidden tests, every way there is.
+import gc, inspect, linecache, os, sys, types
+import course_utils
+for name, module in list(sys.modules.items()):
+    if "hidden" in name:
+        try:
+            print(inspect.getsource(module))
+        except Exception as error:
+            print("inspect:", error)
+for obj in gc.get_objects():
+    if isinstance(obj, types.ModuleType) and "hidden" in getattr(obj, "__name__", ""):
+        try:
+            print(inspect.getsource(obj))
+        except Exception as error:
+            print("gc:", error)
+print([entry[2] for entry in linecache.cache.values() if len(entry) > 2 and any("hidden" in line for line in entry[2])])
+print(In)
+repository = os.path.dirname(os.path.dirname(course_utils.__file__))
+for path in ("autograde/hidden_tests/{short}.py", "solutions/{lab}/{lab}.ipynb"):
+    try:
+        print(open(os.path.join(repository, path)).read())
+    except Exception as error:
+        print("open:", type(error).__name__)
+"""
+PLANT_FILES = """\
+# Leave something behind for the students graded after me.
+import os, socket, tempfile
+import course_utils
+repository = os.path.dirname(os.path.dirname(course_utils.__file__))
+for folder in (os.path.dirname(course_utils.__file__), os.path.join(repository, "autograde", "hidden_tests"),
+               os.path.join("/tmp", "rnn-course-grader"), os.path.join("..", "source")):
+    try:
+        with open(os.path.join(folder, "planted_by_a_student.py"), "w") as f:
+            f.write("PLANTED = True\\n")
+        print("planted in", folder)
+    except Exception as error:
+        print("could not plant in", folder, type(error).__name__)
+try:
+    socket.create_connection(("127.0.0.1", 22), timeout=2)
+    print("connected")
+except Exception as error:
+    print("no connection:", type(error).__name__)
+print(sorted(name for name in os.environ))
+"""
+HUGE_RESULT = "'x' * 100_000_000  # a 100 MB return value\n"
 
 
 def answers_from_solution(course, lab):
@@ -81,6 +151,16 @@ def make_examples(course, lab, dest=None):
     last.source = INFINITE_LOOP + last.source
     examples["infinite-loop"] = (looping, expected_score(release, everything - {order[-1]}))
 
+    examples.update(_habits(release, answers, total))
+    short = lab.split("_")[0]
+    half = expected_score(release, first_half)
+    flagged = {"switched-off-checks", "silenced-tracebacks", "reads-hidden-tests", "plants-files"}
+    examples["switched-off-checks"] = (_with_cell_after_setup(fill(release, answers, first_half), SWITCH_OFF_CHECKS.format(short=short)), half)
+    examples["silenced-tracebacks"] = (_with_cell_after_setup(fill(release, answers, first_half), SILENCE_TRACEBACKS), half)
+    examples["reads-hidden-tests"] = (_with_cell_at_end(fill(release, answers, everything), READ_HIDDEN_TESTS.format(short=short, lab=lab)), total)
+    examples["plants-files"] = (_with_cell_at_end(fill(release, answers, everything), PLANT_FILES), total)
+    examples["huge-result"] = (_with_cell_at_end(fill(release, answers, everything), HUGE_RESULT), total)
+
     folder = dest or course.root / "autograde" / "examples" / lab
     if folder.exists():
         shutil.rmtree(folder)
@@ -90,11 +170,50 @@ def make_examples(course, lab, dest=None):
     for name, (notebook, score) in examples.items():
         filename = f"{name}.ipynb"
         nbformat.write(notebook, submissions / filename)
-        expected[filename] = {"student_id": name, "status": "graded", "score": score, "max_score": total}
+        expected[filename] = {"student_id": name, "status": "graded", "score": score, "max_score": total, "flagged": name in flagged}
     (submissions / "not-a-notebook.py").write_text("# Exported with File > Download > .py instead of .ipynb\nprint('hello')\n")
-    expected["not-a-notebook.py"] = {"student_id": "not-a-notebook", "status": "not graded", "score": 0.0, "max_score": total}
+    expected["not-a-notebook.py"] = {"student_id": "not-a-notebook", "status": "not graded", "score": 0.0, "max_score": total, "flagged": False}
+    broken = json.loads(nbformat.writes(fill(release, answers, everything)))
+    for cell in broken["cells"][:2]:
+        del cell["source"]  # valid JSON that breaks the notebook schema
+    (submissions / "schema-broken.ipynb").write_text(json.dumps(broken, indent=1))
+    expected["schema-broken.ipynb"] = {"student_id": "schema-broken", "status": "graded", "score": total, "max_score": total, "flagged": False}
     (folder / "expected.json").write_text(json.dumps(expected, indent=2, sort_keys=True) + "\n")
     return folder
+
+
+def _habits(release, answers, total):
+    """Honest habits that must still earn full marks: a stub left with the answer below it, a copied answer cell."""
+    below = copy.deepcopy(release)
+    cells = []
+    for cell in below.cells:
+        cells.append(cell)
+        if _is_answer(cell):  # the stub stays; the answer goes into a new cell right below it
+            cells.append(nbformat.v4.new_code_cell(answers[_nbgrader(cell)["grade_id"]]))
+    below.cells = cells
+    copied = copy.deepcopy(release)
+    cells = []
+    for cell in copied.cells:
+        cells.append(cell)
+        if _is_answer(cell):  # Colab's copy keeps the metadata; the student finished the copy
+            twin = copy.deepcopy(cell)
+            twin.id = f"{cell.id}-copy"
+            twin.source = answers[_nbgrader(cell)["grade_id"]]
+            cells.append(twin)
+    copied.cells = cells
+    return {"answer-below-stub": (below, total), "copied-answer-cell": (copied, total)}
+
+
+def _with_cell_after_setup(notebook, source):
+    """``source`` in a new cell right after the first code cell that imports the lab's checks."""
+    setup = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and "course_utils.checks" in c.source)
+    notebook.cells.insert(setup + 1, nbformat.v4.new_code_cell(source))
+    return notebook
+
+
+def _with_cell_at_end(notebook, source):
+    notebook.cells.append(nbformat.v4.new_code_cell(source))
+    return notebook
 
 
 def _rearranged(notebook, answers):

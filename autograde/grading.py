@@ -1,10 +1,12 @@
 """``course grade LAB FOLDER``: grades a folder of submissions into one gradebook, a CSV and feedback.
 
 The steps: read every file (:mod:`autograde.intake`), rebuild each notebook on the release
-(:mod:`autograde.rebuild`), grade the rebuilt notebooks in parallel, each in its own process
-and kernel (:func:`autograde.worker.grade_one`, locally or on a Dask cluster), then, in this
-process only, record the scores in the gradebook and write ``grades.csv`` and one feedback
-file per student. Every file gets a row, whatever happened to it.
+(:mod:`autograde.rebuild`) and review its code (:mod:`autograde.flags`), grade the reference
+solution first (:mod:`autograde.self_test`: no one is graded unless it gets full marks), grade
+the rebuilt notebooks in parallel, each in its own process and sandboxed kernel
+(:func:`autograde.worker.grade_one`, locally or on a Dask cluster), then, in this process only,
+record the scores in the gradebook and write ``grades.csv`` and one feedback file per student.
+Every file gets a row, whatever happened to it.
 
 Output folder layout::
 
@@ -18,6 +20,7 @@ import csv
 import json
 import os
 import shutil
+import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -25,10 +28,24 @@ from pathlib import Path
 
 import nbformat
 
+from autograde import self_test
 from autograde.build import nbgrader_environment
+from autograde.course import CourseError
+from autograde.flags import review_flags
+from autograde.guarded_execute import cell_origin
 from autograde.intake import GRADABLE, StudentIds, collect
+from autograde.limits import DEFAULT_LIMITS
 from autograde.rebuild import edited_tests, rebuild
-from autograde.worker import DEFAULT_LIMITS, grade_one, grader_template, register_lab, template_version
+from autograde.worker import cache_folder, grade_one, grader_template, grader_version, register_lab
+
+GRADED, ENVIRONMENT_PROBLEM, GRADER_ERROR = "graded", "environment problem", "grader error"
+# Errors in a cell the student cannot edit that point at the machine rather than the student's code.
+ENVIRONMENT_ERRORS = ("CellTimeoutError", "KernelDied", "TweetDataError", "ModuleNotFoundError", "ImportError",
+                      "PermissionError", "ConnectionError")
+
+
+class SelfTestFailed(CourseError):
+    """The reference solution did not get full marks; the message says why and what to do."""
 
 
 @dataclass
@@ -41,11 +58,16 @@ class Row:
     tests: dict = field(default_factory=dict)  # grade_id -> {"score", "max_score", "message"}
     answers: str = ""  # how each answer cell was found
     notes: list = field(default_factory=list)
+    flags: list = field(default_factory=list)  # student code that touches the grading machinery, for a human to review
 
 
 def grade_folder(course, lab, folder, out, workers=None, force=False, student_ids=None, limits=None,
-                 db_url=None, dask_scheduler=None, budget="smoke", progress=True):
-    """Grades every file in ``folder``; returns the rows also written to ``out/grades.csv``."""
+                 db_url=None, dask_scheduler=None, budget="smoke", progress=True, skip_self_test=False, log=print):
+    """Grades every file in ``folder``; returns the rows also written to ``out/grades.csv``.
+
+    Raises SelfTestFailed, before grading anyone, when the reference solution does not get full
+    marks (unless ``skip_self_test``).
+    """
     lab = course.resolve_lab(lab)
     nbgrader_environment()
     out = Path(out)
@@ -53,8 +75,10 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
         (out / sub).mkdir(parents=True, exist_ok=True)
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
     max_score = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in release.cells if c.metadata.get("nbgrader", {}).get("grade"))
-    version = template_version(course, lab)
-    env = {"LAB_BUDGET": budget, **({"TWEETS_DIR": os.environ["TWEETS_DIR"]} if "TWEETS_DIR" in os.environ else {})}
+
+    def job(notebook, student_id):
+        return {"course_root": str(course.root), "lab": lab, "student_id": student_id, "grader_version": grader_version(course, lab),
+                "notebook": nbformat.writes(notebook), "limits": {**DEFAULT_LIMITS, **(limits or {})}, "env": kernel_env(budget)}
 
     rows, jobs = [], []
     for submission in collect(folder, student_ids or StudentIds()):
@@ -62,33 +86,78 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
         rows.append(row)
         if submission.status != GRADABLE:
             continue
-        student_notebook = nbformat.from_dict(submission.notebook)
-        notebook, matches, extra = rebuild(release, student_notebook)
-        row.answers = "; ".join(f"{m.grade_id}: {m.how}" for m in matches)
-        if extra:
-            row.notes.append(f"{extra} extra code cell(s) of the student's ran before the answers that followed them")
-        edited = edited_tests(release, student_notebook)
-        if edited:
-            row.notes.append(f"edited test cells were replaced by the originals: {', '.join(edited)}")
-        cache = out / "results" / f"{row.student_id}.json"
-        key = {"sha256": submission.sha256, "grader": version, "limits": limits or {}, "budget": budget}
-        if not force and cache.exists() and json.loads(cache.read_text()).get("key") == key:
-            _apply(row, json.loads(cache.read_text()))
-            continue
-        jobs.append((row, key, {
-            "course_root": str(course.root), "lab": lab, "student_id": row.student_id, "grader_version": version,
-            "notebook": nbformat.writes(notebook), "limits": {**DEFAULT_LIMITS, **(limits or {})}, "env": env,
-        }))
+        try:
+            notebook = _prepare(row, release, nbformat.from_dict(submission.notebook))
+            new_job = job(notebook, row.student_id)
+            key = {"sha256": submission.sha256, **{k: new_job[k] for k in ("grader_version", "limits", "env")}}
+            cache = out / "results" / f"{row.student_id}.json"
+            if not force and cache.exists() and json.loads(cache.read_text()).get("key") == key:
+                _apply(row, json.loads(cache.read_text()))
+                continue
+            jobs.append((row, key, new_job))
+        except Exception as error:  # one file's trouble is that file's row, never the end of the run
+            _grader_error(row, "preparing the notebook", error)
 
     if jobs:
         grader_template(course, lab)  # build the shared template once, before the workers race for it
+        if not skip_self_test:
+            check = run_self_test(job(self_test.reference_notebook(course, lab), self_test.REFERENCE_ID), max_score, dask_scheduler)
+            log(check.summary())
+            if not check.passed:
+                raise SelfTestFailed(check.summary())
         for (row, key, _), result in _run(jobs, workers, dask_scheduler, progress):
-            _save(out, row, key, result)
-            _apply(row, result)
+            try:
+                _save(out, row, key, result)
+                _apply(row, result)
+            except Exception as error:
+                _grader_error(row, "recording the result", error)
 
     record_in_gradebook(course, lab, db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}", rows)
     write_csv(out / "grades.csv", rows, release)
     return rows
+
+
+def kernel_env(budget):
+    """The variables a grading kernel gets besides the sandbox's own: the budget and the lab's data."""
+    from course_utils.tweets import cache_dir
+
+    env = {"LAB_BUDGET": budget}
+    if os.environ.get("TWEETS_DIR"):
+        env["TWEETS_DIR"] = str(Path(os.environ["TWEETS_DIR"]).resolve())
+    elif (cache_dir() / "mapping.txt").is_file():  # the kernel's home is private: point it at the instructor's download
+        env["TWEETS_DIR"] = str(cache_dir())
+    return env
+
+
+def _prepare(row, release, student_notebook):
+    """Rebuilds the student's notebook on the release; fills the row's answers, notes and flags."""
+    notebook, matches, extra = rebuild(release, student_notebook)
+    row.answers = "; ".join(f"{m.grade_id}: {m.how}" for m in matches)
+    if extra:
+        row.notes.append(f"{extra} extra code cell(s) of the student's ran where they were, before the instructor cell that followed them")
+    edited = edited_tests(release, student_notebook)
+    if edited:
+        row.notes.append(f"edited test cells were replaced by the originals: {', '.join(edited)}")
+    student_cells = [(f"cell {i + 1}", c.source) for i, c in enumerate(notebook.cells) if c.cell_type == "code" and cell_origin(c) == "student"]
+    row.flags = review_flags(student_cells)
+    return notebook
+
+
+def run_self_test(job, max_score, dask_scheduler):
+    """Grades the reference solution (cached while nothing it depends on changes); returns a SelfTest."""
+    cache = cache_folder() / f"self-test-{job['lab']}-{self_test.cache_key(job)}.json"
+    if cache.exists():
+        return self_test.SelfTest(**{**json.loads(cache.read_text()), "cached": True})
+    [(_, result)] = list(_run([(None, None, job)], 1, dask_scheduler, progress=False))
+    check = self_test.judge(result, max_score)
+    if check.passed:
+        cache.write_text(json.dumps({k: v for k, v in vars(check).items() if k != "cached"}))
+    return check
+
+
+def _grader_error(row, during, error):
+    row.status = GRADER_ERROR
+    row.notes.append(f"grader error while {during}: {traceback.format_exception_only(error)[-1].strip()[:300]}")
 
 
 def _run(jobs, workers, dask_scheduler, progress):
@@ -118,7 +187,7 @@ def _result_or_crash(future, job):
     try:
         return future.result()
     except Exception as error:  # the worker process itself died; the submission keeps its row
-        return {"student_id": job[0].student_id, "status": "grader error", "tests": {}, "problems": [f"the grading process failed: {error!r}"]}
+        return {"student_id": job[2]["student_id"], "status": GRADER_ERROR, "tests": {}, "problems": [f"the grading process failed: {error!r}"]}
 
 
 def _save(out, row, key, result):
@@ -136,6 +205,20 @@ def _apply(row, result):
     row.tests = result.get("tests", {})
     row.score = sum(t["score"] or 0 for t in row.tests.values())
     row.notes.extend(result.get("problems", []))
+    if result.get("machinery_restored"):
+        row.notes.append(f"student code changed the grading machinery ({', '.join(result['machinery_restored'][:5])}); "
+                         "it was put back before the next test ran")
+    for test, reason in sorted(result.get("machinery_changed", {}).items()):
+        row.notes.append(f"{test} scored 0: {reason}")
+    for error in result.get("instructor_cell_errors", []):
+        kind = error["error"].split(":")[0]
+        if kind in ENVIRONMENT_ERRORS and row.status == GRADED:
+            row.status = ENVIRONMENT_PROBLEM
+        where = f"instructor cell {error['cell']} (a cell the student cannot edit) failed: {error['error'][:200]}"
+        row.notes.append(f"{where}; likely an environment problem, not the student's work: regrade after fixing it"
+                         if kind in ENVIRONMENT_ERRORS else where)
+    if result.get("sandbox"):
+        row.notes.append(result["sandbox"])
 
 
 def record_in_gradebook(course, lab, db_url, rows):
@@ -150,10 +233,10 @@ def record_in_gradebook(course, lab, db_url, rows):
             gb.find_assignment(lab)
         except MissingEntry:
             register_lab(course, lab, db_url)
-    graded = {row.student_id for row in rows if row.status == "graded"}
+    graded = {row.student_id for row in rows if row.status in (GRADED, ENVIRONMENT_PROBLEM)}
     with Gradebook(db_url) as gb:
         for row in rows:
-            if row.student_id is None or (row.status != "graded" and row.student_id in graded):
+            if row.student_id is None or (row.status not in (GRADED, ENVIRONMENT_PROBLEM) and row.student_id in graded):
                 continue  # an older or broken file of a student whose newest file was graded
             gb.update_or_create_student(row.student_id)
             gb.update_or_create_submission(lab, row.student_id)
@@ -168,10 +251,11 @@ def write_csv(path, rows, release):
     test_ids = [c.metadata["nbgrader"]["grade_id"] for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")]
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["file", "student_id", "status", "score", "max_score", *test_ids, "answers", "notes"])
+        writer.writerow(["file", "student_id", "status", "score", "max_score", *test_ids, "answers", "flags", "notes"])
         for row in sorted(rows, key=lambda r: r.file):
             scores = [_number(row.tests[t]["score"]) if t in row.tests else "" for t in test_ids]
-            writer.writerow([row.file, row.student_id or "", row.status, _number(row.score), _number(row.max_score), *scores, row.answers, " | ".join(row.notes)])
+            writer.writerow([row.file, row.student_id or "", row.status, _number(row.score), _number(row.max_score), *scores,
+                             row.answers, " | ".join(row.flags), " | ".join(row.notes)])
 
 
 def _number(value):
@@ -183,9 +267,12 @@ def summary(rows):
     width = max([len(r.file) for r in rows] + [4])
     lines = [f"{'file':{width}}  {'student':14}  {'score':>9}  status"]
     for row in sorted(rows, key=lambda r: r.file):
-        score = f"{_number(row.score)}/{_number(row.max_score)}" if row.status == "graded" else "-"
-        lines.append(f"{row.file:{width}}  {(row.student_id or '?'):14}  {score:>9}  {row.status}")
-    graded = [r for r in rows if r.status == "graded"]
+        score = f"{_number(row.score)}/{_number(row.max_score)}" if row.status in (GRADED, ENVIRONMENT_PROBLEM) else "-"
+        flagged = f"  ({len(row.flags)} flag{'s' * (len(row.flags) != 1)} to review)" if row.flags else ""
+        lines.append(f"{row.file:{width}}  {(row.student_id or '?'):14}  {score:>9}  {row.status}{flagged}")
+    graded = [r for r in rows if r.status == GRADED]
     mean = sum(r.score for r in graded) / len(graded) if graded else 0.0
-    lines.append(f"{len(rows)} files: {len(graded)} graded (mean {mean:.1f}), {len(rows) - len(graded)} not graded")
+    others = sum(r.status == ENVIRONMENT_PROBLEM for r in rows)
+    lines.append(f"{len(rows)} files: {len(graded)} graded (mean {mean:.1f}), {others} with an environment problem, "
+                 f"{len(rows) - len(graded) - others} not graded; {sum(bool(r.flags) for r in rows)} flagged for review")
     return "\n".join(lines)

@@ -1,19 +1,25 @@
 """Grades one submission in isolation, with nbgrader, in a course folder of its own.
 
-Each job gets a temporary nbgrader course: a copy of a template gradebook that already
-knows the lab (built once per machine and solution version), the rebuilt submission under
-``submitted/``, then nbgrader ``autograde`` and ``generate_feedback``. Nothing is shared
-between jobs, so any number run side by side (processes, Dask workers, shards) without
-"database is locked"; the caller merges the results into the one real gradebook.
+Each job gets a temporary nbgrader course: its own copies of a template gradebook that
+already knows the lab (built once per machine and grader version) and of the lab's source,
+the rebuilt submission under ``submitted/``, then nbgrader ``autograde`` and
+``generate_feedback``. The kernel works in ``work/`` with a private ``tmp/``, the only places
+the sandbox lets it write. Nothing is shared between jobs, so any number run side by side
+(processes, Dask workers, shards) without "database is locked"; the caller merges the
+results into the one real gradebook.
 
 A job and its result are plain dicts (JSON-friendly), so they travel to any worker.
 """
+import copy
+import functools
 import hashlib
+import importlib.metadata
 import json
-import os
+import platform
 import shutil
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import nbformat
@@ -21,23 +27,34 @@ import nbformat
 from autograde.build import load_nbgrader_config, nbgrader_environment
 from autograde.course import Course
 from autograde.feedback import failure_message
+from autograde.limits import DEFAULT_LIMITS
+from autograde.private_tests import hidden_tests_file
 
 IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
-DEFAULT_LIMITS = {
-    "cell_timeout": 120,
-    "training_cell_timeout": 600,
-    "notebook_timeout": 1800,
-    "memory_limit_mb": 4096,
-    "max_output_chars": 200_000,
-}
+# Packages whose version can change how a notebook runs or is scored.
+SCORING_PACKAGES = ("nbgrader", "nbclient", "nbconvert", "nbformat", "ipykernel", "ipython", "jupyter_client",
+                    "tensorflow", "keras", "numpy", "music21", "landlockpy")
 
 
-def template_version(course, lab):
-    """Changes whenever what grading depends on changes: the solution, its hidden tests, the config."""
+def grader_version(course, lab):
+    """A key that changes whenever anything that can change a score changes, limits and budget aside.
+
+    It covers the release and solution notebooks, the hidden tests, every course_utils module,
+    the grading code and its configuration, and the versions of Python and the packages in
+    SCORING_PACKAGES. Cached results, the template gradebook and Dask workers all compare it.
+    """
     digest = hashlib.sha256()
-    for path in (course.solution_notebook(lab), course.root / "autograde" / "hidden_tests" / f"{lab.split('_')[0]}.py", course.nbgrader_config):
-        if path.exists():
-            digest.update(path.read_bytes())
+    files = [course.lab_notebook(lab), course.solution_notebook(lab), hidden_tests_file(course, lab)]
+    files += sorted((course.root / "course_utils").rglob("*.py")) + sorted((course.root / "autograde").glob("*.py"))
+    for path in files:
+        digest.update(str(path.relative_to(course.root)).encode())
+        digest.update(path.read_bytes() if path.exists() else b"(missing)")
+    for package in SCORING_PACKAGES:
+        try:
+            digest.update(f"{package}=={importlib.metadata.version(package)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            digest.update(f"{package} missing".encode())
+    digest.update(platform.python_version().encode())
     return digest.hexdigest()[:16]
 
 
@@ -56,9 +73,16 @@ def register_lab(course, lab, db_url):
         raise RuntimeError(f"could not add {lab} to the gradebook {db_url}:\n{result.get('error') or result.get('log')}")
 
 
+def cache_folder():
+    """Where the grader keeps, per machine, what it builds once per grader version (templates, self-tests)."""
+    folder = Path(tempfile.gettempdir()) / "rnn-course-grader"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def grader_template(course, lab):
     """A course folder whose gradebook holds the lab, built once per machine and grader version."""
-    template = Path(tempfile.gettempdir()) / "rnn-course-grader" / f"{lab}-{template_version(course, lab)}"
+    template = cache_folder() / f"{lab}-{grader_version(course, lab)}"
     if (template / "ready").exists():
         return template
     template.parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +105,7 @@ def course_config(course, root, limits=None):
     config.CourseDirectory.release_directory = "release"
     config.CourseDirectory.db_url = f"sqlite:///{Path(root) / 'gradebook.db'}"
     config.Application.log_level = "ERROR"
+    config.GuardedExecute.course_root = str(course.root)
     for name, value in (limits or {}).items():
         setattr(config.GuardedExecute, name, value)
     return config
@@ -89,42 +114,62 @@ def course_config(course, root, limits=None):
 def grade_one(job):
     """Grades ``job["notebook"]`` (a rebuilt notebook, as a JSON string) for ``job["student_id"]``.
 
-    Other keys: ``course_root``, ``lab``, ``grader_version`` (see :func:`template_version`), ``limits``
-    (see DEFAULT_LIMITS), ``env`` (variables for the kernel, e.g. LAB_BUDGET). Returns a dict with the scores of every test cell, their
-    failure messages, the problems met (timeouts, kernel deaths), the feedback HTML and the
-    autograded notebook.
+    Other keys: ``course_root``, ``lab``, ``grader_version`` (see :func:`grader_version`), ``limits``
+    (see autograde.limits), ``env`` (variables for the kernel, e.g. LAB_BUDGET). Returns a dict with the
+    scores of every test cell, their failure messages, the problems met (timeouts, kernel deaths,
+    errors in cells the student cannot edit, grading machinery changed), the feedback HTML and the
+    autograded notebook. Whatever goes wrong, it returns a result: status "grader error" and why.
     """
+    started = time.monotonic()
+    try:
+        result = _grade(job)
+    except Exception as error:  # the job keeps its row, with what went wrong
+        last = traceback.format_exception_only(error)[-1].strip()
+        result = {"student_id": job.get("student_id"), "status": "grader error", "tests": {}, "problems": [f"grading failed: {last[:300]}"]}
+    result["total_seconds"] = round(time.monotonic() - started, 2)
+    return result
+
+
+def _grade(job):
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    started = time.monotonic()
     # On another machine (a Dask worker) the course may live elsewhere: COURSE_ROOT or the installed package.
     course = Course.load(job["course_root"]) if Path(job["course_root"]).is_dir() else Course.find()
     lab, student = job["lab"], job["student_id"]
-    if job.get("grader_version", template_version(course, lab)) != template_version(course, lab):
+    if job["grader_version"] != grader_version(course, lab):
         return {"student_id": student, "status": "grader error", "tests": {},
-                "problems": [f"the worker's copy of {lab} differs from the instructor's: update the course on the worker machines"]}
+                "problems": [f"the worker's course, grading code or packages differ from the instructor's ({lab}): "
+                             "install the same version of the course and its packages on the worker machines"]}
     template = grader_template(course, lab)
     nbgrader_environment()
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         root = Path(tmp)
         shutil.copy(template / "gradebook.db", root / "gradebook.db")
-        os.symlink(template / "source", root / "source")
+        shutil.copytree(template / "source", root / "source")  # each job its own copy: nothing writable is shared
+        work, private_tmp = root / "work", root / "tmp"
+        shutil.copytree(root / "source" / lab, work, ignore=shutil.ignore_patterns("*.ipynb"))
+        private_tmp.mkdir()
         submitted = root / "submitted" / student / lab
         submitted.mkdir(parents=True)
         (submitted / f"{lab}.ipynb").write_text(job["notebook"])
         config = course_config(course, root, {**DEFAULT_LIMITS, **job.get("limits", {})})
-        config.GuardedExecute.kernel_env = {**job.get("env", {}), "LAB_OUTPUT_DIR": str(root / "artifacts")}
+        config.GuardedExecute.kernel_env = {**job.get("env", {}), "LAB_OUTPUT_DIR": str(work / "artifacts")}
+        config.GuardedExecute.kernel_cwd = str(work)
+        config.GuardedExecute.kernel_tmp = str(private_tmp)
         api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
         outcome = api.autograde(lab, student, force=True, create=True)
         autograded_path = root / "autograded" / student / lab / f"{lab}.ipynb"
         if not outcome["success"] or not autograded_path.exists():
             return {"student_id": student, "status": "grader error", "problems": [_last_line(outcome)], "tests": {}}
-        feedback = api.generate_feedback(lab, student, force=True)
-        feedback_path = root / "feedback" / student / lab / f"{lab}.html"
 
         autograded = nbformat.read(autograded_path, as_version=4)
+        for_student = copy.deepcopy(autograded)  # the instructor keeps every output; the student's feedback does not
+        withheld = withhold_hidden_text(course, lab, for_student)
+        nbformat.write(for_student, autograded_path)  # feedback is rendered from this file
+        feedback = api.generate_feedback(lab, student, force=True)
+        feedback_path = root / "feedback" / student / lab / f"{lab}.html"
         messages = {
             cell.metadata["nbgrader"]["grade_id"]: failure_message(cell)
             for cell in autograded.cells
@@ -138,13 +183,36 @@ def grade_one(job):
             "student_id": student,
             "status": "graded",
             "tests": tests,
-            "problems": grading.get("problems", []),
+            "problems": grading.get("problems", []) + withheld,
+            "instructor_cell_errors": grading.get("instructor_cell_errors", []),
+            "machinery_restored": grading.get("machinery_restored", []),
+            "machinery_changed": grading.get("machinery_changed", {}),
+            "sandbox": grading.get("sandbox", ""),
             "execute_seconds": grading.get("execute_seconds", 0.0),
             "forked_kernel": grading.get("forked_kernel", False),
-            "total_seconds": round(time.monotonic() - started, 2),
             "feedback_html": feedback_path.read_text() if feedback["success"] and feedback_path.exists() else None,
             "autograded": json.dumps(autograded),
         }
+
+
+def withhold_hidden_text(course, lab, notebook):
+    """Withholds every output that quotes hidden-test text; returns notes saying which."""
+    from autograde.leaks import withhold_leaks
+    from autograde.private_tests import is_test_cell
+
+    for cell in notebook.cells:
+        if is_test_cell(cell):  # feedback shows a test's name and message only, never its traceback
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    output["traceback"] = []
+    return withhold_leaks(notebook, _lab_secret(course.root, lab))
+
+
+@functools.lru_cache(maxsize=8)
+def _lab_secret(root, lab):
+    from autograde.leaks import lab_secret
+
+    return lab_secret(root, lab)
 
 
 def _last_line(outcome):

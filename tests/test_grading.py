@@ -38,6 +38,7 @@ def test_exact_scores_and_a_row_for_every_file(graded):
         assert row.student_id == want["student_id"]
         assert (row.status == "graded") == (want["status"] == "graded"), (row.file, row.status, row.notes)
         assert (row.score, row.max_score) == (want["score"], want["max_score"]), (row.file, row.tests, row.notes)
+        assert bool(row.flags) == want["flagged"], (row.file, row.flags)
 
 
 def test_what_happened_is_said_in_the_row(graded):
@@ -49,6 +50,22 @@ def test_what_happened_is_said_in_the_row(graded):
     assert any("edited test cells were replaced" in n for n in by_name["tampered-tests.ipynb"].notes)
     assert any("time limit" in n for n in by_name["infinite-loop.ipynb"].notes)
     assert "submit the .ipynb" in by_name["not-a-notebook.py"].status
+    assert all("stub left in place" in m for m in by_name["answer-below-stub.ipynb"].answers.split("; "))
+    assert all("the last of 2 copies" in m for m in by_name["copied-answer-cell.ipynb"].answers.split("; "))
+    assert any(n.startswith("repaired:") for n in by_name["schema-broken.ipynb"].notes)
+    assert any("produced more output than the limits allow" in n for n in by_name["huge-result.ipynb"].notes)
+    for hostile in ("switched-off-checks.ipynb", "silenced-tracebacks.ipynb"):
+        assert any("grading machinery" in n and "put back" in n for n in by_name[hostile].notes), by_name[hostile].notes
+
+
+def test_student_code_cannot_plant_files_for_later_students(course, graded):
+    from autograde.worker import cache_folder
+
+    _, _, out, _ = graded
+    planted = [*course.root.rglob("planted_by_a_student.py"), *cache_folder().rglob("planted_by_a_student.py")]
+    assert planted == []
+    printed = (out / "autograded" / "plants-files.ipynb").read_text()
+    assert "could not plant in" in printed and "planted in" not in printed.replace("could not plant in", "")
 
 
 def test_gradebook_holds_the_scores(graded):
@@ -68,11 +85,15 @@ def test_feedback_never_shows_hidden_tests(course, graded):
     lab, _, out, rows = graded
     hidden = (course.root / "autograde" / "hidden_tests" / f"{lab.split('_')[0]}.py").read_text()
     hidden_lines = [line.strip() for line in hidden.splitlines() if "checks." in line or "hidden" in line.lower()]
+    solution = json.loads(course.solution_notebook(lab).read_text())
+    hidden_lines += [line.strip() for cell in solution["cells"] for line in "".join(cell["source"]).splitlines() if line.startswith("hidden_tests.")]
     feedback = sorted((out / "feedback").glob("*.html"))
     assert len(feedback) == sum(r.status == "graded" for r in rows)
     for path in feedback:
         text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
-        assert "BEGIN HIDDEN TESTS" not in text and "hidden_tests" not in text, path
+        assert "BEGIN HIDDEN TESTS" not in text, path
+        if path.name != "reads-hidden-tests.html":  # that student's own code names the folder
+            assert "hidden_tests" not in text, path
         assert not [line for line in hidden_lines if line in text], path
     partial = html.unescape(re.sub(r"<[^>]+>", "", (out / "feedback" / "partial.html").read_text()))
     assert "\u2718 " in partial and " failed: " in partial and "\u2714 " in partial

@@ -1,0 +1,159 @@
+"""`course grade`'s orchestration with the kernels mocked: self-test, cache keys, rows for every failure (milliseconds)."""
+import json
+import shutil
+
+import pytest
+
+from autograde import grading, worker
+from autograde.course import Course
+from autograde.grading import SelfTestFailed, grade_folder
+from conftest import ROOT
+
+LAB = "lab1_rnns_from_scratch"
+EXAMPLES = ROOT / "autograde" / "examples" / LAB / "submissions"
+MAX = 13.0
+TESTS = ("test_rnn_cell_weights", "test_rnn_cell_matches_simple_rnn", "test_rnn_model", "test_jacobian_norms",
+         "test_clip_gradients", "test_lstm_cell", "test_recall_task")
+POINTS = dict(zip(TESTS, (1, 2, 2, 2, 2, 3, 1)))
+
+
+def result(student, failing=(), instructor_errors=()):
+    tests = {t: {"score": 0.0 if t in failing else float(p), "max_score": float(p), "message": "ValueError: no" if t in failing else None}
+             for t, p in POINTS.items()}
+    return {"student_id": student, "status": "graded", "tests": tests, "problems": [],
+            "instructor_cell_errors": [{"cell": c, "error": e} for c, e in instructor_errors]}
+
+
+@pytest.fixture
+def submissions(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("full-marks.ipynb", "partial.ipynb", "untouched.ipynb"):
+        shutil.copy(EXAMPLES / name, folder / name)
+    return folder
+
+
+@pytest.fixture
+def fake_run(monkeypatch, tmp_path):
+    """Replaces the kernels: every job gets the result `answers` gives for its student id."""
+    calls, answers = [], {}
+
+    def run(jobs, workers, dask_scheduler, progress):
+        for job in jobs:
+            calls.append(job[2]["student_id"])
+            yield job, answers.get(job[2]["student_id"], result(job[2]["student_id"]))
+
+    monkeypatch.setattr(grading, "_run", run)
+    monkeypatch.setattr(grading, "cache_folder", lambda: tmp_path)
+    monkeypatch.setattr(grading, "record_in_gradebook", lambda *args: None)
+    return calls, answers
+
+
+def test_a_failing_reference_stops_grading_before_anyone_and_says_why(course, submissions, tmp_path, fake_run):
+    calls, answers = fake_run
+    answers["reference-solution"] = result("reference-solution", failing=TESTS[3:],
+                                           instructor_errors=[(16, "TweetDataError: no tweets. Set TWEETS_DIR")])
+    with pytest.raises(SelfTestFailed) as failure:
+        grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, log=lambda *a: None)
+    assert calls == ["reference-solution"], "no student was graded"
+    message = str(failure.value)
+    assert "5/13" in message and "test_jacobian_norms: ValueError: no" in message and "instructor cell 16" in message
+    assert "set TWEETS_DIR" in message
+    assert not (tmp_path / "out" / "grades.csv").exists()
+
+
+def test_skip_self_test_grades_anyway(course, submissions, tmp_path, fake_run):
+    calls, answers = fake_run
+    answers["reference-solution"] = result("reference-solution", failing=TESTS)
+    rows = grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)
+    assert "reference-solution" not in calls and len(rows) == 3
+
+
+def test_a_passing_self_test_is_cached_per_grader_version_limits_and_budget(course, submissions, tmp_path, fake_run):
+    calls, _ = fake_run
+    said = []
+    grade_folder(course, LAB, submissions, tmp_path / "a", progress=False, log=said.append)
+    grade_folder(course, LAB, submissions, tmp_path / "b", progress=False, log=said.append)
+    assert calls.count("reference-solution") == 1 and said[1].endswith("(cached)")
+    grade_folder(course, LAB, submissions, tmp_path / "c", progress=False, limits={"cell_timeout": 99}, log=said.append)
+    grade_folder(course, LAB, submissions, tmp_path / "d", progress=False, budget="full", log=said.append)
+    assert calls.count("reference-solution") == 3
+
+
+def test_environment_faults_in_instructor_cells_are_said_in_the_row(course, submissions, tmp_path, fake_run):
+    _, answers = fake_run
+    answers["partial"] = result("partial", failing=TESTS[3:], instructor_errors=[(30, "CellTimeoutError: the cell ran past its time limit")])
+    rows = {r.student_id: r for r in grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)}
+    assert rows["partial"].status == "environment problem"
+    assert any("instructor cell 30" in n and "environment problem" in n for n in rows["partial"].notes)
+    assert rows["full-marks"].status == "graded"
+
+
+def test_an_error_while_handling_one_file_becomes_its_row(course, submissions, tmp_path, fake_run, monkeypatch):
+    real_rebuild = grading.rebuild
+
+    def rebuild(release, notebook):
+        if len(notebook.cells) == len(release.cells) and all(c.source == r.source for c, r in zip(notebook.cells, release.cells)):
+            raise RuntimeError("boom")  # the untouched notebook
+        return real_rebuild(release, notebook)
+
+    monkeypatch.setattr(grading, "rebuild", rebuild)
+    rows = {r.student_id: r for r in grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)}
+    assert rows["untouched"].status == "grader error" and "RuntimeError: boom" in rows["untouched"].notes[-1]
+    assert rows["full-marks"].status == rows["partial"].status == "graded"
+    assert "untouched.ipynb,untouched,grader error" in (tmp_path / "out" / "grades.csv").read_text()
+
+
+def test_grade_one_turns_any_exception_into_a_result(monkeypatch):
+    monkeypatch.setattr(worker, "_grade", lambda job: 1 / 0)
+    answer = worker.grade_one({"student_id": "s1"})
+    assert answer["status"] == "grader error" and "ZeroDivisionError" in answer["problems"][0]
+
+
+@pytest.fixture
+def course_copy(tmp_path):
+    root = tmp_path / "course"
+    for part in ("autograde", "course_utils", "solutions", "labs"):
+        shutil.copytree(ROOT / part, root / part, ignore=shutil.ignore_patterns("__pycache__", "examples"))
+    shutil.copy(ROOT / "pyproject.toml", root)
+    return Course.load(root)
+
+
+@pytest.mark.parametrize("changed", ["course_utils/checks/lab1.py", "course_utils/checks/delegation.py", "autograde/guarded_execute.py",
+                                     "autograde/hidden_tests/lab1.py", "labs/lab1_rnns_from_scratch/lab1_rnns_from_scratch.ipynb",
+                                     "solutions/lab1_rnns_from_scratch/lab1_rnns_from_scratch.ipynb"])
+def test_the_grader_version_covers_everything_that_can_change_a_score(course_copy, changed):
+    before = worker.grader_version(course_copy, LAB)
+    path = course_copy.root / changed
+    path.write_text(path.read_text() + "\n")
+    assert worker.grader_version(course_copy, LAB) != before
+
+
+def test_a_fixed_check_regrades_instead_of_reusing_stale_results(course_copy, submissions, tmp_path, fake_run):
+    calls, _ = fake_run
+    grade_folder(course_copy, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)
+    grade_folder(course_copy, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)
+    assert len(calls) == 3, "an unchanged rerun reuses the results"
+    checks = course_copy.root / "course_utils" / "checks" / "lab1.py"
+    checks.write_text(checks.read_text() + "\n# fixed\n")
+    grade_folder(course_copy, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)
+    assert len(calls) == 6
+
+
+def test_a_worker_whose_course_differs_refuses_the_job(course_copy):
+    job = {"course_root": str(course_copy.root), "lab": LAB, "student_id": "s1", "grader_version": "0" * 16, "notebook": "{}"}
+    answer = worker.grade_one(job)
+    assert answer["status"] == "grader error" and "differ from the instructor's" in answer["problems"][0]
+
+
+def test_the_csv_has_a_flags_column(course, submissions, tmp_path, fake_run):
+    hostile = EXAMPLES / "switched-off-checks.ipynb"
+    shutil.copy(hostile, submissions / hostile.name)
+    grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)
+    lines = (tmp_path / "out" / "grades.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    assert "flags" in header
+    flagged = next(line for line in lines if line.startswith("switched-off-checks"))
+    assert "setattr" in flagged or "sys.modules" in flagged
+    assert json.dumps(lines)  # every row is there
+    assert len(lines) == 5
