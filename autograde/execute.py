@@ -15,6 +15,10 @@ from autograde.private_tests import GuardedCells, private_tests_for
 class GuardedNotebookClient(GuardedCells, NotebookClient):
     """nbclient's client, with test cells run on the grader's private checks and hidden tests."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.on_cell_executed = self.record_reply
+
 
 @dataclass
 class CellFailure:

@@ -26,6 +26,9 @@ import sys
 import types
 import zlib
 
+# Imported before the record is made: numpy loads these lazily, and the checks rely on them.
+PRELOAD = ("numpy.testing", "numpy.linalg", "numpy.random")
+GRADER_PACKAGE = "autograde"  # never imported by a grading kernel: any such module is planted
 WATCHED_PACKAGES = ("builtins", "sys", "numpy", "tensorflow", "keras", "course_utils", "IPython", "ipykernel",
                     "inspect", "traceback", "linecache", "unittest", "math")
 # Values that change in normal use: the last result (`_`), the last exception (`sys.last_type`),
@@ -60,7 +63,7 @@ class Guard:
     """
 
     def __init__(self, shell, preload=()):
-        for name in preload:
+        for name in (*PRELOAD, *preload):
             __import__(name)
         self.shell = shell
         self.result = "{}"  # JSON, read by the grader through user_expressions
@@ -69,10 +72,10 @@ class Guard:
 
     # -- the record ---------------------------------------------------------------------------
 
-    def _record(self):
+    def _record(self, known=()):
         record = {}
         for name, module in list(sys.modules.items()):
-            if module is None or name.split(".")[0] not in WATCHED_PACKAGES:
+            if module is None or name.split(".")[0] not in WATCHED_PACKAGES or ("sys.modules", name) in known:
                 continue
             record[("sys.modules", name)] = module
             skip = NOT_WATCHED.get(name, ())
@@ -119,10 +122,13 @@ class Guard:
 
     def changed(self):
         """The recorded entries whose value is no longer the recorded one, as (key, readable name) pairs."""
-        changed = []
+        changed = [(("planted", name), f"sys.modules[{name!r}] (a planted module)") for name in list(sys.modules)
+                   if name.split(".")[0] == GRADER_PACKAGE and ("sys.modules", name) not in self.baseline]
         for key, value in self.baseline.items():
             current = self._current(key)
-            if isinstance(value, list):
+            if key[0] == "event":  # callbacks may be added (matplotlib registers one), not removed
+                same = all(any(_same(c, r) for c in current) for r in value)
+            elif isinstance(value, list):
                 same = len(current) == len(value) and all(_same(a, b) for a, b in zip(current, value))
             else:
                 same = _same(current, value)
@@ -148,6 +154,9 @@ class Guard:
     def restore(self, changed):
         """Puts the recorded values back."""
         for key, _ in changed:
+            if key[0] == "planted":
+                sys.modules.pop(key[1], None)
+                continue
             value, kind = self.baseline[key], key[0]
             if kind == "sys.modules":
                 sys.modules[key[1]] = value
@@ -160,7 +169,8 @@ class Guard:
             elif kind == "list":
                 self._list(key[1])[:] = value
             elif kind == "event":
-                self.shell.events.callbacks[key[1]] = list(value)
+                added = [c for c in self.shell.events.callbacks.get(key[1], []) if not any(_same(c, r) for r in value)]
+                self.shell.events.callbacks[key[1]] = list(value) + added
             elif key[1] == "trace":
                 sys.settrace(value)
             else:
@@ -186,6 +196,8 @@ class Guard:
         """
         changed = self.changed()
         self.restore(changed)
+        # Modules imported since (TensorFlow loads many lazily) join the record as they are now.
+        self.baseline.update({k: v for k, v in self._record(known=self.baseline).items() if k not in self.baseline})
         sources = json.loads(zlib.decompress(base64.b64decode(bundle)))
         modules = _PrivateModules(sources["modules"])
         names = {sources["checks_name"]: modules.load(sources["checks_module"])}

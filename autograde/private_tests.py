@@ -182,8 +182,20 @@ class GuardedCells(HasTraits):
         except (TypeError, KeyError, ValueError, SyntaxError):
             return None
 
+    def record_reply(self, **kwargs):
+        """An nbclient on_cell_executed hook: keeps the kernel's reply for :meth:`_judge`.
+
+        (nbgrader's Execute has an on_cell_executed of its own that does the same job.)
+        """
+        self._last_reply = kwargs.get("execute_reply")
+
     def _judge(self, cell, before, after):
         grade_id = cell.metadata["nbgrader"]["grade_id"]
+        reply = (getattr(self, "_last_reply", None) or {}).get("content", {})
+        if reply.get("status") == "error" and not any(o.get("output_type") == "error" for o in cell.outputs):
+            # The test raised, but no error was shown (a broken traceback display): it still failed.
+            cell.outputs.append(new_output("error", ename=reply.get("ename", "Error"), evalue=reply.get("evalue", ""),
+                                           traceback=["the test raised an error, but the traceback display did not show it"]))
         if before is not None:
             self.guard_report["restored"].extend(n for n in before.get("restored", []) if n not in self.guard_report["restored"])
         if before is None or after is None:
