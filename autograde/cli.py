@@ -64,7 +64,7 @@ def grade(course, args):
         out = Path(args.out or Path("grading") / lab)
         rows = grade_folder(course, lab, args.folder, out, workers=args.workers, force=args.force, student_ids=ids,
                             limits=limits, db_url=args.db, dask_scheduler=args.dask, budget=args.budget,
-                            skip_self_test=args.skip_self_test)
+                            skip_self_test=args.skip_self_test, sandboxed=not args.no_sandbox)
     except (FileNotFoundError, ValueError) as error:
         raise CourseError(str(error)) from error
     print(summary(rows))
@@ -96,6 +96,8 @@ def main(argv=None):
     p.add_argument("--budget", choices=["smoke", "full"], default="smoke", help="LAB_BUDGET for the notebooks (default: smoke)")
     p.add_argument("--skip-self-test", action="store_true",
                    help="grade even if the reference solution does not get full marks (it is graded first, and cached)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run kernels without the sandbox (only for submissions you trust; every row says so)")
     for limit in LIMITS:
         p.add_argument(limit.option, dest=limit.name, type=int, metavar=limit.metavar, help=f"{limit.help} (default: {limit.default:,})")
     p.set_defaults(func=grade)

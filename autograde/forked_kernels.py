@@ -13,13 +13,24 @@ LocalProvisioner with one change, how the process is started; signals, interrupt
 the shutdown sequence are jupyter_client's own. Kernels other than ipykernel on this Python,
 and processes that may not have children (a daemonic Dask worker), start the usual way.
 
-Modules that read environment variables when imported read the server's: it is started with
-the grading process's environment, as kernels were before.
+Both ways put the kernel in the sandbox its environment names (``COURSE_SANDBOX``, see
+:mod:`autograde.sandbox`): a forked kernel enters it right after the fork, a kernel started the
+usual way runs ``python -m autograde.sandboxed_kernel`` instead of ``ipykernel_launcher``.
+:class:`SandboxedKernelManager` starts every kernel the usual way, sandboxed all the same.
+
+The server itself starts with an environment of a few harmless variables (the grader's may hold
+credentials, and a forked kernel inherits the server's memory), which modules that read
+variables when imported read. It forks only for the grading process that started it: a kernel
+knows the server's socket and could otherwise ask it for a process outside any sandbox.
 """
+import errno
 import functools
 import multiprocessing
 import multiprocessing.forkserver
+import multiprocessing.reduction
 import os
+import socket
+import struct
 import sys
 import types
 import uuid
@@ -28,44 +39,72 @@ from contextlib import contextmanager
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 
+from autograde import sandbox
+
 PRELOAD = ["ipykernel.kernelapp", "numpy", "tensorflow", "keras", __name__]
 # What a kernel's environment holds when a lab imports these modules, read by them at import
 # time: the level the labs set before importing TensorFlow, the backend ipykernel sets before a
 # notebook imports matplotlib (ipykernel imports pyplot itself).
 SERVER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+# The grader's variables the server keeps: locale and the libraries' thread and device settings.
+SERVER_PASSES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                 "OPENBLAS_NUM_THREADS", "TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_ENABLE_ONEDNN_OPTS",
+                 "TF_CPP_MIN_LOG_LEVEL", "CUDA_VISIBLE_DEVICES", "KERAS_BACKEND", "KERAS_HOME", "MPLBACKEND")
+SERVER_PARENT = "COURSE_FORKSERVER_PARENT"  # tells the server, at its preload, which process it serves
 
 
 class ForkProvisioner(LocalProvisioner):
-    """LocalProvisioner whose kernels are forked from the preloaded server."""
+    """LocalProvisioner whose kernels are forked from the preloaded server, each in its sandbox if asked."""
 
+    fork = True  # False: start kernels the usual way
     forked = False  # whether this kernel was forked (True) or started the usual way
 
     async def launch_kernel(self, cmd, **kwargs):
+        env = sandbox.launch_environment(dict(kwargs.get("env") or os.environ))
         # A daemonic process (a Dask worker by default) may not have multiprocessing children.
-        if not _is_this_ipykernel(cmd) or multiprocessing.current_process().daemon:
-            return await super().launch_kernel(cmd, **kwargs)
-        env, cwd = dict(kwargs.get("env") or os.environ), str(kwargs.get("cwd") or os.getcwd())
-        try:
-            process = _forkserver().Process(target=_run_kernel, args=(cmd, env, cwd))
-            with _main_module_hidden():
-                process.start()
-        except (OSError, ValueError):  # no forkserver on this platform, or it could not start
-            return await super().launch_kernel(cmd, **kwargs)
-        self.process = _KernelProcess(process)
-        self.forked = True
-        self.pid = self.pgid = process.pid  # the kernel makes itself a process-group leader
-        self.cwd = cwd
-        return self.connection_info
+        if self.fork and _is_this_ipykernel(cmd) and not multiprocessing.current_process().daemon:
+            cwd = str(kwargs.get("cwd") or os.getcwd())
+            try:
+                process = _forkserver().Process(target=_run_kernel, args=(cmd, env, cwd))
+                with _grader_hidden():
+                    process.start()
+            except (OSError, ValueError):  # no forkserver on this platform, or it could not start
+                pass
+            else:
+                self.process = _KernelProcess(process)
+                self.forked = True
+                self.pid = self.pgid = process.pid  # the kernel makes itself a process-group leader
+                self.cwd = cwd
+                sandbox.track_kernel(self.pid)
+                return self.connection_info
+        if sandbox.VARIABLE in env:
+            cmd = _sandboxed_command(cmd)
+        connection_info = await super().launch_kernel(cmd, **{**kwargs, "env": env})
+        sandbox.track_kernel(self.pid)
+        return connection_info
+
+    async def cleanup(self, restart=False):
+        sandbox.track_kernel(self.pid, running=False)
+        await super().cleanup(restart)
 
 
 class ForkingKernelManager(AsyncKernelManager):
     """nbclient's kernel manager, with kernels started by :class:`ForkProvisioner`."""
 
+    fork = True
+
     async def _async_pre_start_kernel(self, **kw):
         self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
         if self.provisioner is None:
             self.provisioner = ForkProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
+            self.provisioner.fork = self.fork
         return await super()._async_pre_start_kernel(**kw)
+
+
+class SandboxedKernelManager(ForkingKernelManager):
+    """nbclient's kernel manager, with kernels started the usual way, each in its sandbox if asked."""
+
+    fork = False
 
 
 class _KernelProcess:
@@ -99,37 +138,67 @@ def _is_this_ipykernel(cmd):
     return len(cmd) >= 3 and os.path.realpath(cmd[0]) == os.path.realpath(sys.executable) and cmd[1:3] == ["-m", "ipykernel_launcher"]
 
 
+def _sandboxed_command(cmd):
+    """``python -m autograde.sandboxed_kernel ...`` for ``python -m ipykernel_launcher ...``."""
+    if not _is_this_ipykernel(cmd):
+        raise RuntimeError(f"cannot sandbox the kernel {' '.join(cmd)!r}: only this Python's ipykernel can be")
+    return [cmd[0], "-m", "autograde.sandboxed_kernel", *cmd[3:]]
+
+
 @functools.cache
 def _forkserver():
     """The forkserver context, its server started (once per process) with PRELOAD imported."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    with _environment(SERVER_ENV), _stderr_to_devnull():  # TensorFlow prints start-up lines that no setting silences
+    passed = {name: os.environ[name] for name in SERVER_PASSES if name in os.environ}
+    env = {**SERVER_ENV, **passed, SERVER_PARENT: str(os.getpid())}
+    with _environment(env), _stderr_to_devnull():  # TensorFlow prints start-up lines that no setting silences
         multiprocessing.forkserver.ensure_running()
     return context
 
 
 @contextmanager
-def _environment(defaults):
-    """os.environ with ``defaults`` for the variables it does not set, for the duration of the block."""
-    added = {name: value for name, value in defaults.items() if name not in os.environ}
-    os.environ.update(added)
+def _environment(env):
+    """os.environ replaced by ``env`` for the duration of the block."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
     try:
         yield
     finally:
-        for name in added:
-            del os.environ[name]
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _serve_only_the_grader():
+    """In the server: refuse to fork for any process but the grading process that started it.
+
+    The server forks, outside any sandbox, whatever a client sends; a forked kernel inherits the
+    address of its socket, and Landlock before ABI 9 does not stop connecting to a named socket.
+    """
+    grader = os.getppid()
+    receive = multiprocessing.reduction.recvfds
+
+    def recvfds(sock, size):
+        pid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[0]
+        if pid != grader:  # the server's loop drops the connection and goes on serving
+            raise ConnectionAbortedError(errno.ECONNABORTED, f"fork request from process {pid}, not from the grader")
+        return receive(sock, size)
+
+    multiprocessing.reduction.recvfds = recvfds
 
 
 @contextmanager
-def _main_module_hidden():
-    """multiprocessing re-runs the parent's ``__main__`` in each child (spawn semantics); a kernel needs none of it."""
-    main = sys.modules["__main__"]
+def _grader_hidden():
+    """multiprocessing re-runs the parent's ``__main__`` in each child (spawn semantics) and sends it
+    the parent's sys.argv (``course grade --db URL`` may hold a password); a kernel needs neither."""
+    main, argv = sys.modules["__main__"], sys.argv
     sys.modules["__main__"] = types.ModuleType("__main__")
+    sys.argv = argv[:1]
     try:
         yield
     finally:
-        sys.modules["__main__"] = main
+        sys.modules["__main__"], sys.argv = main, argv
 
 
 @contextmanager
@@ -156,6 +225,7 @@ def _run_kernel(cmd, env, cwd):
     os.environ.update(env)
     os.environ["JPY_PARENT_PID"] = str(os.getppid())  # the kernel exits if the server (so the grader) dies
     os.chdir(cwd)
+    sandbox.enter(cmd)  # single-threaded still: the fork left the server's threads behind
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed()  # a fresh seed, as in a new interpreter, not the server's
     sys.argv = list(cmd)
@@ -164,3 +234,7 @@ def _run_kernel(cmd, env, cwd):
     from ipykernel.kernelapp import IPKernelApp
 
     IPKernelApp.launch_instance(argv=cmd[3:])
+
+
+if os.environ.pop(SERVER_PARENT, None) == str(os.getppid()):  # this is the server, importing its preload
+    _serve_only_the_grader()

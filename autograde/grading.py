@@ -36,6 +36,7 @@ from autograde.guarded_execute import cell_origin
 from autograde.intake import GRADABLE, StudentIds, collect
 from autograde.limits import DEFAULT_LIMITS
 from autograde.rebuild import edited_tests, rebuild
+from autograde.sandbox import probe
 from autograde.worker import cache_folder, grade_one, grader_template, grader_version, register_lab
 
 GRADED, ENVIRONMENT_PROBLEM, GRADER_ERROR = "graded", "environment problem", "grader error"
@@ -62,11 +63,12 @@ class Row:
 
 
 def grade_folder(course, lab, folder, out, workers=None, force=False, student_ids=None, limits=None,
-                 db_url=None, dask_scheduler=None, budget="smoke", progress=True, skip_self_test=False, log=print):
+                 db_url=None, dask_scheduler=None, budget="smoke", progress=True, skip_self_test=False, sandboxed=True,
+                 log=print):
     """Grades every file in ``folder``; returns the rows also written to ``out/grades.csv``.
 
     Raises SelfTestFailed, before grading anyone, when the reference solution does not get full
-    marks (unless ``skip_self_test``).
+    marks (unless ``skip_self_test``). ``sandboxed=False`` runs kernels without the sandbox.
     """
     lab = course.resolve_lab(lab)
     nbgrader_environment()
@@ -76,9 +78,14 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
     max_score = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in release.cells if c.metadata.get("nbgrader", {}).get("grade"))
 
+    unprotected = sandbox_gaps(sandboxed)
+    if unprotected:
+        log("\n".join(unprotected))
+
     def job(notebook, student_id):
         return {"course_root": str(course.root), "lab": lab, "student_id": student_id, "grader_version": grader_version(course, lab),
-                "notebook": nbformat.writes(notebook), "limits": {**DEFAULT_LIMITS, **(limits or {})}, "env": kernel_env(budget)}
+                "notebook": nbformat.writes(notebook), "limits": {**DEFAULT_LIMITS, **(limits or {})}, "env": kernel_env(budget),
+                "sandbox": sandboxed}
 
     rows, jobs = [], []
     for submission in collect(folder, student_ids or StudentIds()):
@@ -89,7 +96,7 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
         try:
             notebook = _prepare(row, release, nbformat.from_dict(submission.notebook))
             new_job = job(notebook, row.student_id)
-            key = {"sha256": submission.sha256, **{k: new_job[k] for k in ("grader_version", "limits", "env")}}
+            key = {"sha256": submission.sha256, **{k: new_job[k] for k in ("grader_version", "limits", "env", "sandbox")}}
             cache = out / "results" / f"{row.student_id}.json"
             if not force and cache.exists() and json.loads(cache.read_text()).get("key") == key:
                 _apply(row, json.loads(cache.read_text()))
@@ -112,9 +119,19 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
             except Exception as error:
                 _grader_error(row, "recording the result", error)
 
+    for row in rows:
+        if row.status in (GRADED, ENVIRONMENT_PROBLEM):
+            row.notes.extend(unprotected)
     record_in_gradebook(course, lab, db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}", rows)
     write_csv(out / "grades.csv", rows, release)
     return rows
+
+
+def sandbox_gaps(sandboxed):
+    """One sentence for each protection the kernels will lack on this machine (none: an empty list)."""
+    if not sandboxed:
+        return ["not sandboxed (--no-sandbox): kernels could read and write every file and reach the network"]
+    return [f"sandbox: {gap}" for gap in probe().missing]
 
 
 def kernel_env(budget):

@@ -13,6 +13,9 @@ the kernel dies. Ours:
   during which student code changed the grading machinery (:mod:`autograde.private_tests`);
 - starts each kernel forked from a server that has already imported TensorFlow
   (:mod:`autograde.forked_kernels`), saving every notebook about 2 s of start-up;
+- puts each kernel in a sandbox (:mod:`autograde.sandbox`): it reads only the Python
+  environment, ``course_utils`` and the lab's data, writes only its working folder and a private
+  temporary folder, reaches no network, and sees none of the grader's environment variables;
 - survives the kernel dying (``os._exit``, a crash, the memory limit): the cell that killed it
   and every later cell get an error saying so, and the tests that ran before keep their points.
 
@@ -32,8 +35,9 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Float, Integer, Unicode
 
+from autograde import sandbox
 from autograde.feedback import failure_message
-from autograde.forked_kernels import ForkingKernelManager
+from autograde.forked_kernels import ForkingKernelManager, SandboxedKernelManager
 from autograde.limits import LIMIT_NAMED
 from autograde.output_budget import OutputBudget
 from autograde.private_tests import GuardedCells, is_test_cell, private_tests_for
@@ -69,12 +73,14 @@ class GuardedExecute(GuardedCells, Execute):
     kernel_cwd = Unicode("", help="the kernel's working folder (default: the notebook's folder)").tag(config=True)
     kernel_tmp = Unicode("", help="the kernel's private temporary folder (default: the system's)").tag(config=True)
     fork_kernels = Bool(True, help="start kernels from a server with TensorFlow already imported").tag(config=True)
+    sandbox = Bool(True, help="run each kernel in the sandbox (needs kernel_tmp)").tag(config=True)
     kernel_stop_reason = Unicode("")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.fork_kernels and "kernel_manager_class" not in kwargs:
-            self.kernel_manager_class = ForkingKernelManager  # nbgrader's Execute sets AsyncKernelManager in its __init__
+        if "kernel_manager_class" not in kwargs:  # nbgrader's Execute sets AsyncKernelManager in its __init__
+            # Both managers honour the sandbox; nbgrader's would start the kernel unsandboxed.
+            self.kernel_manager_class = ForkingKernelManager if self.fork_kernels else SandboxedKernelManager
 
     def preprocess(self, nb, resources=None, km=None):
         self._started = time.monotonic()
@@ -101,7 +107,8 @@ class GuardedExecute(GuardedCells, Execute):
         finally:
             self._watching = False
             nb.metadata["grading"] = {"problems": self._problems, "execute_seconds": round(time.monotonic() - self._started, 2),
-                                      "forked_kernel": self._forked, "instructor_cell_errors": self._cell_errors,
+                                      "forked_kernel": self._forked, "sandboxed": bool(self.sandbox and self.kernel_tmp),
+                                      "instructor_cell_errors": self._cell_errors,
                                       "machinery_restored": self.guard_report["restored"],
                                       "machinery_changed": self.guard_report["tampered"]}
 
@@ -111,11 +118,23 @@ class GuardedExecute(GuardedCells, Execute):
         kwargs.setdefault("stderr", subprocess.DEVNULL)
         if self.kernel_cwd:
             kwargs["cwd"] = self.kernel_cwd
+        if self.sandbox and self.kernel_tmp:
+            kwargs["env"] = {**kwargs["env"], sandbox.VARIABLE: self.sandbox_policy().to_json()}
         started = await super().async_start_new_kernel(**kwargs)
         self._forked = getattr(self.km.provisioner, "forked", False)
         return started
 
     start_new_kernel = run_sync(async_start_new_kernel)  # nbclient binds the sync twin at class creation
+
+    def sandbox_policy(self):
+        """The kernel's sandbox: it writes its working folder and the lab's output folder, reads the lab's data."""
+        paths = [value for value in self.kernel_env.values() if isinstance(value, str) and os.path.isabs(value)]
+        writable = [path for path in [self.kernel_cwd, self.kernel_env.get("LAB_OUTPUT_DIR")] if path]
+        return sandbox.SandboxPolicy(
+            temp_dir=self.kernel_tmp, writable=writable, readable=[p for p in paths if p not in writable and os.path.exists(p)],
+            env=dict(self.kernel_env), max_processes=self.max_processes, max_file_mb=self.max_file_mb,
+            cpu_seconds=self.notebook_timeout * (os.cpu_count() or 1),  # every thread's CPU time counts
+        )
 
     def _get_timeout(self, cell):
         training = cell is not None and cell.metadata.get("autograde", {}).get(TRAINING_CELL)

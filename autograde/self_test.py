@@ -57,7 +57,7 @@ def reference_notebook(course, lab):
 
 def cache_key(job):
     """What the reference's score depends on: the grader version, limits, budget and kernel environment."""
-    keyed = {name: job[name] for name in ("grader_version", "limits", "env", "lab")}
+    keyed = {name: job.get(name) for name in ("grader_version", "limits", "env", "lab", "sandbox")}
     return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
 
 

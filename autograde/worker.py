@@ -24,6 +24,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograde import sandbox
 from autograde.build import load_nbgrader_config, nbgrader_environment
 from autograde.course import Course
 from autograde.feedback import failure_message
@@ -121,13 +122,25 @@ def grade_one(job):
     autograded notebook. Whatever goes wrong, it returns a result: status "grader error" and why.
     """
     started = time.monotonic()
+    _adopt_orphans()
     try:
         result = _grade(job)
     except Exception as error:  # the job keeps its row, with what went wrong
         last = traceback.format_exception_only(error)[-1].strip()
         result = {"student_id": job.get("student_id"), "status": "grader error", "tests": {}, "problems": [f"grading failed: {last[:300]}"]}
+    finally:
+        sandbox.kill_strays()  # a kernel's leftover daemon could otherwise rewrite files after grading
     result["total_seconds"] = round(time.monotonic() - started, 2)
     return result
+
+
+@functools.cache
+def _adopt_orphans():
+    """Once per grading process: orphaned descendants (a kernel's daemons) become its children."""
+    try:
+        sandbox.become_subreaper()
+    except OSError:  # not Linux: strays are left to the process group's kill
+        pass
 
 
 def _grade(job):
@@ -158,6 +171,7 @@ def _grade(job):
         config.GuardedExecute.kernel_env = {**job.get("env", {}), "LAB_OUTPUT_DIR": str(work / "artifacts")}
         config.GuardedExecute.kernel_cwd = str(work)
         config.GuardedExecute.kernel_tmp = str(private_tmp)
+        config.GuardedExecute.sandbox = job.get("sandbox", True)
         api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
         outcome = api.autograde(lab, student, force=True, create=True)
         autograded_path = root / "autograded" / student / lab / f"{lab}.ipynb"
@@ -187,7 +201,7 @@ def _grade(job):
             "instructor_cell_errors": grading.get("instructor_cell_errors", []),
             "machinery_restored": grading.get("machinery_restored", []),
             "machinery_changed": grading.get("machinery_changed", {}),
-            "sandbox": grading.get("sandbox", ""),
+            "sandboxed": grading.get("sandboxed", False),
             "execute_seconds": grading.get("execute_seconds", 0.0),
             "forked_kernel": grading.get("forked_kernel", False),
             "feedback_html": feedback_path.read_text() if feedback["success"] and feedback_path.exists() else None,

@@ -17,6 +17,8 @@ def test_environment_yml_matches_pyproject():
     pip_side = [*project["dependencies"], *(d for extra in project["optional-dependencies"].values() for d in extra)]
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda_side = [d for d in env["dependencies"] if isinstance(d, str) and normalise(d)[0] not in ("python", "pip")]
+    conda_side += [d.split("#")[0] for entry in env["dependencies"] if isinstance(entry, dict)
+                   for d in entry.get("pip", []) if not d.startswith("-")]  # what conda-forge lacks
     assert dict(map(normalise, conda_side)) == dict(map(normalise, pip_side))
     assert any(isinstance(d, dict) and "-e ." in d.get("pip", []) for d in env["dependencies"]), "environment.yml should pip-install the project itself"
 

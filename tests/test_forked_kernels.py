@@ -1,5 +1,7 @@
 """Kernels forked from the preloaded server: faster to start, and still one clean process per notebook."""
 import math
+import multiprocessing.forkserver
+import os
 
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
@@ -58,3 +60,12 @@ def test_without_a_forkserver_kernels_start_the_usual_way(tmp_path, monkeypatch)
 
     monkeypatch.setattr(forked_kernels, "_forkserver", unavailable)
     assert run(tmp_path, "import sys; print('tensorflow' in sys.modules)") == ["False"]
+
+
+def test_the_server_holds_none_of_the_graders_variables():
+    # A forked kernel inherits the server's memory, sandboxed or not: no credentials may be in it.
+    forked_kernels._forkserver()
+    with open(f"/proc/{multiprocessing.forkserver._forkserver._forkserver_pid}/environ", "rb") as environ:
+        names = {entry.split(b"=", 1)[0].decode() for entry in environ.read().split(b"\0") if entry}
+    kept = {*forked_kernels.SERVER_PASSES, *forked_kernels.SERVER_ENV, forked_kernels.SERVER_PARENT}
+    assert not (names - kept) & set(os.environ)  # C libraries may add a few (COLUMNS), never the grader's own
