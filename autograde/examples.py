@@ -43,6 +43,12 @@ READ_HIDDEN_TESTS = """\
 # Print the hidden tests, every way there is.
 import gc, inspect, linecache, os, sys, types
 import course_utils
+repository = os.path.dirname(os.path.dirname(course_utils.__file__))
+for path in ("autograde/hidden_tests/{short}.py", "solutions/{lab}/{lab}.ipynb"):
+    try:
+        print(open(os.path.join(repository, path)).read())
+    except Exception as error:
+        print("open:", type(error).__name__)
 for name, module in list(sys.modules.items()):
     if "hidden" in name:
         try:
@@ -50,19 +56,13 @@ for name, module in list(sys.modules.items()):
         except Exception as error:
             print("inspect:", error)
 for obj in gc.get_objects():
-    if isinstance(obj, types.ModuleType) and "hidden" in getattr(obj, "__name__", ""):
+    if type(obj) is types.ModuleType and "hidden" in vars(obj).get("__name__", ""):
         try:
             print(inspect.getsource(obj))
         except Exception as error:
             print("gc:", error)
-print([entry[2] for entry in linecache.cache.values() if len(entry) > 2 and any("hidden" in line for line in entry[2])])
-print(In)
-repository = os.path.dirname(os.path.dirname(course_utils.__file__))
-for path in ("autograde/hidden_tests/{short}.py", "solutions/{lab}/{lab}.ipynb"):
-    try:
-        print(open(os.path.join(repository, path)).read())
-    except Exception as error:
-        print("open:", type(error).__name__)
+print("linecache:", [name for name, entry in linecache.cache.items() if len(entry) > 2 and any("BEGIN HIDDEN" in line for line in entry[2])])
+print("history:", [cell for cell in In if "hidden_tests." in cell and "print(" not in cell])
 """
 PLANT_FILES = """\
 # Leave something behind for the students graded after me.

@@ -1,10 +1,14 @@
 """Grading throughput: plain serial ``nbgrader autograde`` against ``course grade`` with 1 and 2 workers.
 
-All three grade the same submissions (copies of a lab's example submissions, at least 20)
-with the lab under LAB_BUDGET=smoke, on this machine, in one run. Prints submissions per
-minute, the ratios to nbgrader, and our per-notebook overhead: wall time minus the time the
+All grade the same submissions (copies of a lab's example submissions, at least 20) with
+the lab under LAB_BUDGET=smoke, on this machine, in one run. Prints submissions per minute,
+the ratios to nbgrader, and our per-notebook overhead: wall time minus the time the
 notebooks spent executing, per notebook (1 worker). Our kernels are forked from a server with
 TensorFlow already imported (autograde/forked_kernels.py); nbgrader starts each one afresh.
+Plain nbgrader runs the same hidden tests, imported the way a plain nbgrader course would.
+
+It also prints what the sandbox costs (2 workers with and without it) and what the self-test
+costs (one reference notebook, graded before anyone and then cached), per notebook.
 
 Targets: at least 2x nbgrader's throughput on a 2-core machine; overhead under 3 s a notebook.
 
@@ -22,9 +26,16 @@ from pathlib import Path
 
 from autograde.build import nbgrader_environment
 from autograde.course import Course
-from autograde.grading import grade_folder
+from autograde.grading import grade_folder, kernel_env
 
 EXAMPLES = ["full-marks", "partial", "untouched", "stripped-metadata", "rearranged", "tampered-tests"]
+
+
+def max_score(course, lab):
+    import nbformat
+
+    release = nbformat.read(course.lab_notebook(lab), as_version=4)
+    return sum(float(c.metadata["nbgrader"].get("points", 0)) for c in release.cells if c.metadata.get("nbgrader", {}).get("grade"))
 
 
 def make_submissions(course, lab, count, folder):
@@ -37,6 +48,10 @@ def make_submissions(course, lab, count, folder):
 def plain_nbgrader(course, lab, submissions, root):
     """nbgrader as shipped: its own config, one `nbgrader autograde` process, notebooks one at a time."""
     shutil.copytree(course.solutions_dir / lab, root / "source" / lab)
+    source = root / "source" / lab / f"{lab}.ipynb"
+    short = lab.split("_")[0]  # plain nbgrader imports the hidden tests in the test cell itself
+    source.write_text(source.read_text().replace(
+        '"### BEGIN HIDDEN TESTS\\n",', f'"### BEGIN HIDDEN TESTS\\n", "from autograde.hidden_tests import {short} as hidden_tests\\n",'))
     for path in sorted(submissions.iterdir()):
         student = path.name.split("_")[0]
         (root / "submitted" / student / lab).mkdir(parents=True)
@@ -55,14 +70,34 @@ def plain_nbgrader(course, lab, submissions, root):
     return time.monotonic() - started
 
 
-def ours(course, lab, submissions, out, workers):
+def ours(course, lab, submissions, out, workers, sandboxed=True):
     started = time.monotonic()
-    rows = grade_folder(course, lab, submissions, out, workers=workers, force=True, progress=False)
+    rows = grade_folder(course, lab, submissions, out, workers=workers, force=True, progress=False, sandboxed=sandboxed,
+                        log=lambda *a: None)
     seconds = time.monotonic() - started
     assert all(r.status == "graded" for r in rows), [r.status for r in rows]
     results = [json.loads(p.read_text()) for p in (out / "results").glob("*.json")]
     assert all(r["forked_kernel"] for r in results), "some kernels were not forked from the preloaded server"
     return seconds, sum(r["execute_seconds"] for r in results)
+
+
+def self_test_seconds(course, lab):
+    """The reference solution graded once, uncached, as `course grade` does before grading anyone."""
+    from autograde import self_test
+    from autograde.grading import run_self_test
+    from autograde.limits import DEFAULT_LIMITS
+    from autograde.worker import cache_folder, grader_version
+    import nbformat
+
+    for cached in cache_folder().glob(f"self-test-{lab}-*.json"):
+        cached.unlink()
+    job = {"course_root": str(course.root), "lab": lab, "student_id": self_test.REFERENCE_ID, "limits": DEFAULT_LIMITS,
+           "grader_version": grader_version(course, lab), "env": kernel_env("smoke"), "sandbox": True,
+           "notebook": nbformat.writes(self_test.reference_notebook(course, lab))}
+    started = time.monotonic()
+    check = run_self_test(job, max_score(course, lab), None)
+    assert check.passed, check.summary()
+    return time.monotonic() - started
 
 
 def main():
@@ -77,8 +112,10 @@ def main():
         tmp = Path(tmp)
         make_submissions(course, lab, args.count, tmp / "submissions")
         baseline = plain_nbgrader(course, lab, tmp / "submissions", tmp / "nbgrader")
+        self_test = self_test_seconds(course, lab)
         one, executing = ours(course, lab, tmp / "submissions", tmp / "ours-1", workers=1)
         two, _ = ours(course, lab, tmp / "submissions", tmp / "ours-2", workers=2)
+        unsandboxed, _ = ours(course, lab, tmp / "submissions", tmp / "ours-2-unsandboxed", workers=2, sandboxed=False)
 
     def per_minute(seconds):
         return args.count / seconds * 60
@@ -88,6 +125,10 @@ def main():
     print(f"  course grade, 1 worker:      {one:7.1f} s  {per_minute(one):5.1f} submissions/min  {baseline / one:.2f}x nbgrader")
     print(f"  course grade, 2 workers:     {two:7.1f} s  {per_minute(two):5.1f} submissions/min  {baseline / two:.2f}x nbgrader")
     print(f"  overhead per notebook (1 worker, all but execution): {(one - executing) / args.count:.2f} s")
+    print(f"  sandbox: 2 workers without it {unsandboxed:.1f} s, with it {two:.1f} s: "
+          f"{(two - unsandboxed) / args.count:+.2f} s per notebook (wall time, 2 workers)")
+    print(f"  self-test: {self_test:.1f} s once per grader version, {self_test / args.count:.2f} s per notebook for "
+          f"{args.count} submissions (then cached)")
 
 
 if __name__ == "__main__":
