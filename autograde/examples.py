@@ -189,7 +189,7 @@ def _habits(release, answers, total):
     for cell in below.cells:
         cells.append(cell)
         if _is_answer(cell):  # the stub stays; the answer goes into a new cell right below it
-            cells.append(nbformat.v4.new_code_cell(answers[_nbgrader(cell)["grade_id"]]))
+            cells.append(_student_cell(answers[_nbgrader(cell)["grade_id"]], f"{cell.id}-below"))
     below.cells = cells
     copied = copy.deepcopy(release)
     cells = []
@@ -207,13 +207,19 @@ def _habits(release, answers, total):
 def _with_cell_after_setup(notebook, source):
     """``source`` in a new cell right after the first code cell that imports the lab's checks."""
     setup = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and "course_utils.checks" in c.source)
-    notebook.cells.insert(setup + 1, nbformat.v4.new_code_cell(source))
+    notebook.cells.insert(setup + 1, _student_cell(source, "after-setup"))
     return notebook
 
 
 def _with_cell_at_end(notebook, source):
-    notebook.cells.append(nbformat.v4.new_code_cell(source))
+    notebook.cells.append(_student_cell(source, "at-end"))
     return notebook
+
+
+def _student_cell(source, cell_id):
+    cell = nbformat.v4.new_code_cell(source)
+    cell.id = cell_id  # fixed, so that regenerated examples compare equal
+    return cell
 
 
 def _rearranged(notebook, answers):

@@ -78,9 +78,9 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
     max_score = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in release.cells if c.metadata.get("nbgrader", {}).get("grade"))
 
-    unprotected = sandbox_gaps(sandboxed)
-    if unprotected:
-        log("\n".join(unprotected))
+    gaps = probe().missing if sandboxed else ["not sandboxed (--no-sandbox)"]
+    if gaps:
+        log("sandbox on this machine: " + "; ".join(gaps))
 
     def job(notebook, student_id):
         return {"course_root": str(course.root), "lab": lab, "student_id": student_id, "grader_version": grader_version(course, lab),
@@ -119,19 +119,9 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
             except Exception as error:
                 _grader_error(row, "recording the result", error)
 
-    for row in rows:
-        if row.status in (GRADED, ENVIRONMENT_PROBLEM):
-            row.notes.extend(unprotected)
     record_in_gradebook(course, lab, db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}", rows)
     write_csv(out / "grades.csv", rows, release)
     return rows
-
-
-def sandbox_gaps(sandboxed):
-    """One sentence for each protection the kernels will lack on this machine (none: an empty list)."""
-    if not sandboxed:
-        return ["not sandboxed (--no-sandbox): kernels could read and write every file and reach the network"]
-    return [f"sandbox: {gap}" for gap in probe().missing]
 
 
 def kernel_env(budget):
@@ -234,8 +224,7 @@ def _apply(row, result):
         where = f"instructor cell {error['cell']} (a cell the student cannot edit) failed: {error['error'][:200]}"
         row.notes.append(f"{where}; likely an environment problem, not the student's work: regrade after fixing it"
                          if kind in ENVIRONMENT_ERRORS else where)
-    if result.get("sandbox"):
-        row.notes.append(result["sandbox"])
+    row.notes.extend(result.get("sandbox_gaps", []))  # as found on the machine that graded it (a Dask worker too)
 
 
 def record_in_gradebook(course, lab, db_url, rows):

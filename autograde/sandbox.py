@@ -42,6 +42,8 @@ try:
 except ImportError:  # the grading extra is not installed: no Landlock, the rest still applies
     landlockpy = None
 
+from autograde.limits import DEFAULT_LIMITS
+
 VARIABLE = "COURSE_SANDBOX"
 
 # Read and run: the system's programs and libraries.
@@ -89,8 +91,8 @@ class SandboxPolicy:
     writable: list = dataclasses.field(default_factory=list)
     readable: list = dataclasses.field(default_factory=list)
     env: dict = dataclasses.field(default_factory=dict)
-    max_processes: int = 512
-    max_file_mb: int = 1024
+    max_processes: int = DEFAULT_LIMITS["max_processes"]
+    max_file_mb: int = DEFAULT_LIMITS["max_file_mb"]
     cpu_seconds: int = 7200
 
     def to_json(self):

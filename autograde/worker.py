@@ -202,11 +202,19 @@ def _grade(job):
             "machinery_restored": grading.get("machinery_restored", []),
             "machinery_changed": grading.get("machinery_changed", {}),
             "sandboxed": grading.get("sandboxed", False),
+            "sandbox_gaps": _sandbox_gaps(grading.get("sandboxed", False)),
             "execute_seconds": grading.get("execute_seconds", 0.0),
             "forked_kernel": grading.get("forked_kernel", False),
             "feedback_html": feedback_path.read_text() if feedback["success"] and feedback_path.exists() else None,
             "autograded": json.dumps(autograded),
         }
+
+
+def _sandbox_gaps(sandboxed):
+    """What this machine's sandbox lacks, one sentence each (said in every row graded here)."""
+    if not sandboxed:
+        return ["not sandboxed (--no-sandbox): the kernel could read and write every file and reach the network"]
+    return [f"sandbox: {gap}" for gap in sandbox.probe().missing]
 
 
 def withhold_hidden_text(course, lab, notebook):

@@ -93,3 +93,12 @@ def test_kernels_are_forked_from_the_preloaded_server_unless_turned_off(tmp_path
     started, _, _ = run(tmp_path, "x = 1", fork_kernels=False)
     assert forked.metadata["grading"]["forked_kernel"] is True
     assert started.metadata["grading"]["forked_kernel"] is False
+
+
+def test_errors_in_cells_the_student_cannot_edit_are_recorded_apart(tmp_path):
+    student = new_code_cell("import time; time.sleep(5)", metadata={"autograde": {"origin": "student"}})
+    instructor = new_code_cell("import time; time.sleep(5)")
+    notebook, errors, _ = run(tmp_path, student, instructor, cell_timeout=1)
+    assert ("CellTimeoutError", "") in errors[0] and ("CellTimeoutError", "") in errors[1]
+    recorded = notebook.metadata["grading"]["instructor_cell_errors"]
+    assert [e["cell"] for e in recorded] == [2] and "CellTimeoutError" in recorded[0]["error"]
