@@ -260,8 +260,13 @@ def write_csv(path, rows, release):
         writer.writerow(["file", "student_id", "status", "score", "max_score", *test_ids, "answers", "flags", "notes"])
         for row in sorted(rows, key=lambda r: r.file):
             scores = [_number(row.tests[t]["score"]) if t in row.tests else "" for t in test_ids]
-            writer.writerow([row.file, row.student_id or "", row.status, _number(row.score), _number(row.max_score), *scores,
-                             row.answers, " | ".join(row.flags), " | ".join(row.notes)])
+            writer.writerow([_cell(row.file), _cell(row.student_id or ""), _cell(row.status), _number(row.score),
+                             _number(row.max_score), *scores, _cell(row.answers), _cell(" | ".join(row.flags)), _cell(" | ".join(row.notes))])
+
+
+def _cell(text):
+    """Text a spreadsheet shows as text: a file named '=HYPERLINK(...)' must not become a formula."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _number(value):

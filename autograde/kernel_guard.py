@@ -1,8 +1,10 @@
 """Runs inside a grading kernel: private tests, and evidence that the grading machinery is intact.
 
 The grader never imports this module in the kernel (a sandboxed kernel cannot even read
-autograde/): it sends this file's text, which the kernel executes in a fresh namespace
-(:mod:`autograde.private_tests` builds the requests). Before the first cell runs,
+autograde/): it sends this file's text, which the kernel executes in a fresh namespace with a
+private copy of the builtins, before any student code runs (:mod:`autograde.private_tests`
+builds the requests). The guard's own work uses no module a student could patch later: the
+sources come as a Python literal, and results go back as one (``repr``). Before the first cell runs,
 :class:`Guard` records the functions, classes and hooks that grading relies on: every
 callable of numpy, TensorFlow, Keras, course_utils, IPython, ipykernel and the standard
 modules that show errors, every method of their classes, the shell's traceback and display
@@ -18,19 +20,17 @@ hooks and its input transformers. Around each test cell it
 This is evidence, not a wall: code in the same process can, with enough effort, defeat any
 check made there. The grader's static review flags (:mod:`autograde.flags`) are the backstop.
 """
-import base64
 import builtins
-import json
 import linecache
 import sys
 import types
-import zlib
 
 # Imported before the record is made: numpy loads these lazily, and the checks rely on them.
 PRELOAD = ("numpy.testing", "numpy.linalg", "numpy.random")
-GRADER_PACKAGE = "autograde"  # never imported by a grading kernel: any such module is planted
+GRADER_PACKAGE = "autograde"  # a kernel imports none but the forkserver's: any other such module is planted
 WATCHED_PACKAGES = ("builtins", "sys", "numpy", "tensorflow", "keras", "course_utils", "IPython", "ipykernel",
-                    "inspect", "traceback", "linecache", "unittest", "math")
+                    "inspect", "traceback", "linecache", "unittest", "math", "types", "json", "zlib", "base64", "ast",
+                    "functools", "operator", "re", "copy", "contextlib")
 # Values that change in normal use: the last result (`_`), the last exception (`sys.last_type`),
 # and input(), which ipykernel sets anew for every request.
 NOT_WATCHED = {"builtins": {"_", "__", "___", "input"}, "sys": {"last_type", "last_value", "last_traceback", "last_exc"}}
@@ -40,6 +40,7 @@ SHELL_HOOKS = ("showtraceback", "_showtraceback", "showsyntaxerror", "showindent
                "ev", "ex")
 SHELL_LISTS = ("ast_transformers", "input_transformers_cleanup", "input_transformers_post")
 MISSING = object()
+HIDDEN_MARKER = "### BEGIN HIDDEN TESTS"
 
 
 def _same(current, recorded):
@@ -62,12 +63,15 @@ class Guard:
         preload: modules to import before the record is made (the lab's checks).
     """
 
-    def __init__(self, shell, preload=()):
+    def __init__(self, shell, marker, preload=()):
         for name in (*PRELOAD, *preload):
             __import__(name)
         self.shell = shell
-        self.result = "{}"  # JSON, read by the grader through user_expressions
+        self._marker = marker  # a word in the text of every request the grader sends
+        self.result = "{}"  # a dict's repr, read by the grader through user_expressions
         self._saved_names = {}
+        self._private = {}  # (private module, name) -> value, as loaded for the current test
+        self.graders_own = {name for name in sys.modules if name.split(".")[0] == GRADER_PACKAGE}  # the forkserver's
         self.baseline = self._record()
 
     # -- the record ---------------------------------------------------------------------------
@@ -78,12 +82,14 @@ class Guard:
             if module is None or name.split(".")[0] not in WATCHED_PACKAGES or ("sys.modules", name) in known:
                 continue
             record[("sys.modules", name)] = module
+            record[("names", module)] = set(getattr(module, "__dict__", {}))
             skip = NOT_WATCHED.get(name, ())
             for key, value in list(getattr(module, "__dict__", {}).items()):
                 if key in skip or not _is_machinery(value):
                     continue
                 record[("attribute", module, key)] = value
                 if isinstance(value, type) and value.__module__ == name:
+                    record[("names", value)] = set(vars(value))
                     for member, member_value in list(vars(value).items()):
                         if _is_machinery(member_value):
                             record[("attribute", value, member)] = member_value
@@ -123,8 +129,11 @@ class Guard:
     def changed(self):
         """The recorded entries whose value is no longer the recorded one, as (key, readable name) pairs."""
         changed = [(("planted", name), f"sys.modules[{name!r}] (a planted module)") for name in list(sys.modules)
-                   if name.split(".")[0] == GRADER_PACKAGE and ("sys.modules", name) not in self.baseline]
+                   if name.split(".")[0] == GRADER_PACKAGE and name not in self.graders_own]
         for key, value in self.baseline.items():
+            if key[0] == "names":
+                changed += [(("added", key[1], name), f"{self._owner(key[1])}.{name} (added)") for name in _added(key[1], value)]
+                continue
             current = self._current(key)
             if key[0] == "event":  # callbacks may be added (matplotlib registers one), not removed
                 same = all(any(_same(c, r) for c in current) for r in value)
@@ -137,14 +146,15 @@ class Guard:
         return changed
 
     @staticmethod
-    def _describe(key):
+    def _owner(owner):
+        return owner.__name__ if isinstance(owner, types.ModuleType) else f"{owner.__module__}.{owner.__qualname__}"
+
+    def _describe(self, key):
         kind = key[0]
         if kind == "sys.modules":
             return f"sys.modules[{key[1]!r}]"
         if kind == "attribute":
-            owner = key[1]
-            where = owner.__name__ if isinstance(owner, types.ModuleType) else f"{owner.__module__}.{owner.__qualname__}"
-            return f"{where}.{key[2]}"
+            return f"{self._owner(key[1])}.{key[2]}"
         if kind == "shell":
             return f"the IPython shell's {key[1]}"
         if kind in ("list", "event"):
@@ -156,6 +166,9 @@ class Guard:
         for key, _ in changed:
             if key[0] == "planted":
                 sys.modules.pop(key[1], None)
+                continue
+            if key[0] == "added":
+                self._set(key[1], key[2], MISSING)
                 continue
             value, kind = self.baseline[key], key[0]
             if kind == "sys.modules":
@@ -188,27 +201,29 @@ class Guard:
 
     # -- around a test cell ---------------------------------------------------------------------
 
-    def begin_test(self, bundle):
+    def begin_test(self, sources):
         """Before a test cell: restore the machinery, bind private ``checks`` and ``hidden_tests``.
 
         Args:
-            bundle: the private sources, as made by :func:`autograde.private_tests.bundle`.
+            sources: the private sources, a dict literal made by :meth:`autograde.private_tests.PrivateTests.begin_code`.
         """
+        _forget_text(self._marker)  # this request's text, hidden tests included, leaves linecache at once
         changed = self.changed()
         self.restore(changed)
         # Modules imported since (TensorFlow loads many lazily) join the record as they are now.
         self.baseline.update({k: v for k, v in self._record(known=self.baseline).items() if k not in self.baseline})
-        sources = json.loads(zlib.decompress(base64.b64decode(bundle)))
         modules = _PrivateModules(sources["modules"])
         names = {sources["checks_name"]: modules.load(sources["checks_module"])}
         if sources.get("hidden"):
             names["hidden_tests"] = modules.load_hidden(sources["hidden"])
+        self._private = {(module, key): value for module in [*modules.modules.values(), *names.values()]
+                         for key, value in vars(module).items()}
         user_ns = self.shell.user_ns
         self._saved_names = {name: user_ns.get(name, MISSING) for name in names}
         user_ns.update(names)
-        self.result = json.dumps({"restored": [name for _, name in changed]})
+        self.result = repr({"restored": [name for _, name in changed]})
 
-    def end_test(self, markers):
+    def end_test(self):
         """After a test cell: unbind the private names, forget the cell's text, report changes made during it."""
         user_ns = self.shell.user_ns
         for name, value in self._saved_names.items():
@@ -216,13 +231,40 @@ class Guard:
             if value is not MISSING:
                 user_ns[name] = value
         self._saved_names = {}
-        for filename, entry in list(linecache.cache.items()):
-            lines = entry[2] if len(entry) > 2 else ()  # lazily loaded entries hold no text yet
-            if any(marker in line for line in lines for marker in markers):
-                del linecache.cache[filename]
-        changed = self.changed()
-        self.restore(changed)
-        self.result = json.dumps({"changed": [name for _, name in changed]})
+        _forget_text(HIDDEN_MARKER, self._marker)
+        found = self.changed()
+        self.restore(found)
+        changed = [name for _, name in found] + self._private_changes()
+        self._private = {}
+        self.result = repr({"changed": changed})
+
+    def _private_changes(self):
+        """What student code called by the test changed in the private checks and hidden tests."""
+        modules = {module for module, _ in self._private}
+        changed = [f"the private {module.__name__}.{key}" for (module, key), value in self._private.items()
+                   if vars(module).get(key, MISSING) is not value]
+        for module in modules:
+            changed += [f"the private {module.__name__}.{key} (added)" for key in vars(module)
+                        if (module, key) not in self._private]
+        return changed
+
+
+def _added(owner, recorded):
+    """Names added to a module or class since it was recorded, whose value is machinery (a submodule import is not)."""
+    try:
+        current = vars(owner)
+    except TypeError:
+        return []
+    return [name for name in list(current) if name not in recorded and _is_machinery(current[name])
+            and not isinstance(current[name], types.ModuleType)]
+
+
+def _forget_text(*markers):
+    """Drops from linecache every cached cell whose text holds one of ``markers``."""
+    for filename, entry in list(linecache.cache.items()):
+        lines = entry[2] if len(entry) > 2 else ()  # lazily loaded entries hold no text yet
+        if any(marker in line for line in lines for marker in markers):
+            del linecache.cache[filename]
 
 
 class _PrivateModules:

@@ -12,11 +12,8 @@ patches ``course_utils.checks.lab1``, or plants a fake ``autograde.hidden_tests`
 GuardedExecute and :func:`autograde.execute.execute_notebook` both use it.
 """
 import ast
-import base64
 import functools
-import json
 import secrets
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +22,6 @@ from nbclient.util import run_sync
 from traitlets import Any, HasTraits
 
 GUARD_SOURCE = Path(__file__).with_name("kernel_guard.py").read_text()
-HIDDEN_MARKER = "### BEGIN HIDDEN TESTS"
 TAMPERED = "GradingMachineryChanged"
 
 
@@ -89,12 +85,13 @@ class PrivateTests:
 
     Args:
         checks_module: the lab's public checks module, e.g. ``course_utils.checks.lab1``.
-        bundle: the private sources, compressed (see :meth:`for_lab`).
+        sources: the private sources as a Python literal (see :meth:`for_lab`): no module a
+            student could patch (json, zlib) is needed to read them in the kernel.
         hidden_source: the hidden tests' source ("" when the lab has none).
     """
 
     checks_module: str
-    bundle: str
+    sources: str
     hidden_source: str = ""
     guard_name: str = field(default_factory=lambda: f"_grading_{secrets.token_hex(8)}")
 
@@ -111,22 +108,23 @@ class PrivateTests:
             "checks_name": "checks",
             "hidden": hidden,
         }
-        bundle = base64.b64encode(zlib.compress(json.dumps(sources).encode())).decode()
-        return cls(checks_module=checks_module, bundle=bundle, hidden_source=hidden)
+        return cls(checks_module=checks_module, sources=repr(sources), hidden_source=hidden)
 
     def _guard(self):
         return f"__import__('IPython').get_ipython().__dict__[{self.guard_name!r}]"
 
     def install_code(self):
+        """Before the first cell: the guard, with a private copy of the builtins (student code may patch the real ones)."""
         bootstrap = (f"{GUARD_SOURCE}\n\n_shell = __import__('IPython').get_ipython()\n"
-                     f"_shell.__dict__[{self.guard_name!r}] = Guard(_shell, preload=[{self.checks_module!r}])\n")
-        return f"exec(compile({bootstrap!r}, '<grading guard>', 'exec'), {{'__name__': 'grading_guard'}})"
+                     f"_shell.__dict__[{self.guard_name!r}] = Guard(_shell, {self.guard_name!r}, preload=[{self.checks_module!r}])\n")
+        namespace = "{'__name__': 'grading_guard', '__builtins__': dict(vars(__import__('builtins')))}"
+        return f"exec(compile({bootstrap!r}, '<grading guard>', 'exec'), {namespace})"
 
     def begin_code(self):
-        return f"{self._guard()}.begin_test({self.bundle!r})"
+        return f"{self._guard()}.begin_test({self.sources})"
 
     def end_code(self):
-        return f"{self._guard()}.end_test(({HIDDEN_MARKER!r}, {self.guard_name!r}))"
+        return f"{self._guard()}.end_test()"
 
     def result_expression(self):
         return f"{self._guard()}.result"
@@ -178,7 +176,7 @@ class GuardedCells(HasTraits):
         try:
             content = reply["content"]
             value = content["user_expressions"]["guard"]
-            return json.loads(ast.literal_eval(value["data"]["text/plain"])) if content["status"] == "ok" else None
+            return ast.literal_eval(ast.literal_eval(value["data"]["text/plain"])) if content["status"] == "ok" else None
         except (TypeError, KeyError, ValueError, SyntaxError):
             return None
 

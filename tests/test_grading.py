@@ -54,6 +54,10 @@ def test_what_happened_is_said_in_the_row(graded):
     assert all("the last of 2 copies" in m for m in by_name["copied-answer-cell.ipynb"].answers.split("; "))
     assert any(n.startswith("repaired:") for n in by_name["schema-broken.ipynb"].notes)
     assert any("produced more output than the limits allow" in n for n in by_name["huge-result.ipynb"].notes)
+    honest = ("full-marks.ipynb", "partial.ipynb", "rearranged.ipynb", "stripped-metadata.ipynb", "answer-below-stub.ipynb")
+    for name in honest:
+        assert not [n for n in by_name[name].notes if "grading machinery" in n], (name, by_name[name].notes)
+        assert not by_name[name].flags, (name, by_name[name].flags)
     for hostile in ("switched-off-checks.ipynb", "silenced-tracebacks.ipynb"):
         assert any("grading machinery" in n and "put back" in n for n in by_name[hostile].notes), by_name[hostile].notes
 

@@ -74,7 +74,7 @@ def test_a_passing_self_test_is_cached_per_grader_version_limits_and_budget(cour
     said = []
     grade_folder(course, LAB, submissions, tmp_path / "a", progress=False, log=said.append)
     grade_folder(course, LAB, submissions, tmp_path / "b", progress=False, log=said.append)
-    assert calls.count("reference-solution") == 1 and said[1].endswith("(cached)")
+    assert calls.count("reference-solution") == 1 and said[-1].endswith("(cached)")
     grade_folder(course, LAB, submissions, tmp_path / "c", progress=False, limits={"cell_timeout": 99}, log=said.append)
     grade_folder(course, LAB, submissions, tmp_path / "d", progress=False, budget="full", log=said.append)
     assert calls.count("reference-solution") == 3
@@ -157,3 +157,10 @@ def test_the_csv_has_a_flags_column(course, submissions, tmp_path, fake_run):
     assert "setattr" in flagged or "sys.modules" in flagged
     assert json.dumps(lines)  # every row is there
     assert len(lines) == 5
+
+
+def test_a_file_name_cannot_become_a_spreadsheet_formula(course, submissions, tmp_path, fake_run):
+    shutil.copy(EXAMPLES / "full-marks.ipynb", submissions / '=HYPERLINK("http:__evil.example","click") x.ipynb')
+    grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)
+    text = (tmp_path / "out" / "grades.csv").read_text()
+    assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text and ',=HYPERLINK' not in text

@@ -83,3 +83,45 @@ def test_the_hidden_tests_leave_no_text_behind(course, tmp_path):
     assert "history: False" in printed[3] and "linecache: False" in printed[3] and "modules: []" in printed[3]
     assert "sources: []" in printed[3] or "could not get source" in str(errors[3])
     assert "names: False" in printed[4]
+
+
+def test_the_guard_reads_nothing_a_student_can_patch(course, tmp_path):
+    patch = (  # json too would break the kernel's own messages
+        "import ast, base64, zlib\n"
+        "zlib.__dict__['decompress'] = lambda *a, **k: b''\nbase64.__dict__['b64decode'] = lambda *a, **k: b''\n"
+        "ast.__dict__['literal_eval'] = lambda *a, **k: {}\n"
+    )
+    errors, _, report = run(course, tmp_path, patch, DUMMY_CELL, TEST)
+    assert errors[3] and errors[3][0][0] != TAMPERED, "the dummy answer must fail on its own"
+    assert "zlib.decompress" in report["restored"] and "ast.literal_eval" in report["restored"]
+
+
+def test_student_code_that_changes_the_private_checks_during_the_test_scores_zero(course, tmp_path):
+    inside = (
+        "class MyRNNCell:\n"
+        "    def __init__(self, *args, **kwargs):\n"
+        "        noop = lambda *a, **k: None\n"
+        "        vars(checks).update(fail=noop, check_shape=noop, check_close=noop)  # `checks` is the private copy now\n"
+    )
+    errors, _, report = run(course, tmp_path, inside, TEST)
+    assert errors[2] and errors[2][-1][0] == TAMPERED and "the private course_utils.checks.lab1" in errors[2][-1][1]
+
+
+def test_an_added_method_that_shadows_an_inherited_one_is_removed(course, tmp_path):
+    shadow = "import keras\nkeras.layers.SimpleRNN.__call__ = lambda self, *a, **k: None\n"
+    errors, _, report = run(course, tmp_path, shadow, DUMMY_CELL, TEST)
+    assert errors[3] and errors[3][0][0] != TAMPERED
+    assert any("SimpleRNN.__call__ (added)" in name for name in report["restored"])
+
+
+def test_the_hidden_tests_cannot_be_read_back_while_they_run(course, tmp_path):
+    peek = (
+        "import linecache\n"
+        "class MyRNNCell:\n"
+        "    def __init__(self, *args, **kwargs):\n"
+        "        texts = [''.join(e[2]) for e in list(linecache.cache.values()) if len(e) > 2]\n"
+        "        words = ('begin' + '_test', 'def ' + 'test_')  # not spelled out: this cell is in linecache too\n"
+        "        print('seen:', any(w in t for t in texts for w in words))\n"
+    )
+    _, printed, _ = run(course, tmp_path, peek, TEST)
+    assert "seen: True" not in printed[2] and "seen: False" in printed[2]
