@@ -12,6 +12,7 @@ cell goes through IPython's input transformer (``!cmd``, ``%magic``, ``%%cell`` 
 then :mod:`ast`. A cell that does not parse gets no flags.
 """
 import ast
+import builtins
 import functools
 import re
 from fnmatch import fnmatchcase
@@ -92,16 +93,9 @@ NAMES = {
     "threading.setprofile": "runs code at every call, the tests' included",
     "sys.addaudithook": "hooks into the interpreter",
     "signal": "signal handlers can ignore the grader's interrupts",
-    # The notebook's input and output history.
+    # The notebook's input and output history (and HISTORY_NAME below).
     "In": _HISTORY,
     "Out": _HISTORY,
-    "_ih": _HISTORY,
-    "_oh": _HISTORY,
-    "_i": _HISTORY,
-    "_ii": _HISTORY,
-    "_iii": _HISTORY,
-    "_i[0-9]*": _HISTORY,  # _i12: the code of cell 12
-    "_[0-9]*": _HISTORY,  # _12: the result of cell 12
     # Native code.
     "ctypes": _NATIVE,
     "cffi": _NATIVE,
@@ -131,6 +125,13 @@ NAMES = {
     "ftplib": _NETWORK,
     "smtplib": _NETWORK,
 }
+
+# IPython's other history names: _i12 (the code of cell 12), _12 (its result), _ih, _oh, _dh; not _2d.
+HISTORY_NAME = re.compile(r"_(?:\d+|i\d*|ii|iii|ih|oh|dh)")
+
+# Modules that other modules hold as attributes (os.sys, np.sys, importlib.sys): a chain from an
+# imported module that reaches one of these is judged as that module's (os.sys.modules is sys.modules).
+REEXPORTED_MODULES = {"sys", "os", "builtins", "importlib", "inspect", "gc", "types", "threading", "subprocess", "ctypes", "linecache"}
 
 # Attribute names flagged whatever object they are read from or written to: they are rare
 # enough in lab code that one use is worth a look. A dotted key means consecutive attributes.
@@ -195,9 +196,17 @@ MAGICS = {
 # Magics whose argument is Python code: that code is reviewed too.
 CODE_MAGICS = {"time", "timeit", "prun", "capture", "debug"}
 
-# String literals, anywhere in the code: what they name.
+# Writing a special attribute (obj.__call__ = ..., x.__class__ = ...) changes how Python calls,
+# compares or classes an object, whatever object it is: one of the checks' arguments included.
+SPECIAL_ATTRIBUTE = re.compile(r"__\w+__")
+_SPECIAL = "changes how Python calls, compares or classes the object"
+_NAMESPACE = "the module's namespace: writing to it replaces what the tests call"
+
+# String literals (and f-strings, their values read as "x"), anywhere in the code: what they name.
+# Only strings that could be one whole path are judged: not "/2, mean " or a regular expression.
+PATH_SHAPE = re.compile(r"[\w.~/\\: -]+")
 STRINGS = {
-    r"^(?:~|[A-Za-z]:)?[/\\][\w.~-]": "a path outside the working folder",  # absolute, or in the home folder
+    r"^(?:~?/|[A-Za-z]:[/\\])[\w.~-]": "a path outside the working folder",  # absolute, in the home folder, on a drive
     r"(?:^|[/\\])\.\.(?:[/\\]|$)": "a path outside the working folder",  # ../
     r"autograde|hidden_tests": "the grader's private package",
     r"site-packages|dist-packages": "the installed packages' files",
@@ -207,6 +216,7 @@ _STRING_RULES = [(re.compile(pattern), reason) for pattern, reason in STRINGS.it
 
 _SHELL_FUNCTIONS = {"get_ipython", "IPython.get_ipython", "IPython.core.getipython.get_ipython"}
 _SENSITIVE_ROOTS = {"sys", "os", "builtins", "__builtins__", "inspect", "gc", "importlib", SHELL}  # getattr(sys, name)
+_PATCHABLE = {"module", "setup", "name", "alias"}  # how a root is bound when writing through it patches a module
 
 
 def review_flags(cells, module_names=DEFAULT_MODULE_NAMES):
@@ -215,15 +225,16 @@ def review_flags(cells, module_names=DEFAULT_MODULE_NAMES):
     ``cells``: ``(label, source)`` pairs, the student's answers and extra cells, in notebook order.
     ``module_names``: the names the instructor's setup cells import (``np``, ``checks``, ...).
     """
-    trees = [(label, _parse(source)) for label, source in cells]
+    trees = [(label, tree) for label, source in cells if (tree := _parse(source)) is not None]
+    module_names = frozenset(module_names)
     bindings, shells = {}, set()
     for _, tree in trees:  # a module imported in one cell can be patched in another
-        if tree is not None:
-            _collect_bindings(tree, bindings, shells)
+        _collect_bindings(tree, bindings, shells)
+    _collect_aliases([tree for _, tree in trees], bindings, module_names)
+    own = _own_names([tree for _, tree in trees]) - set(bindings) - module_names
     flags = set()
     for label, tree in trees:
-        if tree is not None:
-            _Review(label, bindings, shells, frozenset(module_names), flags).review(tree)
+        _Review(label, bindings, shells, module_names, own, flags).review(tree)
     return sorted(flags, key=_natural)
 
 
@@ -258,6 +269,86 @@ def _collect_bindings(tree, bindings, shells):
                     bindings[alias.asname or alias.name] = (f"{node.module}.{alias.name}", "name")
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _call_name(node.value) in _SHELL_FUNCTIONS:
             shells.update(t.id for t in node.targets if isinstance(t, ast.Name))
+
+
+def _collect_aliases(trees, bindings, module_names):
+    """Names bound, anywhere, to an imported module or to one of its attributes (``_L = keras.layers.LSTM``,
+    ``cls = np.ndarray``): writing through them patches the module as writing through its name does."""
+    pairs = [pair for tree in trees for node in ast.walk(tree) for pair in _assigned(node)]
+    changed = True
+    while changed:  # b = a.x after a = np: aliases of aliases
+        changed = False
+        for name, value in pairs:
+            root = _chain_root(value)
+            if name not in bindings and name not in module_names and isinstance(root, ast.Name) and (root.id in bindings or root.id in module_names):
+                bindings[name] = (_resolved(value, bindings), "alias")
+                changed = True
+
+
+def _assigned(node):
+    """(name, value) for each plain name a statement sets to a name or a chain of attributes."""
+    if isinstance(node, ast.Assign):
+        pairs = [(t, node.value) for t in node.targets]
+    elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
+        pairs = [(node.target, node.value)]
+    else:
+        return []
+    for target, value in list(pairs):  # a, b = np.x, np.y
+        if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List)) and len(target.elts) == len(value.elts):
+            pairs += zip(target.elts, value.elts)
+    return [(t.id, v) for t, v in pairs if isinstance(t, ast.Name) and isinstance(v, (ast.Name, ast.Attribute))]
+
+
+def _own_names(trees):
+    """Names the student's code binds, in any scope (assignments, loops, def, class, arguments...): for
+    these, ``In`` or ``signal`` is the student's variable, not IPython's history or the module. A binding
+    that reads the name itself (``In = In[:]``, ``In += ...``) does not count: it keeps the original.
+    Builtins (``exec``) and dunder names are never the student's own: ``del exec`` brings the builtin back."""
+    bound, kept = set(), set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                bound.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bound.add(node.name)
+            elif isinstance(node, ast.arg):
+                bound.add(node.arg)
+            elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+                bound.add(node.name)
+            kept |= _set_from_itself(node)
+    return {name for name in bound - kept if name not in vars(builtins) and not SPECIAL_ATTRIBUTE.fullmatch(name)}
+
+
+def _set_from_itself(node):
+    """The names a statement sets from their own value: ``In = In[:]``, ``for In in In``, ``In += ...``."""
+    if isinstance(node, ast.AugAssign):
+        return set(_names([node.target]))
+    if isinstance(node, ast.Assign):
+        targets, source = node.targets, node.value
+    elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)):
+        targets, source = [node.target], node.value
+    elif isinstance(node, (ast.For, ast.AsyncFor)):
+        targets, source = [node.target], node.iter
+    else:
+        return set()
+    read = {n.id for n in ast.walk(source) if isinstance(n, ast.Name)} if source else set()
+    return set(_names(targets)) & read
+
+
+def _chain_root(node):
+    """What a chain of attributes starts from (``np`` in ``np.linalg.norm``)."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node
+
+
+def _resolved(node, bindings):
+    """The dotted name of a chain of attributes from a name, imports and aliases resolved."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([bindings.get(node.id, (node.id,))[0], *reversed(parts)])
 
 
 def _call_name(call):
@@ -302,8 +393,8 @@ def _first_match(name, table):
 
 
 class _Review(ast.NodeVisitor):
-    def __init__(self, label, bindings, shells, module_names, flags):
-        self.label, self.bindings, self.shells, self.module_names, self.flags = label, bindings, shells, module_names, flags
+    def __init__(self, label, bindings, shells, module_names, own, flags):
+        self.label, self.bindings, self.shells, self.module_names, self.own, self.flags = label, bindings, shells, module_names, own, flags
         self.called = set()  # ids of nodes that are the function of a call
 
     def flag(self, text):
@@ -324,12 +415,19 @@ class _Review(ast.NodeVisitor):
             parts.append(node.attr)
             node = node.value
         if self.is_shell(node):
-            root = SHELL
-        elif isinstance(node, ast.Name):
-            root = self.bindings.get(node.id, (node.id,))[0]
-        else:
+            return ".".join([SHELL, *reversed(parts)])
+        if not isinstance(node, ast.Name):
             return None
-        return ".".join([root, *reversed(parts)])
+        name = [*self.bindings.get(node.id, (node.id,))[0].split("."), *reversed(parts)]
+        if node.id in self.bindings or node.id in self.module_names:  # os.sys.modules is sys.modules
+            reached = [i for i, part in enumerate(name) if i and part in REEXPORTED_MODULES]
+            name = name[reached[-1]:] if reached else name
+        return ".".join(name)
+
+    def is_own(self, node):
+        """Whether a chain of attributes starts from a name the student's code binds (``In = keras.Input(...)``)."""
+        root = _chain_root(node)
+        return isinstance(root, ast.Name) and root.id in self.own
 
     def is_shell(self, node):
         if isinstance(node, ast.Name):
@@ -354,6 +452,14 @@ class _Review(ast.NodeVisitor):
         match = _first_match(name, NAMES)
         if match:  # an import is named in full (urllib.request), a use by what matched (sys.modules)
             self.flag(f"{verb} {name if verb == 'imports' else match[0]} ({match[1]})")
+        elif verb == "uses" and HISTORY_NAME.fullmatch(name.split(".")[0]):
+            self.flag(f"uses {name.split('.')[0]} ({_HISTORY})")
+
+    def check_string(self, text, shown):
+        if PATH_SHAPE.fullmatch(text):
+            for pattern, reason in _STRING_RULES:
+                if pattern.search(text):
+                    self.flag(f"names {shown if len(shown) <= 60 else shown[:57] + '...'} ({reason})")
 
     # --- imports --------------------------------------------------------------------------
 
@@ -376,12 +482,15 @@ class _Review(ast.NodeVisitor):
     # --- names and attributes -------------------------------------------------------------
 
     def visit_Name(self, node):
-        self.check_name(self.dotted(node))
+        if node.id not in self.own:
+            self.check_name(self.dotted(node))
 
     def visit_Attribute(self, node):
         name = self.dotted(node)
-        if name:
+        if name and not self.is_own(node):
             self.check_name(name)
+        if node.attr == "__dict__" and self.root(node.value)[1] in _PATCHABLE:
+            self.flag(f"uses {_short(node)} ({_NAMESPACE})")
         for key, reason in ATTRIBUTES.items():
             *before, last = key.split(".")
             if node.attr == last and (not before or (isinstance(node.value, ast.Attribute) and node.value.attr == before[-1])):
@@ -397,10 +506,15 @@ class _Review(ast.NodeVisitor):
 
     def visit_Constant(self, node):
         if isinstance(node.value, str):
-            for pattern, reason in _STRING_RULES:
-                if pattern.search(node.value):
-                    text = node.value if len(node.value) <= 60 else node.value[:57] + "..."
-                    self.flag(f"names {text!r} ({reason})")
+            self.check_string(node.value, repr(node.value))
+
+    def visit_JoinedStr(self, node):
+        """An f-string is judged whole, each value read as "x": f"{base}/../a.py" names a path, and
+        f"epoch {e}/2, mean {m}" does not (its fragment "/2, mean " is no path)."""
+        self.check_string("".join(v.value if isinstance(v, ast.Constant) else "x" for v in node.values), _short(node))
+        for value in node.values:
+            if isinstance(value, ast.FormattedValue):
+                self.generic_visit(value)
 
     # --- assignments ----------------------------------------------------------------------
 
@@ -413,9 +527,10 @@ class _Review(ast.NodeVisitor):
             elif isinstance(target, ast.Attribute):
                 written = f"del {_short(target)}" if verb == "deletes" else f"{_short(target)} = ..."
                 self._patched(target, verb, written)
+                self._special(target.attr, verb, written)
 
     def _patched(self, target, verb, written):
-        """Flags writing an attribute of an imported module (or class) or of the IPython shell."""
+        """Flags writing an attribute of an imported module (or class), of an alias of one, or of the IPython shell."""
         root, how = self.root(target)
         if how == "shell":
             self.flag(f"{verb} an attribute of the IPython shell ({written})")
@@ -423,6 +538,12 @@ class _Review(ast.NodeVisitor):
             self.flag(f"{verb} an attribute of imported module `{root}` ({written})")
         elif how == "name":
             self.flag(f"{verb} an attribute of imported `{root}` ({written})")
+        elif how == "alias":
+            self.flag(f"{verb} an attribute of `{root}`, which is {self.bindings[root][0]} ({written})")
+
+    def _special(self, attribute, verb, written):
+        if SPECIAL_ATTRIBUTE.fullmatch(attribute):
+            self.flag(f"{verb} special attribute {attribute} ({written}: {_SPECIAL})")
 
     def visit_Assign(self, node):
         self._targets(node.targets, "assigns")
@@ -459,11 +580,14 @@ class _Review(ast.NodeVisitor):
         args = node.args
         if function in ("setattr", "delattr", "object.__setattr__", "object.__delattr__", "type.__setattr__", "type.__delattr__") and args:
             verb = "sets" if "set" in function else "deletes"
-            self._patched(args[0], verb, f"{function}({', '.join(_short(a, 30) for a in args[:2])}, ...)")
+            written = f"{function}({', '.join(_short(a, 30) for a in args[:2])}, ...)"
+            self._patched(args[0], verb, written)
+            if len(args) >= 2 and isinstance(args[1], ast.Constant) and isinstance(args[1].value, str):
+                self._special(args[1].value, verb, written)
         elif isinstance(node.func, ast.Attribute) and node.func.attr in ("__setattr__", "__delattr__") and args:
             self._patched(node.func.value, "sets", f"{_short(node.func)}(...)")
         if function in ("getattr", "setattr", "delattr", "hasattr") and len(args) >= 2:
-            target = self.dotted(args[0])
+            target = None if self.is_own(args[0]) else self.dotted(args[0])
             if isinstance(args[1], ast.Constant) and isinstance(args[1].value, str):
                 if target:  # getattr(sys, "modules") is sys.modules
                     self.check_name(f"{target}.{args[1].value}")
@@ -473,6 +597,8 @@ class _Review(ast.NodeVisitor):
                 self.flag(f"uses {function}({target}, <computed name>) (an attribute of {target} chosen at run time)")
         if function == "vars" and not args:
             self.flag(f"uses vars() ({NAMES['globals']})")
+        elif function == "vars" and self.root(args[0])[1] in _PATCHABLE:
+            self.flag(f"uses vars({_short(args[0])}) ({_NAMESPACE})")
         if isinstance(node.func, ast.Attribute) and self.is_shell(node.func.value):
             self._shell_call(node.func.attr, args)
         self.generic_visit(node)
@@ -497,7 +623,7 @@ class _Review(ast.NodeVisitor):
                 code = literal[2] if method == "run_cell_magic" and len(literal) > 2 else (literal[1] if len(literal) > 1 else (rest[0] if rest else None))
                 tree = _parse(code) if code else None
                 if tree is not None:  # %time sys.modules[...] = ...: the timed code is reviewed too
-                    _Review(self.label, self.bindings, self.shells, self.module_names, self.flags).review(tree)
+                    _Review(self.label, self.bindings, self.shells, self.module_names, self.own, self.flags).review(tree)
 
     # --- rebinding the instructor's names ------------------------------------------------
 

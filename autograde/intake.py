@@ -13,6 +13,7 @@ import csv
 import hashlib
 import json
 import re
+import time
 import warnings
 import zipfile
 from collections import Counter
@@ -59,6 +60,7 @@ class Submission:
     student_id: str | None
     status: str  # "ok" or why it cannot be graded
     modified: float = 0.0  # seconds since the epoch, to pick the newest of a student's files
+    source: str = ""  # the zip it came from; "" for a loose file
     sha256: str = ""
     notebook: dict | None = field(default=None, repr=False)  # nbformat v4, when status is "ok"
     notes: list = field(default_factory=list)
@@ -303,7 +305,9 @@ def _guarded(name, student_ids, read):
 
 def _unpack(path, name, student_ids):
     """Zip members become submissions. A zip holding one file is one student's (the zip's name
-    carries the id); a zip of many files is a class download (each file's name carries its id)."""
+    carries the id). A zip of many files is a class download (each file's name carries its id),
+    unless one of its files carries the zip's own id: then it is that student's zip, and its files
+    named for anyone else are not graded (they would stand in for the other student's own work)."""
     try:
         with zipfile.ZipFile(path) as archive:
             members = [m for m in archive.infolist() if not m.is_dir() and not Path(m.filename).name.startswith((".", "__MACOSX"))]
@@ -315,8 +319,17 @@ def _unpack(path, name, student_ids):
                 entries += _guarded(member, student_ids, lambda: [_entry(member, archive.read(m), _zip_time(m), student_ids)])
     except zipfile.BadZipFile:
         return [Submission(file=name, student_id=student_ids(name), status="a damaged .zip archive: ask for it again")]
+    owner = student_ids(name)
     if len(entries) == 1:
-        entries[0].student_id = student_ids(name)
+        entries[0].student_id = owner
+    elif owner and any(entry.student_id == owner for entry in entries):
+        for entry in entries:
+            if entry.student_id and entry.student_id != owner:
+                entry.status = (f"not graded: inside {name}, a file named for another student ({entry.student_id}); "
+                                "a student's zip may hold only their own work")
+                entry.student_id = owner  # the row is the uploader's: it must not make a submission in the other's name
+    for entry in entries:
+        entry.source = name
     return entries
 
 
@@ -327,14 +340,28 @@ def _zip_time(member):
 
 
 def _flag_duplicates(submissions):
-    """Keeps the newest gradable file of each student; the others are flagged, not lost."""
+    """Keeps the newest gradable file of each student; the others are flagged, not lost. A date inside
+    a zip is whatever the zip's maker set: when a student's files come from several sources, the graded
+    row's note names them all."""
+    now = time.time()
     by_student = {}
     for submission in submissions:
         if submission.status == GRADABLE:
             by_student.setdefault(submission.student_id, []).append(submission)
     for files in by_student.values():
-        files.sort(key=lambda s: (s.modified, s.file))
+        files.sort(key=lambda s: _recency(s, now))
         newest = files[-1]
         for older in files[:-1]:
             older.status = f"superseded by the newer file {newest.file}"
             newest.notes.append(f"also submitted {older.file} (older, not graded)")
+        if len({s.source for s in files}) > 1:
+            sources = ", ".join(sorted({s.source or s.file for s in files}))
+            newest.notes.append(f"files from several sources ({sources}): the newest was graded, but dates inside a zip "
+                                "are set by whoever made it; check that it is the student's latest work")
+
+
+def _recency(submission, now):
+    """Sort key, newest last: a zip date in the future loses to any other date, and a loose file's own
+    time wins a tie with a zip date."""
+    from_zip = bool(submission.source)
+    return (not (from_zip and submission.modified > now), submission.modified, not from_zip, submission.file)

@@ -251,3 +251,85 @@ def test_imports_in_one_cell_count_in_another():
 @pytest.mark.parametrize("source", ["def f(:\n    pass", "x = (", "", "   \n", "%", "%%", "?", "x?", "class", "\x00", "a = 'unterminated"])
 def test_code_that_does_not_parse_gets_no_flags(source):
     assert review_flags([("cell 1", source)]) == []
+
+
+# --- honest code that only looks like the rules -----------------------------------------------
+
+@pytest.mark.parametrize("source", [
+    'for epoch in range(2):\n    x = 0.5\n    print(f"epoch {epoch + 1}/2, mean {x}")',  # an f-string's fragment is no path
+    "In = keras.Input(shape=(3,))\nOut = keras.layers.Dense(1)(In)\nmodel = keras.Model(In, Out)",
+    "t = np.linspace(0, 1, 50)\nsignal = np.sin(2 * np.pi * t)\nprint(signal.shape, getattr(signal, 'ndim'))",
+    "for dis in range(3):\n    print(dis)",
+    "def plot(signal, Out=None):\n    return signal\n",
+    "class In:\n    pass\n",
+    "from scipy import signal\nsignal.stft(x)",
+    "_2d = x.reshape(2, -1)\n_3x = 3 * x\nprint(_2d, _3x)",  # not IPython's _2 or _i3
+    "import re\nwords = re.split(r'\\s+', text)",  # a regular expression is no path
+    "print(f'{name}: {value:.3f}/step, {rate:>8}')",
+])
+def test_honest_code_raises_no_flags(source):
+    assert flags_of(source) == []
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("In = In[:]", "uses In ("),  # a binding from the name itself keeps IPython's history
+    ("In += ['x']", "uses In ("),
+    ("for Out in Out.values():\n    pass", "uses Out ("),
+    ("def exec(x):\n    pass\ndel exec\nexec(code)", "uses exec"),  # a builtin comes back after del
+    ("print(_2, _ii, _dh)", "uses _2 ("),
+    ("os.remove(f'/tmp/{name}')", "names f'/tmp/{name}' (a path outside the working folder)"),
+])
+def test_the_history_and_paths_are_still_flagged(source, fragment):
+    assert_flagged(source, fragment)
+
+
+# --- reaching the same modules by other ways --------------------------------------------------
+
+@pytest.mark.parametrize("source, fragment", [
+    ("os.sys.modules['checks'] = fake", "uses sys.modules"),
+    ("os.sys.settrace(tracer)", "uses sys.settrace"),
+    ("np.sys.modules.pop('course_utils')", "uses sys.modules"),
+    ("import importlib as il\nil.sys.setprofile(p)", "uses sys.setprofile"),
+    ("from os import sys\nsys.modules['x'] = 1", "uses sys.modules"),
+    ("getattr(os.sys, name)", "an attribute of sys chosen at run time"),
+])
+def test_modules_reached_through_other_modules(source, fragment):
+    assert_flagged(source, fragment)
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("_L = keras.layers.LSTM\n_L.__call__ = fake", "assigns an attribute of `_L`, which is keras.layers.LSTM (_L.__call__ = ...)"),
+    ("_L = keras.layers.LSTM\nsetattr(_L, 'call', fake)", "sets an attribute of `_L`, which is keras.layers.LSTM"),
+    ("_L = keras.layers.LSTM\ndelattr(_L, 'call')", "deletes an attribute of `_L`"),
+    ("cls = np.ndarray\ncls.x = 1", "assigns an attribute of `cls`, which is np.ndarray (cls.x = ...)"),
+    ("a, b = np, 1\nc = a.linalg\nc.norm = fake", "`c`, which is np.linalg"),
+    ("from course_utils import checks as k\nm = k\nm.check_rnn_model = print", "`m`, which is course_utils.checks"),
+    ("s = os.sys\ns.modules['x'] = 1", "uses sys.modules"),
+])
+def test_aliases_of_modules_and_their_attributes(source, fragment):
+    assert_flagged(source, fragment)
+
+
+def test_an_alias_made_in_one_cell_counts_in_another():
+    flags = review_flags([("cell 3", "helper = checks.check_lstm_cell"), ("cell 5", "helper.__wrapped__ = fake")])
+    assert "cell 5: assigns an attribute of `helper`, which is checks.check_lstm_cell (helper.__wrapped__ = ...)" in flags
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("obj.__call__ = fake", "assigns special attribute __call__ (obj.__call__ = ...: "),
+    ("x.__class__ = Always", "assigns special attribute __class__"),
+    ("setattr(x, '__eq__', lambda *a: True)", "sets special attribute __eq__"),
+    ("object.__setattr__(x, '__eq__', f)", "sets special attribute __eq__"),
+    ("del model.__call__", "deletes special attribute __call__"),
+    ("vars(np).update(allclose=fake)", "uses vars(np) (the module's namespace"),
+    ("np.__dict__['allclose'] = fake", "uses np.__dict__ (the module's namespace"),
+    ("m = checks\nvars(m)['check_lstm_cell'] = fake", "uses vars(m)"),
+    ("import course_utils.checks.lab1 as c\nc.__dict__.update(d)", "uses c.__dict__"),
+    ("globals()['checks'] = fake", "uses globals"),
+])
+def test_special_attributes_and_module_namespaces(source, fragment):
+    assert_flagged(source, fragment)
+
+
+def test_objects_of_the_students_own_keep_their_namespaces():
+    assert flags_of("class Net:\n    pass\nnet = Net()\nprint(vars(net), net.__dict__)") == []

@@ -1,4 +1,5 @@
 """Every file in a submissions folder becomes a row: ids from names, zips unpacked, bad files explained."""
+import datetime
 import json
 import os
 import zipfile
@@ -195,3 +196,64 @@ def test_a_failing_schema_repair_is_a_row_not_an_abort(tmp_path, monkeypatch):
     rows = by_file(collect(tmp_path))
     assert rows["uma_lab1.ipynb"].status == "grader error: KeyError: 'cells'"
     assert rows["vic_lab1.ipynb"].status == GRADABLE
+
+
+def write_zip(path, members):
+    """A zip whose members carry the given dates: ``{name: (year, month, day, hour, minute, second)}``."""
+    with zipfile.ZipFile(path, "w") as z:
+        for name, date_time in members.items():
+            z.writestr(zipfile.ZipInfo(name, date_time=date_time), notebook_bytes())
+
+
+def local_time(date_time):
+    return datetime.datetime(*date_time).timestamp()  # as zipfile's dates are read: local time
+
+
+def test_a_students_zip_cannot_replace_another_students_work(tmp_path):
+    """Mallory's zip holds her notebook and a stub named for Bob, dated 2099: Bob's own file is graded."""
+    (tmp_path / "bob_lab1.ipynb").write_bytes(notebook_bytes("x = 'bob'"))
+    write_zip(tmp_path / "mallory_lab1.zip", {"mallory_lab1.ipynb": (2024, 1, 1, 0, 0, 0), "bob_lab1.ipynb": (2099, 1, 1, 0, 0, 0)})
+    rows = by_file(collect(tmp_path))
+    assert rows["bob_lab1.ipynb"].status == GRADABLE and rows["bob_lab1.ipynb"].notes == []
+    assert rows["mallory_lab1.zip/mallory_lab1.ipynb"].status == GRADABLE
+    stub = rows["mallory_lab1.zip/bob_lab1.ipynb"]
+    assert stub.status == ("not graded: inside mallory_lab1.zip, a file named for another student (bob); "
+                           "a student's zip may hold only their own work")
+    assert stub.student_id == "mallory"  # the row is Mallory's upload, not a submission in Bob's name
+
+
+def test_a_zip_without_a_file_of_its_own_id_is_a_class_download(tmp_path):
+    write_zip(tmp_path / "submissions.zip", {"bob_lab1.ipynb": (2024, 1, 1, 0, 0, 0), "eve_lab1.ipynb": (2024, 1, 1, 0, 0, 0)})
+    rows = by_file(collect(tmp_path))
+    assert rows["submissions.zip/bob_lab1.ipynb"].status == rows["submissions.zip/eve_lab1.ipynb"].status == GRADABLE
+    assert rows["submissions.zip/bob_lab1.ipynb"].student_id == "bob"
+
+
+def test_a_zip_date_in_the_future_does_not_beat_a_loose_file(tmp_path):
+    (tmp_path / "cy_lab1.ipynb").write_bytes(notebook_bytes())
+    os.utime(tmp_path / "cy_lab1.ipynb", (1_000_000, 1_000_000))
+    write_zip(tmp_path / "class.zip", {"cy_lab1.ipynb": (2099, 1, 1, 0, 0, 0), "dee_lab1.ipynb": (2024, 1, 1, 0, 0, 0)})
+    rows = by_file(collect(tmp_path))
+    assert rows["cy_lab1.ipynb"].status == GRADABLE
+    assert rows["class.zip/cy_lab1.ipynb"].status == "superseded by the newer file cy_lab1.ipynb"
+    assert any("files from several sources (class.zip, cy_lab1.ipynb)" in note for note in rows["cy_lab1.ipynb"].notes)
+
+
+def test_a_loose_file_wins_a_tie_with_a_zip_member(tmp_path):
+    date = (2024, 3, 4, 5, 6, 8)
+    (tmp_path / "cy_lab1.ipynb").write_bytes(notebook_bytes())
+    os.utime(tmp_path / "cy_lab1.ipynb", (local_time(date), local_time(date)))
+    write_zip(tmp_path / "week9.zip", {"cy_lab1.ipynb": date, "dee_lab1.ipynb": date})  # "week9.zip/..." sorts after the loose name
+    rows = by_file(collect(tmp_path))
+    assert rows["cy_lab1.ipynb"].status == GRADABLE
+    assert rows["week9.zip/cy_lab1.ipynb"].status == "superseded by the newer file cy_lab1.ipynb"
+
+
+def test_files_of_one_student_from_two_zips_are_named_in_a_note(tmp_path):
+    write_zip(tmp_path / "week1.zip", {"eli_lab1.ipynb": (2024, 1, 1, 0, 0, 0), "fay_lab1.ipynb": (2024, 1, 1, 0, 0, 0)})
+    write_zip(tmp_path / "week2.zip", {"eli_lab1.ipynb": (2024, 2, 1, 0, 0, 0), "gus_lab1.ipynb": (2024, 2, 1, 0, 0, 0)})
+    rows = by_file(collect(tmp_path))
+    assert rows["week2.zip/eli_lab1.ipynb"].status == GRADABLE  # the newest still wins
+    assert rows["week1.zip/eli_lab1.ipynb"].status == "superseded by the newer file week2.zip/eli_lab1.ipynb"
+    assert any("files from several sources (week1.zip, week2.zip)" in note for note in rows["week2.zip/eli_lab1.ipynb"].notes)
+    assert rows["week2.zip/gus_lab1.ipynb"].notes == []  # one source: no note
