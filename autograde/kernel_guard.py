@@ -22,6 +22,7 @@ check made there. The grader's static review flags (:mod:`autograde.flags`) are 
 """
 import builtins
 import linecache
+import operator
 import sys
 import types
 
@@ -72,27 +73,22 @@ class Guard:
         self._saved_names = {}
         self._private = {}  # (private module, name) -> value, as loaded for the current test
         self.graders_own = {name for name in sys.modules if name.split(".")[0] == GRADER_PACKAGE}  # the forkserver's
+        self.owners = []  # (module or class, names of its machinery, their values, all its names), see _record_owner
         self.baseline = self._record()
 
     # -- the record ---------------------------------------------------------------------------
 
     def _record(self, known=()):
+        """The hooks, lists and sys.modules entries; modules' and classes' attributes go to self.owners."""
         record = {}
         for name, module in list(sys.modules.items()):
             if module is None or name.split(".")[0] not in WATCHED_PACKAGES or ("sys.modules", name) in known:
                 continue
             record[("sys.modules", name)] = module
-            record[("names", module)] = set(getattr(module, "__dict__", {}))
-            skip = NOT_WATCHED.get(name, ())
-            for key, value in list(getattr(module, "__dict__", {}).items()):
-                if key in skip or not _is_machinery(value):
-                    continue
-                record[("attribute", module, key)] = value
+            machinery = self._record_owner(module, NOT_WATCHED.get(name, ()))
+            for value in machinery:
                 if isinstance(value, type) and value.__module__ == name:
-                    record[("names", value)] = set(vars(value))
-                    for member, member_value in list(vars(value).items()):
-                        if _is_machinery(member_value):
-                            record[("attribute", value, member)] = member_value
+                    self._record_owner(value)
         for hook in SHELL_HOOKS:
             record[("shell", hook)] = self.shell.__dict__.get(hook, MISSING)
         for name in SHELL_LISTS:
@@ -105,12 +101,34 @@ class Guard:
         record[("hook", "profile")] = sys.getprofile()
         return record
 
+    def _record_owner(self, owner, skip=()):
+        """Records a module's or class's machinery; returns its values."""
+        try:
+            names = dict(vars(owner))
+        except TypeError:
+            return []
+        keys = tuple(key for key, value in names.items() if key not in skip and _is_machinery(value))
+        values = tuple(names[key] for key in keys)
+        self.owners.append((owner, keys, values, set(names)))
+        return values
+
+    def _owner_changes(self):
+        """Attributes replaced or deleted, and machinery added, since the record. Compares in bulk: it runs twice a test."""
+        changed = []
+        for owner, keys, values, names in self.owners:
+            current = vars(owner)
+            now = [current.get(key, MISSING) for key in keys]
+            if any(map(operator.is_not, now, values)):
+                changed += [(("attribute", owner, key, value), f"{self._owner(owner)}.{key}")
+                            for key, new, value in zip(keys, now, values) if not _same(new, value)]
+            if len(current) != len(names):
+                changed += [(("added", owner, key), f"{self._owner(owner)}.{key} (added)") for key in _added(owner, names)]
+        return changed
+
     def _current(self, key):
         kind = key[0]
         if kind == "sys.modules":
             return sys.modules.get(key[1], MISSING)
-        if kind == "attribute":
-            return vars(key[1]).get(key[2], MISSING)
         if kind == "shell":
             return self.shell.__dict__.get(key[1], MISSING)
         if kind == "list":
@@ -130,10 +148,8 @@ class Guard:
         """The recorded entries whose value is no longer the recorded one, as (key, readable name) pairs."""
         changed = [(("planted", name), f"sys.modules[{name!r}] (a planted module)") for name in list(sys.modules)
                    if name.split(".")[0] == GRADER_PACKAGE and name not in self.graders_own]
+        changed += self._owner_changes()
         for key, value in self.baseline.items():
-            if key[0] == "names":
-                changed += [(("added", key[1], name), f"{self._owner(key[1])}.{name} (added)") for name in _added(key[1], value)]
-                continue
             current = self._current(key)
             if key[0] == "event":  # callbacks may be added (matplotlib registers one), not removed
                 same = all(any(_same(c, r) for c in current) for r in value)
@@ -153,8 +169,6 @@ class Guard:
         kind = key[0]
         if kind == "sys.modules":
             return f"sys.modules[{key[1]!r}]"
-        if kind == "attribute":
-            return f"{self._owner(key[1])}.{key[2]}"
         if kind == "shell":
             return f"the IPython shell's {key[1]}"
         if kind in ("list", "event"):
@@ -167,14 +181,12 @@ class Guard:
             if key[0] == "planted":
                 sys.modules.pop(key[1], None)
                 continue
-            if key[0] == "added":
-                self._set(key[1], key[2], MISSING)
+            if key[0] in ("added", "attribute"):
+                self._set(key[1], key[2], key[3] if key[0] == "attribute" else MISSING)
                 continue
             value, kind = self.baseline[key], key[0]
             if kind == "sys.modules":
                 sys.modules[key[1]] = value
-            elif kind == "attribute":
-                self._set(key[1], key[2], value)
             elif kind == "shell":
                 self.shell.__dict__.pop(key[1], None)
                 if value is not MISSING:
@@ -293,7 +305,7 @@ class _PrivateModules:
             self.modules[name] = module
             custom_objects = _keras_custom_objects()
             saved = dict(custom_objects)
-            exec(compile(text, filename, "exec"), module.__dict__)
+            exec(_compiled(text, filename), module.__dict__)
             custom_objects.clear()  # registering a private Keras class must not replace the student's view
             custom_objects.update(saved)
             parent, _, child = name.rpartition(".")
@@ -304,7 +316,8 @@ class _PrivateModules:
     def load_hidden(self, text):
         module = types.ModuleType("hidden_tests")
         module.__builtins__ = self.builtins
-        exec(compile(text, "<hidden tests>", "exec"), module.__dict__)  # no file name: no source for inspect
+        # No file name: no source for inspect. Not cached: the kernel keeps no hidden text between tests.
+        exec(compile(text, "<hidden tests>", "exec"), module.__dict__)
         return module
 
     def package(self, name):
@@ -337,6 +350,15 @@ class _PrivateModules:
             if f"{name}.{item}" in self.sources:
                 self.load(f"{name}.{item}")
         return module if fromlist else self.package(name.split(".")[0])
+
+
+_CODE = {}  # (file name, source) -> code of the public course_utils modules: compiled once, run anew for each test
+
+
+def _compiled(text, filename):
+    if (filename, text) not in _CODE:
+        _CODE[(filename, text)] = compile(text, filename, "exec")
+    return _CODE[(filename, text)]
 
 
 def _keras_custom_objects():
