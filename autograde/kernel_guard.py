@@ -109,7 +109,7 @@ class Guard:
             return []
         keys = tuple(key for key, value in names.items() if key not in skip and _is_machinery(value))
         values = tuple(names[key] for key in keys)
-        self.owners.append((owner, keys, values, set(names)))
+        self.owners.append((owner, keys, values, set(names) | set(skip)))
         return values
 
     def _owner_changes(self):
@@ -255,20 +255,20 @@ class Guard:
         modules = {module for module, _ in self._private}
         changed = [f"the private {module.__name__}.{key}" for (module, key), value in self._private.items()
                    if vars(module).get(key, MISSING) is not value]
-        for module in modules:
-            changed += [f"the private {module.__name__}.{key} (added)" for key in vars(module)
-                        if (module, key) not in self._private]
+        for module in modules:  # a check may import a private module lazily: that adds a submodule, nothing else
+            changed += [f"the private {module.__name__}.{key} (added)" for key, value in dict(vars(module)).items()
+                        if (module, key) not in self._private and not isinstance(value, types.ModuleType)]
         return changed
 
 
 def _added(owner, recorded):
     """Names added to a module or class since it was recorded, whose value is machinery (a submodule import is not)."""
     try:
-        current = vars(owner)
+        current = dict(vars(owner))
     except TypeError:
         return []
-    return [name for name in list(current) if name not in recorded and _is_machinery(current[name])
-            and not isinstance(current[name], types.ModuleType)]
+    return [name for name, value in current.items() if name not in recorded and _is_machinery(value)
+            and not isinstance(value, types.ModuleType)]
 
 
 def _forget_text(*markers):

@@ -168,17 +168,20 @@ class GuardedCells(HasTraits):
 
     execute_cell = run_sync(async_execute_cell)  # nbclient binds the sync twin at class creation
 
-    async def _async_guard_request(self, code):
-        """Runs ``code`` silently in the kernel; returns the guard's result, or None if that failed."""
-        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False, stop_on_error=False,
-                                 user_expressions={"guard": self.private_tests.result_expression()})
-        reply = await self.async_wait_for_reply(msg_id)
-        try:
-            content = reply["content"]
-            value = content["user_expressions"]["guard"]
-            return ast.literal_eval(ast.literal_eval(value["data"]["text/plain"])) if content["status"] == "ok" else None
-        except (TypeError, KeyError, ValueError, SyntaxError):
-            return None
+    async def _async_guard_request(self, code, tries=2):
+        """Runs ``code`` silently in the kernel; returns the guard's result, or None if that failed (twice)."""
+        for _ in range(tries):
+            msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False, stop_on_error=False,
+                                     user_expressions={"guard": self.private_tests.result_expression()})
+            reply = await self.async_wait_for_reply(msg_id)
+            try:
+                content = reply["content"]
+                if content["status"] == "ok":
+                    return ast.literal_eval(ast.literal_eval(content["user_expressions"]["guard"]["data"]["text/plain"]))
+                self._guard_error = f"{content.get('ename')}: {content.get('evalue')}"[:200]
+            except (TypeError, KeyError, ValueError, SyntaxError) as error:
+                self._guard_error = f"no answer from the kernel ({type(error).__name__})"
+        return None
 
     def record_reply(self, **kwargs):
         """An nbclient on_cell_executed hook: keeps the kernel's reply for :meth:`_judge`.
@@ -197,7 +200,7 @@ class GuardedCells(HasTraits):
         if before is not None:
             self.guard_report["restored"].extend(n for n in before.get("restored", []) if n not in self.guard_report["restored"])
         if before is None or after is None:
-            reason = "the grader's checks inside the kernel were removed or failed"
+            reason = f"the grader's checks inside the kernel were removed or failed ({getattr(self, '_guard_error', '?')})"
         elif after.get("changed"):
             reason = f"student code changed the grading machinery during this test: {', '.join(after['changed'][:5])}"
         else:
