@@ -121,7 +121,9 @@ class Guard:
             if any(map(operator.is_not, now, values)):
                 changed += [(("attribute", owner, key, value), f"{self._owner(owner)}.{key}")
                             for key, new, value in zip(keys, now, values) if not _same(new, value)]
-            if len(current) != len(names):
+            # A method added to a class shadows an inherited one. A module gains names in normal use
+            # (imports still running in another thread), and shadows nothing unless it has __getattr__.
+            if len(current) != len(names) and (isinstance(owner, type) or "__getattr__" in current):
                 changed += [(("added", owner, key), f"{self._owner(owner)}.{key} (added)") for key in _added(owner, names)]
         return changed
 
