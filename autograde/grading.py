@@ -221,7 +221,8 @@ def _apply(row, result):
         kind = error["error"].split(":")[0]
         if kind in ENVIRONMENT_ERRORS and row.status == GRADED:
             row.status = ENVIRONMENT_PROBLEM
-        where = f"instructor cell {error['cell']} (a cell the student cannot edit) failed: {error['error'][:200]}"
+        message = " ".join(error["error"].split())[:200]  # one line: a note is one cell of the CSV
+        where = f"instructor cell {error['cell']} (a cell the student cannot edit) failed: {message}"
         row.notes.append(f"{where}; likely an environment problem, not the student's work: regrade after fixing it"
                          if kind in ENVIRONMENT_ERRORS else where)
     row.notes.extend(result.get("sandbox_gaps", []))  # as found on the machine that graded it (a Dask worker too)
