@@ -288,7 +288,11 @@ def environment_check(policy):
     """A cell that prints the grader's variables (same name and value) that reached the kernel outside the
     allow-list, and whether the secret is in the environment the process started with (/proc/self/environ)."""
     allowed = sandbox.kernel_environment(policy)
-    grader = {name: hashlib.sha256(value.encode()).hexdigest() for name, value in os.environ.items() if name not in allowed}
+    # The grader's own variables: what this process started with, plus what the test set. Not those that
+    # TensorFlow sets when imported (ENABLE_RUNTIME_UPTIME_TELEMETRY): a kernel importing it sets them too.
+    started = dict(line.split("=", 1) for line in open("/proc/self/environ").read().split("\0") if "=" in line)
+    own = {name: value for name, value in os.environ.items() if name in started or "SECRET" in name}
+    grader = {name: hashlib.sha256(value.encode()).hexdigest() for name, value in own.items() if name not in allowed}
     return (f"import hashlib, os\ngrader = {grader!r}\n"
             "try:\n    started = open('/proc/self/environ', 'rb').read()\nexcept OSError:\n    started = b''\n"
             "print([name for name, value in os.environ.items() if grader.get(name) == hashlib.sha256(value.encode()).hexdigest()],\n"
