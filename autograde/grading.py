@@ -82,10 +82,12 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     if gaps:
         log("sandbox on this machine: " + "; ".join(gaps))
 
+    # The same for every job: computed once (the version hashes every course and grading file).
+    shared = {"course_root": str(course.root), "lab": lab, "grader_version": grader_version(course, lab),
+              "limits": {**DEFAULT_LIMITS, **(limits or {})}, "env": kernel_env(budget), "sandbox": sandboxed}
+
     def job(notebook, student_id):
-        return {"course_root": str(course.root), "lab": lab, "student_id": student_id, "grader_version": grader_version(course, lab),
-                "notebook": nbformat.writes(notebook), "limits": {**DEFAULT_LIMITS, **(limits or {})}, "env": kernel_env(budget),
-                "sandbox": sandboxed}
+        return {**shared, "student_id": student_id, "notebook": nbformat.writes(notebook)}
 
     rows, jobs = [], []
     for submission in collect(folder, student_ids or StudentIds()):
