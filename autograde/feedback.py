@@ -4,10 +4,14 @@ nbgrader's feedback is the autograded notebook rendered to HTML, hidden test cod
 tracebacks included (nbgrader issue #917). Before rendering we rewrite every test cell:
 its source becomes the visible part only, and its outputs become one line with the test's
 name, pass or fail, and the failure message. Tracebacks (which quote the hidden test
-code) and the hidden tests' printouts are dropped.
+code) and the hidden tests' printouts are dropped. Widget outputs (a tqdm progress bar) keep only
+their text: a static page cannot show a widget, and nbconvert's placeholder script for one needs jQuery,
+which the feedback page does not load (the browser reported "$ is not defined").
 """
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def failure_message(cell):
@@ -26,6 +30,8 @@ class HideTestDetails(NbGraderPreprocessor):
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop(WIDGET_VIEW, None)
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("grade"):
             message = failure_message(cell)

@@ -87,6 +87,7 @@ class GuardedExecute(GuardedCells, Execute):
         self._stopped = None  # why the remaining cells are not run
         self._budget = OutputBudget(self.max_cell_text_chars, self.max_cell_output_chars, self.max_notebook_output_chars)
         self._problems = []
+        self._limits_hit = set()  # which limits the notebook ran into: "timeout", "memory", "output"
         self._cell_errors = []  # errors in cells the student cannot edit
         self._forked = False
         self.kernel_stop_reason = ""
@@ -108,6 +109,7 @@ class GuardedExecute(GuardedCells, Execute):
             self._watching = False
             nb.metadata["grading"] = {"problems": self._problems, "execute_seconds": round(time.monotonic() - self._started, 2),
                                       "forked_kernel": self._forked, "sandboxed": bool(self.sandbox and self.kernel_tmp),
+                                      "limits_hit": sorted(self._limits_hit),
                                       "instructor_cell_errors": self._cell_errors,
                                       "machinery_restored": self.guard_report["restored"],
                                       "machinery_changed": self.guard_report["tampered"]}
@@ -146,6 +148,7 @@ class GuardedExecute(GuardedCells, Execute):
         if cell.cell_type != "code":
             return cell, self.resources
         if self._stopped is None and time.monotonic() - self._started > self.notebook_timeout:
+            self._limits_hit.add("timeout")
             self._stop(f"the notebook's time limit of {self.notebook_timeout} s was reached")
         if self._stopped:
             cell.outputs = [_error("NotRun", f"not run: {self._stopped}")]
@@ -160,6 +163,7 @@ class GuardedExecute(GuardedCells, Execute):
             return cell, self.resources
         if any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError" for o in cell.outputs):
             self._problems.append(f"cell {index + 1} ran past its time limit and was interrupted")
+            self._limits_hit.add("timeout")
         self._note_instructor_error(cell, index)
         return cell, resources
 
@@ -175,6 +179,7 @@ class GuardedExecute(GuardedCells, Execute):
         keep, problem = self._budget.admit(msg, cell_index)
         if problem:
             self._problems.append(problem)
+            self._limits_hit.add("output")
         if not keep:
             return None
         return super().process_message(msg, cell, cell_index)
@@ -192,6 +197,7 @@ class GuardedExecute(GuardedCells, Execute):
             except psutil.Error:
                 continue
             if used > limit:
+                self._limits_hit.add("memory")
                 self.kernel_stop_reason = f"the kernel used more than the {self.memory_limit_mb} MB memory limit and was stopped"
                 for process in [*kernel.children(recursive=True), kernel]:
                     try:

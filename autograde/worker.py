@@ -204,6 +204,7 @@ def _grade(job):
             "sandboxed": grading.get("sandboxed", False),
             "sandbox_gaps": _sandbox_gaps(grading.get("sandboxed", False)),
             "execute_seconds": grading.get("execute_seconds", 0.0),
+            "limits_hit": grading.get("limits_hit", []),  # "timeout", "memory", "output"
             "forked_kernel": grading.get("forked_kernel", False),
             "feedback_html": feedback_path.read_text() if feedback["success"] and feedback_path.exists() else None,
             "autograded": json.dumps(autograded),

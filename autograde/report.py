@@ -1,0 +1,266 @@
+"""``course report LAB``: one HTML page that sums up a graded lab for the instructor.
+
+It reads what ``course grade`` left in the output folder (``grades.csv``, and ``results/<student>.json``
+for each graded notebook: every test's score and failure message, the seconds it took, the limits
+it ran into) and writes ``report.html`` beside them: the scores, each test's pass rate and most
+common failure messages, the time per notebook and the submissions that hit a limit, every
+flagged, superseded or ungraded file and why, how the answer cells were found, and the pairs of
+submissions with similar code (:mod:`autograde.similarity`, whose side-by-side view it writes
+to ``similarity.html``).
+
+The page is one file: plots are PNG images inside it, there is no JavaScript, and it opens
+offline. Everything from students (file names, ids, notes, failure messages, code) is escaped
+by the template engine.
+"""
+import base64
+import csv
+import io
+import json
+import statistics
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+from autograde.course import CourseError
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+TOP_FAILURES = 3  # failure messages shown per test
+# As autograde.grading writes them (tests/test_report.py checks they agree).
+GRADED, ENVIRONMENT_PROBLEM, GRADER_ERROR = "graded", "environment problem", "grader error"
+SUPERSEDED = "superseded"  # the start of the status of a student's older file (autograde.intake)
+SPREADSHEET_PREFIX = ("=", "+", "-", "@", "\t", "\r")  # grades.csv puts a ' before text starting with one of these
+LIMITS_HIT = {"timeout": "time", "memory": "memory", "output": "output"}  # results' "limits_hit" -> what the page says
+MATCH_KINDS = {"grade_id": "grade_id", "cell id": "cell id", "position and similarity": "similarity", "missing": "missing"}
+
+
+def render(template, **context):
+    """Renders one of ``autograde/templates/`` with autoescaping on: no student text becomes markup."""
+    import jinja2
+
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                                     undefined=jinja2.StrictUndefined)
+    return environment.get_template(template).render(**context)
+
+
+def read_grades(out, lab):
+    """The rows of ``grades.csv`` in a grading output folder, as dicts.
+
+    Args:
+        out: the folder ``course grade`` wrote.
+        lab: the lab's full name (for the error message).
+
+    Raises:
+        CourseError: when there is no ``grades.csv`` yet; the message says which command to run.
+    """
+    path = Path(out) / "grades.csv"
+    if not path.is_file():
+        short = lab.split("_", 1)[0]
+        option = "" if Path(out) == Path("grading") / lab else f" --out {out}"
+        raise CourseError(f"no grades found in {out}: run `course grade {short} FOLDER{option}` first")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, str) and value[:1] == "'" and value[1:2] in SPREADSHEET_PREFIX:
+                row[key] = value[1:]
+    return rows
+
+
+def read_result(out, row):
+    """The grader's cached result for a row (``results/<student>.json``), or {} when there is none."""
+    path = Path(out) / "results" / f"{row['student_id']}.json"
+    if row["status"] not in (GRADED, ENVIRONMENT_PROBLEM, GRADER_ERROR) or not row["student_id"] or not path.is_file():
+        return {}
+    return json.loads(path.read_text())
+
+
+def _split(text):
+    return [part.strip() for part in text.split(" | ") if part.strip()]
+
+
+def _number(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _png(figure):
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _figure(height=3.0):
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, nothing global
+
+    figure = Figure(figsize=(7, height))
+    return figure, figure.add_subplot()
+
+
+def score_plot(scores, max_score):
+    """A histogram of scores, one bar per point when there are few points."""
+    import numpy as np
+
+    figure, ax = _figure()
+    edges = np.arange(0, max_score + 2) - 0.5 if max_score <= 40 else np.linspace(0, max_score, 21)
+    ax.hist(scores, bins=edges, color="#4c72b0", edgecolor="white")
+    ax.set_xlabel(f"score (out of {max_score:g})")
+    ax.set_ylabel("files")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    return _png(figure)
+
+
+def tests_plot(tests):
+    """A horizontal bar per test: the share of graded files that passed it."""
+    figure, ax = _figure(0.6 + 0.35 * len(tests))
+    names = [t["grade_id"] for t in tests][::-1]
+    rates = [t["share"] * 100 for t in tests][::-1]
+    ax.barh(names, rates, color="#55a868")
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("passed (% of graded files)")
+    return _png(figure)
+
+
+def time_plot(seconds):
+    """A histogram of the seconds each notebook took to grade."""
+    figure, ax = _figure()
+    ax.hist(seconds, bins=min(20, max(5, len(seconds))), color="#8172b2", edgecolor="white")
+    ax.set_xlabel("seconds per notebook")
+    ax.set_ylabel("files")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    return _png(figure)
+
+
+def _tests(rows, results, release_points):
+    """Pass rate and most common failure messages of each test, over the graded rows."""
+    tests = []
+    for grade_id, points in release_points.items():
+        passed, failures = 0, Counter()
+        for row in rows:
+            result = results.get(row["file"], {})
+            test = result.get("tests", {}).get(grade_id)
+            score = _number(test["score"] if test else row.get(grade_id))
+            if score >= points:
+                passed += 1
+            else:
+                reason = (test or {}).get("message") or result.get("machinery_changed", {}).get(grade_id)
+                failures[reason or "(no error message)"] += 1
+        share = passed / len(rows) if rows else 0.0
+        tests.append({"grade_id": grade_id, "points": f"{points:g}", "passed": passed, "attempted": len(rows),
+                      "share": share, "rate": f"{share:.0%}", "failures": failures.most_common(TOP_FAILURES)})
+    return tests
+
+
+def _limit_hits(rows, results):
+    hits = []
+    for row in rows:
+        result = results.get(row["file"], {})
+        if result.get("limits_hit"):
+            hits.append({"file": row["file"], "student": row["student_id"],
+                         "limits": [LIMITS_HIT.get(kind, kind) for kind in result["limits_hit"]],
+                         "problems": result.get("problems", [])})
+    return hits
+
+
+def _review(rows, results):
+    """Every file a person should look at: flagged, superseded, not graded, environment problem or grader error."""
+    items = []
+    for row in rows:
+        gaps = results.get(row["file"], {}).get("sandbox_gaps", [])  # said in every row: not about this file
+        flags, status = _split(row["flags"]), row["status"]
+        if flags:
+            items.append({"file": row["file"], "student": row["student_id"], "what": "flagged", "why": flags})
+        if status.startswith(SUPERSEDED):
+            items.append({"file": row["file"], "student": row["student_id"], "what": "superseded", "why": [status]})
+        elif status in (ENVIRONMENT_PROBLEM, GRADER_ERROR):
+            why = [note for note in _split(row["notes"]) if note not in gaps]
+            items.append({"file": row["file"], "student": row["student_id"], "what": status, "why": why or [status]})
+        elif status != GRADED:
+            items.append({"file": row["file"], "student": row["student_id"], "what": "not graded", "why": [status]})
+    return items
+
+
+def _answers(rows):
+    """Counts of how each answer cell was found, per answer cell."""
+    counts, notebooks = {}, 0
+    for row in rows:
+        if not row["answers"]:
+            continue
+        notebooks += 1
+        for part in row["answers"].split("; "):
+            grade_id, _, how = part.partition(": ")
+            kind = next((name for start, name in MATCH_KINDS.items() if how.startswith(start)), how)
+            counts.setdefault(grade_id, Counter())[kind] += 1
+    kinds = list(MATCH_KINDS.values())
+    kinds += sorted({kind for c in counts.values() for kind in c} - set(kinds))
+    table = [(grade_id, [c[kind] for kind in kinds]) for grade_id, c in counts.items()]
+    totals = [sum(c[kind] for c in counts.values()) for kind in kinds]
+    return {"kinds": kinds, "rows": table, "totals": totals, "notebooks": notebooks}
+
+
+def _similarity(course, lab, out):
+    from autograde import similarity
+
+    try:
+        pairs, compared = similarity.find_pairs(course, lab, out)
+    except CourseError as error:  # copydetect is missing (the grades were read already)
+        return {"error": f"similar code not compared: {error}"}
+    page = similarity.write_html(Path(out) / "similarity.html", pairs, lab, compared)
+    return {"error": "", "pairs": pairs, "compared": compared, "threshold": f"{similarity.THRESHOLD:.2f}",
+            "not_verdicts": similarity.NOT_VERDICTS, "page": page.name}
+
+
+def build_context(course, lab, out):
+    """Everything the report shows, from a grading output folder (see :func:`write_report`)."""
+    import nbformat
+
+    rows = read_grades(out, lab)
+    release = nbformat.read(course.lab_notebook(lab), as_version=4)
+    points = {c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"].get("points", 0))
+              for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    graded = [row for row in rows if row["status"] == GRADED]
+    results = {row["file"]: read_result(out, row) for row in rows}
+    scores = [_number(row["score"]) for row in graded]
+    max_score = sum(points.values()) or max([_number(r["max_score"]) for r in rows] + [0.0])
+    tests = _tests(graded, results, points)
+    timed = [(results[row["file"]]["total_seconds"], row["file"]) for row in graded if "total_seconds" in results[row["file"]]]
+    plots = {"scores": score_plot(scores, max_score) if scores else "",
+             "tests": tests_plot(tests) if graded and tests else "",
+             "time": time_plot([s for s, _ in timed]) if timed else ""}
+    longest = max(timed, default=(0.0, ""))
+    return {
+        "lab": lab, "out": str(out), "written": datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "summary": {"files": len(rows), "graded": len(graded),
+                    "environment": sum(r["status"] == ENVIRONMENT_PROBLEM for r in rows),
+                    "not_graded": sum(r["status"] not in (GRADED, ENVIRONMENT_PROBLEM) for r in rows),
+                    "mean": f"{statistics.mean(scores):.1f}" if scores else "-",
+                    "median": f"{statistics.median(scores):g}" if scores else "-",
+                    "max_score": f"{max_score:g}", "flagged": sum(bool(r["flags"]) for r in rows)},
+        "plots": plots, "tests": tests,
+        "time": {"median": f"{statistics.median([s for s, _ in timed]):.0f}" if timed else "-",
+                 "longest": f"{longest[0]:.0f}", "longest_file": longest[1]},
+        "limit_hits": _limit_hits(rows, results),
+        "review": _review(rows, results),
+        "answers": _answers(rows),
+        "similarity": _similarity(course, lab, out),
+    }
+
+
+def write_report(course, lab, out):
+    """Writes ``report.html`` (and ``similarity.html``) into a grading output folder.
+
+    Args:
+        course: the :class:`autograde.course.Course`.
+        lab: the lab's full name.
+        out: the folder ``course grade`` wrote (``grading/<lab>`` by default).
+
+    Returns:
+        The path of ``report.html``.
+
+    Raises:
+        CourseError: when the folder holds no grades yet.
+    """
+    path = Path(out) / "report.html"
+    path.write_text(render("report.html.j2", **build_context(course, lab, out)))
+    return path

@@ -1,0 +1,247 @@
+"""`course report`: one self-contained HTML page per graded lab, with every section, and no student text as markup."""
+import base64
+import copy
+import json
+import re
+
+import nbformat
+import pytest
+
+from autograde import report
+from autograde.cli import main
+from autograde.course import CourseError
+
+LAB = "lab1_rnns_from_scratch"
+EVIL = "<script>alert(1)</script>"
+STUB_HEAD = '''def clip_gradients(grads, max_norm):
+    """Scales every gradient by max_norm / global_norm when the global norm is at least max_norm."""
+'''
+# One student's answer, a renamed copy of it with other comments, and two answers written independently.
+ORIGINAL = STUB_HEAD + '''    total = tf.constant(0.0)
+    for g in grads:
+        if g is not None:
+            total += tf.reduce_sum(g ** 2)
+    norm = tf.sqrt(total)
+    if norm >= max_norm and norm > 0:
+        factor = max_norm / norm
+    else:
+        factor = 1.0
+    clipped = []
+    for g in grads:
+        clipped.append(None if g is None else g * factor)
+    return clipped, norm
+'''
+RENAMED_COPY = STUB_HEAD + '''    # </pre><script>alert(1)</script> sum the squares
+    sq_sum = tf.constant(0.0)
+    for grad in grads:
+        if grad is not None:
+            sq_sum += tf.reduce_sum(grad ** 2)
+    gnorm = tf.sqrt(sq_sum)
+    if gnorm >= max_norm and gnorm > 0:
+        ratio = max_norm / gnorm
+    else:
+        ratio = 1.0
+    out = []
+    for grad in grads:
+        out.append(None if grad is None else grad * ratio)
+    return out, gnorm
+'''
+INDEPENDENT = [
+    STUB_HEAD + '''    norms = tf.stack([tf.norm(g) for g in grads if g is not None])
+    global_norm = tf.norm(norms)
+    ratio = tf.minimum(1.0, max_norm / (global_norm + 1e-12))
+    return [g * ratio if g is not None else None for g in grads], global_norm
+''',
+    STUB_HEAD + '''    flat = tf.concat([tf.reshape(g, [-1]) for g in grads if g is not None], axis=0)
+    global_norm = tf.math.sqrt(tf.math.reduce_sum(flat * flat))
+    if global_norm < max_norm or global_norm == 0:
+        return list(grads), global_norm
+    return [g if g is None else g * (max_norm / global_norm) for g in grads], global_norm
+''',
+]
+EXTRA_CELL = "def helper_of_alice(x):\n    return [value * 2 for value in x if value is not None]\n"
+
+
+def rebuilt(release, clip_gradients, extra=None):
+    """The release notebook as the grader rebuilds it, with this answer to clip_gradients (and an extra cell after it)."""
+    from autograde.rebuild import STUDENT_ORIGIN
+
+    notebook = copy.deepcopy(release)
+    for i, cell in enumerate(notebook.cells):
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "clip_gradients":
+            cell.source = clip_gradients
+            if extra:
+                notebook.cells.insert(i + 1, nbformat.v4.new_code_cell(extra, metadata=copy.deepcopy(STUDENT_ORIGIN)))
+            break
+    return notebook
+
+
+# The students of the fabricated folder: their answer to clip_gradients, test_recall_task's failure message (None:
+# passed), the limits they hit and what the grader said about it, seconds to grade. gina has alice's answer, bob a
+# renamed copy of it, erin carol's with one number changed; dave wrote his own.
+STUDENTS = {
+    "alice": (ORIGINAL, None, [], [], 30.0),
+    "bob": (RENAMED_COPY, f"ValueError: {EVIL}", [], [], 35.5),
+    "carol": (INDEPENDENT[0], f"ValueError: {EVIL}", ["timeout"], ["cell 28 ran past its time limit and was interrupted"], 61.0),
+    "dave": (INDEPENDENT[1], "AssertionError: shapes differ", ["memory", "output"],
+             ["the kernel used more than the 4096 MB memory limit and was stopped, in cell 30",
+              "cell 31 produced more output than the limits allow"], 44.0),
+    "erin": (INDEPENDENT[0].replace("1e-12", "1e-9"), "NameError: name 'make_selective_recall' is not defined", [], [], 38.0),
+    "hank": (STUB_HEAD + "    raise NotImplementedError\n", "KeyError: 'the least common message'", [], [], 20.0),
+    "gina": (ORIGINAL, None, [], [], 12.0),  # an environment problem
+}
+SANDBOX_GAPS = ["sandbox: kernels can send UDP packets"]  # said in every row
+
+
+def make_grading_folder(course, out):
+    """A folder as `course grade lab1` leaves it: grades.csv, results/ and autograded/ for STUDENTS, and two files not graded."""
+    from autograde.grading import ENVIRONMENT_PROBLEM, GRADED, Row, write_csv
+
+    release = nbformat.read(course.lab_notebook(LAB), as_version=4)
+    nbgrader = [c.metadata["nbgrader"] for c in release.cells if "nbgrader" in c.metadata]
+    points = {m["grade_id"]: float(m["points"]) for m in nbgrader if m.get("grade")}
+    found = {m["grade_id"]: "grade_id" for m in nbgrader if m.get("solution")}
+    for folder in ("results", "autograded", "feedback"):
+        (out / folder).mkdir(parents=True)
+    rows = []
+    for student, (answer, failure, hit, problems, seconds) in STUDENTS.items():
+        tests = {gid: {"score": p, "max_score": p, "message": None} for gid, p in points.items()}
+        if failure:
+            tests["test_recall_task"] = {"score": 0.0, "max_score": points["test_recall_task"], "message": failure}
+        status = ENVIRONMENT_PROBLEM if student == "gina" else GRADED
+        how = found | ({"clip_gradients": "position and similarity 0.82 (stub left in place, answer in the cell below)",
+                        "my_lstm_cell": "missing", "my_rnn_cell": "cell id"} if student == "erin" else {})
+        row = Row(f"{student}.ipynb", student, status, sum(t["score"] for t in tests.values()), sum(points.values()),
+                  tests=tests, answers="; ".join(f"{gid}: {h}" for gid, h in how.items()), notes=list(problems))
+        if student == "bob":
+            row.notes.append(f"1 extra code cell(s) {EVIL}")
+            row.flags = [f"cell 23: names '{EVIL}' (a path outside the working folder)"]
+        if student == "gina":
+            row.notes.append("instructor cell 3 (a cell the student cannot edit) failed: TweetDataError: no tweets")
+        row.notes += SANDBOX_GAPS
+        rows.append(row)
+        result = {"status": status, "tests": tests, "problems": problems, "limits_hit": hit, "total_seconds": seconds,
+                  "execute_seconds": seconds - 1, "sandbox_gaps": SANDBOX_GAPS}
+        (out / "results" / f"{student}.json").write_text(json.dumps(result))
+        notebook = rebuilt(release, answer, EXTRA_CELL if student == "alice" else None)
+        nbformat.write(notebook, out / "autograded" / f"{student}.ipynb")
+    rows.append(Row("erin_old.ipynb", "erin", "superseded by the newer file erin.ipynb"))
+    rows.append(Row("frank.py", "frank", "a Python file, not a notebook: submit the .ipynb"))
+    write_csv(out / "grades.csv", rows, release)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def graded(course, tmp_path_factory):
+    out = tmp_path_factory.mktemp("grading") / LAB
+    make_grading_folder(course, out)
+    path = report.write_report(course, LAB, out)
+    return out, path.read_text()
+
+
+def test_the_report_is_one_file_with_every_section(graded):
+    out, html = graded
+    assert (out / "report.html").is_file()
+    for section in ("summary", "scores", "tests", "time", "review", "answers", "similarity"):
+        assert f'<section id="{section}">' in html
+    assert "<script" not in html.replace("&lt;script", ""), "no JavaScript at all"
+    assert not re.search(r'(src|href)="(https?:)?//', html), "nothing is loaded from elsewhere"
+    summary = re.search(r'<section id="summary">(.*?)</section>', html, re.S).group(1)
+    # 9 files: 6 graded, 1 environment problem, 2 not graded (superseded, .py); scores 13 x 1, 12 x 5 (out of 13).
+    for label, value in [("Files", "9"), ("Graded", "6"), ("With an environment problem", "1"),
+                         ("Not graded (see below)", "2"), ("Mean score", "12.2 / 13"), ("Median score", "12 / 13"),
+                         ("Flagged for review", "1")]:
+        assert re.search(rf"<th>{re.escape(label)}</th><td class=\"number\">{re.escape(value)}</td>", summary), label
+
+
+def test_plots_are_embedded_png_images(graded):
+    _, html = graded
+    sources = re.findall(r'<img [^>]*src="([^"]+)"', html)
+    assert len(sources) == 3  # scores, tests, time
+    for source in sources:
+        assert source.startswith("data:image/png;base64,")
+        assert base64.b64decode(source.split(",", 1)[1]).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_student_text_never_becomes_markup(graded):
+    out, html = graded
+    assert EVIL not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 2  # the failure message and the flag
+    side_by_side = (out / "similarity.html").read_text()
+    assert EVIL not in side_by_side and "</pre><script>" not in side_by_side
+    assert "&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in side_by_side
+
+
+def test_each_test_shows_its_pass_rate_and_three_most_common_failures(graded):
+    _, html = graded
+    row = re.search(r"<code>test_recall_task</code>(.*?)(?=<tr><td><code>|</section>)", html, re.S).group(1)
+    assert '<td class="number">1 / 6</td><td class="number">17%</td>' in row
+    messages = re.findall(r'<td class="message">(.*?)</td><td class="number">(\d+)</td>', row)
+    assert messages == [("ValueError: &lt;script&gt;alert(1)&lt;/script&gt;", "2"), ("AssertionError: shapes differ", "1"),
+                        ("NameError: name &#39;make_selective_recall&#39; is not defined", "1")]
+    passing = re.search(r"<code>test_clip_gradients</code>(.*?)(?=<tr><td><code>|</section>)", html, re.S).group(1)
+    assert "6 / 6" in passing and "100%" in passing
+
+
+def test_limit_hits_and_files_to_review_say_why(graded):
+    _, html = graded
+    time_section = re.search(r'<section id="time">(.*?)</section>', html, re.S).group(1)
+    assert "Median 37 s, longest 61 s (carol.ipynb)" in time_section
+    assert re.search(r"<td>carol.ipynb</td><td>carol</td><td>time</td>.*ran past its time limit", time_section, re.S)
+    assert re.search(r"<td>dave.ipynb</td><td>dave</td><td>memory, output</td>.*4096 MB memory limit", time_section, re.S)
+    review = re.search(r'<section id="review">(.*?)</section>', html, re.S).group(1)
+    assert re.search(r"<td>erin_old.ipynb</td><td>erin</td><td>superseded</td>\s*<td>.*superseded by the newer file", review)
+    assert re.search(r"<td>frank.py</td><td>frank</td><td>not graded</td>\s*<td>.*a Python file", review)
+    assert re.search(r"<td>bob.ipynb</td><td>bob</td><td>flagged</td>", review)
+    gina = re.search(r"<td>gina.ipynb</td><td>gina</td><td>environment problem</td>(.*?)</tr>", review, re.S).group(1)
+    assert "TweetDataError" in gina and "UDP" not in gina, "the sandbox's gaps are in every row: not a reason"
+
+
+def test_answer_cells_are_counted_by_how_they_were_found(graded):
+    _, html = graded
+    section = re.search(r'<section id="answers">(.*?)</section>', html, re.S).group(1)
+    header = re.search(r"<tr><th>Answer cell</th>(.*?)</tr>", section).group(1)
+    assert re.findall(r'<th class="number">([\w ]+)</th>', header) == ["grade_id", "cell id", "similarity", "missing"]
+    counts = dict(re.findall(r"<tr><td><code>(\w+)</code></td>((?:<td class=\"number\">\d+</td>)+)</tr>", section))
+    number = lambda cells: [int(n) for n in re.findall(r"\d+", cells)]  # noqa: E731
+    assert number(counts["clip_gradients"]) == [6, 0, 1, 0]
+    assert number(counts["my_lstm_cell"]) == [6, 0, 0, 1]
+    assert number(counts["my_rnn_cell"]) == [6, 1, 0, 0]
+    assert "Counts over the 7 rebuilt notebooks" in section
+
+
+def test_the_similarity_section_lists_the_copy_and_says_these_are_not_verdicts(graded):
+    _, html = graded
+    section = re.search(r'<section id="similarity">(.*?)</section>', html, re.S).group(1)
+    assert "not verdicts" in section and 'href="similarity.html"' in section
+    listed = re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td>", section)
+    # gina has alice's answer, bob a renamed copy of it, erin carol's with one number changed; dave's is his own.
+    assert set(listed) == {("alice", "bob"), ("alice", "gina"), ("bob", "gina"), ("carol", "erin")}
+
+
+def test_the_command_line_writes_the_report_and_says_what_to_do_before_grading(course, graded, tmp_path, capsys, monkeypatch):
+    out, _ = graded
+    assert main(["--root", str(course.root), "report", "lab1", "--out", str(out)]) == 0
+    assert f"report: {out / 'report.html'}" in capsys.readouterr().out
+    assert main(["--root", str(course.root), "report", "lab1", "--out", str(tmp_path)]) == 2
+    assert f"no grades found in {tmp_path}: run `course grade lab1 FOLDER --out {tmp_path}` first" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CourseError, match=rf"no grades found in grading/{LAB}: run `course grade lab1 FOLDER` first"):
+        report.read_grades(report.Path("grading") / LAB, LAB)
+
+
+def test_grade_can_write_the_report_too(capsys):
+    with pytest.raises(SystemExit):
+        main(["grade", "--help"])
+    assert "--report" in capsys.readouterr().out
+
+
+def test_the_report_uses_the_statuses_the_grader_writes():
+    from autograde import grading, intake
+
+    assert report.GRADED == grading.GRADED and report.GRADER_ERROR == grading.GRADER_ERROR
+    assert report.ENVIRONMENT_PROBLEM == grading.ENVIRONMENT_PROBLEM
+    assert all(grading._cell(c + "x") == "'" + c + "x" for c in report.SPREADSHEET_PREFIX)
+    files = [intake.Submission(f"a_{i}.ipynb", "a", intake.GRADABLE, modified=float(i)) for i in (1, 2)]
+    intake._flag_duplicates(files)
+    assert files[0].status.startswith(report.SUPERSEDED) and files[1].status == intake.GRADABLE
