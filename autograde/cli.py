@@ -4,7 +4,9 @@ import sys
 from pathlib import Path
 
 from autograde.course import Course, CourseError
+from autograde.export import FORMATS
 from autograde.limits import LIMITS
+from autograde.similarity import THRESHOLD as SIMILARITY_THRESHOLD
 
 
 def build_labs(course, args):
@@ -69,6 +71,41 @@ def grade(course, args):
         raise CourseError(str(error)) from error
     print(summary(rows))
     print(f"grades: {out / 'grades.csv'}   feedback: {out / 'feedback'}/   gradebook: {args.db or out / 'gradebook.db'}")
+    if args.report:
+        from autograde.report import write_report
+
+        print(f"report: {write_report(course, lab, out)}")
+
+
+def report(course, args):
+    from autograde.report import write_report
+
+    lab = course.resolve_lab(args.lab)
+    print(f"report: {write_report(course, lab, Path(args.out or Path('grading') / lab))}")
+
+
+def similarity(course, args):
+    from autograde.similarity import find_pairs, text_table, write_html
+
+    lab = course.resolve_lab(args.lab)
+    out = Path(args.out or Path("grading") / lab)
+    pairs, compared = find_pairs(course, lab, out, args.threshold)
+    print(text_table(pairs, compared, args.threshold))
+    print(f"side by side: {write_html(out / 'similarity.html', pairs, lab, compared, args.threshold)}")
+
+
+def export(course, args):
+    from autograde.export import export_grades, gradebook_url, read_roster
+
+    lab = course.resolve_lab(args.lab)
+    out = Path(args.out or Path("grading") / lab)
+    try:
+        roster = read_roster(args.ids) if args.ids else None
+    except FileNotFoundError as error:
+        raise CourseError(f"no roster at {args.ids}: give --ids a CSV with a student_id column") from error
+    result = export_grades(gradebook_url(out, lab, args.db), lab, args.format, args.dest or out / f"export-{args.format}.csv",
+                           roster=roster, assignment=args.assignment)
+    print(result.summary())
 
 
 def make_examples(course, args):
@@ -98,9 +135,34 @@ def main(argv=None):
                    help="grade even if the reference solution does not get full marks (it is graded first, and cached)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run kernels without the sandbox (only for submissions you trust; every row says so)")
+    p.add_argument("--report", action="store_true", help="then write report.html (as `course report`)")
     for limit in LIMITS:
         p.add_argument(limit.option, dest=limit.name, type=int, metavar=limit.metavar, help=f"{limit.help} (default: {limit.default:,})")
     p.set_defaults(func=grade)
+
+    p = commands.add_parser("export", help="write a lab's scores from the gradebook for an LMS: canvas, moodle or csv")
+    p.add_argument("lab", help="the lab, e.g. lab1 or lab1_rnns_from_scratch")
+    p.add_argument("--format", choices=FORMATS, default="csv", help="the LMS's import layout (default: csv)")
+    p.add_argument("--ids", metavar="CSV", help="roster: student_id and the LMS's name, email, lms_id, sis_user_id, login_id, section")
+    p.add_argument("--out", help="the folder `course grade` wrote (default: grading/<lab>)")
+    p.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the gradebook (default: gradebook.db in the output folder)")
+    p.add_argument("--dest", metavar="FILE", help="file to write (default: export-<format>.csv in the output folder)")
+    p.add_argument("--assignment", metavar="NAME", help="the assignment column's header, e.g. 'Lab 1 (12345)' for Canvas "
+                   "assignment 12345 (default: the lab's name)")
+    p.set_defaults(func=export)
+
+    p = commands.add_parser("report", help="write report.html for a graded lab: scores, tests, time, flags, similar code")
+    p.add_argument("lab", help="the lab, e.g. lab1 or lab1_rnns_from_scratch")
+    p.add_argument("--out", help="the folder `course grade` wrote (default: grading/<lab>)")
+    p.set_defaults(func=report)
+
+    p = commands.add_parser("similarity", help="list pairs of submissions with similar student-written code, to look at")
+    p.add_argument("lab", help="the lab, e.g. lab1 or lab1_rnns_from_scratch")
+    p.add_argument("--out", help="the folder `course grade` wrote (default: grading/<lab>)")
+    p.add_argument("--threshold", type=float, default=SIMILARITY_THRESHOLD, metavar="SCORE",
+                   help=f"list pairs with an answer cell scoring this or more, 0 to 1 (default: {SIMILARITY_THRESHOLD}, "
+                        "measured by benchmarks/similarity.py)")
+    p.set_defaults(func=similarity)
 
     p = commands.add_parser("make-examples", help="write autograde/examples/<lab>/ from the solution and the lab")
     p.add_argument("labs", nargs="*", help="labs (default: all)")

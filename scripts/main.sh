@@ -11,5 +11,10 @@ for examples in autograde/examples/*/; do
     echo
     echo "== $lab"
     # A short cell timeout: one example loops forever on purpose.
-    course grade "$lab" "$examples/submissions" --out "grading/$lab" --cell-timeout 30
+    course grade "$lab" "$examples/submissions" --out "grading/$lab" --cell-timeout 30 --report
+done
+echo
+for examples in autograde/examples/*/; do
+    lab=$(basename "$examples")
+    echo "$lab report: grading/$lab/report.html (similar code side by side: grading/$lab/similarity.html)"
 done

@@ -12,6 +12,7 @@ def load(path):
     return nbformat.read(path, as_version=4)
 
 
+@pytest.mark.slow  # generates every lab
 def test_labs_are_in_sync_with_solutions(course):
     from autograde.build import stale_labs
 

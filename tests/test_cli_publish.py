@@ -11,6 +11,7 @@ from autograde.course import Course, CourseError
 from autograde.publish import LEAK_MARKERS, publish_bundle
 
 
+@pytest.mark.slow  # generates every lab
 def test_check_labs_command(course, capsys):
     assert main(["--root", str(course.root), "check-labs"]) == 0
     assert "up to date" in capsys.readouterr().out
@@ -37,6 +38,7 @@ def bundle(course, tmp_path_factory):
     return publish_bundle(course, tmp_path_factory.mktemp("public") / "rnn-labs", repository="https://github.com/someone/their-labs")
 
 
+@pytest.mark.slow  # its bundle fixture generates every lab
 def test_bundle_holds_what_students_need_and_nothing_else(course, bundle):
     names = {p.name for p in bundle.iterdir()}
     assert names == {"labs", "course_utils", "README.md", "pyproject.toml", ".gitignore"}
@@ -48,6 +50,7 @@ def test_bundle_holds_what_students_need_and_nothing_else(course, bundle):
             assert not [m for m in LEAK_MARKERS if m in text], path
 
 
+@pytest.mark.slow  # its bundle fixture generates every lab
 def test_bundle_links_follow_the_chosen_repository(course, bundle):
     readme = (bundle / "README.md").read_text()
     lab = course.labs()[0]
@@ -58,6 +61,7 @@ def test_bundle_links_follow_the_chosen_repository(course, bundle):
     assert "rnn-course/rnn-labs" not in notebook
 
 
+@pytest.mark.slow  # pip install
 def test_bundle_installs_with_pip(course, bundle, tmp_path):
     project = tomllib.loads((bundle / "pyproject.toml").read_text())["project"]
     main_project = tomllib.loads((course.root / "pyproject.toml").read_text())["project"]
@@ -81,6 +85,7 @@ def test_publish_refuses_a_private_looking_folder(course, tmp_path):
         publish_bundle(course, tmp_path)
 
 
+@pytest.mark.slow  # runs `course grade`: builds the grader's template gradebook when the grading code changed
 def test_grade_command_on_files_that_cannot_be_graded(course, tmp_path, capsys):
     folder = tmp_path / "downloads"
     folder.mkdir()

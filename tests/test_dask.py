@@ -8,7 +8,7 @@ from autograde.grading import grade_folder
 
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 LAB = "lab1_rnns_from_scratch"
 
 

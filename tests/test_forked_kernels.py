@@ -3,11 +3,14 @@ import math
 import multiprocessing.forkserver
 import os
 
+import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
 import autograde.forked_kernels as forked_kernels
 from autograde.forked_kernels import ForkingKernelManager
+
+pytestmark = pytest.mark.slow  # every test starts a kernel or the preloaded kernel server
 
 
 def run(tmp_path, *sources, env=None):

@@ -11,9 +11,10 @@ import pytest
 from autograde.course import Course
 from autograde.grading import grade_folder
 from conftest import ROOT
+from test_browser import PNG, needs_chromium, open_in_chromium
 
 LABS = Course.load(ROOT).labs()
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 LIMITS = {"cell_timeout": 30}  # the infinite-loop example costs one timeout
 
 
@@ -105,6 +106,53 @@ def test_feedback_never_shows_hidden_tests(course, graded):
         assert not [line for line in hidden_lines if line in text], path
     partial = html.unescape(re.sub(r"<[^>]+>", "", (out / "feedback" / "partial.html").read_text()))
     assert "\u2718 " in partial and " failed: " in partial and "\u2714 " in partial
+
+
+@needs_chromium
+def test_report_and_similarity_pages_open_in_chromium(course, graded, tmp_path):
+    """`course report` and `course similarity` on the graded examples (issue #12): every section, then no browser errors."""
+    from autograde import report, similarity
+
+    lab, examples, out, rows = graded
+    expected = json.loads((examples / "expected.json").read_text())
+    pairs, compared = similarity.find_pairs(course, lab, out)  # as `course similarity` calls them
+    assert compared == sum(r.status in ("graded", "environment problem") for r in rows)
+    assert ("full-marks", "stripped-metadata") in {(p.a, p.b) for p in pairs}, "the same solution twice is listed"
+    assert f"{compared} submissions compared" in similarity.text_table(pairs, compared)
+    side_by_side = similarity.write_html(out / "similarity.html", pairs, lab, compared).read_text()
+    page_path = report.write_report(course, lab, out)
+    assert (out / "similarity.html").read_text() == side_by_side, "`course report` writes the same side-by-side page"
+
+    page = open_in_chromium(page_path, tmp_path)
+    assert page.exceptions == [] and page.console_errors == [] and page.log_errors == [] and page.dialogs == []
+    assert all(url.startswith(("file:", "data:")) for url in page.requests), page.requests
+    images = page.state["images"]
+    assert len(images) == 3 and all(i["src"].startswith(PNG) and i["complete"] and i["width"] > 100 for i in images), images
+    assert re.search(r'<img class="plot" alt="Histogram of scores" src="data:image/png;base64,', page_path.read_text())
+    text = page.state["text"]
+    for heading in ("Summary", "Scores", "Tests", "Time per notebook", "Flagged, superseded and ungraded files",
+                    "How each answer cell was found", "Similar code"):
+        assert f"\n{heading}\n" in text, heading
+    assert f"Files\t{len(expected)}\n" in text and f"Graded\t{sum(r.status == 'graded' for r in rows)}\n" in text
+    graded_rows = [r for r in rows if r.status == "graded"]
+    release = json.loads(course.lab_notebook(lab).read_text())
+    tests = {c["metadata"]["nbgrader"]["grade_id"]: c["metadata"]["nbgrader"].get("points", 0)
+             for c in release["cells"] if c["metadata"].get("nbgrader", {}).get("grade")}
+    assert tests
+    for grade_id, points in tests.items():
+        passed = sum(r.tests[grade_id]["score"] >= points for r in graded_rows)
+        assert f"\n{grade_id}\t{points:g}\t{passed} / {len(graded_rows)}\t" in text, grade_id
+    review = text.split("\nFlagged, superseded and ungraded files\n")[1].split("\nHow each answer cell was found\n")[0]
+    for name, want in expected.items():
+        if want["flagged"] or want["status"] != "graded":
+            assert name in review, name
+    assert f"{compared} submissions compared" in text and "full-marks\tstripped-metadata\t" in text
+
+    page = open_in_chromium(out / "similarity.html", tmp_path)
+    assert page.exceptions == [] and page.console_errors == [] and page.log_errors == [] and page.dialogs == []
+    assert all(url.startswith(("file:", "data:")) for url in page.requests), page.requests
+    assert f"{compared} submissions compared" in page.state["text"]
+    assert "\nfull-marks and stripped-metadata\n" in page.state["text"]
 
 
 def test_a_second_run_gives_the_same_csv_without_regrading(course, graded):

@@ -129,6 +129,7 @@ def test_the_grader_version_covers_everything_that_can_change_a_score(course_cop
     assert worker.grader_version(course_copy, LAB) != before
 
 
+@pytest.mark.slow  # builds a grader template for a changed course
 def test_a_fixed_check_regrades_instead_of_reusing_stale_results(course_copy, submissions, tmp_path, fake_run):
     calls, _ = fake_run
     grade_folder(course_copy, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)

@@ -5,6 +5,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from autograde.guarded_execute import GuardedExecute
 
+pytestmark = pytest.mark.slow  # every test runs a kernel
+
 
 def run(tmp_path, *sources, **limits):
     notebook = new_notebook(cells=[s if isinstance(s, dict) else new_code_cell(s) for s in sources])

@@ -8,7 +8,7 @@ from nbformat.v4 import new_code_cell
 from autograde.execute import GuardedNotebookClient
 from autograde.private_tests import TAMPERED, private_tests_for
 
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 LAB = "lab1_rnns_from_scratch"
 DUMMY_CELL = "class MyRNNCell:  # a dummy answer\n    pass\n"
 

@@ -85,6 +85,7 @@ def test_judge_first_tunes_says_why():
     assert "no X: line" in judged[2][1].reason
 
 
+@pytest.mark.slow  # parses the whole corpus with music21
 def test_almost_every_corpus_tune_is_valid(oneills):
     # A fixed sample keeps the test fast (music21 parses about 30 tunes a second);
     # benchmarks/lab2_quality.py --corpus checks every tune.
@@ -135,6 +136,7 @@ def test_transposition_respells_accidentals():
         assert music.transpose_to_plain_key(unchanged) == unchanged
 
 
+@pytest.mark.slow
 def test_transposition_moves_every_note_by_the_same_interval(oneills):
     # Reference: music21's own reading of the tune before and after; the pitch differences must all be equal.
     from music21 import converter

@@ -29,6 +29,7 @@ def tiny_vectorizer_and_model(solution):
 TEXTS = ["good :)", "@user bad!!!", "", "an unseen word"]
 
 
+@pytest.mark.slow  # builds and runs every reference model
 def test_reference_solution_passes_every_check(solution, tiny_vectorizer_and_model):
     checks.check_classifier(solution["build_classifier"], vocab_size=20, embed_dim=3, units=2, seed=5)
     checks.check_encoder(solution["make_encoder"], input_dim=3, units=2, seed=5)

@@ -6,7 +6,7 @@ from autograde.execute import execute_notebook, execute_solution
 from conftest import ROOT
 
 LABS = Course.load(ROOT).labs()
-pytestmark = pytest.mark.notebook
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
 
 
 @pytest.mark.parametrize("lab", LABS)

@@ -300,6 +300,7 @@ def environment_check(policy):
 
 
 @pytest.mark.notebook
+@pytest.mark.slow
 @needs_abi(sandbox.NETWORK_ABI, "the kernel's network rules")
 def test_a_forked_kernel_runs_tensorflow_in_its_sandbox(tmp_path, job):
     policy, folders = job
@@ -335,6 +336,7 @@ def test_a_forked_kernel_runs_tensorflow_in_its_sandbox(tmp_path, job):
 
 
 @pytest.mark.notebook
+@pytest.mark.slow
 @needs_abi(sandbox.NETWORK_ABI, "the kernel's network rules")
 def test_a_kernel_started_the_usual_way_is_sandboxed_too(tmp_path, job):
     policy, folders = job

@@ -7,6 +7,7 @@ pytestmark = pytest.mark.notebook
 EXAMPLES = "autograde/examples/lab1_rnns_from_scratch/submissions"
 
 
+@pytest.mark.slow
 def test_a_finished_notebook_without_metadata_passes(course, capsys):
     # Colab may drop nbgrader metadata: test cells are found by their "# Test" heading.
     assert check_notebook(course.root / EXAMPLES / "stripped-metadata.ipynb") is True
@@ -14,6 +15,7 @@ def test_a_finished_notebook_without_metadata_passes(course, capsys):
     assert "Tests passing: 7 of 7." in out and "All good" in out
 
 
+@pytest.mark.slow
 def test_an_unfinished_notebook_lists_what_is_left(course, capsys):
     assert main([str(course.root / EXAMPLES / "partial.ipynb")]) == 1
     out = capsys.readouterr().out
