@@ -48,6 +48,79 @@ class AttentionPooling(keras.layers.Layer):
         return {**super().get_config(), "units": self.units}
 
 
+@keras.saving.register_keras_serializable(package="course_utils")
+class SkipUnknownWords(keras.layers.Layer):
+    """Turns the id of unknown words into the padding id, so that a masked model skips those words.
+
+    ``TextVectorization`` gives every word outside its vocabulary the same id, 1 (``[UNK]``). A model
+    then learns one vector for "some rare word", from the few rare words of its training set, and on
+    later text, where many more words are new, that vector can dominate what it reads (Lab 3, Part 7).
+    After this layer an ``Embedding(mask_zero=True)`` masks unknown words like padding: the recurrent
+    layers carry their state across them, as if the word were not there.
+
+    Args:
+        unknown_id: the id to skip (``TextVectorization``'s is 1).
+
+    Example:
+
+    >>> ids = keras.Input(shape=(None,), dtype="int32")  # TextVectorization's output
+    >>> x = keras.layers.Embedding(vocab_size, 64, mask_zero=True)(SkipUnknownWords()(ids))
+    >>> SkipUnknownWords()(np.array([[5, 1, 7, 0]]))  # -> [[5, 0, 7, 0]]
+    """
+
+    def __init__(self, unknown_id=1, **kwargs):
+        super().__init__(**kwargs)
+        self.unknown_id = unknown_id
+
+    def call(self, ids):
+        return ops.where(ops.equal(ids, self.unknown_id), ops.zeros_like(ids), ids)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "unknown_id": self.unknown_id}
+
+
+@keras.saving.register_keras_serializable(package="course_utils")
+class NgramFeatures(keras.layers.Layer):
+    """Joins the n-gram counts of several ``TextVectorization(output_mode="count")`` layers into one feature row.
+
+    Each block of counts loses its first column (the out-of-vocabulary count: how many n-grams the
+    vocabulary lacks says nothing about sentiment, and later text has many more), becomes ``log(1 + count)``
+    (the 10th "!" adds less than the first) and is scaled to length 1 (a long tweet does not outweigh a
+    short one). This is the "sublinear TF, L2-normalised" weighting of linear text classifiers, e.g.
+    scikit-learn's ``TfidfVectorizer(sublinear_tf=True)`` without the IDF factor. Works on sparse counts
+    (``TextVectorization(..., sparse=True)``) and returns a sparse tensor that ``Dense`` takes as is.
+
+    Call arguments:
+        inputs: a list of count tensors, shapes (batch, vocabulary_i), sparse or dense.
+
+    Example:
+
+    >>> words = keras.layers.TextVectorization(output_mode="count", ngrams=2, sparse=True)
+    >>> words.adapt(texts)
+    >>> features = NgramFeatures()([words(texts)])  # (batch, vocabulary - 1)
+    """
+
+    def call(self, inputs):
+        import tensorflow as tf  # sparse tensors: this layer is for the TensorFlow backend
+
+        blocks = []
+        for counts in inputs:
+            counts = counts if isinstance(counts, tf.SparseTensor) else tf.sparse.from_dense(counts)
+            counts = tf.sparse.slice(counts, [0, 1], [counts.dense_shape[0], counts.dense_shape[1] - 1])
+            values = tf.math.log1p(tf.cast(counts.values, self.compute_dtype))
+            rows = counts.indices[:, 0]
+            norms = tf.sqrt(tf.math.unsorted_segment_sum(values * values, rows, counts.dense_shape[0]))
+            blocks.append(tf.SparseTensor(counts.indices, values / tf.gather(norms, rows), counts.dense_shape))
+        return tf.sparse.concat(1, blocks, expand_nonconcat_dims=True)
+
+    def compute_output_shape(self, input_shapes):
+        widths = [shape[-1] for shape in input_shapes]
+        return (input_shapes[0][0], None if None in widths else sum(widths) - len(widths))
+
+
 def load_model(path):
     """Loads a model saved by a lab, e.g. Lab 3's ``model.keras`` (raw tweets in, class probabilities out)."""
     import course_utils.text  # noqa: F401  registers standardize_tweet, which the saved TextVectorization names
