@@ -32,6 +32,7 @@ from autograde import self_test
 from autograde.build import nbgrader_environment
 from autograde.course import CourseError
 from autograde.flags import review_flags
+from autograde.grade_rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, SPREADSHEET_PREFIX
 from autograde.guarded_execute import cell_origin
 from autograde.intake import GRADABLE, StudentIds, collect
 from autograde.limits import DEFAULT_LIMITS
@@ -39,7 +40,6 @@ from autograde.rebuild import edited_tests, rebuild
 from autograde.sandbox import probe
 from autograde.worker import cache_folder, grade_one, grader_template, grader_version, register_lab
 
-GRADED, ENVIRONMENT_PROBLEM, GRADER_ERROR = "graded", "environment problem", "grader error"
 # Errors in a cell the student cannot edit that point at the machine rather than the student's code.
 ENVIRONMENT_ERRORS = ("CellTimeoutError", "KernelDied", "TweetDataError", "ModuleNotFoundError", "ImportError",
                       "PermissionError", "ConnectionError")
@@ -269,7 +269,7 @@ def write_csv(path, rows, release):
 
 def _cell(text):
     """Text a spreadsheet shows as text: a file named '=HYPERLINK(...)' must not become a formula."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return f"'{text}" if text[:1] in SPREADSHEET_PREFIX else text
 
 
 def _number(value):

@@ -22,13 +22,11 @@ from datetime import datetime
 from pathlib import Path
 
 from autograde.course import CourseError
+from autograde.grade_rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, SPREADSHEET_PREFIX
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TOP_FAILURES = 3  # failure messages shown per test
-# As autograde.grading writes them (tests/test_report.py checks they agree).
-GRADED, ENVIRONMENT_PROBLEM, GRADER_ERROR = "graded", "environment problem", "grader error"
 SUPERSEDED = "superseded"  # the start of the status of a student's older file (autograde.intake)
-SPREADSHEET_PREFIX = ("=", "+", "-", "@", "\t", "\r")  # grades.csv puts a ' before text starting with one of these
 LIMITS_HIT = {"timeout": "time", "memory": "memory", "output": "output"}  # results' "limits_hit" -> what the page says
 MATCH_KINDS = {"grade_id": "grade_id", "cell id": "cell id", "position and similarity": "similarity", "missing": "missing"}
 
