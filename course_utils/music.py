@@ -1,4 +1,4 @@
-"""Folk tunes in ABC notation: the corpus, its normalisation and split, and whether a tune is valid music.
+"""Folk tunes in ABC notation: the corpus, its normalisation and split, and whether a tune is well-formed ABC.
 
 The tunes come from the ABC collections that ship inside the music21 package (no download).
 Every tune is normalised the same way, so a model learns one consistent format:
@@ -15,8 +15,9 @@ Every tune is normalised the same way, so a model learns one consistent format:
   every line stripped;
 * tunes with no ``K:`` line or no notes are fragments and are dropped, and so are exact duplicates.
 * by default every tune is then transposed to the key of its mode without sharps or flats (D major to
-  C major, E minor to A minor, A dorian to D dorian), as the folk-rnn project did: a melody is then written
-  the same whatever key it was in, so the model learns it once instead of once per key. Tunes whose key
+  C major, E minor to A minor, A dorian to D dorian): a melody is then written the same whatever key it was
+  in, so the model learns it once instead of once per key. (folk-rnn, Sturm et al. 2016, had the same aim but
+  moved every tune to the root C, keeping its mode: C major, C minor, C dorian.) Tunes whose key
   changes midway, or is not a plain key (``K:none``, bagpipe keys), stay as written.
 
 music21 is imported only inside the functions that parse, so ``import course_utils.music`` is cheap.
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 COLLECTIONS = ("oneills1850", "essenFolksong", "ryansMammoth")  # music21 corpus folders with ABC tunes
-DEFAULT_COLLECTION = "oneills1850"  # O'Neill's 1850 Irish collection, about 2,000 tunes
+DEFAULT_COLLECTION = "oneills1850"  # O'Neill's Music of Ireland (1903), "the 1850" for its 1,850 melodies
 TUNE_SEPARATOR = "\n\n"  # tunes are joined, and generated tunes end, with a blank line
 NOTE_LETTERS = re.compile(r"[A-Ga-g]")
 FIELD = re.compile(r"^([A-Za-z]):\s*(.*)$")
@@ -242,7 +243,7 @@ def extract_tunes(text):
 
 @dataclass
 class Verdict:
-    """Whether a tune is valid music, why not, and what music21 made of it."""
+    """Whether a tune is well-formed ABC that music21 reads into notes (rhythm is not checked), why not, and what music21 made of it."""
 
     valid: bool
     reason: str  # "" when valid

@@ -12,34 +12,24 @@ import tensorflow as tf
 import keras
 
 
-def sample_next(logits, temperature):
-    """Reference sampling step: one id per row from ``softmax(logits / temperature)``.
-
-    Args:
-        logits: float tensor (batch, vocab).
-        temperature: positive float scalar; below 1 sharpens the distribution, above 1 flattens it.
-
-    Returns:
-        int32 tensor (batch,).
-    """
-    return tf.cast(tf.random.categorical(logits / temperature, num_samples=1)[:, 0], tf.int32)
-
-
 class CharSampler:
     """Samples continuations of a start text from a stateless Embedding -> RNN(s) -> Dense model.
 
     Args:
         model: a keras model whose layers, applied in order to ids (batch, time), give logits; recurrent
             layers (``keras.layers.RNN`` and subclasses such as ``LSTM``) must use ``return_sequences=True``.
-        sample_fn: the sampling step ``(logits (batch, vocab), temperature) -> ids (batch,)``; it runs inside
-            ``tf.function``, so it must use TensorFlow ops.
+        sample_fn: the sampling step ``(logits (batch, vocab), temperature) -> ids (batch,)``: Lab 2's
+            ``sample_next``, which students write (the course ships none); it runs inside ``tf.function``,
+            so it must use TensorFlow ops.
 
     Call ``sampler(start_ids, length, num_samples, temperature)``: returns an int32 numpy array
     ``(num_samples, length)`` of generated ids (the start text is not repeated), every sequence
     starting from a zero state.
     """
 
-    def __init__(self, model, sample_fn=sample_next):
+    def __init__(self, model, sample_fn):
+        if not callable(sample_fn):
+            raise TypeError(f"sample_fn should be your sampling function sample_next(logits, temperature), got {type(sample_fn).__name__}")
         self.layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
         self.cells = [layer.cell for layer in self.layers if isinstance(layer, keras.layers.RNN)]
         if not self.cells:
@@ -98,12 +88,15 @@ class CharSampler:
         ).numpy()
 
 
-def generate_text(model, vocab, start="X:1\n", length=1000, num_samples=1, temperature=1.0, sample_fn=sample_next, sampler=None):
+def generate_text(model, vocab, start="X:1\n", length=1000, num_samples=1, temperature=1.0, sample_fn=None, sampler=None):
     """``num_samples`` texts, each ``start`` followed by ``length`` generated characters.
 
-    Pass a ``sampler`` (a :class:`CharSampler`) to reuse its compiled loop across calls.
-    Characters of ``start`` outside ``vocab`` raise ``ValueError`` naming them.
+    Give the sampling step ``sample_fn`` (your ``sample_next``), or a ``sampler`` (a :class:`CharSampler`)
+    to reuse its compiled loop across calls. Characters of ``start`` outside ``vocab`` raise
+    ``ValueError`` naming them.
     """
+    if sampler is None and sample_fn is None:
+        raise ValueError("generate_text needs sample_fn=your sample_next, or sampler=CharSampler(model, sample_next)")
     start_ids = vocab.encode(start, what="the start string")
     sampler = sampler or CharSampler(model, sample_fn)
     return [start + vocab.decode(row) for row in sampler(start_ids, length, num_samples, temperature)]

@@ -49,8 +49,14 @@ def check_notebook(path=None, cell_timeout=600):
     """
     if os.environ.get(RUNNING):
         return True  # we are the notebook being checked
-    import nbformat
-    from nbclient import NotebookClient
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path should be the notebook's file name, e.g. 'lab1_rnns_from_scratch.ipynb', got {type(path).__name__}")
+    try:
+        import nbformat
+        from nbclient import NotebookClient
+    except ImportError as error:  # course_utils installed without its dependencies (pip install --no-deps)
+        print(f"check_notebook needs nbformat, nbclient and ipykernel ({error}): run `pip install nbformat nbclient ipykernel`, then check again.")
+        return False
 
     if path is None:
         if "google.colab" not in sys.modules:

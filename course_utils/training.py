@@ -1,5 +1,8 @@
-"""Training helpers for character models: validation loss in nats and bits per character, a live loss plot."""
+"""Training helpers for character models: validation loss in nats and bits per character, a live loss plot, checkpoints."""
+import json
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -87,6 +90,97 @@ class LiveLossPlot:
             self._handle = display(self.figure, display_id=True)
         elif self._handle is not None:
             self._handle.update(self.figure)
+
+
+class TrainingCheckpoint:
+    """A training run's state on disk, so that a run cut off (a Colab runtime that disconnects) resumes where it stopped.
+
+    ``save(step, ...)`` writes into ``folder``: the current weights, the optimizer's state, the best weights so far, and
+    ``state.json`` (the step, the best validation loss and its step, the loss curves, the batch generator's state, the
+    seconds trained and the settings). Written by hand rather than with ``tf.train.CheckpointManager`` because a Keras 3
+    optimizer builds its variables on its first step, after a restore would have run; ``optimizer.build`` and
+    ``optimizer.variables`` (public API) restore it exactly. Each file is written under a temporary name and then
+    renamed, so a cut in the middle of a save leaves the previous one whole.
+
+    Args:
+        folder: where to keep the checkpoint, e.g. ``OUTPUT_DIR / "checkpoint"`` (point ``LAB_OUTPUT_DIR`` at Google Drive
+            and it survives the runtime).
+        model: the model being trained.
+        optimizer: its optimizer.
+        settings: a JSON-able dict of what defines the run (sizes, steps, ...); a checkpoint made with other settings
+            is not resumed.
+
+    Example:
+
+    >>> checkpoint = TrainingCheckpoint(OUTPUT_DIR / "checkpoint", model, optimizer, settings)
+    >>> first_step = checkpoint.restore(batch_rng, plot)  # 1 on a fresh start
+    """
+
+    def __init__(self, folder, model, optimizer, settings):
+        self.folder, self.model, self.optimizer, self.settings = Path(folder), model, optimizer, settings
+        self.best_loss, self.best_step, self.seconds = float("inf"), 0, 0.0
+
+    def _write(self, name, write):
+        temporary = self.folder / f"partial-{name}"
+        write(temporary)
+        os.replace(temporary, self.folder / name)
+
+    def save(self, step, batch_rng, plot, seconds):
+        """Saves the state after ``step``; ``seconds``: trained in this session so far (``self.seconds`` holds the earlier sessions')."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._write("current.weights.h5", self.model.save_weights)
+        self._write("optimizer.npz", self._save_optimizer)
+        state = {"step": step, "best_loss": self.best_loss, "best_step": self.best_step, "seconds": self.seconds + seconds,
+                 "curves": plot.curves, "batch_rng": batch_rng.bit_generator.state, "settings": self.settings}
+        self._write("state.json", lambda path: Path(path).write_text(json.dumps(state)))
+
+    def _save_optimizer(self, path):
+        with open(path, "wb") as file:  # a file object: np.savez would add ".npz" to a name
+            np.savez(file, *[variable.numpy() for variable in self.optimizer.variables])
+
+    def keep_best(self, loss, step):
+        """Records a new best validation loss and saves the weights that reached it."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.best_loss, self.best_step = float(loss), step
+        self._write("best.weights.h5", self.model.save_weights)
+
+    def restore(self, batch_rng, plot):
+        """Resumes a saved run with the same settings: weights, optimizer, batch generator and curves come back.
+
+        Returns the first step still to train: 1 when there is nothing to resume.
+        """
+        if not (self.folder / "state.json").is_file():
+            return 1
+        state = json.loads((self.folder / "state.json").read_text())
+        if state["settings"] != self.settings:
+            changed = sorted(k for k in {**state["settings"], **self.settings} if state["settings"].get(k) != self.settings.get(k))
+            print(f"not resuming the checkpoint in {self.folder}: it was made with other settings ({', '.join(changed)}); starting afresh")
+            return 1
+        try:
+            self.model.load_weights(self.folder / "current.weights.h5")
+            self.optimizer.build(self.model.trainable_variables)
+            with np.load(self.folder / "optimizer.npz") as saved:
+                values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+            if len(values) != len(self.optimizer.variables):
+                raise ValueError(f"{len(values)} optimizer variables saved, {len(self.optimizer.variables)} in this optimizer")
+            for variable, value in zip(self.optimizer.variables, values):
+                variable.assign(value)
+        except (ValueError, OSError) as error:
+            raise ValueError(
+                f"the checkpoint in {self.folder} does not fit this model ({error}); "
+                f"delete that folder (or set START_FRESH = True) to train from scratch"
+            ) from error
+        self.best_loss, self.best_step, self.seconds = state["best_loss"], state["best_step"], state["seconds"]
+        batch_rng.bit_generator.state = state["batch_rng"]
+        plot.curves = {name: tuple(points) for name, points in state["curves"].items()}
+        print(f"resumed from the checkpoint in {self.folder}: {state['step']} steps done, best validation loss "
+              f"{self.best_loss:.3f} at step {self.best_step}")
+        return state["step"] + 1
+
+    def load_best(self):
+        """Gives the model the weights with the best validation loss (those it has, when none was kept)."""
+        if (self.folder / "best.weights.h5").is_file():
+            self.model.load_weights(self.folder / "best.weights.h5")
 
 
 def save_char_model(model, vocab, folder):

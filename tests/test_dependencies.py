@@ -26,4 +26,5 @@ def test_environment_yml_matches_pyproject():
 def test_student_dependencies_exclude_grading_tools():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = {normalise(d)[0] for d in project["dependencies"]}
-    assert not names & {"nbgrader", "nbclient", "jupyter", "pytest"}
+    assert not names & {"nbgrader", "nbconvert", "jupyter", "pytest", "landlockpy", "copydetect"}
+    assert {"nbformat", "nbclient", "ipykernel"} <= names  # course_utils.check_notebook() runs the student's notebook

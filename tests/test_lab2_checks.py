@@ -5,10 +5,8 @@ import tensorflow as tf
 import keras
 
 from conftest import solution_namespace
-from course_utils import sampling
 from course_utils.checks import CheckFailed
 from course_utils.checks import lab2 as checks
-from course_utils.sampling import sample_next as course_sample_next  # an alias taken before any check runs
 from course_utils.vocab import Vocabulary
 
 
@@ -92,6 +90,25 @@ def test_batch_that_accepts_too_short_data(solution):
     fails_with("too short .* raise ValueError", checks.check_get_batch, no_guard)
 
 
+def test_batch_whose_only_guard_is_numpys_own_error(solution):
+    def numpy_guard(data, seq_length, batch_size, rng=None):
+        rng = rng or np.random.default_rng()
+        starts = rng.integers(0, len(data) - seq_length, size=batch_size)  # high <= 0 raises inside numpy
+        x = np.stack([data[i : i + seq_length] for i in starts])
+        return x, np.stack([data[i + 1 : i + seq_length + 1] for i in starts])
+
+    fails_with("the ValueError came from inside a library .* check the length first", checks.check_get_batch, numpy_guard)
+
+
+def test_batch_that_refuses_data_just_long_enough(solution):
+    def strict(data, seq_length, batch_size, rng=None):
+        if len(data) <= seq_length + 1:
+            raise ValueError(f"the text has {len(data)} characters; it needs more than {seq_length + 1}")
+        return solution["get_batch"](data, seq_length, batch_size, rng)
+
+    fails_with("there is exactly one window, starting at 0", checks.check_get_batch, strict)
+
+
 def model_with(lstm=None, activation=None, stateful_batch=None):
     def build(vocab_size, embedding_dim, rnn_units):
         layers = [
@@ -151,11 +168,11 @@ def test_untrained_loss_far_from_uniform(solution):
     fails_with(r"close to|ln\(40\)", checks.check_untrained_loss, solution["compute_loss"], model, x, x, 40)
 
 
-def make_step(solution, clip=True, compiled=True, returns_norm=True):
+def make_step(solution, clip=True, compiled=True, returns_norm=True, training=True):
     def make_train_step(model, optimizer, max_norm=1.0):
         def train_step(x, y):
             with tf.GradientTape() as tape:
-                loss = solution["compute_loss"](y, model(x, training=True))
+                loss = solution["compute_loss"](y, model(x, training=training) if training is not None else model(x))
             grads = tape.gradient(loss, model.trainable_variables)
             norm = tf.linalg.global_norm(grads)
             if clip == "per-tensor":
@@ -176,6 +193,12 @@ def test_train_step_without_clipping(solution):
 
 def test_train_step_clipping_each_tensor(solution):
     fails_with("with clipping.*global norm", checks.check_train_step, make_step(solution, clip="per-tensor"), solution["build_model"])
+
+
+@pytest.mark.parametrize("training", [None, False], ids=["model(x)", "training=False"])
+def test_train_step_in_inference_mode(solution, training):
+    # The twin models are built without dropout, so only the probe sees this mistake (dropout silently off in training).
+    fails_with("calls the model in inference mode: call model\\(x, training=True\\)", checks.check_train_step, make_step(solution, training=training), solution["build_model"])
 
 
 def test_train_step_not_compiled(solution):
@@ -245,21 +268,9 @@ def test_vectorize_with_numpy_passes_where_the_vocabulary_is_refused(solution):
     fails_with("^vectorize_string calls course_utils.vocab.Vocabulary", checks.check_vectorize, lambda s, c: Vocabulary(list(c)).encode(s), solution["ids_to_string"])
 
 
-@pytest.mark.parametrize(
-    "sample_next",
-    [lambda logits, t: sampling.sample_next(logits, t), lambda logits, t: course_sample_next(logits, t)],
-    ids=["module attribute", "alias imported earlier"],
-)
-def test_sampling_with_the_course_sampler_is_refused(sample_next):
-    # check_sample_next compiles sample_next with tf.function: AutoGraph runs a converted copy of the course's function.
-    refused = "^sample_next calls course_utils.sampling.sample_next, which is the exercise itself: divide the logits"
-    fails_with(refused, checks.check_sample_next, sample_next)
-
-
-def test_gumbel_max_sampling_passes_where_the_course_sampler_is_refused():
+def test_gumbel_max_sampling_passes():
     def gumbel_max(logits, temperature):
         noise = -tf.math.log(-tf.math.log(tf.random.uniform(tf.shape(logits), 1e-20, 1.0)))
         return tf.argmax(logits / temperature + noise, axis=-1, output_type=tf.int32)
 
     checks.check_sample_next(gumbel_max)
-    fails_with("^sample_next calls course_utils.sampling.sample_next", checks.check_sample_next, course_sample_next)

@@ -42,8 +42,12 @@ def test_sampler_continues_like_the_model_run_over_the_whole_text(model):
         np.testing.assert_array_equal(row, text[len(start):])
 
 
+def categorical(logits, temperature):
+    return tf.random.categorical(logits / temperature, 1, dtype=tf.int32)[:, 0]
+
+
 def test_sampled_ids_and_texts(model):
-    texts = generate_text(model, VOCAB, "X:1\n", 40, num_samples=5, temperature=1.0)
+    texts = generate_text(model, VOCAB, "X:1\n", 40, num_samples=5, temperature=1.0, sample_fn=categorical)
     assert len(texts) == 5 and all(t.startswith("X:1\n") and len(t) == 44 for t in texts)
     assert len(set(texts)) > 1
 
@@ -55,11 +59,17 @@ def test_sampled_ids_and_texts(model):
         ({"start": ""}, "the start text is empty"),
         ({"length": 0}, "length should be at least 1"),
         ({"temperature": 0.0}, "temperature should be positive"),
+        ({"sample_fn": None}, "generate_text needs sample_fn=your sample_next"),
     ],
 )
 def test_bad_generation_requests(model, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        generate_text(model, VOCAB, **{"start": "X:1\n", "length": 5, **kwargs})
+        generate_text(model, VOCAB, **{"start": "X:1\n", "length": 5, "sample_fn": categorical, **kwargs})
+
+
+def test_the_sampler_takes_the_students_sampling_step(model):
+    with pytest.raises(TypeError, match="sample_fn should be your sampling function"):
+        CharSampler(model, "categorical")
 
 
 def test_loss_evaluator_matches_a_direct_computation(model):
@@ -89,3 +99,45 @@ def test_reload_refuses_files_that_do_not_belong_together(model, tmp_path):
     training.save_char_model(model, Vocabulary.from_text("abc"), tmp_path)
     with pytest.raises(ValueError, match="do not belong together"):
         training.load_char_model(tmp_path)
+
+
+def _run(folder, steps, stop_after=None, settings=None):
+    """A tiny training run with checkpoints every 2 steps; returns the final weights and the checkpoint."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(len(VOCAB), 4),
+                              keras.layers.LSTM(6, return_sequences=True), keras.layers.Dense(len(VOCAB))])
+    optimizer = keras.optimizers.Adam(0.01)
+    plot = training.LiveLossPlot()
+    rng = np.random.default_rng(1)
+    checkpoint = training.TrainingCheckpoint(folder, model, optimizer, settings or {"steps": steps})
+    for step in range(checkpoint.restore(rng, plot), steps + 1):
+        x = rng.integers(0, len(VOCAB), size=(3, 5))
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(x, model(x), from_logits=True))
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        plot.add("train", step, float(loss))
+        if step % 2 == 0:
+            if float(loss) < checkpoint.best_loss:
+                checkpoint.keep_best(float(loss), step)
+            checkpoint.save(step, rng, plot, seconds=1.0)
+        if step == stop_after:
+            break  # the runtime disconnects here
+    return [w.copy() for w in model.get_weights()], checkpoint, plot
+
+
+def test_a_run_cut_off_resumes_where_its_checkpoint_stopped(tmp_path):
+    straight, _, straight_plot = _run(tmp_path / "straight", steps=8)
+    _run(tmp_path / "cut", steps=8, stop_after=4)
+    resumed, checkpoint, plot = _run(tmp_path / "cut", steps=8)
+    for a, b in zip(straight, resumed):  # same weights, optimizer moments and batches as the uninterrupted run
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert plot.curves["train"][0] == straight_plot.curves["train"][0]  # the loss curve from step 1, not from the resume
+    assert checkpoint.seconds == 1.0  # what the cut-off session had trained when it last saved
+    assert checkpoint.best_step in (2, 4, 6, 8)
+
+
+def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, capsys):
+    _run(tmp_path, steps=4)
+    _, checkpoint, plot = _run(tmp_path, steps=2, settings={"steps": 2})
+    assert "made with other settings (steps); starting afresh" in capsys.readouterr().out
+    assert plot.curves["train"][0] == [1, 2]

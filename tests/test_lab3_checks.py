@@ -7,8 +7,6 @@ from keras import ops
 from conftest import fails_with, solution_namespace
 from course_utils import metrics
 from course_utils.checks import lab3 as checks
-from course_utils.layers import AttentionPooling
-from course_utils.metrics import macro_recall as course_macro_recall  # an alias taken before any check runs
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +37,19 @@ def test_reference_solution_passes_every_check(solution, tiny_vectorizer_and_mod
     checks.check_string_model(solution["build_string_model"], *tiny_vectorizer_and_model, TEXTS)
 
 
-def classifier_variant(solution, mask_zero=True, activation="softmax", use_encoder=True, dropout_layers=True):
+def classifier_variant(
+    solution, mask_zero=True, activation="softmax", use_encoder=True,
+    embedding_dropout=keras.layers.SpatialDropout1D, output_dropout=keras.layers.Dropout,
+):
     def build(vocab_size, embed_dim, encoder, num_classes=3, dropout=0.0):
         tokens = keras.Input(shape=(None,), dtype="int32")
         x = keras.layers.Embedding(vocab_size, embed_dim, mask_zero=mask_zero)(tokens)
-        if dropout_layers:
-            x = keras.layers.SpatialDropout1D(dropout)(x)
+        if embedding_dropout:
+            x = embedding_dropout(dropout)(x)
         for layer in encoder if use_encoder else [keras.layers.GlobalAveragePooling1D()]:
             x = layer(x)
+        if output_dropout:
+            x = output_dropout(dropout)(x)
         return keras.Model(tokens, keras.layers.Dense(num_classes, activation=activation)(x))
 
     return build
@@ -64,8 +67,35 @@ def test_classifier_ignoring_the_encoder(solution):
     fails_with("contain the encoder layers", checks.check_classifier, classifier_variant(solution, use_encoder=False))
 
 
+def test_classifier_variant_with_both_dropouts_passes(solution):
+    checks.check_classifier(classifier_variant(solution))
+
+
 def test_classifier_ignoring_dropout(solution):
-    fails_with(r"dropout=0.4 the model should have Dropout\(0.4\)", checks.check_classifier, classifier_variant(solution, dropout_layers=False))
+    fails_with(r"right after the Embedding put SpatialDropout1D\(0.4\)", checks.check_classifier, classifier_variant(solution, embedding_dropout=None, output_dropout=None))
+
+
+def test_classifier_with_plain_dropout_after_the_embedding(solution):
+    fails_with(r"right after the Embedding put SpatialDropout1D\(0.4\).*\['Embedding', 'Dropout'", checks.check_classifier, classifier_variant(solution, embedding_dropout=keras.layers.Dropout))
+
+
+def test_classifier_without_dropout_before_the_output(solution):
+    fails_with(r"right before the output layer put Dropout\(0.4\)", checks.check_classifier, classifier_variant(solution, output_dropout=None))
+
+
+def test_classifier_with_a_dropout_subclass_after_the_embedding(solution):
+    class SpatialDropout(keras.layers.Dropout):  # the right name, the wrong layer
+        pass
+
+    fails_with(r"right after the Embedding put SpatialDropout1D", checks.check_classifier, classifier_variant(solution, embedding_dropout=SpatialDropout))
+
+
+def test_classifier_whose_spatial_dropout_drops_single_numbers(solution):
+    class SpatialByNameOnly(keras.layers.SpatialDropout1D):
+        def call(self, inputs, training=False):
+            return keras.layers.Dropout.call(self, inputs, training=training)
+
+    fails_with("drops single numbers", checks.check_classifier, classifier_variant(solution, embedding_dropout=SpatialByNameOnly))
 
 
 def encoder_variant(solution, **overrides):
@@ -127,12 +157,24 @@ def test_macro_recall_dividing_by_zero_for_an_absent_class():
     fails_with("NaN", checks.check_macro_recall, nan_for_absent)
 
 
-def test_macro_recall_counting_an_absent_class_as_zero():
-    def zero_for_absent(y_true, y_pred, num_classes=3):
+def test_macro_recall_with_scikit_learns_convention_passes():
+    # sklearn.metrics.recall_score(average="macro"), as TweetEval's scorer computes it: the classes in y_true or y_pred,
+    # and a predicted class absent from y_true has recall 0.
+    def as_sklearn(y_true, y_pred, num_classes=3):
         y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-        return float(np.mean([np.mean(y_pred[y_true == c] == c) if np.any(y_true == c) else 0.0 for c in range(num_classes)]))
+        labels = np.union1d(y_true, y_pred)
+        return float(np.mean([np.mean(y_pred[y_true == c] == c) if np.any(y_true == c) else 0.0 for c in labels]))
 
-    fails_with("never occurs in y_true.*leave it out of the mean", checks.check_macro_recall, zero_for_absent)
+    checks.check_macro_recall(as_sklearn)
+    checks.check_macro_recall(as_sklearn, size=7, num_classes=2, seed=38)
+
+
+def test_macro_recall_counting_an_absent_class_as_one():
+    def one_for_absent(y_true, y_pred, num_classes=3):
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        return float(np.mean([np.mean(y_pred[y_true == c] == c) if np.any(y_true == c) else 1.0 for c in range(num_classes)]))
+
+    fails_with("never occurs in y_true.*leave it out of the mean", checks.check_macro_recall, one_for_absent)
 
 
 def attention_variant(solution, weights_fn=None, call_fn=None):
@@ -172,80 +214,67 @@ def test_string_model_taking_token_ids(solution, tiny_vectorizer_and_model):
 
 # --- refusing delegation: the exercise may not call the function it asks for ------------------------------
 
-def test_class_weights_from_the_course_metrics_are_refused():
-    refused = "^class_weights calls course_utils.metrics.balanced_class_weights, which is the exercise itself: count"
-    fails_with(refused, checks.check_class_weights, metrics.balanced_class_weights)
-    fails_with(refused, checks.check_class_weights, lambda labels, k: dict(metrics.balanced_class_weights(labels, k)))
+def test_class_weights_from_the_checks_reference_are_refused():
+    refused = "^class_weights calls the check's reference weights, which is the exercise itself: count"
+    fails_with(refused, checks.check_class_weights, checks._balanced_weights)
+    fails_with(refused, checks.check_class_weights, lambda labels, k: dict(checks._balanced_weights(labels, k)))
 
 
-def test_class_weights_from_np_unique_pass_where_the_course_function_is_refused():
+def test_class_weights_from_np_unique_pass():
     def class_weights(labels, num_classes):
         classes, counts = np.unique(labels, return_counts=True)
         return {int(c): len(labels) / (num_classes * n) for c, n in zip(classes, counts)}
 
     checks.check_class_weights(class_weights)
-    fails_with("^class_weights calls course_utils.metrics", checks.check_class_weights, metrics.balanced_class_weights)
 
 
 @pytest.mark.parametrize(
     "macro_recall, refused",
     [
-        (lambda t, p, k=3: metrics.macro_recall(t, p, k), "macro_recall"),
-        (lambda t, p, k=3: course_macro_recall(t, p, k), "macro_recall"),
-        (lambda t, p, k=3: float(np.nanmean(metrics.per_class_recall(t, p, k))), "per_class_recall"),
+        (lambda t, p, k=3: checks._macro_recall_over_true_classes(np.asarray(t), np.asarray(p), k), "the check's reference macro recall"),
+        (lambda t, p, k=3: checks._macro_recall_as_sklearn(np.asarray(t), np.asarray(p), k), "the check's reference macro recall"),
+        (lambda t, p, k=3: float(np.nanmean(metrics.per_class_recall(t, p, k))), "course_utils.metrics.per_class_recall"),
     ],
-    ids=["module attribute", "alias imported earlier", "per-class recall"],
+    ids=["the check's reference", "the check's sklearn convention", "per-class recall"],
 )
-def test_macro_recall_from_the_course_metrics_is_refused(macro_recall, refused):
-    message = f"^macro_recall calls course_utils.metrics.{refused}, which is the exercise itself: compute the recall"
+def test_macro_recall_from_course_code_is_refused(macro_recall, refused):
+    message = f"^macro_recall calls {refused}, which is the exercise itself: compute the recall"
     fails_with(message, checks.check_macro_recall, macro_recall)
 
 
-def test_macro_recall_from_the_confusion_matrix_passes_where_the_course_metric_is_refused():
+def test_macro_recall_from_the_confusion_matrix_passes():
     def from_confusion_matrix(y_true, y_pred, num_classes=3):
         matrix = metrics.confusion_matrix(y_true, y_pred, num_classes)  # allowed: counting is not the exercise
         present = matrix.sum(axis=1) > 0
         return float(np.mean(np.diag(matrix)[present] / matrix.sum(axis=1)[present]))
 
     checks.check_macro_recall(from_confusion_matrix)
-    fails_with("^macro_recall calls course_utils.metrics.macro_recall", checks.check_macro_recall, course_macro_recall)
 
 
-class AttentionWrapper(keras.layers.Layer):
-    """Holds the course's layer and hands it every call."""
+class AttentionFromTheCheck(keras.layers.Layer):
+    """Builds its weights, then hands every call to the check's own numpy reference."""
 
     def __init__(self, units=32, **kwargs):
         super().__init__(**kwargs)
-        self.inner = AttentionPooling(units)
+        self.units = units
         self.supports_masking = True
 
     def build(self, input_shape):
-        self.inner.build(input_shape)
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
+        self.bias = self.add_weight(shape=(self.units,), name="bias")
+        self.score_vector = self.add_weight(shape=(self.units,), name="score_vector")
 
     def attention_weights(self, inputs, mask=None):
-        return self.inner.attention_weights(inputs, mask)
+        weights = [w.numpy() for w in self.weights]
+        return checks._reference_attention(weights, np.asarray(inputs), None if mask is None else np.asarray(mask))[0]
 
     def call(self, inputs, mask=None):
-        return self.inner(inputs, mask=mask)
+        return ops.sum(inputs * ops.expand_dims(self.attention_weights(inputs, mask), -1), axis=1)
 
     def compute_mask(self, inputs, mask=None):
         return None
 
 
-def attention_subclass(solution):
-    """Its own weights and scores, but the pooling is the course's call() through super()."""
-
-    class Subclass(AttentionPooling):
-        build = solution["MyAttentionPooling"].build
-        attention_weights = solution["MyAttentionPooling"].attention_weights
-
-        def call(self, inputs, mask=None):
-            return super().call(inputs, mask)
-
-    return Subclass
-
-
-@pytest.mark.parametrize("make", [lambda s: AttentionPooling, attention_subclass, lambda s: AttentionWrapper], ids=["the course's layer", "subclass", "wrapper"])
-def test_attention_pooling_handing_its_work_to_the_course_layer_is_refused(solution, make):
-    refused = "^MyAttentionPooling calls course_utils.layers.AttentionPooling, which is the exercise itself: create kernel"
-    fails_with(refused, checks.check_attention_pooling, make(solution))
+def test_attention_pooling_handing_its_work_to_the_checks_reference_is_refused():
+    refused = "^MyAttentionPooling calls the check's reference attention, which is the exercise itself: create kernel"
+    fails_with(refused, checks.check_attention_pooling, AttentionFromTheCheck)

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from course_utils import metrics
-from course_utils.layers import AttentionPooling, NgramFeatures, SkipUnknownWords
+from course_utils.layers import NgramFeatures, SkipUnknownWords
 from course_utils.text import standardize_tweet
 
 
@@ -65,46 +65,24 @@ def test_ngram_features_drop_the_oov_column_take_log_counts_and_have_unit_rows()
     np.testing.assert_allclose(tf.sparse.to_dense(dense_input).numpy(), dense[:, : len(vocabulary) - 1], rtol=1e-6)
 
 
-def test_attention_pooling_weights_ignore_padding_and_sum_to_one():
-    layer = AttentionPooling(4)
-    x = tf.random.normal((3, 5, 6))
-    layer.build(x.shape)
-    mask = tf.constant([[True] * 5, [True, True, False, False, False], [False] * 5])
-    weights = layer.attention_weights(x, mask).numpy()
-    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-6)
-    assert np.all(weights[1, 2:] == 0.0)
-    np.testing.assert_allclose(weights[2], 0.2, rtol=1e-6)  # nothing to attend to: uniform, not NaN
-    np.testing.assert_allclose(layer(x, mask=mask)[1], weights[1, :2] @ x[1, :2].numpy(), rtol=1e-5, atol=1e-6)
-    assert AttentionPooling.from_config(layer.get_config()).units == 4
-
-
-def test_reference_metrics_on_a_hand_worked_example():
+def test_metrics_on_a_hand_worked_example():
     y_true = [0, 0, 0, 0, 1, 1, 2, 2, 2, 2]
     y_pred = [0, 0, 1, 2, 1, 1, 2, 2, 2, 1]
     np.testing.assert_array_equal(metrics.confusion_matrix(y_true, y_pred, 3), [[2, 1, 1], [0, 2, 0], [0, 1, 3]])
     np.testing.assert_allclose(metrics.per_class_recall(y_true, y_pred, 3), [0.5, 1.0, 0.75])
-    assert metrics.macro_recall(y_true, y_pred) == pytest.approx(0.75)
-    assert metrics.macro_recall([0, 0, 1], [1, 1, 1]) == pytest.approx(0.5)  # class 2 never occurs: left out
-    assert metrics.macro_recall(y_true, [1] * 10) == pytest.approx(1 / 3)  # one class always: 1/K
-
-
-def test_balanced_class_weights():
-    weights = metrics.balanced_class_weights([0, 0, 0, 1], 2)
-    assert weights == pytest.approx({0: 4 / 6, 1: 2.0})
-    with pytest.raises(ValueError, match="class 2 has no examples"):
-        metrics.balanced_class_weights([0, 1, 1], 3)
+    np.testing.assert_allclose(metrics.per_class_recall([0, 0, 1], [1, 1, 1], 3), [0.0, 1.0, np.nan])  # class 2 never occurs
 
 
 @pytest.mark.slow  # trains, saves, reloads in a new Python
 def test_saved_string_model_reloads_in_a_fresh_process_and_predicts_raw_tweets(tmp_path):
-    """Lab 3's final model: the average of an n-gram model and a BiLSTM with attention that skips unknown words."""
+    """Lab 3's final model: the average of an n-gram model and a BiLSTM that skips unknown words."""
     texts = np.array(["so happy :) #win", "@user awful day :(", "meeting at 10", "love it!!!", "", "brand new wordz"], dtype=object)
     vectorizer = keras.layers.TextVectorization(max_tokens=40, standardize=standardize_tweet, output_sequence_length=8)
     vectorizer.adapt(texts[:5])
     tokens = keras.Input(shape=(None,), dtype="int32")
     x = keras.layers.Embedding(40, 6, mask_zero=True)(SkipUnknownWords()(tokens))
     x = keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True))(x)
-    x = AttentionPooling(3)(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)  # the lab uses the student's attention layer here; not the course's to ship
     core = keras.Model(tokens, keras.layers.Dense(3, activation="softmax")(x))
     chars = keras.layers.TextVectorization(standardize=standardize_tweet, split="character", ngrams=(2, 3), output_mode="count", sparse=True)
     chars.adapt(texts[:5])

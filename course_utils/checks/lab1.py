@@ -36,7 +36,7 @@ LSTM_CELL = Exercise(
 JACOBIAN_NORMS = Exercise(
     "jacobian_norms",
     hint="run the recurrence inside a persistent tf.GradientTape and take the norms of tape.jacobian yourself",
-    forbidden=(Forbidden("the check's reference_jacobian_norms", "course_utils/checks/lab1.py", "reference_jacobian_norms"),),
+    forbidden=(Forbidden("the check's reference", "course_utils/checks/lab1.py", "_reference_jacobian_norms"),),
 )
 CLIP_GRADIENTS = Exercise(
     "clip_gradients",
@@ -188,7 +188,7 @@ def check_rnn_model(build_fn, cell_class, input_dim=3, units=5, output_dim=2, st
     passed("many-to-many and many-to-one models have the right shapes, parameters and outputs")
 
 
-def reference_jacobian_norms(recurrent_kernel, inputs, activation="tanh"):
+def _reference_jacobian_norms(recurrent_kernel, inputs, activation="tanh"):
     """Frobenius norms of dh_T/dh_{T-j} for j = 1..T, by multiplying per-step Jacobians in numpy.
 
     With a_t = u_t + h_{t-1} W and h_t = f(a_t) (row vectors), dh_t/dh_{t-1} = diag(f'(a_t)) W^T.
@@ -215,7 +215,7 @@ def check_jacobian_norms(jacobian_norms_fn, units=6, steps=10, seed=0):
     for activation_name, activation in (("tanh", tf.tanh), ("identity", tf.identity)):
         w = rng.normal(scale=1.2 / np.sqrt(units), size=(units, units)).astype("float32")
         u = rng.normal(scale=0.5, size=(steps, units)).astype("float32")
-        expected = reference_jacobian_norms(w, u, activation_name)
+        expected = _reference_jacobian_norms(w, u, activation_name)
         with refuse_delegation(JACOBIAN_NORMS):
             actual = np.asarray(jacobian_norms_fn(tf.constant(w), tf.constant(u), activation), dtype=np.float64).ravel()
         if actual.shape != expected.shape:
@@ -368,5 +368,4 @@ __all__ = [
     "check_rnn_cell_matches_simple_rnn",
     "check_rnn_cell_weights",
     "check_rnn_model",
-    "reference_jacobian_norms",
 ]

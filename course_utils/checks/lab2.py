@@ -6,14 +6,16 @@ on random inputs, and fails with a message that points at the mistake. Visible t
 of sizes and seeds; the graders' hidden tests use others. The student's code runs under
 ``refuse_delegation``: it may not call the function the exercise asks for (the ``Exercise`` constants below).
 """
+import os
 import string
+import traceback
 
 import numpy as np
 import tensorflow as tf
 import keras
 
 from course_utils.checks import CheckFailed, check_close, check_shape, fail, max_abs_diff, passed
-from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
+from course_utils.checks.delegation import Exercise, Forbidden, refusing_delegation
 from course_utils.vocab import Vocabulary
 
 # What each exercise may not call: the function it asks for, already written (see checks.delegation).
@@ -24,11 +26,6 @@ VECTORIZE_STRING = Exercise(
 )
 IDS_TO_STRING = Exercise(
     "ids_to_string", hint="look up each id in idx2char yourself and join the characters", forbidden=(_VOCABULARY,)
-)
-SAMPLE_NEXT = Exercise(
-    "sample_next",
-    hint="divide the logits by the temperature and draw with tf.random.categorical yourself",
-    forbidden=(Forbidden("course_utils.sampling.sample_next", "course_utils/sampling.py", "sample_next"),),
 )
 
 
@@ -64,6 +61,12 @@ def check_vectorize(vectorize_fn, to_text_fn, vocab_size=20, length=50, seed=0):
     if np.shape(empty) != (0,) or to_text_fn(np.zeros(0, dtype=int), idx2char) != "":
         fail("the empty string should map to an empty array (shape (0,)) and back to ''")
     passed(f"vectorize_string and ids_to_string round-trip a {length}-character text over a {vocab_size}-character vocabulary")
+
+
+def _in_library(filename):
+    """Whether an exception raised in ``filename`` came from numpy, TensorFlow, Keras or Python itself rather than the student."""
+    libraries = [os.path.dirname(module.__file__) for module in (np, tf, keras, os)]
+    return filename.endswith(".pyx") or any(filename.startswith(folder + os.sep) for folder in libraries)
 
 
 def check_get_batch(get_batch_fn, data_length=500, seq_length=20, batch_size=16, seed=0):
@@ -107,10 +110,22 @@ def check_get_batch(get_batch_fn, data_length=500, seq_length=20, batch_size=16,
     if tiny_starts != {0, 1}:
         fail(f"with {len(tiny)} characters and seq_length={seq_length} the possible starts are 0 and 1 (the last target must exist); yours were {sorted(tiny_starts)}")
 
+    shortest = data[: seq_length + 1]  # one window and its targets: just long enough
+    try:
+        starts = set(position_of[get_batch_fn(shortest, seq_length, 4)[0][:, 0]].tolist())
+    except ValueError as error:
+        fail(f"with {seq_length + 1} characters and seq_length={seq_length} there is exactly one window, starting at 0; yours raised ValueError: {error}")
+    if starts != {0}:
+        fail(f"with {seq_length + 1} characters and seq_length={seq_length} there is exactly one window, starting at 0; yours started at {sorted(starts)}")
     try:
         get_batch_fn(data[:seq_length], seq_length, batch_size)
-    except ValueError:
-        pass
+    except ValueError as error:
+        origin = traceback.extract_tb(error.__traceback__)[-1].filename
+        if _in_library(origin):
+            fail(
+                f"a text of {seq_length} characters is too short for seq_length={seq_length}, and the ValueError came from inside "
+                f"a library ({error}), not from your code: check the length first and raise ValueError saying what is wrong"
+            )
     except Exception as error:
         fail(f"a text of {seq_length} characters is too short for seq_length={seq_length}: raise ValueError with a clear message, not {type(error).__name__}")
     else:
@@ -224,6 +239,28 @@ def _reference_step(model, x, y, learning_rate, max_norm):
     return float(loss), float(norm)
 
 
+class _TrainingProbe(keras.layers.Layer):
+    """Passes its input through and records whether it was called in training mode (read when traced)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.calls = []
+
+    def call(self, inputs, training=None):
+        self.calls.append(bool(training))
+        return inputs
+
+
+def _check_training_mode(make_train_step_fn, vocab_size, x, y):
+    """The step must call the model with training=True, or dropout is silently off during training."""
+    probe = _TrainingProbe()
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(vocab_size, 4), probe, keras.layers.Dense(vocab_size)])
+    probe.calls.clear()  # building the model called it once, symbolically
+    make_train_step_fn(model, keras.optimizers.SGD(0.1), 1.0)(x, y)
+    if not probe.calls or not all(probe.calls):
+        fail("train_step calls the model in inference mode: call model(x, training=True), or the Dropout layer does nothing while training")
+
+
 def check_train_step(make_train_step_fn, build_fn, vocab_size=11, batch=3, steps=8, seed=0):
     """``make_train_step(model, optimizer, max_norm)`` returns a ``tf.function`` ``train_step(x, y) -> (loss, norm)``
     that applies one clipped update; compared with a reference on a twin model, using plain SGD."""
@@ -254,7 +291,8 @@ def check_train_step(make_train_step_fn, build_fn, vocab_size=11, batch=3, steps
             if max_norm < 1:
                 message += "; clip all gradients together by their global norm (tf.clip_by_global_norm), before applying them"
             fail(message)
-    passed("train_step computes the loss, clips the gradients by global norm and applies them, inside tf.function")
+    _check_training_mode(make_train_step_fn, vocab_size, x, y)
+    passed("train_step computes the loss in training mode, clips the gradients by global norm and applies them, inside tf.function")
 
 
 def _frequencies(ids, vocab_size):
@@ -272,11 +310,10 @@ def check_sample_next(sample_fn, vocab_size=5, draws=20000, seed=0):
     batch_logits = tf.constant(np.tile(logits, (draws, 1)))
     compiled = tf.function(sample_fn)
     for temperature in (1.0, 0.5, 2.0):
-        with refuse_delegation(SAMPLE_NEXT):  # outside the try: a refusal is not a failure inside tf.function
-            try:
-                ids = compiled(batch_logits, tf.constant(temperature))
-            except Exception as error:
-                fail(f"sample_next fails inside tf.function ({type(error).__name__}: {str(error)[:160]}); use TensorFlow ops such as tf.random.categorical")
+        try:
+            ids = compiled(batch_logits, tf.constant(temperature))
+        except Exception as error:
+            fail(f"sample_next fails inside tf.function ({type(error).__name__}: {str(error)[:160]}); use TensorFlow ops such as tf.random.categorical")
         ids = np.asarray(ids)
         if ids.shape == (draws, 1):
             fail(f"sample_next should return shape (batch,) = ({draws},), got ({draws}, 1): take [:, 0]")

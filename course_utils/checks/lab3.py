@@ -1,10 +1,10 @@
 """Self-checks for Lab 3, "Tweet sentiment with embeddings and (bi)directional LSTMs".
 
-Every check compares the student's code with a reference: Keras layers built here, the
-numpy metrics of ``course_utils.metrics``, or ``course_utils.layers.AttentionPooling``.
-Inputs are random token ids with random lengths, so nothing depends on one seed. The
-student's code runs under ``refuse_delegation``: it may not call the function the exercise
-asks for (the ``Exercise`` constants below).
+Every check compares the student's code with a reference: Keras layers built here, or the
+small numpy computations below (private, and refused as answers). Inputs are random token ids
+with random lengths, so nothing depends on one seed. The student's code runs under
+``refuse_delegation``: it may not call the function the exercise asks for (the ``Exercise``
+constants below).
 """
 import tempfile
 from pathlib import Path
@@ -12,10 +12,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from course_utils import metrics
 from course_utils.checks import CheckFailed, check_close, check_shape, fail, max_abs_diff, passed
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
-from course_utils.layers import AttentionPooling, load_model
+from course_utils.layers import load_model
 
 ATOL = 1e-5
 
@@ -23,11 +22,12 @@ ATOL = 1e-5
 # scikit-learn is not a course dependency, but Colab has it.
 _SKLEARN_METRICS = "sklearn/metrics/_classification.py"
 _SKLEARN_WEIGHTS = "sklearn/utils/class_weight.py"
+_THIS_FILE = "course_utils/checks/lab3.py"
 CLASS_WEIGHTS = Exercise(
     "class_weights",
     hint="count the examples of each class with np.bincount and compute n / (num_classes * n_c) yourself",
     forbidden=(
-        Forbidden("course_utils.metrics.balanced_class_weights", "course_utils/metrics.py", "balanced_class_weights"),
+        Forbidden("the check's reference weights", _THIS_FILE, "_balanced_weights"),
         Forbidden("sklearn.utils.class_weight.compute_class_weight", _SKLEARN_WEIGHTS, "compute_class_weight"),
         Forbidden("sklearn.utils.class_weight.compute_sample_weight", _SKLEARN_WEIGHTS, "compute_sample_weight"),
     ),
@@ -36,7 +36,7 @@ MACRO_RECALL = Exercise(
     "macro_recall",
     hint="compute the recall of each class that occurs in y_true, mean(y_pred[y_true == c] == c), and average them yourself",
     forbidden=(
-        Forbidden("course_utils.metrics.macro_recall", "course_utils/metrics.py", "macro_recall"),
+        Forbidden("the check's reference macro recall", _THIS_FILE, "_macro_recall_*"),
         Forbidden("course_utils.metrics.per_class_recall", "course_utils/metrics.py", "per_class_recall"),
         Forbidden("sklearn.metrics.recall_score", _SKLEARN_METRICS, "recall_score"),
         Forbidden("sklearn.metrics.balanced_accuracy_score (the macro recall)", _SKLEARN_METRICS, "balanced_accuracy_score"),
@@ -47,10 +47,7 @@ MACRO_RECALL = Exercise(
 ATTENTION_POOLING = Exercise(
     "MyAttentionPooling",
     hint="create kernel, bias and score_vector with self.add_weight and compute the scores, the masked softmax and the weighted sum with keras.ops",
-    forbidden=tuple(
-        Forbidden("course_utils.layers.AttentionPooling", "course_utils/layers.py", f"AttentionPooling.{method}")
-        for method in ("build", "attention_weights", "call")
-    ),
+    forbidden=(Forbidden("the check's reference attention", _THIS_FILE, "_reference_attention"),),
 )
 
 
@@ -88,6 +85,31 @@ def _encoders(units):
     }
 
 
+def _check_dropout_layers(build_fn, vocab_size, embed_dim, num_classes, tokens, rate=0.4):
+    """SpatialDropout1D(rate) right after the Embedding, dropping whole channels; Dropout(rate) right before the output."""
+    model = build_fn(vocab_size, embed_dim, [keras.layers.GlobalAveragePooling1D()], num_classes=num_classes, dropout=rate)
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    names = [type(layer).__name__ for layer in layers]
+    after_embedding = layers[1] if len(layers) > 1 else None
+    if not isinstance(after_embedding, keras.layers.SpatialDropout1D):
+        fail(
+            f"right after the Embedding put SpatialDropout1D({rate}), which drops whole embedding channels for a tweet "
+            f"(the same channels at every step); your layers are {names}"
+        )
+    before_output = layers[-2]
+    if type(before_output) is not keras.layers.Dropout:
+        fail(f"right before the output layer put Dropout({rate}) (plain dropout on the tweet's vector); your layers are {names}")
+    for layer in (after_embedding, before_output):
+        if layer.rate != rate:
+            fail(f"with dropout={rate} the {type(layer).__name__} layer should have rate {rate}, got {layer.rate}")
+    # Channels, not single entries: in training mode a dropped channel is zero at every step.
+    ones = np.ones((8, 6, embed_dim), dtype="float32")
+    dropped = np.asarray(after_embedding(ones, training=True)) == 0
+    if not np.all(dropped == dropped[:, :1, :]):
+        fail("the layer after the Embedding drops single numbers; SpatialDropout1D drops a channel at every step of the tweet")
+    check_close("predictions with dropout (inference: dropout is off)", model(tokens), model(tokens))
+
+
 def check_classifier(build_fn, vocab_size=50, embed_dim=8, units=4, num_classes=3, batch=4, steps=7, seed=0):
     """``build_classifier(vocab_size, embed_dim, encoder, num_classes, dropout)``: shapes, masking, probabilities, parameters."""
     rng = np.random.default_rng(seed)
@@ -111,12 +133,7 @@ def check_classifier(build_fn, vocab_size=50, embed_dim=8, units=4, num_classes=
                 f"the encoder, Dense to {num_classes} classes), got {model.count_params()}"
             )
 
-    rate = 0.4
-    model = build_fn(vocab_size, embed_dim, [keras.layers.GlobalAveragePooling1D()], num_classes=num_classes, dropout=rate)
-    rates = [layer.rate for layer in model.layers if isinstance(layer, (keras.layers.Dropout, keras.layers.SpatialDropout1D))]
-    if not rates or any(r != rate for r in rates):
-        fail(f"with dropout={rate} the model should have Dropout({rate}) layers (after the Embedding and before the output), found rates {rates}")
-    check_close("predictions with dropout (inference: dropout is off)", model(tokens), model(tokens))
+    _check_dropout_layers(build_fn, vocab_size, embed_dim, num_classes, tokens)
     passed(f"build_classifier: shapes, probabilities, masking and parameter counts are right for {', '.join(_encoders(units))}")
 
 
@@ -174,14 +191,21 @@ def _random_labels(rng, size, num_classes):
     return rng.choice(num_classes, size=size, p=shares)
 
 
+def _balanced_weights(labels, num_classes):
+    counts = np.bincount(labels, minlength=num_classes)
+    return {c: len(labels) / (num_classes * counts[c]) for c in range(num_classes)}
+
+
 def check_class_weights(class_weights_fn, size=300, num_classes=3, seed=0):
     """``class_weights(labels, num_classes)`` against n / (num_classes * n_c)."""
+    if not size >= num_classes >= 2:
+        raise ValueError(f"size ({size}) should be at least num_classes ({num_classes}), and num_classes at least 2")
     rng = np.random.default_rng(seed)
     class_weights_fn = refusing_delegation(class_weights_fn, CLASS_WEIGHTS)
     labels = _random_labels(rng, size, num_classes)
     while len(np.unique(labels)) < num_classes:
         labels = _random_labels(rng, size, num_classes)
-    expected = metrics.balanced_class_weights(labels, num_classes)
+    expected = _balanced_weights(labels, num_classes)
     weights = class_weights_fn(labels, num_classes)
     if not isinstance(weights, dict) or sorted(weights) != list(range(num_classes)):
         fail(f"class_weights should return a dict with one weight per class 0..{num_classes - 1}, got {weights!r}")
@@ -215,16 +239,17 @@ def check_macro_recall(macro_recall_fn, size=200, num_classes=3, seed=0):
         "Python lists": (y_true.tolist(), y_pred.tolist()),
     }
     for description, (truth, prediction) in cases.items():
-        expected = metrics.macro_recall(truth, prediction, num_classes)
-        actual = macro_recall_fn(truth, prediction, num_classes)
+        truth, prediction, given = np.asarray(truth), np.asarray(prediction), (truth, prediction)
+        expected = _macro_recall_over_true_classes(truth, prediction, num_classes)
+        accepted = {expected, _macro_recall_as_sklearn(truth, prediction, num_classes)}
+        actual = macro_recall_fn(*given, num_classes)
         try:
             actual = float(actual)
         except (TypeError, ValueError):
             fail(f"macro_recall should return a number, got {type(actual).__name__}")
         if np.isnan(actual):
             fail(f"with {description} you returned NaN: a class absent from y_true has no recall, leave it out of the mean")
-        if not np.isclose(actual, expected, atol=1e-9):
-            truth, prediction = np.asarray(truth), np.asarray(prediction)
+        if not any(np.isclose(actual, value, atol=1e-9) for value in accepted):
             hint = ""
             if np.isclose(actual, np.mean(truth == prediction)):
                 hint = ": that is the accuracy (every tweet counts the same); average the recall of each class instead"
@@ -236,27 +261,42 @@ def check_macro_recall(macro_recall_fn, size=200, num_classes=3, seed=0):
     passed(f"macro_recall agrees with the reference on random labels of {num_classes} classes and {len(cases) - 1} edge cases")
 
 
+def _macro_recall_over_true_classes(y_true, y_pred, num_classes):
+    """The lab's convention: the mean recall of the classes that occur in y_true."""
+    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in range(num_classes) if np.any(y_true == c)]))
+
+
+def _macro_recall_as_sklearn(y_true, y_pred, num_classes):
+    """``sklearn.metrics.recall_score(average="macro")``'s convention, also accepted: it averages over the classes that occur
+    in y_true *or* y_pred, and a class predicted but absent from y_true counts with recall 0."""
+    present = [c for c in range(num_classes) if np.any(y_true == c) or np.any(y_pred == c)]
+    return float(np.mean([np.mean(y_pred[y_true == c] == c) if np.any(y_true == c) else 0.0 for c in present]))
+
+
 def _macro_precision(y_true, y_pred, num_classes):
-    return metrics.macro_recall(y_pred, y_true, num_classes)  # precision is recall with the roles swapped
+    return _macro_recall_over_true_classes(y_pred, y_true, num_classes)  # precision is recall with the roles swapped
 
 
-def _reference_attention(weights, x, masks):
-    """``AttentionPooling`` holding ``weights``: its attention weights and pooled output for each mask, by description."""
-    reference = AttentionPooling(len(weights[1]))
-    reference.build(x.shape)
-    reference.set_weights(weights)
-    return {description: (reference.attention_weights(x, mask=m), reference(x, mask=m)) for description, m in masks.items()}
+def _reference_attention(weights, x, mask):
+    """Attention pooling in numpy with ``weights`` = [kernel W, bias b, score vector v]: (attention weights, pooled output)."""
+    kernel, bias, score_vector = (np.asarray(w, dtype=np.float64) for w in weights)
+    scores = np.tanh(x @ kernel + bias) @ score_vector  # (batch, time)
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    scores = scores - scores.max(axis=1, keepdims=True)
+    attention = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    return attention, np.einsum("bt,btf->bf", attention, x)
 
 
 def check_attention_pooling(layer_class, batch=4, steps=6, features=5, units=3, seed=0):
-    """``MyAttentionPooling(units)`` against ``course_utils.layers.AttentionPooling`` with the same weights."""
+    """``MyAttentionPooling(units)`` against attention pooling computed in numpy with the same weights."""
     rng = np.random.default_rng(seed)
     expected_shapes = [("kernel", (features, units)), ("bias", (units,)), ("score_vector", (units,))]
     weights = [rng.normal(size=shape).astype("float32") for _, shape in expected_shapes]
     x = rng.normal(size=(batch, steps, features)).astype("float32")
     masks = {"without a mask": None, "with a mask": random_padded_tokens(rng, batch, steps, 2) > 0}
     tokens = random_padded_tokens(rng, batch, steps, 30)
-    expected = _reference_attention(weights, x, masks)
+    expected = {description: _reference_attention(weights, x, m) for description, m in masks.items()}
 
     with refuse_delegation(ATTENTION_POOLING):
         layer = layer_class(units)
@@ -283,7 +323,7 @@ def check_attention_pooling(layer_class, batch=4, steps=6, features=5, units=3, 
         )
         check_shape("Embedding(mask_zero=True) -> your layer -> Dense output", model(tokens), (batch, 2))
         _check_padding_ignored("Embedding(mask_zero=True) -> your layer", model, tokens)
-    passed(f"MyAttentionPooling({units}) matches AttentionPooling: weights zero on padding, sum to 1, same outputs")
+    passed(f"MyAttentionPooling({units}) matches the reference: weights zero on padding, sum to 1, same outputs")
 
 
 def check_string_model(build_fn, vectorizer, model, texts):

@@ -1,0 +1,135 @@
+"""Nothing a student can import is an answer: every public name of ``course_utils`` fails every exercise's check.
+
+The exercises are read from the solution notebooks (every function or class their solution cells define), so a new
+exercise without a row in ``EXERCISES`` fails ``test_every_exercise_is_tried``.
+"""
+import ast
+import importlib
+import inspect
+import json
+import pkgutil
+import signal
+
+import keras
+import numpy as np
+import pytest
+
+import course_utils
+from conftest import solution_namespace
+from course_utils.checks import lab1, lab2, lab3
+
+LABS = ("lab1_rnns_from_scratch", "lab2_music_generation", "lab3_tweet_sentiment")
+SECONDS_PER_ATTEMPT = 60  # the slowest honest failure (a check training a tiny model) takes a few seconds
+
+
+def public_callables():
+    """{"module.name": object} for every public function and class reachable from course_utils, each object once."""
+    found = {}
+    modules = [course_utils] + [
+        importlib.import_module(info.name) for info in pkgutil.walk_packages(course_utils.__path__, "course_utils.")
+    ]
+    for module in modules:
+        for name, value in vars(module).items():
+            if name.startswith("_") or not callable(value) or inspect.ismodule(value):
+                continue
+            if not (getattr(value, "__module__", "") or "").startswith("course_utils"):
+                continue  # numpy, keras, ... re-exported by import: not the course's to ship
+            found.setdefault(id(value), (f"{module.__name__}.{name}", value))
+    return dict(found.values())
+
+
+@pytest.fixture(scope="module")
+def solutions(course):
+    return {lab: solution_namespace(course, lab) for lab in LABS}
+
+
+@pytest.fixture(scope="module")
+def exercises(solutions):
+    """{exercise name: check(candidate)} for every exercise of Labs 1-3."""
+    s1, s2, s3 = (solutions[lab] for lab in LABS)
+    vectorizer = keras.layers.TextVectorization(max_tokens=30, output_sequence_length=6)
+    vectorizer.adapt(np.array(["good day", "bad day", "ok then"], dtype=object))
+    model = s3["build_classifier"](30, 4, [keras.layers.GlobalAveragePooling1D()])
+    return {
+        "MyRNNCell": lambda c: (lab1.check_rnn_cell_weights(c), lab1.check_rnn_cell_matches_simple_rnn(c)),
+        "build_rnn_model": lambda f: lab1.check_rnn_model(f, s1["MyRNNCell"]),
+        "jacobian_norms": lab1.check_jacobian_norms,
+        "clip_gradients": lab1.check_clip_gradients,
+        "MyLSTMCell": lab1.check_lstm_cell,
+        "make_selective_recall": lab1.check_recall_task,
+        "vectorize_string": lambda f: lab2.check_vectorize(f, s2["ids_to_string"]),
+        "ids_to_string": lambda f: lab2.check_vectorize(s2["vectorize_string"], f),
+        "get_batch": lab2.check_get_batch,
+        "build_model": lab2.check_build_model,
+        "compute_loss": lab2.check_loss,
+        "make_train_step": lambda f: lab2.check_train_step(f, s2["build_model"]),
+        "sample_next": lab2.check_sample_next,
+        "build_classifier": lab3.check_classifier,
+        "make_encoder": lab3.check_encoder,
+        "class_weights": lab3.check_class_weights,
+        "macro_recall": lab3.check_macro_recall,
+        "MyAttentionPooling": lab3.check_attention_pooling,
+        "build_string_model": lambda f: lab3.check_string_model(f, vectorizer, model, ["good day", "bad", "new words"]),
+    }
+
+
+def solution_cell_definitions(course, lab):
+    """Names of the functions and classes the solution cells of ``lab`` define at top level."""
+    cells = json.loads(course.solution_notebook(lab).read_text())["cells"]
+    names = set()
+    for cell in cells:
+        if cell["metadata"].get("nbgrader", {}).get("solution"):
+            tree = ast.parse("".join(cell["source"]))
+            names |= {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    return names
+
+
+def test_every_exercise_is_tried(course, exercises):
+    defined = set().union(*(solution_cell_definitions(course, lab) for lab in LABS))
+    assert defined == set(exercises), f"add a row to EXERCISES for {sorted(defined - set(exercises))}"
+
+
+def test_the_solutions_pass_the_checks_as_called_here(solutions, exercises):
+    # Guards the table: a check called with the wrong arguments would fail every candidate for the wrong reason.
+    answers = {name: value for namespace in solutions.values() for name, value in namespace.items() if name in exercises}
+    for name, check in exercises.items():
+        check(answers[name])
+
+
+def _timeout(signum, frame):
+    raise TimeoutError(f"took more than {SECONDS_PER_ATTEMPT} s")
+
+
+@pytest.mark.slow  # about a thousand attempts, most failing at once on their arguments
+def test_no_public_name_passes_any_exercise(exercises, tmp_path, monkeypatch):
+    # Side effects of a candidate called with an exercise's arguments stay in a scratch folder, with no data to read.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LAB_OUTPUT_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("TWEETS_DIR", str(tmp_path / "no-tweets"))
+    previous = signal.signal(signal.SIGALRM, _timeout)
+    passed = []
+    try:
+        for qualified, candidate in sorted(public_callables().items()):
+            for exercise, check in exercises.items():
+                signal.alarm(SECONDS_PER_ATTEMPT)
+                try:
+                    check(candidate)
+                except BaseException as error:  # noqa: BLE001  any failure means it is not an answer
+                    if isinstance(error, KeyboardInterrupt):
+                        raise
+                else:
+                    passed.append(f"{qualified} passes the check of {exercise}")
+                finally:
+                    signal.alarm(0)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert not passed, "\n".join(passed)
+
+
+def test_the_public_names_include_the_course_layers_and_helpers():
+    # Guards the enumeration: an empty or partial list would make the test above pass vacuously.
+    names = public_callables()
+    for expected in ("course_utils.layers.SkipUnknownWords", "course_utils.metrics.per_class_recall",
+                     "course_utils.sampling.CharSampler", "course_utils.checks.lab3.check_macro_recall"):
+        assert expected in names
+    assert len(names) > 60
