@@ -98,6 +98,46 @@ def test_replacing_sys_setprofile_does_not_switch_the_watch_off(monkeypatch):
             direct(GRADS, 1.0)
 
 
+SWITCHED_OFF = r"^clip_gradients calls sys.setprofile, which switches off the check's watch"
+
+
+@pytest.mark.parametrize("put_back", [False, True], ids=["left off", "put back afterwards"])
+def test_switching_the_watch_off_is_refused(put_back):
+    before = sys.getprofile()
+    with pytest.raises(DelegationRefused, match=SWITCHED_OFF):
+        with refuse_delegation(lab1.CLIP_GRADIENTS):
+            watch = sys.getprofile()
+            sys.setprofile(None)
+            direct(GRADS, 1.0)
+            if put_back:
+                sys.setprofile(watch)
+    assert sys.getprofile() is before
+
+
+def test_a_thread_started_under_the_watch_is_watched():
+    from concurrent.futures import ThreadPoolExecutor
+
+    with pytest.raises(DelegationRefused, match=CLIP_REFUSED):
+        with refuse_delegation(lab1.CLIP_GRADIENTS):
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(direct, GRADS, 1.0).result()
+
+
+def test_a_checks_reference_refuses_to_run_while_watched_however_it_is_reached():
+    import types
+    from concurrent.futures import ThreadPoolExecutor
+
+    reference = lab3._macro_recall_over_true_classes
+    # A copy of its code under another file name is not recognised by its code, but keeps the reference's own guard.
+    renamed = types.FunctionType(reference.__code__.replace(co_filename="student.py"), reference.__globals__)
+    y = np.array([0, 1, 1])
+    assert renamed(y, y, 2) == 1.0  # outside a watch it runs
+    for route in (lambda: renamed(y, y, 2), lambda: ThreadPoolExecutor(1).submit(reference, y, y, 2).result()):
+        with pytest.raises(DelegationRefused, match="^macro_recall calls the check's reference macro recall"):
+            with refuse_delegation(lab3.MACRO_RECALL):
+                route()
+
+
 def test_allowed_primitives_pass_and_calls_outside_the_watch_do_not_count():
     expected, _ = tf.clip_by_global_norm(GRADS, 1.0)  # the check's own reference, before the watch
     with refuse_delegation(lab1.CLIP_GRADIENTS):

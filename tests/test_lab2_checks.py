@@ -201,6 +201,31 @@ def test_train_step_in_inference_mode(solution, training):
     fails_with("calls the model in inference mode: call model\\(x, training=True\\)", checks.check_train_step, make_step(solution, training=training), solution["build_model"])
 
 
+@pytest.mark.parametrize("call", ["model.call", "layers"])
+def test_train_step_calling_the_model_another_way_passes(solution, call):
+    # model.call(x, training=True), or each layer in turn, is a correct step; the probe layer's name must not break it.
+    def forward(model, x):
+        if call == "model.call":
+            return model.call(x, training=True)
+        for layer in model.layers:
+            x = layer(x, training=True)
+        return x
+
+    def make_train_step(model, optimizer, max_norm=1.0):
+        @tf.function
+        def train_step(x, y):
+            with tf.GradientTape() as tape:
+                loss = solution["compute_loss"](y, forward(model, x))
+            grads = tape.gradient(loss, model.trainable_variables)
+            clipped, norm = tf.clip_by_global_norm(grads, max_norm)
+            optimizer.apply_gradients(zip(clipped, model.trainable_variables))
+            return loss, norm
+
+        return train_step
+
+    checks.check_train_step(make_train_step, solution["build_model"])
+
+
 def test_train_step_not_compiled(solution):
     fails_with("@tf.function", checks.check_train_step, make_step(solution, compiled=False), solution["build_model"])
 

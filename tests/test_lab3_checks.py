@@ -98,6 +98,14 @@ def test_classifier_whose_spatial_dropout_drops_single_numbers(solution):
     fails_with("drops single numbers", checks.check_classifier, classifier_variant(solution, embedding_dropout=SpatialByNameOnly))
 
 
+def test_classifier_whose_spatial_dropout_drops_nothing(solution):
+    class SpatialDoingNothing(keras.layers.SpatialDropout1D):
+        def call(self, inputs, training=False):
+            return inputs
+
+    fails_with("dropped 0% of the channels; with rate 0.4", checks.check_classifier, classifier_variant(solution, embedding_dropout=SpatialDoingNothing))
+
+
 def encoder_variant(solution, **overrides):
     def make(kind, units, recurrent_dropout=0.0):
         if kind in overrides:
@@ -175,6 +183,15 @@ def test_macro_recall_counting_an_absent_class_as_one():
         return float(np.mean([np.mean(y_pred[y_true == c] == c) if np.any(y_true == c) else 1.0 for c in range(num_classes)]))
 
     fails_with("never occurs in y_true.*leave it out of the mean", checks.check_macro_recall, one_for_absent)
+
+
+def test_macro_recall_counting_every_class_as_zero_when_absent():
+    # Agrees with scikit-learn while the absent class is predicted; only a class in neither array tells them apart.
+    def zero_for_absent(y_true, y_pred, num_classes=3):
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        return float(np.mean([np.mean(y_pred[y_true == c] == c) if np.any(y_true == c) else 0.0 for c in range(num_classes)]))
+
+    fails_with("occurs in neither y_true nor y_pred.*leave it out of the mean", checks.check_macro_recall, zero_for_absent)
 
 
 def attention_variant(solution, weights_fn=None, call_fn=None):

@@ -13,8 +13,13 @@ or a closure, a wrapper, a subclass whose ``call`` runs ``super().call``, or a m
 replaced makes no difference, and a fresh copy of the course's modules elsewhere on disk is still recognised.
 Inside ``tf.function``, AutoGraph's converted copy of a Python function counts as the original.
 
+Threads the student's code starts while watched are watched too (``threading.setprofile``). Switching the
+watch off (``sys.setprofile(None)``, even if it is put back afterwards) is refused like delegation, and the
+checks' own reference computations refuse to run while a watch is on (:func:`refuse_reference_while_watched`),
+however they are reached: a copy of their code, a thread the watch does not see.
+
 What it cannot see: code that runs no Python while watched (a graph the student traced before the check,
-with the check's exact input signature), and other threads (``sys.setprofile`` is per thread).
+with the check's exact input signature), and threads that were already running when the watch began.
 
 Example::
 
@@ -25,6 +30,7 @@ Example::
 """
 import fnmatch
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -32,6 +38,7 @@ from course_utils.checks import CheckFailed
 
 # Taken once, at import: replacing sys.setprofile later does not switch the watch off.
 _getprofile, _setprofile = sys.getprofile, sys.setprofile
+_thread_getprofile, _thread_setprofile = threading.getprofile, threading.setprofile
 
 # Inside tf.function, AutoGraph runs a converted copy of a Python function, written to a generated file
 # and called from converted_call (whose local `target_entity` is the original function).
@@ -99,7 +106,13 @@ def refusal_message(exercise, forbidden):
     Returns:
         str, e.g. ``"clip_gradients calls tf.clip_by_global_norm, which is the exercise itself: ..."``.
     """
+    if forbidden is _SWITCHED_OFF:
+        return f"{exercise.name} calls sys.setprofile, which switches off the check's watch for functions that do the exercise: {exercise.hint}"
     return f"{exercise.name} calls {forbidden.name}, which is the exercise itself: {exercise.hint}"
+
+
+# Stands for the student's code switching the watch off, in place of a forbidden function that ran.
+_SWITCHED_OFF = Forbidden("sys.setprofile", "sys.setprofile")
 
 
 @contextmanager
@@ -116,8 +129,9 @@ def refuse_delegation(exercise):
         DelegationRefused: a forbidden function ran in the body. It replaces an error the body raised
             (chained to it): delegating is the mistake to fix first.
     """
-    previous = _getprofile()
-    hook, seen = _watcher(exercise.forbidden, previous)
+    previous, previous_for_threads = _getprofile(), _thread_getprofile()
+    hook, seen = _watcher(exercise, previous)
+    _thread_setprofile(hook)
     _setprofile(hook)
     try:
         yield
@@ -128,9 +142,32 @@ def refuse_delegation(exercise):
             raise DelegationRefused(refusal_message(exercise, seen[0])) from error
         raise
     finally:
+        switched_off = _getprofile() is not hook
         _setprofile(previous)
+        _thread_setprofile(previous_for_threads)
+    if switched_off and not seen:
+        seen.append(_SWITCHED_OFF)
     if seen:
         raise DelegationRefused(refusal_message(exercise, seen[0]))
+
+
+def refuse_reference_while_watched(reference):
+    """Fails if any exercise is being watched: the first statement of a check's reference computation.
+
+    The checks compute their references before they run the student's code, so a reference that runs while
+    a watch is on was called by the student's code (directly, from a thread started under the watch, or as a
+    copy of its code object, which keeps this call). The watch is recognised by its profile function, so this
+    works whichever copy of this module (the grader's private one, or the public one) installed it.
+
+    Args:
+        reference: what the reference computes, for the message, e.g. ``"the check's reference macro recall"``.
+
+    Raises:
+        DelegationRefused: a watch is on.
+    """
+    exercise = getattr(_getprofile(), _WATCHED_EXERCISE, None)
+    if exercise is not None:
+        raise DelegationRefused(refusal_message(exercise, Forbidden(reference, "<reference>")))
 
 
 def refusing_delegation(fn, exercise):
@@ -151,23 +188,31 @@ def refusing_delegation(fn, exercise):
     return watched
 
 
-def _watcher(forbidden, previous):
+# The attribute of a watch's profile function that holds its exercise.
+_WATCHED_EXERCISE = "course_watched_exercise"
+
+
+def _watcher(exercise, previous):
     """A profile hook that notes the first forbidden function to start, then passes every event to ``previous``.
 
     Args:
-        forbidden: tuple of :class:`Forbidden`.
+        exercise: the :class:`Exercise` watched.
         previous: the profile function installed before (``sys.getprofile()``), or None.
 
     Returns:
         (hook, seen): the hook for ``sys.setprofile``, and the list it appends the forbidden function to.
     """
+    forbidden = exercise.forbidden
     verdicts = {}  # code object -> the Forbidden it is, or None: each code is judged once
     seen = []
     unjudged = _UNJUDGED
 
     def hook(frame, event, arg):
-        # Only 'call' starts a Python function; 'return' and the C-function events need no look.
-        if event == "call" and not seen:
+        # Only 'call' starts a Python function, and only sys.setprofile among C functions matters: the
+        # student's code calling it (not refuse_delegation here) switches the watch off.
+        if event == "c_call" and arg is _setprofile and frame.f_globals is not _MODULE_GLOBALS and not seen:
+            seen.append(_SWITCHED_OFF)
+        elif event == "call" and not seen:
             code = frame.f_code
             verdict = verdicts.get(code, unjudged)
             if verdict is unjudged:
@@ -176,12 +221,14 @@ def _watcher(forbidden, previous):
                 seen.append(verdict)
 
     if not callable(previous):
+        setattr(hook, _WATCHED_EXERCISE, exercise)
         return hook, seen
 
     def chained_hook(frame, event, arg):
         hook(frame, event, arg)
         previous(frame, event, arg)  # an outer watch (or another profiler) keeps seeing everything
 
+    setattr(chained_hook, _WATCHED_EXERCISE, exercise)
     return chained_hook, seen
 
 
@@ -202,8 +249,14 @@ def _origin(frame):
     return code
 
 
+_MODULE_GLOBALS = globals()
+
+
 def _normalised(filename):
     return filename.replace("\\", "/")
 
 
-__all__ = ["DelegationRefused", "Exercise", "Forbidden", "refusal_message", "refuse_delegation", "refusing_delegation"]
+__all__ = [
+    "DelegationRefused", "Exercise", "Forbidden", "refusal_message", "refuse_delegation", "refuse_reference_while_watched",
+    "refusing_delegation",
+]

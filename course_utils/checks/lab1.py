@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from course_utils.checks import CheckFailed, check_close, check_shape, fail, max_abs_diff, passed
-from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
+from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refuse_reference_while_watched, refusing_delegation
 
 ATOL = 1e-5  # float32 agreement asked of cells that reproduce a Keras layer
 
@@ -193,6 +193,7 @@ def _reference_jacobian_norms(recurrent_kernel, inputs, activation="tanh"):
 
     With a_t = u_t + h_{t-1} W and h_t = f(a_t) (row vectors), dh_t/dh_{t-1} = diag(f'(a_t)) W^T.
     """
+    refuse_reference_while_watched("the check's reference")
     w = np.asarray(recurrent_kernel, dtype=np.float64)
     u = np.asarray(inputs, dtype=np.float64)
     h = np.zeros(w.shape[0])

@@ -253,7 +253,8 @@ class _TrainingProbe(keras.layers.Layer):
 
 def _check_training_mode(make_train_step_fn, vocab_size, x, y):
     """The step must call the model with training=True, or dropout is silently off during training."""
-    probe = _TrainingProbe()
+    # The layer name is a TensorFlow name scope when a step calls model.call() or the layers directly: no leading "_".
+    probe = _TrainingProbe(name="training_probe")
     model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(vocab_size, 4), probe, keras.layers.Dense(vocab_size)])
     probe.calls.clear()  # building the model called it once, symbolically
     make_train_step_fn(model, keras.optimizers.SGD(0.1), 1.0)(x, y)

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from course_utils.checks import CheckFailed, check_close, check_shape, fail, max_abs_diff, passed
-from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
+from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refuse_reference_while_watched, refusing_delegation
 from course_utils.layers import load_model
 
 ATOL = 1e-5
@@ -107,6 +107,9 @@ def _check_dropout_layers(build_fn, vocab_size, embed_dim, num_classes, tokens, 
     dropped = np.asarray(after_embedding(ones, training=True)) == 0
     if not np.all(dropped == dropped[:, :1, :]):
         fail("the layer after the Embedding drops single numbers; SpatialDropout1D drops a channel at every step of the tweet")
+    # 64 channels at rate 0.4: all kept, or all dropped, by chance has probability below 1e-14.
+    if not 0 < dropped.mean() < 1:
+        fail(f"in training mode the layer after the Embedding dropped {dropped.mean():.0%} of the channels; with rate {rate} it should drop about {rate:.0%}")
     check_close("predictions with dropout (inference: dropout is off)", model(tokens), model(tokens))
 
 
@@ -192,6 +195,7 @@ def _random_labels(rng, size, num_classes):
 
 
 def _balanced_weights(labels, num_classes):
+    refuse_reference_while_watched("the check's reference weights")
     counts = np.bincount(labels, minlength=num_classes)
     return {c: len(labels) / (num_classes * counts[c]) for c in range(num_classes)}
 
@@ -236,6 +240,7 @@ def check_macro_recall(macro_recall_fn, size=200, num_classes=3, seed=0):
         f"predictions that never use class {num_classes - 1}": (y_true, never_predicted),
         "everything predicted as class 0": (y_true, np.zeros_like(y_true)),
         f"labels where class {num_classes - 1} never occurs in y_true": (missing_class, y_pred),
+        f"labels where class {num_classes - 1} occurs in neither y_true nor y_pred": (missing_class, never_predicted),
         "Python lists": (y_true.tolist(), y_pred.tolist()),
     }
     for description, (truth, prediction) in cases.items():
@@ -255,7 +260,7 @@ def check_macro_recall(macro_recall_fn, size=200, num_classes=3, seed=0):
                 hint = ": that is the accuracy (every tweet counts the same); average the recall of each class instead"
             elif np.isclose(actual, _macro_precision(truth, prediction, num_classes)):
                 hint = ": that is the macro precision; divide by the number of tweets of each true class, not by the number predicted as it"
-            elif "never occurs" in description:
+            elif "never occurs" in description or "neither" in description:
                 hint = ": a class absent from y_true has no recall, so leave it out of the mean"
             fail(f"with {description} the macro recall should be {expected:.4f}, got {actual:.4f}{hint}")
     passed(f"macro_recall agrees with the reference on random labels of {num_classes} classes and {len(cases) - 1} edge cases")
@@ -263,12 +268,14 @@ def check_macro_recall(macro_recall_fn, size=200, num_classes=3, seed=0):
 
 def _macro_recall_over_true_classes(y_true, y_pred, num_classes):
     """The lab's convention: the mean recall of the classes that occur in y_true."""
+    refuse_reference_while_watched("the check's reference macro recall")
     return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in range(num_classes) if np.any(y_true == c)]))
 
 
 def _macro_recall_as_sklearn(y_true, y_pred, num_classes):
     """``sklearn.metrics.recall_score(average="macro")``'s convention, also accepted: it averages over the classes that occur
     in y_true *or* y_pred, and a class predicted but absent from y_true counts with recall 0."""
+    refuse_reference_while_watched("the check's reference macro recall")
     present = [c for c in range(num_classes) if np.any(y_true == c) or np.any(y_pred == c)]
     return float(np.mean([np.mean(y_pred[y_true == c] == c) if np.any(y_true == c) else 0.0 for c in present]))
 
@@ -279,6 +286,7 @@ def _macro_precision(y_true, y_pred, num_classes):
 
 def _reference_attention(weights, x, mask):
     """Attention pooling in numpy with ``weights`` = [kernel W, bias b, score vector v]: (attention weights, pooled output)."""
+    refuse_reference_while_watched("the check's reference attention")
     kernel, bias, score_vector = (np.asarray(w, dtype=np.float64) for w in weights)
     scores = np.tanh(x @ kernel + bias) @ score_vector  # (batch, time)
     if mask is not None:
