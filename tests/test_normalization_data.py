@@ -1,0 +1,142 @@
+"""course_utils.normalization: Lab 4's spoken and written forms, reproducible and split by value."""
+import collections
+import datetime
+import random
+import time
+
+import numpy as np
+import pytest
+
+from course_utils import normalization as data
+
+NOVEMBER_21 = datetime.date(2026, 11, 21)
+
+
+@pytest.mark.parametrize("value, language, kind, spoken", [
+    (NOVEMBER_21, "en", "date", "the twenty first of november twenty twenty six"),
+    (NOVEMBER_21, "en", "date", "saturday the twenty first of november twenty twenty six"),
+    (NOVEMBER_21, "de", "date", "einundzwanzigster november zweitausendsechsundzwanzig"),
+    (NOVEMBER_21, "de", "date", "samstag den einundzwanzigsten november zweitausendsechsundzwanzig"),
+    (342005, "en", "number", "three hundred and forty two thousand five"),
+    (342005, "de", "number", "dreihundertzweiundvierzigtausendfünf"),
+    (101000, "de", "number", "einhunderteintausend"),  # num2words writes "einhunderteinstausend"
+    (1, "de", "number", "eins"),
+    (datetime.date(1905, 3, 3), "en", "date", "march third nineteen oh five"),
+    (datetime.date(1905, 3, 3), "en", "date", "march third nineteen hundred and five"),
+])
+def test_known_forms(value, language, kind, spoken):
+    assert spoken in data.spoken_forms(value, language, kind)
+
+
+def test_written_forms():
+    assert data.written_form(NOVEMBER_21, "date") == "2026-11-21"
+    assert data.written_form(datetime.date(1900, 1, 2), "date") == "1900-01-02"
+    assert data.written_form(0, "number") == "0"
+    assert data.written_form(342005, "number") == "342005"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("The twenty-first of November, twenty twenty-six", "the twenty first of november twenty twenty six"),
+    ("  Samstag,  den 21. März ", "samstag den 21 märz"),
+    ("DREIßIG", "dreißig"),
+    ("", ""),
+])
+def test_standardize_spoken(text, expected):
+    assert data.standardize_spoken(text) == expected
+
+
+def test_forms_are_standardized_distinct_and_name_the_true_weekday():
+    rng = random.Random(0)
+    weekdays = {"en": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"],
+                "de": ["montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonntag"]}
+    for _ in range(200):
+        date = data._random_value(rng, "date")
+        for language in data.LANGUAGES:
+            forms = data.spoken_forms(date, language, "date")
+            assert forms == sorted(set(forms)) and len(forms) >= 5
+            assert all(form == data.standardize_spoken(form) for form in forms)
+            named = {day for form in forms for day in weekdays[language] if form.startswith(day + " ")}
+            assert named == {weekdays[language][date.weekday()]}
+
+
+def test_the_same_arguments_give_the_same_examples():
+    assert data.make_examples(50, seed=3) == data.make_examples(50, seed=3)
+    assert data.make_examples(50, seed=3) != data.make_examples(50, seed=4)
+
+
+def test_examples_are_what_they_say():
+    for example in data.make_examples(400, "val", seed=5):
+        value = datetime.date.fromisoformat(example.written) if example.kind == "date" else int(example.written)
+        assert example.spoken in data.spoken_forms(value, example.language, example.kind)
+        assert data.split_of(value, example.kind) == "val"
+
+
+@pytest.mark.parametrize("kind", data.KINDS)
+def test_no_value_is_in_two_splits(kind):
+    written = {split: {e.written for e in data.make_examples(2000, split, kinds=(kind,), seed=6)} for split in data.SPLITS}
+    for first in data.SPLITS:
+        for second in data.SPLITS:
+            if first < second:
+                assert not written[first] & written[second], (first, second)
+
+
+def test_numbers_below_a_thousand_are_only_in_train():
+    assert {data.split_of(value, "number") for value in range(1000)} == {"train"}
+    assert all(int(e.written) >= 1000 for split in ("val", "test", "long") for e in data.make_examples(500, split, kinds=("number",)))
+
+
+def test_the_long_split_is_longer_than_every_other_split():
+    for split in data.SPLITS:
+        lengths = [len(e.spoken) for e in data.make_examples(1000, split, seed=7)]
+        if split == "long":
+            assert min(lengths) > data.MAX_TRAIN_INPUT_LENGTH
+        else:
+            assert max(lengths) <= data.MAX_TRAIN_INPUT_LENGTH
+
+
+def test_the_long_split_is_the_tail_of_the_lengths():
+    # The figures in the comment on MAX_TRAIN_INPUT_LENGTH.
+    rng = random.Random(0)
+    lengths = []
+    for _ in range(4000):
+        language, kind = rng.choice(data.LANGUAGES), rng.choice(data.KINDS)
+        lengths += [len(form) for form in data._forms(data._random_value(rng, kind), language, kind)]
+    share_within = np.mean(np.array(lengths) <= data.MAX_TRAIN_INPUT_LENGTH)
+    print(f"median {np.median(lengths):.0f}, 90th percentile {np.percentile(lengths, 90):.0f}, longest {max(lengths)}; "
+          f"{share_within:.1%} of forms within MAX_TRAIN_INPUT_LENGTH = {data.MAX_TRAIN_INPUT_LENGTH}")
+    assert 0.88 <= share_within <= 0.96
+
+
+def test_languages_and_kinds_are_balanced_and_filtered():
+    counts = collections.Counter((e.language, e.kind) for e in data.make_examples(103, seed=8))
+    assert set(counts) == {(language, kind) for language in data.LANGUAGES for kind in data.KINDS}
+    assert max(counts.values()) - min(counts.values()) <= 1
+    only = data.make_examples(20, "test", languages=("de",), kinds=("number",))
+    assert {(e.language, e.kind) for e in only} == {("de", "number")}
+
+
+def test_thirty_thousand_examples_are_quick():
+    start = time.perf_counter()
+    data.make_examples(30_000, seed=9)
+    print(f"30,000 examples in {time.perf_counter() - start:.2f} s")  # measured, not asserted: timing belongs in benchmarks
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: data.make_examples(0), r"n=0 should be a positive int"),
+    (lambda: data.make_examples(2.5), r"n=2.5 should be a positive int"),
+    (lambda: data.make_examples(5, "dev"), r"split='dev' is not one of 'train', 'val', 'test', 'long'"),
+    (lambda: data.make_examples(5, languages=("fr",)), r"languages='fr' is not one of 'en', 'de'"),
+    (lambda: data.make_examples(5, languages=()), r"languages is empty"),
+    (lambda: data.make_examples(5, kinds=("time",)), r"kinds='time' is not one of 'date', 'number'"),
+    (lambda: data.spoken_forms(5, "xx", "number"), r"language='xx' is not one of"),
+    (lambda: data.written_form(5, "money"), r"kind='money' is not one of"),
+    (lambda: data.written_form(1_000_000, "number"), r"from 0 to 999999"),
+])
+def test_bad_arguments_say_what_is_wrong(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_a_date_given_as_a_string_is_refused():
+    with pytest.raises(TypeError, match="datetime.date"):
+        data.written_form("2026-11-21", "date")
