@@ -1,4 +1,5 @@
 import json
+import linecache
 import os
 from pathlib import Path
 
@@ -18,7 +19,7 @@ def course():
     return Course.load(ROOT)
 
 
-def solution_namespace(course, lab, preamble="import numpy as np\nimport tensorflow as tf\nimport keras\n"):
+def solution_namespace(course, lab, preamble="import numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import ops\n"):
     """Executes the solution cells of a lab's solution notebook and returns the names they define.
 
     Lets unit tests use the instructor's reference code without copying it.
@@ -28,7 +29,11 @@ def solution_namespace(course, lab, preamble="import numpy as np\nimport tensorf
     exec(preamble, namespace)
     for cell in cells:
         if cell["metadata"].get("nbgrader", {}).get("solution"):
-            exec("".join(cell["source"]), namespace)
+            source = "".join(cell["source"])
+            # Registered in linecache, as IPython does with cells: AutoGraph reads a function's source to convert its loops.
+            filename = f"<{lab} cell {cell.get('id')}>"
+            linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+            exec(compile(source, filename, "exec"), namespace)
     return namespace
 
 

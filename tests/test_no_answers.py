@@ -16,9 +16,9 @@ import pytest
 
 import course_utils
 from conftest import solution_namespace
-from course_utils.checks import lab1, lab2, lab3
+from course_utils.checks import lab1, lab2, lab3, lab4
 
-LABS = ("lab1_rnns_from_scratch", "lab2_music_generation", "lab3_tweet_sentiment")
+LABS = ("lab1_rnns_from_scratch", "lab2_music_generation", "lab3_tweet_sentiment", "lab4_seq2seq_attention")
 SECONDS_PER_ATTEMPT = 60  # the slowest honest failure (a check training a tiny model) takes a few seconds
 
 
@@ -45,32 +45,50 @@ def solutions(course):
 
 @pytest.fixture(scope="module")
 def exercises(solutions):
-    """{exercise name: check(candidate)} for every exercise of Labs 1-3."""
-    s1, s2, s3 = (solutions[lab] for lab in LABS)
+    """{(lab, exercise name): check(candidate)} for every exercise (two labs may name an exercise alike)."""
+    s1, s2, s3, _ = (solutions[lab] for lab in LABS)
     vectorizer = keras.layers.TextVectorization(max_tokens=30, output_sequence_length=6)
     vectorizer.adapt(np.array(["good day", "bad day", "ok then"], dtype=object))
     model = s3["build_classifier"](30, 4, [keras.layers.GlobalAveragePooling1D()])
-    return {
-        "MyRNNCell": lambda c: (lab1.check_rnn_cell_weights(c), lab1.check_rnn_cell_matches_simple_rnn(c)),
-        "build_rnn_model": lambda f: lab1.check_rnn_model(f, s1["MyRNNCell"]),
-        "jacobian_norms": lab1.check_jacobian_norms,
-        "clip_gradients": lab1.check_clip_gradients,
-        "MyLSTMCell": lab1.check_lstm_cell,
-        "make_selective_recall": lab1.check_recall_task,
-        "vectorize_string": lambda f: lab2.check_vectorize(f, s2["ids_to_string"]),
-        "ids_to_string": lambda f: lab2.check_vectorize(s2["vectorize_string"], f),
-        "get_batch": lab2.check_get_batch,
-        "build_model": lab2.check_build_model,
-        "compute_loss": lab2.check_loss,
-        "make_train_step": lambda f: lab2.check_train_step(f, s2["build_model"]),
-        "sample_next": lab2.check_sample_next,
-        "build_classifier": lab3.check_classifier,
-        "make_encoder": lab3.check_encoder,
-        "class_weights": lab3.check_class_weights,
-        "macro_recall": lab3.check_macro_recall,
-        "MyAttentionPooling": lab3.check_attention_pooling,
-        "build_string_model": lambda f: lab3.check_string_model(f, vectorizer, model, ["good day", "bad", "new words"]),
+    by_lab = {
+        "lab1_rnns_from_scratch": {
+            "MyRNNCell": lambda c: (lab1.check_rnn_cell_weights(c), lab1.check_rnn_cell_matches_simple_rnn(c)),
+            "build_rnn_model": lambda f: lab1.check_rnn_model(f, s1["MyRNNCell"]),
+            "jacobian_norms": lab1.check_jacobian_norms,
+            "clip_gradients": lab1.check_clip_gradients,
+            "MyLSTMCell": lab1.check_lstm_cell,
+            "make_selective_recall": lab1.check_recall_task,
+        },
+        "lab2_music_generation": {
+            "vectorize_string": lambda f: lab2.check_vectorize(f, s2["ids_to_string"]),
+            "ids_to_string": lambda f: lab2.check_vectorize(s2["vectorize_string"], f),
+            "get_batch": lab2.check_get_batch,
+            "build_model": lab2.check_build_model,
+            "compute_loss": lab2.check_loss,
+            "make_train_step": lambda f: lab2.check_train_step(f, s2["build_model"]),
+            "sample_next": lab2.check_sample_next,
+        },
+        "lab3_tweet_sentiment": {
+            "build_classifier": lab3.check_classifier,
+            "make_encoder": lab3.check_encoder,
+            "class_weights": lab3.check_class_weights,
+            "macro_recall": lab3.check_macro_recall,
+            "MyAttentionPooling": lab3.check_attention_pooling,
+            "build_string_model": lambda f: lab3.check_string_model(f, vectorizer, model, ["good day", "bad", "new words"]),
+        },
+        "lab4_seq2seq_attention": {
+            "MyGRUCell": lab4.check_gru_cell,
+            "build_encoder": lab4.check_encoder,
+            "AdditiveAttention": lab4.check_attention,
+            "make_decoder_io": lab4.check_decoder_io,
+            "masked_loss": lab4.check_masked_loss,
+            "make_train_step": lab4.check_train_step,
+            "sequence_accuracy": lab4.check_sequence_accuracy,
+            "make_greedy_decoder": lab4.check_greedy_decoder,
+            "beam_search": lab4.check_beam_search,
+        },
     }
+    return {(lab, name): check for lab, checks in by_lab.items() for name, check in checks.items()}
 
 
 def solution_cell_definitions(course, lab):
@@ -85,15 +103,14 @@ def solution_cell_definitions(course, lab):
 
 
 def test_every_exercise_is_tried(course, exercises):
-    defined = set().union(*(solution_cell_definitions(course, lab) for lab in LABS))
-    assert defined == set(exercises), f"add a row to EXERCISES for {sorted(defined - set(exercises))}"
+    defined = {(lab, name) for lab in LABS for name in solution_cell_definitions(course, lab)}
+    assert defined == set(exercises), f"add a row to exercises for {sorted(defined - set(exercises))}"
 
 
 def test_the_solutions_pass_the_checks_as_called_here(solutions, exercises):
     # Guards the table: a check called with the wrong arguments would fail every candidate for the wrong reason.
-    answers = {name: value for namespace in solutions.values() for name, value in namespace.items() if name in exercises}
-    for name, check in exercises.items():
-        check(answers[name])
+    for (lab, name), check in exercises.items():
+        check(solutions[lab][name])
 
 
 def _timeout(signum, frame):
@@ -110,7 +127,7 @@ def test_no_public_name_passes_any_exercise(exercises, tmp_path, monkeypatch):
     passed = []
     try:
         for qualified, candidate in sorted(public_callables().items()):
-            for exercise, check in exercises.items():
+            for (lab, exercise), check in exercises.items():
                 signal.alarm(SECONDS_PER_ATTEMPT)
                 try:
                     check(candidate)
@@ -118,7 +135,7 @@ def test_no_public_name_passes_any_exercise(exercises, tmp_path, monkeypatch):
                     if isinstance(error, KeyboardInterrupt):
                         raise
                 else:
-                    passed.append(f"{qualified} passes the check of {exercise}")
+                    passed.append(f"{qualified} passes the check of {lab}'s {exercise}")
                 finally:
                     signal.alarm(0)
     finally:
