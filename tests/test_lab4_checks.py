@@ -283,3 +283,47 @@ def test_beam_search_that_goes_on_after_the_end(solution):
         return solution["beam_search"](step_fn, initial_state, start_id, -1, beam_width, max_length, alpha)  # extends past the end
 
     fails_with("with beam_width=1 beam search should be greedy decoding", checks.check_beam_search, never_finishing)
+
+
+def test_attention_that_squeezes_every_axis_of_one(solution):
+    class SqueezeAll(solution["AdditiveAttention"]):
+        def call(self, query, keys, mask=None):
+            projected = ops.tanh(ops.matmul(query, self.query_kernel)[:, :, None] + ops.matmul(keys, self.key_kernel)[:, None])
+            scores = ops.squeeze(ops.matmul(projected, self.score_vector[:, None]))  # no axis: one query step loses its axis too
+            if mask is not None:
+                scores = ops.where(ops.cast(mask, "bool")[:, None, :], scores, -1e9)
+            weights = ops.softmax(scores, axis=-1)
+            return ops.matmul(weights, keys), weights
+
+    fails_with("one query step", checks.check_attention, SqueezeAll)
+
+
+@pytest.mark.slow
+def test_train_step_with_an_unmasked_loss_is_not_blamed_on_dropout(solution):
+    def make(model, optimizer):
+        @tf.function
+        def train_step(source, decoder_input, decoder_target):
+            with tf.GradientTape() as tape:
+                logits = model(source, decoder_input, training=True)
+                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(decoder_target, logits, from_logits=True))
+            optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+            return loss
+
+        return train_step
+
+    fails_with(r"^(?!.*dropout).*(masked_loss\(decoder_target, logits\)|gradients of your masked loss)", checks.check_train_step, make)
+
+
+@pytest.mark.slow
+def test_beam_search_that_does_not_reorder_the_states(solution):
+    def stale_states(step_fn, initial_state, start_id, end_id, beam_width, max_length, alpha=1.0):
+        previous = {}
+
+        def in_creation_order(tokens, state):  # each beam gets the state of the beam that had its place before
+            log_probs, new_state = step_fn(tokens, previous.get("state", state))
+            previous["state"] = new_state
+            return log_probs, new_state
+
+        return solution["beam_search"](in_creation_order, initial_state, start_id, end_id, beam_width, max_length, alpha)
+
+    fails_with("the best is|should be greedy decoding|the score of", checks.check_beam_search, stale_states)

@@ -224,6 +224,9 @@ def check_attention(layer_class, batch=3, query_steps=4, key_steps=6, query_dim=
             fail("a row whose keys are all padding gives NaN: use a large negative number like -1e9 for masked scores, not -inf")
         one_context, _ = layer(query[:1], keys[:1], mask=mask[:1])
         check_close("context for a batch of one", one_context, expected["with a mask"][0][:1], atol=1e-4)
+        step_context, step_attention = layer(query[:, :1], keys, mask=mask)
+        check_shape("attention weights for one query step (as in decoding)", np.asarray(step_attention), (batch, 1, key_steps))
+        check_close("context for one query step (as in decoding)", step_context, expected["with a mask"][0][:, :1], atol=1e-4)
     passed(f"AdditiveAttention({units}) matches the reference, masks padding, survives all-padding rows and batches of one")
 
 
@@ -371,13 +374,17 @@ def check_train_step(make_train_step_fn, batch=3, source_steps=6, target_steps=4
         per_position = keras.losses.sparse_categorical_crossentropy(decoder_target, logits, from_logits=True)
         expected_loss = tf.reduce_sum(per_position * real) / tf.reduce_sum(real)
     grads = tape.gradient(expected_loss, twin.trainable_variables)
+    eval_logits = twin(tf.constant(source), tf.constant(decoder_input), training=False)  # the loss a step without dropout returns
+    eval_loss = tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(decoder_target, eval_logits, from_logits=True) * real) / tf.reduce_sum(real)
     for variable, grad in zip(twin.trainable_variables, grads):
         variable.assign_sub(0.5 * tf.convert_to_tensor(grad))
     if all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before)):
         fail("train_step did not change the weights: apply the gradients with optimizer.apply_gradients(zip(grads, model.trainable_variables))")
     if not np.isclose(loss, float(expected_loss), rtol=1e-3):
         message = f"the returned loss should be the masked loss before the update, {float(expected_loss):.5f}, got {loss:.5f}"
-        fail(message + "; call model(source, decoder_input, training=True), so that dropout is on while training")
+        if np.isclose(loss, float(eval_loss), rtol=1e-3):
+            fail(message + "; that is the loss with dropout off: call model(source, decoder_input, training=True)")
+        fail(message + ": return masked_loss(decoder_target, logits) of model(source, decoder_input, training=True), computed before the update")
     worst = max(max_abs_diff(a, b) for a, b in zip(model.get_weights(), twin.get_weights()))
     if worst > 1e-4:
         fail(f"after one step the weights differ from the reference update by up to {worst:.3g}: take the gradients of your masked loss")
@@ -430,16 +437,27 @@ def check_greedy_decoder(make_fn, start_id=1, end_id=2, max_length=6, batch=5, s
 # --- Exercise 6: beam search ---------------------------------------------------------------------------------
 
 def _markov_step_fn(log_prob_table):
-    table = tf.constant(log_prob_table, tf.float32)
+    """A second-order Markov model as a step_fn: the state holds the token before the last one.
+
+    So the log-probabilities depend on the state, and a beam search that does not reorder the states
+    with their beams gets them wrong.
+    """
+    table = tf.constant(log_prob_table, tf.float32)  # [token before the last, last token, next token]
 
     def step_fn(tokens, state):
-        return tf.gather(table, tokens), state
+        before = tf.cast(state[:, 0], tf.int32)
+        new_state = tf.concat([tf.cast(tokens, state.dtype)[:, None], state[:, 1:]], axis=1)
+        return tf.gather_nd(table, tf.stack([before, tokens], axis=1)), new_state
 
     return step_fn
 
 
+def _initial_state(start_id):
+    return tf.constant([float(start_id), 0.0])
+
+
 def _exhaustive_search(log_prob_table, start_id, end_id, max_length, alpha):
-    """The best sequence of a Markov table by trying every one: (tokens padded to max_length, normalised score)."""
+    """The best sequence of a second-order Markov table by trying every one: (tokens padded to max_length, normalised score)."""
     refuse_reference_while_watched("the check's exhaustive search")
     vocab_size = log_prob_table.shape[0]
     best = None
@@ -447,10 +465,10 @@ def _exhaustive_search(log_prob_table, start_id, end_id, max_length, alpha):
         for sequence in itertools.product(range(1, vocab_size), repeat=length):
             if end_id in sequence[:-1] or (length < max_length and sequence[-1] != end_id):
                 continue
-            previous, total = start_id, 0.0
+            before, previous, total = start_id, start_id, 0.0
             for token in sequence:
-                total += log_prob_table[previous, token]
-                previous = token
+                total += log_prob_table[before, previous, token]
+                before, previous = previous, token
             score = total / length**alpha
             if best is None or score > best[1]:
                 best = (list(sequence) + [0] * (max_length - length), score)
@@ -458,9 +476,9 @@ def _exhaustive_search(log_prob_table, start_id, end_id, max_length, alpha):
 
 
 def _random_table(rng, vocab_size):
-    logits = rng.normal(scale=1.5, size=(vocab_size, vocab_size))
-    logits[:, 0] = -1e9  # padding is never produced
-    return (logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))).astype("float32")
+    logits = rng.normal(scale=1.5, size=(vocab_size, vocab_size, vocab_size))
+    logits[..., 0] = -1e9  # padding is never produced
+    return (logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))).astype("float32")
 
 
 def check_beam_search(beam_search_fn, vocab_size=4, max_length=4, start_id=3, end_id=1, seed=0):
@@ -470,19 +488,19 @@ def check_beam_search(beam_search_fn, vocab_size=4, max_length=4, start_id=3, en
     wide = (vocab_size - 1) ** max_length
     for trial in range(4):
         table = _random_table(rng, vocab_size)
-        greedy, previous = [], start_id
+        greedy, before, previous = [], start_id, start_id
         for _ in range(max_length):
-            previous = int(np.argmax(table[previous]))
+            before, previous = previous, int(np.argmax(table[before, previous]))
             greedy.append(previous)
             if previous == end_id:
                 break
         greedy += [0] * (max_length - len(greedy))
-        tokens, _ = beam_search_fn(_markov_step_fn(table), tf.zeros(2), start_id, end_id, 1, max_length, 1.0)
+        tokens, _ = beam_search_fn(_markov_step_fn(table), _initial_state(start_id), start_id, end_id, 1, max_length, 1.0)
         if np.asarray(tokens).tolist() != greedy:
             fail(f"with beam_width=1 beam search should be greedy decoding, {greedy}; you returned {np.asarray(tokens).tolist()}")
         for alpha in (0.0, 0.7, 1.0):
             expected_tokens, expected_score = _exhaustive_search(table, start_id, end_id, max_length, alpha)
-            tokens, score = beam_search_fn(_markov_step_fn(table), tf.zeros(2), start_id, end_id, wide, max_length, alpha)
+            tokens, score = beam_search_fn(_markov_step_fn(table), _initial_state(start_id), start_id, end_id, wide, max_length, alpha)
             tokens = np.asarray(tokens).tolist()
             if tokens != expected_tokens:
                 unnormalised = _exhaustive_search(table, start_id, end_id, max_length, 0.0)[0]
@@ -493,7 +511,7 @@ def check_beam_search(beam_search_fn, vocab_size=4, max_length=4, start_id=3, en
                 fail(f"the score of {expected_tokens} with alpha={alpha} should be {expected_score:.4f} (log-probability / length ** alpha), got {float(score):.4f}")
     try:
         def search():
-            return beam_search_fn(_markov_step_fn(table), tf.zeros(2), start_id, end_id, 2, max_length, 1.0)
+            return beam_search_fn(_markov_step_fn(table), _initial_state(start_id), start_id, end_id, 2, max_length, 1.0)
 
         tf.function(search)()
     except CheckFailed:
