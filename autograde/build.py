@@ -51,7 +51,7 @@ def generate_labs(course, labs=None, dest=None):
         config.Application.log_level = "WARN"
         # The course object decides where links point, so `course publish --repository` can override it.
         config.SetColabLinks.repository_slug = course.github_slug
-        config.SetColabLinks.branch = course.branch
+        config.SetColabLinks.ref = course.release
         coursedir = CourseDirectory(config=config)
         api = NbGraderAPI(coursedir=coursedir, config=config)
         for lab in labs:

@@ -49,10 +49,17 @@ def run_solutions(course, args):
 
 
 def publish(course, args):
-    from autograde.publish import publish_bundle
+    from autograde.build import generate_labs
+    from autograde.publish import publish_bundle, set_version
 
+    if args.version:
+        course = set_version(course, args.version)
+        generate_labs(course)  # labs/ here follows the new release too, so check-labs stays green
+        print(f"pyproject.toml: version {course.version}; labs/ rebuilt (commit both)")
     written = publish_bundle(course, args.dest, repository=args.repository)
     print(f"student bundle written to {written}: labs/, course_utils/, README.md, pyproject.toml")
+    print(f"Its badges and install lines point at the tag {course.release}: commit the bundle there, then "
+          f"`git tag {course.release} && git push origin HEAD {course.release}`. Until that tag exists, Colab cannot open the labs.")
 
 
 def grade(course, args):
@@ -183,6 +190,8 @@ def main(argv=None):
     p = commands.add_parser("publish", help="export the student bundle (labs, course_utils, README) for the public repository")
     p.add_argument("dest", help="folder to write, e.g. a clone of the public repository")
     p.add_argument("--repository", help="public repository URL for badges and install lines (default: [tool.course] in pyproject.toml)")
+    p.add_argument("--version", help="release number to publish, e.g. 0.2.0: written to pyproject.toml; badges and install lines "
+                                     "point at the tag v<version> (default: the version pyproject.toml has)")
     p.set_defaults(func=publish)
 
     args = parser.parse_args(argv)

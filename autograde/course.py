@@ -16,7 +16,13 @@ class CourseError(Exception):
 class Course:
     root: Path
     repository: str  # public GitHub repository students open labs from
-    branch: str
+    version: str  # [project] version in pyproject.toml: the release students install
+
+    @property
+    def release(self):
+        """The git tag of the release in the public repository: badges and install lines point at it, so a lab opened
+        in week 1 and one opened in week 10 install the same checks."""
+        return f"v{self.version}"
 
     @property
     def solutions_dir(self):
@@ -63,10 +69,10 @@ class Course:
         return self.labs_dir / lab / f"{lab}.ipynb"
 
     def colab_url(self, lab):
-        return f"https://colab.research.google.com/github/{self.github_slug}/blob/{self.branch}/labs/{lab}/{lab}.ipynb"
+        return f"https://colab.research.google.com/github/{self.github_slug}/blob/{self.release}/labs/{lab}/{lab}.ipynb"
 
     def install_url(self):
-        return f"git+https://github.com/{self.github_slug}@{self.branch}"
+        return f"git+https://github.com/{self.github_slug}@{self.release}"
 
     @classmethod
     def find(cls, start=None):
@@ -85,7 +91,8 @@ class Course:
     def load(cls, root):
         root = Path(root).resolve()
         with open(root / "pyproject.toml", "rb") as f:
-            settings = tomllib.load(f).get("tool", {}).get("course", {})
+            pyproject = tomllib.load(f)
+        settings = pyproject.get("tool", {}).get("course", {})
         if "repository" not in settings:
             raise CourseError(f"{root / 'pyproject.toml'} needs a [tool.course] table with repository = 'https://github.com/OWNER/NAME'")
-        return cls(root=root, repository=settings["repository"], branch=settings.get("branch", "main"))
+        return cls(root=root, repository=settings["repository"], version=pyproject["project"]["version"])

@@ -27,7 +27,7 @@ c.GenerateAssignment.preprocessors = [SetColabLinks] + [
     for p in GenerateAssignment.class_traits()["preprocessors"].default()
 ]
 c.SetColabLinks.repository_slug = course.github_slug
-c.SetColabLinks.branch = course.branch
+c.SetColabLinks.ref = course.release
 
 # Grading: our hardened Execute, and feedback that never shows hidden tests.
 c.Autograde.autograde_preprocessors = [

@@ -59,7 +59,7 @@ class SetColabLinks(NbGraderPreprocessor):
     """Points the Open-in-Colab badge and the setup cell's install line at the public repository."""
 
     repository_slug = Unicode("", help="owner/name of the public GitHub repository").tag(config=True)
-    branch = Unicode("main").tag(config=True)
+    ref = Unicode("main", help="git tag (or branch) the links and the install line point at: the course's release").tag(config=True)
     labs_directory = Unicode("labs", help="folder of the student labs in the public repository").tag(config=True)
 
     COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^\s)\"']+")
@@ -70,10 +70,10 @@ class SetColabLinks(NbGraderPreprocessor):
             raise RuntimeError("SetColabLinks.repository_slug is not set (see autograde/nbgrader_config.py)")
         lab, notebook = resources["nbgrader"]["assignment"], resources["nbgrader"]["notebook"]
         self._colab = (
-            f"https://colab.research.google.com/github/{self.repository_slug}/blob/{self.branch}/"
+            f"https://colab.research.google.com/github/{self.repository_slug}/blob/{self.ref}/"
             f"{self.labs_directory}/{lab}/{notebook}.ipynb"
         )
-        self._install = f"git+https://github.com/{self.repository_slug}@{self.branch}"
+        self._install = f"git+https://github.com/{self.repository_slug}@{self.ref}"
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):

@@ -7,6 +7,7 @@ scan refuses to publish if any solution or hidden-test text slipped in.
 """
 import dataclasses
 import json
+import re
 import shutil
 import tomllib
 from pathlib import Path
@@ -50,6 +51,23 @@ def publish_bundle(course, dest, repository=None):
     return dest
 
 
+RELEASE_VERSION = re.compile(r"^\d+\.\d+\.\d+$")  # a plain release: tags v1.2.3 and pip versions agree
+PROJECT_VERSION = re.compile(r'^(\[project\][^\[]*?^version\s*=\s*)"[^"]*"', flags=re.MULTILINE | re.DOTALL)
+
+
+def set_version(course, version):
+    """Writes ``version`` as ``[project] version`` in pyproject.toml (the one place it is kept) and returns the course
+    as it now reads. Badges and install lines of labs built afterwards point at the tag ``v{version}``."""
+    if not RELEASE_VERSION.match(version):
+        raise CourseError(f"--version {version!r} is not a release number like 0.2.0 (MAJOR.MINOR.PATCH)")
+    path = course.root / "pyproject.toml"
+    text, replaced = PROJECT_VERSION.subn(lambda m: f'{m.group(1)}"{version}"', path.read_text(), count=1)
+    if not replaced:
+        raise CourseError(f"{path} has no version = \"...\" line in its [project] table to set")
+    path.write_text(text)
+    return dataclasses.replace(course, version=version)
+
+
 def bundle_pyproject(course):
     with open(course.root / "pyproject.toml", "rb") as f:
         project = tomllib.load(f)["project"]
@@ -61,7 +79,7 @@ build-backend = "setuptools.build_meta"
 
 [project]
 name = "rnn-course-utils"
-version = "{project['version']}"
+version = "{course.version}"
 description = "Helpers for the recurrent-networks lab notebooks."
 requires-python = "{project['requires-python']}"
 dependencies = [

@@ -8,4 +8,18 @@ from course_utils.runtime import by_budget, in_colab, lab_budget, output_dir
 from course_utils.submission import check_notebook
 
 __all__ = ["by_budget", "check_notebook", "in_colab", "lab_budget", "load_normalizer", "output_dir"]
-__version__ = "0.1.0"
+
+
+def _installed_version():
+    # The version lives in one place, pyproject.toml; students install it as rnn-course-utils, instructors as rnn-course-labs.
+    from importlib.metadata import PackageNotFoundError, version
+
+    for distribution in ("rnn-course-utils", "rnn-course-labs"):
+        try:
+            return version(distribution)
+        except PackageNotFoundError:
+            pass
+    return "unknown (not installed with pip)"
+
+
+__version__ = _installed_version()

@@ -56,6 +56,8 @@ def test_lab_links_point_at_the_public_repository(course):
         assert f"]({course.colab_url(lab)})" in cells[0].source, "the first cell should be the Open-in-Colab badge"
         setup = cells[1].source
         assert '"google.colab" in sys.modules' in setup and course.install_url() in setup
+        # pinned: the release's tag, never a branch that moves during the term
+        assert course.install_url().endswith(f"@v{course.version}") and f"/blob/v{course.version}/" in course.colab_url(lab)
 
 
 def clear(source, cell_type="code"):

@@ -8,7 +8,7 @@ import pytest
 
 from autograde.cli import main
 from autograde.course import Course, CourseError
-from autograde.publish import LEAK_MARKERS, publish_bundle
+from autograde.publish import LEAK_MARKERS, publish_bundle, set_version
 
 
 @pytest.mark.slow  # generates every lab
@@ -30,7 +30,7 @@ def test_lab_short_names(course):
 
 def test_repository_must_be_on_github(course):
     with pytest.raises(CourseError, match="not a GitHub URL"):
-        Course(course.root, "https://gitlab.com/x/y", "main").github_slug
+        Course(course.root, "https://gitlab.com/x/y", "0.1.0").github_slug
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +54,12 @@ def test_bundle_holds_what_students_need_and_nothing_else(course, bundle):
 def test_bundle_links_follow_the_chosen_repository(course, bundle):
     readme = (bundle / "README.md").read_text()
     lab = course.labs()[0]
-    colab = f"https://colab.research.google.com/github/someone/their-labs/blob/main/labs/{lab}/{lab}.ipynb"
+    release = f"v{course.version}"
+    colab = f"https://colab.research.google.com/github/someone/their-labs/blob/{release}/labs/{lab}/{lab}.ipynb"
     assert colab in readme and "Lab 1: RNNs from scratch" in readme
     notebook = (bundle / "labs" / lab / f"{lab}.ipynb").read_text()
-    assert colab in notebook and "git+https://github.com/someone/their-labs@main" in notebook
+    assert colab in notebook and f"git+https://github.com/someone/their-labs@{release}" in notebook
+    assert tomllib.loads((bundle / "pyproject.toml").read_text())["project"]["version"] == course.version
     assert "rnn-course/rnn-labs" not in notebook
 
 
@@ -72,6 +74,23 @@ def test_bundle_installs_with_pip(course, bundle, tmp_path):
     )
     assert (tmp_path / "site" / "course_utils" / "checks" / "lab1.py").is_file()
     assert not (tmp_path / "site" / "autograde").exists()
+
+
+def test_publish_version_is_written_once_and_links_follow_it(course, tmp_path):
+    (tmp_path / "pyproject.toml").write_text((course.root / "pyproject.toml").read_text())
+    local = Course(tmp_path, course.repository, course.version)
+    released = set_version(local, "0.3.1")
+    assert released.version == "0.3.1" and Course.load(tmp_path).version == "0.3.1"
+    assert released.install_url() == "git+https://github.com/rnn-course/rnn-labs@v0.3.1"
+    assert "/blob/v0.3.1/labs/lab1_rnns_from_scratch/" in released.colab_url("lab1_rnns_from_scratch")
+    text = (tmp_path / "pyproject.toml").read_text()
+    assert text.count('"0.3.1"') == 1 and 'nbgrader>=0.9.6' in text  # only [project] version changed
+
+
+@pytest.mark.parametrize("version", ["0.3", "v0.3.1", "0.3.1rc1", "latest", ""])
+def test_publish_refuses_a_version_that_is_not_a_release(course, version):
+    with pytest.raises(CourseError, match="not a release number like 0.2.0"):
+        set_version(course, version)
 
 
 def test_publish_refuses_the_course_repository_itself(course):
