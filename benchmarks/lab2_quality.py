@@ -7,7 +7,10 @@ saved model instead. It reports:
 * the validation loss on the held-out tunes (each read whole from a fresh state), in nats and bits per character;
 * the training time the notebook recorded (and the load average, since other work on the machine inflates it);
 * the fraction of valid tunes among --tunes tunes composed from a fresh state at temperature 1.0, and why the others failed;
-* with --corpus instead, only the fraction of all corpus tunes that are valid (music21 parses about 30 tunes a second).
+* the rhythm (``music.check_rhythm``) of the valid composed tunes beside the held-out corpus tunes': the share of tunes
+  with every bar right and the share of bars right;
+* with --corpus instead, only the fraction of all corpus tunes that are valid, and their rhythm (music21 parses about 30
+  tunes a second).
 
 Targets: at most 1.0 nats/char, at least 90% valid tunes (of at least 20), training at most 10 minutes;
 at least 99% of the corpus tunes valid.
@@ -43,6 +46,19 @@ def train_with_the_notebook(output_root):
     return Path(output_root) / "lab2"
 
 
+def rhythm(tunes, verdicts):
+    """{"tunes": share of valid tunes with every bar right, "bars": share of their bars right, "of": valid tunes}."""
+    rhythms = [music.check_rhythm(t, v.score) for t, v in zip(tunes, verdicts) if v.valid]
+    bars = sum(r.bars for r in rhythms)
+    return {"tunes": sum(r.ok for r in rhythms) / max(len(rhythms), 1), "bars": 1 - sum(r.wrong_bars for r in rhythms) / max(bars, 1),
+            "of": len(rhythms), "wrong": collections.Counter(r.reason.split(",")[-1].split(":")[-1].split(";")[0].strip() for r in rhythms if not r.ok)}
+
+
+def print_rhythm(name, measured):
+    print(f"  rhythm of {name}: {measured['tunes']:.1%} of {measured['of']} valid tunes have every bar right; "
+          f"{measured['bars']:.2%} of their bars are right; tunes with a wrong bar: {dict(measured['wrong'])}")
+
+
 def check_corpus():
     tunes, _ = music.load_tunes(music.DEFAULT_COLLECTION)
     start = time.monotonic()
@@ -51,6 +67,7 @@ def check_corpus():
     print(f"{music.DEFAULT_COLLECTION}: {valid} of {len(verdicts)} corpus tunes valid ({valid / len(verdicts):.2%}; {time.monotonic() - start:.0f} s)")
     for reason, count in collections.Counter(v.reason for v in verdicts if not v.valid).most_common(5):
         print(f"  {count} invalid: {reason}")
+    print_rhythm("the whole corpus", rhythm(tunes, verdicts))
 
 
 def main():
@@ -92,6 +109,8 @@ def main():
           f"({'meets' if valid >= MIN_VALID else 'MISSES'} the {MIN_VALID:.0%} target; composed and judged in {time.monotonic() - start:.1f} s)")
     for reason, count in collections.Counter(v.reason for _, v in judged if not v.valid).most_common():
         print(f"  {count} invalid: {reason}")
+    print_rhythm("the composed tunes", rhythm([t for t, _ in judged], [v for _, v in judged]))
+    print_rhythm("the held-out corpus tunes", rhythm(val_tunes, [music.check_tune(t) for t in val_tunes]))
 
     print(f"load average now {os.getloadavg()[0]:.2f} (1 min)")
 

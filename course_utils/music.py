@@ -280,6 +280,131 @@ def check_tune(tune):
     return Verdict(True, "", num_notes, score)
 
 
+@dataclass
+class RhythmVerdict:
+    """Whether every full bar of a tune lasts what its meter says, and if not, the first bar that does not."""
+
+    ok: bool
+    reason: str  # "" when ok
+    bars: int = 0  # bars with notes or rests that were checked
+    wrong_bars: int = 0
+
+
+# Barlines that end a section (music21's names for ABC's || |] [| and the repeats :| |: ::); a plain | is a bar
+# line and music21 stores nothing for it.
+SECTION_BARLINES = ("double", "final", "heavy-light", "light-heavy", "heavy", "heavy-heavy")
+METER_FIELD = re.compile(r"^M:(.*)$|\[M:([^\]]*)\]", flags=re.MULTILINE)
+
+
+def _written_meters(tune):
+    """The meters the tune's ``M:`` fields write, as music21 names them ("6/8"; ``M:C`` is "4/4")."""
+    from music21 import abcFormat
+
+    meters = set()
+    for match in METER_FIELD.finditer(tune):
+        field = abcFormat.ABCMetadata("M:" + (match.group(1) or match.group(2) or "").strip())
+        field.preParse()
+        meter = field.getTimeSignatureObject()
+        if meter is not None:
+            meters.add(meter.ratioString)
+    return meters
+
+
+def _note_names(measure):
+    return " ".join(n.name if n.isNote else "chord" if n.isChord else "rest" for n in measure.notesAndRests)
+
+
+def _bars(tune, score):
+    """Each bar as a dict: its length and a full bar's (quarter notes), whether a section starts or ends there, notes.
+
+    music21 splits a bar longer than its meter in two and gives the second part a meter of its own that the tune
+    never wrote (``reBar``); such parts are joined back to the bar they were cut from.
+    """
+    from fractions import Fraction
+
+    from music21 import bar, spanner, stream
+
+    part = score.parts[0] if getattr(score, "parts", None) else score
+    written = _written_meters(tune)
+    endings = {id(m): bracket for bracket in score.recurse().getElementsByClass(spanner.RepeatBracket)
+               for m in bracket.getSpannedElements()}
+
+    def ends_section(barline):
+        return isinstance(barline, bar.Repeat) or (barline is not None and barline.type in SECTION_BARLINES)
+
+    bars, meter, boundary = [], None, True
+    for measure in part.getElementsByClass(stream.Measure):
+        length = Fraction(measure.duration.quarterLength)
+        signature = measure.timeSignature
+        if signature is not None and signature.ratioString not in written and bars:
+            bars[-1]["length"] += length  # the rest of a bar music21 cut at the meter's length
+            bars[-1]["notes"] += " " + _note_names(measure)
+            boundary = ends_section(measure.rightBarline)
+            continue
+        changed_meter = signature is not None and meter is not None and signature.ratioString != meter.ratioString
+        meter = signature or meter
+        if length == 0:  # an empty bar, as in "|| ||": a boundary, nothing to check
+            boundary = True
+            continue
+        starts = boundary or ends_section(measure.leftBarline) or changed_meter or \
+            bool(bars and endings.get(id(measure)) is not bars[-1]["ending"])
+        if bars and starts:
+            bars[-1]["ends"] = True
+        bars.append({"length": length, "meter": meter, "starts": starts, "ends": False, "notes": _note_names(measure),
+                     "ending": endings.get(id(measure))})
+        boundary = ends_section(measure.rightBarline)
+    if bars:
+        bars[-1]["ends"] = True
+    return bars
+
+
+def check_rhythm(tune, score=None):
+    """Judges the rhythm of one ABC tune: every full bar lasts exactly what the meter (``M:``) says.
+
+    A naive check, every bar as long as the meter, fails most tunes of the corpus, because folk tunes are written with
+    pickups (an upbeat before the first bar line), a short closing bar that makes up the pickup, and the same before
+    and after repeat signs, double bars and first and second endings. So a bar may be **shorter** than the meter where
+    a section starts or ends (the tune's start and end, a repeat sign ``|:`` ``:|`` ``::``, a double bar ``||`` ``|]``
+    ``[|``, a first or second ending ``|1`` ``:|2``, a change of meter), and so may two neighbouring bars that together
+    make one full bar (a pickup written as a bar of its own). No bar may be longer than the meter.
+
+    Args:
+        tune: an ABC tune (text).
+        score: the music21 stream :func:`check_tune` made of it (``Verdict.score``), to save parsing it again.
+
+    Returns:
+        A :class:`RhythmVerdict`; its ``reason`` names the first wrong bar, e.g.
+        ``"bar 3 (F E D C) lasts 5/6 of a bar of 6/8, inside a section"``, or says why nothing could be checked.
+    """
+    from fractions import Fraction
+
+    if not isinstance(tune, str):
+        raise TypeError(f"tune should be ABC text, got {type(tune).__name__}")
+    if score is None:
+        verdict = check_tune(tune)
+        if not verdict.valid:
+            return RhythmVerdict(False, f"not valid music: {verdict.reason}")
+        score = verdict.score
+    bars = _bars(tune, score)
+    if not bars:
+        return RhythmVerdict(False, "no bars")
+    if bars[0]["meter"] is None:
+        return RhythmVerdict(False, "no meter (M:) line: nothing to check the bars against")
+    wrong = []
+    for number, this in enumerate(bars, start=1):
+        full = Fraction(this["meter"].barDuration.quarterLength)
+        if this["length"] == full:
+            continue
+        where = f"bar {number} ({this['notes']}) lasts {this['length'] / full} of a bar of {this['meter'].ratioString}"
+        neighbours = [bars[i] for i in (number - 2, number) if 0 <= i < len(bars)]
+        if this["length"] > full:
+            wrong.append(where + ": longer than the meter")
+        elif not (this["starts"] or this["ends"] or any(this["length"] + n["length"] == full for n in neighbours)):
+            wrong.append(where + ", inside a section")
+    reason = wrong[0] + (f"; {len(wrong) - 1} more wrong bar{'s' * (len(wrong) > 2)}" if len(wrong) > 1 else "") if wrong else ""
+    return RhythmVerdict(not wrong, reason, len(bars), len(wrong))
+
+
 def describe(tune, width=60):
     """The first line after the header, shortened: how messages name a tune."""
     body = [line for line in tune.splitlines() if not FIELD.match(line)]

@@ -95,6 +95,21 @@ def test_almost_every_corpus_tune_is_valid(oneills):
     assert sum(v.valid for v in verdicts) >= 0.99 * len(sample), [v.reason for v in verdicts if not v.valid]
     assert all(v.num_notes > 0 for v in verdicts if v.valid)
 
+    # The corpus's own rhythm: of all 2,008 tunes 92.7% have every bar right, and 99.3% of bars are right (the rest are
+    # transcription slips: bars a note too long or short, a missing bar line). A naive check, every bar as long as the
+    # meter, passes 17%: pickups, repeats and endings make short bars.
+    from music21 import stream
+
+    rhythms = [music.check_rhythm(t, v.score) for t, v in zip(sample, verdicts) if v.valid]
+    assert sum(r.ok for r in rhythms) >= 0.9 * len(sample), [r.reason for r in rhythms if not r.ok]
+    assert sum(r.wrong_bars for r in rhythms) <= 0.01 * sum(r.bars for r in rhythms)
+    naive = 0
+    for verdict in verdicts:
+        part = verdict.score.parts[0] if verdict.score.parts else verdict.score
+        full = verdict.score.recurse().getElementsByClass("TimeSignature").first().barDuration.quarterLength
+        naive += all(m.duration.quarterLength == full for m in part.getElementsByClass(stream.Measure))
+    assert naive < 0.3 * len(sample)
+
 
 @pytest.mark.parametrize(
     "junk, reason",
@@ -152,3 +167,51 @@ def test_transposition_moves_every_note_by_the_same_interval(oneills):
         assert len(shifts) == 1 and abs(shifts.pop()) <= 6, (original[i], transposed[i])
     keys = {line for t in transposed for line in t.splitlines() if line.startswith("K:")}
     assert sum(t.count("\nK:C\n") + t.count("\nK:Am\n") for t in transposed) > 0.8 * len(transposed), keys
+
+
+HEADER = "X:1\nM:6/8\nL:1/8\nK:C\n"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "GAB cde|fga bag|fed cBA|G3 G3|]",  # every bar full
+        "D|GAB cde|fga bag|fed cBA|G3 G2|]",  # a pickup, and a closing bar that makes it up
+        "|:D|GAB cde|fga bag:|\n|:B|cde fga|bag G2:|",  # short bars on both sides of repeat signs
+        "GAB cde|fga bag|1 fed cBA:|2 fed G2||\nB|cde fga|bag fed|]",  # first and second endings, then a double bar
+        "GAB cde|fga bag|fed cBA|G3 G2|D|GAB cde|fga bag|]",  # a pickup written as its own bar mid-tune
+        "GAB cde|fga bag|[M:3/4]fed cBA|A4 G2|G6|]",  # a change of meter: bars measured against the new one
+        "(3GAB (3cde c2|fga bag|fed cBA|[GB]3 G3|]",  # triplets (three in the time of two) and chords
+    ],
+)
+def test_well_kept_rhythm_passes(body):
+    verdict = music.check_rhythm(HEADER + body)
+    assert verdict.ok, verdict.reason
+    assert verdict.bars >= 4
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        ("GAB cde|fga ba|fed cBA|G3 G3|]", "bar 2 (F G A B A) lasts 5/6 of a bar of 6/8, inside a section"),
+        ("GAB cde|fga bag a|fed cBA|G3 G3|]", "bar 2 (F G A B A G A) lasts 7/6 of a bar of 6/8: longer than the meter"),
+        ("D|GAB cde|fga bag2|fed cBA|G3 G2|]", "bar 3 (F G A B A G G) lasts 7/6 of a bar of 6/8: longer than the meter"),
+        ("GAB cde|fga bag|fed c2|G3 G3|]", "bar 3 (F E D C) lasts 5/6 of a bar of 6/8, inside a section"),
+    ],
+)
+def test_a_wrong_bar_is_named(body, reason):
+    verdict = music.check_rhythm(HEADER + body)
+    assert not verdict.ok and verdict.reason == reason and verdict.wrong_bars == 1
+
+
+def test_every_wrong_bar_is_counted():
+    verdict = music.check_rhythm(HEADER + "GAB cde|fga b|fed c|G3 G3 G|]")
+    assert verdict.wrong_bars == 3 and verdict.bars == 4
+    assert verdict.reason.startswith("bar 2 (F G A B) lasts 2/3") and verdict.reason.endswith("; 2 more wrong bars")
+
+
+def test_rhythm_needs_a_meter_and_valid_music():
+    assert "no meter" in music.check_rhythm("X:1\nL:1/8\nK:G\nGAB cde|fga bag|").reason
+    assert music.check_rhythm("X:1\nM:4/4\nL:1/8\nK:G\n").reason == "not valid music: no notes"
+    with pytest.raises(TypeError, match="tune should be ABC text"):
+        music.check_rhythm(42)
