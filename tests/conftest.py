@@ -19,7 +19,8 @@ def course():
     return Course.load(ROOT)
 
 
-def solution_namespace(course, lab, preamble="import numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import ops\n"):
+def solution_namespace(course, lab, preamble="import numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import ops\n"
+                       "from course_utils.predictions import Predictions\npredictions = Predictions()\n"):
     """Executes the solution cells of a lab's solution notebook and returns the names they define.
 
     Lets unit tests use the instructor's reference code without copying it.

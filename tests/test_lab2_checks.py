@@ -299,3 +299,71 @@ def test_gumbel_max_sampling_passes():
         return tf.argmax(logits / temperature + noise, axis=-1, output_type=tf.int32)
 
     checks.check_sample_next(gumbel_max)
+
+
+# The generation loop: a loop that forgets its state, skips the start text, recomputes the whole text, applies dropout,
+# drops the temperature or returns other ids each fails with a message that names the mistake.
+def _loop(model, start_ids, length, temperature, sample_fn, carry=True, dropout=False, temperature_used=None):
+    embedding, lstm, dropout_layer, dense = model.layers
+    zero = [tf.zeros((1, lstm.units)), tf.zeros((1, lstm.units))]
+    state = zero
+    for i in start_ids:
+        output, state = lstm.cell(embedding(tf.constant([i])), state)
+    generated = []
+    for _ in range(length):
+        logits = dense(dropout_layer(output, training=True) if dropout else output)
+        generated.append(int(np.asarray(sample_fn(logits, temperature if temperature_used is None else temperature_used))[0]))
+        output, state = lstm.cell(embedding(tf.constant([generated[-1]])), state if carry else zero)
+    return np.array(generated)
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (lambda m, s, n, t, f: _loop(m, s, n, t, f, carry=False), "draw 1 saw only the previous character, from a fresh state"),
+        (lambda m, s, n, t, f: _loop(m, s[-1:], n, t, f), "the first draw saw only the last character of the start text"),
+        (lambda m, s, n, t, f: _loop(m, s, n, t, f, dropout=True), "Dropout must drop nothing while generating"),
+        (lambda m, s, n, t, f: _loop(m, s, n, t, f, temperature_used=1.0), "got temperature \\[1.0\\], not the temperature=0.7"),
+        (lambda m, s, n, t, f: _loop(m, s, n + 1, t, f)[1:], "sample_fn was called 13 times for length=12"),
+        (lambda m, s, n, t, f: np.argmax(np.eye(7)[_loop(m, s, n, t, f)], axis=1)[::-1], "should return the ids sample_fn drew, in order"),
+    ],
+)
+def test_generation_loop_mistakes(wrong, message):
+    fails_with(message, checks.check_generate, wrong)
+
+
+def _recompute_with_the_model(model, start_ids, length, temperature, sample_fn):
+    ids = list(start_ids)
+    for _ in range(length):
+        ids.append(int(np.asarray(sample_fn(model(np.array([ids]))[:, -1], temperature))[0]))
+    return np.array(ids[len(start_ids):])
+
+
+def _recompute_with_the_layers(model, start_ids, length, temperature, sample_fn):
+    embedding, lstm, _, dense = model.layers
+    ids = list(start_ids)
+    for _ in range(length):
+        ids.append(int(np.asarray(sample_fn(dense(lstm(embedding(np.array([ids]))))[:, -1], temperature))[0]))
+    return np.array(ids[len(start_ids):])
+
+
+def _course_sampler(model, start_ids, length, temperature, sample_fn):
+    from course_utils.sampling import CharSampler
+
+    return CharSampler(model, sample_fn)(start_ids, length, 1, temperature)[0]
+
+
+@pytest.mark.parametrize(
+    "delegating, what",
+    [(_recompute_with_the_model, "the whole model"), (_recompute_with_the_layers, "the LSTM layer over a sequence"),
+     (_course_sampler, "course_utils.sampling")],
+)
+def test_generation_that_recomputes_or_delegates_is_refused(delegating, what):
+    fails_with(f"generate_ids calls {what}", checks.check_generate, delegating)
+
+
+def test_reference_generation_loop_passes_the_hidden_tests(solution):
+    from autograde.hidden_tests import lab2 as hidden
+
+    checks.check_generate(solution["generate_ids"])
+    hidden.test_generate(solution["generate_ids"])

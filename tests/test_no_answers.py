@@ -67,6 +67,7 @@ def exercises(solutions):
             "compute_loss": lab2.check_loss,
             "make_train_step": lambda f: lab2.check_train_step(f, s2["build_model"]),
             "sample_next": lab2.check_sample_next,
+            "generate_ids": lab2.check_generate,
         },
         "lab3_tweet_sentiment": {
             "build_classifier": lab3.check_classifier,

@@ -26,6 +26,11 @@ def test_train_step(make_train_step_fn, build_fn):
     checks.check_train_step(make_train_step_fn, build_fn, vocab_size=17, batch=5, steps=4, seed=29)
 
 
+def test_generate(generate_fn):
+    checks.check_generate(generate_fn, vocab_size=11, start_length=1, length=6, seed=40)
+    checks.check_generate(generate_fn, vocab_size=3, start_length=9, length=20, seed=41)
+
+
 def test_sample_next(sample_fn):
     checks.check_sample_next(sample_fn, vocab_size=9, seed=30)
     checks.check_sample_next(sample_fn, vocab_size=2, seed=31)

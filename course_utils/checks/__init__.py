@@ -7,6 +7,8 @@ is wrong, e.g. ``kernel: expected shape (3, 4), got (4, 3)``. The per-lab checks
 """
 import numpy as np
 
+from course_utils.predictions import normalise
+
 
 class CheckFailed(AssertionError):
     """A self-check found a mistake; the message says which."""
@@ -42,3 +44,22 @@ def check_close(name, actual, expected, atol=1e-5, rtol=1e-5):
         fail(f"{name}: contains NaN or inf")
     if not np.allclose(actual, expected, atol=atol, rtol=rtol):
         fail(f"{name}: differs from the reference by up to {max_abs_diff(actual, expected):.3g}")
+
+
+def check_prediction(predictions, name, choices):
+    """Passes when ``predictions[name]`` is one of ``choices``. Any choice passes: a prediction is scored for being made.
+
+    Args:
+        predictions: the notebook's ``predictions`` (a dict from question name to answer).
+        name: the question, e.g. ``"tanh_rho2"``.
+        choices: the answers the question offers, e.g. ``("grow", "shrink")``.
+    """
+    wanted = " or ".join(repr(c) for c in choices)
+    if not isinstance(predictions, dict):
+        fail(f"predictions should be the dict the notebook made (predictions = Predictions()), got {type(predictions).__name__}")
+    if name not in predictions:
+        fail(f"no prediction yet: set predictions[{name!r}] to {wanted}, before you run the experiment")
+    answer = predictions[name]
+    if not isinstance(answer, str) or normalise(answer) not in {normalise(c) for c in choices}:
+        fail(f"predictions[{name!r}] is {answer!r}: it should be {wanted}")
+    passed(f"your prediction for {name!r} is recorded: {answer!r} (the experiment below shows what happens)")

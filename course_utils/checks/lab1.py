@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 import tensorflow as tf
 
-from course_utils.checks import CheckFailed, check_close, check_shape, fail, max_abs_diff, passed
+from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff, passed
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refuse_reference_while_watched, refusing_delegation
 
 ATOL = 1e-5  # float32 agreement asked of cells that reproduce a Keras layer
@@ -365,6 +365,7 @@ __all__ = [
     "check_clip_gradients",
     "check_jacobian_norms",
     "check_lstm_cell",
+    "check_prediction",
     "check_recall_task",
     "check_rnn_cell_matches_simple_rnn",
     "check_rnn_cell_weights",

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from course_utils.checks import CheckFailed, check_close, check_shape, fail, max_abs_diff, passed
+from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff, passed
 from course_utils.checks.delegation import Exercise, Forbidden, refusing_delegation
 from course_utils.vocab import Vocabulary
 
@@ -26,6 +26,20 @@ VECTORIZE_STRING = Exercise(
 )
 IDS_TO_STRING = Exercise(
     "ids_to_string", hint="look up each id in idx2char yourself and join the characters", forbidden=(_VOCABULARY,)
+)
+
+
+GENERATE = Exercise(
+    "generate_ids",
+    hint="advance the LSTM's cell one character at a time (lstm.cell(x, state) returns the output and the new state), "
+         "carrying the state; do not run the model or the LSTM layer over the whole text",
+    forbidden=(
+        Forbidden("course_utils.sampling (CharSampler, generate_text)", "course_utils/sampling.py"),
+        Forbidden("the whole model, model(ids) or model.predict: that recomputes every step from the start",
+                  "keras/src/models/sequential.py", "Sequential.call"),
+        Forbidden("the whole model, model(ids) or model.predict", "keras/src/models/functional.py", "Functional.call"),
+        Forbidden("the LSTM layer over a sequence (use its .cell for one step)", "keras/src/layers/rnn/rnn.py", "RNN.call"),
+    ),
 )
 
 
@@ -335,11 +349,88 @@ def check_sample_next(sample_fn, vocab_size=5, draws=20000, seed=0):
     passed(f"sample_next draws from softmax(logits / temperature) at temperatures 0.5, 1 and 2 ({draws} draws each)")
 
 
+def _generation_model(vocab_size, seed):
+    """A random Embedding -> LSTM -> Dropout -> Dense model of Part 4's shape, built here (not with the student's build_model)."""
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.Input(shape=(None,), dtype="int32"),
+        keras.layers.Embedding(vocab_size, 6),
+        keras.layers.LSTM(12, return_sequences=True, recurrent_initializer=keras.initializers.Orthogonal(gain=1.5)),
+        keras.layers.Dropout(0.5),  # must do nothing while generating
+        keras.layers.Dense(vocab_size),
+    ])
+    # Large weights: a state that is not carried, or not read from the start text, changes the logits clearly.
+    model.set_weights([w * 3 for w in model.get_weights()])
+    return model
+
+
+class _RecordingSampler:
+    """A sample_next stand-in that records the logits and temperature it is given and draws from a seeded numpy generator."""
+
+    def __init__(self, seed):
+        self.rng, self.logits, self.temperatures, self.ids = np.random.default_rng(seed), [], [], []
+
+    def __call__(self, logits, temperature):
+        logits = np.asarray(logits, dtype=np.float64)
+        self.logits.append(logits)
+        self.temperatures.append(float(temperature))
+        if logits.ndim != 2 or logits.shape[0] != 1:
+            fail(f"sample_fn should get logits of shape (1, vocab) for one sequence, got {logits.shape}")
+        probabilities = np.exp(logits[0] - logits[0].max())
+        self.ids.append(int(self.rng.choice(len(probabilities), p=probabilities / probabilities.sum())))
+        return tf.constant([self.ids[-1]], tf.int32)
+
+
+def check_generate(generate_fn, vocab_size=7, start_length=5, length=12, seed=0):
+    """``generate_ids(model, start_ids, length, temperature, sample_fn)``: one character at a time, the LSTM state carried.
+
+    The sampling step is replaced by one that records the logits it gets; each must equal the logits the whole model
+    gives for the whole text so far (the start and everything generated), computed here from scratch.
+    """
+    rng = np.random.default_rng(seed)
+    model = _generation_model(vocab_size, seed)
+    start_ids = rng.integers(0, vocab_size, size=start_length).astype(np.int32)
+    sampler = _RecordingSampler(seed)
+    temperature = 0.7
+    generated = refusing_delegation(generate_fn, GENERATE)(model, start_ids, length, temperature, sampler)
+    if len(sampler.logits) != length:
+        fail(f"sample_fn was called {len(sampler.logits)} times for length={length}: call it once for every character generated")
+    if set(sampler.temperatures) != {temperature}:
+        fail(f"sample_fn got temperature {sorted(set(sampler.temperatures))}, not the temperature={temperature} given: pass it through")
+    generated = np.asarray(generated)
+    check_shape(f"generate_ids(..., length={length})", generated, (length,))
+    if not np.issubdtype(generated.dtype, np.integer):
+        fail(f"generate_ids should return integer ids, got dtype {generated.dtype}")
+    if not np.array_equal(generated, sampler.ids):
+        fail(f"generate_ids should return the ids sample_fn drew, in order: {sampler.ids}, got {generated.tolist()}")
+    text = list(start_ids)
+    for t, got in enumerate(sampler.logits):
+        expected = model(np.array([text], np.int32), training=False)[0, -1].numpy()
+        if max_abs_diff(got[0], expected) > 1e-4:
+            alone = model(np.array([text[-1:]], np.int32), training=False)[0, -1].numpy()  # the last character, from a zero state
+            if t == 0 and max_abs_diff(got[0], alone) <= 1e-4:
+                fail("the first draw saw only the last character of the start text: feed every start character through the "
+                     "LSTM cell first, carrying the state, and sample from the logits after the last one")
+            if t == 0:
+                fail("the logits of the first draw differ from the model's after the start text: read the whole start text, "
+                     "one character at a time from a zero state, and apply the Dense layer to the LSTM's output (Dropout "
+                     "must drop nothing while generating: leave it out, or call it with training=False)")
+            if max_abs_diff(got[0], alone) <= 1e-4:
+                fail(f"draw {t} saw only the previous character, from a fresh state: carry the state the cell returns "
+                     "into the next step instead of starting again from zeros")
+            fail(f"the logits of draw {t} differ from the model's for the text so far by {max_abs_diff(got[0], expected):.3g} "
+                 "(draw 0 matched): feed each drawn id back in as the next input, with the state carried")
+        text.append(sampler.ids[t])
+    passed(f"generate_ids reads a {start_length}-character start and draws {length} characters with the LSTM state carried")
+
+
 __all__ = [
     "CheckFailed",
     "check_build_model",
+    "check_generate",
     "check_get_batch",
     "check_loss",
+    "check_prediction",
     "check_sample_next",
     "check_train_step",
     "check_untrained_loss",

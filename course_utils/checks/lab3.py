@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from course_utils.checks import CheckFailed, check_close, check_shape, fail, max_abs_diff, passed
+from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff, passed
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refuse_reference_while_watched, refusing_delegation
 from course_utils.layers import load_model
 
@@ -364,6 +364,7 @@ __all__ = [
     "check_classifier",
     "check_encoder",
     "check_macro_recall",
+    "check_prediction",
     "check_string_model",
     "random_padded_tokens",
 ]
