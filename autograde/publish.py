@@ -51,21 +51,26 @@ def publish_bundle(course, dest, repository=None):
     return dest
 
 
-RELEASE_VERSION = re.compile(r"^\d+\.\d+\.\d+$")  # a plain release: tags v1.2.3 and pip versions agree
-PROJECT_VERSION = re.compile(r'^(\[project\][^\[]*?^version\s*=\s*)"[^"]*"', flags=re.MULTILINE | re.DOTALL)
+RELEASE_VERSION = re.compile(r"\d+\.\d+\.\d+")  # a plain release: tags v1.2.3 and pip versions agree
+VERSION_LINE = re.compile(r"""^version\s*=\s*(["'])[^"']*\1""")
 
 
 def set_version(course, version):
     """Writes ``version`` as ``[project] version`` in pyproject.toml (the one place it is kept) and returns the course
     as it now reads. Badges and install lines of labs built afterwards point at the tag ``v{version}``."""
-    if not RELEASE_VERSION.match(version):
+    if not isinstance(version, str) or not RELEASE_VERSION.fullmatch(version):
         raise CourseError(f"--version {version!r} is not a release number like 0.2.0 (MAJOR.MINOR.PATCH)")
     path = course.root / "pyproject.toml"
-    text, replaced = PROJECT_VERSION.subn(lambda m: f'{m.group(1)}"{version}"', path.read_text(), count=1)
-    if not replaced:
-        raise CourseError(f"{path} has no version = \"...\" line in its [project] table to set")
-    path.write_text(text)
-    return dataclasses.replace(course, version=version)
+    lines = path.read_text().splitlines(keepends=True)
+    table = None
+    for i, line in enumerate(lines):
+        if line.startswith("["):  # a table header: [project], [tool.course], [[...]]
+            table = line.strip()
+        elif table == "[project]" and VERSION_LINE.match(line):
+            lines[i] = VERSION_LINE.sub(f'version = "{version}"', line, count=1)
+            path.write_text("".join(lines))
+            return dataclasses.replace(course, version=version)
+    raise CourseError(f'{path} has no version = "..." line in its [project] table to set')
 
 
 def bundle_pyproject(course):

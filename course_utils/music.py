@@ -303,8 +303,11 @@ def _written_meters(tune):
     meters = set()
     for match in METER_FIELD.finditer(tune):
         field = abcFormat.ABCMetadata("M:" + (match.group(1) or match.group(2) or "").strip())
-        field.preParse()
-        meter = field.getTimeSignatureObject()
+        try:
+            field.preParse()
+            meter = field.getTimeSignatureObject()
+        except Exception:  # a malformed meter ([M:6/0], [M:]): music21 ignored it when parsing too
+            continue
         if meter is not None:
             meters.add(meter.ratioString)
     return meters
@@ -366,7 +369,12 @@ def check_rhythm(tune, score=None):
     and after repeat signs, double bars and first and second endings. So a bar may be **shorter** than the meter where
     a section starts or ends (the tune's start and end, a repeat sign ``|:`` ``:|`` ``::``, a double bar ``||`` ``|]``
     ``[|``, a first or second ending ``|1`` ``:|2``, a change of meter), and so may two neighbouring bars that together
-    make one full bar (a pickup written as a bar of its own). No bar may be longer than the meter.
+    make one full bar (a pickup written as a bar of its own; once: a run of such pairs is a tune barred in halves).
+    No bar may be longer than the meter.
+
+    What it cannot see: a bar exactly two (or more) bars long, a bar line missing between two full bars, since music21
+    cuts it into full bars before the check sees it; and a tune with fewer than two bar lines, which music21 leaves
+    without bars.
 
     Args:
         tune: an ABC tune (text).
@@ -385,21 +393,31 @@ def check_rhythm(tune, score=None):
         if not verdict.valid:
             return RhythmVerdict(False, f"not valid music: {verdict.reason}")
         score = verdict.score
-    bars = _bars(tune, score)
+    try:
+        bars = _bars(tune, score)
+    except Exception as error:  # music21 builds odd streams from odd ABC; say so rather than crash
+        return RhythmVerdict(False, f"could not check the bars: {type(error).__name__} {str(error)[:80]}".strip())
     if not bars:
-        return RhythmVerdict(False, "no bars")
+        return RhythmVerdict(False, "fewer than two bar lines: music21 made no bars to check")
     if bars[0]["meter"] is None:
-        return RhythmVerdict(False, "no meter (M:) line: nothing to check the bars against")
+        return RhythmVerdict(False, "no meter (M: with a number) to check the bars against")
+    fulls = [Fraction(this["meter"].barDuration.quarterLength) for this in bars]
+    # Two neighbouring short bars that make one full bar (a pickup written as a bar of its own) are paired from the
+    # left, each bar at most once; a pair next to another pair is no pickup but a tune barred in halves, and counts wrong.
+    pairs = []
+    for i in range(len(bars) - 1):
+        if (not pairs or pairs[-1] < i - 1) and bars[i]["length"] < fulls[i] and bars[i + 1]["length"] < fulls[i + 1] \
+                and bars[i]["length"] + bars[i + 1]["length"] == fulls[i]:
+            pairs.append(i)
+    paired = {j for i in pairs if i - 2 not in pairs and i + 2 not in pairs for j in (i, i + 1)}
     wrong = []
-    for number, this in enumerate(bars, start=1):
-        full = Fraction(this["meter"].barDuration.quarterLength)
+    for number, (this, full) in enumerate(zip(bars, fulls), start=1):
         if this["length"] == full:
             continue
         where = f"bar {number} ({this['notes']}) lasts {this['length'] / full} of a bar of {this['meter'].ratioString}"
-        neighbours = [bars[i] for i in (number - 2, number) if 0 <= i < len(bars)]
         if this["length"] > full:
             wrong.append(where + ": longer than the meter")
-        elif not (this["starts"] or this["ends"] or any(this["length"] + n["length"] == full for n in neighbours)):
+        elif not (this["starts"] or this["ends"] or number - 1 in paired):
             wrong.append(where + ", inside a section")
     reason = wrong[0] + (f"; {len(wrong) - 1} more wrong bar{'s' * (len(wrong) > 2)}" if len(wrong) > 1 else "") if wrong else ""
     return RhythmVerdict(not wrong, reason, len(bars), len(wrong))

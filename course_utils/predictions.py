@@ -16,8 +16,8 @@ Example:
 
 
 def normalise(answer):
-    """How answers are compared: case, spaces at either end and a final full stop do not matter."""
-    return str(answer).strip().rstrip(".").strip().lower()
+    """How answers are compared: case, runs of spaces and a final full stop do not matter (0.5 and "0.5" are alike)."""
+    return " ".join(str(answer).rstrip().rstrip(".").split()).lower()
 
 
 class Predictions(dict):

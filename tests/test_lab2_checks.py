@@ -367,3 +367,65 @@ def test_reference_generation_loop_passes_the_hidden_tests(solution):
 
     checks.check_generate(solution["generate_ids"])
     hidden.test_generate(solution["generate_ids"])
+
+
+def _recompute_with_the_cell(model, start_ids, length, temperature, sample_fn):
+    embedding, lstm, _, dense = model.layers
+    ids = list(start_ids)
+    for _ in range(length):
+        state = [tf.zeros((1, lstm.units)), tf.zeros((1, lstm.units))]
+        for i in ids:
+            output, state = lstm.cell(embedding(tf.constant([i])), state)
+        ids.append(int(np.asarray(sample_fn(dense(output), temperature))[0]))
+    return np.array(ids[len(start_ids):])
+
+
+def _zeroes_the_output_layer(model, start_ids, length, temperature, sample_fn):
+    dense = model.layers[-1]
+    dense.set_weights([np.zeros_like(w) for w in dense.get_weights()])
+    return np.array([int(np.asarray(sample_fn(np.zeros((1, dense.units)), temperature))[0]) for _ in range(length)])
+
+
+def test_recomputing_the_text_with_the_cell_is_refused():
+    fails_with("the LSTM cell took 126 steps for a 5-character start and 12 draws", checks.check_generate, _recompute_with_the_cell)
+
+
+def test_changing_the_model_is_refused():
+    fails_with("generate_ids changed the model's weights", checks.check_generate, _zeroes_the_output_layer)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [(lambda logits, t: logits / t, "already divided by the temperature"), (lambda logits, t: tf.nn.softmax(logits), "sample_fn got probabilities")],
+)
+def test_logits_changed_before_sampling_are_named(solution, change, message):
+    def wrong(model, start_ids, length, temperature, sample_fn):
+        return solution["generate_ids"](model, start_ids, length, temperature, lambda logits, t: sample_fn(change(logits, t), t))
+
+    fails_with(message, checks.check_generate, wrong)
+
+
+@pytest.mark.parametrize("variant", ["log_softmax", "float32 temperature"])
+def test_equivalent_generation_loops_pass(solution, variant):
+    def loop(model, start_ids, length, temperature, sample_fn):
+        if variant == "log_softmax":
+            return solution["generate_ids"](model, start_ids, length, temperature, lambda logits, t: sample_fn(tf.nn.log_softmax(logits), t))
+        return solution["generate_ids"](model, start_ids, length, np.float32(temperature), sample_fn)
+
+    checks.check_generate(loop)
+
+
+def test_a_loop_inside_tf_function_is_told_to_run_eagerly(solution):
+    def compiled(model, start_ids, length, temperature, sample_fn):
+        embedding, lstm, _, dense = model.layers
+
+        @tf.function
+        def draw(output):
+            return sample_fn(dense(output), temperature)
+
+        state = [tf.zeros((1, lstm.units)), tf.zeros((1, lstm.units))]
+        for i in start_ids:
+            output, state = lstm.cell(embedding(tf.constant([i])), state)
+        return np.array([int(draw(output)[0]) for _ in range(length)])
+
+    fails_with("must run in plain \\(eager\\) Python, not inside tf.function", checks.check_generate, compiled)

@@ -11,9 +11,9 @@ from course_utils.predictions import Predictions
 LABS_WITH_PREDICTIONS = ("lab1_rnns_from_scratch", "lab2_music_generation", "lab3_tweet_sentiment")
 
 
-@pytest.mark.parametrize("answer", ["grow", "Grow", " grow. "])
+@pytest.mark.parametrize("answer", ["grow", "Grow", " grow. ", "about  the same"])
 def test_an_answer_among_the_choices_passes_whatever_it_is(answer, capsys):
-    check_prediction(Predictions(tanh_rho2=answer), "tanh_rho2", ("grow", "shrink"))
+    check_prediction(Predictions(tanh_rho2=answer), "tanh_rho2", ("grow", "shrink", "about the same"))
     assert "recorded" in capsys.readouterr().out
 
 
@@ -24,12 +24,18 @@ def test_an_answer_among_the_choices_passes_whatever_it_is(answer, capsys):
         (Predictions(tanh_rho2="explode"), "predictions['tanh_rho2'] is 'explode': it should be 'grow' or 'shrink'"),
         (Predictions(tanh_rho2=None), "predictions['tanh_rho2'] is None"),
         (Predictions(tanh_rho2=["grow"]), "predictions['tanh_rho2'] is ['grow']"),
-        ("grow", "predictions should be the dict the notebook made"),
+        ("grow", "predictions should be the Predictions() the notebook made, got str"),
+        ({"tanh_rho2": "grow"}, "rather than assigning predictions itself"),
+        (Predictions(tanh_rho2=0.5), "predictions['tanh_rho2'] is 0.5: it should be 'grow' or 'shrink' (a string, in quotes)"),
     ],
 )
 def test_a_missing_or_unknown_answer_fails_saying_what_to_set(predictions, message):
     with pytest.raises(CheckFailed, match=re.escape(message)):
         check_prediction(predictions, "tanh_rho2", ("grow", "shrink"))
+
+
+def test_a_number_is_an_answer_when_the_choice_is_that_number():
+    check_prediction(Predictions(temperature=0.5), "temperature", ("0.5", "1.5", "about the same"))
 
 
 @pytest.mark.parametrize(

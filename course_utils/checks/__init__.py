@@ -55,11 +55,14 @@ def check_prediction(predictions, name, choices):
         choices: the answers the question offers, e.g. ``("grow", "shrink")``.
     """
     wanted = " or ".join(repr(c) for c in choices)
-    if not isinstance(predictions, dict):
-        fail(f"predictions should be the dict the notebook made (predictions = Predictions()), got {type(predictions).__name__}")
+    # Duck-typed: the notebook's Predictions comes from the public module, this check may run from a private copy of it.
+    if not isinstance(predictions, dict) or not callable(getattr(predictions, "reveal", None)):
+        fail(f"predictions should be the Predictions() the notebook made, got {type(predictions).__name__}: set "
+             f"predictions[{name!r}] = ... rather than assigning predictions itself (rerun the imports cell to get it back)")
     if name not in predictions:
         fail(f"no prediction yet: set predictions[{name!r}] to {wanted}, before you run the experiment")
     answer = predictions[name]
-    if not isinstance(answer, str) or normalise(answer) not in {normalise(c) for c in choices}:
-        fail(f"predictions[{name!r}] is {answer!r}: it should be {wanted}")
+    answerable = isinstance(answer, str) or (isinstance(answer, (int, float)) and not isinstance(answer, bool))
+    if not answerable or normalise(answer) not in {normalise(c) for c in choices}:
+        fail(f"predictions[{name!r}] is {answer!r}: it should be {wanted} (a string, in quotes)")
     passed(f"your prediction for {name!r} is recorded: {answer!r} (the experiment below shows what happens)")

@@ -8,7 +8,9 @@ of sizes and seeds; the graders' hidden tests use others. The student's code run
 """
 import os
 import string
+import sys
 import traceback
+from contextlib import contextmanager
 
 import numpy as np
 import tensorflow as tf
@@ -39,6 +41,9 @@ GENERATE = Exercise(
                   "keras/src/models/sequential.py", "Sequential.call"),
         Forbidden("the whole model, model(ids) or model.predict", "keras/src/models/functional.py", "Functional.call"),
         Forbidden("the LSTM layer over a sequence (use its .cell for one step)", "keras/src/layers/rnn/rnn.py", "RNN.call"),
+        Forbidden("the LSTM layer's loop over a sequence (use its .cell for one step)", "keras/src/layers/rnn/rnn.py", "RNN.inner_loop"),
+        Forbidden("the LSTM layer's loop over a sequence (use its .cell for one step)", "keras/src/layers/rnn/lstm.py", "LSTM.inner_loop"),
+        Forbidden("Keras's recurrent loop over a sequence (use the cell for one step)", "keras/src/backend/tensorflow/rnn.py"),
     ),
 )
 
@@ -369,8 +374,13 @@ class _RecordingSampler:
 
     def __init__(self, seed):
         self.rng, self.logits, self.temperatures, self.ids = np.random.default_rng(seed), [], [], []
+        self.traced = False  # called while tf.function traced a graph
 
     def __call__(self, logits, temperature):
+        if not tf.executing_eagerly():
+            self.traced = True
+            fail("generate_ids must run in plain (eager) Python, not inside tf.function: CharSampler, after this exercise, "
+                 "is the compiled version")
         logits = np.asarray(logits, dtype=np.float64)
         self.logits.append(logits)
         self.temperatures.append(float(temperature))
@@ -381,47 +391,110 @@ class _RecordingSampler:
         return tf.constant([self.ids[-1]], tf.int32)
 
 
+class _CellSteps:
+    """Counts the steps of one recurrent cell taken while it is active (a profile hook, so any way of calling it counts)."""
+
+    def __init__(self, cell):
+        self.code = type(cell).call.__code__
+        self.count = 0
+
+    @contextmanager
+    def counting(self):
+        previous = sys.getprofile()
+
+        def hook(frame, event, arg):
+            if event == "call" and frame.f_code is self.code:
+                self.count += 1
+            if previous is not None:
+                previous(frame, event, arg)
+
+        sys.setprofile(hook)
+        try:
+            yield
+        finally:
+            sys.setprofile(previous)
+
+
+def _centred(logits):
+    # log_softmax(logits) or logits - max(logits) sample the same ids as the logits: compare up to a constant.
+    return logits - np.mean(logits)
+
+
 def check_generate(generate_fn, vocab_size=7, start_length=5, length=12, seed=0):
     """``generate_ids(model, start_ids, length, temperature, sample_fn)``: one character at a time, the LSTM state carried.
 
-    The sampling step is replaced by one that records the logits it gets; each must equal the logits the whole model
-    gives for the whole text so far (the start and everything generated), computed here from scratch.
+    The sampling step is replaced by one that records the logits it gets; each must equal (up to a constant) the logits
+    the whole model gives for the whole text so far (the start and everything generated), computed here from scratch.
+    The LSTM cell may take at most one step per character: recomputing the whole text for every draw is refused.
     """
     rng = np.random.default_rng(seed)
     model = _generation_model(vocab_size, seed)
+    weights = [w.copy() for w in model.get_weights()]
     start_ids = rng.integers(0, vocab_size, size=start_length).astype(np.int32)
     sampler = _RecordingSampler(seed)
     temperature = 0.7
-    generated = refusing_delegation(generate_fn, GENERATE)(model, start_ids, length, temperature, sampler)
-    if len(sampler.logits) != length:
-        fail(f"sample_fn was called {len(sampler.logits)} times for length={length}: call it once for every character generated")
-    if set(sampler.temperatures) != {temperature}:
-        fail(f"sample_fn got temperature {sorted(set(sampler.temperatures))}, not the temperature={temperature} given: pass it through")
-    generated = np.asarray(generated)
-    check_shape(f"generate_ids(..., length={length})", generated, (length,))
-    if not np.issubdtype(generated.dtype, np.integer):
-        fail(f"generate_ids should return integer ids, got dtype {generated.dtype}")
-    if not np.array_equal(generated, sampler.ids):
-        fail(f"generate_ids should return the ids sample_fn drew, in order: {sampler.ids}, got {generated.tolist()}")
-    text = list(start_ids)
-    for t, got in enumerate(sampler.logits):
-        expected = model(np.array([text], np.int32), training=False)[0, -1].numpy()
-        if max_abs_diff(got[0], expected) > 1e-4:
-            alone = model(np.array([text[-1:]], np.int32), training=False)[0, -1].numpy()  # the last character, from a zero state
-            if t == 0 and max_abs_diff(got[0], alone) <= 1e-4:
-                fail("the first draw saw only the last character of the start text: feed every start character through the "
-                     "LSTM cell first, carrying the state, and sample from the logits after the last one")
-            if t == 0:
-                fail("the logits of the first draw differ from the model's after the start text: read the whole start text, "
-                     "one character at a time from a zero state, and apply the Dense layer to the LSTM's output (Dropout "
-                     "must drop nothing while generating: leave it out, or call it with training=False)")
-            if max_abs_diff(got[0], alone) <= 1e-4:
-                fail(f"draw {t} saw only the previous character, from a fresh state: carry the state the cell returns "
-                     "into the next step instead of starting again from zeros")
-            fail(f"the logits of draw {t} differ from the model's for the text so far by {max_abs_diff(got[0], expected):.3g} "
-                 "(draw 0 matched): feed each drawn id back in as the next input, with the state carried")
-        text.append(sampler.ids[t])
+    steps = _CellSteps(model.layers[1].cell)
+    tensor_float_32 = tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(False)  # GPUs: the reference and the loop in full float32
+    try:
+        with steps.counting():
+            try:
+                generated = refusing_delegation(generate_fn, GENERATE)(model, start_ids, length, temperature, sampler)
+            except CheckFailed:
+                raise
+            except Exception:
+                if sampler.traced:  # tf.function wraps the check's message in its own error
+                    fail("generate_ids must run in plain (eager) Python, not inside tf.function: CharSampler, after this "
+                         "exercise, is the compiled version")
+                raise
+        if any(not np.array_equal(before, after) for before, after in zip(weights, model.get_weights())):
+            fail("generate_ids changed the model's weights: only read them")
+        if len(sampler.logits) != length:
+            fail(f"sample_fn was called {len(sampler.logits)} times for length={length}: call it once for every character generated")
+        if steps.count > start_length + length:
+            fail(f"the LSTM cell took {steps.count} steps for a {start_length}-character start and {length} draws: one step "
+                 "per character is enough when the state is carried; do not recompute the text so far for every draw")
+        if not np.allclose(sampler.temperatures, temperature, rtol=1e-6):
+            fail(f"sample_fn got temperature {sorted(set(sampler.temperatures))}, not the temperature={temperature} given: pass it through")
+        generated = np.asarray(generated)
+        check_shape(f"generate_ids(..., length={length})", generated, (length,))
+        if not np.issubdtype(generated.dtype, np.integer):
+            fail(f"generate_ids should return integer ids, got dtype {generated.dtype}")
+        if not np.array_equal(generated, sampler.ids):
+            fail(f"generate_ids should return the ids sample_fn drew, in order: {sampler.ids}, got {generated.tolist()}")
+        text = list(start_ids)
+        for t, got in enumerate(sampler.logits):
+            expected = model(np.array([text], np.int32), training=False)[0, -1].numpy()
+            if max_abs_diff(_centred(got[0]), _centred(expected)) > 1e-3:
+                _explain_wrong_logits(model, t, text, got[0], expected, temperature)
+            text.append(sampler.ids[t])
+    finally:
+        tf.config.experimental.enable_tensor_float_32_execution(tensor_float_32)
     passed(f"generate_ids reads a {start_length}-character start and draws {length} characters with the LSTM state carried")
+
+
+def _explain_wrong_logits(model, t, text, got, expected, temperature):
+    def close(a, b):
+        return max_abs_diff(_centred(a), _centred(b)) <= 1e-3
+
+    if close(got, expected / temperature):
+        fail("the logits given to sample_fn were already divided by the temperature: give the Dense layer's logits as they are, "
+             "sample_fn divides them")
+    if max_abs_diff(got, tf.nn.softmax(expected).numpy()) <= 1e-4:
+        fail("sample_fn got probabilities: give it the Dense layer's logits, before any softmax")
+    alone = model(np.array([text[-1:]], np.int32), training=False)[0, -1].numpy()  # the last character, from a zero state
+    if t == 0 and close(got, alone):
+        fail("the first draw saw only the last character of the start text: feed every start character through the "
+             "LSTM cell first, carrying the state, and sample from the logits after the last one")
+    if t == 0:
+        fail("the logits of the first draw differ from the model's after the start text: read the whole start text, "
+             "one character at a time from a zero state, and apply the Dense layer to the LSTM's output (Dropout "
+             "must drop nothing while generating: leave it out, or call it with training=False)")
+    if close(got, alone):
+        fail(f"draw {t} saw only the previous character, from a fresh state: carry the state the cell returns "
+             "into the next step instead of starting again from zeros")
+    fail(f"the logits of draw {t} differ from the model's for the text so far by {max_abs_diff(got, expected):.3g} "
+         "(draw 0 matched): feed each drawn id back in as the next input, with the state carried")
 
 
 __all__ = [
