@@ -369,6 +369,9 @@ def _generation_model(vocab_size, seed):
     return model
 
 
+_EAGER_ONLY = "generate_ids must run in plain (eager) Python, not inside tf.function: CharSampler, after this exercise, is the compiled version"
+
+
 class _RecordingSampler:
     """A sample_next stand-in that records the logits and temperature it is given and draws from a seeded numpy generator."""
 
@@ -379,8 +382,7 @@ class _RecordingSampler:
     def __call__(self, logits, temperature):
         if not tf.executing_eagerly():
             self.traced = True
-            fail("generate_ids must run in plain (eager) Python, not inside tf.function: CharSampler, after this exercise, "
-                 "is the compiled version")
+            fail(_EAGER_ONLY)
         logits = np.asarray(logits, dtype=np.float64)
         self.logits.append(logits)
         self.temperatures.append(float(temperature))
@@ -444,8 +446,7 @@ def check_generate(generate_fn, vocab_size=7, start_length=5, length=12, seed=0)
                 raise
             except Exception:
                 if sampler.traced:  # tf.function wraps the check's message in its own error
-                    fail("generate_ids must run in plain (eager) Python, not inside tf.function: CharSampler, after this "
-                         "exercise, is the compiled version")
+                    fail(_EAGER_ONLY)
                 raise
         if any(not np.array_equal(before, after) for before, after in zip(weights, model.get_weights())):
             fail("generate_ids changed the model's weights: only read them")
