@@ -34,6 +34,7 @@ def test_reference_solution_passes_every_check(solution, tiny_vectorizer_and_mod
     checks.check_class_weights(solution["class_weights"], seed=5)
     checks.check_macro_recall(solution["macro_recall"], seed=5)
     checks.check_attention_pooling(solution["MyAttentionPooling"], seed=5)
+    checks.check_layer_norm_lstm_cell(solution["LayerNormLSTMCell"], seed=5)
     checks.check_string_model(solution["build_string_model"], *tiny_vectorizer_and_model, TEXTS)
 
 
@@ -295,3 +296,127 @@ class AttentionFromTheCheck(keras.layers.Layer):
 def test_attention_pooling_handing_its_work_to_the_checks_reference_is_refused():
     refused = "^MyAttentionPooling calls the check's reference attention, which is the exercise itself: create kernel"
     fails_with(refused, checks.check_attention_pooling, AttentionFromTheCheck)
+
+
+def layer_norm_lstm_variant(solution, gates=None, cell_state=None, output=None, states=None):
+    """The solution's LayerNormLSTMCell with one step of ``call`` replaced.
+
+    Args:
+        gates: fn(cell, x, h) -> the (batch, 4 * units) gate pre-activations.
+        cell_state: fn(cell, c_new) -> the c carried to the next step.
+        output: fn(cell, o, c_new) -> h_t.
+        states: fn(h, c) -> the list of states returned.
+    """
+    def normalised_gates(cell, x, h):
+        return cell.input_norm(ops.matmul(x, cell.kernel)) + cell.recurrent_norm(ops.matmul(h, cell.recurrent_kernel)) + cell.bias
+
+    class Variant(solution["LayerNormLSTMCell"]):
+        def call(self, inputs, states_in, training=False):
+            h_previous, c_previous = states_in
+            i, f, g, o = ops.split((gates or normalised_gates)(self, inputs, h_previous), 4, axis=-1)
+            c = ops.sigmoid(f) * c_previous + ops.sigmoid(i) * ops.tanh(g)
+            h = output(self, o, c) if output else ops.sigmoid(o) * ops.tanh(self.cell_norm(c))
+            c = cell_state(self, c) if cell_state else c
+            return h, (states or (lambda h, c: [h, c]))(h, c)
+
+    return Variant
+
+
+def by_hand(term, norm, axis=-1):
+    """Layer norm of ``term`` with ``norm``'s gain, over ``axis``."""
+    centred = term - ops.mean(term, axis=axis, keepdims=True)
+    return centred / ops.sqrt(ops.var(term, axis=axis, keepdims=True) + norm.epsilon) * norm.gamma
+
+
+def test_layer_norm_lstm_by_hand_with_the_gains_passes(solution):
+    def gates(cell, x, h):
+        return by_hand(ops.matmul(x, cell.kernel), cell.input_norm) + by_hand(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm) + cell.bias
+
+    checks.check_layer_norm_lstm_cell(layer_norm_lstm_variant(solution, gates=gates))
+
+
+def test_layer_norm_lstm_without_normalisation(solution):
+    def gates(cell, x, h):
+        return ops.matmul(x, cell.kernel) + ops.matmul(h, cell.recurrent_kernel) + cell.bias
+
+    fails_with(r"do not depend on the gain of self.input_norm", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, gates=gates))
+
+
+def test_layer_norm_lstm_normalising_the_sum(solution):
+    def gates(cell, x, h):
+        return cell.input_norm(ops.matmul(x, cell.kernel) + ops.matmul(h, cell.recurrent_kernel)) + cell.bias
+
+    fails_with(r"do not depend on the gain of self.recurrent_norm", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, gates=gates))
+
+
+def test_layer_norm_lstm_by_hand_without_the_gains(solution):
+    def gates(cell, x, h):
+        plain = lambda term: (term - ops.mean(term, axis=-1, keepdims=True)) / ops.sqrt(ops.var(term, axis=-1, keepdims=True) + 1e-3)
+        return plain(ops.matmul(x, cell.kernel)) + plain(ops.matmul(h, cell.recurrent_kernel)) + cell.bias
+
+    fails_with(r"do not depend on the gain of self.input_norm", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, gates=gates))
+
+
+def test_layer_norm_lstm_with_batch_statistics(solution):
+    def gates(cell, x, h):
+        return by_hand(ops.matmul(x, cell.kernel), cell.input_norm, axis=0) + by_hand(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm, axis=0) + cell.bias
+
+    fails_with(r"change with the other examples of the batch", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, gates=gates))
+
+
+def test_layer_norm_lstm_normalising_each_gate_alone(solution):
+    def per_gate(term, norm):
+        blocks, gains = ops.split(term, 4, axis=-1), ops.split(norm.gamma, 4)
+        plain = [(b - ops.mean(b, axis=-1, keepdims=True)) / ops.sqrt(ops.var(b, axis=-1, keepdims=True) + norm.epsilon) for b in blocks]
+        return ops.concatenate([block * gain for block, gain in zip(plain, gains)], axis=-1)
+
+    def gates(cell, x, h):
+        return per_gate(ops.matmul(x, cell.kernel), cell.input_norm) + per_gate(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm) + cell.bias
+
+    fails_with(r"normalised each gate's block on its own", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, gates=gates))
+
+
+def test_layer_norm_lstm_without_the_cell_norm(solution):
+    variant = layer_norm_lstm_variant(solution, output=lambda cell, o, c: ops.sigmoid(o) * ops.tanh(c))
+    fails_with(r"do not depend on the gain of self.cell_norm", checks.check_layer_norm_lstm_cell, variant)
+
+
+def test_layer_norm_lstm_carrying_the_normalised_cell(solution):
+    variant = layer_norm_lstm_variant(solution, cell_state=lambda cell, c: cell.cell_norm(c))
+    fails_with(r"cell state you carry to the next step is the normalised one", checks.check_layer_norm_lstm_cell, variant)
+
+
+def test_layer_norm_lstm_returning_c_first(solution):
+    variant = layer_norm_lstm_variant(solution, states=lambda h, c: [c, h])
+    fails_with(r"states come back as \[c, h\]", checks.check_layer_norm_lstm_cell, variant)
+
+
+def test_layer_norm_lstm_with_the_gates_in_another_order(solution):
+    def gates(cell, x, h):
+        i, f, g, o = ops.split(cell.input_norm(ops.matmul(x, cell.kernel)) + cell.recurrent_norm(ops.matmul(h, cell.recurrent_kernel)) + cell.bias, 4, axis=-1)
+        return ops.concatenate([f, i, g, o], axis=-1)
+
+    fails_with(r"outputs differ from the reference.*Keras's order i, f, c, o", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, gates=gates))
+
+
+def test_layer_norm_lstm_handing_its_work_to_keras_lstm_cell_is_refused(solution):
+    class Delegating(solution["LayerNormLSTMCell"]):
+        def call(self, inputs, states, training=False):
+            cell = keras.layers.LSTMCell(self.units)
+            cell.build(inputs.shape)
+            return cell(inputs, states)
+
+    fails_with("^LayerNormLSTMCell calls keras.layers.LSTMCell", checks.check_layer_norm_lstm_cell, Delegating)
+
+
+def test_layer_norm_lstm_handing_its_work_to_the_checks_reference_is_refused(solution):
+    class FromTheCheck(solution["LayerNormLSTMCell"]):
+        def call(self, inputs, states, training=False):
+            weights = [w.numpy() for w in (self.kernel, self.recurrent_kernel, self.bias, self.input_norm.gamma,
+                                           self.recurrent_norm.gamma, self.cell_norm.gamma, self.cell_norm.beta)]
+            epsilons = (self.input_norm.epsilon, self.recurrent_norm.epsilon, self.cell_norm.epsilon)
+            _, h, c = checks._reference_layer_norm_lstm(weights, epsilons, np.asarray(inputs)[:, None, :])
+            return h, [h, c]
+
+    # Raised inside the layer's call, so Keras puts its own line in front of the message.
+    fails_with("LayerNormLSTMCell calls the check's reference cell, which is the exercise itself", checks.check_layer_norm_lstm_cell, FromTheCheck)

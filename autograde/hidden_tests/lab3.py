@@ -29,3 +29,8 @@ def test_attention_pooling(layer_class):
 
 def test_string_model(build_fn, vectorizer, model, texts):
     checks.check_string_model(build_fn, vectorizer, model, ["", "@user :) :) :)", "#fail!!!", *texts])
+
+
+def test_layer_norm_lstm_cell(cell_class):
+    checks.check_layer_norm_lstm_cell(cell_class, batch=3, steps=8, input_dim=7, units=5, seed=41)
+    checks.check_layer_norm_lstm_cell(cell_class, batch=1, steps=2, input_dim=1, units=2, seed=42)

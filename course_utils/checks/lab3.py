@@ -44,6 +44,16 @@ MACRO_RECALL = Exercise(
         Forbidden("sklearn.metrics.classification_report", _SKLEARN_METRICS, "classification_report"),
     ),
 )
+LAYER_NORM_LSTM_CELL = Exercise(
+    "LayerNormLSTMCell",
+    hint="compute the four gate blocks, the new c and the new h in call with keras.ops and the cell's own norm layers",
+    forbidden=(
+        Forbidden("the check's reference cell", _THIS_FILE, "_reference_layer_norm_lstm"),
+        # TensorFlow Addons had a LayerNormLSTMCell (it normalises each gate alone); Colab may still have it.
+        Forbidden("tensorflow_addons.rnn.LayerNormLSTMCell", "tensorflow_addons/rnn/layer_norm_lstm_cell.py"),
+        Forbidden("keras.layers.LSTMCell", "keras/src/layers/rnn/lstm.py", "LSTMCell.*"),
+    ),
+)
 ATTENTION_POOLING = Exercise(
     "MyAttentionPooling",
     hint="create kernel, bias and score_vector with self.add_weight and compute the scores, the masked softmax and the weighted sum with keras.ops",
@@ -334,6 +344,134 @@ def check_attention_pooling(layer_class, batch=4, steps=6, features=5, units=3, 
     passed(f"MyAttentionPooling({units}) matches the reference: weights zero on padding, sum to 1, same outputs")
 
 
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _layer_norm(x, gain, shift, epsilon):
+    """Each row of ``x`` to mean 0 and variance 1 over its last axis (its own statistics), then scaled and shifted."""
+    centred = x - x.mean(axis=-1, keepdims=True)
+    return centred / np.sqrt(x.var(axis=-1, keepdims=True) + epsilon) * gain + shift
+
+
+# Wrong versions the reference can compute, each with what to tell the student when theirs matches it.
+_LAYER_NORM_LSTM_MISTAKES = {
+    "per gate": "you normalised each gate's block on its own; normalise each term, x_t W_xh and h_{t-1} W_hh, over all "
+    "4 * units numbers at once (one mean and one variance per term), as the exercise's formula does",
+    "cell carried normalised": "the cell state you carry to the next step is the normalised one; keep c_t as the LSTM computes "
+    "it and normalise it only on the way to h_t = o * tanh(LN(c_t))",
+    "cell not normalised": "h_t should be o * tanh(LN(c_t)): the cell state goes through self.cell_norm before the tanh",
+    "states swapped": "the states come back as [c, h]; Keras expects [h, c] (the output h first)",
+}
+
+
+def _reference_layer_norm_lstm(weights, epsilons, x, mistake=None):
+    """The layer-normalised LSTM (Ba, Kiros & Hinton 2016) in numpy: (outputs (batch, time, units), final h, final c).
+
+    ``weights`` = [kernel, recurrent_kernel, bias, input gain, recurrent gain, cell gain, cell shift] and ``epsilons``
+    those of the input, recurrent and cell norms. ``mistake`` (a key of ``_LAYER_NORM_LSTM_MISTAKES``) computes that
+    wrong version instead, so that a failure can say which mistake it looks like.
+    """
+    refuse_reference_while_watched("the check's reference cell")
+    kernel, recurrent_kernel, bias, input_gain, recurrent_gain, cell_gain, cell_shift = (np.asarray(w, np.float64) for w in weights)
+    input_epsilon, recurrent_epsilon, cell_epsilon = epsilons
+    x = np.asarray(x, np.float64)
+    units = recurrent_kernel.shape[0]
+    h, c = np.zeros((x.shape[0], units)), np.zeros((x.shape[0], units))
+
+    def normalised(term, gain, epsilon):
+        if mistake == "per gate":
+            blocks = zip(np.split(term, 4, axis=-1), np.split(gain, 4))
+            return np.concatenate([_layer_norm(block, g, 0.0, epsilon) for block, g in blocks], axis=-1)
+        return _layer_norm(term, gain, 0.0, epsilon)
+
+    outputs = []
+    for t in range(x.shape[1]):
+        z = normalised(x[:, t] @ kernel, input_gain, input_epsilon) + normalised(h @ recurrent_kernel, recurrent_gain, recurrent_epsilon) + bias
+        i, f, g, o = np.split(z, 4, axis=-1)
+        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+        c_normalised = _layer_norm(c, cell_gain, cell_shift, cell_epsilon)
+        if mistake == "cell carried normalised":
+            c = c_normalised
+        h = _sigmoid(o) * np.tanh(c if mistake == "cell not normalised" else c_normalised)
+        outputs.append(h)
+        if mistake == "states swapped":
+            h, c = c, h
+    return np.stack(outputs, axis=1), h, c
+
+
+def _layer_norm_lstm_weights(cell):
+    """The cell's weights in the reference's order, read by name from the layout the exercise gives."""
+    try:
+        return [cell.kernel, cell.recurrent_kernel, cell.bias, cell.input_norm.gamma, cell.recurrent_norm.gamma,
+                cell.cell_norm.gamma, cell.cell_norm.beta]
+    except AttributeError as error:
+        fail(f"the cell is missing a weight or a norm layer of the given build method ({error}); keep build as it is given")
+
+
+def check_layer_norm_lstm_cell(cell_class, batch=4, steps=5, input_dim=3, units=4, seed=0):
+    """``RNN(LayerNormLSTMCell(units))`` against the layer-normalised LSTM computed in numpy with the same weights."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, steps, input_dim)).astype("float32")
+    shapes = [(input_dim, 4 * units), (units, 4 * units), (4 * units,), (4 * units,), (4 * units,), (units,), (units,)]
+    # Gains away from 1 and shifts away from 0, so that a norm layer left out (or computed by hand without them) shows.
+    values = [rng.normal(scale=0.5, size=shape) for shape in shapes[:3]]
+    values += [rng.uniform(0.5, 1.5, size=shape) for shape in shapes[3:6]] + [rng.normal(scale=0.3, size=shapes[6])]
+    values = [v.astype("float32") for v in values]
+
+    norms = ((3, "self.input_norm (on x_t W_xh)"), (4, "self.recurrent_norm (on h_{t-1} W_hh)"), (5, "self.cell_norm (on c_t)"))
+    with refuse_delegation(LAYER_NORM_LSTM_CELL):
+        cell = cell_class(units)
+        if list(np.ravel(cell.state_size)) != [units, units]:
+            fail(f"state_size should be [units, units] = [{units}, {units}] (h and c), got {cell.state_size!r}")
+        layer = keras.layers.RNN(cell, return_sequences=True, return_state=True)
+        layer.build((None, steps, input_dim))
+        weights = _layer_norm_lstm_weights(cell)
+        names = ("kernel", "recurrent_kernel", "bias", "input_norm.gamma", "recurrent_norm.gamma", "cell_norm.gamma", "cell_norm.beta")
+        for weight, shape, name in zip(weights, shapes, names):
+            check_shape(name, tuple(weight.shape), shape)
+        epsilons = (cell.input_norm.epsilon, cell.recurrent_norm.epsilon, cell.cell_norm.epsilon)
+
+        def run(inputs, new_values):
+            for weight, value in zip(weights, new_values):
+                weight.assign(value)
+            results = layer(inputs)
+            if len(results) != 3:
+                fail("the cell should return (h, [h, c]): the output and two states")
+            return [np.asarray(r) for r in results]
+
+        # The runs that diagnose a mismatch: each norm's gain doubled, and the first example alone.
+        with_gain_doubled = {}
+        for index, norm in norms:
+            changed = list(values)
+            changed[index] = values[index] * 2.0
+            with_gain_doubled[norm] = run(x, changed)[0]
+        first_alone = run(x[:1], values)[0]
+        actual_seq, actual_h, actual_c = run(x, values)
+
+    expected_seq, expected_h, expected_c = _reference_layer_norm_lstm(values, epsilons, x)
+    check_shape("outputs", actual_seq, expected_seq.shape)
+    if max_abs_diff(actual_seq, expected_seq) > ATOL:
+        for norm, outputs in with_gain_doubled.items():
+            if np.allclose(outputs, actual_seq, atol=ATOL):
+                fail(f"the outputs do not depend on the gain of {norm}: call that layer, it holds the learnt gain (and shift)")
+        if not np.allclose(first_alone, actual_seq[:1], atol=ATOL):
+            fail("the outputs for one example change with the other examples of the batch: normalise over the features "
+                 "of each example (the last axis), never over the batch; per-example statistics are what make layer norm "
+                 "work at any batch size, and the same in training and at inference")
+        for mistake, message in _LAYER_NORM_LSTM_MISTAKES.items():
+            if np.allclose(actual_seq, _reference_layer_norm_lstm(values, epsilons, x, mistake)[0], atol=ATOL):
+                fail(message)
+        step = int(np.flatnonzero(np.max(np.abs(actual_seq - expected_seq), axis=(0, 2)) > ATOL)[0])
+        fail(f"outputs differ from the reference by {max_abs_diff(actual_seq, expected_seq):.3g}, first at step {step}: "
+             "check the formula of each line of call (gate blocks in Keras's order i, f, c, o; c_t from c_{t-1}; h_t from LN(c_t))")
+    if np.allclose(actual_h, expected_c, atol=ATOL) and np.allclose(actual_c, expected_h, atol=ATOL):
+        fail("the states come back as [c, h]; Keras expects [h, c]")
+    check_close("final hidden state h", actual_h, expected_h, atol=ATOL)
+    check_close("final cell state c (not normalised)", actual_c, expected_c, atol=ATOL)
+    passed(f"RNN(LayerNormLSTMCell({units})) matches the layer-normalised LSTM computed in numpy, each example with its own statistics")
+
+
 def check_string_model(build_fn, vectorizer, model, texts):
     """``build_string_model(vectorizer, model)``: raw strings in, the model's probabilities out, and it saves and reloads."""
     texts = np.asarray(texts, dtype=object)
@@ -363,6 +501,7 @@ __all__ = [
     "check_class_weights",
     "check_classifier",
     "check_encoder",
+    "check_layer_norm_lstm_cell",
     "check_macro_recall",
     "check_prediction",
     "check_string_model",
