@@ -42,6 +42,57 @@ class SkipUnknownWords(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="course_utils")
+class WordDropout(keras.layers.Layer):
+    """While training, removes a random share of the word types of each sequence: every occurrence of a dropped word.
+
+    This is the embedding dropout of Gal & Ghahramani (2016, "A theoretically grounded application of dropout in
+    recurrent neural networks"): a dropped word type loses its whole vector wherever it occurs in the sequence.
+    Here a dropped word becomes the padding id 0, so that an ``Embedding(mask_zero=True)`` masks it and the
+    recurrent layers carry their state across it, exactly as they do for the unknown words that
+    :class:`SkipUnknownWords` removes: the model learns to decide from the words it is left with, which
+    is what it has to do on later text full of new words (Lab 3, Part 7). At inference it does nothing.
+
+    Args:
+        rate: the probability that a word type of a sequence is dropped, in [0, 1).
+        vocab_size: the number of token ids (``TextVectorization.vocabulary_size()``); ids are below it.
+        seed: optional seed for the random draws.
+
+    Call arguments:
+        ids: int token ids, shape (batch, time), 0 for padding.
+        training: whether to drop words (Keras passes it: True in ``fit``, False in ``predict``).
+
+    Example:
+
+    >>> ids = keras.Input(shape=(None,), dtype="int32")
+    >>> x = WordDropout(0.3, vocab_size)(SkipUnknownWords()(ids))
+    >>> x = keras.layers.Embedding(vocab_size, 64, mask_zero=True)(x)
+    """
+
+    def __init__(self, rate, vocab_size, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(f"rate should be in [0, 1), got {rate!r}")
+        if int(vocab_size) < 1:
+            raise ValueError(f"vocab_size should be a positive number of token ids, got {vocab_size!r}")
+        self.rate, self.vocab_size, self.seed = rate, int(vocab_size), seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, ids, training=False):
+        if not training or self.rate == 0:
+            return ids
+        # One draw per (sequence, word type), read at each occurrence: the same word is dropped everywhere in the sequence.
+        draws = keras.random.uniform((ops.shape(ids)[0], self.vocab_size), seed=self.seed_generator)
+        dropped = ops.take_along_axis(draws, ops.cast(ids, "int32"), axis=1) < self.rate
+        return ops.where(dropped, ops.zeros_like(ids), ids)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "vocab_size": self.vocab_size, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="course_utils")
 class NgramFeatures(keras.layers.Layer):
     """Joins the n-gram counts of several ``TextVectorization(output_mode="count")`` layers into one feature row.
 

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from course_utils import metrics
-from course_utils.layers import NgramFeatures, SkipUnknownWords
+from course_utils.layers import NgramFeatures, SkipUnknownWords, WordDropout
 from course_utils.text import standardize_tweet
 
 
@@ -47,6 +47,28 @@ def test_skip_unknown_words_turns_the_unknown_id_into_padding_and_the_lstm_skips
     assert SkipUnknownWords(unknown_id=3).get_config()["unknown_id"] == 3
 
 
+def test_word_dropout_drops_every_occurrence_of_a_word_and_only_while_training():
+    ids = np.tile(np.array([[3, 3, 4, 5, 3, 0, 0], [1, 2, 2, 9, 2, 7, 0]]), (200, 1))
+    layer = WordDropout(0.4, vocab_size=10, seed=1)
+    np.testing.assert_array_equal(layer(ids), ids)  # inference: nothing dropped
+    dropped = np.asarray(layer(ids, training=True))
+    assert np.all((dropped == ids) | (dropped == 0)), "a word is kept or becomes padding"
+    for row, original in zip(dropped, ids):
+        for word in set(original[original > 0].tolist()):
+            kept = row[original == word]
+            assert np.all(kept == word) or np.all(kept == 0), "every occurrence of a word type is dropped together"
+    types = [(i, w) for i, original in enumerate(ids) for w in set(original[original > 0].tolist())]
+    share = np.mean([not np.any(dropped[i][ids[i] == w]) for i, w in types])
+    assert 0.33 < share < 0.47, f"about 40% of the word types should be dropped, got {share:.1%}"
+    assert WordDropout(0.2, vocab_size=10).get_config()["rate"] == 0.2
+
+
+@pytest.mark.parametrize("kwargs, named", [({"rate": 1.0, "vocab_size": 5}, "rate"), ({"rate": 0.1, "vocab_size": 0}, "vocab_size")])
+def test_word_dropout_refuses_bad_arguments_by_name(kwargs, named):
+    with pytest.raises(ValueError, match=named):
+        WordDropout(**kwargs)
+
+
 def test_ngram_features_drop_the_oov_column_take_log_counts_and_have_unit_rows():
     texts = np.array(["good good day", "bad day", "zzz qqq"], dtype=object)
     words = keras.layers.TextVectorization(output_mode="count", sparse=True)
@@ -75,12 +97,12 @@ def test_metrics_on_a_hand_worked_example():
 
 @pytest.mark.slow  # trains, saves, reloads in a new Python
 def test_saved_string_model_reloads_in_a_fresh_process_and_predicts_raw_tweets(tmp_path):
-    """Lab 3's final model: the average of an n-gram model and a BiLSTM that skips unknown words."""
+    """Lab 3's final model: the average of an n-gram model and a BiLSTM that skips unknown words (trained with word dropout)."""
     texts = np.array(["so happy :) #win", "@user awful day :(", "meeting at 10", "love it!!!", "", "brand new wordz"], dtype=object)
     vectorizer = keras.layers.TextVectorization(max_tokens=40, standardize=standardize_tweet, output_sequence_length=8)
     vectorizer.adapt(texts[:5])
     tokens = keras.Input(shape=(None,), dtype="int32")
-    x = keras.layers.Embedding(40, 6, mask_zero=True)(SkipUnknownWords()(tokens))
+    x = keras.layers.Embedding(40, 6, mask_zero=True)(WordDropout(0.3, 40)(SkipUnknownWords()(tokens)))
     x = keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True))(x)
     x = keras.layers.GlobalAveragePooling1D()(x)  # the lab uses the student's attention layer here; not the course's to ship
     core = keras.Model(tokens, keras.layers.Dense(3, activation="softmax")(x))
