@@ -75,6 +75,7 @@ def exercises(solutions):
             "class_weights": lab3.check_class_weights,
             "macro_recall": lab3.check_macro_recall,
             "MyAttentionPooling": lab3.check_attention_pooling,
+            "LayerNormLSTMCell": lab3.check_layer_norm_lstm_cell,
             "build_string_model": lambda f: lab3.check_string_model(f, vectorizer, model, ["good day", "bad", "new words"]),
         },
         "lab4_seq2seq_attention": {
