@@ -147,7 +147,7 @@ def peephole_step(cell, inputs, states, w_ci, w_cf, w_co, output_gate_reads_new_
     return h, [h, c]
 
 
-def test_peephole_step_here_is_the_solutions(solution):
+def test_the_peephole_step_these_tests_break_passes_when_written_right(solution):
     # Guards the mistakes below: each differs from the solution only where it says.
     class Written(solution["MyPeepholeLSTMCell"]):
         def call(self, inputs, states):
