@@ -91,21 +91,25 @@ def match_answers(release, submission, anchors=None):
             if found:
                 claim(grade_id, found, how)
 
-    for position, cell in answers:  # 3. where it stands and what it looks like
+    # 3. where it stands and what it looks like. The best-scoring pairs are taken first, over all the answers still
+    # to find: taken in answer order, a missing answer would claim a later answer that resembles its stub.
+    pairs = []
+    for order, (position, cell) in enumerate(answers):
         grade_id = _nbgrader(cell)["grade_id"]
         if grade_id in matches:
             continue
         low, high = _window(position, anchors, len(cells))
-        candidates = [
-            (_similarity(cells[j].source, cell.source) + (0.1 if low <= j < high else 0.0), j)
+        pairs += [
+            (_similarity(cells[j].source, cell.source) + (0.1 if low <= j < high else 0.0), -order, j, grade_id)
             for j in range(len(cells))
             if free(j, grade_id) and j not in anchors.values()
         ]
-        best = max(candidates, default=(0.0, None))
-        if best[1] is not None and best[0] >= SIMILAR_ENOUGH:
-            claim(grade_id, [best[1]], f"position and similarity {min(best[0], 1.0):.2f}")
-        else:
-            matches[grade_id] = AnswerMatch(grade_id, "missing", None)
+    for score, _, j, grade_id in sorted(pairs, reverse=True):
+        if score >= SIMILAR_ENOUGH and grade_id not in matches and j not in claimed:
+            claim(grade_id, [j], f"position and similarity {min(score, 1.0):.2f}")
+    for _, cell in answers:
+        grade_id = _nbgrader(cell)["grade_id"]
+        matches.setdefault(grade_id, AnswerMatch(grade_id, "missing", None))
     result = [matches[_nbgrader(c)["grade_id"]] for _, c in answers]
     _note_stubs_left_in_place(release, submission, result, _landmarks(release, submission, anchors, result))
     return result

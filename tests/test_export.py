@@ -17,7 +17,7 @@ from autograde.export import export_grades, read_roster, read_scores
 from autograde.grading import GRADED, Row, record_in_gradebook
 
 LAB = "lab1_rnns_from_scratch"
-MAX = 16.0  # Lab 1: 13 points of exercises and 3 of predictions
+MAX = 18.0  # Lab 1: 15 points of exercises and 3 of predictions
 # Graded: ann (full marks), ben (first test failed), zoe (not in the roster). In the roster without a submission: cat.
 ROSTER = """student_id,name,email,lms_id,sis_user_id,login_id,section,file
 ann,"Lee, Ann",ann@uni.edu,101,S-1,alee,Sec A,ann_lab1.ipynb
@@ -82,10 +82,10 @@ def test_canvas_layout(gradebook, tmp_path):
     result = export_grades(url, LAB, "canvas", tmp_path / "canvas.csv", roster, assignment="Lab 1 (4242)")
     assert rows_of(tmp_path / "canvas.csv") == [
         ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Lab 1 (4242)"],
-        ["Points Possible", "", "", "", "", "16"],
-        ["Lee, Ann", "101", "S-1", "alee", "Sec A", "16"],
-        ["Ng, Ben", "102", "S-2", "bng", "Sec B", "15"],
-        ["zoe", "", "", "", "", "16"],  # not in the roster: Canvas's import preview lists her as unknown
+        ["Points Possible", "", "", "", "", "18"],
+        ["Lee, Ann", "101", "S-1", "alee", "Sec A", "18"],
+        ["Ng, Ben", "102", "S-2", "bng", "Sec B", "17"],
+        ["zoe", "", "", "", "", "18"],  # not in the roster: Canvas's import preview lists her as unknown
     ]
     assert (result.not_in_roster, result.no_submission, result.rows) == (["zoe"], ["cat"], 3)
     summary = result.summary()
@@ -97,8 +97,8 @@ def test_moodle_layout_names_the_identifier_to_map(gradebook, tmp_path):
     result = export_grades(url, LAB, "moodle", tmp_path / "moodle.csv", roster)
     assert rows_of(tmp_path / "moodle.csv") == [
         ["Name", "ID number", "Username", "Email address", LAB],
-        ["Lee, Ann", "S-1", "alee", "ann@uni.edu", "16"],
-        ["Ng, Ben", "S-2", "bng", "ben@uni.edu", "15"],
+        ["Lee, Ann", "S-1", "alee", "ann@uni.edu", "18"],
+        ["Ng, Ben", "S-2", "bng", "ben@uni.edu", "17"],
     ]  # zoe has no Moodle account to name: listed, not written (Moodle stops at an unknown user)
     assert result.not_in_roster == ["zoe"] and "zoe" in result.summary()
     assert '"Email address" to "useremail"' in result.how_to_import
@@ -114,10 +114,10 @@ def test_moodle_layout_names_the_identifier_to_map(gradebook, tmp_path):
 def test_plain_csv_with_and_without_a_roster(gradebook, tmp_path):
     url, roster = gradebook
     result = export_grades(url, LAB, "csv", tmp_path / "plain.csv")
-    assert rows_of(tmp_path / "plain.csv") == [["student_id", "score", "max_score"], ["ann", "16", "16"], ["ben", "15", "16"], ["zoe", "16", "16"]]
+    assert rows_of(tmp_path / "plain.csv") == [["student_id", "score", "max_score"], ["ann", "18", "18"], ["ben", "17", "18"], ["zoe", "18", "18"]]
     assert result.not_in_roster == result.no_submission == []
     export_grades(url, LAB, "csv", tmp_path / "plain.csv", roster)
-    assert rows_of(tmp_path / "plain.csv")[1:] == [["ann", "16", "16"], ["ben", "15", "16"], ["zoe", "16", "16"], ["cat", "", "16"]]
+    assert rows_of(tmp_path / "plain.csv")[1:] == [["ann", "18", "18"], ["ben", "17", "18"], ["zoe", "18", "18"], ["cat", "", "18"]]
 
 
 def test_a_student_canvas_cannot_identify_is_refused(gradebook, tmp_path):
@@ -163,4 +163,4 @@ def test_nbgrader_export_reads_the_gradebook_the_grader_writes(gradebook, tmp_pa
     app.start()
     rows = list(csv.DictReader(io.StringIO((tmp_path / "nbgrader.csv").read_text())))
     assert {(r["assignment"], r["student_id"], float(r["score"]), float(r["max_score"])) for r in rows} == {
-        (LAB, "ann", MAX, MAX), (LAB, "ben", 15.0, MAX), (LAB, "zoe", MAX, MAX)}
+        (LAB, "ann", MAX, MAX), (LAB, "ben", 17.0, MAX), (LAB, "zoe", MAX, MAX)}

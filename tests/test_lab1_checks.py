@@ -22,6 +22,7 @@ def test_reference_solution_passes_every_check(solution):
     checks.check_jacobian_norms(solution["jacobian_norms"], units=5, steps=7, seed=5)
     checks.check_clip_gradients(solution["clip_gradients"], seed=5)
     checks.check_lstm_cell(solution["MyLSTMCell"], batch=2, steps=4, input_dim=2, units=3, seed=5)
+    checks.check_peephole_lstm_cell(solution["MyPeepholeLSTMCell"], batch=2, steps=4, input_dim=2, units=3, seed=5)
     checks.check_recall_task(solution["make_selective_recall"], num_examples=100, length=10, seed=5)
 
 
@@ -133,6 +134,110 @@ def test_lstm_with_one_state(solution):
     fails_with(r"state_size should be \[units, units\]", checks.check_lstm_cell, OneState)
 
 
+def peephole_step(cell, inputs, states, w_ci, w_cf, w_co, output_gate_reads_new_c=True, read=tf.multiply):
+    """A peephole LSTM step on the cell's LSTM weights; a gate reads the cell state c as read(c, w).
+
+    The tests below give it the mistakes: a zero or wrong peephole, the output gate reading c_{t-1}, a matrix product.
+    """
+    h_prev, c_prev = states
+    z = tf.matmul(inputs, cell.kernel) + tf.matmul(h_prev, cell.recurrent_kernel) + cell.bias
+    z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
+    c = tf.sigmoid(z_f + read(c_prev, w_cf)) * c_prev + tf.sigmoid(z_i + read(c_prev, w_ci)) * tf.tanh(z_c)
+    h = tf.sigmoid(z_o + read(c if output_gate_reads_new_c else c_prev, w_co)) * tf.tanh(c)
+    return h, [h, c]
+
+
+def test_the_peephole_step_these_tests_break_passes_when_written_right(solution):
+    # Guards the mistakes below: each differs from the solution only where it says.
+    class Written(solution["MyPeepholeLSTMCell"]):
+        def call(self, inputs, states):
+            return peephole_step(self, inputs, states, self.input_gate_peephole, self.forget_gate_peephole, self.output_gate_peephole)
+
+    checks.check_peephole_lstm_cell(Written)
+
+
+def test_peephole_lstm_without_peepholes(solution):
+    class Plain(solution["MyPeepholeLSTMCell"]):
+        call = solution["MyLSTMCell"].call  # the weights are created, never read
+
+    fails_with("at step 0; they equal keras.layers.LSTM's: the cell computes a plain LSTM and ignores its peephole weights",
+               checks.check_peephole_lstm_cell, Plain)
+
+
+def test_peephole_lstm_whose_output_gate_reads_the_previous_cell_state(solution):
+    class Early(solution["MyPeepholeLSTMCell"]):
+        def call(self, inputs, states):
+            return peephole_step(self, inputs, states, self.input_gate_peephole, self.forget_gate_peephole,
+                                 self.output_gate_peephole, output_gate_reads_new_c=False)
+
+    fails_with(r"the output gate reads c_\(t-1\): it should read the new cell state c_t", checks.check_peephole_lstm_cell, Early)
+
+
+@pytest.mark.parametrize("gate", checks.PEEPHOLES)
+def test_peephole_lstm_with_one_gate_blind_to_the_cell(solution, gate):
+    class OneBlind(solution["MyPeepholeLSTMCell"]):
+        def call(self, inputs, states):
+            w_ci, w_cf, w_co = (tf.zeros([self.units]) if name == gate else getattr(self, name) for name in checks.PEEPHOLES)
+            return peephole_step(self, inputs, states, w_ci, w_cf, w_co)
+
+    first_step = "step 0" if gate == "output_gate_peephole" else "step 1; step 0 matches"
+    fails_with(f"at {first_step}.*; {gate} is not used: each gate reads the cell state through its own peephole$",
+               checks.check_peephole_lstm_cell, OneBlind)
+
+
+def test_peephole_lstm_with_peephole_matrices(solution):
+    class Matrices(solution["MyPeepholeLSTMCell"]):
+        def build(self, input_shape):
+            solution["MyLSTMCell"].build(self, input_shape)
+            self.input_gate_peephole, self.forget_gate_peephole, self.output_gate_peephole = (
+                self.add_weight(shape=(self.units, self.units), name=name) for name in checks.PEEPHOLES)
+
+        def call(self, inputs, states):
+            return peephole_step(self, inputs, states, self.input_gate_peephole, self.forget_gate_peephole,
+                                 self.output_gate_peephole, read=tf.matmul)
+
+    fails_with(r"input_gate_peephole has shape \(4, 4\): peephole weights are diagonal, one vector of shape \(units,\) = \(4,\)",
+               checks.check_peephole_lstm_cell, Matrices)
+
+
+def test_peephole_lstm_with_the_peepholes_in_one_vector(solution):
+    class Packed(solution["MyPeepholeLSTMCell"]):
+        def build(self, input_shape):
+            solution["MyLSTMCell"].build(self, input_shape)
+            self.peepholes = self.add_weight(shape=(3 * self.units,), name="peepholes")
+
+    fails_with(r"should create 6 weights \(kernel, recurrent_kernel, bias, input_gate_peephole, forget_gate_peephole, "
+               r"output_gate_peephole\), it created 4", checks.check_peephole_lstm_cell, Packed)
+
+
+def test_peephole_lstm_returning_states_swapped(solution):
+    class Swapped(solution["MyPeepholeLSTMCell"]):
+        def call(self, inputs, states):
+            h, (_, c) = super().call(inputs, states)
+            return h, [c, h]
+
+    fails_with(r"^the states come back as \[c, h\]; Keras expects \[h, c\]", checks.check_peephole_lstm_cell, Swapped)
+
+
+def test_peephole_lstm_with_gates_in_the_wrong_order_fails_on_zero_peepholes(solution):
+    class WrongOrder(solution["MyPeepholeLSTMCell"]):
+        def call(self, inputs, states):
+            h_prev, c_prev = states
+            z = tf.matmul(inputs, self.kernel) + tf.matmul(h_prev, self.recurrent_kernel) + self.bias
+            z_i, z_f, z_o, z_c = tf.split(z, 4, axis=-1)
+            c = tf.sigmoid(z_f + self.forget_gate_peephole * c_prev) * c_prev + tf.sigmoid(z_i + self.input_gate_peephole * c_prev) * tf.tanh(z_c)
+            h = tf.sigmoid(z_o + self.output_gate_peephole * c) * tf.tanh(c)
+            return h, [h, c]
+
+    fails_with("^with zero peephole weights the cell should compute keras.layers.LSTM, but its outputs differ .* at step 0; "
+               "your code reads the gate blocks in the order i, f, o, c", checks.check_peephole_lstm_cell, WrongOrder)
+
+
+def test_peephole_check_needs_two_steps(solution):
+    with pytest.raises(ValueError, match="steps should be at least 2"):
+        checks.check_peephole_lstm_cell(solution["MyPeepholeLSTMCell"], steps=1)
+
+
 def test_recall_task_with_the_wrong_target(solution):
     def first_token(n, length, num_symbols, seed):
         x, _ = solution["make_selective_recall"](n, length, num_symbols, seed)
@@ -181,6 +286,8 @@ def subclassed_cell(keras_cell_class):
 class BlockLSTMCell(tf.keras.layers.Layer):
     """An LSTM step by TensorFlow's fused LSTMBlockCell op, gate blocks rearranged from i, f, c, o to i, c, f, o."""
 
+    use_peephole = False
+
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
         self.units, self.state_size, self.output_size = units, [units, units], units
@@ -190,16 +297,32 @@ class BlockLSTMCell(tf.keras.layers.Layer):
         self.recurrent_kernel = self.add_weight(shape=(self.units, 4 * self.units))
         self.bias = self.add_weight(shape=(4 * self.units,))
 
+    def peepholes(self):
+        return [tf.zeros([self.units])] * 3
+
     def call(self, inputs, states):
         h_prev, c_prev = states
         w_i, w_f, w_c, w_o = tf.split(tf.concat([self.kernel, self.recurrent_kernel], 0), 4, axis=1)
         b_i, b_f, b_c, b_o = tf.split(self.bias, 4)
-        no_peephole = tf.zeros([self.units])
+        w_ci, w_cf, w_co = self.peepholes()
         _, c, _, _, _, _, h = tf.raw_ops.LSTMBlockCell(
-            x=inputs, cs_prev=c_prev, h_prev=h_prev, w=tf.concat([w_i, w_c, w_f, w_o], 1), wci=no_peephole,
-            wcf=no_peephole, wco=no_peephole, b=tf.concat([b_i, b_c, b_f, b_o], 0), forget_bias=0.0, cell_clip=-1.0,
+            x=inputs, cs_prev=c_prev, h_prev=h_prev, w=tf.concat([w_i, w_c, w_f, w_o], 1), wci=w_ci, wcf=w_cf, wco=w_co,
+            b=tf.concat([b_i, b_c, b_f, b_o], 0), forget_bias=0.0, cell_clip=-1.0, use_peephole=self.use_peephole,
         )
         return h, [h, c]
+
+
+class PeepholeBlockLSTMCell(BlockLSTMCell):
+    """The same op with its peepholes on: TensorFlow's equations are the exercise's (input and forget gates read c_{t-1}, output c_t)."""
+
+    use_peephole = True
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.peephole_weights = [self.add_weight(shape=(self.units,), name=name) for name in checks.PEEPHOLES]
+
+    def peepholes(self):
+        return self.peephole_weights
 
 
 @pytest.mark.parametrize("make", [delegating_cell, subclassed_cell], ids=["wrapper", "subclass"])
@@ -231,6 +354,38 @@ def test_rnn_cell_written_with_keras_ops_passes_where_keras_own_cell_is_refused(
 )
 def test_lstm_cell_handing_its_work_to_a_library_is_refused(cell, refused):
     fails_with(f"^MyLSTMCell calls {refused}, which is the exercise itself: create the three weights", checks.check_lstm_cell, cell)
+
+
+def test_tensorflows_peephole_lstm_is_a_right_answer_that_is_refused():
+    # Computed outside the watch, the fused op gives the reference's outputs: what is refused is a real shortcut.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    layer = tf.keras.layers.RNN(PeepholeBlockLSTMCell(4), return_sequences=True)
+    layer.build(x.shape)
+    weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
+    layer.set_weights(weights)
+    np.testing.assert_allclose(layer(x), checks._reference_peephole_lstm(x, *weights)[0], atol=1e-5)
+    fails_with(r"^MyPeepholeLSTMCell calls tf.raw_ops.LSTMBlockCell \(or BlockLSTM\), which is the exercise itself: add the three",
+               checks.check_peephole_lstm_cell, PeepholeBlockLSTMCell)
+
+
+@pytest.mark.parametrize(
+    "cell", [delegating_cell(tf.keras.layers.LSTMCell), subclassed_cell(tf.keras.layers.LSTMCell)], ids=["wrapper", "subclass"]
+)
+def test_peephole_lstm_cell_built_on_keras_lstm_is_refused(cell):
+    fails_with(r"^MyPeepholeLSTMCell calls keras.layers.LSTMCell \(or LSTM\), which is the exercise itself",
+               checks.check_peephole_lstm_cell, cell)
+
+
+def test_peephole_lstm_cell_calling_the_checks_reference_is_refused(solution):
+    class FromTheReference(solution["MyPeepholeLSTMCell"]):
+        def call(self, inputs, states):
+            super().call(inputs, states)
+            _, h, c = checks._reference_peephole_lstm(inputs[:, None], *self.get_weights())  # right from zero states only
+            return h, [h, c]
+
+    # Not anchored: Keras wraps errors raised inside a layer's call in a message of its own.
+    fails_with("MyPeepholeLSTMCell calls the check's reference, which is the exercise itself", checks.check_peephole_lstm_cell, FromTheReference)
 
 
 @pytest.mark.parametrize(

@@ -57,6 +57,7 @@ def exercises(solutions):
             "jacobian_norms": lab1.check_jacobian_norms,
             "clip_gradients": lab1.check_clip_gradients,
             "MyLSTMCell": lab1.check_lstm_cell,
+            "MyPeepholeLSTMCell": lab1.check_peephole_lstm_cell,
             "make_selective_recall": lab1.check_recall_task,
         },
         "lab2_music_generation": {

@@ -54,9 +54,27 @@ def test_a_deleted_answer_is_reported_missing_and_keeps_the_stub(release, finish
         cell.metadata, cell.id = {}, f"x{i}"
     notebook.cells = [c for c in notebook.cells if "class MyLSTMCell" not in c.source]
     rebuilt, matches, _ = rebuild(release, notebook)
-    assert {m.grade_id: m.how for m in matches}["my_lstm_cell"] == "missing"
+    how = {m.grade_id: m.how for m in matches}
+    assert how["my_lstm_cell"] == "missing"
     lstm = [c for c in rebuilt.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "my_lstm_cell"][0]
     assert "raise NotImplementedError" in lstm.source
+    # The next answer, a subclass of MyLSTMCell, resembles the missing one's stub: it stays the answer it is.
+    assert how["my_peephole_lstm_cell"].startswith("position and similarity")
+    peephole = [c for c in rebuilt.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "my_peephole_lstm_cell"][0]
+    assert "class MyPeepholeLSTMCell" in peephole.source and "raise NotImplementedError" not in peephole.source
+
+
+def test_answers_whose_stubs_look_alike_stay_in_their_places(release, finished):
+    # The three prediction stubs differ by a name. With the ids gone and only the first prediction answered, the
+    # untouched second stub matches the first stub better than the answer does: it must not take the answer's place.
+    answers = finished[1]
+    notebook = fill(release, answers, set(answers) - {"predict_clip_direction", "predict_recall_length_40"})
+    expected = answer_sources(notebook)
+    for i, cell in enumerate(notebook.cells):
+        cell.metadata, cell.id = {}, f"x{i}"
+    rebuilt, matches, _ = rebuild(release, notebook)
+    assert all(m.how.startswith("position and similarity") for m in matches)
+    assert answer_sources(rebuilt) == expected
 
 
 def test_extra_cells_run_before_the_answer_they_preceded(release, finished):

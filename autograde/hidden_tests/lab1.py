@@ -30,6 +30,11 @@ def test_lstm_cell(cell_class):
     checks.check_lstm_cell(cell_class, batch=1, steps=1, input_dim=1, units=2, seed=18)
 
 
+def test_peephole_lstm_cell(cell_class):
+    checks.check_peephole_lstm_cell(cell_class, batch=3, steps=8, input_dim=6, units=5, seed=21)
+    checks.check_peephole_lstm_cell(cell_class, batch=1, steps=2, input_dim=1, units=2, seed=22)
+
+
 def test_recall_task(make_fn):
     checks.check_recall_task(make_fn, num_examples=300, length=21, num_symbols=6, seed=19)
     checks.check_recall_task(make_fn, num_examples=40, length=4, num_symbols=3, seed=20)

@@ -33,6 +33,12 @@ LSTM_CELL = Exercise(
         _CUDNN_RNN,
     ),
 )
+PEEPHOLE_LSTM_CELL = Exercise(
+    "MyPeepholeLSTMCell",
+    hint="add the three peephole vectors with self.add_weight and add w * c to each gate's pre-activation yourself",
+    # The LSTM's shortcuts (LSTMBlockCell has peepholes too: use_peephole=True), and the check's own reference.
+    forbidden=LSTM_CELL.forbidden + (Forbidden("the check's reference", "course_utils/checks/lab1.py", "_reference_peephole_lstm"),),
+)
 JACOBIAN_NORMS = Exercise(
     "jacobian_norms",
     hint="run the recurrence inside a persistent tf.GradientTape and take the norms of tape.jacobian yourself",
@@ -316,17 +322,132 @@ def check_lstm_cell(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
 
 
 def _gate_order_hint(layer, weights, x, expected, units):
-    """Finds the gate order the student used, if it is a permutation of Keras's i, f, c, o."""
+    """Finds the gate order the student used, if it is a permutation of Keras's i, f, c, o.
+
+    The first three weights are kernel, recurrent_kernel and bias; any after them (peepholes) are kept as they are.
+    """
     gates = "ifco"
     for order in itertools.permutations(range(4)):
         if order == (0, 1, 2, 3):
             continue
-        permuted = [np.concatenate([w[..., k * units:(k + 1) * units] for k in order], axis=-1) for w in weights]
+        permuted = [np.concatenate([w[..., k * units:(k + 1) * units] for k in order], axis=-1) for w in weights[:3]]
+        permuted += list(weights[3:])
         layer.set_weights(permuted)
         if np.allclose(layer(x)[0], expected, atol=ATOL):
             used = "".join(gates[k] for k in order)
             return f"; your code reads the gate blocks in the order {', '.join(used)}: Keras packs them i, f, c, o"
     layer.set_weights(weights)
+    return ""
+
+
+PEEPHOLES = ("input_gate_peephole", "forget_gate_peephole", "output_gate_peephole")  # w_ci, w_cf, w_co
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _reference_peephole_lstm(inputs, kernel, recurrent_kernel, bias, w_ci, w_cf, w_co, output_gate_reads_c_prev=False):
+    """A peephole LSTM over ``inputs`` (batch, steps, input_dim) from zero states, in float64 numpy.
+
+    Keras's LSTM (gate blocks i, f, c, o) plus Gers & Schmidhuber's (2000) peepholes: i_t and f_t also read
+    w_ci * c_{t-1} and w_cf * c_{t-1}, o_t reads w_co * c_t. ``output_gate_reads_c_prev=True`` computes a
+    likely mistake instead (o_t reading c_{t-1}), to recognise it.
+
+    Returns:
+        (outputs, h, c): outputs of shape (batch, steps, units), the final h and c of shape (batch, units).
+    """
+    refuse_reference_while_watched("the check's reference")
+    x = np.asarray(inputs, dtype=np.float64)
+    w, u, b, w_ci, w_cf, w_co = (np.asarray(a, dtype=np.float64) for a in (kernel, recurrent_kernel, bias, w_ci, w_cf, w_co))
+    h = c = np.zeros((x.shape[0], u.shape[0]))
+    outputs = []
+    for x_t in np.moveaxis(x, 1, 0):
+        z_i, z_f, z_c, z_o = np.split(x_t @ w + h @ u + b, 4, axis=-1)
+        c_prev = c
+        c = _sigmoid(z_f + w_cf * c_prev) * c_prev + _sigmoid(z_i + w_ci * c_prev) * np.tanh(z_c)
+        h = _sigmoid(z_o + w_co * (c_prev if output_gate_reads_c_prev else c)) * np.tanh(c)
+        outputs.append(h)
+    return np.stack(outputs, axis=1), h, c
+
+
+def check_peephole_lstm_cell(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
+    """``RNN(cell_class(units))`` is a peephole LSTM: ``keras.layers.LSTM`` when the peepholes are zero, the numpy reference otherwise.
+
+    Args:
+        cell_class: the student's cell class, built as ``cell_class(units)``.
+        batch, steps, input_dim, units: sizes of the test. ``steps`` must be at least 2: the input and forget
+            gates read c_{t-1}, which is zero at the first step.
+        seed: seed of the random inputs and weights.
+    """
+    if steps < 2:
+        raise ValueError(f"steps should be at least 2 (the input and forget gates read c_(t-1), zero at the first step), got {steps}")
+    rng = np.random.default_rng(seed)
+    x = tf.constant(_random_inputs(rng, batch, steps, input_dim))
+    reference = tf.keras.layers.LSTM(units, return_sequences=True, return_state=True)
+    lstm_weights = _randomise(rng, reference, batch, steps, input_dim)
+    plain = reference(x)[0].numpy()
+    peepholes = [rng.normal(scale=1.0, size=units).astype("float32") for _ in PEEPHOLES]
+    weights = lstm_weights + peepholes
+    expected_seq, expected_h, expected_c = _reference_peephole_lstm(x, *weights)
+    output_gate_late = _reference_peephole_lstm(x, *weights, output_gate_reads_c_prev=True)[0]
+    no_peepholes = lstm_weights + [np.zeros(units, "float32") for _ in PEEPHOLES]
+
+    with refuse_delegation(PEEPHOLE_LSTM_CELL):
+        cell = cell_class(units)
+        if list(np.ravel(cell.state_size)) != [units, units]:
+            fail(f"state_size should be [units, units] = [{units}, {units}] (h and c), got {cell.state_size!r}")
+        cell.build((None, input_dim))
+        for name, weight in zip(PEEPHOLES, cell.weights[3:]):
+            if len(weight.shape) == 2:
+                fail(f"{name} has shape {tuple(weight.shape)}: peephole weights are diagonal, one vector of shape "
+                     f"(units,) = ({units},) per gate, multiplied elementwise with the cell state (w * c, not a matmul)")
+        _check_weight_shapes(
+            cell,
+            [("kernel", (input_dim, 4 * units)), ("recurrent_kernel", (units, 4 * units)), ("bias", (4 * units,))]
+            + [(name, (units,)) for name in PEEPHOLES],
+        )
+        mine = _rnn_with_weights(cell, no_peepholes, batch, steps, input_dim, return_sequences=True, return_state=True)
+        results = mine(x)
+        if len(results) != 3:
+            fail("the cell should return (h, [h, c]): two states")
+        actual_seq, actual_h, actual_c = (np.asarray(t) for t in results)
+        check_shape("outputs", actual_seq, plain.shape)
+        if np.allclose(actual_c, actual_seq[:, -1], atol=ATOL) and not np.allclose(actual_h, actual_seq[:, -1], atol=ATOL):
+            fail("the states come back as [c, h]; Keras expects [h, c] (the first state is the output h)")
+        message = _step_mismatch(actual_seq, plain, "keras.layers.LSTM", "check the new states you return: [h, c], in that order")
+        if message:
+            fail("with zero peephole weights the cell should compute keras.layers.LSTM, but its "
+                 + message + _gate_order_hint(mine, no_peepholes, x, plain, units))
+
+        mine.set_weights(weights)
+        actual_seq, actual_h, actual_c = (np.asarray(t) for t in mine(x))
+        message = _step_mismatch(
+            actual_seq, expected_seq, "the peephole LSTM",
+            "look at the input and forget gates (at step 0 they read c_(t-1) = 0, so only the output gate's peephole counts)",
+        )
+        if message:
+            fail(message + _peephole_hint(mine, weights, x, actual_seq, plain, output_gate_late))
+    check_close("final hidden state h", actual_h, expected_h, atol=ATOL)
+    check_close("final cell state c", actual_c, expected_c, atol=ATOL)
+    passed(f"RNN(MyPeepholeLSTMCell({units})) equals keras.layers.LSTM({units}) with zero peepholes, and a peephole "
+           f"LSTM computed in numpy with random ones: outputs and final h, c agree to {ATOL}")
+
+
+def _peephole_hint(layer, weights, x, actual, plain, output_gate_late):
+    """Names the likely mistake of a cell whose outputs differ from the peephole LSTM's."""
+    if np.allclose(actual, plain, atol=ATOL):
+        return "; they equal keras.layers.LSTM's: the cell computes a plain LSTM and ignores its peephole weights"
+    if np.allclose(actual, output_gate_late, atol=ATOL):
+        return "; the output gate reads c_(t-1): it should read the new cell state c_t, the one it is about to show"
+    unused = []
+    for k, name in enumerate(PEEPHOLES):
+        layer.set_weights([np.zeros_like(w) if i == 3 + k else w for i, w in enumerate(weights)])
+        if np.allclose(layer(x)[0], actual, atol=ATOL):
+            unused.append(name)
+    layer.set_weights(weights)
+    if unused:
+        return f"; {' and '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used: each gate reads the cell state through its own peephole"
     return ""
 
 
@@ -365,6 +486,7 @@ __all__ = [
     "check_clip_gradients",
     "check_jacobian_norms",
     "check_lstm_cell",
+    "check_peephole_lstm_cell",
     "check_prediction",
     "check_recall_task",
     "check_rnn_cell_matches_simple_rnn",
