@@ -388,7 +388,7 @@ def test_layer_norm_lstm_carrying_the_normalised_cell(solution):
 
 def test_layer_norm_lstm_returning_c_first(solution):
     variant = layer_norm_lstm_variant(solution, states=lambda h, c: [c, h])
-    fails_with(r"states come back as \[c, h\]", checks.check_layer_norm_lstm_cell, variant)
+    fails_with(r"states are in the order \[c, h\]", checks.check_layer_norm_lstm_cell, variant)
 
 
 def test_layer_norm_lstm_with_the_gates_in_another_order(solution):
@@ -420,3 +420,54 @@ def test_layer_norm_lstm_handing_its_work_to_the_checks_reference_is_refused(sol
 
     # Raised inside the layer's call, so Keras puts its own line in front of the message.
     fails_with("LayerNormLSTMCell calls the check's reference cell, which is the exercise itself", checks.check_layer_norm_lstm_cell, FromTheCheck)
+
+
+def test_layer_norm_lstm_ignoring_the_cell_norms_shift(solution):
+    def without_shift(cell, o, c):
+        centred = c - ops.mean(c, axis=-1, keepdims=True)
+        return ops.sigmoid(o) * ops.tanh(centred / ops.sqrt(ops.var(c, axis=-1, keepdims=True) + cell.cell_norm.epsilon) * cell.cell_norm.gamma)
+
+    fails_with(r"do not depend on the shift \(beta\) of self.cell_norm", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, output=without_shift))
+
+
+def test_layer_norm_lstm_without_epsilon_says_why_it_is_nan(solution):
+    def gates(cell, x, h):
+        no_epsilon = lambda term, norm: (term - ops.mean(term, axis=-1, keepdims=True)) / ops.sqrt(ops.var(term, axis=-1, keepdims=True)) * norm.gamma
+        return no_epsilon(ops.matmul(x, cell.kernel), cell.input_norm) + no_epsilon(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm) + cell.bias
+
+    fails_with(r"NaN or inf, first at step 0.*epsilon", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, gates=gates))
+
+
+def test_layer_norm_lstm_computed_in_numpy_fails_where_fit_would(solution):
+    def gates(cell, x, h):  # works eagerly, but a traced tensor has no numpy value
+        return ops.convert_to_tensor(np.asarray(cell.input_norm(ops.matmul(x, cell.kernel))) + np.asarray(cell.recurrent_norm(ops.matmul(h, cell.recurrent_kernel))) + np.asarray(cell.bias))
+
+    fails_with(r"not inside a compiled model", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, gates=gates))
+
+
+def test_layer_norm_lstm_handing_the_lstm_to_the_fused_block_cell_is_refused(solution):
+    import tensorflow as tf
+
+    class Fused(solution["LayerNormLSTMCell"]):
+        def call(self, inputs, states, training=False):
+            h_previous, c_previous = states
+            z = self.input_norm(ops.matmul(inputs, self.kernel)) + self.recurrent_norm(ops.matmul(h_previous, self.recurrent_kernel)) + self.bias
+            i, f, g, o = ops.split(z, 4, axis=-1)
+            weights = tf.zeros((2 * self.units, 4 * self.units))
+            _, c, *_ = tf.raw_ops.LSTMBlockCell(
+                x=tf.concat([i, f], axis=-1)[:, : 2 * self.units] * 0 + tf.concat([i, f], axis=-1), cs_prev=c_previous, h_prev=tf.zeros_like(h_previous),
+                w=weights, wci=tf.zeros(self.units), wcf=tf.zeros(self.units), wco=tf.zeros(self.units), b=tf.concat([i, g, f, o], axis=-1)[0],
+                forget_bias=0.0, cell_clip=-1.0, use_peephole=False)
+            h = ops.sigmoid(o) * ops.tanh(self.cell_norm(c))
+            return h, [h, c]
+
+    fails_with(r"^LayerNormLSTMCell calls tf.raw_ops.LSTMBlockCell", checks.check_layer_norm_lstm_cell, Fused)
+
+
+def test_layer_norm_lstm_using_the_checks_layer_norm_is_refused(solution):
+    class WithTheChecksHelper(solution["LayerNormLSTMCell"]):
+        def call(self, inputs, states, training=False):
+            checks._layer_norm(np.ones((1, 4)), 1.0, 0.0, 1e-3)
+            return super().call(inputs, states, training)
+
+    fails_with(r"LayerNormLSTMCell calls the check's reference layer norm", checks.check_layer_norm_lstm_cell, WithTheChecksHelper)

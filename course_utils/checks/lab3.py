@@ -11,9 +11,11 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff, passed
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refuse_reference_while_watched, refusing_delegation
+from course_utils.checks.lab1 import LSTM_CELL
 from course_utils.layers import load_model
 
 ATOL = 1e-5
@@ -47,11 +49,13 @@ MACRO_RECALL = Exercise(
 LAYER_NORM_LSTM_CELL = Exercise(
     "LayerNormLSTMCell",
     hint="compute the four gate blocks, the new c and the new h in call with keras.ops and the cell's own norm layers",
-    forbidden=(
+    # Lab 1's LSTM shortcuts (Keras's LSTM, the fused LSTMBlockCell, cuDNN) and the check's own numpy.
+    forbidden=LSTM_CELL.forbidden + (
         Forbidden("the check's reference cell", _THIS_FILE, "_reference_layer_norm_lstm"),
+        Forbidden("the check's reference layer norm", _THIS_FILE, "_layer_norm"),
+        Forbidden("the check's reference sigmoid", _THIS_FILE, "_sigmoid"),
         # TensorFlow Addons had a LayerNormLSTMCell (it normalises each gate alone); Colab may still have it.
         Forbidden("tensorflow_addons.rnn.LayerNormLSTMCell", "tensorflow_addons/rnn/layer_norm_lstm_cell.py"),
-        Forbidden("keras.layers.LSTMCell", "keras/src/layers/rnn/lstm.py", "LSTMCell.*"),
     ),
 )
 ATTENTION_POOLING = Exercise(
@@ -360,8 +364,8 @@ _LAYER_NORM_LSTM_MISTAKES = {
     "4 * units numbers at once (one mean and one variance per term), as the exercise's formula does",
     "cell carried normalised": "the cell state you carry to the next step is the normalised one; keep c_t as the LSTM computes "
     "it and normalise it only on the way to h_t = o * tanh(LN(c_t))",
-    "cell not normalised": "h_t should be o * tanh(LN(c_t)): the cell state goes through self.cell_norm before the tanh",
-    "states swapped": "the states come back as [c, h]; Keras expects [h, c] (the output h first)",
+    "states swapped": "the states are in the order [c, h]; Keras passes and expects [h, c] (the output h first), both in the "
+    "states you read and in those you return",
 }
 
 
@@ -393,7 +397,7 @@ def _reference_layer_norm_lstm(weights, epsilons, x, mistake=None):
         c_normalised = _layer_norm(c, cell_gain, cell_shift, cell_epsilon)
         if mistake == "cell carried normalised":
             c = c_normalised
-        h = _sigmoid(o) * np.tanh(c if mistake == "cell not normalised" else c_normalised)
+        h = _sigmoid(o) * np.tanh(c_normalised)
         outputs.append(h)
         if mistake == "states swapped":
             h, c = c, h
@@ -440,21 +444,37 @@ def check_layer_norm_lstm_cell(cell_class, batch=4, steps=5, input_dim=3, units=
                 fail("the cell should return (h, [h, c]): the output and two states")
             return [np.asarray(r) for r in results]
 
-        # The runs that diagnose a mismatch: each norm's gain doubled, and the first example alone.
-        with_gain_doubled = {}
+        # The runs that diagnose a mismatch: each norm's gain (and the cell norm's shift) changed, and the first example alone.
+        with_weight_changed = {}
         for index, norm in norms:
             changed = list(values)
             changed[index] = values[index] * 2.0
-            with_gain_doubled[norm] = run(x, changed)[0]
+            with_weight_changed[f"the gain of {norm}"] = run(x, changed)[0]
+        changed = list(values)
+        changed[6] = values[6] + 1.0
+        with_weight_changed["the shift (beta) of self.cell_norm"] = run(x, changed)[0]
         first_alone = run(x[:1], values)[0]
         actual_seq, actual_h, actual_c = run(x, values)
+        # model.fit and predict trace call into a graph: numpy inside it works eagerly and fails there.
+        try:
+            in_graph = np.asarray(tf.function(lambda inputs: layer(inputs)[0])(tf.constant(x)))
+        except Exception as error:  # noqa: BLE001  any failure to trace is the student's to fix
+            fail(f"the cell works step by step but not inside a compiled model, as model.fit runs it ({type(error).__name__}: "
+                 f"{str(error)[:150]}); compute with keras.ops on the tensors you get, not with numpy")
 
     expected_seq, expected_h, expected_c = _reference_layer_norm_lstm(values, epsilons, x)
     check_shape("outputs", actual_seq, expected_seq.shape)
-    if max_abs_diff(actual_seq, expected_seq) > ATOL:
-        for norm, outputs in with_gain_doubled.items():
+    if not np.all(np.isfinite(actual_seq)):
+        step = int(np.flatnonzero(~np.all(np.isfinite(actual_seq), axis=(0, 2)))[0])
+        fail(f"the outputs contain NaN or inf, first at step {step}: with h_0 = 0 the recurrent term h_(t-1) W_hh is all zeros, "
+             "and normalising it divides 0 by 0 unless epsilon is added to the variance inside the square root (the norm layers do)")
+    if not np.allclose(in_graph, actual_seq, atol=ATOL):
+        fail("the cell gives other outputs inside a compiled model (as model.fit runs it) than step by step: "
+             "compute with keras.ops on the tensors you get, with no Python-side state")
+    if not np.allclose(actual_seq, expected_seq, atol=ATOL):
+        for what, outputs in with_weight_changed.items():
             if np.allclose(outputs, actual_seq, atol=ATOL):
-                fail(f"the outputs do not depend on the gain of {norm}: call that layer, it holds the learnt gain (and shift)")
+                fail(f"the outputs do not depend on {what}: call that layer, it holds the learnt gain and shift")
         if not np.allclose(first_alone, actual_seq[:1], atol=ATOL):
             fail("the outputs for one example change with the other examples of the batch: normalise over the features "
                  "of each example (the last axis), never over the batch; per-example statistics are what make layer norm "
