@@ -95,6 +95,16 @@ def _rnn_with_weights(cell, weights, batch, steps, input_dim, **rnn_kwargs):
     return mine
 
 
+def _lstm_outputs(cell, weights, x):
+    """``RNN(cell)`` holding ``weights`` and its (outputs, final h, final c) for ``x``, as numpy arrays."""
+    batch, steps, input_dim = x.shape
+    layer = _rnn_with_weights(cell, weights, batch, steps, input_dim, return_sequences=True, return_state=True)
+    results = layer(x)
+    if len(results) != 3:
+        fail("the cell should return (h, [h, c]): two states")
+    return layer, [np.asarray(t) for t in results]
+
+
 def _gradients(layer, x, projection):
     """Gradients of sum(layer(x) * projection) with respect to x and the layer's weights."""
     with tf.GradientTape() as tape:
@@ -305,11 +315,7 @@ def check_lstm_cell(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
         _check_weight_shapes(
             cell, [("kernel", (input_dim, 4 * units)), ("recurrent_kernel", (units, 4 * units)), ("bias", (4 * units,))]
         )
-        mine = _rnn_with_weights(cell, weights, batch, steps, input_dim, return_sequences=True, return_state=True)
-        results = mine(x)
-        if len(results) != 3:
-            fail("the cell should return (h, [h, c]): two states")
-        actual_seq, actual_h, actual_c = (np.asarray(t) for t in results)
+        mine, (actual_seq, actual_h, actual_c) = _lstm_outputs(cell, weights, x)
         check_shape("outputs", actual_seq, expected_seq.shape)
         message = _step_mismatch(actual_seq, expected_seq, "keras.layers.LSTM", "check the new states you return: [h, c], in that order")
         if message:
@@ -407,11 +413,7 @@ def check_peephole_lstm_cell(cell_class, batch=2, steps=5, input_dim=3, units=4,
             [("kernel", (input_dim, 4 * units)), ("recurrent_kernel", (units, 4 * units)), ("bias", (4 * units,))]
             + [(name, (units,)) for name in PEEPHOLES],
         )
-        mine = _rnn_with_weights(cell, no_peepholes, batch, steps, input_dim, return_sequences=True, return_state=True)
-        results = mine(x)
-        if len(results) != 3:
-            fail("the cell should return (h, [h, c]): two states")
-        actual_seq, actual_h, actual_c = (np.asarray(t) for t in results)
+        mine, (actual_seq, actual_h, actual_c) = _lstm_outputs(cell, no_peepholes, x)
         check_shape("outputs", actual_seq, plain.shape)
         if np.allclose(actual_c, actual_seq[:, -1], atol=ATOL) and not np.allclose(actual_h, actual_seq[:, -1], atol=ATOL):
             fail("the states come back as [c, h]; Keras expects [h, c] (the first state is the output h)")
