@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff, passed
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refuse_reference_while_watched, refusing_delegation
-from course_utils.checks.lab1 import LSTM_CELL
+from course_utils.checks.lab1 import LSTM_CELL, _step_mismatch
 from course_utils.layers import load_model
 
 ATOL = 1e-5
@@ -417,7 +417,10 @@ def check_layer_norm_lstm_cell(cell_class, batch=4, steps=5, input_dim=3, units=
     """``RNN(LayerNormLSTMCell(units))`` against the layer-normalised LSTM computed in numpy with the same weights."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(batch, steps, input_dim)).astype("float32")
-    shapes = [(input_dim, 4 * units), (units, 4 * units), (4 * units,), (4 * units,), (4 * units,), (units,), (units,)]
+    layout = [("kernel", (input_dim, 4 * units)), ("recurrent_kernel", (units, 4 * units)), ("bias", (4 * units,)),
+              ("input_norm.gamma", (4 * units,)), ("recurrent_norm.gamma", (4 * units,)), ("cell_norm.gamma", (units,)),
+              ("cell_norm.beta", (units,))]  # the order of _layer_norm_lstm_weights
+    shapes = [shape for _, shape in layout]
     # Gains away from 1 and shifts away from 0, so that a norm layer left out (or computed by hand without them) shows.
     values = [rng.normal(scale=0.5, size=shape) for shape in shapes[:3]]
     values += [rng.uniform(0.5, 1.5, size=shape) for shape in shapes[3:6]] + [rng.normal(scale=0.3, size=shapes[6])]
@@ -431,8 +434,7 @@ def check_layer_norm_lstm_cell(cell_class, batch=4, steps=5, input_dim=3, units=
         layer = keras.layers.RNN(cell, return_sequences=True, return_state=True)
         layer.build((None, steps, input_dim))
         weights = _layer_norm_lstm_weights(cell)
-        names = ("kernel", "recurrent_kernel", "bias", "input_norm.gamma", "recurrent_norm.gamma", "cell_norm.gamma", "cell_norm.beta")
-        for weight, shape, name in zip(weights, shapes, names):
+        for weight, (name, shape) in zip(weights, layout):
             check_shape(name, tuple(weight.shape), shape)
         epsilons = (cell.input_norm.epsilon, cell.recurrent_norm.epsilon, cell.cell_norm.epsilon)
 
@@ -482,9 +484,8 @@ def check_layer_norm_lstm_cell(cell_class, batch=4, steps=5, input_dim=3, units=
         for mistake, message in _LAYER_NORM_LSTM_MISTAKES.items():
             if np.allclose(actual_seq, _reference_layer_norm_lstm(values, epsilons, x, mistake)[0], atol=ATOL):
                 fail(message)
-        step = int(np.flatnonzero(np.max(np.abs(actual_seq - expected_seq), axis=(0, 2)) > ATOL)[0])
-        fail(f"outputs differ from the reference by {max_abs_diff(actual_seq, expected_seq):.3g}, first at step {step}: "
-             "check the formula of each line of call (gate blocks in Keras's order i, f, c, o; c_t from c_{t-1}; h_t from LN(c_t))")
+        fail(_step_mismatch(actual_seq, expected_seq, "the reference", "look at how c_{t-1} and h_{t-1} enter") + "; check the "
+             "formula of each line of call (gate blocks in Keras's order i, f, c, o; c_t from c_{t-1}; h_t from LN(c_t))")
     if np.allclose(actual_h, expected_c, atol=ATOL) and np.allclose(actual_c, expected_h, atol=ATOL):
         fail("the states come back as [c, h]; Keras expects [h, c]")
     check_close("final hidden state h", actual_h, expected_h, atol=ATOL)
