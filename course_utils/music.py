@@ -298,19 +298,66 @@ METER_FIELD = re.compile(r"^M:(.*)$|\[M:([^\]]*)\]", flags=re.MULTILINE)
 
 def _written_meters(tune):
     """The meters the tune's ``M:`` fields write, as music21 names them ("6/8"; ``M:C`` is "4/4")."""
+    meters = {_meter(match.group(1) or match.group(2)) for match in METER_FIELD.finditer(tune)}
+    return meters - {None}
+
+
+def _meter(value):
+    """The meter an ``M:`` field's value writes, as music21 names it ("6/8"; "C" is "4/4"), or None if it writes none."""
     from music21 import abcFormat
 
-    meters = set()
-    for match in METER_FIELD.finditer(tune):
-        field = abcFormat.ABCMetadata("M:" + (match.group(1) or match.group(2) or "").strip())
-        try:
-            field.preParse()
-            meter = field.getTimeSignatureObject()
-        except Exception:  # a malformed meter ([M:6/0], [M:]): music21 ignored it when parsing too
-            continue
+    field = abcFormat.ABCMetadata("M:" + (value or "").strip())
+    try:
+        field.preParse()
+        meter = field.getTimeSignatureObject()
+    except Exception:  # a malformed meter ([M:6/0], [M:]): music21 ignores it when parsing too
+        return None
+    return meter.ratioString if meter is not None else None
+
+
+BODY_METER = re.compile(r"M:(.*)$|\[M:([^\]]*)\]")  # a meter change on a line of its own, or starting a line
+
+
+def _meter_parts(tune):
+    """The tune cut where its body changes meter: each part a tune of its own, with the header in the part's meter.
+
+    music21 (10.5) drops a meter change inside the tune body (an ``M:`` line, or a ``[M:6/8]`` that starts a line) and
+    goes on counting bars in the old meter, so each part is parsed on its own. Without an ``L:`` field every part keeps
+    the unit length the first meter implies, as ABC reads it from the header's meter only.
+    """
+    from fractions import Fraction
+
+    from music21 import abcFormat
+
+    lines = tune.splitlines()
+    key_line = next((i for i, line in enumerate(lines) if line.startswith("K:")), None)
+    if key_line is None:
+        return [tune]
+    header, key = lines[:key_line], lines[key_line]
+    meters, bodies = [None], [[]]
+    for line in lines[key_line + 1:]:
+        change = BODY_METER.match(line)
+        meter = change and _meter(change.group(1) or change.group(2))
+        if not meter:  # no change of meter, or a malformed one that music21 ignores
+            bodies[-1].append(line)
+        else:
+            meters.append(f"M:{meter}")
+            bodies.append([line[change.end():]] if change.group(2) is not None else [])
+    if len(bodies) == 1:
+        return [tune]
+    first_meter = next((line for line in header if line.startswith("M:")), None)
+    if first_meter is not None and not any(line.startswith("L:") for line in header):
+        field = abcFormat.ABCMetadata(first_meter)
+        field.preParse()
+        quarters = Fraction(field.getDefaultQuarterLength()).limit_denominator()
+        header.append(f"L:{quarters / 4}")
+    parts = []
+    for meter, body in zip(meters, bodies):
         if meter is not None:
-            meters.add(meter.ratioString)
-    return meters
+            header = [line for line in header if not line.startswith("M:")] + [meter]
+        if NOTE_LETTERS.search(" ".join(body)):
+            parts.append("\n".join([*header, key, *body]))
+    return parts
 
 
 def _note_names(measure):
@@ -394,7 +441,13 @@ def check_rhythm(tune, score=None):
             return RhythmVerdict(False, f"not valid music: {verdict.reason}")
         score = verdict.score
     try:
-        bars = _bars(tune, score)
+        parts = _meter_parts(tune)
+        if len(parts) == 1:
+            bars = _bars(tune, score)
+        else:
+            from music21 import converter
+
+            bars = [bar for part in parts for bar in _bars(part, converter.parse(part, format="abc"))]
     except Exception as error:  # music21 builds odd streams from odd ABC; say so rather than crash
         return RhythmVerdict(False, f"could not check the bars: {type(error).__name__} {str(error)[:80]}".strip())
     if not bars:
