@@ -344,15 +344,11 @@ class _TinySeq2Seq(keras.Model):
         return self._readout(output[:, None], states, mask)[:, 0], output, None
 
 
-def _tiny_models(seed, source_vocab_size=9, target_vocab_size=6, units=4):
-    models = []
-    for _ in range(2):
-        keras.utils.set_random_seed(seed)
-        model = _TinySeq2Seq(source_vocab_size, target_vocab_size, units, name="tiny_seq2seq")  # a TF scope: no leading "_"
-        model(tf.ones((1, 2), tf.int32), tf.ones((1, 2), tf.int32))
-        models.append(model)
-    models[1].set_weights(models[0].get_weights())
-    return models
+def _tiny_model(seed, source_vocab_size=9, target_vocab_size=6, units=4):
+    keras.utils.set_random_seed(seed)
+    model = _TinySeq2Seq(source_vocab_size, target_vocab_size, units, name="tiny_seq2seq")  # a TF scope: no leading "_"
+    model(tf.ones((1, 2), tf.int32), tf.ones((1, 2), tf.int32))
+    return model
 
 
 def check_train_step(make_train_step_fn, batch=3, source_steps=6, target_steps=4, seed=0):
@@ -361,13 +357,16 @@ def check_train_step(make_train_step_fn, batch=3, source_steps=6, target_steps=4
     source, _ = _random_tokens(rng, batch, source_steps, 9)
     decoder_target, _ = _random_written(rng, batch, target_steps, 6)
     decoder_input = np.concatenate([np.ones((batch, 1), "int32"), decoder_target[:, :-1]], axis=1)
-    model, twin = _tiny_models(seed)
+    model = _tiny_model(seed)
     before = [w.copy() for w in model.get_weights()]
     train_step = make_train_step_fn(model, keras.optimizers.SGD(0.5))
     if not hasattr(train_step, "get_concrete_function"):
         fail("make_train_step should return a function decorated with @tf.function (compiled), not a plain Python function")
     loss = float(train_step(tf.constant(source), tf.constant(decoder_input), tf.constant(decoder_target)))
-    # The reference: the same step on the twin, with the same dropout seed (its first training call).
+    # The reference: the same step on a twin, with the same dropout seed (its first training call). It is built only
+    # now, so that a wrong kind of answer fails at once.
+    twin = _tiny_model(seed)
+    twin.set_weights(before)
     with tf.GradientTape() as tape:
         logits = twin(tf.constant(source), tf.constant(decoder_input), training=True)
         real = tf.cast(decoder_target != 0, tf.float32)
@@ -410,9 +409,9 @@ def _reference_greedy(model, source, start_id, end_id, max_length):
 def check_greedy_decoder(make_fn, start_id=1, end_id=2, max_length=6, batch=5, steps=7, seed=0):
     """``make_greedy_decoder(model, start_id, end_id, max_length)``: compiled, batched, predictions fed back, 0 after the end."""
     rng = np.random.default_rng(seed)
-    model, _ = _tiny_models(seed, target_vocab_size=4)  # few tokens, so that some rows end early
+    model = _tiny_model(seed, target_vocab_size=4)  # few tokens, so that some rows end early
     source, _ = _random_tokens(rng, batch, steps, 9)
-    expected = _reference_greedy(model, source, start_id, end_id, max_length)
+    expected = _reference_greedy(model, source, start_id, end_id, max_length)  # before make_fn can touch the model
     decode = make_fn(model, start_id, end_id, max_length)
     if not hasattr(decode, "get_concrete_function"):
         fail("make_greedy_decoder should return a function decorated with @tf.function (compiled)")
