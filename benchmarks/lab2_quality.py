@@ -42,6 +42,9 @@ def train_with_the_notebook(output_root):
     from autograde.execute import execute_solution
 
     course = Course.find()
+    Path(output_root).mkdir(parents=True, exist_ok=True)
+    if (Path(output_root) / "lab2" / "checkpoint").exists():  # the notebook would resume it, and time only the rest
+        raise SystemExit(f"{output_root} holds a Lab 2 checkpoint from an earlier run: give an empty --output-dir")
     print(f"running {LAB} under LAB_BUDGET=full (load average {os.getloadavg()[0]:.2f}) ...", flush=True)
     _, run = execute_solution(course, LAB, cwd=output_root, env={"LAB_BUDGET": "full", "LAB_OUTPUT_DIR": str(output_root)})
     print(f"notebook ran in {run.seconds:.0f} s; tests {'pass' if run.ok else 'FAIL: ' + str(run.failures + [t for t in run.tests if not t.passed])}")
