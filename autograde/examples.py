@@ -86,6 +86,12 @@ print(sorted(name for name in os.environ))
 """
 HUGE_RESULT = "'x' * 100_000_000  # a 100 MB return value\n"
 
+# The examples whose grade turns on how the lab's own answer cells are found. The others (edited tests, a time limit,
+# switched-off checks, silenced tracebacks, reading hidden tests, planted files, a huge result, broken files) test the
+# grading machinery, which is the same for every lab.
+LAB_SPECIFIC = ("full-marks", "untouched", "partial", "stripped-metadata", "rearranged", "answer-below-stub",
+                "copied-answer-cell")
+
 
 def answers_from_solution(course, lab):
     """grade_id -> the cell as a student who finished the exercise would have it."""
