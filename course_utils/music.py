@@ -321,9 +321,10 @@ BODY_METER = re.compile(r"M:(.*)$|\[M:([^\]]*)\]")  # a meter change on a line o
 def _meter_parts(tune):
     """The tune cut where its body changes meter: each part a tune of its own, with the header in the part's meter.
 
-    music21 (10.5) drops a meter change inside the tune body (an ``M:`` line, or a ``[M:6/8]`` that starts a line) and
-    goes on counting bars in the old meter, so each part is parsed on its own. Without an ``L:`` field every part keeps
-    the unit length the first meter implies, as ABC reads it from the header's meter only.
+    music21 (as of 10.5) drops a meter change inside the tune body (an ``M:`` line, or a ``[M:6/8]`` that starts a line)
+    and goes on counting bars in the old meter, so each part is parsed on its own. Every part keeps the unit length in
+    force where it starts: the last ``L:`` line before it, or without one the unit length the first meter implies (ABC
+    reads it from the header's meter only).
     """
     from fractions import Fraction
 
@@ -334,30 +335,28 @@ def _meter_parts(tune):
     if key_line is None:
         return [tune]
     header, key = lines[:key_line], lines[key_line]
-    meters, bodies = [None], [[]]
+    meter_line = next((line for line in header if line.startswith("M:")), "M:")
+    unit_line = next((line for line in header if line.startswith("L:")), None)
+    meter = _meter(meter_line[2:])
+    if unit_line is None and meter is not None:
+        field = abcFormat.ABCMetadata(meter_line)
+        field.preParse()
+        unit_line = f"L:{Fraction(field.getDefaultQuarterLength()).limit_denominator() / 4}"
+    fields = [line for line in header if not line.startswith(("M:", "L:"))]
+    parts = [([*header, key], [])]  # (header, body); the first part is the tune's own start
     for line in lines[key_line + 1:]:
         change = BODY_METER.match(line)
-        meter = change and _meter(change.group(1) or change.group(2))
-        if not meter:  # no change of meter, or a malformed one that music21 ignores
-            bodies[-1].append(line)
-        else:
-            meters.append(f"M:{meter}")
-            bodies.append([line[change.end():]] if change.group(2) is not None else [])
-    if len(bodies) == 1:
+        new_meter = change and _meter(change.group(1) or change.group(2))
+        if not new_meter or new_meter == meter:  # no change (a malformed meter too: music21 ignores it)
+            parts[-1][1].append(line)
+            unit_line = line if line.startswith("L:") else unit_line
+            continue
+        meter = new_meter
+        parts.append(([*fields, f"M:{meter}", *[unit_line] * (unit_line is not None), key],
+                      [line[change.end():]] if change.group(2) is not None else []))
+    if len(parts) == 1:
         return [tune]
-    first_meter = next((line for line in header if line.startswith("M:")), None)
-    if first_meter is not None and not any(line.startswith("L:") for line in header):
-        field = abcFormat.ABCMetadata(first_meter)
-        field.preParse()
-        quarters = Fraction(field.getDefaultQuarterLength()).limit_denominator()
-        header.append(f"L:{quarters / 4}")
-    parts = []
-    for meter, body in zip(meters, bodies):
-        if meter is not None:
-            header = [line for line in header if not line.startswith("M:")] + [meter]
-        if NOTE_LETTERS.search(" ".join(body)):
-            parts.append("\n".join([*header, key, *body]))
-    return parts
+    return ["\n".join([*head, *body]) for head, body in parts if NOTE_LETTERS.search(" ".join(body))]
 
 
 def _note_names(measure):
@@ -442,7 +441,7 @@ def check_rhythm(tune, score=None):
         score = verdict.score
     try:
         parts = _meter_parts(tune)
-        if len(parts) == 1:
+        if parts == [tune]:
             bars = _bars(tune, score)
         else:
             from music21 import converter

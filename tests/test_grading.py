@@ -70,8 +70,15 @@ def test_exact_scores_and_a_row_for_every_file(graded):
         assert bool(row.flags) == want["flagged"], (row.file, row.flags)
 
 
+def printed(notebook_path):
+    """Everything the code cells of a graded notebook printed."""
+    notebook = json.loads(notebook_path.read_text())
+    return "".join("".join(output.get("text", [])) for cell in notebook["cells"] if cell["cell_type"] == "code"
+                   for output in cell.get("outputs", []))
+
+
 def test_what_happened_is_said_in_the_row(graded):
-    *_, rows = graded
+    *_, out, rows = graded
     by_name = {r.file: r for r in rows}
     assert all(m.endswith("grade_id") for m in by_name["full-marks.ipynb"].answers.split("; "))
     assert "position and similarity" in by_name["stripped-metadata.ipynb"].answers
@@ -85,6 +92,9 @@ def test_what_happened_is_said_in_the_row(graded):
     # The student lab as released: it has tests, and every one of them fails until the exercises are done.
     untouched = by_name["untouched.ipynb"]
     assert untouched.tests and [grade_id for grade_id, test in untouched.tests.items() if test["score"]] == []
+    # Nor does any visible check pass on a stub (its hidden tests, in the same cell, would hide that from the score).
+    assert "\u2714" not in printed(out / "autograded" / "untouched.ipynb")
+    assert "\u2714" in printed(out / "autograded" / "full-marks.ipynb")
 
 
 def test_what_the_grading_machinery_did_is_said_in_the_row(graded):
@@ -107,8 +117,8 @@ def test_student_code_cannot_plant_files_for_later_students(course, graded):
     planted = [*course.root.rglob("planted_by_a_student.py"), *cache_folder().rglob("planted_by_a_student.py")]
     assert planted == []
     notebook = json.loads((out / "autograded" / "plants-files.ipynb").read_text())
-    printed = "".join(o.get("text", "") for o in notebook["cells"][-1]["outputs"])
-    assert "could not plant in" in printed and "planted in" not in printed.replace("could not plant in", "")
+    said = "".join(o.get("text", "") for o in notebook["cells"][-1]["outputs"])
+    assert "could not plant in" in said and "planted in" not in said.replace("could not plant in", "")
 
 
 def test_gradebook_holds_the_scores(graded):

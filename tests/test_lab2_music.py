@@ -213,6 +213,15 @@ def test_a_meter_change_in_the_body_is_measured_in_the_new_meter():
     # Without L:, the unit length stays the one the first meter implies (1/16 for 2/4), not the new meter's (1/8).
     sixteenths = "X:1\nM:2/4\nK:C\nGABc defg|abag fedc|gfed cBAG|c4 c4:|\nM:3/4\nGABc defg abag|fedc BAGF EDCB|c4 c4 c4|]"
     assert music.check_rhythm(sixteenths).ok, music.check_rhythm(sixteenths).reason
+    # ... and an L: line in the body holds for the parts after it.
+    halved = HEADER + "GAB cde|fga bag|\nL:1/16\nG2A2B2 c2d2e2|f2g2a2 b2a2g2|\nM:3/4\nG2A2B2 c2d2e2|f2g2a2 b2a2g2|]"
+    assert music.check_rhythm(halved).ok, music.check_rhythm(halved).reason
+    # A change on the first line of the body counts from the first bar.
+    assert music.check_rhythm(HEADER + "M:9/8\nGAB cde fga|bag fed cBA|G3 G3 G3|]").ok
+    assert not music.check_rhythm(HEADER + "M:9/8\nGAB cde fga|bag fed|G3 G3 G3|]").ok
+    # The same meter written again changes nothing: no new section starts there to excuse a short bar.
+    again = music.check_rhythm(HEADER + "GAB cde|fga b|\nM:6/8\nfed cBA|G3 G3|]")
+    assert again.reason == "bar 2 (F G A B) lasts 2/3 of a bar of 6/8, inside a section"
 
 
 def test_every_wrong_bar_is_counted():

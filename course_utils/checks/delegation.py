@@ -154,8 +154,8 @@ def refuse_delegation(exercise):
 def refuse_reference_while_watched(reference):
     """Fails if any exercise is being watched: the first statement of a check's reference computation.
 
-    The checks compute their references before they run the student's code, so a reference that runs while
-    a watch is on was called by the student's code (directly, from a thread started under the watch, or as a
+    The checks that call it compute their references before they run the student's code, so a reference that runs
+    while a watch is on was called by the student's code (directly, from a thread started under the watch, or as a
     copy of its code object, which keeps this call). The watch is recognised by its profile function, so this
     works whichever copy of this module (the grader's private one, or the public one) installed it.
 
