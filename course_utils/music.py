@@ -315,9 +315,6 @@ def _meter(value):
     return meter.ratioString if meter is not None else None
 
 
-BODY_METER = re.compile(r"M:(.*)$|\[M:([^\]]*)\]")  # a meter change on a line of its own, or starting a line
-
-
 def _meter_parts(tune):
     """The tune cut where its body changes meter: each part a tune of its own, with the header in the part's meter.
 
@@ -345,7 +342,7 @@ def _meter_parts(tune):
     fields = [line for line in header if not line.startswith(("M:", "L:"))]
     parts = [([*header, key], [])]  # (header, body); the first part is the tune's own start
     for line in lines[key_line + 1:]:
-        change = BODY_METER.match(line)
+        change = METER_FIELD.match(line)  # at the line's start: a meter line, or a [M:...] that starts the line
         new_meter = change and _meter(change.group(1) or change.group(2))
         if not new_meter or new_meter == meter:  # no change (a malformed meter too: music21 ignores it)
             parts[-1][1].append(line)
