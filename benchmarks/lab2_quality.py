@@ -52,8 +52,13 @@ def train_with_the_notebook(output_root):
 
 
 def rhythm(tunes, verdicts):
-    """{"tunes": share of valid tunes with every bar right, "bars": share of their bars right, "of": valid tunes}."""
-    rhythms = [music.check_rhythm(t, v.score) for t, v in zip(tunes, verdicts) if v.valid]
+    """(tune, its RhythmVerdict) for each valid tune."""
+    return [(t, music.check_rhythm(t, v.score)) for t, v in zip(tunes, verdicts) if v.valid]
+
+
+def summary(pairs):
+    """{"tunes": share of the tunes with every bar right, "bars": share of their bars right, "of": how many tunes}."""
+    rhythms = [verdict for _, verdict in pairs]
     bars = sum(r.bars for r in rhythms)
     return {"tunes": sum(r.ok for r in rhythms) / max(len(rhythms), 1), "bars": 1 - sum(r.wrong_bars for r in rhythms) / max(bars, 1),
             "of": len(rhythms), "wrong": collections.Counter(r.reason.split(",")[-1].split(":")[-1].split(";")[0].strip() for r in rhythms if not r.ok)}
@@ -87,16 +92,16 @@ def check_corpus():
     print(f"{music.DEFAULT_COLLECTION}: {valid} of {len(verdicts)} corpus tunes valid ({valid / len(verdicts):.2%}; {time.monotonic() - start:.0f} s)")
     for reason, count in collections.Counter(v.reason for v in verdicts if not v.valid).most_common(5):
         print(f"  {count} invalid: {reason}")
-    print_rhythm("the whole corpus", rhythm(tunes, verdicts))
+    rhythms = rhythm(tunes, verdicts)
+    print_rhythm("the whole corpus", summary(rhythms))
     if shutil.which("abc2midi") is None:
         print("  (install abc2midi, Debian's abcmidi, to have an independent ABC reader look at the tunes with a wrong bar)")
         return
-    right = {t: music.check_rhythm(t, v.score).ok for t, v in zip(tunes, verdicts) if v.valid}
     with tempfile.TemporaryDirectory() as folder:
-        warned = {t: abc2midi_finds_a_wrong_bar(t, Path(folder)) for t in right}
+        warned = [abc2midi_finds_a_wrong_bar(t, Path(folder)) for t, _ in rhythms]
     for ok, name in ((False, "with a wrong bar"), (True, "the check passes")):
-        group = [t for t in right if right[t] is ok]
-        print(f"  abc2midi warns that a bar does not fill its meter in {sum(warned[t] for t in group)} of the {len(group)} "
+        group = [warns for warns, (_, verdict) in zip(warned, rhythms) if verdict.ok is ok]
+        print(f"  abc2midi warns that a bar does not fill its meter in {sum(group)} of the {len(group)} "
               f"tunes {name}")
 
 
@@ -139,8 +144,8 @@ def main():
           f"({'meets' if valid >= MIN_VALID else 'MISSES'} the {MIN_VALID:.0%} target; composed and judged in {time.monotonic() - start:.1f} s)")
     for reason, count in collections.Counter(v.reason for _, v in judged if not v.valid).most_common():
         print(f"  {count} invalid: {reason}")
-    print_rhythm("the composed tunes", rhythm([t for t, _ in judged], [v for _, v in judged]))
-    print_rhythm("the held-out corpus tunes", rhythm(val_tunes, [music.check_tune(t) for t in val_tunes]))
+    print_rhythm("the composed tunes", summary(rhythm([t for t, _ in judged], [v for _, v in judged])))
+    print_rhythm("the held-out corpus tunes", summary(rhythm(val_tunes, [music.check_tune(t) for t in val_tunes])))
 
     print(f"load average now {os.getloadavg()[0]:.2f} (1 min)")
 
