@@ -46,23 +46,34 @@ def check_close(name, actual, expected, atol=1e-5, rtol=1e-5):
         fail(f"{name}: differs from the reference by up to {max_abs_diff(actual, expected):.3g}")
 
 
-def check_prediction(predictions, name, choices):
-    """Passes when ``predictions[name]`` is one of ``choices``. Any choice passes: a prediction is scored for being made.
+def probe_prediction(predictions, name, choices):
+    """The answer recorded for prediction ``name`` (a check of a prediction compares no expected value)."""
+    # Duck-typed: the notebook's Predictions comes from the public module.
+    if not isinstance(predictions, dict) or not callable(getattr(predictions, "reveal", None)):
+        fail(f"predictions should be the Predictions() the notebook made, got {type(predictions).__name__}: set "
+             f"predictions[{name!r}] = ... rather than assigning predictions itself (rerun the imports cell to get it back)")
+    answer = predictions.get(name)
+    answerable = isinstance(answer, str) or (isinstance(answer, (int, float)) and not isinstance(answer, bool))
+    return {"recorded": name in predictions, "answer": normalise(answer) if answerable else None, "shown": repr(answer)[:200]}
+
+
+def compare_prediction(observed, expected, name, choices):
+    """Passes when the recorded answer is one of ``choices``: a prediction is scored for being made, not for being right."""
+    wanted = " or ".join(repr(c) for c in choices)
+    if not observed["recorded"]:
+        fail(f"no prediction yet: set predictions[{name!r}] to {wanted}, before you run the experiment")
+    if observed["answer"] not in {normalise(c) for c in choices}:
+        fail(f"predictions[{name!r}] is {observed['shown']}: it should be {wanted} (a string, in quotes)")
+    return f"your prediction for {name!r} is recorded: {observed['shown']} (the experiment below shows what happens)"
+
+
+from course_utils.checks.probing import Check  # noqa: E402: probing reads CheckFailed, fail and passed from above
+
+check_prediction = Check(probe_prediction, compare_prediction, expects=False)
+check_prediction.__doc__ = """Passes when ``predictions[name]`` is one of ``choices``. Any choice passes: a prediction is scored for being made.
 
     Args:
         predictions: the notebook's ``predictions`` (a dict from question name to answer).
         name: the question, e.g. ``"tanh_rho2"``.
         choices: the answers the question offers, e.g. ``("grow", "shrink")``.
     """
-    wanted = " or ".join(repr(c) for c in choices)
-    # Duck-typed: the notebook's Predictions comes from the public module, this check may run from a private copy of it.
-    if not isinstance(predictions, dict) or not callable(getattr(predictions, "reveal", None)):
-        fail(f"predictions should be the Predictions() the notebook made, got {type(predictions).__name__}: set "
-             f"predictions[{name!r}] = ... rather than assigning predictions itself (rerun the imports cell to get it back)")
-    if name not in predictions:
-        fail(f"no prediction yet: set predictions[{name!r}] to {wanted}, before you run the experiment")
-    answer = predictions[name]
-    answerable = isinstance(answer, str) or (isinstance(answer, (int, float)) and not isinstance(answer, bool))
-    if not answerable or normalise(answer) not in {normalise(c) for c in choices}:
-        fail(f"predictions[{name!r}] is {answer!r}: it should be {wanted} (a string, in quotes)")
-    passed(f"your prediction for {name!r} is recorded: {answer!r} (the experiment below shows what happens)")

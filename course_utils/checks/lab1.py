@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff, passed
+from course_utils.checks.probing import Check
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refuse_reference_while_watched, refusing_delegation
 
 ATOL = 1e-5  # float32 agreement asked of cells that reproduce a Keras layer
@@ -124,48 +125,85 @@ def _step_mismatch(actual, expected, reference_name, hint_after_step_0):
     return message + (f"; step 0 matches, so {hint_after_step_0}" if step > 0 else "")
 
 
-def check_rnn_cell_weights(cell_class, input_dim=3, units=4):
-    """``state_size`` and the three weights: kernel, recurrent_kernel, bias, in that order."""
+def probe_rnn_cell_weights(cell_class, input_dim=3, units=4):
+    """``state_size`` and the shapes of the weights ``cell_class(units)`` creates for inputs of size ``input_dim``."""
     with refuse_delegation(RNN_CELL):
         cell = cell_class(units)
-        if cell.state_size != units:
-            fail(f"state_size should be units={units} (one hidden state vector), got {cell.state_size!r}")
+        state_size = cell.state_size
         cell.build((None, input_dim))
-        _check_weight_shapes(cell, [("kernel", (input_dim, units)), ("recurrent_kernel", (units, units)), ("bias", (units,))])
-    passed(f"MyRNNCell({units}) on inputs of size {input_dim} has state_size and weights of the right shapes")
+        shapes = [list(weight.shape) for weight in cell.weights]
+    return {"state_size": np.ravel(state_size).tolist() if np.ndim(state_size) else state_size, "weight_shapes": shapes}
 
 
-def check_rnn_cell_matches_simple_rnn(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
-    """Outputs and gradients of ``RNN(cell_class(units))`` equal those of ``SimpleRNN(units)``."""
+def compare_rnn_cell_weights(observed, expected, input_dim, units):
+    if observed["state_size"] != units:
+        fail(f"state_size should be units={units} (one hidden state vector), got {observed['state_size']!r}")
+    _compare_weight_shapes(observed["weight_shapes"], expected["weight_shapes"])
+    return f"MyRNNCell({units}) on inputs of size {input_dim} has state_size and weights of the right shapes"
+
+
+def _compare_weight_shapes(shapes, expected):
+    """``expected``: [(name, shape), ...] in creation order."""
+    names = [name for name, _ in expected]
+    if len(shapes) != len(expected):
+        fail(f"the cell should create {len(expected)} weights ({', '.join(names)}), it created {len(shapes)}")
+    for shape, (name, wanted) in zip(shapes, expected):
+        check_shape(f"{name} (weight #{names.index(name) + 1} in creation order)", tuple(shape), tuple(wanted))
+
+
+check_rnn_cell_weights = Check(probe_rnn_cell_weights, compare_rnn_cell_weights)
+
+
+def simple_rnn_inputs(batch, steps, input_dim, units, seed):
+    """The inputs, weights (kernel, recurrent_kernel, bias) and output projection of the SimpleRNN comparison."""
     rng = np.random.default_rng(seed)
-    x = tf.constant(_random_inputs(rng, batch, steps, input_dim))
-    reference = tf.keras.layers.SimpleRNN(units, return_sequences=True)
-    weights = _randomise(rng, reference, batch, steps, input_dim)
-    expected = reference(x).numpy()
-    projection = tf.constant(rng.normal(size=expected.shape).astype("float32"))
-    expected_grads = _gradients(reference, x, projection)
+    x = _random_inputs(rng, batch, steps, input_dim)
+    shapes = [(input_dim, units), (units, units), (units,)]
+    # Scaled so the recurrence matters without saturating tanh everywhere.
+    weights = [rng.normal(scale=0.5, size=shape).astype("float32") for shape in shapes]
+    projection = rng.normal(size=(batch, steps, units)).astype("float32")
+    return x, weights, projection
 
+
+def probe_rnn_cell_matches_simple_rnn(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
+    """Outputs and gradients of ``RNN(cell_class(units))`` on :func:`simple_rnn_inputs`, and its outputs with the
+    recurrent kernel, then the bias, set to zero (which shows whether each is used)."""
+    x, weights, projection = simple_rnn_inputs(batch, steps, input_dim, units, seed)
+    x = tf.constant(x)
     with refuse_delegation(RNN_CELL):
         mine = _rnn_with_weights(cell_class(units), weights, batch, steps, input_dim, return_sequences=True)
-        actual = mine(x).numpy()
-        check_shape("RNN(MyRNNCell) outputs", actual, expected.shape)
-        message = _step_mismatch(actual, expected, "SimpleRNN", "look at how the previous state h_{t-1} enters")
-        if message:
-            mine.set_weights([weights[0], np.zeros_like(weights[1]), weights[2]])
-            if np.allclose(mine(x).numpy(), actual, atol=ATOL):
-                message += "; recurrent_kernel is not used"
-            mine.set_weights([weights[0], weights[1], np.zeros_like(weights[2])])
-            if np.allclose(mine(x).numpy(), actual, atol=ATOL):
-                message += "; bias is not used"
-            fail(message)
-        grads = _gradients(mine, x, projection)
+        outputs = mine(x).numpy()
+        variants = {}
+        for name, zeroed in (("without_recurrent_kernel", 1), ("without_bias", 2)):
+            mine.set_weights([np.zeros_like(w) if i == zeroed else w for i, w in enumerate(weights)])
+            variants[name] = mine(x).numpy()
+        mine.set_weights(weights)
+        grads = _gradients(mine, x, tf.constant(projection))
+    names = ["inputs", "kernel", "recurrent_kernel", "bias"]
+    return {"outputs": outputs, **variants, "gradients": {n: None if g is None else np.asarray(g) for n, g in zip(names, grads)}}
 
-    for name, g_mine, g_ref in zip(["inputs", "kernel", "recurrent_kernel", "bias"], grads, expected_grads):
+
+def compare_rnn_cell_matches_simple_rnn(observed, expected, batch, steps, input_dim, units, seed):
+    actual = observed["outputs"]
+    check_shape("RNN(MyRNNCell) outputs", actual, np.shape(expected["outputs"]))
+    message = _step_mismatch(actual, expected["outputs"], "SimpleRNN", "look at how the previous state h_{t-1} enters")
+    if message:
+        if np.allclose(observed["without_recurrent_kernel"], actual, atol=ATOL):
+            message += "; recurrent_kernel is not used"
+        if np.allclose(observed["without_bias"], actual, atol=ATOL):
+            message += "; bias is not used"
+        fail(message)
+    for name, g_ref in expected["gradients"].items():
+        g_mine = observed["gradients"].get(name)
         if g_mine is None:
             fail(f"no gradient flows to {name}: is it used inside a TensorFlow computation?")
+        check_shape(f"gradient with respect to {name}", g_mine, np.shape(g_ref))
         if not np.allclose(g_mine, g_ref, atol=ATOL, rtol=ATOL):
             fail(f"gradient with respect to {name} differs from SimpleRNN's by {max_abs_diff(g_mine, g_ref):.3g}")
-    passed(f"RNN(MyRNNCell({units})) matches SimpleRNN({units}) on {steps} steps: outputs and gradients agree to {ATOL}")
+    return f"RNN(MyRNNCell({units})) matches SimpleRNN({units}) on {steps} steps: outputs and gradients agree to {ATOL}"
+
+
+check_rnn_cell_matches_simple_rnn = Check(probe_rnn_cell_matches_simple_rnn, compare_rnn_cell_matches_simple_rnn)
 
 
 def check_rnn_model(build_fn, cell_class, input_dim=3, units=5, output_dim=2, steps=6, batch=2, seed=0):

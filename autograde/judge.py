@@ -1,0 +1,326 @@
+"""Test cells judged in the grader: the kernel runs probes, this process compares.
+
+A test cell of a solution notebook is a list of statements::
+
+    # Test 1.1b: ...
+    checks.check_rnn_cell_matches_simple_rnn(MyRNNCell, batch=2, steps=5, input_dim=3, units=4, seed=0)
+    ### BEGIN HIDDEN TESTS
+    checks.check_rnn_cell_matches_simple_rnn(MyRNNCell, batch=3, steps=9, input_dim=5, units=7, seed=11)
+    ### END HIDDEN TESTS
+
+When grading, the cell's text is never sent to the kernel. Each ``checks.check_<name>(...)`` call becomes one probe
+request: ``probe_<name>`` of the lab's public checks module with the same arguments, except that a ``seed`` is
+replaced by one drawn for this submission (:func:`seed_for`, from a secret only the instructor's side holds, the
+submission and the test), so nothing can be precomputed and a rerun gives the same grade. The observations come back
+as size-capped JSON (:func:`course_utils.checks.probing.decode`), and the check's comparison runs here, against the
+expectation the private references (:mod:`autograde.references`) compute for the same arguments. Any other statement
+of the cell (instructor code such as ``x, y = get_batch(...)``) runs in the kernel first, as setup. The cell's outputs
+are then what this process decided: a ``✔`` line per passing call, or the first failure as an error, which is how
+nbgrader scores it. So the kernel never holds a reference, an expected value or hidden-test text.
+"""
+import ast
+import asyncio
+import functools
+import hashlib
+import hmac
+import importlib
+import inspect
+import traceback
+from dataclasses import dataclass, field
+
+from nbclient.util import run_sync
+from nbformat.v4 import new_output
+from traitlets import Any, HasTraits, Integer, Unicode
+
+from course_utils.checks import CheckFailed
+from course_utils.checks.probing import decode, literal_params, raise_for_probe_failure
+
+CHECKS_NAME = "checks"  # what the notebooks call the lab's checks module
+CHECK_PREFIX = "check_"
+SEED = "seed"
+MAX_OBSERVATION_CHARS = 16_000_000
+
+
+def is_test_cell(cell):
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def lab_short_name(lab):
+    return lab.split("_")[0]
+
+
+class TestPlanError(ValueError):
+    """A test cell of a solution notebook is not of the form the grader judges; the message says why."""
+
+
+@dataclass(frozen=True)
+class ProbeCall:
+    """One ``checks.check_<name>(...)`` call of a test cell.
+
+    Args:
+        check: the check's name without ``check_``.
+        args: the arguments' source text, in order (positional first, then ``name=value``).
+        params: the arguments that are literals, by parameter name (defaults not included).
+    """
+
+    check: str
+    args: tuple
+    params: dict = field(hash=False)
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A statement of a test cell that is not a check call: instructor code run in the kernel before the probes."""
+
+    source: str
+
+
+def plan_test_cell(source):
+    """The steps of a test cell: :class:`Setup` and :class:`ProbeCall`, in order."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as error:
+        raise TestPlanError(f"the test cell does not parse: {error}") from None
+    hidden_from = _hidden_line(source)
+    steps = []
+    for statement in tree.body:
+        call = statement.value if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call) else None
+        func = call.func if call else None
+        if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == CHECKS_NAME
+                and func.attr.startswith(CHECK_PREFIX)):
+            if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+                raise TestPlanError(f"line {statement.lineno}: a check call may not use *args or **kwargs")
+            args = [ast.get_source_segment(source, a) for a in call.args]
+            args += [f"{k.arg}={ast.get_source_segment(source, k.value)}" for k in call.keywords]
+            params = {k.arg: _literal(k.value) for k in call.keywords if _is_literal(k.value)}
+            positional = [_literal(a) if _is_literal(a) else _NOT_LITERAL for a in call.args]
+            steps.append(ProbeCall(func.attr[len(CHECK_PREFIX):], tuple(args), {"__positional__": positional, **params},
+                                   hidden=hidden_from is not None and statement.lineno > hidden_from))
+        else:
+            steps.append(Setup(ast.get_source_segment(source, statement)))
+    return steps
+
+
+_NOT_LITERAL = object()
+
+
+def _is_literal(node):
+    try:
+        ast.literal_eval(node)
+        return True
+    except ValueError:
+        return False
+
+
+def _literal(node):
+    value = ast.literal_eval(node)
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _hidden_line(source):
+    for number, line in enumerate(source.splitlines(), 1):
+        if line.strip() == "### BEGIN HIDDEN TESTS":
+            return number
+    return None
+
+
+def bound_params(check, call, seed=None):
+    """The literal arguments of ``call`` bound to ``check``'s probe, defaults included; ``seed`` replaces a seed."""
+    positional = call.params["__positional__"]
+    placeholders = [value if value is not _NOT_LITERAL else _Placeholder() for value in positional]
+    keywords = {k: v for k, v in call.params.items() if k != "__positional__"}
+    for arg in call.args[len(positional):]:
+        name = arg.split("=", 1)[0]
+        keywords.setdefault(name, _Placeholder())
+    bound = check.signature.bind(*placeholders, **keywords)
+    bound.apply_defaults()
+    if seed is not None and SEED in bound.arguments:
+        bound.arguments[SEED] = seed
+    return literal_params(check.signature, bound)
+
+
+class _Placeholder:
+    """Stands for an argument the kernel evaluates (a student's class, a notebook variable)."""
+
+
+def seed_for(seed_key, grade_id, index):
+    """The seed of the ``index``-th check call of test ``grade_id``, for the submission whose key is ``seed_key``."""
+    digest = hmac.new(seed_key.encode(), f"{grade_id}/{index}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def submission_seed_key(secret, notebook_text):
+    """A submission's seed key: the course's grading secret and the submitted notebook, hashed together."""
+    return hmac.new(secret.encode(), notebook_text.encode(), hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=16)
+def lab_modules(lab):
+    """The lab's public checks module and its private references module, imported in this (the grader's) process."""
+    short = lab_short_name(lab)
+    checks = importlib.import_module(f"course_utils.checks.{short}")
+    references = importlib.import_module(f"autograde.references.{short}")
+    return checks, references
+
+
+def get_check(lab, name):
+    checks, _ = lab_modules(lab)
+    check = getattr(checks, f"{CHECK_PREFIX}{name}", None)
+    if check is None or not hasattr(check, "probe"):
+        raise TestPlanError(f"course_utils.checks.{lab_short_name(lab)} has no check called {CHECK_PREFIX}{name}")
+    return check
+
+
+def expectation(lab, name, params):
+    """What the reference and each known mistake give for ``params``, from the private references."""
+    check = get_check(lab, name)
+    if not check.expects:
+        return None
+    _, references = lab_modules(lab)
+    expect = getattr(references, f"expect_{name}", None)
+    if expect is None:
+        raise TestPlanError(f"autograde.references.{lab_short_name(lab)} has no expect_{name}")
+    return expect(**params)
+
+
+def judge(lab, call, params, observed):
+    """The pass message of one probe call's observations; raises CheckFailed naming the mistake."""
+    raise_for_probe_failure(observed)
+    check = get_check(lab, call.check)
+    return check.compare(observed, expectation(lab, call.check, params), **params)
+
+
+def probe_code(lab, call, params):
+    """The code the kernel runs for one call: the probe with the call's arguments, the drawn seed in place."""
+    module = f"course_utils.checks.{lab_short_name(lab)}"
+    args = list(call.args)
+    if SEED in params:
+        args = [a for a in args if not a.startswith(f"{SEED}=")]
+        check = get_check(lab, call.check)
+        names = list(check.signature.parameters)
+        position = names.index(SEED)
+        positional = [a for a in args if not _is_keyword(a)]
+        if position < len(positional):
+            positional[position] = repr(params[SEED])
+            args = positional + [a for a in args if _is_keyword(a)]
+        else:
+            args.append(f"{SEED}={params[SEED]!r}")
+    return (f"__import__('course_utils.checks.probing', fromlist=['run_probe']).run_probe("
+            f"__import__({module!r}, fromlist=['probe']).probe_{call.check}, {', '.join(args)})")
+
+
+def _is_keyword(arg):
+    head = arg.split("=", 1)[0].strip()
+    return "=" in arg and head.isidentifier() and not arg.split("=", 1)[1].startswith("=")
+
+
+class JudgedCells(HasTraits):
+    """Mixin for an nbclient NotebookClient: test cells are probed in the kernel and judged in this process.
+
+    Set ``lab`` to turn it on. ``test_sources`` maps a test's grade_id to the instructor's source of its cell (with
+    hidden tests); without it the cell's own source is used (a solution notebook). ``seed_key`` draws the seeds.
+    """
+
+    lab = Unicode("", help="the lab whose test cells are judged here; empty: test cells run as they are").tag(config=True)
+    seed_key = Unicode("", help="the submission's seed key (see submission_seed_key)").tag(config=True)
+    test_sources = Any(None, allow_none=True, help="grade_id -> the instructor's source of that test cell")
+    max_observation_chars = Integer(MAX_OBSERVATION_CHARS, help="largest observations a probe may return").tag(config=True)
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if not self.lab or not is_test_cell(cell):
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        source = (self.test_sources or {}).get(grade_id, cell.source)
+        cell.outputs = []
+        self.judged = getattr(self, "judged", {})
+        outcome = await self._async_judge_cell(cell, grade_id, source)
+        self.judged[grade_id] = outcome
+        cell.execution_count = execution_count
+        return cell
+
+    execute_cell = run_sync(async_execute_cell)  # nbclient binds the sync twin at class creation
+
+    async def _async_judge_cell(self, cell, grade_id, source):
+        try:
+            steps = plan_test_cell(source)
+        except TestPlanError as error:
+            return self._fail(cell, "GraderError", f"the instructor's test cell cannot be judged: {error}")
+        probes = 0
+        for step in steps:
+            if isinstance(step, Setup):
+                reply = await self._async_request(step.source, cell)
+                if reply is None or reply.get("status") != "ok":
+                    return self._fail(cell, "CheckFailed", f"running `{step.source[:120]}` failed: {_reply_error(reply)}")
+                continue
+            try:
+                check = get_check(self.lab, step.check)
+                params = bound_params(check, step, seed_for(self.seed_key, grade_id, probes))
+                probes += 1
+                reply = await self._async_request("pass", cell, {"observed": probe_code(self.lab, step, params)})
+                observed = self._observations(reply)
+                message = await asyncio.to_thread(judge, self.lab, step, params, observed)
+            except CheckFailed as failure:
+                where = "hidden test" if step.hidden else "test"
+                note = " (a hidden test, with other sizes and seeds than the visible one)" if step.hidden else ""
+                return self._fail(cell, "CheckFailed", f"{failure}{note}", where=where)
+            except TestPlanError as error:
+                return self._fail(cell, "GraderError", f"the instructor's test cell cannot be judged: {error}")
+            except Exception as error:  # the grader's own trouble: that test fails, and the row says so
+                last = traceback.format_exception_only(error)[-1].strip()[:300]
+                return self._fail(cell, "GraderError", f"judging {CHECK_PREFIX}{step.check} failed in the grader: {last}")
+            if not step.hidden:
+                cell.outputs.append(new_output("stream", name="stdout", text=f"\u2714 {message}\n"))
+        if any(step.hidden for step in steps if isinstance(step, ProbeCall)):
+            cell.outputs.append(new_output("stream", name="stdout", text="\u2714 the hidden tests pass too\n"))
+        return "passed"
+
+    def _fail(self, cell, ename, message, where="test"):
+        cell.outputs.append(new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"]))
+        return f"failed: {message}"
+
+    async def _async_request(self, code, cell, user_expressions=None):
+        """Runs ``code`` in the kernel, silently and out of its history; returns the reply's content (None: no reply)."""
+        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False, stop_on_error=False,
+                                 user_expressions=user_expressions or {})
+        reply = await self.async_wait_for_reply(msg_id, cell)
+        return (reply or {}).get("content")
+
+    def _observations(self, reply):
+        if reply is None:
+            raise CheckFailed("the kernel did not answer the probe in time (an endless loop, or too slow an answer)")
+        if reply.get("status") != "ok":
+            raise CheckFailed(f"the probe could not run: {_reply_error(reply)}")
+        answer = (reply.get("user_expressions") or {}).get("observed") or {}
+        if answer.get("status") != "ok":
+            raise CheckFailed(f"the probe could not run: {answer.get('ename', '?')}: {str(answer.get('evalue', ''))[:300]}")
+        text = (answer.get("data") or {}).get("text/plain", "")
+        if len(text) > self.max_observation_chars * 2 + 2:
+            raise CheckFailed(f"the probe's observations are larger than the {self.max_observation_chars:,} characters allowed")
+        try:
+            return decode(ast.literal_eval(text), self.max_observation_chars)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
+            raise CheckFailed(f"the probe's observations could not be read ({str(error)[:200]}): was the probe replaced?") from None
+
+
+def _reply_error(reply):
+    if reply is None:
+        return "no answer from the kernel in time"
+    return f"{reply.get('ename', '?')}: {str(reply.get('evalue', ''))[:300]}"
+
+
+def judged_params(lab, source, seed_key=None, grade_id=""):
+    """Every probe call of a test cell's source with its bound literal arguments (seeds drawn when ``seed_key`` is given)."""
+    calls, index = [], 0
+    for step in plan_test_cell(source):
+        if isinstance(step, ProbeCall):
+            check = get_check(lab, step.check)
+            seed = seed_for(seed_key, grade_id, index) if seed_key else None
+            calls.append((step, bound_params(check, step, seed)))
+            index += 1
+    return calls
+
+
+__all__ = ["JudgedCells", "ProbeCall", "Setup", "TestPlanError", "expectation", "get_check", "is_test_cell",
+           "judge", "judged_params", "plan_test_cell", "probe_code", "seed_for", "submission_seed_key"]
