@@ -38,9 +38,21 @@ def solution_namespace(course, lab, preamble="import numpy as np\nimport tensorf
     return namespace
 
 
+def judged(check, *args, **kwargs):
+    """A check as the grader runs it, in one process: the probe, then the comparison with an expectation computed
+    afresh by the private references (any arguments, not only those stored for students). Returns the pass message."""
+    from autograde.judge import expectation
+    from course_utils.checks.probing import decode, raise_for_probe_failure, run_probe
+
+    params = check.params(*args, **kwargs)
+    observed = decode(run_probe(check.probe, *args, **kwargs))
+    raise_for_probe_failure(observed)
+    return check.compare(observed, expectation(check.lab, check.name, params), **params)
+
+
 def fails_with(pattern, check, *args, **kwargs):
-    """Asserts that a self-check rejects a wrong implementation with a message matching ``pattern``."""
+    """Asserts that a check, as the grader judges it, rejects a wrong implementation with a message matching ``pattern``."""
     from course_utils.checks import CheckFailed
 
     with pytest.raises(CheckFailed, match=pattern):
-        check(*args, **kwargs)
+        judged(check, *args, **kwargs)
