@@ -33,7 +33,7 @@ from nbformat.v4 import new_output
 from traitlets import Any, HasTraits, Integer, Unicode
 
 from course_utils.checks import CheckFailed
-from course_utils.checks.probing import decode, literal_params, raise_for_probe_failure
+from course_utils.checks.probing import as_param, decode, parameters, raise_for_probe_failure
 
 CHECKS_NAME = "checks"  # what the notebooks call the lab's checks module
 CHECK_PREFIX = "check_"
@@ -127,22 +127,25 @@ def _hidden_line(source):
 
 
 def bound_params(check, call, seed=None):
-    """The literal arguments of ``call`` bound to ``check``'s probe, defaults included; ``seed`` replaces a seed."""
+    """The arguments of ``call`` (see :func:`course_utils.checks.probing.parameters`) bound to ``check``'s probe,
+    defaults included; ``seed`` replaces the seed. Raises TestPlanError when an argument is not a literal."""
     positional = call.params["__positional__"]
-    placeholders = [value if value is not _NOT_LITERAL else _Placeholder() for value in positional]
-    keywords = {k: v for k, v in call.params.items() if k != "__positional__"}
-    for arg in call.args[len(positional):]:
-        name = arg.split("=", 1)[0]
-        keywords.setdefault(name, _Placeholder())
-    bound = check.signature.bind(*placeholders, **keywords)
+    keywords = {arg.split("=", 1)[0]: call.params.get(arg.split("=", 1)[0], _NOT_LITERAL) for arg in call.args[len(positional):]}
+    try:
+        bound = check.signature.bind(*positional, **keywords)
+    except TypeError as error:
+        raise TestPlanError(f"{CHECK_PREFIX}{call.check}: {error}") from None
     bound.apply_defaults()
-    if seed is not None and SEED in bound.arguments:
-        bound.arguments[SEED] = seed
-    return literal_params(check.signature, bound)
-
-
-class _Placeholder:
-    """Stands for an argument the kernel evaluates (a student's class, a notebook variable)."""
+    params = {}
+    for name in parameters(check.signature):
+        value = bound.arguments[name]
+        if value is _NOT_LITERAL:
+            raise TestPlanError(f"{CHECK_PREFIX}{call.check}: {name} must be written as a literal in the test cell "
+                                "(the grader computes the expectation from it)")
+        params[name] = as_param(value)
+    if seed is not None and SEED in params:
+        params[SEED] = seed
+    return params
 
 
 def seed_for(seed_key, grade_id, index):
@@ -193,27 +196,16 @@ def judge(lab, call, params, observed):
 
 
 def probe_code(lab, call, params):
-    """The code the kernel runs for one call: the probe with the call's arguments, the drawn seed in place."""
-    module = f"course_utils.checks.{lab_short_name(lab)}"
-    args = list(call.args)
-    if SEED in params:
-        args = [a for a in args if not a.startswith(f"{SEED}=")]
-        check = get_check(lab, call.check)
-        names = list(check.signature.parameters)
-        position = names.index(SEED)
-        positional = [a for a in args if not _is_keyword(a)]
-        if position < len(positional):
-            positional[position] = repr(params[SEED])
-            args = positional + [a for a in args if _is_keyword(a)]
-        else:
-            args.append(f"{SEED}={params[SEED]!r}")
+    """The code the kernel runs for one call: the probe, its objects as the test cell writes them, its arguments as
+    the grader bound them (the drawn seed in place of the cell's)."""
+    check = get_check(lab, call.check)
+    names = list(check.signature.parameters)
+    objects = [arg for i, arg in enumerate(call.args[:len(call.params["__positional__"])]) if names[i] not in params]
+    objects += [arg for arg in call.args[len(call.params["__positional__"]):] if arg.split("=", 1)[0] not in params]
+    arguments = [f"{name}={value!r}" for name, value in params.items()]
+    probe = check.probe
     return (f"__import__('course_utils.checks.probing', fromlist=['run_probe']).run_probe("
-            f"__import__({module!r}, fromlist=['probe']).probe_{call.check}, {', '.join(args)})")
-
-
-def _is_keyword(arg):
-    head = arg.split("=", 1)[0].strip()
-    return "=" in arg and head.isidentifier() and not arg.split("=", 1)[1].startswith("=")
+            f"__import__({probe.__module__!r}, fromlist=['_']).{probe.__name__}, {', '.join(objects + arguments)})")
 
 
 class JudgedCells(HasTraits):

@@ -46,7 +46,7 @@ def check_close(name, actual, expected, atol=1e-5, rtol=1e-5):
         fail(f"{name}: differs from the reference by up to {max_abs_diff(actual, expected):.3g}")
 
 
-def probe_prediction(predictions, name, choices):
+def probe_prediction(predictions, name="", choices=()):
     """The answer recorded for prediction ``name`` (a check of a prediction compares no expected value)."""
     # Duck-typed: the notebook's Predictions comes from the public module.
     if not isinstance(predictions, dict) or not callable(getattr(predictions, "reveal", None)):

@@ -119,23 +119,25 @@ def raise_for_probe_failure(observed):
         fail(f"your code raised {observed[ERROR]}")
 
 
-def literal_params(signature, bound):
-    """The arguments of a bound call that are plain data (sizes, seeds, names, choices), defaults included."""
-    params = {}
-    for name, value in bound.arguments.items():
-        if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
-            value = dict(value)
-        if _is_literal(value):
-            params[name] = list(value) if isinstance(value, tuple) else value
-    return params
+def parameters(signature):
+    """The names of a probe's *arguments*: its parameters with a default (sizes, seeds, names). The others are the
+    *objects* it probes (the student's class or function, notebook data), evaluated in the kernel."""
+    return [p.name for p in signature.parameters.values() if p.default is not inspect.Parameter.empty]
 
 
-def _is_literal(value):
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return not isinstance(value, float) or math.isfinite(value)
+def is_literal(value):
+    """Whether ``value`` is plain data an argument may be: numbers, strings, booleans, None, lists and tuples of them."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
     if isinstance(value, (list, tuple)):
-        return all(_is_literal(item) for item in value)
+        return all(is_literal(item) for item in value)
     return False
+
+
+def as_param(value):
+    return [as_param(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
 def same_params(a, b):
@@ -166,9 +168,11 @@ class Check:
     """A self-check a test cell calls: the probe, then the comparison with the stored expectation.
 
     Args:
-        probe: ``probe_<name>(objects..., **arguments)`` returning observations.
+        probe: ``probe_<name>(objects..., **arguments)`` returning observations. Its parameters without a default
+            are the objects it probes (evaluated in the kernel); those with a default are its *arguments*, plain
+            data the grader knows too (a test cell must write them as literals).
         compare: ``compare_<name>(observed, expected, **arguments)`` raising ``CheckFailed`` or returning the
-            message a pass prints. ``arguments`` are the probe's arguments that are plain data, defaults included.
+            message a pass prints; it gets every argument, defaults included.
         expects: whether the comparison reads an expectation (``False`` for checks of properties alone, such as
             a prediction being one of its choices).
 
@@ -187,9 +191,14 @@ class Check:
         self.__name__ = self.__qualname__ = f"check_{self.name}"
 
     def params(self, *args, **kwargs):
+        """The call's arguments (see :func:`parameters`), defaults included; fails unless each is plain data."""
         bound = self.signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        return literal_params(self.signature, bound)
+        params = {name: bound.arguments[name] for name in parameters(self.signature)}
+        for name, value in params.items():
+            if not is_literal(value):
+                fail(f"{self.__name__}: {name} should be plain data (a number, a string, a list of them), got {type(value).__name__}")
+        return {name: as_param(value) for name, value in params.items()}
 
     def __call__(self, *args, **kwargs):
         params = self.params(*args, **kwargs)
