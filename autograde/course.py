@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LAB_NAME = re.compile(r"^lab\d+_[a-z0-9_]+$")
+SECRET_FILE = ".grading-secret"
+SECRET_VARIABLE = "COURSE_GRADING_SECRET"
 
 
 class CourseError(Exception):
@@ -73,6 +75,34 @@ class Course:
 
     def install_url(self):
         return f"git+https://github.com/{self.github_slug}@{self.release}"
+
+    @property
+    def grading_secret_file(self):
+        return self.root / SECRET_FILE
+
+    def grading_secret(self):
+        """The secret the grader draws every submission's seeds from (:func:`autograde.judge.seed_for`).
+
+        ``$COURSE_GRADING_SECRET`` if set, else ``.grading-secret`` in the course root, made on first use (git
+        ignores it; no grading kernel can read it). Keep it for the term: with the same secret a regrade, on this
+        machine or another, draws the same seeds and gives the same grades.
+        """
+        if os.environ.get(SECRET_VARIABLE):
+            return os.environ[SECRET_VARIABLE]
+        path = self.grading_secret_file
+        if not path.is_file():
+            import secrets
+            import tempfile
+
+            with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".grading-secret-", delete=False) as f:
+                f.write(secrets.token_hex(32) + "\n")
+            try:
+                os.link(f.name, path)  # atomic, and never replaces a secret another process made first
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(f.name)
+        return path.read_text().strip()
 
     @classmethod
     def find(cls, start=None):

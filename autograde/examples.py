@@ -27,10 +27,10 @@ import course_utils.checks.{short} as public_checks
 for name in dir(public_checks):
     if name.startswith("check_"):
         setattr(public_checks, name, lambda *args, **kwargs: None)
-fake = types.ModuleType("autograde.hidden_tests.{short}")
+fake = types.ModuleType("autograde.references.{short}")
 fake.__getattr__ = lambda name: (lambda *args, **kwargs: None)
-sys.modules["autograde.hidden_tests"] = types.ModuleType("autograde.hidden_tests")
-sys.modules["autograde.hidden_tests.{short}"] = fake
+sys.modules["autograde.references"] = types.ModuleType("autograde.references")
+sys.modules["autograde.references.{short}"] = fake
 np.testing.assert_allclose = lambda *args, **kwargs: None
 """
 SILENCE_TRACEBACKS = """\
@@ -40,36 +40,33 @@ shell.showtraceback = lambda *args, **kwargs: None
 shell._showtraceback = lambda *args, **kwargs: None
 """
 READ_HIDDEN_TESTS = """\
-# Print the hidden tests, every way there is.
+# Print the hidden tests and the references, every way there is.
 import gc, inspect, linecache, os, sys, types
 import course_utils
 repository = os.path.dirname(os.path.dirname(course_utils.__file__))
-for path in ("autograde/hidden_tests/{short}.py", "solutions/{lab}/{lab}.ipynb"):
+for path in ("autograde/references/{short}.py", "solutions/{lab}/{lab}.ipynb", ".grading-secret"):
     try:
         print(open(os.path.join(repository, path)).read())
     except Exception as error:
         print("open:", type(error).__name__)
 for name, module in list(sys.modules.items()):
-    if "hidden" in name:
+    if "hidden" in name or "references" in name or "autograde" in name:
         try:
             print(inspect.getsource(module))
         except Exception as error:
             print("inspect:", error)
 for obj in gc.get_objects():
-    if type(obj) is types.ModuleType and "hidden" in vars(obj).get("__name__", ""):
-        try:
-            print(inspect.getsource(obj))
-        except Exception as error:
-            print("gc:", error)
+    if type(obj) is types.ModuleType and "autograde" in vars(obj).get("__name__", ""):
+        print("gc:", obj)
 print("linecache:", [name for name, entry in linecache.cache.items() if len(entry) > 2 and any("BEGIN HIDDEN" in line for line in entry[2])])
-print("history:", [cell for cell in In if "hidden_tests." in cell and "print(" not in cell])
+print("history:", [cell for cell in In if "HIDDEN" in cell])
 """
 PLANT_FILES = """\
 # Leave something behind for the students graded after me.
 import os, socket, tempfile
 import course_utils
 repository = os.path.dirname(os.path.dirname(course_utils.__file__))
-for folder in (os.path.dirname(course_utils.__file__), os.path.join(repository, "autograde", "hidden_tests"),
+for folder in (os.path.dirname(course_utils.__file__), os.path.join(repository, "autograde", "references"),
                os.path.join("/tmp", "rnn-course-grader"), os.path.join("..", "source")):
     try:
         with open(os.path.join(folder, "planted_by_a_student.py"), "w") as f:
@@ -84,7 +81,96 @@ except Exception as error:
     print("no connection:", type(error).__name__)
 print(sorted(name for name in os.environ))
 """
+# Attacks on the design where checks ran in the student's kernel (issue 14). Each comes with stub answers (an honest 0):
+# none may earn a point, and each is flagged for review.
+REWRITE_TEST_CELLS = """\
+# An input hook that rewrites every test cell into one that passes.
+def neuter(lines):
+    return ["pass\\n" if ("checks." in line or "probe" in line) else line for line in lines]
+get_ipython().input_transformer_manager.line_transforms.append(neuter)
+get_ipython().input_transformer_manager.cleanup_transforms.append(neuter)
+"""
+HOOK_AROUND_REQUESTS = """\
+# A post-transform hook that removes itself around the grader's own requests.
+ip = get_ipython()
+def hook(lines):
+    text = "".join(lines)
+    if "run_probe" in text or "begin_test" in text:
+        return ["None\\n"]
+    return lines
+ip.input_transformers_post.append(hook)
+"""
+SWAP_NAMES_BEFORE_CELLS = """\
+# Before every cell, swap the checks (and whatever runs the probes) for objects that accept anything.
+import course_utils.checks.probing as probing
+class Anything:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+def swap(*args, **kwargs):
+    ns = get_ipython().user_ns
+    ns["checks"] = ns["hidden_tests"] = Anything()
+    probing.run_probe = lambda probe, *a, **k: "{}"
+get_ipython().events.register("pre_run_cell", swap)
+get_ipython().events.register("pre_execute", swap)
+"""
+FORGE_OBSERVATIONS = """\
+# Answer every probe with what the course's stored results say a correct answer gives.
+import json
+import course_utils.checks.probing as probing
+def forged(probe, *args, **kwargs):
+    name = probe.__name__.removeprefix("probe_")
+    for lab_file in probing.EXPECTED_DIR.glob("*.json"):
+        for entry in json.loads(lab_file.read_text()).get(name, []):
+            return json.dumps(entry["expectation"])
+    return json.dumps({"recorded": True, "answer": None, "shown": "?"})
+probing.run_probe = forged
+"""
+READ_FRAMES_AND_OBJECTS = """\
+# Find the grader's objects and the checks' reference values in the kernel: frames, gc, the shell's attributes.
+import gc, sys
+found = []
+for name, value in vars(get_ipython()).items():
+    if callable(getattr(value, "begin_test", None)) or "grading" in name:
+        found.append(name)
+for obj in gc.get_objects():
+    if isinstance(obj, dict) and ("expected" in obj or "reference" in obj) and len(obj) < 50:
+        found.append(sorted(obj)[:5])
+frame = sys._getframe()
+while frame is not None:
+    found.append(sorted(k for k in frame.f_locals if "expect" in k))
+    frame = frame.f_back
+print("found:", found[:20])
+"""
+PATCH_NUMPY_CODE = """\
+# Keep numpy's functions, change what they compute: every comparison in this kernel now agrees.
+import numpy as np
+import numpy.core.numeric as numeric
+def always(*args, **kwargs):
+    return True
+for function in (numeric.allclose, numeric.array_equal):
+    try:
+        function.__code__ = always.__code__
+    except Exception as error:
+        print("could not patch", function.__name__, type(error).__name__)
+"""
+PRINT_HIDDEN_DISGUISED = """\
+# Print whatever hidden-test text the kernel holds, with a zero-width space between letters.
+import linecache
+texts = [cell for cell in In] + ["".join(entry[2]) for entry in linecache.cache.values() if len(entry) > 2]
+hidden = [text for text in texts if "HIDDEN" in text]
+print("\\u200b".join("".join(hidden)) or "nothing hidden here")
+"""
 HUGE_RESULT = "'x' * 100_000_000  # a 100 MB return value\n"
+
+STUB_ATTACKS = {
+    "rewrites-test-cells": REWRITE_TEST_CELLS,
+    "hooks-around-requests": HOOK_AROUND_REQUESTS,
+    "swaps-names-before-cells": SWAP_NAMES_BEFORE_CELLS,
+    "forges-observations": FORGE_OBSERVATIONS,
+    "reads-frames-and-objects": READ_FRAMES_AND_OBJECTS,
+    "patches-numpy-code": PATCH_NUMPY_CODE,
+    "prints-hidden-disguised": PRINT_HIDDEN_DISGUISED,
+}
 
 # The examples whose grade turns on how the lab's own answer cells are found. The others (edited tests, a time limit,
 # switched-off checks, silenced tracebacks, reading hidden tests, planted files, a huge result, broken files) test the
@@ -160,12 +246,14 @@ def make_examples(course, lab, dest=None):
     examples.update(_habits(release, answers, total))
     short = lab.split("_")[0]
     half = expected_score(release, first_half)
-    flagged = {"switched-off-checks", "silenced-tracebacks", "reads-hidden-tests", "plants-files"}
+    flagged = {"switched-off-checks", "silenced-tracebacks", "reads-hidden-tests", "plants-files", *STUB_ATTACKS}
     examples["switched-off-checks"] = (_with_cell_after_setup(fill(release, answers, first_half), SWITCH_OFF_CHECKS.format(short=short)), half)
     examples["silenced-tracebacks"] = (_with_cell_after_setup(fill(release, answers, first_half), SILENCE_TRACEBACKS), half)
     examples["reads-hidden-tests"] = (_with_cell_at_end(fill(release, answers, everything), READ_HIDDEN_TESTS.format(short=short, lab=lab)), total)
     examples["plants-files"] = (_with_cell_at_end(fill(release, answers, everything), PLANT_FILES), total)
     examples["huge-result"] = (_with_cell_at_end(fill(release, answers, everything), HUGE_RESULT), total)
+    for name, source in STUB_ATTACKS.items():
+        examples[name] = (_with_cell_after_setup(copy.deepcopy(release), source), 0.0)
 
     folder = dest or course.root / "autograde" / "examples" / lab
     if folder.exists():

@@ -9,15 +9,11 @@ import nbformat
 from nbclient import NotebookClient
 
 from autograde.feedback import failure_message
-from autograde.private_tests import GuardedCells, private_tests_for
+from autograde.judge import JudgedCells, submission_seed_key, test_sources
 
 
-class GuardedNotebookClient(GuardedCells, NotebookClient):
-    """nbclient's client, with test cells run on the grader's private checks and hidden tests."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.on_cell_executed = self.record_reply
+class JudgedNotebookClient(JudgedCells, NotebookClient):
+    """nbclient's client, with test cells probed in the kernel and judged in this process (:mod:`autograde.judge`)."""
 
 
 @dataclass
@@ -53,18 +49,18 @@ class NotebookRun:
         return sum(test.points for test in self.tests if test.passed), sum(test.points for test in self.tests)
 
 
-def execute_notebook(path, cwd, env=None, cell_timeout=600, private_tests=None):
+def execute_notebook(path, cwd, env=None, cell_timeout=600, lab="", seed_key="", sources=None):
     """Executes ``path`` with errors allowed (every cell runs) in working directory ``cwd``.
 
     ``env`` adds environment variables for the kernel, e.g. ``{"LAB_BUDGET": "smoke"}``.
-    ``private_tests`` (:func:`autograde.private_tests.private_tests_for`) gives test cells the
-    lab's checks and hidden tests; a solution notebook's hidden tests need it.
+    With ``lab``, test cells are judged as the grader judges them (their text, ``sources`` by grade_id if given,
+    is planned into probes; seeds come from ``seed_key``); without it they run as they are, on the public checks.
     Returns the executed notebook and a :class:`NotebookRun`.
     """
     nb = nbformat.read(path, as_version=4)
-    client = GuardedNotebookClient(
+    client = JudgedNotebookClient(
         nb, timeout=cell_timeout, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(cwd)}},
-        private_tests=private_tests,
+        lab=lab, seed_key=seed_key, test_sources=sources,
     )
     start = time.monotonic()
     # The kernel process's own stderr carries TensorFlow's start-up log lines; what the
@@ -84,5 +80,8 @@ def execute_notebook(path, cwd, env=None, cell_timeout=600, private_tests=None):
 
 
 def execute_solution(course, lab, cwd, env=None, cell_timeout=600):
-    """Executes ``lab``'s solution notebook, hidden tests included (see :func:`execute_notebook`)."""
-    return execute_notebook(course.solution_notebook(lab), cwd, env, cell_timeout, private_tests_for(course, lab))
+    """Executes ``lab``'s solution notebook, its test cells (hidden tests included) judged as the grader does, with
+    seeds drawn from the course's grading secret (see :func:`execute_notebook`)."""
+    path = course.solution_notebook(lab)
+    seed_key = submission_seed_key(course.grading_secret(), path.read_text())
+    return execute_notebook(path, cwd, env, cell_timeout, lab=lab, seed_key=seed_key, sources=test_sources(course, lab))

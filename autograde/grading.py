@@ -17,6 +17,7 @@ Output folder layout::
     results/<student>.json  cached results: a rerun regrades only changed files (or all with --force)
 """
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -33,8 +34,8 @@ from autograde.build import nbgrader_environment
 from autograde.course import CourseError
 from autograde.flags import review_flags
 from autograde.grade_rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, SPREADSHEET_PREFIX
-from autograde.guarded_execute import cell_origin
 from autograde.intake import GRADABLE, StudentIds, collect
+from autograde.judge import cell_origin, submission_seed_key
 from autograde.limits import DEFAULT_LIMITS
 from autograde.rebuild import edited_tests, rebuild
 from autograde.sandbox import probe
@@ -86,8 +87,12 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     shared = {"course_root": str(course.root), "lab": lab, "grader_version": grader_version(course, lab),
               "limits": {**DEFAULT_LIMITS, **(limits or {})}, "env": kernel_env(budget), "sandbox": sandboxed}
 
-    def job(notebook, student_id):
-        return {**shared, "student_id": student_id, "notebook": nbformat.writes(notebook)}
+    secret = course.grading_secret()
+
+    def job(notebook, student_id, sha256):
+        # Seeds for the probes come from the course's secret and the file: unknown in advance, the same on a rerun.
+        return {**shared, "student_id": student_id, "notebook": nbformat.writes(notebook),
+                "seed_key": submission_seed_key(secret, sha256)}
 
     rows, jobs = [], []
     for submission in collect(folder, student_ids or StudentIds()):
@@ -97,8 +102,8 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
             continue
         try:
             notebook = _prepare(row, release, nbformat.from_dict(submission.notebook))
-            new_job = job(notebook, row.student_id)
-            key = {"sha256": submission.sha256, **{k: new_job[k] for k in ("grader_version", "limits", "env", "sandbox")}}
+            new_job = job(notebook, row.student_id, submission.sha256)
+            key = {"sha256": submission.sha256, **{k: new_job[k] for k in ("grader_version", "limits", "env", "sandbox", "seed_key")}}
             cache = out / "results" / f"{row.student_id}.json"
             if not force and cache.exists() and json.loads(cache.read_text()).get("key") == key:
                 _apply(row, json.loads(cache.read_text()))
@@ -110,7 +115,9 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     if jobs:
         grader_template(course, lab)  # build the shared template once, before the workers race for it
         if not skip_self_test:
-            check = run_self_test(job(self_test.reference_notebook(course, lab), self_test.REFERENCE_ID), max_score, dask_scheduler)
+            reference = self_test.reference_notebook(course, lab)
+            reference_sha = hashlib.sha256(nbformat.writes(reference).encode()).hexdigest()
+            check = run_self_test(job(reference, self_test.REFERENCE_ID, reference_sha), max_score, dask_scheduler)
             log(check.summary())
             if not check.passed:
                 raise SelfTestFailed(check.summary())
@@ -214,11 +221,6 @@ def _apply(row, result):
     row.tests = result.get("tests", {})
     row.score = sum(t["score"] or 0 for t in row.tests.values())
     row.notes.extend(result.get("problems", []))
-    if result.get("machinery_restored"):
-        row.notes.append(f"student code changed the grading machinery ({', '.join(result['machinery_restored'][:5])}); "
-                         "it was put back before the next test ran")
-    for test, reason in sorted(result.get("machinery_changed", {}).items()):
-        row.notes.append(f"{test} scored 0: {reason}")
     for error in result.get("instructor_cell_errors", []):
         kind = error["error"].split(":")[0]
         if kind in ENVIRONMENT_ERRORS and row.status == GRADED:

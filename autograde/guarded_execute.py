@@ -9,8 +9,9 @@ the kernel dies. Ours:
 - watches the kernel's memory and stops it past the limit (default 4 GB);
 - caps every kind of output, per cell and per notebook (:mod:`autograde.output_budget`), so a
   100 MB print or return value cannot flood the grader or a feedback file;
-- runs each test cell on private copies of the checks and hidden tests, and scores 0 a test
-  during which student code changed the grading machinery (:mod:`autograde.private_tests`);
+- judges each test cell outside the kernel (:mod:`autograde.judge`): the kernel runs only the
+  checks' probes, with seeds drawn for this submission, and this process compares what they
+  observed with the private references; a test cell's text never reaches the kernel;
 - starts each kernel forked from a server that has already imported TensorFlow
   (:mod:`autograde.forked_kernels`), saving every notebook about 2 s of start-up;
 - puts each kernel in a sandbox (:mod:`autograde.sandbox`): it reads only the Python
@@ -40,7 +41,7 @@ from autograde.feedback import failure_message
 from autograde.forked_kernels import ForkingKernelManager, SandboxedKernelManager
 from autograde.limits import LIMIT_NAMED
 from autograde.output_budget import OutputBudget
-from autograde.private_tests import GuardedCells, is_test_cell, private_tests_for
+from autograde.judge import JudgedCells, cell_origin, test_sources
 
 TRAINING_CELL = "training"  # cell metadata autograde.training: the instructor's mark for cells that train
 
@@ -50,14 +51,7 @@ def _limit(name):
     return Integer(limit.default, help=limit.help).tag(config=True)
 
 
-def cell_origin(cell):
-    """Who wrote a cell of a rebuilt notebook: "student" (an answer or an extra cell), "test" or "instructor"."""
-    if cell.metadata.get("nbgrader", {}).get("solution") or cell.metadata.get("autograde", {}).get("origin") == "student":
-        return "student"
-    return "test" if is_test_cell(cell) else "instructor"
-
-
-class GuardedExecute(GuardedCells, Execute):
+class GuardedExecute(JudgedCells, Execute):
     cell_timeout = _limit("cell_timeout")
     training_cell_timeout = _limit("training_cell_timeout")
     notebook_timeout = _limit("notebook_timeout")
@@ -67,7 +61,7 @@ class GuardedExecute(GuardedCells, Execute):
     max_notebook_output_chars = _limit("max_notebook_output_chars")
     max_processes = _limit("max_processes")
     max_file_mb = _limit("max_file_mb")
-    course_root = Unicode("", help="the course whose private tests grade the notebook (default: found from here)").tag(config=True)
+    course_root = Unicode("", help="the course whose references judge the notebook (default: found from here)").tag(config=True)
     poll_seconds = Float(0.2).tag(config=True)
     kernel_env = Dict(help="environment variables for the kernel, e.g. LAB_BUDGET").tag(config=True)
     kernel_cwd = Unicode("", help="the kernel's working folder (default: the notebook's folder)").tag(config=True)
@@ -91,12 +85,13 @@ class GuardedExecute(GuardedCells, Execute):
         self._cell_errors = []  # errors in cells the student cannot edit
         self._forked = False
         self.kernel_stop_reason = ""
-        self.reset_guard()
+        self.judged = {}
         lab = (resources or {}).get("nbgrader", {}).get("assignment")
-        if lab and self.private_tests is None:
+        if lab and not self.lab:
             from autograde.course import Course
 
-            self.private_tests = private_tests_for(Course.find(self.course_root or None), lab)
+            self.lab = lab
+            self.test_sources = test_sources(Course.find(self.course_root or None), lab)
         watchdog = threading.Thread(target=self._watch_memory, daemon=True)
         self._watching = True
         watchdog.start()
@@ -110,9 +105,7 @@ class GuardedExecute(GuardedCells, Execute):
             nb.metadata["grading"] = {"problems": self._problems, "execute_seconds": round(time.monotonic() - self._started, 2),
                                       "forked_kernel": self._forked, "sandboxed": bool(self.sandbox and self.kernel_tmp),
                                       "limits_hit": sorted(self._limits_hit),
-                                      "instructor_cell_errors": self._cell_errors,
-                                      "machinery_restored": self.guard_report["restored"],
-                                      "machinery_changed": self.guard_report["tampered"]}
+                                      "instructor_cell_errors": self._cell_errors}
 
     async def async_start_new_kernel(self, **kwargs):
         # The kernel's own stderr carries only TensorFlow's start-up log lines.

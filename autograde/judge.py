@@ -46,6 +46,13 @@ def is_test_cell(cell):
     return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
+def cell_origin(cell):
+    """Who wrote a cell of a rebuilt notebook: "student" (an answer or an extra cell), "test" or "instructor"."""
+    if cell.metadata.get("nbgrader", {}).get("solution") or cell.metadata.get("autograde", {}).get("origin") == "student":
+        return "student"
+    return "test" if is_test_cell(cell) else "instructor"
+
+
 def lab_short_name(lab):
     return lab.split("_")[0]
 
@@ -189,10 +196,21 @@ def expectation(lab, name, params):
 
 
 def judge(lab, call, params, observed):
-    """The pass message of one probe call's observations; raises CheckFailed naming the mistake."""
+    """The pass message of one probe call's observations; raises CheckFailed naming the mistake.
+
+    Observations that the comparison cannot read (a key missing, a wrong type) fail the check: only the probe's own
+    output has the form the comparison expects.
+    """
     raise_for_probe_failure(observed)
     check = get_check(lab, call.check)
-    return check.compare(observed, expectation(lab, call.check, params), **params)
+    expected = expectation(lab, call.check, params)
+    try:
+        return check.compare(observed, expected, **params)
+    except CheckFailed:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+        raise CheckFailed(f"what your code gave could not be compared with the reference ({type(error).__name__}: "
+                          f"{str(error)[:120]}); if your notebook changes the course's checks or probes, undo that") from None
 
 
 def probe_code(lab, call, params):
@@ -250,6 +268,7 @@ class JudgedCells(HasTraits):
                 check = get_check(self.lab, step.check)
                 params = bound_params(check, step, seed_for(self.seed_key, grade_id, probes))
                 probes += 1
+                self._refuse_delegation(check, step, params)
                 reply = await self._async_request("pass", cell, {"observed": probe_code(self.lab, step, params)})
                 observed = self._observations(reply)
                 message = await asyncio.to_thread(judge, self.lab, step, params, observed)
@@ -267,6 +286,25 @@ class JudgedCells(HasTraits):
         if any(step.hidden for step in steps if isinstance(step, ProbeCall)):
             cell.outputs.append(new_output("stream", name="stdout", text="\u2714 the hidden tests pass too\n"))
         return "passed"
+
+    def _refuse_delegation(self, check, call, params):
+        """Fails when the code of an object the probe runs delegates its exercise (judged on the student's code)."""
+        from autograde.delegation_review import delegation, probe_exercises
+
+        exercises = probe_exercises(check.probe)
+        if not exercises:
+            return
+        code_cells = [c for c in self.nb.cells if c.cell_type == "code"]
+        student = [c.source for c in code_cells if cell_origin(c) == "student"]
+        others = [c.source for c in code_cells if cell_origin(c) == "instructor"]
+        for arg in call.args:
+            name = arg.strip()
+            if not name.isidentifier():
+                continue
+            for exercise in exercises:
+                refused = delegation(exercise, student, others, name)
+                if refused:
+                    raise CheckFailed(refused)
 
     def _fail(self, cell, ename, message, where="test"):
         cell.outputs.append(new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"]))
@@ -300,6 +338,20 @@ def _reply_error(reply):
     if reply is None:
         return "no answer from the kernel in time"
     return f"{reply.get('ename', '?')}: {str(reply.get('evalue', ''))[:300]}"
+
+
+@functools.lru_cache(maxsize=8)
+def _solution_test_sources(path, mtime):
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    return {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in notebook.cells if is_test_cell(cell)}
+
+
+def test_sources(course, lab):
+    """grade_id -> the source of that test cell in the lab's solution notebook (hidden tests included)."""
+    path = course.solution_notebook(lab)
+    return _solution_test_sources(str(path), path.stat().st_mtime_ns)
 
 
 def judged_params(lab, source, seed_key=None, grade_id=""):

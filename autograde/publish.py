@@ -3,7 +3,8 @@
 The bundle holds what students need and nothing else: the generated labs, the
 ``course_utils`` package with a pyproject.toml of its own (so Colab can ``pip install``
 the repository), and a README. ``solutions/`` and ``autograde/`` stay private; a final
-scan refuses to publish if any solution or hidden-test text slipped in.
+scan refuses to publish if any solution or hidden-test text, or any line of the private
+references (``autograde/references/``), slipped in.
 """
 import dataclasses
 import json
@@ -15,7 +16,33 @@ from pathlib import Path
 from autograde.build import generate_labs
 from autograde.course import CourseError
 
-LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "autograde.hidden_tests")
+LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "autograde.references")
+REFERENCE_LINE_CHARS = 40  # shorter lines (imports, `rng = np.random.default_rng(seed)`) are common to any code
+
+
+def reference_lines(course):
+    """The lines of the private references long enough to be theirs alone: none may appear in the bundle."""
+    lines = set()
+    for path in sorted((course.root / "autograde" / "references").rglob("*.py")):
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if len(line) >= REFERENCE_LINE_CHARS and not line.startswith(("#", "import ", "from ", '"""')):
+                lines.add(line)
+    return lines
+
+
+def instructor_text_in(course, folder):
+    """'path: what' for every file under ``folder`` holding solution, hidden-test or reference text."""
+    references = reference_lines(course)
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or ".git" in path.relative_to(folder).parts:
+            continue
+        text = path.read_text(errors="ignore")
+        found += [f"{path.relative_to(folder)}: {marker}" for marker in LEAK_MARKERS if marker in text]
+        stripped = {line.strip() for line in text.splitlines()}
+        found += [f"{path.relative_to(folder)}: a line of the private references: {line[:80]}" for line in sorted(references & stripped)]
+    return found
 
 
 def publish_bundle(course, dest, repository=None):
@@ -39,13 +66,7 @@ def publish_bundle(course, dest, repository=None):
     (dest / "README.md").write_text(student_readme(course))
     (dest / ".gitignore").write_text("artifacts/\n__pycache__/\n.ipynb_checkpoints/\n")
 
-    leaks = [
-        f"{path.relative_to(dest)}: {marker}"
-        for path in dest.rglob("*")
-        if path.is_file() and ".git" not in path.relative_to(dest).parts
-        for marker in LEAK_MARKERS
-        if marker in path.read_text(errors="ignore")
-    ]
+    leaks = instructor_text_in(course, dest)
     if leaks:
         raise CourseError("refusing to publish, instructor-only text found in the bundle:\n" + "\n".join(leaks))
     return dest

@@ -142,7 +142,7 @@ def _tests(rows, results, release_points):
             if score >= points:
                 passed += 1
             else:
-                reason = (test or {}).get("message") or result.get("machinery_changed", {}).get(grade_id)
+                reason = (test or {}).get("message")
                 failures[reason or "(no error message)"] += 1
         share = passed / len(rows) if rows else 0.0
         tests.append({"grade_id": grade_id, "points": f"{points:g}", "passed": passed, "attempted": len(rows),

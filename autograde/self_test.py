@@ -26,7 +26,7 @@ CAUSES = (
     ("time limit", "this machine is slower than the time limits allow: raise --notebook-timeout"),
     ("memory limit", "the lab needs more memory than the limit: raise --memory-limit"),
     ("KernelDied", "the kernel died while running the reference solution: check the machine (memory, a broken install)"),
-    ("GradingMachineryChanged", "the grader's own checks misfire on the reference solution: a grader bug, please report it"),
+    ("GraderError", "the grader could not judge a test of the reference solution: a grader bug, please report it"),
 )
 
 
@@ -57,7 +57,7 @@ def reference_notebook(course, lab):
 
 def cache_key(job):
     """What the reference's score depends on: the grader version, limits, budget and kernel environment."""
-    keyed = {name: job.get(name) for name in ("grader_version", "limits", "env", "lab", "sandbox")}
+    keyed = {name: job.get(name) for name in ("grader_version", "limits", "env", "lab", "sandbox", "seed_key")}
     return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -68,7 +68,7 @@ def judge(result, max_score):
     failures = [f"{name}: {t['message'] or 'no points'}" for name, t in sorted(tests.items()) if (t["score"] or 0) < t["max_score"]]
     failures = [f"instructor cell {e['cell']}: {e['error']}" for e in result.get("instructor_cell_errors", [])] + failures
     failures += [f"grading: {problem}" for problem in result.get("problems", [])] if result.get("status") != "graded" else []
-    passed = result.get("status") == "graded" and score == max_score and not result.get("machinery_changed")
+    passed = result.get("status") == "graded" and score == max_score
     return SelfTest(passed, score, max_score, failures, "" if passed else likely_cause(result, failures))
 
 

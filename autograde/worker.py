@@ -10,7 +10,6 @@ results into the one real gradebook.
 
 A job and its result are plain dicts (JSON-friendly), so they travel to any worker.
 """
-import copy
 import functools
 import hashlib
 import importlib.metadata
@@ -29,7 +28,6 @@ from autograde.build import load_nbgrader_config, nbgrader_environment
 from autograde.course import Course
 from autograde.feedback import failure_message
 from autograde.limits import DEFAULT_LIMITS
-from autograde.private_tests import hidden_tests_file
 
 IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
 # Packages whose version can change how a notebook runs or is scored.
@@ -40,13 +38,14 @@ SCORING_PACKAGES = ("nbgrader", "nbclient", "nbconvert", "nbformat", "ipykernel"
 def grader_version(course, lab):
     """A key that changes whenever anything that can change a score changes, limits and budget aside.
 
-    It covers the release and solution notebooks, the hidden tests, every course_utils module,
-    the grading code and its configuration, and the versions of Python and the packages in
+    It covers the release and solution notebooks (hidden tests included), every course_utils module and stored
+    expectation, the grading code, its references and configuration, and the versions of Python and the packages in
     SCORING_PACKAGES. Cached results, the template gradebook and Dask workers all compare it.
     """
     digest = hashlib.sha256()
-    files = [course.lab_notebook(lab), course.solution_notebook(lab), hidden_tests_file(course, lab)]
-    files += sorted((course.root / "course_utils").rglob("*.py")) + sorted((course.root / "autograde").glob("*.py"))
+    files = [course.lab_notebook(lab), course.solution_notebook(lab)]
+    files += sorted((course.root / "course_utils").rglob("*.py")) + sorted((course.root / "course_utils").rglob("*.json"))
+    files += sorted((course.root / "autograde").rglob("*.py"))
     for path in files:
         digest.update(str(path.relative_to(course.root)).encode())
         digest.update(path.read_bytes() if path.exists() else b"(missing)")
@@ -116,7 +115,8 @@ def grade_one(job):
     """Grades ``job["notebook"]`` (a rebuilt notebook, as a JSON string) for ``job["student_id"]``.
 
     Other keys: ``course_root``, ``lab``, ``grader_version`` (see :func:`grader_version`), ``limits``
-    (see autograde.limits), ``env`` (variables for the kernel, e.g. LAB_BUDGET). Returns a dict with the
+    (see autograde.limits), ``env`` (variables for the kernel, e.g. LAB_BUDGET), ``seed_key`` (the submission's
+    key for the probes' seeds, :func:`autograde.judge.submission_seed_key`; the course's secret stays with the caller). Returns a dict with the
     scores of every test cell, their failure messages, the problems met (timeouts, kernel deaths,
     errors in cells the student cannot edit, grading machinery changed), the feedback HTML and the
     autograded notebook. Whatever goes wrong, it returns a result: status "grader error" and why.
@@ -172,6 +172,7 @@ def _grade(job):
         config.GuardedExecute.kernel_cwd = str(work)
         config.GuardedExecute.kernel_tmp = str(private_tmp)
         config.GuardedExecute.sandbox = job.get("sandbox", True)
+        config.GuardedExecute.seed_key = job["seed_key"]
         api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
         outcome = api.autograde(lab, student, force=True, create=True)
         autograded_path = root / "autograded" / student / lab / f"{lab}.ipynb"
@@ -179,9 +180,6 @@ def _grade(job):
             return {"student_id": student, "status": "grader error", "problems": [_last_line(outcome)], "tests": {}}
 
         autograded = nbformat.read(autograded_path, as_version=4)
-        for_student = copy.deepcopy(autograded)  # the instructor keeps every output; the student's feedback does not
-        withheld = withhold_hidden_text(course, lab, for_student)
-        nbformat.write(for_student, autograded_path)  # feedback is rendered from this file
         feedback = api.generate_feedback(lab, student, force=True)
         feedback_path = root / "feedback" / student / lab / f"{lab}.html"
         messages = {
@@ -197,10 +195,8 @@ def _grade(job):
             "student_id": student,
             "status": "graded",
             "tests": tests,
-            "problems": grading.get("problems", []) + withheld,
+            "problems": grading.get("problems", []),
             "instructor_cell_errors": grading.get("instructor_cell_errors", []),
-            "machinery_restored": grading.get("machinery_restored", []),
-            "machinery_changed": grading.get("machinery_changed", {}),
             "sandboxed": grading.get("sandboxed", False),
             "sandbox_gaps": _sandbox_gaps(grading.get("sandboxed", False)),
             "execute_seconds": grading.get("execute_seconds", 0.0),
@@ -216,26 +212,6 @@ def _sandbox_gaps(sandboxed):
     if not sandboxed:
         return ["not sandboxed (--no-sandbox): the kernel could read and write every file and reach the network"]
     return [f"sandbox: {gap}" for gap in sandbox.probe().missing]
-
-
-def withhold_hidden_text(course, lab, notebook):
-    """Withholds every output that quotes hidden-test text; returns notes saying which."""
-    from autograde.leaks import withhold_leaks
-    from autograde.private_tests import is_test_cell
-
-    for cell in notebook.cells:
-        if is_test_cell(cell):  # feedback shows a test's name and message only, never its traceback
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
-                    output["traceback"] = []
-    return withhold_leaks(notebook, _lab_secret(course.root, lab))
-
-
-@functools.lru_cache(maxsize=8)
-def _lab_secret(root, lab):
-    from autograde.leaks import lab_secret
-
-    return lab_secret(root, lab)
 
 
 def _last_line(outcome):

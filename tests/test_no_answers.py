@@ -1,9 +1,12 @@
-"""Nothing a student can import is an answer: every public name of ``course_utils`` fails every exercise's check.
+"""Nothing a student can import is an answer: every public name of ``course_utils`` fails every exercise's check,
+as the grader judges it (probe in process, expectation from the private references), and no line of the private
+references is in the student package.
 
 The exercises are read from the solution notebooks (every function or class their solution cells define), so a new
 exercise without a row in ``EXERCISES`` fails ``test_every_exercise_is_tried``.
 """
 import ast
+import functools
 import importlib
 import inspect
 import json
@@ -15,7 +18,7 @@ import numpy as np
 import pytest
 
 import course_utils
-from conftest import solution_namespace
+from conftest import judged, solution_namespace
 from course_utils.checks import lab1, lab2, lab3, lab4
 
 LABS = ("lab1_rnns_from_scratch", "lab2_music_generation", "lab3_tweet_sentiment", "lab4_seq2seq_attention")
@@ -52,43 +55,43 @@ def exercises(solutions):
     model = s3["build_classifier"](30, 4, [keras.layers.GlobalAveragePooling1D()])
     by_lab = {
         "lab1_rnns_from_scratch": {
-            "MyRNNCell": lambda c: (lab1.check_rnn_cell_weights(c), lab1.check_rnn_cell_matches_simple_rnn(c)),
-            "build_rnn_model": lambda f: lab1.check_rnn_model(f, s1["MyRNNCell"]),
-            "jacobian_norms": lab1.check_jacobian_norms,
-            "clip_gradients": lab1.check_clip_gradients,
-            "MyLSTMCell": lab1.check_lstm_cell,
-            "MyPeepholeLSTMCell": lab1.check_peephole_lstm_cell,
-            "make_selective_recall": lab1.check_recall_task,
+            "MyRNNCell": lambda c: (judged(lab1.check_rnn_cell_weights, c), judged(lab1.check_rnn_cell_matches_simple_rnn, c)),
+            "build_rnn_model": lambda f: judged(lab1.check_rnn_model, f, s1["MyRNNCell"]),
+            "jacobian_norms": functools.partial(judged, lab1.check_jacobian_norms),
+            "clip_gradients": functools.partial(judged, lab1.check_clip_gradients),
+            "MyLSTMCell": functools.partial(judged, lab1.check_lstm_cell),
+            "MyPeepholeLSTMCell": functools.partial(judged, lab1.check_peephole_lstm_cell),
+            "make_selective_recall": functools.partial(judged, lab1.check_recall_task),
         },
         "lab2_music_generation": {
-            "vectorize_string": lambda f: lab2.check_vectorize(f, s2["ids_to_string"]),
-            "ids_to_string": lambda f: lab2.check_vectorize(s2["vectorize_string"], f),
-            "get_batch": lab2.check_get_batch,
-            "build_model": lab2.check_build_model,
-            "compute_loss": lab2.check_loss,
-            "make_train_step": lambda f: lab2.check_train_step(f, s2["build_model"]),
-            "sample_next": lab2.check_sample_next,
-            "generate_ids": lab2.check_generate,
+            "vectorize_string": lambda f: judged(lab2.check_vectorize, f, s2["ids_to_string"]),
+            "ids_to_string": lambda f: judged(lab2.check_vectorize, s2["vectorize_string"], f),
+            "get_batch": functools.partial(judged, lab2.check_get_batch),
+            "build_model": functools.partial(judged, lab2.check_build_model),
+            "compute_loss": functools.partial(judged, lab2.check_loss),
+            "make_train_step": lambda f: judged(lab2.check_train_step, f, s2["build_model"]),
+            "sample_next": functools.partial(judged, lab2.check_sample_next),
+            "generate_ids": functools.partial(judged, lab2.check_generate),
         },
         "lab3_tweet_sentiment": {
-            "build_classifier": lab3.check_classifier,
-            "make_encoder": lab3.check_encoder,
-            "class_weights": lab3.check_class_weights,
-            "macro_recall": lab3.check_macro_recall,
-            "MyAttentionPooling": lab3.check_attention_pooling,
-            "LayerNormLSTMCell": lab3.check_layer_norm_lstm_cell,
-            "build_string_model": lambda f: lab3.check_string_model(f, vectorizer, model, ["good day", "bad", "new words"]),
+            "build_classifier": functools.partial(judged, lab3.check_classifier),
+            "make_encoder": functools.partial(judged, lab3.check_encoder),
+            "class_weights": functools.partial(judged, lab3.check_class_weights),
+            "macro_recall": functools.partial(judged, lab3.check_macro_recall),
+            "MyAttentionPooling": functools.partial(judged, lab3.check_attention_pooling),
+            "LayerNormLSTMCell": functools.partial(judged, lab3.check_layer_norm_lstm_cell),
+            "build_string_model": lambda f: judged(lab3.check_string_model, f, vectorizer, model, ["good day", "bad", "new words"]),
         },
         "lab4_seq2seq_attention": {
-            "MyGRUCell": lab4.check_gru_cell,
-            "build_encoder": lab4.check_encoder,
-            "AdditiveAttention": lab4.check_attention,
-            "make_decoder_io": lab4.check_decoder_io,
-            "masked_loss": lab4.check_masked_loss,
-            "make_train_step": lab4.check_train_step,
-            "sequence_accuracy": lab4.check_sequence_accuracy,
-            "make_greedy_decoder": lab4.check_greedy_decoder,
-            "beam_search": lab4.check_beam_search,
+            "MyGRUCell": functools.partial(judged, lab4.check_gru_cell),
+            "build_encoder": functools.partial(judged, lab4.check_encoder),
+            "AdditiveAttention": functools.partial(judged, lab4.check_attention),
+            "make_decoder_io": functools.partial(judged, lab4.check_decoder_io),
+            "masked_loss": functools.partial(judged, lab4.check_masked_loss),
+            "make_train_step": functools.partial(judged, lab4.check_train_step),
+            "sequence_accuracy": functools.partial(judged, lab4.check_sequence_accuracy),
+            "make_greedy_decoder": functools.partial(judged, lab4.check_greedy_decoder),
+            "beam_search": functools.partial(judged, lab4.check_beam_search),
         },
     }
     return {(lab, name): check for lab, checks in by_lab.items() for name, check in checks.items()}
@@ -153,3 +156,17 @@ def test_the_public_names_include_the_course_layers_and_helpers():
                      "course_utils.sampling.CharSampler", "course_utils.checks.lab3.check_macro_recall"):
         assert expected in names
     assert len(names) > 60
+
+
+def test_the_student_package_holds_no_line_of_the_references(course):
+    from autograde.publish import instructor_text_in, reference_lines
+
+    assert len(reference_lines(course)) > 50  # guards the scan: the references are read
+    assert instructor_text_in(course, course.root / "course_utils") == []
+
+
+def test_no_reference_function_is_left_in_the_public_checks():
+    # References moved to autograde/references: the public checks hold probes and comparisons only.
+    for module in (lab1, lab2, lab3, lab4):
+        leftovers = [name for name in vars(module) if name.startswith(("_reference", "reference_", "expect_"))]
+        assert not leftovers, f"{module.__name__} still defines {leftovers}"
