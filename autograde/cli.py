@@ -11,21 +11,28 @@ from autograde.similarity import THRESHOLD as SIMILARITY_THRESHOLD
 
 def build_labs(course, args):
     from autograde.build import generate_labs
+    from autograde.references import write_expected
 
     for folder in generate_labs(course, args.labs):
         print(f"built {folder.relative_to(course.root)}/")
+        path = write_expected(course, folder.name)
+        print(f"built {path.relative_to(course.root)} (what the self-checks compare with)")
 
 
 def check_labs(course, args):
     from autograde.build import stale_labs
+    from autograde.references import stored_differences
 
     differences = stale_labs(course)
+    differences += [f"course_utils/checks/expected ({lab}): {problem}" for lab in course.labs()
+                    for problem in stored_differences(course, lab)]
     for line in differences:
         print(line)
     if differences:
-        print("labs/ is not what solutions/ generates: run `course build-labs` and commit labs/.")
+        print("labs/ or the stored expectations are not what solutions/ and autograde/references make: "
+              "run `course build-labs` and commit labs/ and course_utils/checks/expected/.")
         return 1
-    print("labs/ is up to date with solutions/")
+    print("labs/ and course_utils/checks/expected/ are up to date with solutions/ and autograde/references/")
 
 
 def run_solutions(course, args):

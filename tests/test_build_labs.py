@@ -19,6 +19,13 @@ def test_labs_are_in_sync_with_solutions(course):
     assert stale_labs(course) == [], "labs/ is stale: run `course build-labs` and commit labs/"
 
 
+@pytest.mark.parametrize("lab", ["lab1_rnns_from_scratch", "lab2_music_generation", "lab3_tweet_sentiment", "lab4_seq2seq_attention"])
+def test_the_stored_expectations_are_what_the_references_compute(course, lab):
+    from autograde.references import stored_differences
+
+    assert stored_differences(course, lab) == [], "course_utils/checks/expected/ is stale: run `course build-labs`"
+
+
 def test_every_solution_has_a_lab(course):
     assert course.labs(), "no labs found in solutions/"
     for lab in course.labs():
