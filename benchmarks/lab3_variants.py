@@ -38,8 +38,9 @@ def solution_cells(course):
     cells = {}
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            source = re.sub(r"### (BEGIN|END) (SOLUTION|HIDDEN TESTS)", "", cell.source)
-            cells[cell.get("id")] = "\n".join(line for line in source.splitlines() if "hidden_tests" not in line and not line.startswith("%"))
+            source = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.DOTALL)
+            source = re.sub(r"### (BEGIN|END) SOLUTION", "", source)
+            cells[cell.get("id")] = "\n".join(line for line in source.splitlines() if not line.startswith("%"))
     return cells
 
 

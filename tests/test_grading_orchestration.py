@@ -121,7 +121,7 @@ def course_copy(tmp_path):
 
 
 @pytest.mark.parametrize("changed", ["course_utils/checks/lab1.py", "course_utils/checks/delegation.py", "autograde/guarded_execute.py",
-                                     "autograde/hidden_tests/lab1.py", "labs/lab1_rnns_from_scratch/lab1_rnns_from_scratch.ipynb",
+                                     "autograde/references/lab1.py", "autograde/judge.py", "labs/lab1_rnns_from_scratch/lab1_rnns_from_scratch.ipynb",
                                      "solutions/lab1_rnns_from_scratch/lab1_rnns_from_scratch.ipynb"])
 def test_the_grader_version_covers_everything_that_can_change_a_score(course_copy, changed):
     before = worker.grader_version(course_copy, LAB)
