@@ -28,7 +28,8 @@ import inspect
 import traceback
 from dataclasses import dataclass, field
 
-from nbclient.util import run_sync
+from nbclient.exceptions import CellTimeoutError
+from nbclient.util import ensure_async, run_sync
 from nbformat.v4 import new_output
 from traitlets import Any, HasTraits, Integer, Unicode
 
@@ -55,6 +56,10 @@ def cell_origin(cell):
 
 def lab_short_name(lab):
     return lab.split("_")[0]
+
+
+class ProbeTimeout(Exception):
+    """The kernel did not answer a request within the cell's time limit."""
 
 
 class TestPlanError(ValueError):
@@ -260,8 +265,11 @@ class JudgedCells(HasTraits):
         probes = 0
         for step in steps:
             if isinstance(step, Setup):
-                reply = await self._async_request(step.source, cell)
-                if reply is None or reply.get("status") != "ok":
+                try:
+                    reply = await self._async_request(step.source, cell)
+                except ProbeTimeout as timeout:
+                    return self._fail(cell, "CellTimeoutError", f"`{step.source[:120]}`: {timeout}")
+                if reply.get("status") != "ok":
                     return self._fail(cell, "CheckFailed", f"running `{step.source[:120]}` failed: {_reply_error(reply)}")
                 continue
             try:
@@ -272,10 +280,11 @@ class JudgedCells(HasTraits):
                 reply = await self._async_request("pass", cell, {"observed": probe_code(self.lab, step, params)})
                 observed = self._observations(reply)
                 message = await asyncio.to_thread(judge, self.lab, step, params, observed)
+            except ProbeTimeout as timeout:
+                return self._fail(cell, "CellTimeoutError", f"{CHECK_PREFIX}{step.check}: {timeout}")
             except CheckFailed as failure:
-                where = "hidden test" if step.hidden else "test"
                 note = " (a hidden test, with other sizes and seeds than the visible one)" if step.hidden else ""
-                return self._fail(cell, "CheckFailed", f"{failure}{note}", where=where)
+                return self._fail(cell, "CheckFailed", f"{failure}{note}")
             except TestPlanError as error:
                 return self._fail(cell, "GraderError", f"the instructor's test cell cannot be judged: {error}")
             except Exception as error:  # the grader's own trouble: that test fails, and the row says so
@@ -306,20 +315,28 @@ class JudgedCells(HasTraits):
                 if refused:
                     raise CheckFailed(refused)
 
-    def _fail(self, cell, ename, message, where="test"):
+    def _fail(self, cell, ename, message):
         cell.outputs.append(new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"]))
         return f"failed: {message}"
 
     async def _async_request(self, code, cell, user_expressions=None):
-        """Runs ``code`` in the kernel, silently and out of its history; returns the reply's content (None: no reply)."""
+        """Runs ``code`` in the kernel, silently and out of its history; returns the reply's content.
+
+        Raises ProbeTimeout when the kernel does not answer within the cell's time limit (the kernel is interrupted).
+        """
         msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False, stop_on_error=False,
                                  user_expressions=user_expressions or {})
-        reply = await self.async_wait_for_reply(msg_id, cell)
-        return (reply or {}).get("content")
+        try:
+            reply = await self.async_wait_for_reply(msg_id, cell)
+        except CellTimeoutError:
+            reply = None
+        if reply is None or reply.get("content", {}).get("ename") == "CellTimeoutError":
+            if not self.interrupt_on_timeout:  # nbclient interrupts only when told to; a probe must not block the rest
+                await ensure_async(self.km.interrupt_kernel())
+            raise ProbeTimeout("it ran past the cell's time limit and was interrupted (an endless loop, or far too slow)")
+        return reply.get("content")
 
     def _observations(self, reply):
-        if reply is None:
-            raise CheckFailed("the kernel did not answer the probe in time (an endless loop, or too slow an answer)")
         if reply.get("status") != "ok":
             raise CheckFailed(f"the probe could not run: {_reply_error(reply)}")
         answer = (reply.get("user_expressions") or {}).get("observed") or {}
