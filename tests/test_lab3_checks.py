@@ -215,6 +215,12 @@ def test_class_weights_growing_with_the_class():
     fails_with("grow with the class size", checks.check_class_weights, lambda y, k: {c: float(np.mean(y == c)) for c in range(k)})
 
 
+def test_class_weights_of_classes_of_equal_size_pass(solution):
+    # The right weights (all 1) are then proportional to the class sizes too: not the mistake of weights growing with them.
+    seed = next(s for s in range(1000) if len(set(np.bincount(checks.class_weights_labels(20, 2, s)))) == 1)
+    judged(checks.check_class_weights, solution["class_weights"], size=20, num_classes=2, seed=seed)
+
+
 def test_class_weights_without_scaling():
     fails_with("right proportions but the wrong scale", checks.check_class_weights, lambda y, k: {c: 1 / np.sum(y == c) for c in range(k)})
 
