@@ -1,17 +1,31 @@
-"""The Lab 3 checks pass the reference solution and catch typical mistakes with a useful message."""
+"""The Lab 3 checks pass the reference solution and catch typical mistakes with a useful message.
+
+``fails_with`` and ``judged`` run a check as the grader does (the probe, then the comparison with an expectation
+the private references compute afresh, for any arguments); ``checks.check_<name>(...)`` runs it as a student's
+self-check does, from the expectation stored for the notebook's visible test calls.
+"""
+import ast
+
 import keras
+import nbformat
 import numpy as np
 import pytest
 from keras import ops
 
-from conftest import fails_with, solution_namespace
+from autograde.judge import is_test_cell, judged_params
+from autograde.references import lab3 as references
+from autograde.references import stored_differences
+from conftest import fails_with, judged, solution_namespace
 from course_utils import metrics
+from course_utils.checks import CheckFailed
 from course_utils.checks import lab3 as checks
+
+LAB = "lab3_tweet_sentiment"
 
 
 @pytest.fixture(scope="module")
 def solution(course):
-    return solution_namespace(course, "lab3_tweet_sentiment")
+    return solution_namespace(course, LAB)
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +43,69 @@ TEXTS = ["good :)", "@user bad!!!", "", "an unseen word"]
 
 @pytest.mark.slow  # builds and runs every reference model
 def test_reference_solution_passes_every_check(solution, tiny_vectorizer_and_model):
-    checks.check_classifier(solution["build_classifier"], vocab_size=20, embed_dim=3, units=2, seed=5)
-    checks.check_encoder(solution["make_encoder"], input_dim=3, units=2, seed=5)
-    checks.check_class_weights(solution["class_weights"], seed=5)
-    checks.check_macro_recall(solution["macro_recall"], seed=5)
-    checks.check_attention_pooling(solution["MyAttentionPooling"], seed=5)
-    checks.check_layer_norm_lstm_cell(solution["LayerNormLSTMCell"], seed=5)
-    checks.check_string_model(solution["build_string_model"], *tiny_vectorizer_and_model, TEXTS)
+    judged(checks.check_classifier, solution["build_classifier"], vocab_size=20, embed_dim=3, units=2, seed=5)
+    judged(checks.check_encoder, solution["make_encoder"], input_dim=3, units=2, seed=5)
+    judged(checks.check_class_weights, solution["class_weights"], seed=5)
+    judged(checks.check_macro_recall, solution["macro_recall"], seed=5)
+    judged(checks.check_attention_pooling, solution["MyAttentionPooling"], seed=5)
+    judged(checks.check_layer_norm_lstm_cell, solution["LayerNormLSTMCell"], seed=5)
+    checks.check_string_model(solution["build_string_model"], *tiny_vectorizer_and_model, TEXTS)  # compares no expectation
+
+
+def solution_calls(course, solution, seed_key=None, hidden=True):
+    """Every check call of the solution notebook's test cells whose objects the solution cells define, as
+    (check, objects, arguments): the arguments bound as the grader binds them (seeds drawn from ``seed_key``)."""
+    notebook = nbformat.read(course.solution_notebook(LAB), as_version=4)
+    calls = []
+    for cell in notebook.cells:
+        if not is_test_cell(cell):
+            continue
+        for call, params in judged_params(LAB, cell.source, seed_key=seed_key, grade_id=cell.metadata["nbgrader"]["grade_id"]):
+            if call.hidden and not hidden:
+                continue
+            check = getattr(checks, f"check_{call.check}")
+            names = list(check.signature.parameters)
+            positional = len(call.params["__positional__"])
+            sources = [arg for name, arg in zip(names, call.args[:positional]) if name not in params]
+            sources += [arg.split("=", 1)[1] for arg in call.args[positional:] if arg.split("=", 1)[0] not in params]
+            used = {node.id for source in sources for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)}
+            if call.check == "prediction" or not used <= set(solution):  # notebook data (a trained model, answers)
+                continue
+            calls.append((check, [eval(source, solution) for source in sources], params))
+    return calls
+
+
+def test_the_solution_notebook_calls_every_check_with_solution_objects(course, solution):
+    # Guards the two tests below: the calls they run include every check that compares with an expectation.
+    names = {check.name for check, _, _ in solution_calls(course, solution)}
+    assert names == {"classifier", "encoder", "class_weights", "layer_norm_lstm_cell", "macro_recall", "attention_pooling"}
+
+
+def test_the_solution_passes_the_visible_checks_from_stored_data_alone(course, solution, capsys):
+    # As a student's self-check runs: the expectation comes from course_utils/checks/expected/lab3.json.
+    calls = solution_calls(course, solution, hidden=False)
+    for check, objects, params in calls:
+        check(*objects, **params)
+    assert capsys.readouterr().out.count("\u2714") == len(calls) == 6
+
+
+@pytest.mark.slow  # every visible and hidden call of the notebook, for three submissions
+@pytest.mark.parametrize("seed_key", ["any", "another submission", "a third"])
+def test_the_solution_passes_every_notebook_call_as_graded(course, solution, seed_key):
+    for check, objects, params in solution_calls(course, solution, seed_key=seed_key):
+        judged(check, *objects, **params)
+
+
+def test_the_stored_expectations_match_the_references(course):
+    assert stored_differences(course, LAB) == []
+
+
+def test_the_public_checks_hold_no_reference():
+    for name in ("_balanced_weights", "_macro_recall_over_true_classes", "_macro_recall_as_sklearn", "_macro_precision",
+                 "_reference_attention", "_reference_layer_norm_lstm", "_layer_norm", "_sigmoid", "_reference_parameters",
+                 "RECURRENT_KINDS"):
+        assert not hasattr(checks, name), name
+        assert hasattr(references, name), name
 
 
 def classifier_variant(
@@ -145,6 +215,12 @@ def test_class_weights_growing_with_the_class():
     fails_with("grow with the class size", checks.check_class_weights, lambda y, k: {c: float(np.mean(y == c)) for c in range(k)})
 
 
+def test_class_weights_of_classes_of_equal_size_pass(solution):
+    # The right weights (all 1) are then proportional to the class sizes too: not the mistake of weights growing with them.
+    seed = next(s for s in range(1000) if len(set(np.bincount(checks.class_weights_labels(20, 2, s)))) == 1)
+    judged(checks.check_class_weights, solution["class_weights"], size=20, num_classes=2, seed=seed)
+
+
 def test_class_weights_without_scaling():
     fails_with("right proportions but the wrong scale", checks.check_class_weights, lambda y, k: {c: 1 / np.sum(y == c) for c in range(k)})
 
@@ -175,7 +251,7 @@ def test_macro_recall_with_scikit_learns_convention_passes():
         return float(np.mean([np.mean(y_pred[y_true == c] == c) if np.any(y_true == c) else 0.0 for c in labels]))
 
     checks.check_macro_recall(as_sklearn)
-    checks.check_macro_recall(as_sklearn, size=7, num_classes=2, seed=38)
+    judged(checks.check_macro_recall, as_sklearn, size=7, num_classes=2, seed=38)
 
 
 def test_macro_recall_counting_an_absent_class_as_one():
@@ -234,8 +310,8 @@ def test_string_model_taking_token_ids(solution, tiny_vectorizer_and_model):
 
 def test_class_weights_from_the_checks_reference_are_refused():
     refused = "^class_weights calls the check's reference weights, which is the exercise itself: count"
-    fails_with(refused, checks.check_class_weights, checks._balanced_weights)
-    fails_with(refused, checks.check_class_weights, lambda labels, k: dict(checks._balanced_weights(labels, k)))
+    fails_with(refused, checks.check_class_weights, references._balanced_weights)
+    fails_with(refused, checks.check_class_weights, lambda labels, k: dict(references._balanced_weights(labels, k)))
 
 
 def test_class_weights_from_np_unique_pass():
@@ -249,8 +325,8 @@ def test_class_weights_from_np_unique_pass():
 @pytest.mark.parametrize(
     "macro_recall, refused",
     [
-        (lambda t, p, k=3: checks._macro_recall_over_true_classes(np.asarray(t), np.asarray(p), k), "the check's reference macro recall"),
-        (lambda t, p, k=3: checks._macro_recall_as_sklearn(np.asarray(t), np.asarray(p), k), "the check's reference macro recall"),
+        (lambda t, p, k=3: references._macro_recall_over_true_classes(np.asarray(t), np.asarray(p), k), "the check's reference macro recall"),
+        (lambda t, p, k=3: references._macro_recall_as_sklearn(np.asarray(t), np.asarray(p), k), "the check's reference macro recall"),
         (lambda t, p, k=3: float(np.nanmean(metrics.per_class_recall(t, p, k))), "course_utils.metrics.per_class_recall"),
     ],
     ids=["the check's reference", "the check's sklearn convention", "per-class recall"],
@@ -284,7 +360,7 @@ class AttentionFromTheCheck(keras.layers.Layer):
 
     def attention_weights(self, inputs, mask=None):
         weights = [w.numpy() for w in self.weights]
-        return checks._reference_attention(weights, np.asarray(inputs), None if mask is None else np.asarray(mask))[0]
+        return references._reference_attention(weights, np.asarray(inputs), None if mask is None else np.asarray(mask))[0]
 
     def call(self, inputs, mask=None):
         return ops.sum(inputs * ops.expand_dims(self.attention_weights(inputs, mask), -1), axis=1)
@@ -415,7 +491,7 @@ def test_layer_norm_lstm_handing_its_work_to_the_checks_reference_is_refused(sol
             weights = [w.numpy() for w in (self.kernel, self.recurrent_kernel, self.bias, self.input_norm.gamma,
                                            self.recurrent_norm.gamma, self.cell_norm.gamma, self.cell_norm.beta)]
             epsilons = (self.input_norm.epsilon, self.recurrent_norm.epsilon, self.cell_norm.epsilon)
-            _, h, c = checks._reference_layer_norm_lstm(weights, epsilons, np.asarray(inputs)[:, None, :])
+            _, h, c = references._reference_layer_norm_lstm(weights, epsilons, np.asarray(inputs)[:, None, :])
             return h, [h, c]
 
     # Raised inside the layer's call, so Keras puts its own line in front of the message.
@@ -467,7 +543,106 @@ def test_layer_norm_lstm_handing_the_lstm_to_the_fused_block_cell_is_refused(sol
 def test_layer_norm_lstm_using_the_checks_layer_norm_is_refused(solution):
     class WithTheChecksHelper(solution["LayerNormLSTMCell"]):
         def call(self, inputs, states, training=False):
-            checks._layer_norm(np.ones((1, 4)), 1.0, 0.0, 1e-3)
+            references._layer_norm(np.ones((1, 4)), 1.0, 0.0, 1e-3)
             return super().call(inputs, states, training)
 
     fails_with(r"LayerNormLSTMCell calls the check's reference layer norm", checks.check_layer_norm_lstm_cell, WithTheChecksHelper)
+
+
+# --- the student's self-check catches the mistakes too, from the stored expectation alone -------------------
+
+def _gates_in_order_f_i_c_o(cell, x, h):
+    i, f, g, o = ops.split(cell.input_norm(ops.matmul(x, cell.kernel)) + cell.recurrent_norm(ops.matmul(h, cell.recurrent_kernel)) + cell.bias, 4, axis=-1)
+    return ops.concatenate([f, i, g, o], axis=-1)
+
+
+def _gates_normalised_per_gate(cell, x, h):
+    def per_gate(term, norm):
+        blocks, gains = ops.split(term, 4, axis=-1), ops.split(norm.gamma, 4)
+        return ops.concatenate([(b - ops.mean(b, axis=-1, keepdims=True)) / ops.sqrt(ops.var(b, axis=-1, keepdims=True) + norm.epsilon) * gain
+                                for b, gain in zip(blocks, gains)], axis=-1)
+
+    return per_gate(ops.matmul(x, cell.kernel), cell.input_norm) + per_gate(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm) + cell.bias
+
+
+def _gates_with_batch_statistics(cell, x, h):
+    return by_hand(ops.matmul(x, cell.kernel), cell.input_norm, axis=0) + by_hand(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm, axis=0) + cell.bias
+
+
+# (check, the mistake made from the solution, what the failure says); every one with the visible test's arguments.
+STORED_MISTAKES = {
+    "classifier without mask_zero": (
+        checks.check_classifier, lambda s: classifier_variant(s, mask_zero=False), "padding tokens.*changed the outputs.*mask_zero=True"),
+    "classifier without the output dropout": (
+        checks.check_classifier, lambda s: classifier_variant(s, output_dropout=None), r"right before the output layer put Dropout\(0.4\)"),
+    "encoder returning sequences": (
+        checks.check_encoder,
+        lambda s: encoder_variant(s, lstm=lambda u, r: [keras.layers.LSTM(u, recurrent_dropout=r, return_sequences=True)]),
+        "time axis.*return_sequences=False"),
+    "encoder with the wrong layer": (
+        checks.check_encoder, lambda s: encoder_variant(s, lstm=lambda u, r: [keras.layers.GRU(u, recurrent_dropout=r)]),
+        r"make_encoder\('lstm', ...\) should return \[keras.layers.LSTM"),
+    "class weights growing with the class": (
+        checks.check_class_weights, lambda s: lambda y, k: {c: float(np.mean(y == c)) for c in range(k)}, "grow with the class size"),
+    "class weights without scaling": (
+        checks.check_class_weights, lambda s: lambda y, k: {c: 1 / np.sum(y == c) for c in range(k)}, "right proportions but the wrong scale"),
+    "macro recall that is accuracy": (
+        checks.check_macro_recall, lambda s: lambda t, p, k=3: np.mean(np.asarray(t) == np.asarray(p)), "that is the accuracy"),
+    "macro recall that is precision": (
+        checks.check_macro_recall, lambda s: lambda t, p, k=3: s["macro_recall"](p, t, k), "that is the macro precision"),
+    "attention ignoring the mask": (
+        checks.check_attention_pooling,
+        lambda s: attention_variant(s, weights_fn=lambda self, x, mask: s["MyAttentionPooling"].attention_weights(self, x, None)),
+        r"masked \(padding\) steps got weights"),
+    "attention averaging": (
+        checks.check_attention_pooling, lambda s: attention_variant(s, call_fn=lambda self, x, mask: ops.mean(x, axis=1)),
+        r"pooled output without a mask.*differs from the reference"),
+    "layer norm lstm without the cell norm": (
+        checks.check_layer_norm_lstm_cell, lambda s: layer_norm_lstm_variant(s, output=lambda cell, o, c: ops.sigmoid(o) * ops.tanh(c)),
+        r"do not depend on the gain of self.cell_norm"),
+    "layer norm lstm with batch statistics": (
+        checks.check_layer_norm_lstm_cell, lambda s: layer_norm_lstm_variant(s, gates=_gates_with_batch_statistics),
+        r"change with the other examples of the batch"),
+    "layer norm lstm normalising each gate alone": (
+        checks.check_layer_norm_lstm_cell, lambda s: layer_norm_lstm_variant(s, gates=_gates_normalised_per_gate),
+        r"normalised each gate's block on its own"),
+    "layer norm lstm carrying the normalised cell": (
+        checks.check_layer_norm_lstm_cell, lambda s: layer_norm_lstm_variant(s, cell_state=lambda cell, c: cell.cell_norm(c)),
+        r"cell state you carry to the next step is the normalised one"),
+    "layer norm lstm returning c first": (
+        checks.check_layer_norm_lstm_cell, lambda s: layer_norm_lstm_variant(s, states=lambda h, c: [c, h]), r"states are in the order \[c, h\]"),
+    "layer norm lstm with the gates in another order": (
+        checks.check_layer_norm_lstm_cell, lambda s: layer_norm_lstm_variant(s, gates=_gates_in_order_f_i_c_o),
+        r"outputs differ from the reference.*Keras's order i, f, c, o"),
+}
+
+
+@pytest.mark.parametrize("mistake", list(STORED_MISTAKES))
+def test_the_self_check_catches_the_mistake_from_stored_data(solution, mistake):
+    check, make, pattern = STORED_MISTAKES[mistake]
+    with pytest.raises(CheckFailed, match=pattern):
+        check(make(solution))
+
+
+def test_the_self_check_refuses_arguments_it_has_no_stored_expectation_for(solution):
+    with pytest.raises(CheckFailed, match="stored results only for the arguments its test cell uses"):
+        checks.check_class_weights(solution["class_weights"], size=301)
+
+
+def test_a_layer_norm_lstm_with_another_epsilon_is_told_to_keep_build(solution):
+    class OtherEpsilon(solution["LayerNormLSTMCell"]):
+        def build(self, input_shape):
+            super().build(input_shape)
+            self.input_norm.epsilon = 1e-1
+
+    fails_with(r"epsilons are \[0.1, 0.001, 0.001\].*keep build as it is given", checks.check_layer_norm_lstm_cell, OtherEpsilon)
+
+
+def test_an_error_after_a_mistake_is_reported_after_it(solution):
+    # The encoder for 'lstm' returns sequences (a mistake); the one for 'bilstm' raises: the mistake is named first.
+    def broken(units, recurrent_dropout):
+        raise RuntimeError("not written yet")
+
+    make = encoder_variant(solution, lstm=lambda u, r: [keras.layers.LSTM(u, recurrent_dropout=r, return_sequences=True)], bilstm=broken)
+    fails_with("time axis", checks.check_encoder, make)
+    fails_with("^your code raised RuntimeError: not written yet", checks.check_encoder, encoder_variant(solution, bilstm=broken))
