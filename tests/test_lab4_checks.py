@@ -1,18 +1,66 @@
-"""The Lab 4 checks pass the reference solution and catch typical mistakes with a useful message."""
+"""The Lab 4 checks pass the reference solution and catch typical mistakes with a useful message.
+
+Both as the grader judges them (:func:`conftest.judged`: the probe, then an expectation the private references compute
+afresh, for any arguments and seeds) and as students run them in the notebook (``checks.check_<name>(...)``: the probe,
+then the expectation stored in ``course_utils/checks/expected/lab4.json`` for the visible test calls' arguments).
+"""
 import keras
+import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf
 from keras import ops
 
-from conftest import fails_with, solution_namespace
+from autograde.judge import get_check, is_test_cell, judged_params
+from autograde.references import lab4 as references
+from autograde.references import stored_differences
+from conftest import fails_with, judged, solution_namespace
+from course_utils.checks import CheckFailed
 from course_utils.checks import lab4 as checks
 from course_utils.checks.delegation import DelegationRefused
+from course_utils.checks.probing import Check
+
+LAB = "lab4_seq2seq_attention"
+SEED_KEYS = ("first submission", "second submission", "third submission")  # each draws other seeds for every call
 
 
 @pytest.fixture(scope="module")
 def solution(course):
-    return solution_namespace(course, "lab4_seq2seq_attention")
+    return solution_namespace(course, LAB)
+
+
+@pytest.fixture(scope="module")
+def test_cells(course):
+    """{grade_id: source} of the solution notebook's test cells, hidden tests included."""
+    notebook = nbformat.read(course.solution_notebook(LAB), as_version=4)
+    return {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in notebook.cells if is_test_cell(cell)}
+
+
+TEST_CELLS = ("test_gru_cell", "test_encoder", "test_attention", "test_decoder_io", "test_masked_loss", "test_train_step",
+              "test_sequence_accuracy", "test_greedy_decoder", "test_beam_search")
+
+
+def fails_from_stored_data(pattern, check, *args, **kwargs):
+    """Asserts that the public check, as a student runs it (the expectation stored for the visible test calls),
+    rejects a wrong implementation with a message matching ``pattern``."""
+    with pytest.raises(CheckFailed, match=pattern):
+        check(*args, **kwargs)
+
+
+@pytest.fixture(params=[fails_with, fails_from_stored_data], ids=["judged", "stored"])
+def rejects(request):
+    """``fails_with`` (as the grader judges) or ``fails_from_stored_data`` (as a student runs the check): the mistake
+    tests that use the visible test calls' arguments (the probes' defaults) run both ways."""
+    return request.param
+
+
+def call_arguments(check, call, params, namespace):
+    """(args, kwargs) of a test cell's check call: its objects evaluated in ``namespace``, its arguments ``params``."""
+    args, kwargs = eval(f"(lambda *args, **kwargs: (args, kwargs))({', '.join(call.args)})", dict(namespace))  # noqa: S307
+    bound = check.signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    bound.arguments.update(params)
+    return bound.args, bound.kwargs
 
 
 # --- the reference passes ------------------------------------------------------------------------------------
@@ -26,29 +74,57 @@ def solution(course):
     (checks.check_sequence_accuracy, "sequence_accuracy"),
 ])
 def test_reference_passes(solution, check, name):
-    check(solution[name], seed=5)
+    judged(check, solution[name], seed=5)
 
 
 @pytest.mark.slow  # traces compiled loops
 def test_reference_passes_the_compiled_checks(solution):
-    checks.check_train_step(solution["make_train_step"], seed=5)
-    checks.check_greedy_decoder(solution["make_greedy_decoder"], seed=5)
-    checks.check_beam_search(solution["beam_search"], seed=5)
+    judged(checks.check_train_step, solution["make_train_step"], seed=5)
+    judged(checks.check_greedy_decoder, solution["make_greedy_decoder"], seed=5)
+    judged(checks.check_beam_search, solution["beam_search"], seed=5)
 
 
-@pytest.mark.slow  # every hidden test
-def test_reference_passes_the_hidden_tests(solution):
-    from autograde.hidden_tests import lab4 as hidden
+@pytest.mark.slow  # every visible and hidden test call, with the seeds the grader would draw for three submissions
+@pytest.mark.parametrize("grade_id", TEST_CELLS)
+def test_reference_passes_every_test_call_as_judged(solution, test_cells, grade_id):
+    calls = 0
+    for seed_key in SEED_KEYS:
+        for call, params in judged_params(LAB, test_cells[grade_id], seed_key=seed_key, grade_id=grade_id):
+            check = get_check(LAB, call.check)
+            args, kwargs = call_arguments(check, call, params, solution)
+            judged(check, *args, **kwargs)
+            calls += 1
+    assert calls >= len(SEED_KEYS) * 2  # a visible call and at least one hidden one
 
-    hidden.test_gru_cell(solution["MyGRUCell"])
-    hidden.test_encoder(solution["build_encoder"])
-    hidden.test_attention(solution["AdditiveAttention"])
-    hidden.test_decoder_io(solution["make_decoder_io"])
-    hidden.test_masked_loss(solution["masked_loss"])
-    hidden.test_train_step(solution["make_train_step"])
-    hidden.test_sequence_accuracy(solution["sequence_accuracy"])
-    hidden.test_greedy_decoder(solution["make_greedy_decoder"])
-    hidden.test_beam_search(solution["beam_search"])
+
+@pytest.mark.parametrize("grade_id", TEST_CELLS)
+def test_reference_passes_the_visible_calls_from_stored_data(solution, test_cells, grade_id, capsys):
+    visible = [(call, params) for call, params in judged_params(LAB, test_cells[grade_id]) if not call.hidden]
+    assert visible
+    for call, params in visible:
+        check = get_check(LAB, call.check)
+        args, kwargs = call_arguments(check, call, params, solution)
+        check(*args, **kwargs)  # the public check: probe, then the stored expectation (no reference in reach)
+    assert capsys.readouterr().out.count("\u2714") == len(visible)
+
+
+def test_the_stored_expectations_are_up_to_date(course):
+    assert stored_differences(course, LAB) == []
+
+
+def test_every_check_is_a_probe_and_a_comparison_with_a_private_expectation():
+    found = {name: value for name, value in vars(checks).items() if isinstance(value, Check)}
+    assert sorted(found) == sorted(f"check_{grade_id.removeprefix('test_')}" for grade_id in TEST_CELLS)
+    for name, check in found.items():
+        assert check.expects and callable(getattr(references, f"expect_{check.name}", None)), name
+        assert check.__doc__ and "Args:" in check.__doc__, name
+
+
+def test_no_reference_is_public():
+    names = set(vars(checks))
+    for moved in ("_gru_variant", "_reference_attention", "_reference_greedy", "_exhaustive_search", "gru_variant",
+                  "reference_attention", "reference_greedy", "exhaustive_search", "_sigmoid"):
+        assert moved not in names
 
 
 # --- Exercise 1: the GRU cell ----------------------------------------------------------------------------------
@@ -82,17 +158,17 @@ def gru_variant(solution, mistake):
     ("z flipped", r"h_t = z \* h_\(t-1\) \+ \(1 - z\) \* candidate"),
     ("no recurrent bias", r"recurrent bias \(bias row 1\) is not used"),
 ])
-def test_gru_cell_mistakes(solution, mistake, message):
-    fails_with(message, checks.check_gru_cell, gru_variant(solution, mistake))
+def test_gru_cell_mistakes(solution, mistake, message, rejects):
+    rejects(message, checks.check_gru_cell, gru_variant(solution, mistake))
 
 
-def test_gru_cell_with_one_bias_vector(solution):
+def test_gru_cell_with_one_bias_vector(solution, rejects):
     class OneBias(solution["MyGRUCell"]):
         def build(self, input_shape):
             super().build(input_shape)
             self.bias = self.add_weight(shape=(3 * self.units,), initializer="zeros", name="bias")
 
-    fails_with(r"the cell should create 3 weights|bias \(weight in creation order\): expected shape", checks.check_gru_cell, OneBias)
+    rejects(r"the cell should create 3 weights|bias \(weight in creation order\): expected shape", checks.check_gru_cell, OneBias)
 
 
 def test_gru_cell_delegating_to_keras_is_refused():
@@ -109,29 +185,30 @@ def test_gru_cell_delegating_to_keras_is_refused():
             return self.cell(inputs, states)
 
     with pytest.raises(DelegationRefused, match="^MyGRUCell calls keras.layers.GRUCell"):
-        checks.check_gru_cell(Delegating)
+        checks.check_gru_cell(Delegating)  # in the notebook: the probe raises
+    fails_with("^MyGRUCell calls keras.layers.GRUCell", checks.check_gru_cell, Delegating)  # the grader: the probe's failure
 
 
 # --- Exercise 2: the encoder -----------------------------------------------------------------------------------
 
-def test_encoder_without_mask_zero():
+def test_encoder_without_mask_zero(rejects):
     def build(vocab_size, embed_dim, units):
         tokens = keras.Input(shape=(None,), dtype="int32")
         x = keras.layers.Embedding(vocab_size, embed_dim)(tokens)
         states, forward, backward = keras.layers.Bidirectional(keras.layers.GRU(units, return_sequences=True, return_state=True))(x)
         return keras.Model(tokens, [states, keras.layers.Concatenate()([forward, backward])])
 
-    fails_with("padding appended.*mask_zero=True", checks.check_encoder, build)
+    rejects("padding appended.*mask_zero=True", checks.check_encoder, build)
 
 
-def test_encoder_with_a_wrong_summary():
+def test_encoder_with_a_wrong_summary(rejects):
     def build(vocab_size, embed_dim, units):
         tokens = keras.Input(shape=(None,), dtype="int32")
         x = keras.layers.Embedding(vocab_size, embed_dim, mask_zero=True)(tokens)
         states, forward, backward = keras.layers.Bidirectional(keras.layers.GRU(units, return_sequences=True, return_state=True))(x)
         return keras.Model(tokens, [states, keras.layers.Concatenate()([backward, forward])])
 
-    fails_with("the summary should be", checks.check_encoder, build)
+    rejects("the summary should be", checks.check_encoder, build)
 
 
 # --- Exercise 3: attention -------------------------------------------------------------------------------------
@@ -154,8 +231,8 @@ def attention_variant(solution, mistake):
     ("mask ignored", "padded key steps get attention"),
     ("-inf", "all padding gives NaN.*not -inf"),
 ])
-def test_attention_mistakes(solution, mistake, message):
-    fails_with(message, checks.check_attention, attention_variant(solution, mistake))
+def test_attention_mistakes(solution, mistake, message, rejects):
+    rejects(message, checks.check_attention, attention_variant(solution, mistake))
 
 
 def test_attention_delegating_to_keras_is_refused(solution):
@@ -165,46 +242,57 @@ def test_attention_delegating_to_keras_is_refused(solution):
             return super().call(query, keys, mask)
 
     with pytest.raises(DelegationRefused, match="^AdditiveAttention calls keras.layers.AdditiveAttention"):
-        checks.check_attention(Delegating)
+        checks.check_attention(Delegating)  # in the notebook: the probe raises
+    fails_with("^AdditiveAttention calls keras.layers.AdditiveAttention", checks.check_attention, Delegating)  # the grader
+
+
+def test_attention_calling_the_private_reference_is_refused(solution):
+    class Copying(solution["AdditiveAttention"]):  # where the instructor's references are installed (the grader's machines)
+        def call(self, query, keys, mask=None):
+            weights = [w.numpy() for w in (self.query_kernel, self.key_kernel, self.score_vector)]
+            references.reference_attention(weights, np.asarray(query), np.asarray(keys), None if mask is None else np.asarray(mask))
+            return super().call(query, keys, mask)
+
+    fails_with("AdditiveAttention calls the check's reference attention", checks.check_attention, Copying)
 
 
 # --- Exercise 4: teacher forcing, loss, training, accuracy -------------------------------------------------------
 
-def test_decoder_io_without_the_shift(solution):
+def test_decoder_io_without_the_shift(solution, rejects):
     def no_shift(written_ids, start_id, end_id):
         _, target = solution["make_decoder_io"](written_ids, start_id, end_id)
         return target, target
 
-    fails_with("decoder_input equals decoder_target", checks.check_decoder_io, no_shift)
+    rejects("decoder_input equals decoder_target", checks.check_decoder_io, no_shift)
 
 
-def test_decoder_io_with_the_end_token_after_the_padding():
+def test_decoder_io_with_the_end_token_after_the_padding(rejects):
     def end_after_padding(written_ids, start_id, end_id):
         written_ids = np.asarray(written_ids)
         target = np.concatenate([written_ids, np.full((len(written_ids), 1), end_id)], axis=1)
         decoder_input = np.concatenate([np.full((len(written_ids), 1), start_id), written_ids], axis=1)
         return decoder_input, target
 
-    fails_with("end token is at the very end of the padding", checks.check_decoder_io, end_after_padding)
+    rejects("end token is at the very end of the padding", checks.check_decoder_io, end_after_padding)
 
 
-def test_decoder_io_shifted_the_wrong_way(solution):
+def test_decoder_io_shifted_the_wrong_way(solution, rejects):
     def wrong_way(written_ids, start_id, end_id):
         decoder_input, target = solution["make_decoder_io"](written_ids, start_id, end_id)
         return np.roll(target, -1, axis=1), target
 
-    fails_with("decoder_input should start with the start token|decoder_input should be", checks.check_decoder_io, wrong_way)
+    rejects("decoder_input should start with the start token|decoder_input should be", checks.check_decoder_io, wrong_way)
 
 
-def test_loss_not_masked():
+def test_loss_not_masked(rejects):
     def unmasked(targets, logits):
         return ops.mean(keras.losses.sparse_categorical_crossentropy(targets, logits, from_logits=True))
 
-    fails_with("padding positions count", checks.check_masked_loss, unmasked)
+    rejects("padding positions count", checks.check_masked_loss, unmasked)
 
 
 @pytest.mark.slow
-def test_train_step_in_inference_mode(solution):
+def test_train_step_in_inference_mode(solution, rejects):
     def make_train_step(model, optimizer):
         @tf.function
         def train_step(source, decoder_input, decoder_target):
@@ -215,39 +303,39 @@ def test_train_step_in_inference_mode(solution):
 
         return train_step
 
-    fails_with(r"training=True", checks.check_train_step, make_train_step)
+    rejects(r"training=True", checks.check_train_step, make_train_step)
 
 
-def test_train_step_not_compiled(solution):
+def test_train_step_not_compiled(solution, rejects):
     def make_train_step(model, optimizer):
         return lambda source, decoder_input, decoder_target: 0.0
 
-    fails_with("@tf.function", checks.check_train_step, make_train_step)
+    rejects("@tf.function", checks.check_train_step, make_train_step)
 
 
-def test_accuracy_counting_padding():
+def test_accuracy_counting_padding(rejects):
     def counting_padding(targets, predicted):
         targets, predicted = np.asarray(targets), np.asarray(predicted)
         return float(np.mean(targets == predicted)), float(np.mean(np.all(targets == predicted, axis=1)))
 
-    fails_with("token accuracy counts the padding", checks.check_sequence_accuracy, counting_padding)
+    rejects("token accuracy counts the padding", checks.check_sequence_accuracy, counting_padding)
 
 
-def test_exact_match_comparing_whole_rows(solution):
+def test_exact_match_comparing_whole_rows(solution, rejects):
     def whole_rows(targets, predicted):
         token, _ = solution["sequence_accuracy"](targets, predicted)
         return token, float(np.mean(np.all(np.asarray(targets) == np.asarray(predicted), axis=1)))
 
-    fails_with("exact match compares whole rows", checks.check_sequence_accuracy, whole_rows)
+    rejects("exact match compares whole rows", checks.check_sequence_accuracy, whole_rows)
 
 
 # --- Exercises 5 and 6: decoding ---------------------------------------------------------------------------------
 
-def test_greedy_decoder_not_compiled(solution):
+def test_greedy_decoder_not_compiled(solution, rejects):
     def make(model, start_id, end_id, max_length):
         return solution["make_greedy_decoder"](model, start_id, end_id, max_length).python_function
 
-    fails_with("@tf.function", checks.check_greedy_decoder, make)
+    rejects("@tf.function", checks.check_greedy_decoder, make)
 
 
 @pytest.mark.slow
@@ -270,11 +358,11 @@ def test_greedy_decoder_that_keeps_going_after_the_end():
 
 
 @pytest.mark.slow
-def test_beam_search_without_length_normalisation(solution):
+def test_beam_search_without_length_normalisation(solution, rejects):
     def unnormalised(step_fn, initial_state, start_id, end_id, beam_width, max_length, alpha=1.0):
         return solution["beam_search"](step_fn, initial_state, start_id, end_id, beam_width, max_length, 0.0)
 
-    fails_with(r"with alpha=0.7|length \*\* alpha", checks.check_beam_search, unnormalised)
+    rejects(r"with alpha=0.7|length \*\* alpha", checks.check_beam_search, unnormalised)
 
 
 @pytest.mark.slow
@@ -285,7 +373,7 @@ def test_beam_search_that_goes_on_after_the_end(solution):
     fails_with("with beam_width=1 beam search should be greedy decoding", checks.check_beam_search, never_finishing)
 
 
-def test_attention_that_squeezes_every_axis_of_one(solution):
+def test_attention_that_squeezes_every_axis_of_one(solution, rejects):
     class SqueezeAll(solution["AdditiveAttention"]):
         def call(self, query, keys, mask=None):
             projected = ops.tanh(ops.matmul(query, self.query_kernel)[:, :, None] + ops.matmul(keys, self.key_kernel)[:, None])
@@ -295,7 +383,7 @@ def test_attention_that_squeezes_every_axis_of_one(solution):
             weights = ops.softmax(scores, axis=-1)
             return ops.matmul(weights, keys), weights
 
-    fails_with("one query step", checks.check_attention, SqueezeAll)
+    rejects("one query step", checks.check_attention, SqueezeAll)
 
 
 @pytest.mark.slow
