@@ -1,29 +1,110 @@
-"""The Lab 1 checks pass the reference solution and catch typical mistakes with a useful message."""
+"""The Lab 1 checks pass the reference solution and catch typical mistakes with a useful message.
+
+Each check is judged as the grader judges it (``judged``, ``fails_with``: the probe, then the private references'
+expectation for any arguments), and, where the arguments are those of the solution's visible test cells, as the
+student's self-check runs it too (``checks.check_<name>``: the probe, then the expectation stored in
+``course_utils/checks/expected/lab1.json``).
+"""
+import inspect
+import json
+
+import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf
 from keras import ops
 from tensorflow import clip_by_global_norm as clip_alias  # aliases taken before any check runs
 
-from conftest import fails_with, solution_namespace
+from autograde.judge import get_check, is_test_cell, judged_params
+from autograde.references import lab1 as references
+from autograde.references import stored_differences
+from autograde.references.lab1 import _reference_jacobian_norms as reference_alias  # private, but importable here
+from conftest import fails_with, judged, solution_namespace
+from course_utils.checks import CheckFailed
 from course_utils.checks import lab1 as checks
-from course_utils.checks.lab1 import _reference_jacobian_norms as reference_alias  # private, but importable
+from course_utils.checks.probing import EXPECTED_DIR
+
+LAB = "lab1_rnns_from_scratch"
 
 
 @pytest.fixture(scope="module")
 def solution(course):
-    return solution_namespace(course, "lab1_rnns_from_scratch")
+    return solution_namespace(course, LAB)
+
+
+def caught_by_self_check(pattern, check, *args, **kwargs):
+    """Asserts that the student's self-check (the probe, then the stored expectation) rejects a wrong implementation
+    with a message matching ``pattern``: for mistakes probed with a visible test cell's arguments."""
+    with pytest.raises(CheckFailed, match=pattern):
+        check(*args, **kwargs)
 
 
 def test_reference_solution_passes_every_check(solution):
-    checks.check_rnn_cell_weights(solution["MyRNNCell"], input_dim=5, units=3)
-    checks.check_rnn_cell_matches_simple_rnn(solution["MyRNNCell"], batch=2, steps=4, input_dim=2, units=3, seed=5)
-    checks.check_rnn_model(solution["build_rnn_model"], solution["MyRNNCell"], seed=5)
-    checks.check_jacobian_norms(solution["jacobian_norms"], units=5, steps=7, seed=5)
-    checks.check_clip_gradients(solution["clip_gradients"], seed=5)
-    checks.check_lstm_cell(solution["MyLSTMCell"], batch=2, steps=4, input_dim=2, units=3, seed=5)
-    checks.check_peephole_lstm_cell(solution["MyPeepholeLSTMCell"], batch=2, steps=4, input_dim=2, units=3, seed=5)
-    checks.check_recall_task(solution["make_selective_recall"], num_examples=100, length=10, seed=5)
+    judged(checks.check_rnn_cell_weights, solution["MyRNNCell"], input_dim=5, units=3)
+    judged(checks.check_rnn_cell_matches_simple_rnn, solution["MyRNNCell"], batch=2, steps=4, input_dim=2, units=3, seed=5)
+    judged(checks.check_rnn_model, solution["build_rnn_model"], solution["MyRNNCell"], seed=5)
+    judged(checks.check_jacobian_norms, solution["jacobian_norms"], units=5, steps=7, seed=5)
+    judged(checks.check_clip_gradients, solution["clip_gradients"], seed=5)
+    judged(checks.check_lstm_cell, solution["MyLSTMCell"], batch=2, steps=4, input_dim=2, units=3, seed=5)
+    judged(checks.check_peephole_lstm_cell, solution["MyPeepholeLSTMCell"], batch=2, steps=4, input_dim=2, units=3, seed=5)
+    judged(checks.check_recall_task, solution["make_selective_recall"], num_examples=100, length=10, seed=5)
+
+
+def lab1_check_calls(course, seed_key=None):
+    """(call, arguments) of every Lab 1 check call of the solution's test cells, the hidden ones included, with the
+    arguments bound as the grader binds them (each seed drawn for a submission whose key is ``seed_key``, if given)."""
+    solution = nbformat.read(course.solution_notebook(LAB), as_version=4)
+    for cell in solution.cells:
+        if is_test_cell(cell):
+            for call, params in judged_params(LAB, cell.source, seed_key=seed_key, grade_id=cell.metadata["nbgrader"]["grade_id"]):
+                if call.check != "prediction":  # shared by every lab, tested with the predictions
+                    yield call, params
+
+
+def call_arguments(namespace, call, params):
+    """The objects of ``call`` (its arguments that are not literals), evaluated in ``namespace``, and ``params``."""
+    names = list(get_check(LAB, call.check).signature.parameters)
+    positional = len(call.params["__positional__"])
+    objects = [eval(arg, namespace) for i, arg in enumerate(call.args[:positional]) if names[i] not in params]  # noqa: S307
+    keywords = dict(arg.split("=", 1) for arg in call.args[positional:])
+    objects_by_name = {name: eval(value, namespace) for name, value in keywords.items() if name not in params}  # noqa: S307
+    return objects, {**objects_by_name, **params}
+
+
+@pytest.mark.parametrize("seed_key", ["any", "another submission"])
+def test_the_solution_passes_every_test_cell_call_with_drawn_seeds(course, solution, seed_key):
+    # As the grader judges a submission: the seeds drawn for it, the hidden calls included.
+    for call, params in lab1_check_calls(course, seed_key):
+        objects, arguments = call_arguments(solution, call, params)
+        judged(get_check(LAB, call.check), *objects, **arguments)
+
+
+def test_the_self_checks_pass_the_solution_from_stored_data_alone(course, solution):
+    visible = [(call, params) for call, params in lab1_check_calls(course) if not call.hidden]
+    assert {call.check for call, _ in visible} == {name.removeprefix("check_") for name in checks.__all__ if name.startswith("check_")} - {"prediction"}
+    for call, params in visible:
+        objects, arguments = call_arguments(solution, call, params)
+        get_check(LAB, call.check)(*objects, **arguments)
+
+
+def test_the_stored_expectations_are_those_of_the_references(course):
+    assert stored_differences(course, LAB) == []
+
+
+def test_the_stored_expectations_are_small():
+    stored = json.loads((EXPECTED_DIR / "lab1.json").read_text())
+    for name, entries in stored.items():
+        for entry in entries:
+            assert len(json.dumps(entry)) < 8_000, name
+
+
+def test_the_public_module_holds_no_reference_or_mistake_variant():
+    for name in ("_reference_jacobian_norms", "_reference_peephole_lstm", "_sigmoid", "_randomise", "_random_weights_like",
+                 "WRONG_GATE_ORDERS", "gate_blocks_as_read", "_gate_order_fingerprints"):
+        assert not hasattr(checks, name), name
+    source = inspect.getsource(checks)
+    for computation in ("tf.clip_by_global_norm(", "tf.keras.layers.LSTM(", "tf.keras.layers.SimpleRNN(", "itertools.permutations"):
+        assert computation not in source, computation
 
 
 def test_rnn_cell_with_transposed_kernel(solution):
@@ -43,6 +124,7 @@ def test_rnn_cell_ignoring_the_previous_state(solution):
             return h, [h]
 
     fails_with("at step 1; step 0 matches.*recurrent_kernel is not used", checks.check_rnn_cell_matches_simple_rnn, Forgetful)
+    caught_by_self_check("at step 1; step 0 matches.*recurrent_kernel is not used", checks.check_rnn_cell_matches_simple_rnn, Forgetful)
 
 
 def test_rnn_cell_without_bias(solution):
@@ -59,6 +141,42 @@ def test_rnn_model_without_output_layer(solution):
         return tf.keras.Sequential([tf.keras.Input((None, input_dim)), tf.keras.layers.RNN(solution["MyRNNCell"](units), return_sequences=return_sequences)])
 
     fails_with(r"expected shape \(2, 6, 2\), got \(2, 6, 5\)", checks.check_rnn_model, no_dense, solution["MyRNNCell"])
+    caught_by_self_check(r"expected shape \(2, 6, 2\), got \(2, 6, 5\)", checks.check_rnn_model, no_dense, solution["MyRNNCell"])
+
+
+def test_rnn_model_with_an_extra_layer(solution):
+    def deeper(input_dim, units, output_dim, return_sequences=True):
+        return tf.keras.Sequential([
+            tf.keras.Input((None, input_dim)),
+            tf.keras.layers.RNN(solution["MyRNNCell"](units), return_sequences=return_sequences),
+            tf.keras.layers.Dense(units),
+            tf.keras.layers.Dense(output_dim),
+        ])
+
+    fails_with(r"^expected 57 parameters \(RNN: 3\*5 \+ 5\*5 \+ 5, Dense: 5\*2 \+ 2\), got 87$", checks.check_rnn_model,
+               deeper, solution["MyRNNCell"])
+    caught_by_self_check("expected 57 parameters", checks.check_rnn_model, deeper, solution["MyRNNCell"])
+
+
+def test_rnn_model_whose_many_to_one_output_is_not_the_last_step(solution):
+    def first_step(input_dim, units, output_dim, return_sequences=True):
+        model = solution["build_rnn_model"](input_dim, units, output_dim, return_sequences=True)
+        if return_sequences:
+            return model
+        return tf.keras.Model(model.inputs, model.outputs[0][:, 0])
+
+    fails_with("many-to-one output vs the last step of many-to-many: differs", checks.check_rnn_model, first_step, solution["MyRNNCell"])
+
+
+def test_rnn_model_with_an_activation_on_the_output(solution):
+    def squashed(input_dim, units, output_dim, return_sequences=True):
+        return tf.keras.Sequential([
+            tf.keras.Input((None, input_dim)),
+            tf.keras.layers.RNN(solution["MyRNNCell"](units), return_sequences=return_sequences),
+            tf.keras.layers.Dense(output_dim, activation="tanh"),
+        ])
+
+    fails_with(r"y_t = h_t W_hy \+ b_y at every step: differs", checks.check_rnn_model, squashed, solution["MyRNNCell"])
 
 
 def test_jacobian_norms_in_reverse_order(solution):
@@ -69,9 +187,14 @@ def test_jacobian_norms_ignoring_the_activation(solution):
     fails_with("with tanh activation", checks.check_jacobian_norms, lambda w, u, f: solution["jacobian_norms"](w, u, tf.identity))
 
 
+def test_jacobian_norms_one_short(solution):
+    fails_with(r"expected 4 norms \(one per distance T-k = 1..4\), got 3", checks.check_jacobian_norms,
+               lambda w, u, f: solution["jacobian_norms"](w, u, f)[:-1], units=3, steps=4)
+
+
 def test_reference_jacobian_norms_of_a_scaled_orthogonal_matrix():
     q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(8, 8)))
-    norms = checks._reference_jacobian_norms(0.9 * q, np.zeros((5, 8)), activation="identity")
+    norms = references._reference_jacobian_norms(0.9 * q, np.zeros((5, 8)), activation="identity")
     np.testing.assert_allclose(norms, np.sqrt(8) * 0.9 ** np.arange(1, 6))
 
 
@@ -86,6 +209,7 @@ def test_clip_that_always_rescales():
         return [None if g is None else g * max_norm / norm for g in grads], norm
 
     fails_with("below max_norm.*scaled by 1", checks.check_clip_gradients, always)
+    caught_by_self_check("below max_norm.*scaled by 1", checks.check_clip_gradients, always)
 
 
 def test_clip_dropping_none_entries(solution):
@@ -101,6 +225,20 @@ def test_clip_dividing_by_zero():
         return [None if g is None else g / norm * tf.minimum(norm, max_norm) for g in grads], norm
 
     fails_with("all-zero.*NaN", checks.check_clip_gradients, unguarded)
+    caught_by_self_check("all-zero.*NaN", checks.check_clip_gradients, unguarded)
+
+
+def test_clip_returning_a_list():
+    fails_with(r"should return a pair \(clipped_grads, global_norm\)", checks.check_clip_gradients,
+               lambda grads, max_norm: [grads, global_norm(grads)])
+
+
+def test_clip_replacing_none_by_zeros(solution):
+    def zeros_for_none(grads, max_norm):
+        clipped, norm = solution["clip_gradients"](grads, max_norm)
+        return [tf.zeros([1]) if g is None else g for g in clipped], norm
+
+    fails_with(r"grads\[0\] is None .* must stay None", checks.check_clip_gradients, zeros_for_none)
 
 
 def test_lstm_with_gates_in_the_wrong_order(solution):
@@ -114,6 +252,22 @@ def test_lstm_with_gates_in_the_wrong_order(solution):
             return h, [h, c]
 
     fails_with("order i, c, f, o: Keras packs them i, f, c, o", checks.check_lstm_cell, WrongOrder)
+    caught_by_self_check("order i, c, f, o: Keras packs them i, f, c, o", checks.check_lstm_cell, WrongOrder)
+
+
+@pytest.mark.parametrize("order", ["fcio", "oifc"])
+def test_lstm_reading_the_gates_in_a_cycled_order_is_told_which(solution, order):
+    # Not its own inverse, unlike i, c, f, o: the fingerprints must name the order the cell reads, not its inverse.
+    class Cycled(solution["MyLSTMCell"]):
+        def call(self, inputs, states):
+            h_prev, c_prev = states
+            z = tf.matmul(inputs, self.kernel) + tf.matmul(h_prev, self.recurrent_kernel) + self.bias
+            z = dict(zip(order, tf.split(z, 4, axis=-1)))
+            c = tf.sigmoid(z["f"]) * c_prev + tf.sigmoid(z["i"]) * tf.tanh(z["c"])
+            h = tf.sigmoid(z["o"]) * tf.tanh(c)
+            return h, [h, c]
+
+    fails_with(f"order {', '.join(order)}: Keras packs them i, f, c, o", checks.check_lstm_cell, Cycled, seed=3)
 
 
 def test_lstm_returning_states_swapped(solution):
@@ -123,6 +277,9 @@ def test_lstm_returning_states_swapped(solution):
             return h, [c, h]
 
     fails_with(r"step 0 matches, so check the new states you return: \[h, c\]", checks.check_lstm_cell, Swapped)
+    # Over a single step the outputs agree: only the final states show it.
+    fails_with(r"^the states come back as \[c, h\]; Keras expects \[h, c\]$", checks.check_lstm_cell, Swapped,
+               batch=1, steps=1, input_dim=1, units=2, seed=18)
 
 
 def test_lstm_with_one_state(solution):
@@ -132,6 +289,7 @@ def test_lstm_with_one_state(solution):
             self.state_size = units
 
     fails_with(r"state_size should be \[units, units\]", checks.check_lstm_cell, OneState)
+    caught_by_self_check(r"state_size should be \[units, units\]", checks.check_lstm_cell, OneState)
 
 
 def peephole_step(cell, inputs, states, w_ci, w_cf, w_co, output_gate_reads_new_c=True, read=tf.multiply):
@@ -171,6 +329,7 @@ def test_peephole_lstm_whose_output_gate_reads_the_previous_cell_state(solution)
                                  self.output_gate_peephole, output_gate_reads_new_c=False)
 
     fails_with(r"the output gate reads c_\(t-1\): it should read the new cell state c_t", checks.check_peephole_lstm_cell, Early)
+    caught_by_self_check(r"the output gate reads c_\(t-1\): it should read the new cell state c_t", checks.check_peephole_lstm_cell, Early)
 
 
 @pytest.mark.parametrize("gate", checks.PEEPHOLES)
@@ -183,6 +342,8 @@ def test_peephole_lstm_with_one_gate_blind_to_the_cell(solution, gate):
     first_step = "step 0" if gate == "output_gate_peephole" else "step 1; step 0 matches"
     fails_with(f"at {first_step}.*; {gate} is not used: each gate reads the cell state through its own peephole$",
                checks.check_peephole_lstm_cell, OneBlind)
+    caught_by_self_check(f"at {first_step}.*; {gate} is not used: each gate reads the cell state through its own peephole$",
+                         checks.check_peephole_lstm_cell, OneBlind)
 
 
 def test_peephole_lstm_with_peephole_matrices(solution):
@@ -231,11 +392,14 @@ def test_peephole_lstm_with_gates_in_the_wrong_order_fails_on_zero_peepholes(sol
 
     fails_with("^with zero peephole weights the cell should compute keras.layers.LSTM, but its outputs differ .* at step 0; "
                "your code reads the gate blocks in the order i, f, o, c", checks.check_peephole_lstm_cell, WrongOrder)
+    caught_by_self_check("^with zero peephole weights the cell should compute keras.layers.LSTM, but its outputs differ .* at step 0; "
+                         "your code reads the gate blocks in the order i, f, o, c", checks.check_peephole_lstm_cell, WrongOrder)
 
 
 def test_peephole_check_needs_two_steps(solution):
+    # The test cell's arguments are wrong, not the student's cell: the grader's expectation refuses them.
     with pytest.raises(ValueError, match="steps should be at least 2"):
-        checks.check_peephole_lstm_cell(solution["MyPeepholeLSTMCell"], steps=1)
+        judged(checks.check_peephole_lstm_cell, solution["MyPeepholeLSTMCell"], steps=1)
 
 
 def test_recall_task_with_the_wrong_target(solution):
@@ -244,6 +408,7 @@ def test_recall_task_with_the_wrong_target(solution):
         return x, x[:, 0]
 
     fails_with("right after the marker", checks.check_recall_task, first_token)
+    caught_by_self_check("right after the marker", checks.check_recall_task, first_token)
 
 
 def test_recall_task_ignoring_the_seed(solution):
@@ -251,6 +416,35 @@ def test_recall_task_ignoring_the_seed(solution):
         return solution["make_selective_recall"](n, length, num_symbols, 0)
 
     fails_with("different seed", checks.check_recall_task, fixed_seed)
+
+
+def test_recall_task_ignoring_the_seed_for_a_global_generator(solution):
+    generator = np.random.default_rng(0)
+
+    def unseeded(n, length, num_symbols, seed):
+        return solution["make_selective_recall"](n, length, num_symbols, int(generator.integers(2**31)))
+
+    fails_with("the same seed should give the same data", checks.check_recall_task, unseeded)
+
+
+def test_recall_task_with_float_tokens(solution):
+    def floats(n, length, num_symbols, seed):
+        x, y = solution["make_selective_recall"](n, length, num_symbols, seed)
+        return x.astype("float32"), y
+
+    fails_with("integer token ids, got dtypes float32", checks.check_recall_task, floats)
+
+
+def test_recall_task_with_the_marker_anywhere(solution):
+    def anywhere(n, length, num_symbols, seed):
+        rng = np.random.default_rng(seed)
+        x = rng.integers(0, num_symbols, size=(n, length))
+        position = rng.integers(0, length - 1, size=n)
+        position[0] = length - 2
+        x[np.arange(n), position] = num_symbols
+        return x, x[np.arange(n), position + 1]
+
+    fails_with("the marker should sit in the first half", checks.check_recall_task, anywhere)
 
 
 # --- refusing delegation: the exercise may not call the function it asks for ------------------------------
@@ -364,7 +558,7 @@ def test_tensorflows_peephole_lstm_is_a_right_answer_that_is_refused():
     layer.build(x.shape)
     weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
     layer.set_weights(weights)
-    np.testing.assert_allclose(layer(x), checks._reference_peephole_lstm(x, *weights)[0], atol=1e-5)
+    np.testing.assert_allclose(layer(x), references._reference_peephole_lstm(x, *weights)[0], atol=1e-5)
     fails_with(r"^MyPeepholeLSTMCell calls tf.raw_ops.LSTMBlockCell \(or BlockLSTM\), which is the exercise itself: add the three",
                checks.check_peephole_lstm_cell, PeepholeBlockLSTMCell)
 
@@ -381,7 +575,7 @@ def test_peephole_lstm_cell_calling_the_checks_reference_is_refused(solution):
     class FromTheReference(solution["MyPeepholeLSTMCell"]):
         def call(self, inputs, states):
             super().call(inputs, states)
-            _, h, c = checks._reference_peephole_lstm(inputs[:, None], *self.get_weights())  # right from zero states only
+            _, h, c = references._reference_peephole_lstm(inputs[:, None], *self.get_weights())  # right from zero states only
             return h, [h, c]
 
     # Not anchored: Keras wraps errors raised inside a layer's call in a message of its own.
@@ -391,7 +585,7 @@ def test_peephole_lstm_cell_calling_the_checks_reference_is_refused(solution):
 @pytest.mark.parametrize(
     "jacobian_norms",
     [
-        lambda w, u, f: checks._reference_jacobian_norms(w.numpy(), u.numpy(), "tanh" if f is tf.tanh else "identity"),
+        lambda w, u, f: references._reference_jacobian_norms(w.numpy(), u.numpy(), "tanh" if f is tf.tanh else "identity"),
         lambda w, u, f: reference_alias(w.numpy(), u.numpy(), "tanh" if f is tf.tanh else "identity"),
     ],
     ids=["module attribute", "alias imported earlier"],

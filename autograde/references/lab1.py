@@ -3,10 +3,17 @@
 Each ``expect_<name>`` takes the arguments of ``course_utils.checks.lab1.probe_<name>`` (sizes and a seed; never the
 student's objects), makes the same inputs with the public input function, and returns plain data.
 """
+import itertools
+
 import numpy as np
 import tensorflow as tf
 
 from course_utils.checks import lab1 as public
+from course_utils.checks.delegation import refuse_reference_while_watched
+
+GATES = "ifco"  # Keras packs an LSTM's gate blocks in this order: input, forget, cell candidate, output
+# Every other order a cell could read the blocks in, as the gates it takes blocks 0..3 for ("icfo": block 1 as c).
+WRONG_GATE_ORDERS = tuple("".join(order) for order in itertools.permutations(GATES) if "".join(order) != GATES)
 
 
 def expect_rnn_cell_weights(input_dim, units):
@@ -19,10 +26,149 @@ def expect_rnn_cell_matches_simple_rnn(batch, steps, input_dim, units, seed):
     reference = tf.keras.layers.SimpleRNN(units, return_sequences=True)
     reference.build((batch, steps, input_dim))
     reference.set_weights(weights)
-    with tf.GradientTape() as tape:
+    with public.full_float32(), tf.GradientTape() as tape:
         tape.watch(x)
         outputs = reference(x)
         loss = tf.reduce_sum(outputs * projection)
     grads = tape.gradient(loss, [x, *reference.trainable_weights])
     names = ["inputs", "kernel", "recurrent_kernel", "bias"]
     return {"outputs": outputs.numpy(), "gradients": {n: np.asarray(g) for n, g in zip(names, grads)}}
+
+
+def expect_rnn_model(input_dim, units, output_dim, steps, batch, seed):
+    """The output shapes of the many-to-many and many-to-one models and of their RNN layer, and the parameter count
+    of RNN + Dense."""
+    return {
+        "output_shapes": {"True": [batch, steps, output_dim], "False": [batch, output_dim]},
+        "hidden_shape": [batch, steps, units],
+        "parameters": input_dim * units + units * units + units + units * output_dim + output_dim,
+    }
+
+
+def _reference_jacobian_norms(recurrent_kernel, inputs, activation="tanh"):
+    """Frobenius norms of dh_T/dh_{T-j} for j = 1..T, by multiplying per-step Jacobians in numpy.
+
+    With a_t = u_t + h_{t-1} W and h_t = f(a_t) (row vectors), dh_t/dh_{t-1} = diag(f'(a_t)) W^T.
+    """
+    refuse_reference_while_watched("the check's reference")
+    w = np.asarray(recurrent_kernel, dtype=np.float64)
+    u = np.asarray(inputs, dtype=np.float64)
+    h = np.zeros(w.shape[0])
+    step_jacobians = []
+    for u_t in u:
+        a = u_t + h @ w
+        h = np.tanh(a) if activation == "tanh" else a
+        slope = 1.0 - h**2 if activation == "tanh" else np.ones_like(a)
+        step_jacobians.append(slope[:, None] * w.T)
+    norms, product = [], np.eye(w.shape[0])
+    for jacobian in reversed(step_jacobians):
+        product = product @ jacobian
+        norms.append(np.linalg.norm(product))
+    return np.array(norms)
+
+
+def expect_jacobian_norms(units, steps, seed):
+    """The norms of dh_T/dh_(T-j), j = 1..steps, for each activation, from the numpy product of step Jacobians."""
+    inputs = public.jacobian_inputs(units, steps, seed)
+    return {"norms": {name: _reference_jacobian_norms(*inputs[name], activation=name) for name, _ in public.JACOBIAN_ACTIVATIONS}}
+
+
+def expect_clip_gradients(seed):
+    """For each case of ``clip_gradient_cases``: ``tf.clip_by_global_norm``'s clipped gradients and global norm, and
+    the scale it applied (for the message)."""
+    cases = []
+    for description, grads, max_norm in public.clip_gradient_cases(seed):
+        clipped, norm = tf.clip_by_global_norm([None if g is None else tf.constant(g) for g in grads], max_norm)
+        norm = float(norm)
+        cases.append({
+            "description": description, "max_norm": max_norm, "norm": norm,
+            "scale": norm and min(1.0, max_norm / norm),
+            "clipped": [None if g is None else g.numpy() for g in clipped],
+        })
+    return {"cases": cases}
+
+
+def _keras_lstm_outputs(x, weights):
+    """``keras.layers.LSTM`` holding ``weights`` (kernel, recurrent_kernel, bias): its outputs and final h and c."""
+    batch, steps, input_dim = x.shape
+    units = weights[1].shape[0]
+    layer = tf.keras.layers.LSTM(units, return_sequences=True, return_state=True)
+    layer.build((batch, steps, input_dim))
+    layer.set_weights(weights)
+    with public.full_float32():
+        return [t.numpy() for t in layer(tf.constant(x))]
+
+
+def gate_blocks_as_read(weights, order, units):
+    """The LSTM weights on which a correct LSTM computes what a cell that reads the gate blocks as ``order``
+    (``"icfo"``: block 1 as the cell candidate, block 2 as the forget gate) computes on ``weights``.
+
+    Block j of the result is the block of ``weights`` that such a cell takes for gate ``GATES[j]``. Only the first
+    three weights (kernel, recurrent_kernel, bias) are rearranged.
+    """
+    blocks = [order.index(gate) for gate in GATES]
+    return [np.concatenate([w[..., k * units:(k + 1) * units] for k in blocks], axis=-1) for w in weights[:3]]
+
+
+def _gate_order_fingerprints(x, lstm_weights, units):
+    """What a cell reading the gate blocks in each wrong order outputs on ``x`` with ``lstm_weights``."""
+    batch, steps, input_dim = x.shape
+    layer = tf.keras.layers.LSTM(units, return_sequences=True)
+    layer.build((batch, steps, input_dim))
+    outputs = []
+    with public.full_float32():
+        for order in WRONG_GATE_ORDERS:
+            layer.set_weights(gate_blocks_as_read(lstm_weights, order, units))
+            outputs.append(layer(tf.constant(x)).numpy())
+    return {"orders": list(WRONG_GATE_ORDERS), "outputs": np.stack(outputs).astype("float32")}
+
+
+def expect_lstm_cell(batch, steps, input_dim, units, seed):
+    """``keras.layers.LSTM``'s outputs and final h and c, and the gate-order fingerprints."""
+    x, weights = public.lstm_inputs(batch, steps, input_dim, units, seed)
+    outputs, h, c = _keras_lstm_outputs(x, weights)
+    return {"outputs": outputs, "h": h, "c": c, "gate_orders": _gate_order_fingerprints(x, weights, units)}
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _reference_peephole_lstm(inputs, kernel, recurrent_kernel, bias, w_ci, w_cf, w_co, output_gate_reads_c_prev=False):
+    """A peephole LSTM over ``inputs`` (batch, steps, input_dim) from zero states, in float64 numpy.
+
+    Keras's LSTM (gate blocks i, f, c, o) plus Gers & Schmidhuber's (2000) peepholes: i_t and f_t also read
+    w_ci * c_{t-1} and w_cf * c_{t-1}, o_t reads w_co * c_t. ``output_gate_reads_c_prev=True`` computes a
+    likely mistake instead (o_t reading c_{t-1}), to recognise it.
+
+    Returns:
+        (outputs, h, c): outputs of shape (batch, steps, units), the final h and c of shape (batch, units).
+    """
+    refuse_reference_while_watched("the check's reference")
+    x = np.asarray(inputs, dtype=np.float64)
+    w, u, b, w_ci, w_cf, w_co = (np.asarray(a, dtype=np.float64) for a in (kernel, recurrent_kernel, bias, w_ci, w_cf, w_co))
+    h = c = np.zeros((x.shape[0], u.shape[0]))
+    outputs = []
+    for x_t in np.moveaxis(x, 1, 0):
+        z_i, z_f, z_c, z_o = np.split(x_t @ w + h @ u + b, 4, axis=-1)
+        c_prev = c
+        c = _sigmoid(z_f + w_cf * c_prev) * c_prev + _sigmoid(z_i + w_ci * c_prev) * np.tanh(z_c)
+        h = _sigmoid(z_o + w_co * (c_prev if output_gate_reads_c_prev else c)) * np.tanh(c)
+        outputs.append(h)
+    return np.stack(outputs, axis=1), h, c
+
+
+def expect_peephole_lstm_cell(batch, steps, input_dim, units, seed):
+    """``keras.layers.LSTM``'s outputs (the cell with zero peepholes) and their gate-order fingerprints; the numpy
+    peephole LSTM's outputs and final h and c with the random peepholes, and the outputs of an output gate reading
+    c_(t-1) (a fingerprint)."""
+    if steps < 2:
+        raise ValueError(f"steps should be at least 2 (the input and forget gates read c_(t-1), zero at the first step), got {steps}")
+    x, lstm_weights, peepholes = public.peephole_lstm_inputs(batch, steps, input_dim, units, seed)
+    outputs, h, c = _reference_peephole_lstm(x, *lstm_weights, *peepholes)
+    return {
+        "lstm_outputs": _keras_lstm_outputs(x, lstm_weights)[0],
+        "gate_orders": _gate_order_fingerprints(x, lstm_weights, units),
+        "outputs": outputs.astype("float32"), "h": h.astype("float32"), "c": c.astype("float32"),
+        "output_gate_reads_c_prev": _reference_peephole_lstm(x, *lstm_weights, *peepholes, output_gate_reads_c_prev=True)[0].astype("float32"),
+    }

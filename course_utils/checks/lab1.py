@@ -1,25 +1,31 @@
 """Self-checks for Lab 1, "RNNs from scratch".
 
-Every check builds a reference (a Keras layer, ``tf.clip_by_global_norm`` or a numpy
-computation), runs the student's code on the same random inputs and weights, and fails
-with a message that points at the mistake. The visible test cells call these with one
-set of shapes and seeds; the graders' hidden tests call them with others. The student's
-code runs under ``refuse_delegation``: it may not call the function the exercise asks for
-(the ``Exercise`` constants below list them).
+Every check is a probe and a comparison (see :mod:`course_utils.checks.probing`). The probe (``probe_<name>``)
+makes random inputs and weights from its arguments with a public function (``simple_rnn_inputs``,
+``lstm_inputs``...), runs the student's code on them and returns what came out. The comparison
+(``compare_<name>``) sets that against what a reference (a Keras layer, ``tf.clip_by_global_norm`` or a numpy
+computation, kept with the graders) and each known mistake give on the same inputs, and fails with a message that
+points at the mistake. The visible test cells call the checks with one set of shapes and seeds, whose expected
+results ship with the lab; the graders' hidden tests call them with others, and with seeds drawn per submission.
+The student's code runs under ``refuse_delegation``: it may not call the function the exercise asks for (the
+``Exercise`` constants below list them), and with TensorFloat-32 off, so that GPUs compute in full float32 as the
+references do.
 """
-import itertools
+from contextlib import contextmanager
 
 import numpy as np
 import tensorflow as tf
 
-from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff, passed
+from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff
 from course_utils.checks.probing import Check
-from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refuse_reference_while_watched, refusing_delegation
+from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
 
 ATOL = 1e-5  # float32 agreement asked of cells that reproduce a Keras layer
 
 # What each exercise may not call: the function it asks for, already written (see checks.delegation).
 _CUDNN_RNN = Forbidden("tf.raw_ops.CudnnRNN", "tensorflow/python/ops/gen_cudnn_rnn_ops.py")
+# The graders' references (autograde/references/lab1.py): not shipped to students, refused wherever a copy is found.
+_REFERENCES = "autograde/references/lab1.py"
 RNN_CELL = Exercise(
     "MyRNNCell",
     hint="create kernel, recurrent_kernel and bias with self.add_weight and compute tanh(x W_xh + h W_hh + b) with tf.matmul",
@@ -38,12 +44,12 @@ PEEPHOLE_LSTM_CELL = Exercise(
     "MyPeepholeLSTMCell",
     hint="add the three peephole vectors with self.add_weight and add w * c to each gate's pre-activation yourself",
     # The LSTM's shortcuts (LSTMBlockCell has peepholes too: use_peephole=True), and the check's own reference.
-    forbidden=LSTM_CELL.forbidden + (Forbidden("the check's reference", "course_utils/checks/lab1.py", "_reference_peephole_lstm"),),
+    forbidden=LSTM_CELL.forbidden + (Forbidden("the check's reference", _REFERENCES, "_reference_peephole_lstm"),),
 )
 JACOBIAN_NORMS = Exercise(
     "jacobian_norms",
     hint="run the recurrence inside a persistent tf.GradientTape and take the norms of tape.jacobian yourself",
-    forbidden=(Forbidden("the check's reference", "course_utils/checks/lab1.py", "_reference_jacobian_norms"),),
+    forbidden=(Forbidden("the check's reference", _REFERENCES, "_reference_jacobian_norms"),),
 )
 CLIP_GRADIENTS = Exercise(
     "clip_gradients",
@@ -56,14 +62,23 @@ CLIP_GRADIENTS = Exercise(
     ),
 )
 
+PEEPHOLES = ("input_gate_peephole", "forget_gate_peephole", "output_gate_peephole")  # w_ci, w_cf, w_co
+
+
+@contextmanager
+def full_float32():
+    """Runs the body with TensorFloat-32 off: on Ampere and later GPUs, float32 matmuls otherwise keep 10 mantissa
+    bits, far from the references' float32 at ``ATOL``. Restores the previous setting on the way out."""
+    enabled = tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    try:
+        yield
+    finally:
+        tf.config.experimental.enable_tensor_float_32_execution(enabled)
+
 
 def _random_inputs(rng, batch, steps, input_dim):
     return rng.normal(size=(batch, steps, input_dim)).astype("float32")
-
-
-def _random_weights_like(rng, layer):
-    # Scaled so the recurrence matters without saturating tanh everywhere.
-    return [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
 
 
 def _built_rnn(cell, batch, steps, input_dim, **kwargs):
@@ -73,20 +88,9 @@ def _built_rnn(cell, batch, steps, input_dim, **kwargs):
 
 
 def _check_weight_shapes(cell, expected):
-    weights = cell.weights
-    names = [name for name, _ in expected]
-    if len(weights) != len(expected):
-        fail(f"the cell should create {len(expected)} weights ({', '.join(names)}), it created {len(weights)}")
-    for weight, (name, shape) in zip(weights, expected):
-        check_shape(f"{name} (weight #{names.index(name) + 1} in creation order)", tuple(weight.shape), shape)
-
-
-def _randomise(rng, reference, batch, steps, input_dim):
-    """Builds a Keras reference layer, gives it random weights and returns them."""
-    reference.build((batch, steps, input_dim))
-    weights = _random_weights_like(rng, reference)
-    reference.set_weights(weights)
-    return weights
+    """Fails unless ``cell`` created the weights ``expected`` ([(name, shape), ...], in creation order): the probe's
+    inputs (made with those shapes) could not be given to it otherwise."""
+    _compare_weight_shapes([tuple(weight.shape) for weight in cell.weights], expected)
 
 
 def _rnn_with_weights(cell, weights, batch, steps, input_dim, **rnn_kwargs):
@@ -170,7 +174,7 @@ def probe_rnn_cell_matches_simple_rnn(cell_class, batch=2, steps=5, input_dim=3,
     recurrent kernel, then the bias, set to zero (which shows whether each is used)."""
     x, weights, projection = simple_rnn_inputs(batch, steps, input_dim, units, seed)
     x = tf.constant(x)
-    with refuse_delegation(RNN_CELL):
+    with full_float32(), refuse_delegation(RNN_CELL):
         mine = _rnn_with_weights(cell_class(units), weights, batch, steps, input_dim, return_sequences=True)
         outputs = mine(x).numpy()
         variants = {}
@@ -206,11 +210,30 @@ def compare_rnn_cell_matches_simple_rnn(observed, expected, batch, steps, input_
 check_rnn_cell_matches_simple_rnn = Check(probe_rnn_cell_matches_simple_rnn, compare_rnn_cell_matches_simple_rnn)
 
 
-def check_rnn_model(build_fn, cell_class, input_dim=3, units=5, output_dim=2, steps=6, batch=2, seed=0):
-    """``build_fn(input_dim, units, output_dim, return_sequences)``: many-to-many and many-to-one models."""
+def rnn_model_inputs(batch, steps, input_dim, seed, weight_shapes=()):
+    """The inputs of the model comparison, then random weights of ``weight_shapes`` (the model's own, in order)."""
     rng = np.random.default_rng(seed)
     x = _random_inputs(rng, batch, steps, input_dim)
-    models = {}
+    weights = [rng.normal(scale=0.5, size=shape).astype("float32") for shape in weight_shapes]
+    return x, weights
+
+
+def probe_rnn_model(build_fn, cell_class, input_dim=3, units=5, output_dim=2, steps=6, batch=2, seed=0):
+    """``build_fn(input_dim, units, output_dim, return_sequences)``: many-to-many and many-to-one models.
+
+    Checks the output shapes with ``return_sequences`` True and False, the parameter count, that the many-to-one
+    output is the last step of the many-to-many one when both hold the same random weights, and that the output is
+    ``y_t = h_t W_hy + b_y`` at every step, with ``h_t`` the model's own RNN layer's output.
+
+    Args:
+        build_fn: the student's ``build_rnn_model``.
+        cell_class: the student's ``MyRNNCell``; the model's one ``keras.layers.RNN`` layer must wrap one.
+        input_dim, units, output_dim: passed to ``build_fn``.
+        steps, batch: sizes of the random inputs.
+        seed: seed of the random inputs and weights (:func:`rnn_model_inputs`).
+    """
+    x, _ = rnn_model_inputs(batch, steps, input_dim, seed)
+    models, output_shapes = {}, {}
     for return_sequences in (True, False):
         model = build_fn(input_dim, units, output_dim, return_sequences=return_sequences)
         if not isinstance(model, tf.keras.Model):
@@ -218,287 +241,361 @@ def check_rnn_model(build_fn, cell_class, input_dim=3, units=5, output_dim=2, st
         rnns = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.RNN)]
         if len(rnns) != 1 or not isinstance(rnns[0].cell, cell_class):
             fail("the model should contain exactly one keras.layers.RNN layer wrapping your MyRNNCell")
-        expected_shape = (batch, steps, output_dim) if return_sequences else (batch, output_dim)
-        check_shape(f"output with return_sequences={return_sequences}", model(x), expected_shape)
+        output_shapes[str(return_sequences)] = [int(d) for d in np.shape(model(x))]
         models[return_sequences] = model
-
     many_to_many, many_to_one = models[True], models[False]
-    expected_params = input_dim * units + units * units + units + units * output_dim + output_dim
-    if many_to_many.count_params() != expected_params:
-        fail(
-            f"expected {expected_params} parameters (RNN: {input_dim}*{units} + {units}*{units} + {units}, "
-            f"Dense: {units}*{output_dim} + {output_dim}), got {many_to_many.count_params()}"
-        )
-    weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in many_to_many.get_weights()]
-    many_to_many.set_weights(weights)
-    many_to_one.set_weights(weights)
-    y_all = many_to_many(x).numpy()
-    check_close("many-to-one output vs the last step of many-to-many", many_to_one(x).numpy(), y_all[:, -1])
+    observed = {"output_shapes": output_shapes, "weight_shapes": [list(w.shape) for w in many_to_many.get_weights()]}
+    try:  # a model of the wrong shape may not get this far: the comparison reports its shape first
+        _, weights = rnn_model_inputs(batch, steps, input_dim, seed, observed["weight_shapes"])
+        many_to_many.set_weights(weights)
+        many_to_one.set_weights(weights)
+        rnn = [layer for layer in many_to_many.layers if isinstance(layer, tf.keras.layers.RNN)][0]
+        with full_float32():
+            observed.update(many_to_many=np.asarray(many_to_many(x)), many_to_one=np.asarray(many_to_one(x)), hidden=np.asarray(rnn(x)))
+    except Exception as error:  # noqa: BLE001: the student's model raised
+        observed["raised"] = f"{type(error).__name__}: {error}"[:2000]
+    return observed
 
-    rnn = [layer for layer in many_to_many.layers if isinstance(layer, tf.keras.layers.RNN)][0]
-    hidden = rnn(x).numpy()
+
+def compare_rnn_model(observed, expected, input_dim, units, output_dim, steps, batch, seed):
+    for return_sequences in (True, False):
+        check_shape(f"output with return_sequences={return_sequences}", tuple(observed["output_shapes"][str(return_sequences)]),
+                    tuple(expected["output_shapes"][str(return_sequences)]))
+    parameters = sum(int(np.prod(shape)) for shape in observed["weight_shapes"])  # the model's count_params()
+    if parameters != expected["parameters"]:
+        fail(
+            f"expected {expected['parameters']} parameters (RNN: {input_dim}*{units} + {units}*{units} + {units}, "
+            f"Dense: {units}*{output_dim} + {output_dim}), got {parameters}"
+        )
+    if "raised" in observed:
+        fail(f"your code raised {observed['raised']}")
+    if len(observed["weight_shapes"]) != 5:
+        fail(f"the model should hold 5 weights (the RNN's kernel, recurrent_kernel and bias, then the Dense layer's "
+             f"kernel and bias), it holds {len(observed['weight_shapes'])}")
+    y_all, hidden = observed["many_to_many"], observed["hidden"]
+    check_shape("output with return_sequences=True", y_all, tuple(expected["output_shapes"]["True"]))
+    check_shape("the RNN layer's output h_t", hidden, tuple(expected["hidden_shape"]))
+    check_close("many-to-one output vs the last step of many-to-many", observed["many_to_one"], y_all[:, -1])
+    _, weights = rnn_model_inputs(batch, steps, input_dim, seed, observed["weight_shapes"])  # the weights the probe set
     w_hy, b_y = weights[3], weights[4]
     check_close("y_t = h_t W_hy + b_y at every step", y_all, hidden @ w_hy + b_y)
-    passed("many-to-many and many-to-one models have the right shapes, parameters and outputs")
+    return "many-to-many and many-to-one models have the right shapes, parameters and outputs"
 
 
-def _reference_jacobian_norms(recurrent_kernel, inputs, activation="tanh"):
-    """Frobenius norms of dh_T/dh_{T-j} for j = 1..T, by multiplying per-step Jacobians in numpy.
+check_rnn_model = Check(probe_rnn_model, compare_rnn_model)
 
-    With a_t = u_t + h_{t-1} W and h_t = f(a_t) (row vectors), dh_t/dh_{t-1} = diag(f'(a_t)) W^T.
-    """
-    refuse_reference_while_watched("the check's reference")
-    w = np.asarray(recurrent_kernel, dtype=np.float64)
-    u = np.asarray(inputs, dtype=np.float64)
-    h = np.zeros(w.shape[0])
-    step_jacobians = []
-    for u_t in u:
-        a = u_t + h @ w
-        h = np.tanh(a) if activation == "tanh" else a
-        slope = 1.0 - h**2 if activation == "tanh" else np.ones_like(a)
-        step_jacobians.append(slope[:, None] * w.T)
-    norms, product = [], np.eye(w.shape[0])
-    for jacobian in reversed(step_jacobians):
-        product = product @ jacobian
-        norms.append(np.linalg.norm(product))
-    return np.array(norms)
+JACOBIAN_ACTIVATIONS = (("tanh", tf.tanh), ("identity", tf.identity))
 
 
-def check_jacobian_norms(jacobian_norms_fn, units=6, steps=10, seed=0):
-    """``jacobian_norms(W, inputs, activation)`` against the numpy product of step Jacobians."""
+def jacobian_inputs(units, steps, seed):
+    """{activation name: (W, inputs)}: a random recurrent kernel (units, units), scaled near the edge of stability,
+    and per-step inputs (steps, units), one pair for each activation of :data:`JACOBIAN_ACTIVATIONS`."""
     rng = np.random.default_rng(seed)
-    for activation_name, activation in (("tanh", tf.tanh), ("identity", tf.identity)):
+    pairs = {}
+    for name, _ in JACOBIAN_ACTIVATIONS:
         w = rng.normal(scale=1.2 / np.sqrt(units), size=(units, units)).astype("float32")
         u = rng.normal(scale=0.5, size=(steps, units)).astype("float32")
-        expected = _reference_jacobian_norms(w, u, activation_name)
-        with refuse_delegation(JACOBIAN_NORMS):
-            actual = np.asarray(jacobian_norms_fn(tf.constant(w), tf.constant(u), activation), dtype=np.float64).ravel()
-        if actual.shape != expected.shape:
+        pairs[name] = (w, u)
+    return pairs
+
+
+def probe_jacobian_norms(jacobian_norms_fn, units=6, steps=10, seed=0):
+    """``jacobian_norms(W, inputs, activation)`` against the numpy product of step Jacobians.
+
+    Args:
+        jacobian_norms_fn: the student's ``jacobian_norms``, called as ``jacobian_norms_fn(W, inputs, activation)``
+            with ``tf.tanh`` and with ``tf.identity``; it should return the norms of dh_T/dh_(T-j) for j = 1..steps.
+        units, steps: sizes of W (units, units) and of the inputs (steps, units).
+        seed: seed of the random W and inputs (:func:`jacobian_inputs`).
+    """
+    inputs = jacobian_inputs(units, steps, seed)
+    norms = {}
+    for name, activation in JACOBIAN_ACTIVATIONS:
+        w, u = inputs[name]
+        with full_float32(), refuse_delegation(JACOBIAN_NORMS):
+            norms[name] = np.asarray(jacobian_norms_fn(tf.constant(w), tf.constant(u), activation), dtype=np.float64).ravel()
+    return {"norms": norms}
+
+
+def compare_jacobian_norms(observed, expected, units, steps, seed):
+    for activation_name, _ in JACOBIAN_ACTIVATIONS:
+        actual, wanted = observed["norms"][activation_name], expected["norms"][activation_name]
+        if actual.shape != wanted.shape:
             fail(f"expected {steps} norms (one per distance T-k = 1..{steps}), got {actual.shape[0]}")
-        if np.allclose(actual[::-1], expected, rtol=1e-3) and not np.allclose(actual, expected, rtol=1e-3):
+        if np.allclose(actual[::-1], wanted, rtol=1e-3) and not np.allclose(actual, wanted, rtol=1e-3):
             fail("your norms are in reverse order: entry j-1 should be the norm of dh_T/dh_{T-j}, nearest step first")
-        bad = np.flatnonzero(~np.isclose(actual, expected, rtol=1e-3, atol=0.0))
+        bad = np.flatnonzero(~np.isclose(actual, wanted, rtol=1e-3, atol=0.0))
         if bad.size:
             j = int(bad[0]) + 1
-            fail(
-                f"with {activation_name} activation, ||dh_T/dh_(T-{j})|| should be {expected[j - 1]:.4g}, "
-                f"got {actual[j - 1]:.4g}"
-            )
-    passed(f"jacobian_norms matches the product of step Jacobians over {steps} steps, for tanh and identity")
+            fail(f"with {activation_name} activation, ||dh_T/dh_(T-{j})|| should be {wanted[j - 1]:.4g}, got {actual[j - 1]:.4g}")
+    return f"jacobian_norms matches the product of step Jacobians over {steps} steps, for tanh and identity"
 
 
-def check_clip_gradients(clip_fn, seed=0):
-    """``clip_gradients(grads, max_norm)`` against ``tf.clip_by_global_norm``."""
+check_jacobian_norms = Check(probe_jacobian_norms, compare_jacobian_norms)
+
+
+def clip_gradient_cases(seed):
+    """[(description, grads, max_norm)]: the gradient lists (float32 arrays, None where a variable gets no gradient)
+    that ``clip_gradients`` is given, each with its ``max_norm``."""
     rng = np.random.default_rng(seed)
+
+    def arrays(*shapes, scale=1.0):
+        return [rng.normal(scale=scale, size=s).astype("float32") for s in shapes]
+
+    return [
+        ("a large gradient (global norm above max_norm)", arrays((3, 4), (4,), (2, 2, 2), scale=3.0), 1.0),
+        ("a small gradient (global norm below max_norm)", arrays((3, 4), (4,), scale=0.01), 5.0),
+        ("a list with None entries", [None] + arrays((5,), scale=2.0) + [None] + arrays((2, 3), scale=2.0), 0.5),
+        ("all-zero gradients", [np.zeros((3,), "float32"), np.zeros((2, 2), "float32")], 1.0),
+    ]
+
+
+def probe_clip_gradients(clip_fn, seed=0):
+    """``clip_gradients(grads, max_norm)`` against ``tf.clip_by_global_norm``, None entries and zero gradients included.
+
+    Args:
+        clip_fn: the student's ``clip_gradients``, returning ``(clipped_grads, global_norm)``.
+        seed: seed of the random gradients (:func:`clip_gradient_cases`).
+    """
     clip_fn = refusing_delegation(clip_fn, CLIP_GRADIENTS)
-
-    def tensors(*shapes, scale=1.0):
-        return [tf.constant(rng.normal(scale=scale, size=s).astype("float32")) for s in shapes]
-
-    cases = {
-        "a large gradient (global norm above max_norm)": (tensors((3, 4), (4,), (2, 2, 2), scale=3.0), 1.0),
-        "a small gradient (global norm below max_norm)": (tensors((3, 4), (4,), scale=0.01), 5.0),
-        "a list with None entries": ([None] + tensors((5,), scale=2.0) + [None] + tensors((2, 3), scale=2.0), 0.5),
-        "all-zero gradients": ([tf.zeros((3,)), tf.zeros((2, 2))], 1.0),
-    }
-    for description, (grads, max_norm) in cases.items():
-        expected_clipped, expected_norm = tf.clip_by_global_norm(grads, max_norm)
-        result = clip_fn(grads, max_norm)
+    cases = []
+    for description, grads, max_norm in clip_gradient_cases(seed):
+        result = clip_fn([None if g is None else tf.constant(g) for g in grads], max_norm)
         if not isinstance(result, tuple) or len(result) != 2:
-            fail("clip_gradients should return a pair (clipped_grads, global_norm)")
+            cases.append({"description": description, "pair": False})
+            continue
         clipped, norm = result
-        if not np.isfinite(float(norm)):
-            fail(f"with {description} the global norm is {float(norm)}: guard against dividing by zero")
-        if not np.isclose(float(norm), float(expected_norm), rtol=1e-5):
+        cases.append({"description": description, "pair": True, "norm": float(norm),
+                      "clipped": [None if g is None else np.asarray(g) for g in clipped]})
+    return {"cases": cases}
+
+
+def compare_clip_gradients(observed, expected, seed):
+    for case, wanted in zip(observed["cases"], expected["cases"]):
+        description, max_norm, expected_norm = wanted["description"], wanted["max_norm"], wanted["norm"]
+        if not case["pair"]:
+            fail("clip_gradients should return a pair (clipped_grads, global_norm)")
+        norm, clipped = case["norm"], case["clipped"]
+        if not np.isfinite(norm):
+            fail(f"with {description} the global norm is {norm}: guard against dividing by zero")
+        if not np.isclose(norm, expected_norm, rtol=1e-5):
             fail(
-                f"with {description} the global norm should be {float(expected_norm):.5g} (the square root of the "
-                f"sum of squares of every entry of every gradient), got {float(norm):.5g}"
+                f"with {description} the global norm should be {expected_norm:.5g} (the square root of the "
+                f"sum of squares of every entry of every gradient), got {norm:.5g}"
             )
-        if len(clipped) != len(grads):
-            fail(f"with {description} you returned {len(clipped)} gradients for {len(grads)} inputs")
-        for i, (mine, ref, original) in enumerate(zip(clipped, expected_clipped, grads)):
+        if len(clipped) != len(wanted["clipped"]):
+            fail(f"with {description} you returned {len(clipped)} gradients for {len(wanted['clipped'])} inputs")
+        for i, (mine, ref) in enumerate(zip(clipped, wanted["clipped"])):
             if ref is None:
                 if mine is not None:
                     fail(f"grads[{i}] is None (the loss does not depend on that variable) and must stay None")
                 continue
             if mine is None:
                 fail(f"with {description}, grads[{i}] came back as None")
-            mine = np.asarray(mine)
             if not np.all(np.isfinite(mine)):
                 fail(f"with {description}, grads[{i}] contains NaN or inf: guard against dividing by zero")
             if not np.allclose(mine, ref, rtol=1e-5, atol=1e-7):
-                factor = float(expected_norm) and min(1.0, max_norm / float(expected_norm))
                 fail(
-                    f"with {description} (global norm {float(expected_norm):.3g}, max_norm {max_norm}), "
-                    f"every gradient should be scaled by {factor:.3g}; grads[{i}] differs from that by "
+                    f"with {description} (global norm {expected_norm:.3g}, max_norm {max_norm}), "
+                    f"every gradient should be scaled by {wanted['scale']:.3g}; grads[{i}] differs from that by "
                     f"{max_abs_diff(mine, ref):.3g}"
                 )
-            check_shape(f"grads[{i}]", mine, np.shape(original))
-    passed("clip_gradients agrees with tf.clip_by_global_norm, None entries and zero gradients included")
+            check_shape(f"grads[{i}]", mine, np.shape(ref))
+    return "clip_gradients agrees with tf.clip_by_global_norm, None entries and zero gradients included"
 
 
-def check_lstm_cell(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
-    """``RNN(cell_class(units))`` reproduces ``LSTM(units)``: outputs and final states h and c."""
-    rng = np.random.default_rng(seed)
-    x = tf.constant(_random_inputs(rng, batch, steps, input_dim))
-    reference = tf.keras.layers.LSTM(units, return_sequences=True, return_state=True)
-    weights = _randomise(rng, reference, batch, steps, input_dim)
-    expected_seq, expected_h, expected_c = (t.numpy() for t in reference(x))
+check_clip_gradients = Check(probe_clip_gradients, compare_clip_gradients)
 
-    with refuse_delegation(LSTM_CELL):
-        cell = cell_class(units)
-        if list(np.ravel(cell.state_size)) != [units, units]:
-            fail(f"state_size should be [units, units] = [{units}, {units}] (h and c), got {cell.state_size!r}")
-        cell.build((None, input_dim))
-        _check_weight_shapes(
-            cell, [("kernel", (input_dim, 4 * units)), ("recurrent_kernel", (units, 4 * units)), ("bias", (4 * units,))]
-        )
-        mine, (actual_seq, actual_h, actual_c) = _lstm_outputs(cell, weights, x)
-        check_shape("outputs", actual_seq, expected_seq.shape)
-        message = _step_mismatch(actual_seq, expected_seq, "keras.layers.LSTM", "check the new states you return: [h, c], in that order")
-        if message:
-            fail(message + _gate_order_hint(mine, weights, x, expected_seq, units))
+
+def _lstm_draws(rng, batch, steps, input_dim, units):
+    x = _random_inputs(rng, batch, steps, input_dim)
+    # Scaled so the recurrence matters without saturating the gates everywhere.
+    weights = [rng.normal(scale=0.5, size=shape).astype("float32") for _, shape in _lstm_weight_shapes(input_dim, units)]
+    return x, weights
+
+
+def _lstm_weight_shapes(input_dim, units):
+    """[(name, shape)] of an LSTM cell's weights, in creation order."""
+    return [("kernel", (input_dim, 4 * units)), ("recurrent_kernel", (units, 4 * units)), ("bias", (4 * units,))]
+
+
+def lstm_inputs(batch, steps, input_dim, units, seed):
+    """The inputs (batch, steps, input_dim) and LSTM weights (kernel, recurrent_kernel, bias; gate blocks i, f, c, o)
+    of the LSTM comparison."""
+    return _lstm_draws(np.random.default_rng(seed), batch, steps, input_dim, units)
+
+
+def _check_lstm_cell_structure(cell_class, units, input_dim, extra_weights=()):
+    """``cell_class(units)``, built, after failing unless it has two states and the weights the inputs fit."""
+    cell = cell_class(units)
+    if list(np.ravel(cell.state_size)) != [units, units]:
+        fail(f"state_size should be [units, units] = [{units}, {units}] (h and c), got {cell.state_size!r}")
+    cell.build((None, input_dim))
+    for name, weight in zip(extra_weights, cell.weights[3:]):
+        if len(weight.shape) == 2:
+            fail(f"{name} has shape {tuple(weight.shape)}: peephole weights are diagonal, one vector of shape "
+                 f"(units,) = ({units},) per gate, multiplied elementwise with the cell state (w * c, not a matmul)")
+    _check_weight_shapes(cell, _lstm_weight_shapes(input_dim, units) + [(name, (units,)) for name in extra_weights])
+    return cell
+
+
+def probe_lstm_cell(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
+    """``RNN(cell_class(units))`` reproduces ``LSTM(units)``: outputs and final states h and c.
+
+    A cell that reads the gate blocks in another order than Keras's i, f, c, o is told which order it reads.
+
+    Args:
+        cell_class: the student's cell class, built as ``cell_class(units)``.
+        batch, steps, input_dim, units: sizes of the test.
+        seed: seed of the random inputs and weights (:func:`lstm_inputs`).
+    """
+    x, weights = lstm_inputs(batch, steps, input_dim, units, seed)
+    with full_float32(), refuse_delegation(LSTM_CELL):
+        cell = _check_lstm_cell_structure(cell_class, units, input_dim)
+        _, (outputs, h, c) = _lstm_outputs(cell, weights, tf.constant(x))
+    return {"outputs": outputs, "h": h, "c": c}
+
+
+def _gate_order_hint(outputs, fingerprints):
+    """The gate order a cell reads, when its outputs are those of a correct LSTM on weights whose blocks are permuted.
+
+    ``fingerprints``: {"orders": [...], "outputs": [...]}, what a cell reading each wrong order outputs.
+    """
+    for order, fingerprint in zip(fingerprints["orders"], fingerprints["outputs"]):
+        if np.shape(outputs) == np.shape(fingerprint) and np.allclose(outputs, fingerprint, atol=ATOL):
+            return f"; your code reads the gate blocks in the order {', '.join(order)}: Keras packs them i, f, c, o"
+    return ""
+
+
+def compare_lstm_cell(observed, expected, batch, steps, input_dim, units, seed):
+    actual_seq, actual_h, actual_c = observed["outputs"], observed["h"], observed["c"]
+    expected_seq, expected_h, expected_c = expected["outputs"], expected["h"], expected["c"]
+    check_shape("outputs", actual_seq, np.shape(expected_seq))
+    message = _step_mismatch(actual_seq, expected_seq, "keras.layers.LSTM", "check the new states you return: [h, c], in that order")
+    if message:
+        fail(message + _gate_order_hint(actual_seq, expected["gate_orders"]))
     if np.allclose(actual_h, expected_c, atol=ATOL) and np.allclose(actual_c, expected_h, atol=ATOL):
         fail("the states come back as [c, h]; Keras expects [h, c]")
     check_close("final hidden state h", actual_h, expected_h, atol=ATOL)
     check_close("final cell state c", actual_c, expected_c, atol=ATOL)
-    passed(f"RNN(MyLSTMCell({units})) matches keras.layers.LSTM({units}): outputs and final h, c agree to {ATOL}")
+    return f"RNN(MyLSTMCell({units})) matches keras.layers.LSTM({units}): outputs and final h, c agree to {ATOL}"
 
 
-def _gate_order_hint(layer, weights, x, expected, units):
-    """Finds the gate order the student used, if it is a permutation of Keras's i, f, c, o.
-
-    The first three weights are kernel, recurrent_kernel and bias; any after them (peepholes) are kept as they are.
-    """
-    gates = "ifco"
-    for order in itertools.permutations(range(4)):
-        if order == (0, 1, 2, 3):
-            continue
-        permuted = [np.concatenate([w[..., k * units:(k + 1) * units] for k in order], axis=-1) for w in weights[:3]]
-        permuted += list(weights[3:])
-        layer.set_weights(permuted)
-        if np.allclose(layer(x)[0], expected, atol=ATOL):
-            used = "".join(gates[k] for k in order)
-            return f"; your code reads the gate blocks in the order {', '.join(used)}: Keras packs them i, f, c, o"
-    layer.set_weights(weights)
-    return ""
+check_lstm_cell = Check(probe_lstm_cell, compare_lstm_cell)
 
 
-PEEPHOLES = ("input_gate_peephole", "forget_gate_peephole", "output_gate_peephole")  # w_ci, w_cf, w_co
+def peephole_lstm_inputs(batch, steps, input_dim, units, seed):
+    """The inputs and LSTM weights of :func:`lstm_inputs`'s form, then the three random peephole vectors (units,)."""
+    rng = np.random.default_rng(seed)
+    x, lstm_weights = _lstm_draws(rng, batch, steps, input_dim, units)
+    peepholes = [rng.normal(scale=1.0, size=units).astype("float32") for _ in PEEPHOLES]
+    return x, lstm_weights, peepholes
 
 
-def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def _reference_peephole_lstm(inputs, kernel, recurrent_kernel, bias, w_ci, w_cf, w_co, output_gate_reads_c_prev=False):
-    """A peephole LSTM over ``inputs`` (batch, steps, input_dim) from zero states, in float64 numpy.
-
-    Keras's LSTM (gate blocks i, f, c, o) plus Gers & Schmidhuber's (2000) peepholes: i_t and f_t also read
-    w_ci * c_{t-1} and w_cf * c_{t-1}, o_t reads w_co * c_t. ``output_gate_reads_c_prev=True`` computes a
-    likely mistake instead (o_t reading c_{t-1}), to recognise it.
-
-    Returns:
-        (outputs, h, c): outputs of shape (batch, steps, units), the final h and c of shape (batch, units).
-    """
-    refuse_reference_while_watched("the check's reference")
-    x = np.asarray(inputs, dtype=np.float64)
-    w, u, b, w_ci, w_cf, w_co = (np.asarray(a, dtype=np.float64) for a in (kernel, recurrent_kernel, bias, w_ci, w_cf, w_co))
-    h = c = np.zeros((x.shape[0], u.shape[0]))
-    outputs = []
-    for x_t in np.moveaxis(x, 1, 0):
-        z_i, z_f, z_c, z_o = np.split(x_t @ w + h @ u + b, 4, axis=-1)
-        c_prev = c
-        c = _sigmoid(z_f + w_cf * c_prev) * c_prev + _sigmoid(z_i + w_ci * c_prev) * np.tanh(z_c)
-        h = _sigmoid(z_o + w_co * (c_prev if output_gate_reads_c_prev else c)) * np.tanh(c)
-        outputs.append(h)
-    return np.stack(outputs, axis=1), h, c
-
-
-def check_peephole_lstm_cell(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
+def probe_peephole_lstm_cell(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
     """``RNN(cell_class(units))`` is a peephole LSTM: ``keras.layers.LSTM`` when the peepholes are zero, the numpy reference otherwise.
+
+    The cell also runs with each peephole set to zero in turn, which shows whether it is used.
 
     Args:
         cell_class: the student's cell class, built as ``cell_class(units)``.
         batch, steps, input_dim, units: sizes of the test. ``steps`` must be at least 2: the input and forget
             gates read c_{t-1}, which is zero at the first step.
-        seed: seed of the random inputs and weights.
+        seed: seed of the random inputs and weights (:func:`peephole_lstm_inputs`).
     """
-    if steps < 2:
-        raise ValueError(f"steps should be at least 2 (the input and forget gates read c_(t-1), zero at the first step), got {steps}")
-    rng = np.random.default_rng(seed)
-    x = tf.constant(_random_inputs(rng, batch, steps, input_dim))
-    reference = tf.keras.layers.LSTM(units, return_sequences=True, return_state=True)
-    lstm_weights = _randomise(rng, reference, batch, steps, input_dim)
-    plain = reference(x)[0].numpy()
-    peepholes = [rng.normal(scale=1.0, size=units).astype("float32") for _ in PEEPHOLES]
+    x, lstm_weights, peepholes = peephole_lstm_inputs(batch, steps, input_dim, units, seed)
+    x = tf.constant(x)
     weights = lstm_weights + peepholes
-    expected_seq, expected_h, expected_c = _reference_peephole_lstm(x, *weights)
-    output_gate_late = _reference_peephole_lstm(x, *weights, output_gate_reads_c_prev=True)[0]
     no_peepholes = lstm_weights + [np.zeros(units, "float32") for _ in PEEPHOLES]
-
-    with refuse_delegation(PEEPHOLE_LSTM_CELL):
-        cell = cell_class(units)
-        if list(np.ravel(cell.state_size)) != [units, units]:
-            fail(f"state_size should be [units, units] = [{units}, {units}] (h and c), got {cell.state_size!r}")
-        cell.build((None, input_dim))
-        for name, weight in zip(PEEPHOLES, cell.weights[3:]):
-            if len(weight.shape) == 2:
-                fail(f"{name} has shape {tuple(weight.shape)}: peephole weights are diagonal, one vector of shape "
-                     f"(units,) = ({units},) per gate, multiplied elementwise with the cell state (w * c, not a matmul)")
-        _check_weight_shapes(
-            cell,
-            [("kernel", (input_dim, 4 * units)), ("recurrent_kernel", (units, 4 * units)), ("bias", (4 * units,))]
-            + [(name, (units,)) for name in PEEPHOLES],
-        )
-        mine, (actual_seq, actual_h, actual_c) = _lstm_outputs(cell, no_peepholes, x)
-        check_shape("outputs", actual_seq, plain.shape)
-        if np.allclose(actual_c, actual_seq[:, -1], atol=ATOL) and not np.allclose(actual_h, actual_seq[:, -1], atol=ATOL):
-            fail("the states come back as [c, h]; Keras expects [h, c] (the first state is the output h)")
-        message = _step_mismatch(actual_seq, plain, "keras.layers.LSTM", "check the new states you return: [h, c], in that order")
-        if message:
-            fail("with zero peephole weights the cell should compute keras.layers.LSTM, but its "
-                 + message + _gate_order_hint(mine, no_peepholes, x, plain, units))
-
+    with full_float32(), refuse_delegation(PEEPHOLE_LSTM_CELL):
+        cell = _check_lstm_cell_structure(cell_class, units, input_dim, PEEPHOLES)
+        mine, (plain_seq, plain_h, plain_c) = _lstm_outputs(cell, no_peepholes, x)
+        without = {}
+        for k, name in enumerate(PEEPHOLES):
+            mine.set_weights([np.zeros_like(w) if i == 3 + k else w for i, w in enumerate(weights)])
+            without[name] = np.asarray(mine(x)[0])
         mine.set_weights(weights)
-        actual_seq, actual_h, actual_c = (np.asarray(t) for t in mine(x))
-        message = _step_mismatch(
-            actual_seq, expected_seq, "the peephole LSTM",
-            "look at the input and forget gates (at step 0 they read c_(t-1) = 0, so only the output gate's peephole counts)",
-        )
-        if message:
-            fail(message + _peephole_hint(mine, weights, x, actual_seq, plain, output_gate_late))
-    check_close("final hidden state h", actual_h, expected_h, atol=ATOL)
-    check_close("final cell state c", actual_c, expected_c, atol=ATOL)
-    passed(f"RNN(MyPeepholeLSTMCell({units})) equals keras.layers.LSTM({units}) with zero peepholes, and a peephole "
-           f"LSTM computed in numpy with random ones: outputs and final h, c agree to {ATOL}")
+        outputs, h, c = (np.asarray(t) for t in mine(x))
+    return {"zero_peepholes": {"outputs": plain_seq, "h": plain_h, "c": plain_c},
+            "outputs": outputs, "h": h, "c": c, "without": without}
 
 
-def _peephole_hint(layer, weights, x, actual, plain, output_gate_late):
+def compare_peephole_lstm_cell(observed, expected, batch, steps, input_dim, units, seed):
+    plain = expected["lstm_outputs"]
+    zero = observed["zero_peepholes"]
+    check_shape("outputs", zero["outputs"], np.shape(plain))
+    last_output = zero["outputs"][:, -1]
+    if np.allclose(zero["c"], last_output, atol=ATOL) and not np.allclose(zero["h"], last_output, atol=ATOL):
+        fail("the states come back as [c, h]; Keras expects [h, c] (the first state is the output h)")
+    message = _step_mismatch(zero["outputs"], plain, "keras.layers.LSTM", "check the new states you return: [h, c], in that order")
+    if message:
+        fail("with zero peephole weights the cell should compute keras.layers.LSTM, but its "
+             + message + _gate_order_hint(zero["outputs"], expected["gate_orders"]))
+
+    actual_seq = observed["outputs"]
+    check_shape("outputs", actual_seq, np.shape(expected["outputs"]))
+    message = _step_mismatch(
+        actual_seq, expected["outputs"], "the peephole LSTM",
+        "look at the input and forget gates (at step 0 they read c_(t-1) = 0, so only the output gate's peephole counts)",
+    )
+    if message:
+        fail(message + _peephole_hint(observed, expected))
+    check_close("final hidden state h", observed["h"], expected["h"], atol=ATOL)
+    check_close("final cell state c", observed["c"], expected["c"], atol=ATOL)
+    return (f"RNN(MyPeepholeLSTMCell({units})) equals keras.layers.LSTM({units}) with zero peepholes, and a peephole "
+            f"LSTM computed in numpy with random ones: outputs and final h, c agree to {ATOL}")
+
+
+def _peephole_hint(observed, expected):
     """Names the likely mistake of a cell whose outputs differ from the peephole LSTM's."""
-    if np.allclose(actual, plain, atol=ATOL):
+    actual = observed["outputs"]
+    if np.allclose(actual, expected["lstm_outputs"], atol=ATOL):
         return "; they equal keras.layers.LSTM's: the cell computes a plain LSTM and ignores its peephole weights"
-    if np.allclose(actual, output_gate_late, atol=ATOL):
+    if np.allclose(actual, expected["output_gate_reads_c_prev"], atol=ATOL):
         return "; the output gate reads c_(t-1): it should read the new cell state c_t, the one it is about to show"
-    unused = []
-    for k, name in enumerate(PEEPHOLES):
-        layer.set_weights([np.zeros_like(w) if i == 3 + k else w for i, w in enumerate(weights)])
-        if np.allclose(layer(x)[0], actual, atol=ATOL):
-            unused.append(name)
-    layer.set_weights(weights)
+    unused = [name for name in PEEPHOLES
+              if np.shape(observed["without"][name]) == np.shape(actual) and np.allclose(observed["without"][name], actual, atol=ATOL)]
     if unused:
         return f"; {' and '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used: each gate reads the cell state through its own peephole"
     return ""
 
 
-def check_recall_task(make_fn, num_examples=200, length=12, num_symbols=4, seed=0):
-    """``make_selective_recall(num_examples, length, num_symbols, seed)``: the data of Part 5."""
-    x, y = make_fn(num_examples, length, num_symbols, seed)
+check_peephole_lstm_cell = Check(probe_peephole_lstm_cell, compare_peephole_lstm_cell)
+
+
+def _draw_observed(x, y):
+    """x and y as observations: their shapes and dtypes, and the arrays when they hold numbers."""
     x, y = np.asarray(x), np.asarray(y)
-    check_shape("x", x, (num_examples, length))
-    check_shape("y", y, (num_examples,))
-    if not (np.issubdtype(x.dtype, np.integer) and np.issubdtype(y.dtype, np.integer)):
-        fail(f"x and y should hold integer token ids, got dtypes {x.dtype} and {y.dtype}")
+    numeric = x.dtype.kind in "biuf" and y.dtype.kind in "biuf"
+    return {"x": x if numeric else None, "y": y if numeric else None,
+            "x_shape": list(x.shape), "y_shape": list(y.shape), "dtypes": [str(x.dtype), str(y.dtype)]}
+
+
+def probe_recall_task(make_fn, num_examples=200, length=12, num_symbols=4, seed=0):
+    """``make_selective_recall(num_examples, length, num_symbols, seed)``: the data of Part 5.
+
+    Checks the shapes and integer dtypes, one marker token (``num_symbols``) per row in the first half, the target
+    being the token right after it, that the draws are random, and that they are reproducible: ``make_fn`` runs
+    twice with ``seed`` and once with ``seed + 1``.
+
+    Args:
+        make_fn: the student's ``make_selective_recall``, returning ``(x, y)``.
+        num_examples, length, num_symbols, seed: passed to ``make_fn``.
+    """
+    draws = []
+    for draw_seed in (seed, seed, seed + 1):
+        x, y = make_fn(num_examples, length, num_symbols, draw_seed)
+        draws.append(_draw_observed(x, y))
+    first, again, other = draws
+    return {**first, "x_same_seed": again["x"], "x_next_seed": other["x"]}
+
+
+def compare_recall_task(observed, expected, num_examples, length, num_symbols, seed):
+    check_shape("x", tuple(observed["x_shape"]), (num_examples, length))
+    check_shape("y", tuple(observed["y_shape"]), (num_examples,))
+    x, y = observed["x"], observed["y"]
+    if x is None or not (np.issubdtype(x.dtype, np.integer) and np.issubdtype(y.dtype, np.integer)):
+        fail(f"x and y should hold integer token ids, got dtypes {observed['dtypes'][0]} and {observed['dtypes'][1]}")
     marker = num_symbols
     markers_per_row = np.sum(x == marker, axis=1)
     if not np.all(markers_per_row == 1):
@@ -512,13 +609,14 @@ def check_recall_task(make_fn, num_examples=200, length=12, num_symbols=4, seed=
         fail("y should be the token right after the marker")
     if len(np.unique(position)) < 2 or len(np.unique(y)) < num_symbols:
         fail("marker positions and targets should be random: draw them with the generator seeded by `seed`")
-    x_again, _ = make_fn(num_examples, length, num_symbols, seed)
-    if not np.array_equal(x, np.asarray(x_again)):
+    if observed["x_same_seed"] is None or not np.array_equal(x, observed["x_same_seed"]):
         fail("the same seed should give the same data: use np.random.default_rng(seed)")
-    x_other, _ = make_fn(num_examples, length, num_symbols, seed + 1)
-    if np.array_equal(x, np.asarray(x_other)):
+    if observed["x_next_seed"] is not None and np.array_equal(x, observed["x_next_seed"]):
         fail("a different seed should give different data")
-    passed(f"make_selective_recall builds {num_examples} sequences of length {length} with one marker each")
+    return f"make_selective_recall builds {num_examples} sequences of length {length} with one marker each"
+
+
+check_recall_task = Check(probe_recall_task, compare_recall_task, expects=False)
 
 
 __all__ = [
