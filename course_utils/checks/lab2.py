@@ -53,6 +53,18 @@ GENERATE = Exercise(
 )
 
 
+@contextmanager
+def _without_tensor_float_32():
+    """Full float32 matmuls on Ampere GPUs (TF32 rounds to about 1e-3) while the student's code runs: the grader's
+    references compute in full float32, perhaps on another device."""
+    enabled = tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    try:
+        yield
+    finally:
+        tf.config.experimental.enable_tensor_float_32_execution(enabled)
+
+
 def _error_text(error):
     return f"{type(error).__name__}: {str(error)[:300]}"
 
@@ -526,7 +538,8 @@ def probe_train_step(make_train_step_fn, build_fn, vocab_size=11, batch=3, steps
         train_step = make_train_step_fn(model, keras.optimizers.SGD(TRAIN_STEP_LEARNING_RATE), max_norm)
         if not hasattr(train_step, "get_concrete_function"):
             fail("make_train_step should return a function decorated with @tf.function (compiled), not a plain Python function")
-        result = train_step(tf.constant(x), tf.constant(y))
+        with _without_tensor_float_32():
+            result = train_step(tf.constant(x), tf.constant(y))
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             fail("train_step should return (loss, global_norm): the loss before the update and the gradient norm before clipping")
         loss, norm = map(float, result)
@@ -734,17 +747,6 @@ class _CellSteps:
             yield
         finally:
             sys.setprofile(previous)
-
-
-@contextmanager
-def _without_tensor_float_32():
-    """Full float32 matmuls on Ampere GPUs (TF32 rounds to about 1e-3) while the student's loop runs."""
-    enabled = tf.config.experimental.tensor_float_32_execution_enabled()
-    tf.config.experimental.enable_tensor_float_32_execution(False)
-    try:
-        yield
-    finally:
-        tf.config.experimental.enable_tensor_float_32_execution(enabled)
 
 
 def probe_generate(generate_fn, vocab_size=7, start_length=5, length=12, seed=0):
