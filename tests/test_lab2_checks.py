@@ -1,35 +1,43 @@
-"""The Lab 2 checks pass the reference solution and catch typical mistakes with a useful message."""
+"""The Lab 2 checks pass the reference solution and catch typical mistakes with a useful message.
+
+Mistakes are judged as the grader judges them (``fails_with``: the probe, then an expectation computed afresh by the
+private references); the notebook's self-checks, which read stored expectations, are tried at the end.
+"""
+import string
+
+import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf
 import keras
 
-from conftest import solution_namespace
+from autograde.judge import Setup, is_test_cell, judge, judged_params, plan_test_cell, probe_code
+from autograde.references import expected_path, stored_differences
+from conftest import fails_with, judged, solution_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import lab2 as checks
+from course_utils.checks.probing import decode
 from course_utils.vocab import Vocabulary
+
+LAB = "lab2_music_generation"
 
 
 @pytest.fixture(scope="module")
 def solution(course):
-    return solution_namespace(course, "lab2_music_generation")
-
-
-def fails_with(pattern, check, *args, **kwargs):
-    with pytest.raises(CheckFailed, match=pattern):
-        check(*args, **kwargs)
+    return solution_namespace(course, LAB)
 
 
 def test_reference_solution_passes_every_check(solution):
-    checks.check_vectorize(solution["vectorize_string"], solution["ids_to_string"], vocab_size=10, length=30, seed=5)
-    checks.check_get_batch(solution["get_batch"], data_length=300, seq_length=12, batch_size=5, seed=5)
-    checks.check_build_model(solution["build_model"], vocab_size=9, embedding_dim=4, rnn_units=6, seed=5)
-    checks.check_loss(solution["compute_loss"], seed=5)
+    judged(checks.check_vectorize, solution["vectorize_string"], solution["ids_to_string"], vocab_size=10, length=30, seed=5)
+    judged(checks.check_get_batch, solution["get_batch"], data_length=300, seq_length=12, batch_size=5, seed=5)
+    judged(checks.check_build_model, solution["build_model"], vocab_size=9, embedding_dim=4, rnn_units=6, seed=5)
+    judged(checks.check_loss, solution["compute_loss"], seed=5)
     model = solution["build_model"](40, 16, 32)
     x, y = solution["get_batch"](np.arange(1000) % 40, 50, 4)
-    checks.check_untrained_loss(solution["compute_loss"], model, x, y, 40)
-    checks.check_train_step(solution["make_train_step"], solution["build_model"], seed=5)
-    checks.check_sample_next(solution["sample_next"], vocab_size=4, seed=5)
+    judged(checks.check_untrained_loss, solution["compute_loss"], model, x, y, 40)
+    judged(checks.check_train_step, solution["make_train_step"], solution["build_model"], seed=5)
+    judged(checks.check_sample_next, solution["sample_next"], vocab_size=4, seed=5)
+    judged(checks.check_generate, solution["generate_ids"], seed=5)
 
 
 def test_vectorize_returning_a_list(solution):
@@ -197,7 +205,8 @@ def test_train_step_clipping_each_tensor(solution):
 
 @pytest.mark.parametrize("training", [None, False], ids=["model(x)", "training=False"])
 def test_train_step_in_inference_mode(solution, training):
-    # The twin models are built without dropout, so only the probe sees this mistake (dropout silently off in training).
+    # The step is tried on build_model(vocab_size, 4, 6), without dropout, so its update matches the reference: only the
+    # layer that records the training flag sees this mistake (dropout silently off in training).
     fails_with("calls the model in inference mode: call model\\(x, training=True\\)", checks.check_train_step, make_step(solution, training=training), solution["build_model"])
 
 
@@ -224,6 +233,14 @@ def test_train_step_calling_the_model_another_way_passes(solution, call):
         return train_step
 
     checks.check_train_step(make_train_step, solution["build_model"])
+
+
+def test_train_step_on_a_model_of_another_architecture_says_so_before_comparing(solution):
+    def with_a_gru(vocab_size, embedding_dim, rnn_units, dropout=0.0):
+        return model_with(lstm=lambda units: keras.layers.GRU(units, return_sequences=True))(vocab_size, embedding_dim, rnn_units)
+
+    fails_with("tried on build_model\\(11, 4, 6\\), whose weights have shapes .* make build_model pass its test first",
+               checks.check_train_step, solution["make_train_step"], with_a_gru)
 
 
 def test_train_step_not_compiled(solution):
@@ -362,13 +379,6 @@ def test_generation_that_recomputes_or_delegates_is_refused(delegating, what):
     fails_with(f"generate_ids calls {what}", checks.check_generate, delegating)
 
 
-def test_reference_generation_loop_passes_the_hidden_tests(solution):
-    from autograde.hidden_tests import lab2 as hidden
-
-    checks.check_generate(solution["generate_ids"])
-    hidden.test_generate(solution["generate_ids"])
-
-
 def _recompute_with_the_cell(model, start_ids, length, temperature, sample_fn):
     embedding, lstm, _, dense = model.layers
     ids = list(start_ids)
@@ -429,3 +439,126 @@ def test_a_loop_inside_tf_function_is_told_to_run_eagerly(solution):
         return np.array([int(draw(output)[0]) for _ in range(length)])
 
     fails_with("must run in plain \\(eager\\) Python, not inside tf.function", checks.check_generate, compiled)
+
+
+# --- the solution's test cells, as the grader judges them and as students run them ----------------------------------
+
+def solution_test_cells(course):
+    """(grade_id, source) of every test cell of the solution notebook, hidden tests included."""
+    notebook = nbformat.read(course.solution_notebook(LAB), as_version=4)
+    return [(cell.metadata["nbgrader"]["grade_id"], cell.source) for cell in notebook.cells if is_test_cell(cell)]
+
+
+@pytest.fixture(scope="module")
+def cell_namespace(solution):
+    """The solution's names, the checks module, and stand-ins for the notebook's data that test cells read."""
+    vocab = Vocabulary(sorted(set(string.printable)))
+    train_ids = np.random.default_rng(0).integers(0, len(vocab), size=5000)
+    return {**solution, "checks": checks, "vocab": vocab, "train_ids": train_ids}
+
+
+def judge_cell(namespace, grade_id, source, seed_key):
+    """Runs a test cell as the grader does: setup statements in the "kernel" (``namespace``), each check call as the
+    probe code the kernel would evaluate (with the seed drawn for ``seed_key``), its observations read back from JSON
+    and judged here against a fresh expectation."""
+    calls = iter(judged_params(LAB, source, seed_key=seed_key, grade_id=grade_id))
+    for step in plan_test_cell(source):
+        if isinstance(step, Setup):
+            exec(step.source, namespace)
+            continue
+        call, params = next(calls)
+        judge(LAB, call, params, decode(eval(probe_code(LAB, call, params), namespace)))
+
+
+@pytest.mark.parametrize("seed_key", ["any", "another submission", "a third one"])
+def test_the_solution_passes_every_visible_and_hidden_call_for_drawn_seeds(course, cell_namespace, seed_key):
+    for grade_id, source in solution_test_cells(course):
+        judge_cell(dict(cell_namespace), grade_id, source, seed_key)
+
+
+def test_the_visible_test_cells_pass_from_stored_data_alone(course, cell_namespace, capsys):
+    # What a student runs: the cells' visible part, each check reading its expectation from expected/lab2.json.
+    for _, source in solution_test_cells(course):
+        exec(source.split("### BEGIN HIDDEN TESTS")[0], dict(cell_namespace))
+    printed = capsys.readouterr().out
+    assert printed.count("\u2714") == sum(
+        1 for _, source in solution_test_cells(course) for step in plan_test_cell(source) if not isinstance(step, Setup) and not step.hidden
+    )
+
+
+def test_stored_expectations_are_those_of_the_references_and_small(course):
+    assert stored_differences(course, LAB) == []
+    assert expected_path(LAB).stat().st_size < 48_000
+
+
+def _generation_mistake(solution, change):
+    def wrong(model, start_ids, length, temperature, sample_fn):
+        return solution["generate_ids"](model, start_ids, length, temperature, lambda logits, t: sample_fn(change(logits, t), t))
+
+    return wrong
+
+
+@pytest.mark.parametrize(
+    "mistake, message",
+    [
+        ("vectorize off by one", r"character 0 of the text is .* whose id is"),
+        ("build_model with softmax", "raw logits .* applies softmax"),
+        ("loss summed", "sum over all characters"),
+        ("loss without from_logits", "from_logits=True"),
+        ("train_step without clipping", "with clipping.*clip all gradients together by their global norm"),
+        ("train_step clipping each tensor", "with clipping.*global norm"),
+        ("sampling multiplying by the temperature", "divide the logits by the temperature"),
+        ("sampling from probabilities", "takes logits, not probabilities"),
+        ("generation forgetting its state", "draw 1 saw only the previous character, from a fresh state"),
+        ("generation skipping the start", "the first draw saw only the last character of the start text"),
+        ("generation dividing by the temperature", "already divided by the temperature"),
+        ("generation giving probabilities", "sample_fn got probabilities"),
+    ],
+)
+def test_catalogued_mistakes_are_caught_from_stored_data_alone(solution, mistake, message):
+    # The visible test cells' arguments (the checks' defaults): the self-check reads the stored expectation.
+    calls = {
+        "vectorize off by one": lambda: checks.check_vectorize(lambda s, c: np.array([c[ch] + 1 for ch in s]), solution["ids_to_string"]),
+        "build_model with softmax": lambda: checks.check_build_model(model_with(activation="softmax")),
+        "loss summed": lambda: checks.check_loss(
+            lambda y, logits: tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))),
+        "loss without from_logits": lambda: checks.check_loss(
+            lambda y, logits: tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits))),
+        "train_step without clipping": lambda: checks.check_train_step(make_step(solution, clip=False), solution["build_model"]),
+        "train_step clipping each tensor": lambda: checks.check_train_step(make_step(solution, clip="per-tensor"), solution["build_model"]),
+        "sampling multiplying by the temperature": lambda: checks.check_sample_next(lambda logits, t: tf.random.categorical(logits * t, 1)[:, 0]),
+        "sampling from probabilities": lambda: checks.check_sample_next(
+            lambda logits, t: tf.random.categorical(tf.nn.softmax(logits / t), 1)[:, 0]),
+        "generation forgetting its state": lambda: checks.check_generate(lambda m, s, n, t, f: _loop(m, s, n, t, f, carry=False)),
+        "generation skipping the start": lambda: checks.check_generate(lambda m, s, n, t, f: _loop(m, s[-1:], n, t, f)),
+        "generation dividing by the temperature": lambda: checks.check_generate(_generation_mistake(solution, lambda logits, t: logits / t)),
+        "generation giving probabilities": lambda: checks.check_generate(_generation_mistake(solution, lambda logits, t: tf.nn.softmax(logits))),
+    }
+    with pytest.raises(CheckFailed, match=message):
+        calls[mistake]()
+
+
+def test_a_self_check_with_other_arguments_says_it_has_no_stored_result(solution):
+    fails = pytest.raises(CheckFailed, match="stored results only for the arguments its test cell uses")
+    with fails:
+        checks.check_loss(solution["compute_loss"], seed=5)
+
+
+def test_the_public_module_computes_no_reference():
+    # The expectations are the grader's (autograde.references.lab2): the public module holds probes, comparisons and the
+    # public input functions, and calls none of the references' functions (its messages may still name them).
+    import ast
+    import inspect
+
+    from autograde.references import lab2 as references
+
+    for name in ("vectorize", "build_model", "loss", "train_step", "sample_next", "generate"):
+        assert callable(getattr(references, f"expect_{name}"))
+    called = set()
+    for node in ast.walk(ast.parse(inspect.getsource(checks))):
+        if isinstance(node, ast.Call):
+            called.add(node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", ""))
+    reference_calls = {"clip_by_global_norm", "SparseCategoricalCrossentropy", "sparse_categorical_crossentropy", "softmax",
+                       "encode", "decode", "expected_parameter_count", "GradientTape"}
+    assert not called & reference_calls
+    assert not [name for name in vars(checks) if name.startswith("_reference") or name in ("_twin_models", "expected_parameter_count")]

@@ -1,10 +1,14 @@
 """Self-checks for Lab 2, "Music generation with an LSTM".
 
-Each check runs the student's code next to a reference (the course's ``Vocabulary``, Keras's own
-cross-entropy, ``tf.clip_by_global_norm`` with a plain SGD update, the softmax of the tempered logits)
-on random inputs, and fails with a message that points at the mistake. Visible test cells use one set
-of sizes and seeds; the graders' hidden tests use others. The student's code runs under
-``refuse_delegation``: it may not call the function the exercise asks for (the ``Exercise`` constants below).
+Every check is a probe and a comparison (see :mod:`course_utils.checks.probing`). ``probe_<name>`` runs the student's
+code on inputs made from its arguments (sizes and a seed, by the public input functions below) and returns what came
+out; ``compare_<name>`` compares that with the expectation: what the course's references (the ``Vocabulary``, Keras's
+cross-entropy, one clipped SGD update, the softmax of the tempered logits, the model's logits for the whole text so far)
+and each known mistake give on the same inputs, and fails with a message that points at the mistake. The references
+are the grader's, not in this module: the notebook's self-checks read their results, stored for the arguments of the
+visible test cells. Visible test cells use one set of sizes and seeds; the graders' hidden tests use others, with seeds
+drawn per submission. The student's code runs under ``refuse_delegation``: it may not call the function the exercise
+asks for (the ``Exercise`` constants below).
 """
 import os
 import string
@@ -16,8 +20,9 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff, passed
+from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff
 from course_utils.checks.delegation import Exercise, Forbidden, refusing_delegation
+from course_utils.checks.probing import Check
 from course_utils.vocab import Vocabulary
 
 # What each exercise may not call: the function it asks for, already written (see checks.delegation).
@@ -48,38 +53,124 @@ GENERATE = Exercise(
 )
 
 
-def _random_vocabulary(rng, size):
-    alphabet = list(string.ascii_letters + string.digits + string.punctuation + " \n")
-    return Vocabulary(sorted(rng.choice(alphabet, size=size, replace=False).tolist()))
+@contextmanager
+def _without_tensor_float_32():
+    """Full float32 matmuls on Ampere GPUs (TF32 rounds to about 1e-3) while the student's code runs: the grader's
+    references compute in full float32, perhaps on another device."""
+    enabled = tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    try:
+        yield
+    finally:
+        tf.config.experimental.enable_tensor_float_32_execution(enabled)
 
 
-def check_vectorize(vectorize_fn, to_text_fn, vocab_size=20, length=50, seed=0):
-    """``vectorize_string(text, char2idx)`` and ``ids_to_string(ids, idx2char)`` against ``Vocabulary``."""
+def _error_text(error):
+    return f"{type(error).__name__}: {str(error)[:300]}"
+
+
+# --- vectorize_string and ids_to_string ------------------------------------------------------------------------------
+
+def vectorize_inputs(vocab_size, length, seed):
+    """The vectorize check's inputs: a random vocabulary (sorted characters), a text of ``length`` of its characters
+    for ``vectorize_string``, and ``length`` random ids for ``ids_to_string``.
+
+    Returns:
+        (chars, text, ids): list of str, str, int64 array (length,).
+    """
     rng = np.random.default_rng(seed)
+    alphabet = list(string.ascii_letters + string.digits + string.punctuation + " \n")
+    chars = sorted(rng.choice(alphabet, size=vocab_size, replace=False).tolist())
+    text = "".join(rng.choice(chars, size=length))
+    ids = rng.integers(0, vocab_size, size=length)
+    return chars, text, ids
+
+
+def _attempt(fn, *args):
+    """``fn(*args)`` as (value, None), or (None, "TypeError: ...") when the student's code raises (refusals propagate)."""
+    try:
+        return fn(*args), None
+    except CheckFailed:
+        raise
+    except Exception as error:  # noqa: BLE001: the student's error, reported in its turn
+        return None, _error_text(error)
+
+
+def probe_vectorize(vectorize_fn, to_text_fn, vocab_size=20, length=50, seed=0):
+    """``vectorize_string(text, char2idx)`` and ``ids_to_string(ids, idx2char)`` against ``Vocabulary``.
+
+    Args:
+        vectorize_fn: the student's ``vectorize_string``.
+        to_text_fn: the student's ``ids_to_string``.
+        vocab_size: characters in the random vocabulary.
+        length: characters of the random text, and ids of the random id sequence.
+        seed: draws the vocabulary, the text and the ids (:func:`vectorize_inputs`).
+
+    Returns:
+        the ids ``vectorize_string`` gives for the text (with their type and dtype), the text ``ids_to_string`` gives
+        for the ids (with its type), and what both give for empty input.
+    """
+    chars, text, ids = vectorize_inputs(vocab_size, length, seed)
+    vocab = Vocabulary(chars)
+    char2idx, idx2char = dict(vocab.index), np.array(vocab.chars)
     vectorize_fn = refusing_delegation(vectorize_fn, VECTORIZE_STRING)
     to_text_fn = refusing_delegation(to_text_fn, IDS_TO_STRING)
-    vocab = _random_vocabulary(rng, vocab_size)
-    text = "".join(rng.choice(vocab.chars, size=length))
-    char2idx, idx2char = dict(vocab.index), np.array(vocab.chars)
-    ids = vectorize_fn(text, char2idx)
-    if not isinstance(ids, np.ndarray):
-        fail(f"vectorize_string should return a numpy array, got {type(ids).__name__}: wrap the ids in np.array(...)")
-    if not np.issubdtype(ids.dtype, np.integer):
-        fail(f"vectorize_string should return integer ids, got dtype {ids.dtype}")
+    encoded = vectorize_fn(text, char2idx)
+    decoded = to_text_fn(ids, idx2char)
+    empty_ids, empty_ids_error = _attempt(vectorize_fn, "", char2idx)
+    empty_text, empty_text_error = _attempt(to_text_fn, np.zeros(0, dtype=int), idx2char)
+    is_array = isinstance(encoded, np.ndarray)
+    return {
+        "ids_type": type(encoded).__name__,
+        "ids_dtype": str(encoded.dtype) if is_array else None,
+        "ids": encoded if is_array and np.issubdtype(encoded.dtype, np.integer) else None,
+        "text_type": type(decoded).__name__,
+        "text": decoded if isinstance(decoded, str) else None,
+        "empty_error": empty_ids_error or empty_text_error,
+        "empty_shape": None if empty_ids_error else list(np.shape(empty_ids)),
+        "empty_text_is_empty": isinstance(empty_text, str) and empty_text == "",
+    }
+
+
+def compare_vectorize(observed, expected, vocab_size, length, seed):
+    """Fails on the first difference from ``Vocabulary``: the ids' type, dtype, shape and values, then the text."""
+    if observed["ids_type"] != "ndarray":
+        fail(f"vectorize_string should return a numpy array, got {observed['ids_type']}: wrap the ids in np.array(...)")
+    if observed["ids"] is None:
+        fail(f"vectorize_string should return integer ids, got dtype {observed['ids_dtype']}")
+    ids, wanted = observed["ids"], np.asarray(expected["ids"])
     check_shape("vectorize_string(text)", ids, (length,))
-    expected = vocab.encode(text)
-    if not np.array_equal(ids, expected):
-        first = int(np.flatnonzero(ids != expected)[0])
-        fail(f"character {first} of the text is {text[first]!r}, whose id is char2idx[{text[first]!r}] = {expected[first]}, got {ids[first]}")
-    back = to_text_fn(expected, idx2char)
-    if not isinstance(back, str):
-        fail(f"ids_to_string should return a str, got {type(back).__name__}: join the characters with ''.join(...)")
+    if not np.array_equal(ids, wanted):
+        _, text, _ = vectorize_inputs(vocab_size, length, seed)
+        first = int(np.flatnonzero(ids != wanted)[0])
+        fail(f"character {first} of the text is {text[first]!r}, whose id is char2idx[{text[first]!r}] = {wanted[first]}, got {ids[first]}")
+    if observed["text_type"] != "str":
+        fail(f"ids_to_string should return a str, got {observed['text_type']}: join the characters with ''.join(...)")
+    back, text = observed["text"], expected["text"]
     if back != text:
-        fail(f"ids_to_string(vectorize_string(text)) should give the text back; it starts {back[:20]!r} instead of {text[:20]!r}")
-    empty = vectorize_fn("", char2idx)
-    if np.shape(empty) != (0,) or to_text_fn(np.zeros(0, dtype=int), idx2char) != "":
-        fail("the empty string should map to an empty array (shape (0,)) and back to ''")
-    passed(f"vectorize_string and ids_to_string round-trip a {length}-character text over a {vocab_size}-character vocabulary")
+        fail(f"ids_to_string(ids) should give back the text the ids stand for (idx2char[id] for each id, joined); "
+             f"it starts {back[:20]!r} instead of {text[:20]!r}")
+    if observed["empty_error"] or observed["empty_shape"] != [0] or not observed["empty_text_is_empty"]:
+        raised = f" (yours raised {observed['empty_error']})" if observed["empty_error"] else ""
+        fail(f"the empty string should map to an empty array (shape (0,)) and back to ''{raised}")
+    return f"vectorize_string and ids_to_string agree with the vocabulary on a {length}-character text over a {vocab_size}-character vocabulary"
+
+
+check_vectorize = Check(probe_vectorize, compare_vectorize)
+
+
+# --- get_batch -------------------------------------------------------------------------------------------------------
+
+def batch_data(data_length, seed):
+    """The get_batch check's text: a random permutation of 0..data_length-1, so every window has one start.
+
+    Returns:
+        (data, position_of): int64 arrays (data_length,); ``position_of[data[i]] == i``.
+    """
+    data = np.random.default_rng(seed).permutation(data_length).astype(np.int64)
+    position_of = np.empty(data_length, dtype=np.int64)
+    position_of[data] = np.arange(data_length)
+    return data, position_of
 
 
 def _in_library(filename):
@@ -88,24 +179,77 @@ def _in_library(filename):
     return filename.endswith(".pyx") or any(filename.startswith(folder + os.sep) for folder in libraries)
 
 
-def check_get_batch(get_batch_fn, data_length=500, seq_length=20, batch_size=16, seed=0):
-    """``get_batch(vectorized, seq_length, batch_size)``: random windows x and the next characters y."""
-    rng = np.random.default_rng(seed)
-    data = rng.permutation(data_length).astype(np.int64)  # distinct values: every window has one start
-    position_of = np.empty(data_length, dtype=np.int64)
-    position_of[data] = np.arange(data_length)
+def _first_column(result):
+    """The first column of the x of ``get_batch``'s result, as int64."""
+    return np.asarray(np.asarray(result[0])[:, 0], dtype=np.int64)
 
+
+def probe_get_batch(get_batch_fn, data_length=500, seq_length=20, batch_size=16, seed=0):
+    """``get_batch(vectorized, seq_length, batch_size)``: random windows x and the next characters y.
+
+    Args:
+        get_batch_fn: the student's ``get_batch``.
+        data_length: characters of the text (:func:`batch_data`: distinct ids, so each window has one start).
+        seq_length: characters per window.
+        batch_size: windows per batch.
+        seed: draws the text.
+
+    Returns:
+        one batch (x, y); the first ids of x over 40 more batches; those over 20 batches of 8 from a text with two
+        possible windows; what a text with one window gives (or the error); what a text too short for any window does.
+    """
+    data, _ = batch_data(data_length, seed)
     result = get_batch_fn(data, seq_length, batch_size)
     if not isinstance(result, tuple) or len(result) != 2:
         fail("get_batch should return a pair (x, y)")
-    x, y = result
-    for name, array in (("x", x), ("y", y)):
+    for name, array in zip("xy", result):
         if not isinstance(array, np.ndarray):
             fail(f"{name} should be a numpy array, got {type(array).__name__}")
         if not np.issubdtype(array.dtype, np.integer):
             fail(f"{name} should hold integer ids, got dtype {array.dtype}")
         check_shape(name, array, (batch_size, seq_length))
-    starts = position_of[x[:, 0]]
+    observed = {"x": result[0].astype(np.int64), "y": result[1].astype(np.int64)}
+
+    observed["many_first"], observed["many_error"] = _attempt(
+        lambda: np.concatenate([_first_column(get_batch_fn(data, seq_length, batch_size)) for _ in range(40)]))
+    tiny = data[: seq_length + 2]  # exactly two possible starts: 0 and 1
+    observed["tiny_first"], observed["tiny_error"] = _attempt(
+        lambda: np.concatenate([_first_column(get_batch_fn(tiny, seq_length, 8)) for _ in range(20)]))
+
+    shortest = data[: seq_length + 1]  # one window and its targets: just long enough
+    observed["shortest_first"], observed["shortest_error"], observed["shortest_raised"] = None, None, None
+    try:
+        observed["shortest_first"] = _first_column(get_batch_fn(shortest, seq_length, 4))
+    except CheckFailed:
+        raise
+    except Exception as error:  # noqa: BLE001
+        observed["shortest_raised"], observed["shortest_error"] = type(error).__name__, str(error)[:300]
+
+    too_short = {"raised": None, "message": "", "from_library": False}
+    try:
+        get_batch_fn(data[:seq_length], seq_length, batch_size)
+    except CheckFailed:
+        raise
+    except Exception as error:  # noqa: BLE001
+        origin = traceback.extract_tb(error.__traceback__)[-1].filename
+        too_short = {"raised": "ValueError" if isinstance(error, ValueError) else type(error).__name__,
+                     "message": str(error)[:300], "from_library": _in_library(origin)}
+    observed["too_short"] = too_short
+    return observed
+
+
+def _positions(ids, position_of, what):
+    ids = np.asarray(ids)
+    if ids.size and (ids.min() < 0 or ids.max() >= len(position_of)):
+        fail(f"{what} holds ids that are not in the data (from {ids.min()} to {ids.max()}): take windows of vectorized itself")
+    return position_of[ids]
+
+
+def compare_get_batch(observed, expected, data_length, seq_length, batch_size, seed):
+    """Checks the windows against the text the probe gave (properties of the student's batches; no expectation)."""
+    data, position_of = batch_data(data_length, seed)
+    x, y = observed["x"], observed["y"]
+    starts = _positions(x[:, 0], position_of, "x")
     for row in range(batch_size):
         window = data[starts[row] : starts[row] + seq_length]
         if not np.array_equal(x[row], window):
@@ -117,50 +261,64 @@ def check_get_batch(get_batch_fn, data_length=500, seq_length=20, batch_size=16,
         if not np.array_equal(y[row], data[starts[row] + 1 : starts[row] + seq_length + 1]):
             fail(f"row {row}: y should be x shifted one character ahead (the character that follows each input), vectorized[i + 1 : i + seq_length + 1]")
 
-    many_starts = np.concatenate([position_of[get_batch_fn(data, seq_length, batch_size)[0][:, 0]] for _ in range(40)])
+    if observed["many_error"]:
+        fail(f"get_batch raised {observed['many_error']} when called again on the same data")
+    many_starts = _positions(observed["many_first"], position_of, "x")
     last_start = data_length - seq_length - 1
     if len(np.unique(many_starts)) < min(10, last_start + 1):
         fail(f"over 40 batches x started at only {len(np.unique(many_starts))} different positions: draw each row's start at random")
     if many_starts.max() < 0.8 * last_start or many_starts.min() > 0.2 * last_start:
         fail(f"starts should cover 0..{last_start}; yours ranged over {many_starts.min()}..{many_starts.max()}")
 
-    tiny = data[: seq_length + 2]  # exactly two possible starts: 0 and 1
-    tiny_starts = {int(position_of[v]) for _ in range(20) for v in get_batch_fn(tiny, seq_length, 8)[0][:, 0]}
+    if observed["tiny_error"]:
+        fail(f"with {seq_length + 2} characters and seq_length={seq_length} there are two windows, starting at 0 and 1; "
+             f"yours raised {observed['tiny_error']}")
+    tiny_starts = set(_positions(observed["tiny_first"], position_of, "x").tolist())
     if tiny_starts != {0, 1}:
-        fail(f"with {len(tiny)} characters and seq_length={seq_length} the possible starts are 0 and 1 (the last target must exist); yours were {sorted(tiny_starts)}")
+        fail(f"with {seq_length + 2} characters and seq_length={seq_length} the possible starts are 0 and 1 (the last target must exist); yours were {sorted(tiny_starts)}")
 
-    shortest = data[: seq_length + 1]  # one window and its targets: just long enough
-    try:
-        starts = set(position_of[get_batch_fn(shortest, seq_length, 4)[0][:, 0]].tolist())
-    except ValueError as error:
-        fail(f"with {seq_length + 1} characters and seq_length={seq_length} there is exactly one window, starting at 0; yours raised ValueError: {error}")
+    one_window = f"with {seq_length + 1} characters and seq_length={seq_length} there is exactly one window, starting at 0"
+    if observed["shortest_raised"] == "ValueError":
+        fail(f"{one_window}; yours raised ValueError: {observed['shortest_error']}")
+    if observed["shortest_raised"]:
+        fail(f"{one_window}; yours raised {observed['shortest_raised']}: {observed['shortest_error']}")
+    starts = set(_positions(observed["shortest_first"], position_of, "x").tolist())
     if starts != {0}:
-        fail(f"with {seq_length + 1} characters and seq_length={seq_length} there is exactly one window, starting at 0; yours started at {sorted(starts)}")
-    try:
-        get_batch_fn(data[:seq_length], seq_length, batch_size)
-    except ValueError as error:
-        origin = traceback.extract_tb(error.__traceback__)[-1].filename
-        if _in_library(origin):
+        fail(f"{one_window}; yours started at {sorted(starts)}")
+
+    too_short = observed["too_short"]
+    if too_short["raised"] == "ValueError":
+        if too_short["from_library"]:
             fail(
                 f"a text of {seq_length} characters is too short for seq_length={seq_length}, and the ValueError came from inside "
-                f"a library ({error}), not from your code: check the length first and raise ValueError saying what is wrong"
+                f"a library ({too_short['message']}), not from your code: check the length first and raise ValueError saying what is wrong"
             )
-    except Exception as error:
-        fail(f"a text of {seq_length} characters is too short for seq_length={seq_length}: raise ValueError with a clear message, not {type(error).__name__}")
+    elif too_short["raised"]:
+        fail(f"a text of {seq_length} characters is too short for seq_length={seq_length}: raise ValueError with a clear message, not {too_short['raised']}")
     else:
         fail(f"a text of {seq_length} characters is too short for seq_length={seq_length} (no target for the last step): raise ValueError saying so")
-    passed(f"get_batch returns random windows of shape ({batch_size}, {seq_length}) with y = x shifted by one, and refuses too-short data")
+    return f"get_batch returns random windows of shape ({batch_size}, {seq_length}) with y = x shifted by one, and refuses too-short data"
 
 
-def expected_parameter_count(vocab_size, embedding_dim, rnn_units):
-    embedding = vocab_size * embedding_dim
-    lstm = 4 * (embedding_dim * rnn_units + rnn_units * rnn_units + rnn_units)
-    dense = rnn_units * vocab_size + vocab_size
-    return embedding + lstm + dense
+check_get_batch = Check(probe_get_batch, compare_get_batch, expects=False)
 
 
-def check_build_model(build_fn, vocab_size=30, embedding_dim=8, rnn_units=16, seed=0):
-    """``build_model(vocab_size, embedding_dim, rnn_units, dropout=0.0)``: Embedding -> LSTM -> Dropout -> Dense logits, stateless."""
+# --- build_model -----------------------------------------------------------------------------------------------------
+
+def probe_build_model(build_fn, vocab_size=30, embedding_dim=8, rnn_units=16, seed=0):
+    """``build_model(vocab_size, embedding_dim, rnn_units, dropout=0.0)``: Embedding -> LSTM -> Dropout -> Dense logits, stateless.
+
+    Args:
+        build_fn: the student's ``build_model``.
+        vocab_size, embedding_dim, rnn_units: the sizes it is called with.
+        seed: draws the ids fed to the model.
+
+    Returns:
+        the layers (kinds, the LSTM's settings, the last layer's units and activation), the parameter count, the logits
+        of two calls on the same ids, and with ``dropout=0.5``: the Dropout rates and the logits of two calls at inference
+        and one in training mode. Fails at once when the model cannot run on ids of any batch size and length, or its
+        logits are not of shape (batch, time, vocab_size).
+    """
     model = build_fn(vocab_size, embedding_dim, rnn_units)
     if not isinstance(model, keras.Model):
         fail(f"build_model should return a keras Model, got {type(model).__name__}")
@@ -173,92 +331,167 @@ def check_build_model(build_fn, vocab_size=30, embedding_dim=8, rnn_units=16, se
             fail(f"the model fails on ids of shape {(batch, steps)}: {type(error).__name__}: {str(error)[:200]}. "
                  "It should accept any batch size and length: keras.Input(shape=(None,), dtype='int32'), no fixed batch size")
         check_shape(f"logits for ids of shape {(batch, steps)}", out, (batch, steps, vocab_size))
-    kinds = [type(layer).__name__ for layer in model.layers]
     lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
-    if len(lstms) != 1 or not isinstance(model.layers[0], keras.layers.Embedding):
-        fail(f"expected the layers Embedding, LSTM, Dropout, Dense; got {', '.join(kinds)}")
-    lstm = lstms[0]
-    if lstm.units != rnn_units:
-        fail(f"the LSTM should have rnn_units={rnn_units} units, got {lstm.units}")
-    if lstm.stateful:
-        fail("the LSTM should be stateless (stateful=False): every training window starts from a zero state, and so does generation")
-    if not lstm.return_sequences:
-        fail("the LSTM needs return_sequences=True: the model predicts the next character at every step")
-    dense = model.layers[-1]
-    if not isinstance(dense, keras.layers.Dense) or dense.units != vocab_size:
-        fail(f"the last layer should be Dense(vocab_size={vocab_size})")
-    if dense.activation not in (keras.activations.linear, None):
-        fail(f"the Dense layer should output raw logits (no activation); it applies {dense.activation.__name__}")
-    expected = expected_parameter_count(vocab_size, embedding_dim, rnn_units)
-    if model.count_params() != expected:
-        fail(f"expected {expected} parameters (Embedding {vocab_size}x{embedding_dim}, LSTM({rnn_units}) on {embedding_dim} inputs, Dense {rnn_units}->{vocab_size}), got {model.count_params()}")
+    last = model.layers[-1] if model.layers else None
+    activation = getattr(last, "activation", None)
+    observed = {
+        "layers": [type(layer).__name__ for layer in model.layers],
+        "first_is_embedding": bool(model.layers) and isinstance(model.layers[0], keras.layers.Embedding),
+        "lstms": [{"units": int(layer.units), "stateful": bool(layer.stateful), "return_sequences": bool(layer.return_sequences)}
+                  for layer in lstms],
+        "last_is_dense": isinstance(last, keras.layers.Dense),
+        "last_units": int(last.units) if isinstance(last, keras.layers.Dense) else None,
+        "last_activation": None if activation in (keras.activations.linear, None) else getattr(activation, "__name__", repr(activation)),
+        "parameter_count": int(model.count_params()),
+    }
     ids = rng.integers(0, vocab_size, size=(3, 6)).astype("int32")
-    check_close("a second call on the same ids (a stateless model forgets between calls)", model(ids), model(ids))
+    observed["repeat"] = [np.asarray(model(ids)), np.asarray(model(ids))]
 
     try:
         with_dropout = build_fn(vocab_size, embedding_dim, rnn_units, dropout=0.5)
     except TypeError:
+        return {**observed, "dropout_argument": False}
+    observed["dropout_argument"] = True
+    observed["dropout_rates"] = [float(layer.rate) for layer in with_dropout.layers if isinstance(layer, keras.layers.Dropout)]
+    ids = rng.integers(0, vocab_size, size=(4, 10)).astype("int32")
+    observed["inference"] = [np.asarray(with_dropout(ids, training=False)), np.asarray(with_dropout(ids, training=False))]
+    observed["training"] = np.asarray(with_dropout(ids, training=True))
+    return observed
+
+
+def compare_build_model(observed, expected, vocab_size, embedding_dim, rnn_units, seed):
+    """Fails on the first layer, setting or parameter count that differs from Embedding -> LSTM -> Dropout -> Dense."""
+    lstms = observed["lstms"]
+    if len(lstms) != 1 or not observed["first_is_embedding"]:
+        fail(f"expected the layers Embedding, LSTM, Dropout, Dense; got {', '.join(observed['layers'])}")
+    lstm = lstms[0]
+    if lstm["units"] != rnn_units:
+        fail(f"the LSTM should have rnn_units={rnn_units} units, got {lstm['units']}")
+    if lstm["stateful"]:
+        fail("the LSTM should be stateless (stateful=False): every training window starts from a zero state, and so does generation")
+    if not lstm["return_sequences"]:
+        fail("the LSTM needs return_sequences=True: the model predicts the next character at every step")
+    if not observed["last_is_dense"] or observed["last_units"] != vocab_size:
+        fail(f"the last layer should be Dense(vocab_size={vocab_size})")
+    if observed["last_activation"] is not None:
+        fail(f"the Dense layer should output raw logits (no activation); it applies {observed['last_activation']}")
+    wanted = expected["parameter_count"]
+    if observed["parameter_count"] != wanted:
+        fail(f"expected {wanted} parameters (Embedding {vocab_size}x{embedding_dim}, LSTM({rnn_units}) on {embedding_dim} inputs, "
+             f"Dense {rnn_units}->{vocab_size}), got {observed['parameter_count']}")
+    check_close("a second call on the same ids (a stateless model forgets between calls)", *observed["repeat"])
+    if not observed["dropout_argument"]:
         fail("build_model should take a dropout argument: build_model(vocab_size, embedding_dim, rnn_units, dropout=0.0)")
-    rates = [layer.rate for layer in with_dropout.layers if isinstance(layer, keras.layers.Dropout)]
+    rates = observed["dropout_rates"]
     if rates != [0.5]:
         fail(f"with dropout=0.5 the model should have one keras.layers.Dropout(0.5) between the LSTM and the Dense layer; its Dropout rates were {rates}")
-    ids = rng.integers(0, vocab_size, size=(4, 10)).astype("int32")
-    check_close("with dropout, two calls at inference (training=False)", with_dropout(ids, training=False), with_dropout(ids, training=False))
-    if np.allclose(with_dropout(ids, training=True), with_dropout(ids, training=False)):
+    check_close("with dropout, two calls at inference (training=False)", *observed["inference"])
+    if np.shape(observed["training"]) == np.shape(observed["inference"][0]) and np.allclose(observed["training"], observed["inference"][0]):
         fail("with dropout=0.5 the outputs in training mode equal those at inference: is the Dropout layer in the model?")
-    passed(f"build_model({vocab_size}, {embedding_dim}, {rnn_units}) maps ids (batch, time) to logits (batch, time, {vocab_size}), stateless, with optional dropout")
+    return (f"build_model({vocab_size}, {embedding_dim}, {rnn_units}) maps ids (batch, time) to logits (batch, time, {vocab_size}), "
+            "stateless, with optional dropout")
 
 
-def check_loss(loss_fn, batch=4, steps=9, vocab_size=12, seed=0):
-    """``compute_loss(labels, logits)``: mean sparse categorical cross-entropy from logits."""
+check_build_model = Check(probe_build_model, compare_build_model)
+
+
+# --- compute_loss ----------------------------------------------------------------------------------------------------
+
+def loss_inputs(batch, steps, vocab_size, seed):
+    """Random labels (batch, steps) and logits (batch, steps, vocab_size) for the loss check."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, vocab_size, size=(batch, steps))
     logits = rng.normal(scale=2.0, size=(batch, steps, vocab_size)).astype("float32")
-    expected = float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits))
-    actual = loss_fn(tf.constant(labels), tf.constant(logits))
+    return labels, logits
+
+
+def probe_loss(loss_fn, batch=4, steps=9, vocab_size=12, seed=0):
+    """``compute_loss(labels, logits)``: mean sparse categorical cross-entropy from logits.
+
+    Args:
+        loss_fn: the student's ``compute_loss``.
+        batch, steps, vocab_size: the sizes of the random labels and logits (:func:`loss_inputs`).
+        seed: draws them.
+
+    Returns:
+        what ``compute_loss`` returns for them, as an array (a scalar when right).
+    """
+    labels, logits = loss_inputs(batch, steps, vocab_size, seed)
+    loss = np.asarray(loss_fn(tf.constant(labels), tf.constant(logits)), dtype=np.float64)
+    # A number as a number: probing.encode would send a 0-d array as shape (1,) (np.ascontiguousarray).
+    return {"loss": loss.item() if loss.ndim == 0 else loss}
+
+
+def compare_loss(observed, expected, batch, steps, vocab_size, seed):
+    """Fails when the loss is not one number, is the sum, reads the logits as probabilities, or differs from Keras's."""
+    actual = observed["loss"]
     if np.ndim(actual) != 0:
         fail(f"compute_loss should return one number (the mean over batch and time), got shape {np.shape(actual)}")
-    actual = float(actual)
-    if np.isclose(actual, expected * batch * steps, rtol=1e-4):
+    actual, wanted = float(actual), float(expected["loss"])
+    if np.isclose(actual, expected["summed"], rtol=1e-4):
         fail("your loss is the sum over all characters; take the mean")
-    treated_as_probabilities = float(np.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=False)))
-    if np.isclose(actual, treated_as_probabilities, rtol=1e-4):
+    if np.isclose(actual, expected["from_probabilities"], rtol=1e-4):
         fail("the model outputs logits, not probabilities: use from_logits=True")
-    if not np.isclose(actual, expected, rtol=1e-4, atol=1e-5):
-        fail(f"the mean cross-entropy should be {expected:.5f} nats, got {actual:.5f}")
-    passed(f"compute_loss equals Keras's sparse categorical cross-entropy from logits ({expected:.4f} nats on random logits)")
+    if not np.isclose(actual, wanted, rtol=1e-4, atol=1e-5):
+        fail(f"the mean cross-entropy should be {wanted:.5f} nats, got {actual:.5f}")
+    return f"compute_loss equals Keras's sparse categorical cross-entropy from logits ({wanted:.4f} nats on random logits)"
 
 
-def check_untrained_loss(loss_fn, model, x, y, vocab_size, tolerance=0.1):
-    """An untrained model predicts nearly uniformly, so its loss is close to ln(vocab_size)."""
-    loss = float(loss_fn(tf.constant(y), model(x)))
+check_loss = Check(probe_loss, compare_loss)
+
+
+def probe_untrained_loss(loss_fn, model, x, y, vocab_size, tolerance=0.1):
+    """An untrained model predicts nearly uniformly, so its loss is close to ln(vocab_size).
+
+    Args:
+        loss_fn: the student's ``compute_loss``.
+        model: a freshly built model.
+        x, y: a batch of inputs and targets.
+        vocab_size: the number of characters.
+        tolerance: how far from ln(vocab_size) the loss may be, in nats.
+
+    Returns:
+        the loss of ``model`` on the batch, and ``vocab_size``.
+    """
+    return {"loss": float(loss_fn(tf.constant(y), model(x))), "vocab_size": int(vocab_size)}
+
+
+def compare_untrained_loss(observed, expected, tolerance):
+    """Compares the loss with ln(vocab_size) (a property of the untrained model; no expectation)."""
+    loss, vocab_size = observed["loss"], observed["vocab_size"]
     uniform = float(np.log(vocab_size))
-    if abs(loss - uniform) > tolerance:
+    if not abs(loss - uniform) <= tolerance:
         fail(f"the untrained model's loss is {loss:.3f}; a nearly uniform guess over {vocab_size} characters gives ln({vocab_size}) = {uniform:.3f}. "
              "Is the model freshly built, and does compute_loss take logits?")
-    passed(f"untrained loss {loss:.3f} nats/char is close to ln({vocab_size}) = {uniform:.3f}: the model starts by guessing uniformly")
+    return f"untrained loss {loss:.3f} nats/char is close to ln({vocab_size}) = {uniform:.3f}: the model starts by guessing uniformly"
 
 
-def _twin_models(build_fn, vocab_size, seed):
-    keras.utils.set_random_seed(seed)
-    model, twin = build_fn(vocab_size, 6, 10), build_fn(vocab_size, 6, 10)
-    model(np.zeros((1, 1), "int32"))
-    twin(np.zeros((1, 1), "int32"))
-    twin.set_weights(model.get_weights())
-    return model, twin
+check_untrained_loss = Check(probe_untrained_loss, compare_untrained_loss, expects=False)
 
 
-def _reference_step(model, x, y, learning_rate, max_norm):
-    with tf.GradientTape() as tape:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, model(x, training=True))
-    grads = tape.gradient(loss, model.trainable_variables)
-    clipped, norm = tf.clip_by_global_norm(grads, max_norm)
-    for variable, grad in zip(model.trainable_variables, clipped):
-        variable.assign_sub(learning_rate * tf.convert_to_tensor(grad))  # the embedding gets IndexedSlices
-    return float(loss), float(norm)
+# --- make_train_step -------------------------------------------------------------------------------------------------
+
+TRAIN_STEP_EMBEDDING_DIM, TRAIN_STEP_UNITS = 4, 6  # the model the step is tried on: build_model(vocab_size, 4, 6), small to store
+TRAIN_STEP_LEARNING_RATE = 0.5  # plain SGD
+TRAIN_STEP_CASES = ((100.0, "without clipping (max_norm above the gradient norm)"), (0.05, "with clipping (max_norm = 0.05)"))
+TRAIN_STEP_WEIGHT_SCALE = 0.5
 
 
-class _TrainingProbe(keras.layers.Layer):
+def train_step_inputs(vocab_size, batch, steps, seed, weight_shapes):
+    """The train-step check's batch and the model's starting weights, drawn for the given weight shapes.
+
+    Returns:
+        (x, y, weights): int32 arrays (batch, steps), and a float32 array of each shape in ``weight_shapes`` (normal,
+        scale :data:`TRAIN_STEP_WEIGHT_SCALE`: gradients well above the clipping case's max_norm).
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, vocab_size, size=(batch, steps)).astype(np.int32)
+    y = rng.integers(0, vocab_size, size=(batch, steps)).astype(np.int32)
+    weights = [rng.normal(scale=TRAIN_STEP_WEIGHT_SCALE, size=tuple(shape)).astype(np.float32) for shape in weight_shapes]
+    return x, y, weights
+
+
+class _TrainingModeRecorder(keras.layers.Layer):
     """Passes its input through and records whether it was called in training mode (read when traced)."""
 
     def __init__(self, **kwargs):
@@ -270,66 +503,115 @@ class _TrainingProbe(keras.layers.Layer):
         return inputs
 
 
-def _check_training_mode(make_train_step_fn, vocab_size, x, y):
-    """The step must call the model with training=True, or dropout is silently off during training."""
+def _training_mode_calls(make_train_step_fn, vocab_size, x, y):
+    """The training flags a step passes to a layer of its model (dropout is silently off unless training=True)."""
     # The layer name is a TensorFlow name scope when a step calls model.call() or the layers directly: no leading "_".
-    probe = _TrainingProbe(name="training_probe")
-    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(vocab_size, 4), probe, keras.layers.Dense(vocab_size)])
-    probe.calls.clear()  # building the model called it once, symbolically
-    make_train_step_fn(model, keras.optimizers.SGD(0.1), 1.0)(x, y)
-    if not probe.calls or not all(probe.calls):
-        fail("train_step calls the model in inference mode: call model(x, training=True), or the Dropout layer does nothing while training")
+    recorder = _TrainingModeRecorder(name="training_probe")
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(vocab_size, 4), recorder, keras.layers.Dense(vocab_size)])
+    recorder.calls.clear()  # building the model called it once, symbolically
+    make_train_step_fn(model, keras.optimizers.SGD(0.1), 1.0)(tf.constant(x), tf.constant(y))
+    return list(recorder.calls)
 
 
-def check_train_step(make_train_step_fn, build_fn, vocab_size=11, batch=3, steps=8, seed=0):
+def probe_train_step(make_train_step_fn, build_fn, vocab_size=11, batch=3, steps=8, seed=0):
     """``make_train_step(model, optimizer, max_norm)`` returns a ``tf.function`` ``train_step(x, y) -> (loss, norm)``
-    that applies one clipped update; compared with a reference on a twin model, using plain SGD."""
-    rng = np.random.default_rng(seed)
-    x = tf.constant(rng.integers(0, vocab_size, size=(batch, steps)), tf.int32)
-    y = tf.constant(rng.integers(0, vocab_size, size=(batch, steps)), tf.int32)
-    learning_rate = 0.5
-    for max_norm, case in ((100.0, "without clipping (max_norm above the gradient norm)"), (0.05, "with clipping (max_norm = 0.05)")):
-        model, twin = _twin_models(build_fn, vocab_size, seed)
-        train_step = make_train_step_fn(model, keras.optimizers.SGD(learning_rate), max_norm)
+    that applies one clipped update; compared with a reference update of the same weights, using plain SGD.
+
+    Args:
+        make_train_step_fn: the student's ``make_train_step``.
+        build_fn: the student's ``build_model``; the step is tried on ``build_fn(vocab_size, 4, 6)``.
+        vocab_size, batch, steps: the sizes of the random batch.
+        seed: draws the batch and the model's starting weights (:func:`train_step_inputs`).
+
+    Returns:
+        the model's weight shapes; for max_norm 100 (no clipping) and 0.05 (clipping), each from the same starting
+        weights: the loss and norm the step returns and the weights after it; and the training flags the step passes
+        to the model's layers. Fails at once when the step is not a ``tf.function`` or does not return a pair.
+    """
+    observed = {"cases": []}
+    for max_norm, _ in TRAIN_STEP_CASES:
+        model = build_fn(vocab_size, TRAIN_STEP_EMBEDDING_DIM, TRAIN_STEP_UNITS)
+        model(np.zeros((1, 1), "int32"))
+        shapes = [list(w.shape) for w in model.get_weights()]
+        x, y, weights = train_step_inputs(vocab_size, batch, steps, seed, shapes)
+        model.set_weights(weights)
+        train_step = make_train_step_fn(model, keras.optimizers.SGD(TRAIN_STEP_LEARNING_RATE), max_norm)
         if not hasattr(train_step, "get_concrete_function"):
             fail("make_train_step should return a function decorated with @tf.function (compiled), not a plain Python function")
-        result = train_step(x, y)
+        with _without_tensor_float_32():
+            result = train_step(tf.constant(x), tf.constant(y))
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             fail("train_step should return (loss, global_norm): the loss before the update and the gradient norm before clipping")
         loss, norm = map(float, result)
-        expected_loss, expected_norm = _reference_step(twin, x, y, learning_rate, max_norm)
-        if not np.isclose(loss, expected_loss, rtol=1e-4):
-            fail(f"{case}: the returned loss should be the cross-entropy before the update, {expected_loss:.5f}, got {loss:.5f}")
-        if not np.isclose(norm, expected_norm, rtol=1e-3):
-            fail(f"{case}: the returned norm should be the global norm of all gradients before clipping, {expected_norm:.5g}, got {norm:.5g}")
-        unchanged = all(np.array_equal(a, b) for a, b in zip(model.get_weights(), _twin_models(build_fn, vocab_size, seed)[0].get_weights()))
-        if unchanged:
+        observed["weight_shapes"] = shapes
+        observed["cases"].append({"loss": loss, "norm": norm, "weights": [np.asarray(w) for w in model.get_weights()]})
+    observed["training_calls"] = _training_mode_calls(make_train_step_fn, vocab_size, x, y)
+    return observed
+
+
+def compare_train_step(observed, expected, vocab_size, batch, steps, seed):
+    """Fails on the first case whose loss, norm or updated weights differ from the reference step's, then on a step
+    that calls the model in inference mode."""
+    shapes, wanted_shapes = observed["weight_shapes"], expected["weight_shapes"]
+    if [list(s) for s in shapes] != [list(s) for s in wanted_shapes]:
+        fail(f"train_step is tried on build_model({vocab_size}, {TRAIN_STEP_EMBEDDING_DIM}, {TRAIN_STEP_UNITS}), whose weights have "
+             f"shapes {[tuple(s) for s in shapes]}; Embedding -> LSTM -> Dropout -> Dense gives {[tuple(s) for s in wanted_shapes]}: "
+             "make build_model pass its test first")
+    _, _, initial = train_step_inputs(vocab_size, batch, steps, seed, shapes)
+    for (max_norm, case), mine, reference in zip(TRAIN_STEP_CASES, observed["cases"], expected["cases"]):
+        loss, norm = mine["loss"], mine["norm"]
+        if not np.isclose(loss, reference["loss"], rtol=1e-4):
+            fail(f"{case}: the returned loss should be the cross-entropy before the update, {reference['loss']:.5f}, got {loss:.5f}")
+        if not np.isclose(norm, reference["norm"], rtol=1e-3):
+            fail(f"{case}: the returned norm should be the global norm of all gradients before clipping, {reference['norm']:.5g}, got {norm:.5g}")
+        if all(np.array_equal(a, b) for a, b in zip(mine["weights"], initial)):
             fail("train_step did not change the weights: apply the gradients with optimizer.apply_gradients(zip(grads, model.trainable_variables))")
-        worst = max(max_abs_diff(a, b) for a, b in zip(model.get_weights(), twin.get_weights()))
-        if worst > 1e-4:
+        worst = max(max_abs_diff(a, b) for a, b in zip(mine["weights"], reference["weights"]))
+        if not worst <= 1e-4:
             message = f"{case}: after one step the weights differ from the reference update by up to {worst:.3g}"
             if max_norm < 1:
                 message += "; clip all gradients together by their global norm (tf.clip_by_global_norm), before applying them"
             fail(message)
-    _check_training_mode(make_train_step_fn, vocab_size, x, y)
-    passed("train_step computes the loss in training mode, clips the gradients by global norm and applies them, inside tf.function")
+    calls = observed["training_calls"]
+    if not calls or not all(calls):
+        fail("train_step calls the model in inference mode: call model(x, training=True), or the Dropout layer does nothing while training")
+    return "train_step computes the loss in training mode, clips the gradients by global norm and applies them, inside tf.function"
 
 
-def _frequencies(ids, vocab_size):
-    return np.bincount(np.asarray(ids).reshape(-1), minlength=vocab_size) / np.size(ids)
+check_train_step = Check(probe_train_step, compare_train_step)
 
 
-def check_sample_next(sample_fn, vocab_size=5, draws=20000, seed=0):
+# --- sample_next -----------------------------------------------------------------------------------------------------
+
+SAMPLE_TEMPERATURES = (1.0, 0.5, 2.0)
+
+
+def sample_logits(vocab_size, seed):
+    """The logits (vocab_size,) the sampler is tried on."""
+    return np.random.default_rng(seed).normal(scale=1.5, size=vocab_size).astype("float32")
+
+
+def probe_sample_next(sample_fn, vocab_size=5, draws=20000, seed=0):
     """``sample_next(logits, temperature)``: draws from softmax(logits / temperature), one id per row.
 
     Compares the frequencies of many draws with the reference probabilities; with ``draws`` samples a
     correct sampler lands within 0.02 of every probability except with negligible chance.
+
+    Args:
+        sample_fn: the student's ``sample_next``, run inside ``tf.function``.
+        vocab_size: the size of the random logits (:func:`sample_logits`).
+        draws: rows of the batch (each the same logits), so draws per temperature.
+        seed: draws the logits.
+
+    Returns:
+        for each temperature of :data:`SAMPLE_TEMPERATURES`, how often each id was drawn, and how many ids fell
+        outside 0..vocab_size-1. Fails at once when sample_fn fails inside tf.function or returns other than (draws,) ints.
     """
-    rng = np.random.default_rng(seed)
-    logits = rng.normal(scale=1.5, size=vocab_size).astype("float32")
+    logits = sample_logits(vocab_size, seed)
     batch_logits = tf.constant(np.tile(logits, (draws, 1)))
     compiled = tf.function(sample_fn)
-    for temperature in (1.0, 0.5, 2.0):
+    counts, outside = [], []
+    for temperature in SAMPLE_TEMPERATURES:
         try:
             ids = compiled(batch_logits, tf.constant(temperature))
         except Exception as error:
@@ -340,43 +622,93 @@ def check_sample_next(sample_fn, vocab_size=5, draws=20000, seed=0):
         check_shape("sample_next(logits) for logits of shape (batch, vocab)", ids, (draws,))
         if not np.issubdtype(ids.dtype, np.integer):
             fail(f"sample_next should return integer ids, got dtype {ids.dtype}")
-        frequencies = _frequencies(ids, vocab_size)
-        expected = tf.nn.softmax(logits / temperature).numpy()
-        if np.max(np.abs(frequencies - expected)) > 0.02:
+        inside = (ids >= 0) & (ids < vocab_size)
+        counts.append(np.bincount(ids[inside].astype(np.int64), minlength=vocab_size))
+        outside.append(int(np.sum(~inside)))
+    return {"counts": np.stack(counts), "outside": outside}
+
+
+def compare_sample_next(observed, expected, vocab_size, draws, seed):
+    """Compares the frequencies with softmax(logits / temperature), and names the mistake whose distribution they follow."""
+    for i, temperature in enumerate(SAMPLE_TEMPERATURES):
+        if observed["outside"][i]:
+            fail(f"at temperature {temperature}, {observed['outside'][i]} of the {draws} ids were outside 0..{vocab_size - 1}")
+        frequencies = np.asarray(observed["counts"][i], dtype=np.float64) / draws
+        wanted = np.asarray(expected["probabilities"][i])
+        if np.max(np.abs(frequencies - wanted)) > 0.02:
             if np.max(frequencies) > 0.999:
                 fail("sample_next always picks the same id: sample with tf.random.categorical instead of taking the argmax")
-            if np.max(np.abs(frequencies - tf.nn.softmax(logits * temperature).numpy())) < 0.02:
+            if np.max(np.abs(frequencies - expected["multiplied"][i])) < 0.02:
                 fail(f"at temperature {temperature} the draws follow softmax(logits * temperature): divide the logits by the temperature")
-            if np.max(np.abs(frequencies - tf.nn.softmax(tf.nn.softmax(logits / temperature)).numpy())) < 0.02:
+            if np.max(np.abs(frequencies - expected["from_probabilities"][i])) < 0.02:
                 fail("tf.random.categorical takes logits, not probabilities: do not apply softmax first")
-            fail(f"at temperature {temperature} the draws should follow softmax(logits / temperature) = {np.round(expected, 3)}; "
+            fail(f"at temperature {temperature} the draws should follow softmax(logits / temperature) = {np.round(wanted, 3)}; "
                  f"their frequencies were {np.round(frequencies, 3)}")
-    passed(f"sample_next draws from softmax(logits / temperature) at temperatures 0.5, 1 and 2 ({draws} draws each)")
+    return f"sample_next draws from softmax(logits / temperature) at temperatures 0.5, 1 and 2 ({draws} draws each)"
 
 
-def _generation_model(vocab_size, seed):
-    """A random Embedding -> LSTM -> Dropout -> Dense model of Part 4's shape, built here (not with the student's build_model)."""
-    keras.utils.set_random_seed(seed)
+check_sample_next = Check(probe_sample_next, compare_sample_next)
+
+
+# --- generate_ids ----------------------------------------------------------------------------------------------------
+
+GENERATION_TEMPERATURE = 0.7
+GENERATION_EMBEDDING_DIM, GENERATION_UNITS = 6, 12
+
+
+def generation_model(vocab_size, seed):
+    """A random Embedding -> LSTM -> Dropout -> Dense model of Part 4's shape (built here, not with the student's
+    build_model), its weights drawn with numpy from ``seed``.
+
+    The weights are large, and the forget gate open: a state that is not carried, or not read from the start text,
+    changes the logits clearly. The Dropout layer (rate 0.5) must do nothing while generating.
+    """
+    units, dim = GENERATION_UNITS, GENERATION_EMBEDDING_DIM
     model = keras.Sequential([
         keras.Input(shape=(None,), dtype="int32"),
-        keras.layers.Embedding(vocab_size, 6),
-        keras.layers.LSTM(12, return_sequences=True, recurrent_initializer=keras.initializers.Orthogonal(gain=1.5)),
-        keras.layers.Dropout(0.5),  # must do nothing while generating
+        keras.layers.Embedding(vocab_size, dim),
+        keras.layers.LSTM(units, return_sequences=True),
+        keras.layers.Dropout(0.5),
         keras.layers.Dense(vocab_size),
     ])
-    # Large weights: a state that is not carried, or not read from the start text, changes the logits clearly.
-    model.set_weights([w * 3 for w in model.get_weights()])
+    rng = np.random.default_rng([seed, 1])
+    bias = rng.normal(scale=0.5, size=4 * units)
+    bias[units : 2 * units] += 2.0  # gates in Keras's order i, f, c, o
+    weights = [
+        rng.normal(scale=1.0, size=(vocab_size, dim)),
+        rng.normal(scale=0.6, size=(dim, 4 * units)),
+        rng.normal(scale=0.65, size=(units, 4 * units)),
+        bias,
+        rng.normal(scale=1.0, size=(units, vocab_size)),
+        rng.normal(scale=0.5, size=vocab_size),
+    ]
+    model.set_weights([w.astype(np.float32) for w in weights])
     return model
+
+
+def generation_inputs(vocab_size, start_length, length, seed):
+    """The start text's ids, and the ids the recording sampler returns for the first ``length`` draws (drawn uniformly,
+    whatever the logits: the text so far is then known before the loop runs).
+
+    Returns:
+        (start_ids, draws): int32 arrays (start_length,) and (length,).
+    """
+    rng = np.random.default_rng(seed)
+    start_ids = rng.integers(0, vocab_size, size=start_length).astype(np.int32)
+    draws = rng.integers(0, vocab_size, size=length).astype(np.int32)
+    return start_ids, draws
 
 
 _EAGER_ONLY = "generate_ids must run in plain (eager) Python, not inside tf.function: CharSampler, after this exercise, is the compiled version"
 
 
 class _RecordingSampler:
-    """A sample_next stand-in that records the logits and temperature it is given and draws from a seeded numpy generator."""
+    """A sample_next stand-in that records the logits and temperature it is given and returns ids set in advance
+    (``draws``, then ids from a seeded generator if it is called more often)."""
 
-    def __init__(self, seed):
-        self.rng, self.logits, self.temperatures, self.ids = np.random.default_rng(seed), [], [], []
+    def __init__(self, draws, vocab_size, seed):
+        self.draws, self.vocab_size = [int(i) for i in draws], vocab_size
+        self.rng, self.logits, self.temperatures, self.ids = np.random.default_rng([seed, 2]), [], [], []
         self.traced = False  # called while tf.function traced a graph
 
     def __call__(self, logits, temperature):
@@ -384,12 +716,12 @@ class _RecordingSampler:
             self.traced = True
             fail(_EAGER_ONLY)
         logits = np.asarray(logits, dtype=np.float64)
-        self.logits.append(logits)
-        self.temperatures.append(float(temperature))
         if logits.ndim != 2 or logits.shape[0] != 1:
             fail(f"sample_fn should get logits of shape (1, vocab) for one sequence, got {logits.shape}")
-        probabilities = np.exp(logits[0] - logits[0].max())
-        self.ids.append(int(self.rng.choice(len(probabilities), p=probabilities / probabilities.sum())))
+        self.logits.append(logits[0])
+        self.temperatures.append(float(temperature))
+        k = len(self.ids)
+        self.ids.append(self.draws[k] if k < len(self.draws) else int(self.rng.integers(0, self.vocab_size)))
         return tf.constant([self.ids[-1]], tf.int32)
 
 
@@ -417,89 +749,120 @@ class _CellSteps:
             sys.setprofile(previous)
 
 
+def probe_generate(generate_fn, vocab_size=7, start_length=5, length=12, seed=0):
+    """``generate_ids(model, start_ids, length, temperature, sample_fn)``: one character at a time, the LSTM state carried.
+
+    The sampling step is replaced by one that records the logits it gets and returns ids set in advance; each must equal
+    (up to a constant) the logits the whole model gives for the whole text so far (the start and everything drawn).
+    The LSTM cell may take at most one step per character: recomputing the whole text for every draw is refused.
+
+    Args:
+        generate_fn: the student's ``generate_ids``.
+        vocab_size: the size of the random model's vocabulary (:func:`generation_model`).
+        start_length: ids in the start text.
+        length: ids to generate.
+        seed: draws the model, the start text and the sampler's ids (:func:`generation_inputs`).
+
+    Returns:
+        the logits and temperatures sample_fn got, the ids it returned, the ids generate_ids returned, the number of
+        LSTM cell steps, and whether the model's weights changed.
+    """
+    model = generation_model(vocab_size, seed)
+    weights = [w.copy() for w in model.get_weights()]
+    start_ids, draws = generation_inputs(vocab_size, start_length, length, seed)
+    sampler = _RecordingSampler(draws, vocab_size, seed)
+    steps = _CellSteps(model.layers[1].cell)
+    with _without_tensor_float_32(), steps.counting():
+        try:
+            generated = refusing_delegation(generate_fn, GENERATE)(model, start_ids, length, GENERATION_TEMPERATURE, sampler)
+        except CheckFailed:
+            raise
+        except Exception:
+            if sampler.traced:  # tf.function wraps the check's message in its own error
+                fail(_EAGER_ONLY)
+            raise
+    generated = np.asarray(generated)
+    numeric = generated.dtype.kind in "biuf"
+    return {
+        "logits": sampler.logits,
+        "temperatures": sampler.temperatures,
+        "drawn": sampler.ids,
+        "returned": generated if numeric else None,
+        "returned_shape": list(generated.shape),
+        "returned_dtype": str(generated.dtype),
+        "cell_steps": steps.count,
+        "weights_changed": any(not np.array_equal(before, after) for before, after in zip(weights, model.get_weights())),
+    }
+
+
 def _centred(logits):
     # log_softmax(logits) or logits - max(logits) sample the same ids as the logits: compare up to a constant.
+    logits = np.asarray(logits, dtype=np.float64)
     return logits - np.mean(logits)
 
 
-def check_generate(generate_fn, vocab_size=7, start_length=5, length=12, seed=0):
-    """``generate_ids(model, start_ids, length, temperature, sample_fn)``: one character at a time, the LSTM state carried.
-
-    The sampling step is replaced by one that records the logits it gets; each must equal (up to a constant) the logits
-    the whole model gives for the whole text so far (the start and everything generated), computed here from scratch.
-    The LSTM cell may take at most one step per character: recomputing the whole text for every draw is refused.
-    """
-    rng = np.random.default_rng(seed)
-    model = _generation_model(vocab_size, seed)
-    weights = [w.copy() for w in model.get_weights()]
-    start_ids = rng.integers(0, vocab_size, size=start_length).astype(np.int32)
-    sampler = _RecordingSampler(seed)
-    temperature = 0.7
-    steps = _CellSteps(model.layers[1].cell)
-    tensor_float_32 = tf.config.experimental.tensor_float_32_execution_enabled()
-    tf.config.experimental.enable_tensor_float_32_execution(False)  # GPUs: the reference and the loop in full float32
-    try:
-        with steps.counting():
-            try:
-                generated = refusing_delegation(generate_fn, GENERATE)(model, start_ids, length, temperature, sampler)
-            except CheckFailed:
-                raise
-            except Exception:
-                if sampler.traced:  # tf.function wraps the check's message in its own error
-                    fail(_EAGER_ONLY)
-                raise
-        if any(not np.array_equal(before, after) for before, after in zip(weights, model.get_weights())):
-            fail("generate_ids changed the model's weights: only read them")
-        if len(sampler.logits) != length:
-            fail(f"sample_fn was called {len(sampler.logits)} times for length={length}: call it once for every character generated")
-        if steps.count > start_length + length:
-            fail(f"the LSTM cell took {steps.count} steps for a {start_length}-character start and {length} draws: one step "
-                 "per character is enough when the state is carried; do not recompute the text so far for every draw")
-        if not np.allclose(sampler.temperatures, temperature, rtol=1e-6):
-            fail(f"sample_fn got temperature {sorted(set(sampler.temperatures))}, not the temperature={temperature} given: pass it through")
-        generated = np.asarray(generated)
-        check_shape(f"generate_ids(..., length={length})", generated, (length,))
-        if not np.issubdtype(generated.dtype, np.integer):
-            fail(f"generate_ids should return integer ids, got dtype {generated.dtype}")
-        if not np.array_equal(generated, sampler.ids):
-            fail(f"generate_ids should return the ids sample_fn drew, in order: {sampler.ids}, got {generated.tolist()}")
-        text = list(start_ids)
-        for t, got in enumerate(sampler.logits):
-            expected = model(np.array([text], np.int32), training=False)[0, -1].numpy()
-            if max_abs_diff(_centred(got[0]), _centred(expected)) > 1e-3:
-                _explain_wrong_logits(model, t, text, got[0], expected, temperature)
-            text.append(sampler.ids[t])
-    finally:
-        tf.config.experimental.enable_tensor_float_32_execution(tensor_float_32)
-    passed(f"generate_ids reads a {start_length}-character start and draws {length} characters with the LSTM state carried")
+def _close_up_to_a_constant(a, b):
+    return max_abs_diff(_centred(a), _centred(b)) <= 1e-3
 
 
-def _explain_wrong_logits(model, t, text, got, expected, temperature):
-    def close(a, b):
-        return max_abs_diff(_centred(a), _centred(b)) <= 1e-3
+def compare_generate(observed, expected, vocab_size, start_length, length, seed):
+    """Fails on the loop's bookkeeping (weights, calls, cell steps, temperature, returned ids), then at the first draw whose
+    logits differ from the model's for the text so far, naming the mistake whose logits they are."""
+    if observed["weights_changed"]:
+        fail("generate_ids changed the model's weights: only read them")
+    logits = observed["logits"]
+    if len(logits) != length:
+        fail(f"sample_fn was called {len(logits)} times for length={length}: call it once for every character generated")
+    if observed["cell_steps"] > start_length + length:
+        fail(f"the LSTM cell took {observed['cell_steps']} steps for a {start_length}-character start and {length} draws: one step "
+             "per character is enough when the state is carried; do not recompute the text so far for every draw")
+    temperatures = observed["temperatures"]
+    if not np.allclose(temperatures, GENERATION_TEMPERATURE, rtol=1e-6):
+        fail(f"sample_fn got temperature {sorted(set(temperatures))}, not the temperature={GENERATION_TEMPERATURE} given: pass it through")
+    check_shape(f"generate_ids(..., length={length})", tuple(observed["returned_shape"]), (length,))
+    generated = observed["returned"]
+    if generated is None or not np.issubdtype(generated.dtype, np.integer):
+        fail(f"generate_ids should return integer ids, got dtype {observed['returned_dtype']}")
+    drawn = [int(i) for i in observed["drawn"]]
+    if not np.array_equal(generated, drawn):
+        fail(f"generate_ids should return the ids sample_fn drew, in order: {drawn}, got {generated.tolist()}")
+    for t, got in enumerate(logits):
+        wanted = expected["logits"][t]
+        if np.shape(got) != np.shape(wanted):
+            fail(f"sample_fn got logits of shape (1, {np.size(got)}) at draw {t}, not (1, vocab_size={vocab_size}): give it the Dense layer's output")
+        if not _close_up_to_a_constant(got, wanted):
+            _explain_wrong_logits(t, got, wanted, expected)
+    return f"generate_ids reads a {start_length}-character start and draws {length} characters with the LSTM state carried"
 
-    if close(got, expected / temperature):
+
+def _explain_wrong_logits(t, got, wanted, expected):
+    """Names the mistake whose fingerprint (its logits at draw ``t``, from the expectation) the logits ``got`` match."""
+    if _close_up_to_a_constant(got, expected["tempered"][t]):
         fail("the logits given to sample_fn were already divided by the temperature: give the Dense layer's logits as they are, "
              "sample_fn divides them")
-    if max_abs_diff(got, tf.nn.softmax(expected).numpy()) <= 1e-4:
+    if max_abs_diff(got, expected["probabilities"][t]) <= 1e-4:
         fail("sample_fn got probabilities: give it the Dense layer's logits, before any softmax")
-    alone = model(np.array([text[-1:]], np.int32), training=False)[0, -1].numpy()  # the last character, from a zero state
-    if t == 0 and close(got, alone):
+    alone = expected["last_character_alone"][t]  # the model's logits for the last character, from a zero state
+    if t == 0 and _close_up_to_a_constant(got, alone):
         fail("the first draw saw only the last character of the start text: feed every start character through the "
              "LSTM cell first, carrying the state, and sample from the logits after the last one")
     if t == 0:
         fail("the logits of the first draw differ from the model's after the start text: read the whole start text, "
              "one character at a time from a zero state, and apply the Dense layer to the LSTM's output (Dropout "
              "must drop nothing while generating: leave it out, or call it with training=False)")
-    if close(got, alone):
+    if _close_up_to_a_constant(got, alone):
         fail(f"draw {t} saw only the previous character, from a fresh state: carry the state the cell returns "
              "into the next step instead of starting again from zeros")
-    fail(f"the logits of draw {t} differ from the model's for the text so far by {max_abs_diff(got, expected):.3g} "
+    fail(f"the logits of draw {t} differ from the model's for the text so far by {max_abs_diff(got, wanted):.3g} "
          "(draw 0 matched): feed each drawn id back in as the next input, with the state carried")
+
+
+check_generate = Check(probe_generate, compare_generate)
 
 
 __all__ = [
     "CheckFailed",
+    "batch_data",
     "check_build_model",
     "check_generate",
     "check_get_batch",
@@ -509,5 +872,10 @@ __all__ = [
     "check_train_step",
     "check_untrained_loss",
     "check_vectorize",
-    "expected_parameter_count",
+    "generation_inputs",
+    "generation_model",
+    "loss_inputs",
+    "sample_logits",
+    "train_step_inputs",
+    "vectorize_inputs",
 ]

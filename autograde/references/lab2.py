@@ -1,0 +1,129 @@
+"""Private references for Lab 2's checks: what a correct answer, and each known mistake, gives on the probes' inputs.
+
+Each ``expect_<name>`` takes the arguments of ``course_utils.checks.lab2.probe_<name>`` (sizes and a seed; never the
+student's objects), makes the same inputs with the public input function, and returns plain data. ``check_get_batch``
+and ``check_untrained_loss`` compare properties of what the student's code gives, and have no expectation.
+"""
+from contextlib import contextmanager
+
+import numpy as np
+import tensorflow as tf
+import keras
+
+from course_utils.checks import lab2 as public
+from course_utils.vocab import Vocabulary
+
+
+@contextmanager
+def _full_float32():
+    """The references in full float32 on Ampere GPUs (TF32 rounds matmuls to about 1e-3), as the probes run the student's code."""
+    enabled = tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    try:
+        yield
+    finally:
+        tf.config.experimental.enable_tensor_float_32_execution(enabled)
+
+
+def expect_vectorize(vocab_size, length, seed):
+    """The vocabulary's ids for the text, and its text for the ids."""
+    chars, text, ids = public.vectorize_inputs(vocab_size, length, seed)
+    vocab = Vocabulary(chars)
+    return {"ids": vocab.encode(text), "text": vocab.decode(ids)}
+
+
+def expected_parameter_count(vocab_size, embedding_dim, rnn_units):
+    """Parameters of Embedding -> LSTM -> Dropout -> Dense for these sizes."""
+    embedding = vocab_size * embedding_dim
+    lstm = 4 * (embedding_dim * rnn_units + rnn_units * rnn_units + rnn_units)
+    dense = rnn_units * vocab_size + vocab_size
+    return embedding + lstm + dense
+
+
+def expect_build_model(vocab_size, embedding_dim, rnn_units, seed):
+    return {"parameter_count": expected_parameter_count(vocab_size, embedding_dim, rnn_units)}
+
+
+def expect_loss(batch, steps, vocab_size, seed):
+    """Keras's mean cross-entropy from logits, and the fingerprints of the sum and of logits read as probabilities."""
+    labels, logits = public.loss_inputs(batch, steps, vocab_size, seed)
+    loss = float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits))
+    from_probabilities = float(np.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=False)))
+    return {"loss": loss, "summed": loss * batch * steps, "from_probabilities": from_probabilities}
+
+
+def reference_model(vocab_size, embedding_dim, rnn_units, dropout=0.0):
+    """The lab's Embedding -> LSTM -> Dropout -> Dense model (Part 4), built."""
+    model = keras.Sequential([
+        keras.Input(shape=(None,), dtype="int32"),
+        keras.layers.Embedding(vocab_size, embedding_dim),
+        keras.layers.LSTM(rnn_units, return_sequences=True),
+        keras.layers.Dropout(dropout),
+        keras.layers.Dense(vocab_size),
+    ])
+    model(np.zeros((1, 1), "int32"))
+    return model
+
+
+def _reference_step(model, x, y, learning_rate, max_norm):
+    """One step of plain SGD on the loss, its gradients clipped by their global norm; returns (loss, norm) before it."""
+    with tf.GradientTape() as tape:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, model(x, training=True))
+    grads = tape.gradient(loss, model.trainable_variables)
+    clipped, norm = tf.clip_by_global_norm(grads, max_norm)
+    for variable, grad in zip(model.trainable_variables, clipped):
+        variable.assign_sub(learning_rate * tf.convert_to_tensor(grad))  # the embedding gets IndexedSlices
+    return float(loss), float(norm)
+
+
+def expect_train_step(vocab_size, batch, steps, seed):
+    """The reference model's weight shapes, and for each max_norm the loss, norm and weights after one reference step
+    from the starting weights the probe gives the student's model."""
+    model = reference_model(vocab_size, public.TRAIN_STEP_EMBEDDING_DIM, public.TRAIN_STEP_UNITS)
+    shapes = [list(w.shape) for w in model.get_weights()]
+    x, y, weights = public.train_step_inputs(vocab_size, batch, steps, seed, shapes)
+    cases = []
+    with _full_float32():
+        for max_norm, _ in public.TRAIN_STEP_CASES:
+            model.set_weights(weights)
+            loss, norm = _reference_step(model, tf.constant(x), tf.constant(y), public.TRAIN_STEP_LEARNING_RATE, max_norm)
+            cases.append({"loss": loss, "norm": norm, "weights": [w.astype(np.float32) for w in model.get_weights()]})
+    return {"weight_shapes": shapes, "cases": cases}
+
+
+def _softmax(logits, axis=-1):
+    shifted = np.exp(logits - np.max(logits, axis=axis, keepdims=True))
+    return shifted / np.sum(shifted, axis=axis, keepdims=True)
+
+
+def expect_sample_next(vocab_size, draws, seed):
+    """softmax(logits / T) for each temperature, and the fingerprints: softmax(logits * T), and the draws of
+    tf.random.categorical given probabilities (softmax of the softmax)."""
+    logits = public.sample_logits(vocab_size, seed).astype(np.float64)
+    temperatures = public.SAMPLE_TEMPERATURES
+    probabilities = np.stack([_softmax(logits / t) for t in temperatures])
+    return {
+        "probabilities": probabilities,
+        "multiplied": np.stack([_softmax(logits * t) for t in temperatures]),
+        "from_probabilities": np.stack([_softmax(p) for p in probabilities]),
+    }
+
+
+def expect_generate(vocab_size, start_length, length, seed):
+    """For each draw t: the model's logits after the text so far (the start and the sampler's first t ids), and the
+    fingerprints: those logits divided by the temperature, their softmax, and the model's logits for the last
+    character of the text alone, from a zero state."""
+    model = public.generation_model(vocab_size, seed)
+    start_ids, draws = public.generation_inputs(vocab_size, start_length, length, seed)
+    text = np.concatenate([start_ids, draws]).astype(np.int32)
+    with _full_float32():
+        outputs = model(text[None, : max(start_length + length - 1, 1)], training=False)[0].numpy()
+        logits = outputs[start_length - 1 : start_length - 1 + length]  # after each prefix: the start and t draws
+        alone = model(text[start_length - 1 : start_length - 1 + length][:, None], training=False)[:, 0].numpy()
+    logits = logits.astype(np.float64)
+    return {
+        "logits": logits.astype(np.float32),
+        "tempered": (logits / public.GENERATION_TEMPERATURE).astype(np.float32),
+        "probabilities": _softmax(logits).astype(np.float32),
+        "last_character_alone": alone.astype(np.float32),
+    }
