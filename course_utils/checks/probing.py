@@ -51,8 +51,8 @@ def _to_data(value):
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in ARRAY_KINDS:
             raise TypeError(f"an observation's array must hold numbers or booleans, not {value.dtype}")
-        value = np.ascontiguousarray(value)
-        return {ARRAY: [value.dtype.str, list(value.shape), base64.b64encode(value.tobytes()).decode("ascii")]}
+        shape = list(value.shape)  # np.ascontiguousarray makes a 0-d array 1-d: keep the shape it had
+        return {ARRAY: [value.dtype.str, shape, base64.b64encode(np.ascontiguousarray(value).tobytes()).decode("ascii")]}
     if isinstance(value, float) and not math.isfinite(value):
         return {ARRAY: [np.dtype(float).str, [], base64.b64encode(np.float64(value).tobytes()).decode("ascii")]}
     if value is None or isinstance(value, (bool, int, float, str)):
