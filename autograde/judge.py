@@ -24,7 +24,6 @@ import functools
 import hashlib
 import hmac
 import importlib
-import inspect
 import traceback
 from dataclasses import dataclass, field
 

@@ -3,9 +3,10 @@
 The bundle holds what students need and nothing else: the generated labs, the
 ``course_utils`` package with a pyproject.toml of its own (so Colab can ``pip install``
 the repository), and a README. ``solutions/`` and ``autograde/`` stay private; a final
-scan refuses to publish if any solution or hidden-test text, or any line of the private
-references (``autograde/references/``), slipped in.
+scan refuses to publish if any solution or hidden-test text, or the code of any function of
+the private references (``autograde/references/``), slipped in.
 """
+import ast
 import dataclasses
 import json
 import re
@@ -17,31 +18,44 @@ from autograde.build import generate_labs
 from autograde.course import CourseError
 
 LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "autograde.references")
-REFERENCE_LINE_CHARS = 40  # shorter lines (imports, `rng = np.random.default_rng(seed)`) are common to any code
+REFERENCE_STATEMENTS = 3  # a shorter function (a getter, a one-line formula) is not worth calling a copy
 
 
-def reference_lines(course):
-    """The lines of the private references long enough to be theirs alone: none may appear in the bundle."""
-    lines = set()
+def _bodies(source):
+    """{the code of a function's body, names kept, docstring left out: the function's name} for every function."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    found = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body[1:] if node.body and isinstance(node.body[0], ast.Expr) and isinstance(getattr(node.body[0], "value", None), ast.Constant) else node.body
+            if len(body) >= REFERENCE_STATEMENTS:
+                found[ast.dump(ast.Module(body=body, type_ignores=[]))] = node.name
+    return found
+
+
+def reference_functions(course):
+    """{body: name} of every function of the private references (autograde/references/): none may be in the bundle."""
+    found = {}
     for path in sorted((course.root / "autograde" / "references").rglob("*.py")):
-        for line in path.read_text().splitlines():
-            line = line.strip()
-            if len(line) >= REFERENCE_LINE_CHARS and not line.startswith(("#", "import ", "from ", '"""')):
-                lines.add(line)
-    return lines
+        found.update(_bodies(path.read_text()))
+    return found
 
 
 def instructor_text_in(course, folder):
-    """'path: what' for every file under ``folder`` holding solution, hidden-test or reference text."""
-    references = reference_lines(course)
+    """'path: what' for every file under ``folder`` holding solution or hidden-test text, or a private reference's code."""
+    references = reference_functions(course)
     found = []
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or ".git" in path.relative_to(folder).parts:
             continue
         text = path.read_text(errors="ignore")
         found += [f"{path.relative_to(folder)}: {marker}" for marker in LEAK_MARKERS if marker in text]
-        stripped = {line.strip() for line in text.splitlines()}
-        found += [f"{path.relative_to(folder)}: a line of the private references: {line[:80]}" for line in sorted(references & stripped)]
+        if path.suffix == ".py":
+            found += [f"{path.relative_to(folder)}: {name}, the code of the private reference {references[body]}"
+                      for body, name in _bodies(text).items() if body in references]
     return found
 
 

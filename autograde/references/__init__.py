@@ -19,7 +19,7 @@ from course_utils.checks.probing import EXPECTED_DIR, _from_data, _to_data, same
 
 def visible_calls(course, lab):
     """Every visible check call of the lab's solution notebook, as (check name, arguments)."""
-    from autograde.judge import expectation, get_check, is_test_cell, judged_params  # noqa: F401
+    from autograde.judge import get_check, is_test_cell, judged_params
 
     solution = nbformat.read(course.solution_notebook(lab), as_version=4)
     calls = []

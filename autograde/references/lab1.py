@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from course_utils.checks import lab1 as public
 from course_utils.checks.delegation import refuse_reference_while_watched
+from course_utils.checks._common import full_float32
 
 GATES = "ifco"  # Keras packs an LSTM's gate blocks in this order: input, forget, cell candidate, output
 # Every other order a cell could read the blocks in, as the gates it takes blocks 0..3 for ("icfo": block 1 as c).
@@ -26,7 +27,7 @@ def expect_rnn_cell_matches_simple_rnn(batch, steps, input_dim, units, seed):
     reference = tf.keras.layers.SimpleRNN(units, return_sequences=True)
     reference.build((batch, steps, input_dim))
     reference.set_weights(weights)
-    with public.full_float32(), tf.GradientTape() as tape:
+    with full_float32(), tf.GradientTape() as tape:
         tape.watch(x)
         outputs = reference(x)
         loss = tf.reduce_sum(outputs * projection)
@@ -95,7 +96,7 @@ def _keras_lstm_outputs(x, weights):
     layer = tf.keras.layers.LSTM(units, return_sequences=True, return_state=True)
     layer.build((batch, steps, input_dim))
     layer.set_weights(weights)
-    with public.full_float32():
+    with full_float32():
         return [t.numpy() for t in layer(tf.constant(x))]
 
 
@@ -116,7 +117,7 @@ def _gate_order_fingerprints(x, lstm_weights, units):
     layer = tf.keras.layers.LSTM(units, return_sequences=True)
     layer.build((batch, steps, input_dim))
     outputs = []
-    with public.full_float32():
+    with full_float32():
         for order in WRONG_GATE_ORDERS:
             layer.set_weights(gate_blocks_as_read(lstm_weights, order, units))
             outputs.append(layer(tf.constant(x)).numpy())

@@ -4,25 +4,14 @@ Each ``expect_<name>`` takes the arguments of ``course_utils.checks.lab2.probe_<
 student's objects), makes the same inputs with the public input function, and returns plain data. ``check_get_batch``
 and ``check_untrained_loss`` compare properties of what the student's code gives, and have no expectation.
 """
-from contextlib import contextmanager
 
 import numpy as np
 import tensorflow as tf
 import keras
 
 from course_utils.checks import lab2 as public
+from course_utils.checks._common import full_float32
 from course_utils.vocab import Vocabulary
-
-
-@contextmanager
-def _full_float32():
-    """The references in full float32 on Ampere GPUs (TF32 rounds matmuls to about 1e-3), as the probes run the student's code."""
-    enabled = tf.config.experimental.tensor_float_32_execution_enabled()
-    tf.config.experimental.enable_tensor_float_32_execution(False)
-    try:
-        yield
-    finally:
-        tf.config.experimental.enable_tensor_float_32_execution(enabled)
 
 
 def expect_vectorize(vocab_size, length, seed):
@@ -83,7 +72,7 @@ def expect_train_step(vocab_size, batch, steps, seed):
     shapes = [list(w.shape) for w in model.get_weights()]
     x, y, weights = public.train_step_inputs(vocab_size, batch, steps, seed, shapes)
     cases = []
-    with _full_float32():
+    with full_float32():
         for max_norm, _ in public.TRAIN_STEP_CASES:
             model.set_weights(weights)
             loss, norm = _reference_step(model, tf.constant(x), tf.constant(y), public.TRAIN_STEP_LEARNING_RATE, max_norm)
@@ -116,7 +105,7 @@ def expect_generate(vocab_size, start_length, length, seed):
     model = public.generation_model(vocab_size, seed)
     start_ids, draws = public.generation_inputs(vocab_size, start_length, length, seed)
     text = np.concatenate([start_ids, draws]).astype(np.int32)
-    with _full_float32():
+    with full_float32():
         outputs = model(text[None, : max(start_length + length - 1, 1)], training=False)[0].numpy()
         logits = outputs[start_length - 1 : start_length - 1 + length]  # after each prefix: the start and t draws
         alone = model(text[start_length - 1 : start_length - 1 + length][:, None], training=False)[:, 0].numpy()

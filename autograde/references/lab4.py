@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from course_utils.checks import lab4 as public
 from course_utils.checks.delegation import refuse_reference_while_watched
+from course_utils.checks._common import full_float32
 
 
 # --- Exercise 1: the GRU cell -------------------------------------------------------------------------------
@@ -47,7 +48,7 @@ def expect_gru_cell(input_dim, units, batch, steps, seed):
     """keras.layers.GRU's outputs from each initial state and gradients; each mistake's outputs (fingerprints)."""
     x, h0, weights, projection = public.gru_inputs(batch, steps, input_dim, units, seed)
     x, initial = tf.constant(x), [tf.constant(h0)]
-    with public.without_tf32():
+    with full_float32():
         reference = keras.layers.GRU(units, return_sequences=True)
         reference.build((batch, steps, input_dim))
         reference.set_weights(weights)
@@ -139,7 +140,7 @@ def expect_train_step(batch, source_steps, target_steps, seed):
     """The reference step on the probe's model: the masked loss in training mode (the same dropout mask: the model's
     first training call), the weights after one plain SGD step; the loss with dropout off (a fingerprint)."""
     source, decoder_input, decoder_target = (tf.constant(a) for a in public.train_step_inputs(batch, source_steps, target_steps, seed))
-    with public.without_tf32():
+    with full_float32():
         twin = public.tiny_model(seed)
         with tf.GradientTape() as tape:
             loss = _masked_loss(decoder_target, twin(source, decoder_input, training=True))
@@ -171,7 +172,7 @@ def reference_greedy(model, source, start_id, end_id, max_length):
 def expect_greedy_decoder(start_id, end_id, max_length, batch, steps, seed):
     """Step-by-step greedy decoding of the probe's source with the probe's model."""
     model, source = public.greedy_decoder_inputs(batch, steps, seed)
-    with public.without_tf32():
+    with full_float32():
         return {"tokens": reference_greedy(model, source, start_id, end_id, max_length)}
 
 

@@ -11,7 +11,6 @@ The student's code runs under ``refuse_delegation``: it may not call the functio
 ``Exercise`` constants below list them), and with TensorFloat-32 off, so that GPUs compute in full float32 as the
 references do.
 """
-from contextlib import contextmanager
 
 import numpy as np
 import tensorflow as tf
@@ -19,6 +18,7 @@ import tensorflow as tf
 from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff
 from course_utils.checks.probing import Check
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
+from course_utils.checks._common import full_float32
 
 ATOL = 1e-5  # float32 agreement asked of cells that reproduce a Keras layer
 
@@ -63,18 +63,6 @@ CLIP_GRADIENTS = Exercise(
 )
 
 PEEPHOLES = ("input_gate_peephole", "forget_gate_peephole", "output_gate_peephole")  # w_ci, w_cf, w_co
-
-
-@contextmanager
-def full_float32():
-    """Runs the body with TensorFloat-32 off: on Ampere and later GPUs, float32 matmuls otherwise keep 10 mantissa
-    bits, far from the references' float32 at ``ATOL``. Restores the previous setting on the way out."""
-    enabled = tf.config.experimental.tensor_float_32_execution_enabled()
-    tf.config.experimental.enable_tensor_float_32_execution(False)
-    try:
-        yield
-    finally:
-        tf.config.experimental.enable_tensor_float_32_execution(enabled)
 
 
 def _random_inputs(rng, batch, steps, input_dim):

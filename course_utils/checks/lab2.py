@@ -23,6 +23,7 @@ import keras
 from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff
 from course_utils.checks.delegation import Exercise, Forbidden, refusing_delegation
 from course_utils.checks.probing import Check
+from course_utils.checks._common import full_float32
 from course_utils.vocab import Vocabulary
 
 # What each exercise may not call: the function it asks for, already written (see checks.delegation).
@@ -51,18 +52,6 @@ GENERATE = Exercise(
         Forbidden("Keras's recurrent loop over a sequence (use the cell for one step)", "keras/src/backend/tensorflow/rnn.py"),
     ),
 )
-
-
-@contextmanager
-def _without_tensor_float_32():
-    """Full float32 matmuls on Ampere GPUs (TF32 rounds to about 1e-3) while the student's code runs: the grader's
-    references compute in full float32, perhaps on another device."""
-    enabled = tf.config.experimental.tensor_float_32_execution_enabled()
-    tf.config.experimental.enable_tensor_float_32_execution(False)
-    try:
-        yield
-    finally:
-        tf.config.experimental.enable_tensor_float_32_execution(enabled)
 
 
 def _error_text(error):
@@ -538,7 +527,7 @@ def probe_train_step(make_train_step_fn, build_fn, vocab_size=11, batch=3, steps
         train_step = make_train_step_fn(model, keras.optimizers.SGD(TRAIN_STEP_LEARNING_RATE), max_norm)
         if not hasattr(train_step, "get_concrete_function"):
             fail("make_train_step should return a function decorated with @tf.function (compiled), not a plain Python function")
-        with _without_tensor_float_32():
+        with full_float32():
             result = train_step(tf.constant(x), tf.constant(y))
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             fail("train_step should return (loss, global_norm): the loss before the update and the gradient norm before clipping")
@@ -772,7 +761,7 @@ def probe_generate(generate_fn, vocab_size=7, start_length=5, length=12, seed=0)
     start_ids, draws = generation_inputs(vocab_size, start_length, length, seed)
     sampler = _RecordingSampler(draws, vocab_size, seed)
     steps = _CellSteps(model.layers[1].cell)
-    with _without_tensor_float_32(), steps.counting():
+    with full_float32(), steps.counting():
         try:
             generated = refusing_delegation(generate_fn, GENERATE)(model, start_ids, length, GENERATION_TEMPERATURE, sampler)
         except CheckFailed:

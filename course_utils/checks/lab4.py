@@ -7,7 +7,6 @@ random inputs from the check's arguments with the public input functions below (
 computations, kept with the instructor, not here) and each typical mistake give on the same inputs. The exercises
 that a library already does run under ``refuse_delegation`` (the ``Exercise`` constants below).
 """
-from contextlib import contextmanager
 
 import keras
 import numpy as np
@@ -16,6 +15,7 @@ import tensorflow as tf
 from course_utils.checks import CheckFailed, check_close, check_shape, fail, max_abs_diff
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
 from course_utils.checks.probing import Check
+from course_utils.checks._common import full_float32
 
 ATOL = 1e-5
 # The instructor's references, refused if the student's code reaches them where they are installed (never in the
@@ -48,18 +48,6 @@ BEAM_SEARCH = Exercise(
         Forbidden("the check's exhaustive search", _REFERENCES_FILE, "exhaustive_search"),
     ),
 )
-
-
-@contextmanager
-def without_tf32():
-    """Runs the body with TensorFloat-32 off (GPUs from Ampere on), in full float32 like the references it is
-    compared with, which are computed in another process, maybe on another device; restores the setting after."""
-    enabled = tf.config.experimental.tensor_float_32_execution_enabled()
-    tf.config.experimental.enable_tensor_float_32_execution(False)
-    try:
-        yield
-    finally:
-        tf.config.experimental.enable_tensor_float_32_execution(enabled)
 
 
 # --- Exercise 1: the GRU cell -------------------------------------------------------------------------------
@@ -112,7 +100,7 @@ def probe_gru_cell(cell_class, input_dim=3, units=4, batch=2, steps=5, seed=0):
     """
     x, h0, weights, projection = gru_inputs(batch, steps, input_dim, units, seed)
     x, h0 = tf.constant(x), tf.constant(h0)
-    with without_tf32(), refuse_delegation(GRU_CELL):
+    with full_float32(), refuse_delegation(GRU_CELL):
         cell = cell_class(units)
         if getattr(cell, "state_size", None) != units:
             fail(f"state_size should be units={units}, got {getattr(cell, 'state_size', None)!r}")
@@ -267,7 +255,7 @@ def probe_attention(layer_class, batch=3, query_steps=4, key_steps=6, query_dim=
         context, attention = layer(query, keys, mask=mask)
         return {"context": np.asarray(context), "weights": np.asarray(attention)}
 
-    with without_tf32(), refuse_delegation(ATTENTION):
+    with full_float32(), refuse_delegation(ATTENTION):
         layer = layer_class(units)
         result = layer(query, keys, mask=mask)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
@@ -387,7 +375,7 @@ def probe_masked_loss(loss_fn, batch=3, steps=6, vocab_size=7, seed=0):
         seed: the inputs' random seed.
     """
     targets, logits = masked_loss_inputs(batch, steps, vocab_size, seed)
-    with without_tf32():
+    with full_float32():
         return {"loss": float(loss_fn(tf.constant(targets), tf.constant(logits)))}
 
 
@@ -517,7 +505,7 @@ def probe_train_step(make_train_step_fn, batch=3, source_steps=6, target_steps=4
     source, decoder_input, decoder_target = train_step_inputs(batch, source_steps, target_steps, seed)
     model = tiny_model(seed)
     before = [w.copy() for w in model.get_weights()]
-    with without_tf32():
+    with full_float32():
         train_step = make_train_step_fn(model, keras.optimizers.SGD(TRAIN_STEP_LEARNING_RATE))
         if not hasattr(train_step, "get_concrete_function"):
             fail("make_train_step should return a function decorated with @tf.function (compiled), not a plain Python function")
@@ -573,7 +561,7 @@ def probe_greedy_decoder(make_fn, start_id=1, end_id=2, max_length=6, batch=5, s
         seed: the model's and the source's random seed.
     """
     model, source = greedy_decoder_inputs(batch, steps, seed)
-    with without_tf32():
+    with full_float32():
         decode = make_fn(model, start_id, end_id, max_length)
         if not hasattr(decode, "get_concrete_function"):
             fail("make_greedy_decoder should return a function decorated with @tf.function (compiled)")
