@@ -1,6 +1,7 @@
 """Review flags: the course's own code raises none; code that reaches for the grading machinery does."""
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -333,3 +334,251 @@ def test_special_attributes_and_module_namespaces(source, fragment):
 
 def test_objects_of_the_students_own_keep_their_namespaces():
     assert flags_of("class Net:\n    pass\nnet = Net()\nprint(vars(net), net.__dict__)") == []
+
+
+# --- disguise: what code can do to hide a name from the tables -----------------------------------
+
+@pytest.mark.parametrize("lab", LABS)
+def test_each_solution_answer_cell_alone_raises_no_flags(lab):
+    """Each answer cell reviewed on its own (as a student's extra cell might be): no binding from
+    another cell to make a name the student's own, nothing to lean on."""
+    for i, cell in enumerate(_cells(ROOT / "solutions" / lab / f"{lab}.ipynb")):
+        if _is_answer(cell):
+            source = "\n".join(line for line in _source(cell).split("\n") if not MARKER.match(line))
+            assert review_flags([(f"cell {i + 1}", source)]) == []
+
+
+@pytest.mark.parametrize("source", [
+    "units = getattr(layer, 'units')\nhas = hasattr(layer, name)",
+    "@tf.function\ndef step(x):\n    return keras.ops.tanh(x)",
+    "rng = np.random.default_rng(0)\nx = rng.normal(size=(2, 3))",
+    "class Cell(keras.layers.Layer):\n    def __init__(self, units, **kwargs):\n        super().__init__(**kwargs)\n"
+    "        self.units = units\n    def build(self, shape):\n        self.kernel = self.add_weight(shape=(shape[-1], self.units))\n"
+    "        self.w_i = getattr(self, f'w_{\"i\"}', None)",
+    "hidden_units = 32\nhidden_size = hidden_units * 2\nprint(f'hidden_size={hidden_size}', 'hidden state ' + str(hidden_units))",
+    "print('%s: %d hidden units' % (name, n), '{} checks'.format(n), 'the hidden' + ' state')",
+    "label = 'hidden' + '_' + str(i)",  # a name of the student's own, not one of the grader's
+    "print('=' * 60 + '\\n' + '-' * 60)",
+    "layer = getattr(keras.layers, name)(units)",  # a course module's attributes read by name
+    "model.layers[0].trainable = False\nself.cells[i].units = 4",  # objects of the student's (or the setup's), through subscripts
+    "type(self).count = 0",
+    "ip = get_ipython()\nif ip is not None:\n    print(ip is None)",
+    "for _ in range(3):\n    pass\nprint(_)",
+    "words = ' '.join(tokens)\nparts = text.split('_')\nname = ''.join(['lstm', '_', str(3)])",
+])
+def test_honest_code_that_looks_like_a_disguise_raises_no_flags(source):
+    assert flags_of(source) == []
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("(lambda: get_ipython())()", "passes the IPython shell on as a value (lambda: get_ipython()"),
+    ("def shell():\n    return get_ipython()\nshell().showtraceback = None", "passes the IPython shell on as a value (return get_ipython()"),
+    ("g = get_ipython\ng().events.register('pre_run_cell', f)", "uses get_ipython as a value (g = get_ipython"),
+    ("[get_ipython][0]().run_cell = f", "uses get_ipython as a value ([get_ipython]"),
+    ("[get_ipython][0]().kernel", "uses get_ipython().kernel (the IPython shell's internals)"),  # [x][0] is x
+    ("hooks = {'s': get_ipython()}", "passes the IPython shell on as a value"),
+    ("print(get_ipython)", "uses get_ipython as a value"),
+    ("import IPython\nf = IPython.get_ipython", "uses get_ipython as a value"),
+    ("get_ipython()\n", None),  # a bare call is fine; the next case reads it back
+    ("print(_.user_ns)", "uses _ ("),
+])
+def test_the_shell_got_other_than_by_a_plain_call(source, fragment):
+    if fragment is None:
+        assert flags_of(source) == []
+    else:
+        assert_flagged(source, fragment)
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("[np][0].testing = None", "assigns an attribute of imported module `np` ([np][0].testing = ...)"),
+    ("(np,)[0].allclose = lambda *a, **k: True", "assigns an attribute of imported module `np` ((np,)[0].allclose = ...)"),
+    ("{'a': np}['a'].x = 1", "assigns an attribute of imported module `np`"),
+    ("d = {'a': np}\nd[key].allclose = fake", "assigns an attribute of an object reached from `d`, which holds an imported module"),
+    ("m = [checks][0]\nm.check_lstm_cell = fake", "assigns an attribute of `m`, which is checks"),
+    ("(lambda: checks)().check_lstm_cell = fake", "reached from imported module `checks`"),
+    ("next(iter([checks])).check_lstm_cell = fake", "reached from imported module `checks`"),
+    ("(checks if True else None).check_lstm_cell = fake", "reached from imported module `checks`"),
+    ("np.random.default_rng(0).bit_generator.state = s", "reached from imported module `np`"),
+    ("setattr([checks][0], 'check_lstm_cell', fake)", "sets an attribute of imported module `checks`"),
+    ("delattr((np,)[i], 'allclose')", "deletes an attribute of an object reached from imported module `np`"),
+    ("[get_ipython()][0].showtraceback = f", "assigns an attribute of the IPython shell"),
+    ("().__class__.__base__.x = 1", "assigns an attribute of an object this review cannot trace"),
+    ("print.__self__.len = fake", "assigns an attribute of an object this review cannot trace"),
+    ("[np][0].__dict__['allclose'] = fake", "uses [np][0].__dict__ (the module's namespace"),
+])
+def test_attributes_written_through_containers_and_calls(source, fragment):
+    assert_flagged(source, fragment)
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("getattr(f, name)", "reads an attribute whose name is chosen at run time (getattr(f, <computed name>)"),
+    ("setattr(self, name, value)", "sets an attribute whose name is chosen at run time (setattr(self, <computed name>)"),
+    ("delattr(obj, name)", "deletes an attribute whose name is chosen at run time"),
+    ("setattr(self, f'f{x}', v)", "sets an attribute whose name is chosen at run time"),  # f_globals, f_back...
+    ("vars(f)[name] = 1", "sets an attribute whose name is chosen at run time (vars(f)[<computed name>]"),
+    ("net.__dict__[key] = value", "sets an attribute whose name is chosen at run time (net.__dict__[<computed name>]"),
+    ("getattr(print, name)", "reads an attribute whose name is chosen at run time"),
+    ("getattr(sys, 'mod' + 'ules')['checks'] = fake", "uses sys.modules"),  # a built name is read as the attribute
+    ("getattr(f, '__glo' + 'bals__')['np'] = fake", "uses getattr(f, '__globals__') (a function's code and globals)"),
+    ("n = '__glo' + 'bals__'\ngetattr(f, n)", "uses getattr(f, '__globals__')"),  # a name set once to a built string
+    ("getattr(f, '__globals__')", "uses getattr(f, '__globals__')"),
+    ("object.__getattribute__(f, '__globals__')", "uses object.__getattribute__(f, '__globals__')"),
+    ("vars(sys)['modules']['x'] = 1", "uses sys.modules"),
+    ("sys.__dict__['modules']", "uses sys.modules"),
+    ("getattr(get_ipython(), 'ker' + 'nel')", "uses get_ipython().kernel"),
+])
+def test_attributes_named_by_a_value(source, fragment):
+    assert_flagged(source, fragment)
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("x = 'hidden' + '_tests'", "builds the name 'hidden_tests' from pieces ('hidden' + '_tests': the grader's private package)"),
+    ("x = 'hidden_' + 'tests'", "builds the name 'hidden_tests'"),
+    ("x = ''.join(['hid', 'den'])", "builds the name 'hidden' from pieces (''.join(['hid', 'den'])"),
+    ("x = f\"{'hidden_'}{'tests'}\"", "builds the name 'hidden_tests'"),
+    ("x = '%s_%s' % ('hidden', 'tests')", "builds the name 'hidden_tests'"),
+    ("x = '{}{}'.format('auto', 'grade')", "builds the name 'autograde'"),
+    ("x = '{a}.{b}'.format(a='sys', b='modules')", "builds the name 'sys.modules'"),
+    ("x = 'stset_neddih'[::-1]", "builds the name 'hidden_tests'"),
+    ("x = 'HIDDEN_TESTS'.lower()", "builds the name 'hidden_tests'"),
+    ("x = b'hidden_tests'.decode()", "builds the name 'hidden_tests'"),
+    ("x = ''.join([chr(104), chr(105), chr(100), chr(100), chr(101), chr(110)])", "builds the name 'hidden'"),
+    ("a = 'get_'\nb = a + 'ipython'", "builds the name 'get_ipython'"),
+    ("x = '_grad' + 'ing'", "builds the name '_grading'"),
+    ("x = '__buil' + 'tins__'", "builds the name '__builtins__'"),
+    ("x = 'chec' + 'ks'", "builds the name 'checks'"),
+    ("x = 'pre_run' + '_cell'", "builds the name 'pre_run_cell'"),
+])
+def test_names_built_from_pieces(source, fragment):
+    assert_flagged(source, fragment)
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("__import__('autograde.hidden_tests.lab1')", "names 'autograde.hidden_tests.lab1' (the grader's private package)"),
+    ("open('hidden_tests/lab1 copy (2).py')", "the grader's private package"),
+    ("import importlib\nimportlib.import_module('autograde')", "names 'autograde'"),
+    ("getattr(m, 'hidden_tests')", "names 'hidden_tests'"),
+    ("get_ipython().events.register('post_run_cell', f)", "names 'post_run_cell' (runs code before or after every cell"),
+])
+def test_literal_strings_that_name_the_grader(source, fragment):
+    assert_flagged(source, fragment)
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("print.__self__", "uses print.__self__ (a built-in function's module"),
+    ("b = len.__self__\nb.open", "uses len.__self__"),
+    ("f.__globals__", "uses f.__globals__ (a function's code and globals)"),
+    ("f.__closure__[0].cell_contents", "uses f.__closure__"),
+    ("m.__func__", "uses m.__func__"),
+    ("object.__subclasses__()", "uses object.__subclasses__ (walks the class hierarchy"),
+    ("x.__class__.__mro__[-1]", "uses x.__class__.__mro__ (walks the class hierarchy"),
+    ("().__class__.__bases__[0]", "uses ().__class__.__bases__"),
+    ("''.__class__.__base__", "uses ''.__class__.__base__"),
+])
+def test_special_attributes_that_reach_further(source, fragment):
+    assert_flagged(source, fragment)
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("try:\n    1/0\nexcept Exception as e:\n    tb = e.__traceback__", "uses e.__traceback__ (reaches the frames"),
+    ("tb.tb_frame", "uses tb.tb_frame"),
+    ("tb.tb_next", "uses tb.tb_next"),
+    ("frame.f_back", "uses frame.f_back"),
+    ("frame.f_locals", "uses frame.f_locals"),
+    ("frame.f_globals", "uses frame.f_globals"),
+    ("gen.gi_frame", "uses gen.gi_frame"),
+    ("coro.cr_frame", "uses coro.cr_frame"),
+    ("sys._getframe(1)", "uses sys._getframe"),
+    ("sys.exc_info()[2]", "uses sys.exc_info (reaches the frames"),
+    ("import traceback\ntraceback.walk_stack(None)", "uses traceback.walk_stack"),
+    ("import traceback\ntraceback.walk_tb(tb)", "uses traceback.walk_tb"),
+    ("from inspect import getinnerframes\ngetinnerframes(tb)", "imports inspect.getinnerframes"),
+    ("import inspect\ninspect.getgeneratorlocals(g)", "uses inspect.getgeneratorlocals"),
+])
+def test_tracebacks_and_frames(source, fragment):
+    assert_flagged(source, fragment)
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("checks.check_lstm_cell.__code__ = (lambda *a: None).__code__", "assigns special attribute __code__"),
+    ("code = f.__code__", "uses f.__code__ (a function's code and globals)"),
+    ("g = code.replace(co_consts=(None,))", "makes a changed code object (code.replace(co_consts=(None,))"),
+    ("print(code.co_consts)", "uses code.co_consts"),
+    ("import types\ntypes.CodeType(*args)", "uses types.CodeType"),
+    ("f.__defaults__ = (True,)", "assigns special attribute __defaults__"),
+    ("f.__kwdefaults__ = {'atol': 1e9}", "assigns special attribute __kwdefaults__"),
+])
+def test_code_objects(source, fragment):
+    assert_flagged(source, fragment)
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("ip = get_ipython()\nip.events.callbacks['post_run_cell'].append(f)", "uses ip.events.callbacks"),
+    ("get_ipython().events.register('post_execute', f)", "uses get_ipython().events.register"),
+    ("get_ipython().events.unregister('pre_execute', f)", "uses get_ipython().events.unregister"),
+    ("events.register('pre_run_cell', f)", "names 'pre_run_cell'"),
+    ("e.callbacks['post_execute']", "names 'post_execute'"),
+])
+def test_ipython_events(source, fragment):
+    assert_flagged(source, fragment)
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("get_ipython().input_transformer_manager.line_transforms.append(f)", "uses get_ipython().input_transformer_manager"),
+    ("tm.token_transformers.insert(0, t)", "uses tm.token_transformers"),
+    ("tm.cleanup_transforms.append(t)", "uses tm.cleanup_transforms"),
+    ("get_ipython().input_transformers_cleanup.append(f)", "uses get_ipython().input_transformers_cleanup"),
+    ("get_ipython().input_transformers_post.append(f)", "uses get_ipython().input_transformers_post"),
+    ("get_ipython().ast_transformers.append(NodeTransformer())", "uses get_ipython().ast_transformers"),
+    ("get_ipython().prefilter_manager.register_checker(c)", "uses get_ipython().prefilter_manager"),
+    ("pm.register_transformer(t)", "uses pm.register_transformer"),
+    ("pm.register_handler('x', h, [])", "uses pm.register_handler"),
+    ("get_ipython().input_splitter", "uses get_ipython().input_splitter"),
+    ("get_ipython().run_cell = f", "assigns an attribute of the IPython shell (get_ipython().run_cell = ...)"),
+    ("get_ipython().run_cell_async = f", "uses get_ipython().run_cell_async"),
+    ("get_ipython().run_code = f", "uses get_ipython().run_code"),
+    ("get_ipython().transform_cell = f", "uses get_ipython().transform_cell"),
+    ("get_ipython().should_run_async = lambda *a, **k: False", "uses get_ipython().should_run_async"),
+    ("get_ipython().user_ns['checks'] = fake", "uses get_ipython().user_ns"),
+    ("get_ipython().user_global_ns['np'] = fake", "uses get_ipython().user_global_ns"),
+    ("sys.settrace(t)", "uses sys.settrace"),
+    ("sys.setprofile(p)", "uses sys.setprofile"),
+    ("import threading\nthreading.settrace(t)", "uses threading.settrace"),
+    ("sys.addaudithook(h)", "uses sys.addaudithook"),
+    ("import gc\ngc.get_objects()", "uses gc.get_objects"),
+    ("import gc\ngc.get_referrers(f)", "uses gc.get_referrers"),
+    ("import gc\ngc.get_referents(f)", "uses gc.get_referents"),
+    ("import ctypes as c", "imports ctypes"),
+    ("vars(get_ipython())['user_ns']", "uses vars(get_ipython()) (the IPython shell's internals)"),
+    ("vars(get_ipython())['events'].register('post_run_cell', f)", "uses get_ipython().events"),
+    ("get_ipython().__dict__['user_ns']", "uses get_ipython().__dict__['user_ns']"),
+])
+def test_ipython_hooks_and_interpreter_hooks(source, fragment):
+    assert_flagged(source, fragment)
+
+
+# --- reading hostile code in bounded time -------------------------------------------------------
+
+@pytest.mark.parametrize("source, fragment", [
+    ("x = 1\n" * 40_000, "cell too large to review (240,000 characters"),
+    ("x = " + " + ".join(["'a'"] * 5_000), "cell too deeply nested to review"),
+    ("x = " + "f(" * 150 + ")" * 150, "cell too deeply nested to review (over 100 levels)"),
+])
+def test_cells_too_large_or_deep_are_flagged_unread(source, fragment):
+    assert_flagged(source, fragment)
+
+
+@pytest.mark.parametrize("source", [
+    "x = 'a' * 10**9\ny = 'ab' * 999_999_999 + 'c'\nz = ('x' * 1000) * 1000",
+    "x = '{:>1000000000}'.format('a')\ny = '%1000000000s' % 'a'\nz = f\"{'a':>1000000000}\"",
+    "x = ('a' * 1000).replace('a', 'b' * 1000)",
+    "x = '{0[1]}'.format(y) + '%(a)s' % d + 'a'[1:2:0] + 'abc'[10] + chr(-1) + b'\\xff'.decode()",
+])
+def test_constant_folding_is_bounded(source):
+    started = time.monotonic()
+    assert flags_of(source) == []
+    assert time.monotonic() - started < 5
+
+
+def test_names_spelled_past_a_long_run_of_text_are_still_found():
+    assert_flagged("x = " + repr("q" * 150_000 + " ") + " + 'hidden_' + 'tests'", "builds the name 'hidden_tests'")
