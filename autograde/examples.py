@@ -162,6 +162,21 @@ print("\\u200b".join("".join(hidden)) or "nothing hidden here")
 """
 HUGE_RESULT = "'x' * 100_000_000  # a 100 MB return value\n"
 
+# Simple disguises of code that reaches for the grading machinery (issue 14, item 4), one per cell: the review must flag
+# each cell. They run harmlessly; with half the answers the notebook earns half the points, and is flagged.
+DISGUISES = (
+    "shell = (lambda: get_ipython())()\nprint(type(shell).__name__)\n",
+    "import numpy as np\n[np][0].testing.assert_allclose = lambda *args, **kwargs: None\n",
+    "import sys\nname = 'mod' + 'ules'\nloaded = getattr(sys, name)\nprint(len(loaded))\n",
+    "import sys\nprint(('hidden' + '_tests') in sys.modules, '_'.join(['course', 'utils']) in sys.modules)\n",
+    "everything = print.__self__\nprint(len(vars(everything)))\n",
+    "try:\n    1 / 0\nexcept ZeroDivisionError as error:\n    frame = error.__traceback__.tb_frame\n    print(sorted(frame.f_back.f_locals)[:3] if frame.f_back else [])\n",
+    "def mine():\n    return 1\ndef theirs():\n    return 2\nmine.__code__ = theirs.__code__\n",
+    "print(len(get_ipython().events.callbacks['pre_run_cell']))\n",
+    "manager = get_ipython().input_transformer_manager\nprint(len(manager.line_transforms), len(manager.token_transformers))\n"
+    "print(len(get_ipython().prefilter_manager.transformers))\n",
+)
+
 STUB_ATTACKS = {
     "rewrites-test-cells": REWRITE_TEST_CELLS,
     "hooks-around-requests": HOOK_AROUND_REQUESTS,
@@ -246,7 +261,7 @@ def make_examples(course, lab, dest=None):
     examples.update(_habits(release, answers, total))
     short = lab.split("_")[0]
     half = expected_score(release, first_half)
-    flagged = {"switched-off-checks", "silenced-tracebacks", "reads-hidden-tests", "plants-files", *STUB_ATTACKS}
+    flagged = {"switched-off-checks", "silenced-tracebacks", "reads-hidden-tests", "plants-files", "disguised", *STUB_ATTACKS}
     examples["switched-off-checks"] = (_with_cell_after_setup(fill(release, answers, first_half), SWITCH_OFF_CHECKS.format(short=short)), half)
     examples["silenced-tracebacks"] = (_with_cell_after_setup(fill(release, answers, first_half), SILENCE_TRACEBACKS), half)
     examples["reads-hidden-tests"] = (_with_cell_at_end(fill(release, answers, everything), READ_HIDDEN_TESTS.format(short=short, lab=lab)), total)
@@ -254,6 +269,10 @@ def make_examples(course, lab, dest=None):
     examples["huge-result"] = (_with_cell_at_end(fill(release, answers, everything), HUGE_RESULT), total)
     for name, source in STUB_ATTACKS.items():
         examples[name] = (_with_cell_after_setup(copy.deepcopy(release), source), 0.0)
+    disguised = fill(release, answers, first_half)
+    for index, source in enumerate(DISGUISES):
+        disguised.cells.append(_student_cell(source, f"disguise-{index}"))
+    examples["disguised"] = (disguised, half)
 
     folder = dest or course.root / "autograde" / "examples" / lab
     if folder.exists():

@@ -582,3 +582,8 @@ def test_constant_folding_is_bounded(source):
 
 def test_names_spelled_past_a_long_run_of_text_are_still_found():
     assert_flagged("x = " + repr("q" * 150_000 + " ") + " + 'hidden_' + 'tests'", "builds the name 'hidden_tests'")
+
+
+@pytest.mark.parametrize("source", __import__("autograde.examples", fromlist=["DISGUISES"]).DISGUISES)
+def test_every_disguise_of_the_example_submissions_is_flagged_on_its_own(source):
+    assert review_flags([("cell 1", source)]), source
