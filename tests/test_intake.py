@@ -2,6 +2,7 @@
 import datetime
 import json
 import os
+import time
 import zipfile
 from pathlib import Path
 
@@ -407,3 +408,18 @@ def test_an_id_with_control_characters_is_rejected(tmp_path):
 def test_shown_escapes_only_what_hides():
     assert autograde.intake.shown("José Núñez_lab1 (1).ipynb") == "José Núñez_lab1 (1).ipynb"
     assert autograde.intake.shown("a\tb\u2066c\ufeffd\udc80") == "a\\tb\\u2066c\\ufeffd\\udc80"
+
+
+@pytest.mark.parametrize("source", ["\n" * 500_000, " " * 1_000_000, ["x = 1\n"] * 5_000], ids=["newlines", "spaces", "5,000 lines"])
+def test_a_megabyte_notebook_gets_its_row_quickly(tmp_path, source):
+    notebook = notebook_dict()
+    notebook["cells"][1]["source"] = source
+    (tmp_path / "amy_lab1.ipynb").write_text(json.dumps(notebook))
+    many = notebook_dict()
+    many["cells"] = [dict(many["cells"][1], id=f"c{i}") for i in range(5_000)]
+    (tmp_path / "bob_lab1.ipynb").write_text(json.dumps(many))
+    started = time.monotonic()
+    rows = by_file(collect(tmp_path))
+    assert time.monotonic() - started < 10
+    assert rows["amy_lab1.ipynb"].status == rows["bob_lab1.ipynb"].status == GRADABLE
+    assert len(rows["bob_lab1.ipynb"].notebook.cells) == 5_000
