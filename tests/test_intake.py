@@ -314,6 +314,12 @@ def test_an_archive_with_too_many_members_is_one_row(tmp_path):
     assert rows["amy.zip"].student_id == "amy"
     assert rows["amy.zip"].status.startswith("archive has 2,000 members, more than the 200 allowed: not unpacked; "
                                              "ask the student for the .ipynb alone")
+    # A zip whose end record claims 5 members is still judged by the members its directory holds.
+    data = bytearray((tmp_path / "amy.zip").read_bytes())
+    end = data.rindex(b"PK\x05\x06")
+    data[end + 8:end + 12] = (5).to_bytes(2, "little") * 2
+    (tmp_path / "amy.zip").write_bytes(bytes(data))
+    assert by_file(collect(tmp_path))["amy.zip"].status.startswith("archive has 2,000 members, more than the 200 allowed")
 
 
 def test_an_archive_over_its_size_limits_is_not_read(tmp_path):
