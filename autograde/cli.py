@@ -76,7 +76,7 @@ def grade(course, args):
     lab = course.resolve_lab(args.lab)
     limits = {limit.name: getattr(args, limit.name) for limit in LIMITS if getattr(args, limit.name) is not None}
     try:
-        ids = StudentIds(args.id_pattern or DEFAULT_ID_PATTERN, args.ids)
+        ids = StudentIds(args.id_pattern or DEFAULT_ID_PATTERN, args.ids, class_zip=args.class_zip)
         out = Path(args.out or Path("grading") / lab)
         rows = grade_folder(course, lab, args.folder, out, workers=args.workers, force=args.force, student_ids=ids,
                             limits=limits, db_url=args.db, dask_scheduler=args.dask, budget=args.budget,
@@ -142,6 +142,10 @@ def main(argv=None):
     p.add_argument("--force", action="store_true", help="regrade every file, not only new or changed ones")
     p.add_argument("--ids", metavar="CSV", help="CSV with columns file,student_id mapping file names to student ids")
     p.add_argument("--id-pattern", metavar="REGEX", help="regular expression with a (?P<student>...) group, matched on file names")
+    p.add_argument("--class-zip", action="store_true",
+                   help="read each .zip as the LMS's download of the whole class: each file in it counts for the student "
+                        "its own name identifies (default: a .zip is one student's upload, and everything in it counts only "
+                        "for the student the zip's own name identifies)")
     p.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the gradebook (default: sqlite in the output folder)")
     p.add_argument("--dask", metavar="SCHEDULER", help="grade on a Dask cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--budget", choices=["smoke", "full"], default="smoke", help="LAB_BUDGET for the notebooks (default: smoke)")

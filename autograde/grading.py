@@ -32,12 +32,11 @@ import nbformat
 from autograde import self_test
 from autograde.build import nbgrader_environment
 from autograde.course import CourseError
-from autograde.flags import review_flags
 from autograde.grade_rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, SPREADSHEET_PREFIX
 from autograde.intake import GRADABLE, StudentIds, collect
 from autograde.judge import cell_origin, submission_seed_key
 from autograde.limits import DEFAULT_LIMITS
-from autograde.rebuild import edited_tests, rebuild
+from autograde.rebuild import edited_tests, rebuild, review_bounded
 from autograde.sandbox import probe
 from autograde.worker import cache_folder, grade_one, grader_template, grader_version, register_lab
 
@@ -155,7 +154,7 @@ def _prepare(row, release, student_notebook):
     if edited:
         row.notes.append(f"edited test cells were replaced by the originals: {', '.join(edited)}")
     student_cells = [(f"cell {i + 1}", c.source) for i, c in enumerate(notebook.cells) if c.cell_type == "code" and cell_origin(c) == "student"]
-    row.flags = review_flags(student_cells)
+    row.flags = review_bounded(student_cells)
     return notebook
 
 

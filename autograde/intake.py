@@ -1,21 +1,29 @@
 """Turns a folder of downloaded submissions into one row per file, each with a student id.
 
 Students' files arrive as they left them: ``lab1 (2).ipynb``, ``Copy of lab1.ipynb``,
-``s1234_lab1.ipynb``, a ``.zip`` from the LMS, a ``.py`` export, an empty or truncated file.
+``s1234_lab1.ipynb``, a ``.zip``, a ``.py`` export, an empty or truncated file.
 Every file becomes a :class:`Submission` with a status; only readable notebooks go on to
 grading, and the others keep their row with a message that says what to do. A notebook that
 breaks the nbformat schema (a cell without ``source``, a code cell without ``outputs``, a
 duplicate cell id...) is repaired where that is safe, and its row says what was repaired.
 An unexpected error while reading one file becomes that file's row ("grader error: ..."):
 it never stops the others.
+
+A ``.zip`` is its owner's: everything in it counts for the student its own name identifies, never
+for a student a member's name identifies (``class_zip=True``, ``course grade --class-zip``, reads a
+zip as the LMS's download of the whole class instead: members' names say whose they are). Archives
+are read within :data:`ARCHIVE_LIMITS`, from the zip's own directory, without unpacking them to disk.
+File names are shown with control and invisible characters escaped (:func:`shown`).
 """
 import csv
 import hashlib
 import json
 import re
 import time
+import unicodedata
 import warnings
 import zipfile
+from zlib import error as zlib_error
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +38,27 @@ DEFAULT_ID_PATTERN = r"^(?P<student>[A-Za-z0-9-]+)"
 COLAB_NAME_NOISE = re.compile(r"^(copy of\s+)+", re.IGNORECASE)
 
 GRADABLE = "ok"
+
+# What one archive may hold. Over these, the archive (or the member) gets a row saying so and is not read;
+# the sizes are those the zip's directory declares, and no member is read past the size it declares.
+@dataclass(frozen=True)
+class ArchiveLimits:
+    members: int = 200  # entries in one .zip (folders and __MACOSX files included)
+    total_bytes: int = 200_000_000  # its members' sizes unpacked, together (200 MB)
+    member_bytes: int = 50_000_000  # one member's size unpacked (50 MB)
+    # A zip's directory is read into memory before any member: a directory larger than this per allowed member
+    # (an honest entry is about 100 bytes) is refused as it is, whatever count the zip claims.
+    directory_bytes_per_member: int = 2_048
+
+
+ARCHIVE_LIMITS = ArchiveLimits()
+READABLE_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}
+# Characters that would redraw a terminal, break a CSV line, reorder text or hide in it: control characters
+# (ANSI escapes start with one), line and paragraph separators, format characters (bidi overrides, zero-width
+# spaces and joiners, the byte order mark), surrogates (undecodable bytes in a file name), private-use and
+# unassigned code points; and the invisible Hangul fillers.
+HIDDEN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
+HIDDEN_CHARACTERS = {"\u115f", "\u1160", "\u3164", "\uffa0"}
 CELL_FIELDS = {
     "code": {"id", "cell_type", "metadata", "source", "outputs", "execution_count"},
     "markdown": {"id", "cell_type", "metadata", "source", "attachments"},
@@ -67,9 +96,14 @@ class Submission:
 
 
 class StudentIds:
-    """Finds a student's id from a file name, by regular expression or by a CSV mapping."""
+    """Finds a student's id from a file name, by regular expression or by a CSV mapping.
 
-    def __init__(self, pattern=DEFAULT_ID_PATTERN, mapping_csv=None):
+    ``class_zip``: whether a .zip is the LMS's download of the whole class (its members' names say
+    whose each file is) rather than one student's upload (everything in it is the zip owner's).
+    """
+
+    def __init__(self, pattern=DEFAULT_ID_PATTERN, mapping_csv=None, class_zip=False):
+        self.class_zip = class_zip
         self.pattern = re.compile(pattern)
         if "student" not in self.pattern.groupindex:
             raise ValueError(f"the id pattern {pattern!r} needs a named group (?P<student>...)")
@@ -86,6 +120,29 @@ class StudentIds:
             return self.mapping.get(name) or self.mapping.get(Path(name).name)
         match = self.pattern.search(COLAB_NAME_NOISE.sub("", Path(name).name))
         return match.group("student") if match else None
+
+
+def shown(text):
+    """``text`` as a row, a note or the console may show it: control characters (ANSI escapes), line breaks,
+    bidi overrides, zero-width and other invisible characters written as Python escapes (``\\x1b``,
+    ``\\n``, ``\\u202e``); everything else, accented letters included, as it is."""
+    if not text or (text.isascii() and text.isprintable()):
+        return text
+    return "".join(ch.encode("unicode_escape").decode("ascii") if _hidden(ch) else ch for ch in text)
+
+
+def _hidden(ch):
+    return ch in HIDDEN_CHARACTERS or unicodedata.category(ch) in HIDDEN_CATEGORIES
+
+
+def student_id(student_ids, name):
+    """``(id, note)``: the student id ``student_ids`` finds in ``name``, and a note when there is one to make.
+    An id holding control or invisible characters is rejected (None), never escaped: it could pass for another id."""
+    found = student_ids(name)
+    if found is not None and (not isinstance(found, str) or any(_hidden(ch) for ch in found)):
+        return None, (f"the student id read from the name, {shown(str(found))}, has control or invisible characters: "
+                      "rejected (rename the file, or map it to an id with --ids)")
+    return found, None
 
 
 def read_notebook(data, name):
@@ -258,8 +315,10 @@ def _describe(repairs):
     return ", ".join(f"{n} {noun if n == 1 else noun + 's'} {rest}".strip() for (noun, rest), n in Counter(repairs).items())
 
 
-def _entry(name, data, modified, student_ids):
-    submission = Submission(file=name, student_id=student_ids(Path(name).name), status=GRADABLE, modified=modified,
+def _entry(name, data, modified, identify):
+    """``identify(name)``: the ``(id, note)`` of the student whose file it is (see :func:`student_id`)."""
+    found, note = identify(name)
+    submission = Submission(file=name, student_id=found, status=GRADABLE, modified=modified,
                             sha256=hashlib.sha256(data).hexdigest())
     suffix = Path(name).suffix.lower()
     if suffix == ".py":
@@ -268,75 +327,179 @@ def _entry(name, data, modified, student_ids):
         submission.status = f"not a notebook ({suffix or 'no extension'}): submit the .ipynb"
     else:
         submission.notebook, submission.status, submission.notes = read_notebook(data, name)
+    submission.notes[:0] = [note] if note else []
     return submission
 
 
-def collect(folder, student_ids=None):
-    """One :class:`Submission` per file in ``folder`` (recursively) and per file inside each zip."""
+def collect(folder, student_ids=None, class_zip=None, archive_limits=ARCHIVE_LIMITS):
+    """One :class:`Submission` per file in ``folder`` (recursively) and per file inside each zip.
+
+    ``class_zip``: read every .zip as the LMS's download of the whole class, each member for the student
+    its own name identifies (default: as ``student_ids.class_zip`` says, else False: a zip and all it holds
+    are the student's whom the zip's name identifies). ``archive_limits``: what one zip may hold.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder of submissions")
     student_ids = student_ids or StudentIds()
+    class_zip = getattr(student_ids, "class_zip", False) if class_zip is None else class_zip
+    by_name = _by_own_name(student_ids)
     submissions = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
         name = path.relative_to(folder).as_posix()
         if path.suffix.lower() == ".zip":
-            submissions.extend(_guarded(name, student_ids, lambda: _unpack(path, name, student_ids)))
+            submissions.extend(_guarded(name, by_name, lambda: _unpack(path, name, student_ids, class_zip, archive_limits)))
         else:
-            submissions.extend(_guarded(name, student_ids, lambda: [_entry(name, path.read_bytes(), path.stat().st_mtime, student_ids)]))
+            submissions.extend(_guarded(name, by_name, lambda: [_entry(name, path.read_bytes(), path.stat().st_mtime, by_name)]))
     for submission in submissions:
         if submission.status == GRADABLE and not submission.student_id:
-            submission.status = "no student id in the file name: add it to the id mapping CSV (--ids) or rename the file"
+            submission.status = ("no student id in the zip's name (all its files count for the student it names): rename the "
+                                 "zip or add it to the id mapping CSV (--ids); a download of the whole class: --class-zip"
+                                 if submission.source and not class_zip else
+                                 "no student id in the file name: add it to the id mapping CSV (--ids) or rename the file")
     _flag_duplicates(submissions)
+    for submission in submissions:  # names are shown escaped wherever they appear
+        submission.file, submission.source, submission.status = shown(submission.file), shown(submission.source), shown(submission.status)
+        submission.notes = [shown(note) for note in submission.notes]
     return submissions
 
 
-def _guarded(name, student_ids, read):
+def _by_own_name(student_ids):
+    """``identify`` for files that are whoever their own name says: a loose file, a member of a class download."""
+    return lambda name: student_id(student_ids, Path(name).name)
+
+
+def _guarded(name, identify, read):
     """``read()``'s submissions, or, when it fails, one row for ``name`` that says why: one bad file never stops the rest."""
     try:
         return read()
     except Exception as error:
         try:
-            student_id = student_ids(Path(name).name)
+            found, note = identify(name)
         except Exception:
-            student_id = None
-        return [Submission(file=name, student_id=student_id, status=f"grader error: {type(error).__name__}: {_first_line(error)}")]
+            found, note = None, None
+        return [Submission(file=name, student_id=found, status=f"grader error: {type(error).__name__}: {_first_line(error)}",
+                           notes=[note] if note else [])]
 
 
-def _unpack(path, name, student_ids):
-    """Zip members become submissions. A zip holding one file is one student's (the zip's name
-    carries the id). A zip of many files is a class download (each file's name carries its id),
-    unless one of its files carries the zip's own id: then it is that student's zip, and its files
-    named for anyone else are not graded (they would stand in for the other student's own work)."""
+def _unpack(path, name, student_ids, class_zip=False, limits=ARCHIVE_LIMITS):
+    """A zip's members as submissions, read from the zip's directory within ``limits`` (nothing is unpacked to disk).
+
+    A student's zip (the default): every member is the zip owner's, the student the zip's own name identifies;
+    a member named for someone else still counts only for the owner, and its row says so. Of several notebooks,
+    the newest is graded and the others are flagged, as with any student's several files. ``class_zip``: the
+    LMS's download of the whole class, each member the student's whom its own name identifies.
+    """
+    owner, owner_note = student_id(student_ids, name)
+    identify = _by_own_name(student_ids) if class_zip else lambda member: (owner, owner_note)
+
+    def archive_row(status):
+        return [Submission(file=name, student_id=owner, status=status, notes=[owner_note] if owner_note else [])]
+
+    too_large = _over_limits_on_disk(path, limits)
+    if too_large:
+        return archive_row(too_large)
     try:
         with zipfile.ZipFile(path) as archive:
-            members = [m for m in archive.infolist() if not m.is_dir() and not Path(m.filename).name.startswith((".", "__MACOSX"))]
+            infos = archive.infolist()
+            too_large = _over_limits(infos, limits)
+            if too_large:
+                return archive_row(too_large)
+            members = [m for m in infos if not m.is_dir() and not Path(m.filename).name.startswith((".", "__MACOSX"))]
             if not members:
-                return [Submission(file=name, student_id=student_ids(name), status="empty zip archive")]
+                return archive_row("empty zip archive")
             entries = []
             for m in members:
                 member = f"{name}/{m.filename}"
-                entries += _guarded(member, student_ids, lambda: [_entry(member, archive.read(m), _zip_time(m), student_ids)])
+                entry = _guarded(member, identify, lambda: [_member(archive, m, member, identify, limits)])[0]
+                entry.source = name
+                named = None if class_zip else student_id(student_ids, Path(m.filename).name)[0]
+                if named and named != owner:  # the member's name never chooses a student: the zip's does
+                    entry.notes.append(f"named for another student ({named}), but inside {name}: it counts only for "
+                                       f"{owner or 'the student the zip names'}, whose zip it is "
+                                       "(a download of the whole class: --class-zip)")
+                entries.append(entry)
     except zipfile.BadZipFile:
-        return [Submission(file=name, student_id=student_ids(name), status="a damaged .zip archive: ask for it again")]
-    owner = student_ids(name)
-    if len(entries) == 1:
-        entries[0].student_id = owner
-    elif owner and any(entry.student_id == owner for entry in entries):
-        for entry in entries:
-            if entry.student_id and entry.student_id != owner:
-                entry.status = (f"not graded: inside {name}, a file named for another student ({entry.student_id}); "
-                                "a student's zip may hold only their own work")
-                entry.student_id = owner  # the row is the uploader's: it must not make a submission in the other's name
-    for entry in entries:
-        entry.source = name
+        return archive_row("a damaged .zip archive: ask for it again")
     return entries
 
 
+def _over_limits_on_disk(path, limits):
+    """Why the zip at ``path`` is not opened, judged from its size and its end record alone; None if it may be."""
+    size = path.stat().st_size
+    if size > limits.total_bytes:
+        return f"archive is {_mb(size)}, more than the {_mb(limits.total_bytes)} allowed: {_UNPACK_IT}"
+    try:
+        with open(path, "rb") as f:
+            end = zipfile._EndRecData(f)  # what ZipFile itself reads first (the count is not what it reads by)
+    except Exception:  # unreadable here: ZipFile says what is wrong
+        return None
+    if end and end[zipfile._ECD_ENTRIES_TOTAL] > limits.members:
+        return f"archive has {end[zipfile._ECD_ENTRIES_TOTAL]:,} members, more than the {limits.members:,} allowed: {_UNPACK_IT}"
+    if end and end[zipfile._ECD_SIZE] > limits.members * limits.directory_bytes_per_member:
+        return (f"archive's directory is {_mb(end[zipfile._ECD_SIZE])}, more than {limits.members:,} members need: "
+                f"it may hide more members than it says: {_UNPACK_IT}")
+    return None
+
+
+def _over_limits(infos, limits):
+    """Why a zip with these members is not read, from the sizes its directory declares; None if it may be."""
+    if len(infos) > limits.members:
+        return f"archive has {len(infos):,} members, more than the {limits.members:,} allowed: {_UNPACK_IT}"
+    total = sum(m.file_size for m in infos)
+    if total > limits.total_bytes:
+        return f"archive unpacks to {_mb(total)}, more than the {_mb(limits.total_bytes)} allowed: {_UNPACK_IT}"
+    return None
+
+
+_UNPACK_IT = ("not unpacked; ask the student for the .ipynb alone (an instructor's own download of the class: "
+              "unpack it into the folder and grade that)")
+
+
+def _member(archive, info, name, identify, limits):
+    """One member of a zip as a submission; read no further than the size the zip declares for it."""
+    found, note = identify(name)
+
+    def refused(status):
+        return Submission(file=name, student_id=found, status=status, modified=_zip_time(info), notes=[note] if note else [])
+
+    if Path(info.filename).suffix.lower() == ".zip":
+        return refused("a .zip inside the .zip: zips inside zips are not unpacked; ask for the .ipynb itself")
+    if info.flag_bits & 0x1:
+        return refused("encrypted inside the .zip: ask for it without a password")
+    if info.compress_type not in READABLE_METHODS:
+        return refused(f"compressed with zip method {info.compress_type}, which is not read (only stored and deflated "
+                       "files are): ask for a plain .zip or the .ipynb")
+    if info.file_size > limits.member_bytes:
+        return refused(f"{_mb(info.file_size)} unpacked, more than the {_mb(limits.member_bytes)} allowed for one file "
+                       "in a zip: not read; ask for the .ipynb itself")
+    try:
+        with archive.open(info) as f:
+            data = f.read(info.file_size + 1)  # zipfile stops at the declared size too, then checks the CRC
+    except (zipfile.BadZipFile, EOFError, zlib_error) as error:
+        return refused(f"damaged or tampered inside the .zip (its size or checksum is not what the zip declares: "
+                       f"{_first_line(error, 80)}): not read; ask for the file again")
+    if len(data) != info.file_size:
+        return refused(f"damaged or tampered inside the .zip (it holds {'more' if len(data) > info.file_size else 'less'} "
+                       f"than the {info.file_size:,} bytes the zip declares): not read; ask for the file again")
+    return _entry(name, data, _zip_time(info), identify)
+
+
+def _mb(size):
+    """A size in bytes as people read it: "512 bytes", "1.5 MB", "200 MB" (1 MB = 1,000,000 bytes)."""
+    if size < 100_000:
+        return f"{size:,} bytes"
+    return f"{size / 1_000_000:,.1f}".removesuffix(".0") + " MB"
+
+
 def _zip_time(member):
+    """A member's date as seconds since the epoch (read as local time, as zipfile does); 0 if it is no date."""
     import datetime
 
-    return datetime.datetime(*member.date_time).timestamp()
+    try:
+        return datetime.datetime(*member.date_time).timestamp()
+    except (ValueError, OverflowError):
+        return 0.0
 
 
 def _flag_duplicates(submissions):

@@ -15,16 +15,32 @@ The student's extra code cells (helpers, scratch cells, earlier copies of an ans
 written below a stub left in place) run where the student ran them: just before the
 instructor cell that followed them in the student's notebook (an answer, a test, setup code
 or text), or at the end. They carry the metadata ``{"autograde": {"origin": "student"}}``.
+
+A rebuild takes bounded time whatever the notebook (a cell of a megabyte of blank lines, thousands
+of cells): a score compares at most :data:`SIMILARITY_CHARS` of a cell, each instructor cell is
+compared with at most :data:`CANDIDATES` student cells (those nearest where it belongs), and past
+:data:`REBUILD_SECONDS` the rebuild stops with :class:`TooLargeToRebuild`. :func:`prepare_bounded`
+is everything grading needs of a notebook (rebuild, edited tests, the code review), bounded.
 """
 import copy
 import difflib
 import itertools
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import nbformat
+from nbformat.v4.nbbase import random_cell_id
 
 SIMILAR_ENOUGH = 0.35  # a student's answer keeps the stub's signature and docstring
+IN_PLACE_BONUS = 0.1  # for a cell between the instructor cells around the answer's place
 SAME_CELL = 0.9  # a cell this close to an instructor cell is that cell, not an extra one
+# Bounds, none reached by an honest notebook (the largest instructor cell of the labs is 3,201 characters,
+# the longest notebook 82 cells).
+SIMILARITY_CHARS = 5_000  # characters of each cell a similarity score compares (difflib's cost grows with their product)
+CANDIDATES = 100  # student cells compared with one instructor cell: those nearest the instructor cells around its place
+REBUILD_SECONDS = 20  # wall-clock budget of one rebuild
+REVIEW_CELL_CHARS = 20_000  # a student cell longer than this is not reviewed, but flagged for a person to read
+REVIEW_CHARS = 100_000  # student code reviewed per notebook; cells beyond it are flagged likewise
 STUDENT_ORIGIN = {"autograde": {"origin": "student"}}
 STUB_LEFT_IN_PLACE = "stub left in place, answer in the cell below"
 
@@ -40,10 +56,34 @@ def _nbgrader(cell):
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
+class TooLargeToRebuild(Exception):
+    """The rebuild ran past its time budget: the message, for the row, says so and what to do."""
+
+
+class _Clock:
+    """Raises TooLargeToRebuild once ``seconds`` have passed (None: never)."""
+
+    def __init__(self, submission, seconds):
+        self.submission, self.seconds = submission, seconds
+        self.end = None if seconds is None else time.monotonic() + seconds
+
+    def check(self):
+        if self.end is not None and time.monotonic() > self.end:
+            cells = self.submission.cells
+            raise TooLargeToRebuild(
+                f"the notebook is too large or slow to rebuild: stopped after {self.seconds:g} s ({len(cells):,} cells, "
+                f"{sum(len(c.source) for c in cells):,} characters); not graded: ask the student to delete the huge or "
+                "repeated cells (blank lines, pasted data) and submit again")
+
+
 def _similarity(a, b, at_least=0.0):
-    """difflib's ratio of two sources; 0 when its cheap upper bounds show it is below ``at_least``."""
+    """difflib's ratio of two sources (their first SIMILARITY_CHARS characters); 0 when its cheap upper bounds show
+    it is below ``at_least``."""
+    a, b = a[:SIMILARITY_CHARS], b[:SIMILARITY_CHARS]
     if a == b:
         return 1.0
+    if 2 * min(len(a), len(b)) < at_least * (len(a) + len(b)):  # real_quick_ratio, before building a matcher
+        return 0.0
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
     if matcher.real_quick_ratio() < at_least or matcher.quick_ratio() < at_least:
         return 0.0
@@ -63,12 +103,14 @@ def _remark(how, remark):
     return f"{how[:-1]}, {remark})" if how.endswith(")") else f"{how} ({remark})"
 
 
-def match_answers(release, submission, anchors=None):
+def match_answers(release, submission, anchors=None, clock=None):
     """Finds the student's cell for every answer cell of the release notebook."""
-    anchors = _anchor_positions(release, submission) if anchors is None else anchors
+    clock = clock or _Clock(submission, None)
+    anchors = _anchor_positions(release, submission, clock) if anchors is None else anchors
     answers = [(i, c) for i, c in enumerate(release.cells) if _is_answer(c)]
     cells = submission.cells
     answer_ids = {_nbgrader(c)["grade_id"] for _, c in answers}
+    anchored = set(anchors.values())
     claimed, matches = set(), {}
 
     def free(j, grade_id):
@@ -99,11 +141,11 @@ def match_answers(release, submission, anchors=None):
         if grade_id in matches:
             continue
         low, high = _window(position, anchors, len(cells))
-        pairs += [
-            (_similarity(cells[j].source, cell.source) + (0.1 if low <= j < high else 0.0), -order, j, grade_id)
-            for j in range(len(cells))
-            if free(j, grade_id) and j not in anchors.values()
-        ]
+        for j in _nearest(low, high, [j for j in range(len(cells)) if free(j, grade_id) and j not in anchored]):
+            clock.check()
+            # A score below SIMILAR_ENOUGH - IN_PLACE_BONUS can never be claimed: its cheap bounds suffice.
+            score = _similarity(cells[j].source, cell.source, SIMILAR_ENOUGH - IN_PLACE_BONUS)
+            pairs.append((score + (IN_PLACE_BONUS if low <= j < high else 0.0), -order, j, grade_id))
     for score, _, j, grade_id in sorted(pairs, reverse=True):
         if score >= SIMILAR_ENOUGH and grade_id not in matches and j not in claimed:
             claim(grade_id, [j], f"position and similarity {min(score, 1.0):.2f}")
@@ -115,8 +157,9 @@ def match_answers(release, submission, anchors=None):
     return result
 
 
-def _anchor_positions(release, submission):
+def _anchor_positions(release, submission, clock=None):
     """Release cell index -> student cell index, for instructor cells the student left (almost) unchanged."""
+    clock = clock or _Clock(submission, None)
     anchors, used = {}, set()
     unchanged = {}
     for j, theirs in enumerate(submission.cells):
@@ -127,15 +170,33 @@ def _anchor_positions(release, submission):
         if free:
             anchors[i] = free[0]
             used.add(free[0])
+    cells = submission.cells
     for i, cell in ours:  # cells touched a little (a comment, a blank line): similarity
         if i in anchors:
             continue
-        for j, theirs in enumerate(submission.cells):
-            if j not in used and theirs.get("cell_type") == cell.cell_type and _similarity(theirs.source, cell.source, SAME_CELL) >= SAME_CELL:
+        low, high = _window(i, anchors, len(cells))
+        for j in sorted(_nearest(low, high, [j for j, theirs in enumerate(cells)
+                                             if j not in used and theirs.get("cell_type") == cell.cell_type])):
+            clock.check()
+            if _similarity(cells[j].source, cell.source, SAME_CELL) >= SAME_CELL:
                 anchors[i] = j
                 used.add(j)
                 break
     return anchors
+
+
+def _nearest(low, high, indices, limit=None):
+    """Of ``indices`` (ascending), the ``limit`` (CANDIDATES) nearest the edges of the window ``[low, high)`` (a cell
+    follows the instructor cell before it or precedes the one after it, the student's own cells aside); all when
+    there are no more."""
+    limit = CANDIDATES if limit is None else limit
+    if len(indices) <= limit:
+        return indices
+
+    def distance(j):
+        return low - j if j < low else j - high + 1 if j >= high else min(j - low, high - 1 - j)
+
+    return sorted(indices, key=lambda j: (distance(j), j))[:limit]
 
 
 def _window(position, anchors, length):
@@ -190,7 +251,9 @@ def _note_stubs_left_in_place(release, submission, matches, landmarks):
 
 
 def _student_cell(source):
-    return nbformat.v4.new_code_cell(source, metadata=copy.deepcopy(STUDENT_ORIGIN))
+    """nbformat's new_code_cell without its schema check, which costs 1 ms a cell (seconds for thousands)."""
+    return nbformat.from_dict({"id": random_cell_id(), "cell_type": "code", "metadata": copy.deepcopy(STUDENT_ORIGIN),
+                               "execution_count": None, "source": source, "outputs": []})
 
 
 def edited_tests(release, submission):
@@ -201,13 +264,16 @@ def edited_tests(release, submission):
     )
 
 
-def rebuild(release, submission):
+def rebuild(release, submission, seconds=REBUILD_SECONDS):
     """A clean copy of ``release`` holding the student's answers and extra code cells.
 
-    Returns ``(notebook, matches, extra_count)``.
+    Returns ``(notebook, matches, extra_count)``. Raises :class:`TooLargeToRebuild` past ``seconds``
+    (None: no limit).
     """
-    anchors = _anchor_positions(release, submission)
-    matches = match_answers(release, submission, anchors)
+    clock = _Clock(submission, seconds)
+    anchors = _anchor_positions(release, submission, clock)
+    matches = match_answers(release, submission, anchors, clock)
+    clock.check()
     extras = _extras(submission, _landmarks(release, submission, anchors, matches))
     by_grade_id = {m.grade_id: m for m in matches}
 
@@ -222,3 +288,54 @@ def rebuild(release, submission):
     cells.extend(_student_cell(submission.cells[j].source) for j in extras[None])
     rebuilt.cells = cells
     return rebuilt, matches, sum(len(v) for v in extras.values())
+
+
+def review_bounded(cells, cell_chars=REVIEW_CELL_CHARS, total_chars=REVIEW_CHARS):
+    """:func:`autograde.flags.review_flags` of ``cells`` (``(label, source)`` pairs) in bounded time: it costs
+    about 1.5 s per 100,000 characters of code. A cell over ``cell_chars``, or past ``total_chars`` of code in all,
+    is not reviewed; a flag says so instead, for a person to read it."""
+    from autograde.flags import review_flags
+
+    reviewed, too_long, past_total, total = [], [], [], 0
+    for label, source in cells:
+        if len(source) > cell_chars:
+            too_long.append(f"{label}: not reviewed: {len(source):,} characters, more than the {cell_chars:,} reviewed per cell; read it")
+        elif total + len(source) > total_chars:
+            past_total.append(label)
+        else:
+            reviewed.append((label, source))
+            total += len(source)
+    if past_total:
+        which = past_total[0] if len(past_total) == 1 else f"{past_total[0]} to {past_total[-1]} ({len(past_total):,} cells)"
+        too_long.append(f"{which}: not reviewed: the student's code passed the {total_chars:,} characters reviewed per notebook; read it")
+    return review_flags(reviewed) + too_long
+
+
+@dataclass
+class Prepared:
+    """What grading needs of a student's notebook: the rebuilt notebook and the row's answers, notes and flags."""
+
+    notebook: nbformat.NotebookNode
+    answers: str  # how each answer cell was found, "grade_id: how; ..."
+    notes: list = field(default_factory=list)
+    flags: list = field(default_factory=list)  # student code to review (autograde.flags), and cells too large to review
+
+
+def prepare_bounded(release, submission, seconds=REBUILD_SECONDS):
+    """Rebuilds ``submission`` on ``release``, finds its edited tests and reviews its code, in bounded time and size.
+
+    Raises :class:`TooLargeToRebuild` (its message is the row's note) when the rebuild runs past ``seconds``;
+    the review reads at most REVIEW_CELL_CHARS per cell and REVIEW_CHARS in all (see :func:`review_bounded`).
+    """
+    from autograde.guarded_execute import cell_origin
+
+    notebook, matches, extra = rebuild(release, submission, seconds)
+    prepared = Prepared(notebook, "; ".join(f"{m.grade_id}: {m.how}" for m in matches))
+    if extra:
+        prepared.notes.append(f"{extra} extra code cell(s) of the student's ran where they were, before the instructor cell that followed them")
+    edited = edited_tests(release, submission)
+    if edited:
+        prepared.notes.append(f"edited test cells were replaced by the originals: {', '.join(edited)}")
+    student_cells = [(f"cell {i + 1}", c.source) for i, c in enumerate(notebook.cells) if c.cell_type == "code" and cell_origin(c) == "student"]
+    prepared.flags = review_bounded(student_cells)
+    return prepared

@@ -1,11 +1,14 @@
 """Submissions are rebuilt on the release notebook, whatever their editor did to the metadata."""
 import copy
+import time
 
 import nbformat
 import pytest
 
+import autograde.rebuild
 from autograde.examples import answers_from_solution, fill
-from autograde.rebuild import STUB_LEFT_IN_PLACE, STUDENT_ORIGIN, edited_tests, match_answers, rebuild
+from autograde.rebuild import (STUB_LEFT_IN_PLACE, STUDENT_ORIGIN, TooLargeToRebuild, edited_tests, match_answers, prepare_bounded,
+                               rebuild, review_bounded)
 
 LAB = "lab1_rnns_from_scratch"
 
@@ -196,3 +199,90 @@ def test_cells_the_rebuild_inserts_are_marked_as_the_students(release, finished)
     assert all(c.metadata == {"autograde": {"origin": "student"}} for c in student_cells(rebuilt))
     ours = [c for c in rebuilt.cells if c not in student_cells(rebuilt)]
     assert [c.metadata for c in ours] == [c.metadata for c in release.cells]
+
+
+def small_release():
+    """A release notebook of three answers, each with its text and its test, whose stubs share blank lines."""
+    cells = []
+    for name in ("alpha", "beta", "gamma"):
+        cells.append(nbformat.v4.new_markdown_cell(f"## Exercise {name}\nWrite `{name}`."))
+        cells.append(nbformat.v4.new_code_cell(f"def {name}(x):\n\n    # YOUR CODE HERE\n\n    raise NotImplementedError()\n",
+                                               metadata={"nbgrader": {"grade_id": name, "solution": True, "grade": False}}))
+        cells.append(nbformat.v4.new_code_cell(f"assert {name}(1) == 1\n",
+                                               metadata={"nbgrader": {"grade_id": f"test_{name}", "grade": True, "points": 1}}))
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def answered(release, *extra_cells, at=1):
+    """The release answered, its metadata and ids gone (as Colab may leave it), with ``extra_cells`` inserted at ``at``."""
+    notebook = copy.deepcopy(release)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = cell.source.replace("    raise NotImplementedError()", "    return x  # done")
+    notebook.cells[at:at] = [nbformat.from_dict({"cell_type": "code", "metadata": {}, "source": source, "outputs": [],
+                                                 "execution_count": None}) for source in extra_cells]  # unchecked: 5,000 checks take seconds
+    return strip_metadata(notebook)
+
+
+def timed(function, *args, **kwargs):
+    started = time.monotonic()
+    result = function(*args, **kwargs)
+    return result, time.monotonic() - started
+
+
+@pytest.mark.parametrize("blank", ["\n" * 1_000_000, " " * 1_000_000, (" " * 1_000 + "\n") * 1_000],
+                         ids=["1 MB of newlines", "1 MB of spaces", "1,000 lines of 1,000 spaces"])
+def test_a_megabyte_of_blank_lines_rebuilds_quickly(blank):
+    """difflib compared the whole cell with every stub (minutes, for 1 MB of newlines); now a score reads 5,000 characters."""
+    release = small_release()
+    (rebuilt, matches, extra), seconds = timed(rebuild, release, answered(release, blank, blank), seconds=None)
+    assert seconds < 5, seconds  # it took 30 to 66 s before
+    assert all(m.how.startswith("position and similarity") for m in matches) and extra == 0  # blank cells do not run
+    assert all("return x  # done" in source for source in answer_sources(rebuilt))
+
+
+def test_thousands_of_cells_rebuild_quickly(monkeypatch):
+    """5,000 cells between an exercise's text and its answer: each answer is compared with the 100 cells nearest its place."""
+    compared = []
+    similarity = autograde.rebuild._similarity
+    monkeypatch.setattr(autograde.rebuild, "_similarity", lambda a, b, *args: compared.append(a) or similarity(a, b, *args))
+    release = small_release()
+    cells = [f"x{i} = {i}\n" + " " * 100 for i in range(5_000)]
+    (rebuilt, matches, extra), seconds = timed(rebuild, release, answered(release, *cells, at=4), seconds=None)
+    assert seconds < 5 and len(compared) <= 3 * autograde.rebuild.CANDIDATES == 300, (seconds, len(compared))
+    assert all(m.how.startswith("position and similarity") for m in matches) and extra == 5_000
+    assert all("return x  # done" in source for source in answer_sources(rebuilt))
+
+
+def test_a_rebuild_past_its_time_budget_stops_with_a_clear_message():
+    release = small_release()
+    with pytest.raises(TooLargeToRebuild, match=r"^the notebook is too large or slow to rebuild: stopped after 0 s \(9 cells, "):
+        rebuild(release, answered(release), seconds=0)
+    with pytest.raises(TooLargeToRebuild, match="not graded: ask the student to delete the huge or repeated cells"):
+        prepare_bounded(release, answered(release), seconds=0)
+
+
+def test_the_review_reads_a_bounded_amount_of_code():
+    cells = [("cell 1", "import ctypes"), ("cell 2", "\n" * 1_000_000)] + [(f"cell {i}", "x = 1\n" * 1_000) for i in range(3, 40)]
+    flags, seconds = timed(review_bounded, cells)
+    assert seconds < 5, seconds
+    assert flags == ["cell 1: imports ctypes (reaches raw memory and native code)",
+                     "cell 2: not reviewed: 1,000,000 characters, more than the 20,000 reviewed per cell; read it",
+                     "cell 19 to cell 39 (21 cells): not reviewed: the student's code passed the 100,000 characters "
+                     "reviewed per notebook; read it"]
+
+
+def test_prepare_bounded_fills_what_grading_fills(release, finished):
+    """The function a worker calls gives the row what grading's own preparation gives it."""
+    from autograde.grading import Row, _prepare
+
+    notebook = copy.deepcopy(finished[0])
+    notebook.cells.insert(3, nbformat.v4.new_code_cell("import ctypes"))
+    notebook.cells[index_of(notebook, "test_lstm_cell")].source = "pass"
+    row = Row("a.ipynb", "a", "ok")
+    rebuilt = _prepare(row, release, copy.deepcopy(notebook))
+    prepared = prepare_bounded(release, copy.deepcopy(notebook))
+    assert (prepared.answers, prepared.notes, prepared.flags) == (row.answers, row.notes, row.flags)
+    assert [(c.cell_type, c.source, c.metadata) for c in prepared.notebook.cells] == [(c.cell_type, c.source, c.metadata) for c in rebuilt.cells]
+    assert prepared.flags and prepared.notes
+    nbformat.validate(prepared.notebook)
