@@ -10,6 +10,7 @@ import copy
 import json
 import re
 import shutil
+import zipfile
 
 import nbformat
 
@@ -286,6 +287,7 @@ def make_examples(course, lab, dest=None):
         expected[filename] = {"student_id": name, "status": "graded", "score": score, "max_score": total, "flagged": name in flagged}
     (submissions / "not-a-notebook.py").write_text("# Exported with File > Download > .py instead of .ipynb\nprint('hello')\n")
     expected["not-a-notebook.py"] = {"student_id": "not-a-notebook", "status": "not graded", "score": 0.0, "max_score": total, "flagged": False}
+    _intake_attacks(release, answers, everything, total, submissions, expected)
     broken = json.loads(nbformat.writes(fill(release, answers, everything)))
     for cell in broken["cells"][:2]:
         del cell["source"]  # valid JSON that breaks the notebook schema
@@ -293,6 +295,36 @@ def make_examples(course, lab, dest=None):
     expected["schema-broken.ipynb"] = {"student_id": "schema-broken", "status": "graded", "score": total, "max_score": total, "flagged": False}
     (folder / "expected.json").write_text(json.dumps(expected, indent=2, sort_keys=True) + "\n")
     return folder
+
+
+MANY_MEMBERS = 2_000
+HUGE_NOTEBOOK_CHARS = 1_000_000
+
+
+def _intake_attacks(release, answers, everything, total, submissions, expected):
+    """Files a student could use against others or against the run: each gets its own row, and the run goes on.
+
+    - ``names-another.zip`` holds the untouched lab named as another student's file (``full-marks.ipynb``): it counts
+      for its owner alone, and full-marks keeps its full marks;
+    - ``many-members.zip`` holds 2,000 files: one row says it was not unpacked;
+    - ``huge-blank-lines.ipynb`` is the untouched lab with a cell of 1 MB of long blank lines: rebuilt and reviewed
+      within their budgets, and graded.
+    """
+    fixed = (1980, 1, 1, 0, 0, 0)  # zip member dates, so regenerated examples compare equal
+    with zipfile.ZipFile(submissions / "names-another.zip", "w") as archive:
+        archive.writestr(zipfile.ZipInfo("full-marks.ipynb", fixed), nbformat.writes(release))
+    expected["names-another.zip/full-marks.ipynb"] = {"student_id": "names-another", "status": "graded", "score": 0.0,
+                                                       "max_score": total, "flagged": False}
+    with zipfile.ZipFile(submissions / "many-members.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        for index in range(MANY_MEMBERS):
+            archive.writestr(zipfile.ZipInfo(f"member-{index:04d}.ipynb", fixed), "{}")
+    expected["many-members.zip"] = {"student_id": "many-members", "status": "not graded", "score": 0.0,
+                                    "max_score": total, "flagged": False}
+    huge = copy.deepcopy(release)
+    huge.cells.append(_student_cell((" " * 999 + "\n") * (HUGE_NOTEBOOK_CHARS // 1000), "a-megabyte-of-blank-lines"))
+    nbformat.write(huge, submissions / "huge-blank-lines.ipynb")
+    expected["huge-blank-lines.ipynb"] = {"student_id": "huge-blank-lines", "status": "graded", "score": 0.0,
+                                          "max_score": total, "flagged": False}
 
 
 def _habits(release, answers, total):

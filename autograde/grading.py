@@ -34,9 +34,8 @@ from autograde.build import nbgrader_environment
 from autograde.course import CourseError
 from autograde.grade_rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, SPREADSHEET_PREFIX
 from autograde.intake import GRADABLE, StudentIds, collect
-from autograde.judge import cell_origin, submission_seed_key
+from autograde.judge import submission_seed_key
 from autograde.limits import DEFAULT_LIMITS
-from autograde.rebuild import edited_tests, rebuild, review_bounded
 from autograde.sandbox import probe
 from autograde.worker import cache_folder, grade_one, grader_template, grader_version, register_lab
 
@@ -89,8 +88,9 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     secret = course.grading_secret()
 
     def job(notebook, student_id, sha256):
+        # The worker rebuilds the notebook on the release (bounded in time: a huge notebook never stalls this loop).
         # Seeds for the probes come from the course's secret and the file: unknown in advance, the same on a rerun.
-        return {**shared, "student_id": student_id, "notebook": nbformat.writes(notebook),
+        return {**shared, "student_id": student_id, "submission": nbformat.writes(notebook),
                 "seed_key": submission_seed_key(secret, sha256)}
 
     rows, jobs = [], []
@@ -100,8 +100,7 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
         if submission.status != GRADABLE:
             continue
         try:
-            notebook = _prepare(row, release, nbformat.from_dict(submission.notebook))
-            new_job = job(notebook, row.student_id, submission.sha256)
+            new_job = job(nbformat.from_dict(submission.notebook), row.student_id, submission.sha256)
             key = {"sha256": submission.sha256, **{k: new_job[k] for k in ("grader_version", "limits", "env", "sandbox", "seed_key")}}
             cache = out / "results" / f"{row.student_id}.json"
             if not force and cache.exists() and json.loads(cache.read_text()).get("key") == key:
@@ -142,20 +141,6 @@ def kernel_env(budget):
     elif (cache_dir() / "mapping.txt").is_file():  # the kernel's home is private: point it at the instructor's download
         env["TWEETS_DIR"] = str(cache_dir())
     return env
-
-
-def _prepare(row, release, student_notebook):
-    """Rebuilds the student's notebook on the release; fills the row's answers, notes and flags."""
-    notebook, matches, extra = rebuild(release, student_notebook)
-    row.answers = "; ".join(f"{m.grade_id}: {m.how}" for m in matches)
-    if extra:
-        row.notes.append(f"{extra} extra code cell(s) of the student's ran where they were, before the instructor cell that followed them")
-    edited = edited_tests(release, student_notebook)
-    if edited:
-        row.notes.append(f"edited test cells were replaced by the originals: {', '.join(edited)}")
-    student_cells = [(f"cell {i + 1}", c.source) for i, c in enumerate(notebook.cells) if c.cell_type == "code" and cell_origin(c) == "student"]
-    row.flags = review_bounded(student_cells)
-    return notebook
 
 
 def run_self_test(job, max_score, dask_scheduler):
@@ -217,6 +202,9 @@ def _save(out, row, key, result):
 
 def _apply(row, result):
     row.status = result["status"]
+    row.answers = result.get("answers", "")
+    row.flags = list(result.get("flags", []))
+    row.notes.extend(result.get("prepare_notes", []))
     row.tests = result.get("tests", {})
     row.score = sum(t["score"] or 0 for t in row.tests.values())
     row.notes.extend(result.get("problems", []))

@@ -327,7 +327,7 @@ def prepare_bounded(release, submission, seconds=REBUILD_SECONDS):
     Raises :class:`TooLargeToRebuild` (its message is the row's note) when the rebuild runs past ``seconds``;
     the review reads at most REVIEW_CELL_CHARS per cell and REVIEW_CHARS in all (see :func:`review_bounded`).
     """
-    from autograde.guarded_execute import cell_origin
+    from autograde.judge import cell_origin
 
     notebook, matches, extra = rebuild(release, submission, seconds)
     prepared = Prepared(notebook, "; ".join(f"{m.grade_id}: {m.how}" for m in matches))

@@ -27,7 +27,9 @@ from autograde import sandbox
 from autograde.build import load_nbgrader_config, nbgrader_environment
 from autograde.course import Course
 from autograde.feedback import failure_message
+from autograde.grade_rows import NOT_GRADED
 from autograde.limits import DEFAULT_LIMITS
+from autograde.rebuild import TooLargeToRebuild, prepare_bounded
 
 IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
 # Packages whose version can change how a notebook runs or is scored.
@@ -112,14 +114,17 @@ def course_config(course, root, limits=None):
 
 
 def grade_one(job):
-    """Grades ``job["notebook"]`` (a rebuilt notebook, as a JSON string) for ``job["student_id"]``.
+    """Rebuilds ``job["submission"]`` (the student's notebook as a JSON string) on the release, reviews its code, and
+    grades it for ``job["student_id"]``; each step bounded in time, so one notebook never stalls the run.
 
     Other keys: ``course_root``, ``lab``, ``grader_version`` (see :func:`grader_version`), ``limits``
     (see autograde.limits), ``env`` (variables for the kernel, e.g. LAB_BUDGET), ``seed_key`` (the submission's
     key for the probes' seeds, :func:`autograde.judge.submission_seed_key`; the course's secret stays with the caller). Returns a dict with the
     scores of every test cell, their failure messages, the problems met (timeouts, kernel deaths,
     errors in cells the student cannot edit, grading machinery changed), the feedback HTML and the
-    autograded notebook. Whatever goes wrong, it returns a result: status "grader error" and why.
+    autograded notebook, plus what the rebuild found (``answers``, ``prepare_notes``) and the review's ``flags``.
+    Whatever goes wrong, it returns a result: status "grader error" and why, or "not graded" for a notebook too
+    large to rebuild.
     """
     started = time.monotonic()
     _adopt_orphans()
@@ -144,10 +149,6 @@ def _adopt_orphans():
 
 
 def _grade(job):
-    from nbgrader.api import Gradebook
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-
     # On another machine (a Dask worker) the course may live elsewhere: COURSE_ROOT or the installed package.
     course = Course.load(job["course_root"]) if Path(job["course_root"]).is_dir() else Course.find()
     lab, student = job["lab"], job["student_id"]
@@ -155,6 +156,20 @@ def _grade(job):
         return {"student_id": student, "status": "grader error", "tests": {},
                 "problems": [f"the worker's course, grading code or packages differ from the instructor's ({lab}): "
                              "install the same version of the course and its packages on the worker machines"]}
+    try:
+        prepared = prepare_bounded(nbformat.read(course.lab_notebook(lab), as_version=4), nbformat.reads(job["submission"], as_version=4))
+    except TooLargeToRebuild as error:
+        return {"student_id": student, "status": NOT_GRADED, "tests": {}, "problems": [str(error)]}
+    found = {"answers": prepared.answers, "prepare_notes": prepared.notes, "flags": prepared.flags}
+    result = _grade_prepared(job, course, lab, student, prepared.notebook)
+    return {**result, **found}
+
+
+def _grade_prepared(job, course, lab, student, notebook):
+    from nbgrader.api import Gradebook
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
     template = grader_template(course, lab)
     nbgrader_environment()
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
@@ -166,7 +181,7 @@ def _grade(job):
         private_tmp.mkdir()
         submitted = root / "submitted" / student / lab
         submitted.mkdir(parents=True)
-        (submitted / f"{lab}.ipynb").write_text(job["notebook"])
+        nbformat.write(notebook, submitted / f"{lab}.ipynb")
         config = course_config(course, root, {**DEFAULT_LIMITS, **job.get("limits", {})})
         config.GuardedExecute.kernel_env = {**job.get("env", {}), "LAB_OUTPUT_DIR": str(work / "artifacts")}
         config.GuardedExecute.kernel_cwd = str(work)

@@ -102,7 +102,7 @@ def self_test_seconds(course, lab):
         cached.unlink()
     job = {"course_root": str(course.root), "lab": lab, "student_id": self_test.REFERENCE_ID, "limits": DEFAULT_LIMITS,
            "grader_version": grader_version(course, lab), "env": kernel_env("smoke"), "sandbox": True,
-           "notebook": nbformat.writes(self_test.reference_notebook(course, lab))}
+           "submission": nbformat.writes(self_test.reference_notebook(course, lab)), "seed_key": "benchmark"}
     started = time.monotonic()
     check = run_self_test(job, max_score(course, lab), None)
     assert check.passed, check.summary()

@@ -2,11 +2,13 @@
 import json
 import shutil
 
+import nbformat
 import pytest
 
 from autograde import grading, worker
 from autograde.course import Course
 from autograde.grading import SelfTestFailed, grade_folder
+from autograde.rebuild import prepare_bounded
 from conftest import ROOT
 
 LAB = "lab1_rnns_from_scratch"
@@ -39,10 +41,14 @@ def fake_run(monkeypatch, tmp_path):
     """Replaces the kernels: every job gets the result `answers` gives for its student id."""
     calls, answers = [], {}
 
+    release = nbformat.read(Course.load(ROOT).lab_notebook(LAB), as_version=4)
+
     def run(jobs, workers, dask_scheduler, progress):
         for job in jobs:
             calls.append(job[2]["student_id"])
-            yield job, answers.get(job[2]["student_id"], result(job[2]["student_id"]))
+            prepared = prepare_bounded(release, nbformat.reads(job[2]["submission"], as_version=4))  # as the worker does
+            found = {"answers": prepared.answers, "prepare_notes": prepared.notes, "flags": prepared.flags}
+            yield job, {**answers.get(job[2]["student_id"], result(job[2]["student_id"])), **found}
 
     monkeypatch.setattr(grading, "_run", run)
     monkeypatch.setattr(grading, "cache_folder", lambda: tmp_path)
@@ -91,14 +97,16 @@ def test_environment_faults_in_instructor_cells_are_said_in_the_row(course, subm
 
 
 def test_an_error_while_handling_one_file_becomes_its_row(course, submissions, tmp_path, fake_run, monkeypatch):
-    real_rebuild = grading.rebuild
+    release = nbformat.read(course.lab_notebook(LAB), as_version=4)
+    real_from_dict = grading.nbformat.from_dict
 
-    def rebuild(release, notebook):
-        if len(notebook.cells) == len(release.cells) and all(c.source == r.source for c, r in zip(notebook.cells, release.cells)):
+    def from_dict(notebook):
+        cells = notebook.get("cells", [])
+        if len(cells) == len(release.cells) and all(c["source"] == r.source for c, r in zip(cells, release.cells)):
             raise RuntimeError("boom")  # the untouched notebook
-        return real_rebuild(release, notebook)
+        return real_from_dict(notebook)
 
-    monkeypatch.setattr(grading, "rebuild", rebuild)
+    monkeypatch.setattr(grading.nbformat, "from_dict", from_dict)
     rows = {r.student_id: r for r in grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)}
     assert rows["untouched"].status == "grader error" and "RuntimeError: boom" in rows["untouched"].notes[-1]
     assert rows["full-marks"].status == rows["partial"].status == "graded"
@@ -143,7 +151,7 @@ def test_a_fixed_check_regrades_instead_of_reusing_stale_results(course_copy, su
 
 
 def test_a_worker_whose_course_differs_refuses_the_job(course_copy):
-    job = {"course_root": str(course_copy.root), "lab": LAB, "student_id": "s1", "grader_version": "0" * 16, "notebook": "{}"}
+    job = {"course_root": str(course_copy.root), "lab": LAB, "student_id": "s1", "grader_version": "0" * 16, "submission": "{}"}
     answer = worker.grade_one(job)
     assert answer["status"] == "grader error" and "differ from the instructor's" in answer["problems"][0]
 

@@ -272,17 +272,14 @@ def test_the_review_reads_a_bounded_amount_of_code():
                      "reviewed per notebook; read it"]
 
 
-def test_prepare_bounded_fills_what_grading_fills(release, finished):
-    """The function a worker calls gives the row what grading's own preparation gives it."""
-    from autograde.grading import Row, _prepare
-
+def test_prepare_bounded_fills_the_row(release, finished):
+    """What a worker calls: the rebuilt notebook, how each answer was found, notes and flags."""
     notebook = copy.deepcopy(finished[0])
     notebook.cells.insert(3, nbformat.v4.new_code_cell("import ctypes"))
     notebook.cells[index_of(notebook, "test_lstm_cell")].source = "pass"
-    row = Row("a.ipynb", "a", "ok")
-    rebuilt = _prepare(row, release, copy.deepcopy(notebook))
     prepared = prepare_bounded(release, copy.deepcopy(notebook))
-    assert (prepared.answers, prepared.notes, prepared.flags) == (row.answers, row.notes, row.flags)
-    assert [(c.cell_type, c.source, c.metadata) for c in prepared.notebook.cells] == [(c.cell_type, c.source, c.metadata) for c in rebuilt.cells]
-    assert prepared.flags and prepared.notes
+    assert all(m.endswith("grade_id") for m in prepared.answers.split("; "))
+    assert any("edited test cells were replaced" in n for n in prepared.notes) and any("ctypes" in f for f in prepared.flags)
+    test = prepared.notebook.cells[index_of(prepared.notebook, "test_lstm_cell")]
+    assert test.source == release.cells[index_of(release, "test_lstm_cell")].source
     nbformat.validate(prepared.notebook)
