@@ -39,13 +39,18 @@ def graded(request, course, tmp_path_factory):
     examples = course.root / "autograde" / "examples" / lab
     expected = json.loads((examples / "expected.json").read_text())
     if not grades_machinery(lab):
-        expected = {name: row for name, row in expected.items() if Path(name).stem in LAB_SPECIFIC}
+        expected = {name: row for name, row in expected.items() if Path(on_disk(name)).stem in LAB_SPECIFIC}
     submissions = tmp_path_factory.mktemp(f"submissions-{lab}")
-    for name in expected:
+    for name in {on_disk(name) for name in expected}:
         shutil.copy(examples / "submissions" / name, submissions / name)
     out = tmp_path_factory.mktemp(f"grading-{lab}")
     rows = grade_folder(course, lab, submissions, out, workers=2, limits=LIMITS, progress=False)
     return lab, submissions, expected, out, rows
+
+
+def on_disk(row_file):
+    """The file a row is for: ``names-another.zip/full-marks.ipynb`` is a member of ``names-another.zip``."""
+    return row_file.split("/")[0]
 
 
 def machinery_examples(lab, rows):
@@ -60,8 +65,8 @@ def test_every_lab_has_examples(course):
         examples = course.root / "autograde" / "examples" / lab
         assert (examples / "expected.json").is_file(), f"run `course make-examples {lab}`"
         expected = json.loads((examples / "expected.json").read_text())
-        assert sorted(expected) == sorted(p.name for p in (examples / "submissions").iterdir())
-        assert set(LAB_SPECIFIC) < {Path(name).stem for name in expected}
+        assert sorted({on_disk(name) for name in expected}) == sorted(p.name for p in (examples / "submissions").iterdir())
+        assert set(LAB_SPECIFIC) < {Path(on_disk(name)).stem for name in expected}
 
 
 def test_exact_scores_and_a_row_for_every_file(graded):
@@ -109,6 +114,10 @@ def test_what_the_grading_machinery_did_is_said_in_the_row(graded):
     assert any("time limit" in n for n in by_name["infinite-loop.ipynb"].notes)
     assert "submit the .ipynb" in by_name["not-a-notebook.py"].status
     assert any(n.startswith("repaired:") for n in by_name["schema-broken.ipynb"].notes)
+    # Intake: a zip counts for its owner alone, an oversized one gets one row, a huge notebook is graded in its budget.
+    assert by_name["full-marks.ipynb"].score == by_name["full-marks.ipynb"].max_score
+    assert any("counts only for names-another" in n for n in by_name["names-another.zip/full-marks.ipynb"].notes)
+    assert by_name["many-members.zip"].status.startswith("archive has 2,000 members")
     assert any("produced more output than the limits allow" in n for n in by_name["huge-result.ipynb"].notes)
     # Attacks on checks run in the kernel, with stub answers: every test fails, as it does for the untouched lab.
     for attack in STUB_ATTACKS:
