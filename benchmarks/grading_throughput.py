@@ -5,12 +5,13 @@ the lab under LAB_BUDGET=smoke, on this machine, in one run. Prints submissions 
 the ratios to nbgrader, and our per-notebook overhead: wall time minus the time the
 notebooks spent executing, per notebook (1 worker). Our kernels are forked from a server with
 TensorFlow already imported (autograde/forked_kernels.py); nbgrader starts each one afresh.
-Plain nbgrader runs the same hidden tests, imported the way a plain nbgrader course would.
+Plain nbgrader runs the test cells in the kernel, where only the visible checks have their stored expectations, so
+it runs the visible checks alone; ours probes the hidden ones too and judges every call in the grader's process.
 
 It also prints what the sandbox costs (2 workers with and without it) and what the self-test
 costs (one reference notebook, graded before anyone and then cached), per notebook.
 
-Targets: at least 2x nbgrader's throughput on a 2-core machine; overhead under 3 s a notebook.
+Targets: at least 2x nbgrader's throughput on a 2-core machine; overhead under 1 s a notebook.
 
     python benchmarks/grading_throughput.py [--lab lab1] [--count 20]
 """
