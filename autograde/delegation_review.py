@@ -19,8 +19,8 @@ Delegation hidden by indirection (``getattr`` with a built name, ``exec``) is no
 """
 import ast
 import functools
-import importlib
 import inspect
+import sys
 
 from course_utils.checks.delegation import refusal_message
 
@@ -78,9 +78,56 @@ def _dotted(node):
     return None
 
 
+def _bound_inside(definition):
+    """Names a definition binds for itself (parameters, assignments, loop and ``with`` targets, inner imports and
+    definitions): a use of one of them reads the local, not the notebook's name."""
+    bound = set()
+    for node in ast.walk(definition):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is not definition:
+            bound.add(node.name)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    for node in ast.walk(definition):  # `global x` makes x the notebook's again
+        if isinstance(node, ast.Global):
+            bound -= set(node.names)
+    return bound
+
+
+def _uses(definition):
+    """The Name and Attribute nodes of a definition that can run what they name: not annotations, nor the classes an
+    ``isinstance`` or ``issubclass`` compares with."""
+    skipped = set()
+    for node in ast.walk(definition):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            skipped.add(id(node.annotation))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns is not None:
+            skipped.add(id(node.returns))
+        elif isinstance(node, ast.AnnAssign):
+            skipped.add(id(node.annotation))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("isinstance", "issubclass") and len(node.args) == 2:
+            skipped.add(id(node.args[1]))
+    stack = [definition]
+    while stack:
+        node = stack.pop()
+        if id(node) in skipped:
+            continue
+        if isinstance(node, (ast.Attribute, ast.Name)):
+            yield node
+            if isinstance(node, ast.Attribute):
+                continue  # its value is part of the same dotted name
+        stack.extend(ast.iter_child_nodes(node))
+
+
 @functools.lru_cache(maxsize=256)
 def used_names(student_sources, other_sources, name):
-    """The dotted names (imports resolved) that the student's definition of ``name`` and the definitions it uses name."""
+    """The dotted names (imports resolved) that the student's definition of ``name``, and the student's definitions it
+    uses, name from the notebook's scope (names bound inside a definition are its own locals, not followed)."""
     student = [tree for tree in map(_parse, student_sources) if tree is not None]
     others = [tree for tree in map(_parse, other_sources) if tree is not None]
     aliases, definitions = _aliases(others + student), _definitions(student)
@@ -90,33 +137,55 @@ def used_names(student_sources, other_sources, name):
         if current in seen or current not in definitions:
             continue
         seen.add(current)
-        for node in ast.walk(definitions[current]):
-            dotted = _dotted(node) if isinstance(node, (ast.Attribute, ast.Name)) else None
+        definition = definitions[current]
+        local = _bound_inside(definition) if not isinstance(definition, (ast.Assign, ast.AnnAssign)) else set()
+        for node in _uses(definition):
+            dotted = _dotted(node)
             if not dotted:
                 continue
             head, _, rest = dotted.partition(".")
+            if head in local and head != current:
+                continue
             if head in definitions and head not in seen:
                 queue.append(head)
             if head in aliases:
-                names.add(f"{aliases[head]}.{rest}".rstrip("."))
+                names.add(_canonical(f"{aliases[head]}.{rest}".rstrip(".")))
+    return names
+
+
+def _canonical(dotted):
+    """``tensorflow.keras.x`` is ``keras.x`` (TensorFlow 2.16+ ships Keras 3 as tf.keras)."""
+    return "keras." + dotted[len("tensorflow.keras."):] if dotted.startswith("tensorflow.keras.") else dotted
+
+
+def _declared(forbidden):
+    """The dotted names a forbidden function's ``name`` gives (``"tf.clip_by_global_norm"``), ``tf.`` read as tensorflow."""
+    names = set()
+    for token in forbidden.name.replace("(", " ").replace(")", " ").replace(",", " ").split():
+        if "." in token and token.replace(".", "").replace("_", "").isalnum():
+            names.add(_canonical("tensorflow." + token[3:] if token.startswith("tf.") else token))
     return names
 
 
 @functools.lru_cache(maxsize=4096)
 def resolve(dotted):
-    """The object a dotted name of a library in :data:`LIBRARIES` names, or None."""
+    """The object a dotted name of a library in :data:`LIBRARIES` names, or None.
+
+    Nothing is imported on a student's say-so: the name is looked up in the modules this process has already
+    loaded (the grader imports the libraries and the references before it judges), attribute by attribute.
+    """
     parts = dotted.split(".")
     if parts[0] not in LIBRARIES:
         return None
     for split in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:split]))
-        except Exception:  # noqa: BLE001: not a module (an attribute), or a module that fails to import
+        obj = sys.modules.get(".".join(parts[:split]))
+        if obj is None:
             continue
         try:
             for attribute in parts[split:]:
-                obj = getattr(obj, attribute)
-        except Exception:  # noqa: BLE001
+                # No lookup that runs code: a module's own dict (no lazy import), a class's static attributes.
+                obj = vars(obj)[attribute] if inspect.ismodule(obj) else inspect.getattr_static(obj, attribute)
+        except (KeyError, AttributeError, TypeError):
             return None
         return obj
     return None
@@ -143,10 +212,11 @@ def _codes(obj):
 def delegation(exercise, student_sources, other_sources, name):
     """The refusal message when the student's ``name`` uses one of ``exercise``'s forbidden functions, else None."""
     for dotted in sorted(used_names(tuple(student_sources), tuple(other_sources), name)):
-        for code in _codes(resolve(dotted)):
-            forbidden = next((f for f in exercise.forbidden if f.matches(code)), None)
-            if forbidden is not None:
-                return refusal_message(exercise, forbidden) + f" (your code names {dotted})"
+        by_name = next((f for f in exercise.forbidden if dotted in _declared(f)), None)  # a library not loaded here too
+        by_code = (f for code in _codes(resolve(dotted)) for f in exercise.forbidden if f.matches(code))
+        forbidden = by_name or next(by_code, None)
+        if forbidden is not None:
+            return refusal_message(exercise, forbidden) + f" (your code names {dotted})"
     return None
 
 

@@ -50,7 +50,12 @@ _GRADER = "the grader's private package"
 # Dotted names, after imports are resolved (``from inspect import getsource as g`` makes ``g`` mean
 # ``inspect.getsource``), whose import or use is flagged. Patterns as in fnmatch; every prefix of
 # a dotted name is tried, so ``subprocess`` covers ``subprocess.run`` too.
+_THREADS = "runs code in another thread or process, which the checks' watch for delegation does not see"
+_PROBES = "the checks' probes and their inputs: code that runs them can forge what the grader observes"
+
 NAMES = {
+    **dict.fromkeys(["threading.Thread", "threading.Timer", "_thread", "concurrent.futures", "multiprocessing",
+                     "asyncio.to_thread"], _THREADS),
     # Replacing what the tests import or call.
     "sys.modules": _MODULES,
     "sys.meta_path": _MODULES,
@@ -188,6 +193,8 @@ ATTRIBUTES = {
     **dict.fromkeys(["co_code", "co_consts", "co_names"], _CODE),
     "__builtins__": _BUILTINS,
     "__self__": "a built-in function's module (print.__self__ is builtins) or a method's object",
+    **dict.fromkeys(["__getattribute__", "__setattr__", "__delattr__"], "reads or writes attributes past their normal lookup"),
+    **dict.fromkeys(["run_probe", "EXPECTED_DIR", "stored_expectation"], _PROBES),
     **dict.fromkeys(["__subclasses__", "__mro__", "__bases__", "__base__"], _CLASSES),
     # Tracebacks, frames, generators and coroutines lead to the frames of running code.
     **dict.fromkeys(["__traceback__", "tb_frame", "tb_next", "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "f_trace",
@@ -547,6 +554,50 @@ def _short(node, limit=60):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+CHECKS_PUBLIC = re.compile(r"check_\w+|CheckFailed")
+CHECK_MACHINERY = re.compile(r"(?:probe|compare|check|expect)_\w+|run_probe")  # what an assignment may not replace
+
+
+def _dunder_bindings(tree):
+    """Special names (``__import__``, ``__builtins__``, ``__name__``...) a cell binds at its top level, however it binds
+    them: an assignment, a def or class, ``import x as __import__``, ``except E as __import__``, a loop target."""
+    found, stack = set(), list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names = [node.name]  # their bodies are their own scopes
+            stack.extend(node.decorator_list)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [alias.asname or alias.name.split(".")[0] for alias in node.names]
+        elif isinstance(node, ast.ExceptHandler):
+            names = [node.name] if node.name else []
+            stack.extend(node.body)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names = [node.id]
+        elif isinstance(node, ast.Lambda):
+            names = []
+        else:
+            names = []
+            stack.extend(ast.iter_child_nodes(node))
+        found |= {name for name in names if SPECIAL_ATTRIBUTE.fullmatch(name)}
+    return found
+
+
+def _checks_internal(name):
+    """Whether a dotted name reaches into the checks beyond what a test cell calls: ``checks.batch_data``,
+    ``course_utils.checks.probing``, ``course_utils.checks.lab2.probe_generate`` (not ``checks.check_generate``)."""
+    parts = name.split(".")
+    if parts[:2] == ["course_utils", "checks"]:
+        rest = parts[2:]
+        if rest and re.fullmatch(r"lab\d+", rest[0]):
+            rest = rest[1:]
+    elif parts[0] == "checks":
+        rest = parts[1:]
+    else:
+        return False
+    return bool(rest) and not CHECKS_PUBLIC.fullmatch(rest[0])
+
+
 def _first_match(name, table):
     """(the first prefix of a dotted name that a pattern of ``table`` matches, its reason) or None."""
     parts = name.split(".")
@@ -846,6 +897,8 @@ class _Review(ast.NodeVisitor):
             if isinstance(node, ast.Call):
                 self.called.add(id(node.func))
         self._rebindings(tree)
+        for name in sorted(_dunder_bindings(tree)):
+            self.flag(f"binds {name} in the notebook's namespace (a name Python itself looks up: the grader's requests run there)")
         self.visit(tree)
 
     # --- resolving names -------------------------------------------------------------------
@@ -952,6 +1005,8 @@ class _Review(ast.NodeVisitor):
         match = _first_match(name, NAMES)
         if match:  # an import is named in full (urllib.request), a use by what matched (sys.modules)
             self.flag(f"{verb} {name if verb == 'imports' else match[0]} ({match[1]})")
+        elif _checks_internal(name):
+            self.flag(f"{verb} {name} ({_PROBES})")
         elif verb == "uses" and HISTORY_NAME.fullmatch(name.split(".")[0]):
             self.flag(f"uses {name.split('.')[0]} ({_HISTORY})")
 
@@ -1087,8 +1142,11 @@ class _Review(ast.NodeVisitor):
                 self._targets([target.value], verb)
             elif isinstance(target, ast.Attribute):
                 written = f"del {_short(target)}" if verb == "deletes" else f"{_short(target)} = ..."
+                before = len(self.flags)
                 self._patched(target, verb, written)
                 self._special(target.attr, verb, written)
+                if CHECK_MACHINERY.fullmatch(target.attr) and len(self.flags) == before:  # through what this review cannot trace
+                    self.flag(f"{verb} an attribute named {target.attr}, as the checks name their parts ({written}: {_PROBES})")
 
     def _patched(self, target, verb, written):
         """Flags writing an attribute of an imported module (or class), of an alias of one, or of the

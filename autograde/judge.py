@@ -286,7 +286,7 @@ class JudgedCells(HasTraits):
                 return self._fail(cell, "CheckFailed", f"{failure}{note}")
             except TestPlanError as error:
                 return self._fail(cell, "GraderError", f"the instructor's test cell cannot be judged: {error}")
-            except Exception as error:  # the grader's own trouble: that test fails, and the row says so
+            except (Exception, SystemExit) as error:  # the grader's own trouble: that test fails, and the row says so
                 last = traceback.format_exception_only(error)[-1].strip()[:300]
                 return self._fail(cell, "GraderError", f"judging {CHECK_PREFIX}{step.check} failed in the grader: {last}")
             if not step.hidden:

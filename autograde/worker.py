@@ -130,7 +130,7 @@ def grade_one(job):
     _adopt_orphans()
     try:
         result = _grade(job)
-    except Exception as error:  # the job keeps its row, with what went wrong
+    except (Exception, SystemExit) as error:  # the job keeps its row, with what went wrong (a library's exit() too)
         last = traceback.format_exception_only(error)[-1].strip()
         result = {"student_id": job.get("student_id"), "status": "grader error", "tests": {}, "problems": [f"grading failed: {last[:300]}"]}
     finally:

@@ -53,3 +53,36 @@ def test_every_exercise_of_every_lab_is_named_by_a_probe():
         probes = [v.probe for k, v in vars(module).items() if k.startswith("check_") and hasattr(v, "probe")]
         named = {exercise.name for probe in probes for exercise in probe_exercises(probe)}
         assert exercises and exercises <= named, (module.__name__, exercises - named)
+
+
+@pytest.mark.parametrize("student", [
+    # a parameter that shares its name with a notebook variable built with Keras
+    ["model = keras.Sequential([keras.layers.Dense(2)])\n", "def clip_gradients(grads, max_norm, model=None):\n    return grads, 1.0\n"],
+    # a local that shares its name with a notebook variable
+    ["c = tf.clip_by_global_norm\n", "def clip_gradients(grads, max_norm):\n    c = 2.0\n    return grads, c\n"],
+    # a class compared with, not run
+    ["def clip_gradients(grads, max_norm):\n    assert not isinstance(grads, tf.clip_by_global_norm)\n    return grads, 1.0\n"],
+    # an annotation is not a call
+    ["def clip_gradients(grads: tf.clip_by_global_norm, max_norm) -> tf.clip_by_global_norm:\n    return grads, 1.0\n"],
+])
+def test_names_the_answer_does_not_run_are_not_delegation(student):
+    assert delegation(CLIP, student, SETUP, "clip_gradients") is None
+
+
+def test_a_forbidden_function_of_a_library_the_grader_has_not_loaded_is_known_by_its_name():
+    recall = Exercise("macro_recall", "count it yourself", (Forbidden("sklearn.metrics.recall_score", "sklearn/metrics/_classification.py", "recall_score"),))
+    student = "from sklearn.metrics import recall_score\ndef macro_recall(y, p, k):\n    return recall_score(y, p, average='macro')\n"
+    assert "is the exercise itself" in delegation(recall, [student], SETUP, "macro_recall")
+
+
+def test_no_module_a_student_names_is_imported_by_the_grader():
+    import sys
+
+    student = "def clip_gradients(grads, max_norm):\n    x: numpy.f2py.__main__ = 1\n    return numpy.distutils_student_module.run(grads), 1.0\n"
+    delegation(CLIP, [student], SETUP + ["import numpy"], "clip_gradients")
+    assert "numpy.f2py.__main__" not in sys.modules and "numpy.distutils_student_module" not in sys.modules
+
+
+def test_tf_keras_is_keras():
+    student = "class MyRNNCell(tf.keras.layers.SimpleRNNCell):\n    pass\n"
+    assert "is the exercise itself" in delegation(RNN, [student], SETUP, "MyRNNCell")

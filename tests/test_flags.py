@@ -587,3 +587,27 @@ def test_names_spelled_past_a_long_run_of_text_are_still_found():
 @pytest.mark.parametrize("source", __import__("autograde.examples", fromlist=["DISGUISES"]).DISGUISES)
 def test_every_disguise_of_the_example_submissions_is_flagged_on_its_own(source):
     assert review_flags([("cell 1", source)]), source
+
+
+@pytest.mark.parametrize("source, flag", [
+    # Found in a hostile review of judging outside the kernel: ways to take over or feed the probes.
+    ("def __import__(name, *args, **kwargs):\n    return None\n", "binds __import__"),
+    ("class __import__:\n    pass\n", "binds __import__"),
+    ("import os as __import__\n", "binds __import__"),
+    ("try:\n    pass\nexcept Exception as __import__:\n    pass\n", "binds __import__"),
+    ("__builtins__ = {}\n", "binds __builtins__"),
+    ("x = checks.batch_data(3)\n", "uses checks.batch_data (the checks' probes"),
+    ("import course_utils.checks.probing as p\n", "imports course_utils.checks.probing"),
+    ("from course_utils.checks.lab2 import generation_model\n", "imports course_utils.checks.lab2.generation_model"),
+    ("class A:\n    m = checks\nA.m.probe_generate = 1\n", "an attribute named probe_generate"),
+    ("def f():\n    return checks\nf().run_probe = 1\n", "an attribute named run_probe"),
+    ("type(checks).__getattribute__(checks, 'x')\n", "past their normal lookup"),
+    ("from concurrent.futures import ThreadPoolExecutor\npool = ThreadPoolExecutor(1)\n", "another thread"),
+    ("import threading\nthreading.Thread(target=print).start()\n", "another thread"),
+])
+def test_taking_over_or_feeding_the_probes(source, flag):
+    assert any(flag in f for f in flags_of(source)), flags_of(source)
+
+
+def test_a_test_cells_own_call_and_dunder_methods_are_not_flagged():
+    assert flags_of("checks.check_get_batch(get_batch)\nclass A:\n    def __init__(self):\n        self.x = 1\n") == []

@@ -173,6 +173,13 @@ def _first_column(result):
     return np.asarray(np.asarray(result[0])[:, 0], dtype=np.int64)
 
 
+SPREAD_STARTS = 400  # starts drawn to judge their spread: a correct get_batch misses the ends with chance below 1e-30
+
+
+def _spread_batches(batch_size):
+    return max(40, -(-SPREAD_STARTS // batch_size))
+
+
 def probe_get_batch(get_batch_fn, data_length=500, seq_length=20, batch_size=16, seed=0):
     """``get_batch(vectorized, seq_length, batch_size)``: random windows x and the next characters y.
 
@@ -200,7 +207,7 @@ def probe_get_batch(get_batch_fn, data_length=500, seq_length=20, batch_size=16,
     observed = {"x": result[0].astype(np.int64), "y": result[1].astype(np.int64)}
 
     observed["many_first"], observed["many_error"] = _attempt(
-        lambda: np.concatenate([_first_column(get_batch_fn(data, seq_length, batch_size)) for _ in range(40)]))
+        lambda: np.concatenate([_first_column(get_batch_fn(data, seq_length, batch_size)) for _ in range(_spread_batches(batch_size))]))
     tiny = data[: seq_length + 2]  # exactly two possible starts: 0 and 1
     observed["tiny_first"], observed["tiny_error"] = _attempt(
         lambda: np.concatenate([_first_column(get_batch_fn(tiny, seq_length, 8)) for _ in range(20)]))
@@ -255,7 +262,8 @@ def compare_get_batch(observed, expected, data_length, seq_length, batch_size, s
     many_starts = _positions(observed["many_first"], position_of, "x")
     last_start = data_length - seq_length - 1
     if len(np.unique(many_starts)) < min(10, last_start + 1):
-        fail(f"over 40 batches x started at only {len(np.unique(many_starts))} different positions: draw each row's start at random")
+        fail(f"over {_spread_batches(batch_size)} batches x started at only {len(np.unique(many_starts))} different positions: "
+             "draw each row's start at random")
     if many_starts.max() < 0.8 * last_start or many_starts.min() > 0.2 * last_start:
         fail(f"starts should cover 0..{last_start}; yours ranged over {many_starts.min()}..{many_starts.max()}")
 
@@ -620,6 +628,10 @@ def probe_sample_next(sample_fn, vocab_size=5, draws=20000, seed=0):
 def compare_sample_next(observed, expected, vocab_size, draws, seed):
     """Compares the frequencies with softmax(logits / temperature), and names the mistake whose distribution they follow."""
     for i, temperature in enumerate(SAMPLE_TEMPERATURES):
+        counts = np.asarray(observed["counts"][i])
+        if counts.shape != (vocab_size,) or not np.issubdtype(counts.dtype, np.integer) or counts.min() < 0 \
+                or counts.sum() + observed["outside"][i] != draws:
+            fail(f"at temperature {temperature} the counts of the draws do not add up to the {draws} drawn: was the probe changed?")
         if observed["outside"][i]:
             fail(f"at temperature {temperature}, {observed['outside'][i]} of the {draws} ids were outside 0..{vocab_size - 1}")
         frequencies = np.asarray(observed["counts"][i], dtype=np.float64) / draws
