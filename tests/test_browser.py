@@ -151,6 +151,6 @@ def test_feedback_is_readable_without_mathjax(course, tmp_path):
     text = page.state["text"]
     assert page.state["mathjax"] > 0 or "$h_t$" in text, "math is rendered, or its source is readable"
     # "partial" answers the first half of the exercises (autograde/examples.py): Lab 1's MyLSTMCell is in the second half.
-    assert "test_rnn_cell_weights passed" in text and "test_lstm_cell failed: NotImplementedError" in text
+    assert "test_rnn_cell_weights passed" in text and "test_lstm_cell failed: CheckFailed: your code raised NotImplementedError" in text
     plots = [image for image in page.state["images"] if image["src"].startswith("data:")]  # the Colab badge is online
     assert plots and all(image["src"].startswith(PNG) and image["complete"] and image["width"] > 0 for image in plots)

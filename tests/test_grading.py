@@ -158,7 +158,7 @@ def hidden_text(course, lab):
     solution = nbformat.read(course.solution_notebook(lab), as_version=4)
     references = (course.root / "autograde" / "references" / f"{lab.split('_')[0]}.py").read_text()
     # The references' own lines: not those a student's answer holds too (a reference model is built as the answer is).
-    answers = {line.strip() for cell in solution.cells for line in cell.source.splitlines()}
+    answers = "\n".join(cell.source for cell in solution.cells)
     lines = {line.strip() for line in references.splitlines()
              if len(line.strip()) >= 40 and not line.strip().startswith(("#", "import", "from")) and line.strip() not in answers}
     for cell in solution.cells:
