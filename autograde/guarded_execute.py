@@ -85,7 +85,6 @@ class GuardedExecute(JudgedCells, Execute):
         self._cell_errors = []  # errors in cells the student cannot edit
         self._forked = False
         self.kernel_stop_reason = ""
-        self.judged = {}
         lab = (resources or {}).get("nbgrader", {}).get("assignment")
         if lab and not self.lab:
             from autograde.course import Course

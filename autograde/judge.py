@@ -249,9 +249,7 @@ class JudgedCells(HasTraits):
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         source = (self.test_sources or {}).get(grade_id, cell.source)
         cell.outputs = []
-        self.judged = getattr(self, "judged", {})
-        outcome = await self._async_judge_cell(cell, grade_id, source)
-        self.judged[grade_id] = outcome
+        await self._async_judge_cell(cell, grade_id, source)
         cell.execution_count = execution_count
         return cell
 
@@ -259,11 +257,10 @@ class JudgedCells(HasTraits):
 
     async def _async_judge_cell(self, cell, grade_id, source):
         try:
-            steps = plan_test_cell(source)
+            steps = planned_steps(self.lab, source, self.seed_key, grade_id)
         except TestPlanError as error:
             return self._fail(cell, "GraderError", f"the instructor's test cell cannot be judged: {error}")
-        probes = 0
-        for step in steps:
+        for step, params in steps:
             if isinstance(step, Setup):
                 try:
                     reply = await self._async_request(step.source, cell)
@@ -273,10 +270,7 @@ class JudgedCells(HasTraits):
                     return self._fail(cell, "CheckFailed", f"running `{step.source[:120]}` failed: {_reply_error(reply)}")
                 continue
             try:
-                check = get_check(self.lab, step.check)
-                params = bound_params(check, step, seed_for(self.seed_key, grade_id, probes))
-                probes += 1
-                self._refuse_delegation(check, step, params)
+                self._refuse_delegation(get_check(self.lab, step.check), step)
                 reply = await self._async_request("pass", cell, {"observed": probe_code(self.lab, step, params)})
                 observed = self._observations(reply)
                 message = await asyncio.to_thread(judge, self.lab, step, params, observed)
@@ -285,18 +279,15 @@ class JudgedCells(HasTraits):
             except CheckFailed as failure:
                 note = " (a hidden test, with other sizes and seeds than the visible one)" if step.hidden else ""
                 return self._fail(cell, "CheckFailed", f"{failure}{note}")
-            except TestPlanError as error:
-                return self._fail(cell, "GraderError", f"the instructor's test cell cannot be judged: {error}")
             except (Exception, SystemExit) as error:  # the grader's own trouble: that test fails, and the row says so
                 last = traceback.format_exception_only(error)[-1].strip()[:300]
                 return self._fail(cell, "GraderError", f"judging {CHECK_PREFIX}{step.check} failed in the grader: {last}")
             if not step.hidden:
                 cell.outputs.append(new_output("stream", name="stdout", text=f"\u2714 {message}\n"))
-        if any(step.hidden for step in steps if isinstance(step, ProbeCall)):
+        if any(step.hidden for step, params in steps if params is not None):
             cell.outputs.append(new_output("stream", name="stdout", text="\u2714 the hidden tests pass too\n"))
-        return "passed"
 
-    def _refuse_delegation(self, check, call, params):
+    def _refuse_delegation(self, check, call):
         """Fails when the code of an object the probe runs delegates its exercise (judged on the student's code)."""
         from autograde.delegation_review import delegation, probe_exercises
 
@@ -317,7 +308,6 @@ class JudgedCells(HasTraits):
 
     def _fail(self, cell, ename, message):
         cell.outputs.append(new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"]))
-        return f"failed: {message}"
 
     async def _async_request(self, code, cell, user_expressions=None):
         """Runs ``code`` in the kernel, silently and out of its history; returns the reply's content.
@@ -371,17 +361,27 @@ def test_sources(course, lab):
     return _solution_test_sources(str(path), path.stat().st_mtime_ns)
 
 
-def judged_params(lab, source, seed_key=None, grade_id=""):
-    """Every probe call of a test cell's source with its bound literal arguments (seeds drawn when ``seed_key`` is given)."""
-    calls, index = [], 0
+def planned_steps(lab, source, seed_key=None, grade_id=""):
+    """A test cell's steps, each with its bound arguments: ``(Setup, None)`` or ``(ProbeCall, params)``.
+
+    With ``seed_key`` (``""`` included), the n-th probe call's seed is :func:`seed_for` (key, test, n); without it
+    the cell's own seeds stay. Raises TestPlanError for a cell the grader cannot judge.
+    """
+    steps, index = [], 0
     for step in plan_test_cell(source):
-        if isinstance(step, ProbeCall):
-            check = get_check(lab, step.check)
-            seed = seed_for(seed_key, grade_id, index) if seed_key else None
-            calls.append((step, bound_params(check, step, seed)))
-            index += 1
-    return calls
+        if isinstance(step, Setup):
+            steps.append((step, None))
+            continue
+        seed = seed_for(seed_key, grade_id, index) if seed_key is not None else None
+        steps.append((step, bound_params(get_check(lab, step.check), step, seed)))
+        index += 1
+    return steps
+
+
+def judged_params(lab, source, seed_key=None, grade_id=""):
+    """Every probe call of a test cell's source with its bound arguments (see :func:`planned_steps`)."""
+    return [(step, params) for step, params in planned_steps(lab, source, seed_key, grade_id) if params is not None]
 
 
 __all__ = ["JudgedCells", "ProbeCall", "Setup", "TestPlanError", "expectation", "get_check", "is_test_cell",
-           "judge", "judged_params", "plan_test_cell", "probe_code", "seed_for", "submission_seed_key"]
+           "judge", "judged_params", "plan_test_cell", "planned_steps", "probe_code", "seed_for", "submission_seed_key"]
