@@ -462,14 +462,19 @@ def compare_lstm_cell(observed, expected, batch, steps, input_dim, units, seed):
     message = _step_mismatch(actual_seq, expected_seq, "keras.layers.LSTM", "check the new states you return: [h, c], in that order")
     if message:
         fail(message + _gate_order_hint(actual_seq, expected["gate_orders"]))
-    if np.allclose(actual_h, expected_c, atol=ATOL) and np.allclose(actual_c, expected_h, atol=ATOL):
-        fail("the states come back as [c, h]; Keras expects [h, c]")
-    check_close("final hidden state h", actual_h, expected_h, atol=ATOL)
-    check_close("final cell state c", actual_c, expected_c, atol=ATOL)
+    _compare_final_states(actual_h, actual_c, expected_h, expected_c)
     return f"RNN(MyLSTMCell({units})) matches keras.layers.LSTM({units}): outputs and final h, c agree to {ATOL}"
 
 
 check_lstm_cell = Check(probe_lstm_cell, compare_lstm_cell)
+
+
+def _compare_final_states(actual_h, actual_c, expected_h, expected_c, cell_state="final cell state c"):
+    """An LSTM-like cell's final h and c against the expected ones; names states returned as [c, h]."""
+    if np.allclose(actual_h, expected_c, atol=ATOL) and np.allclose(actual_c, expected_h, atol=ATOL):
+        fail("the states come back as [c, h]; Keras expects [h, c]")
+    check_close("final hidden state h", actual_h, expected_h, atol=ATOL)
+    check_close(cell_state, actual_c, expected_c, atol=ATOL)
 
 
 def peephole_lstm_inputs(batch, steps, input_dim, units, seed):

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
-from course_utils.checks.lab1 import LSTM_CELL, _step_mismatch
+from course_utils.checks.lab1 import LSTM_CELL, _step_mismatch, _compare_final_states
 from course_utils.checks.probing import Check
 from course_utils.layers import load_model
 
@@ -707,10 +707,7 @@ def compare_layer_norm_lstm_cell(observed, expected, batch, steps, input_dim, un
                 fail(message)
         fail(_step_mismatch(actual_seq, expected_seq, "the reference", "look at how c_{t-1} and h_{t-1} enter") + "; check the "
              "formula of each line of call (gate blocks in Keras's order i, f, c, o; c_t from c_{t-1}; h_t from LN(c_t))")
-    if np.allclose(actual_h, expected_c, atol=ATOL) and np.allclose(actual_c, expected_h, atol=ATOL):
-        fail("the states come back as [c, h]; Keras expects [h, c]")
-    check_close("final hidden state h", actual_h, expected_h, atol=ATOL)
-    check_close("final cell state c (not normalised)", actual_c, expected_c, atol=ATOL)
+    _compare_final_states(actual_h, actual_c, expected_h, expected_c, "final cell state c (not normalised)")
     return f"RNN(LayerNormLSTMCell({units})) matches the layer-normalised LSTM computed in numpy, each example with its own statistics"
 
 
