@@ -8,6 +8,10 @@ code) and the hidden tests' printouts are dropped. Widget outputs (a tqdm progre
 their text: a static page cannot show a widget, and nbconvert's placeholder script for one needs jQuery,
 which the feedback page does not load (the browser reported "$ is not defined").
 """
+import functools
+
+from jinja2 import FileSystemBytecodeCache
+from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
@@ -22,6 +26,26 @@ def failure_message(cell):
     for output in errors:
         return f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip().rstrip(":")
     return None
+
+
+class FeedbackExporter(HTMLExporter):
+    """nbgrader's feedback exporter (HTML with its ``feedback`` template) whose compiled templates Jinja keeps on disk.
+
+    nbgrader makes a new exporter for every feedback page, and each parsed and compiled the same nine templates again,
+    a quarter of a second a notebook. Jinja's bytecode cache (in a folder of the user's own, keyed by each template's
+    source) makes that a load.
+    """
+
+    @property
+    def environment(self):
+        environment = super().environment
+        environment.bytecode_cache = _bytecode_cache()
+        return environment
+
+
+@functools.cache
+def _bytecode_cache():
+    return FileSystemBytecodeCache()
 
 
 class HideTestDetails(NbGraderPreprocessor):

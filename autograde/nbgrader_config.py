@@ -10,7 +10,7 @@ from nbgrader.converters import Autograde, GenerateAssignment
 from nbgrader.preprocessors import ClearSolutions, Execute, GetGrades
 
 from autograde.course import Course
-from autograde.feedback import HideTestDetails
+from autograde.feedback import FeedbackExporter, HideTestDetails
 from autograde.guarded_execute import GuardedExecute
 from autograde.preprocessors import ClearSolutionsKeepTodo, SetColabLinks
 
@@ -34,4 +34,5 @@ c.Autograde.autograde_preprocessors = [
     GuardedExecute if p is Execute else p for p in Autograde.class_traits()["autograde_preprocessors"].default()
 ]
 c.GenerateFeedback.preprocessors = [GetGrades, HideTestDetails, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.exporter_class = FeedbackExporter
 c.Execute.kernel_name = "python3"  # the submission's own kernelspec may name a kernel this machine lacks

@@ -23,20 +23,20 @@ compared with at most :data:`CANDIDATES` student cells (those nearest where it b
 is everything grading needs of a notebook (rebuild, edited tests, the code review), bounded.
 """
 import copy
-import difflib
 import itertools
 import time
 from dataclasses import dataclass, field
 
 import nbformat
 from nbformat.v4.nbbase import random_cell_id
+from rapidfuzz.fuzz import ratio
 
 SIMILAR_ENOUGH = 0.35  # a student's answer keeps the stub's signature and docstring
 IN_PLACE_BONUS = 0.1  # for a cell between the instructor cells around the answer's place
 SAME_CELL = 0.9  # a cell this close to an instructor cell is that cell, not an extra one
 # Bounds, none reached by an honest notebook (the largest instructor cell of the labs is 3,201 characters,
 # the longest notebook 82 cells).
-SIMILARITY_CHARS = 5_000  # characters of each cell a similarity score compares (difflib's cost grows with their product)
+SIMILARITY_CHARS = 5_000  # characters of each cell a similarity score compares (its cost grows with their product)
 CANDIDATES = 100  # student cells compared with one instructor cell: those nearest the instructor cells around its place
 REBUILD_SECONDS = 20  # wall-clock budget of one rebuild
 REVIEW_CELL_CHARS = 20_000  # a student cell longer than this is not reviewed, but flagged for a person to read
@@ -77,17 +77,9 @@ class _Clock:
 
 
 def _similarity(a, b, at_least=0.0):
-    """difflib's ratio of two sources (their first SIMILARITY_CHARS characters); 0 when its cheap upper bounds show
-    it is below ``at_least``."""
-    a, b = a[:SIMILARITY_CHARS], b[:SIMILARITY_CHARS]
-    if a == b:
-        return 1.0
-    if 2 * min(len(a), len(b)) < at_least * (len(a) + len(b)):  # real_quick_ratio, before building a matcher
-        return 0.0
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    if matcher.real_quick_ratio() < at_least or matcher.quick_ratio() < at_least:
-        return 0.0
-    return matcher.ratio()
+    """How alike two sources are, 0 to 1 (their first SIMILARITY_CHARS characters): twice the length of their longest
+    common subsequence over their total length, rapidfuzz's ``ratio``; 0 when it is below ``at_least``."""
+    return ratio(a[:SIMILARITY_CHARS], b[:SIMILARITY_CHARS], score_cutoff=100 * at_least) / 100
 
 
 def _is_answer(cell):

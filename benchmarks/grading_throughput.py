@@ -5,11 +5,13 @@ the lab under LAB_BUDGET=smoke, on this machine, in one run. Prints submissions 
 the ratios to nbgrader, and our per-notebook overhead: wall time minus the time the
 notebooks spent executing, per notebook (1 worker). Our kernels are forked from a server with
 TensorFlow already imported (autograde/forked_kernels.py); nbgrader starts each one afresh.
-Plain nbgrader runs the test cells in the kernel, where only the visible checks have their stored expectations, so
-it runs the visible checks alone; ours probes the hidden ones too and judges every call in the grader's process.
 
-It also prints what the sandbox costs (2 workers with and without it) and what the self-test
-costs (one reference notebook, graded before anyone and then cached), per notebook.
+Both run the same tests. Plain nbgrader runs them as it did before issue 14: every check, hidden ones included, in
+the kernel, which gets a copy of course_utils whose stored expectations cover the hidden calls too (the student
+bundle's cover only the visible ones). Ours probes them in the kernel and judges every call in the grader's process.
+``--visible-only`` adds the baseline that runs the visible checks alone (less work than ours);
+``--sandbox-cost`` adds 2 workers without the sandbox. It always prints what the self-test costs (one reference
+notebook, graded before anyone and then cached), per notebook.
 
 Targets: at least 2x nbgrader's throughput on a 2-core machine; overhead under 1 s a notebook.
 
@@ -52,16 +54,28 @@ def make_submissions(course, lab, count, folder):
 HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS\n?", re.DOTALL)
 
 
-def plain_nbgrader(course, lab, submissions, root):
-    """nbgrader as shipped: its own config, one `nbgrader autograde` process, notebooks one at a time."""
+def plain_nbgrader(course, lab, submissions, root, visible_only=False):
+    """nbgrader as shipped: its own config, one `nbgrader autograde` process, notebooks one at a time.
+
+    Its kernels import a copy of course_utils whose stored expectations cover every call of the test cells, hidden
+    ones included, so they run the same checks ours judges; ``visible_only`` removes the hidden tests instead.
+    """
+    from autograde.references import expected_data, expected_path
+
     shutil.copytree(course.solutions_dir / lab, root / "source" / lab)
     source = root / "source" / lab / f"{lab}.ipynb"
-    # Plain nbgrader runs test cells in the kernel, where only the visible checks' expectations exist: it gets the
-    # visible checks alone (ours runs the hidden ones too, so the ratio below is, if anything, in plain nbgrader's favour).
-    notebook = nbformat.read(source, as_version=4)
-    for cell in notebook.cells:
-        cell.source = HIDDEN_REGION.sub("", cell.source)
-    nbformat.write(notebook, source)
+    env = {**os.environ, "LAB_BUDGET": "smoke"}
+    if visible_only:
+        notebook = nbformat.read(source, as_version=4)
+        for cell in notebook.cells:
+            cell.source = HIDDEN_REGION.sub("", cell.source)
+        nbformat.write(notebook, source)
+    else:
+        package = root / "packages"
+        shutil.copytree(course.root / "course_utils", package / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
+        stored = package / "course_utils" / expected_path(lab).relative_to(course.root / "course_utils")
+        stored.write_text(json.dumps(expected_data(course, lab, hidden=True)))
+        env["PYTHONPATH"] = os.pathsep.join([str(package), *filter(None, [os.environ.get("PYTHONPATH")])])
     for path in sorted(submissions.iterdir()):
         student = path.name.split("_")[0]
         (root / "submitted" / student / lab).mkdir(parents=True)
@@ -72,7 +86,6 @@ def plain_nbgrader(course, lab, submissions, root):
         "c.Execute.timeout = 120\n"  # nbgrader's 30 s default is too short for training cells
         "c.Execute.kernel_name = 'python3'\n"
     )
-    env = {**os.environ, "LAB_BUDGET": "smoke"}
     nbgrader = [sys.executable, "-m", "nbgrader"]
     subprocess.run([*nbgrader, "generate_assignment", lab, "--force"], cwd=root, env=env, check=True, capture_output=True)
     started = time.monotonic()
@@ -114,6 +127,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lab", default="lab1")
     parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--visible-only", action="store_true", help="also time nbgrader running the visible checks alone")
+    parser.add_argument("--sandbox-cost", action="store_true", help="also time 2 workers without the sandbox")
     args = parser.parse_args()
     course = Course.find()
     lab = course.resolve_lab(args.lab)
@@ -122,21 +137,28 @@ def main():
         tmp = Path(tmp)
         make_submissions(course, lab, args.count, tmp / "submissions")
         baseline = plain_nbgrader(course, lab, tmp / "submissions", tmp / "nbgrader")
+        if args.visible_only:
+            visible = plain_nbgrader(course, lab, tmp / "submissions", tmp / "nbgrader-visible", visible_only=True)
         self_test = self_test_seconds(course, lab)
         one, executing = ours(course, lab, tmp / "submissions", tmp / "ours-1", workers=1)
         two, _ = ours(course, lab, tmp / "submissions", tmp / "ours-2", workers=2)
-        unsandboxed, _ = ours(course, lab, tmp / "submissions", tmp / "ours-2-unsandboxed", workers=2, sandboxed=False)
+        if args.sandbox_cost:
+            unsandboxed, _ = ours(course, lab, tmp / "submissions", tmp / "ours-2-unsandboxed", workers=2, sandboxed=False)
 
     def per_minute(seconds):
         return args.count / seconds * 60
 
     print(f"{args.count} submissions of {lab} (LAB_BUDGET=smoke), {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
-    print(f"  nbgrader autograde (serial): {baseline:7.1f} s  {per_minute(baseline):5.1f} submissions/min")
+    print(f"  nbgrader autograde (serial): {baseline:7.1f} s  {per_minute(baseline):5.1f} submissions/min  (the same tests)")
+    if args.visible_only:
+        print(f"  nbgrader, visible checks only: {visible:5.1f} s  {per_minute(visible):5.1f} submissions/min  "
+              f"(ours with 2 workers: {visible / two:.2f}x)")
     print(f"  course grade, 1 worker:      {one:7.1f} s  {per_minute(one):5.1f} submissions/min  {baseline / one:.2f}x nbgrader")
     print(f"  course grade, 2 workers:     {two:7.1f} s  {per_minute(two):5.1f} submissions/min  {baseline / two:.2f}x nbgrader")
     print(f"  overhead per notebook (1 worker, all but execution): {(one - executing) / args.count:.2f} s")
-    print(f"  sandbox: 2 workers without it {unsandboxed:.1f} s, with it {two:.1f} s: "
-          f"{(two - unsandboxed) / args.count:+.2f} s per notebook (wall time, 2 workers)")
+    if args.sandbox_cost:
+        print(f"  sandbox: 2 workers without it {unsandboxed:.1f} s, with it {two:.1f} s: "
+              f"{(two - unsandboxed) / args.count:+.2f} s per notebook (wall time, 2 workers)")
     print(f"  self-test: {self_test:.1f} s once per grader version, {self_test / args.count:.2f} s per notebook for "
           f"{args.count} submissions (then cached)")
 

@@ -32,6 +32,8 @@ OVERRIDES = [
     ("nbgrader", "nbgrader.preprocessors:ClearHiddenTests", "_remove_hidden_test_region", "=(cell)", "feedback.py: HideTestDetails calls it"),
     ("nbgrader", "nbgrader.converters:Autograde", "autograde_preprocessors", None, "nbgrader_config.py puts GuardedExecute in it"),
     ("nbgrader", "nbgrader.converters:GenerateAssignment", "preprocessors", None, "nbgrader_config.py puts our preprocessors in it"),
+    ("nbgrader", "nbgrader.converters:GenerateFeedback", "exporter_class", None, "nbgrader_config.py sets FeedbackExporter"),
+    ("nbconvert", "nbconvert.exporters:HTMLExporter", "environment", None, "feedback.py: FeedbackExporter extends it"),
     ("nbconvert", "nbconvert.preprocessors:ExecutePreprocessor", "preprocess", "=(nb, resources, km)", "guarded_execute.py overrides it"),
     ("nbconvert", "nbconvert.preprocessors:ExecutePreprocessor", "preprocess_cell", "=(cell, resources, index)", "guarded_execute.py overrides it"),
     ("nbclient", "nbclient:NotebookClient", "_get_timeout", "=(cell)", "guarded_execute.py overrides it"),

@@ -233,7 +233,7 @@ def timed(function, *args, **kwargs):
 @pytest.mark.parametrize("blank", ["\n" * 1_000_000, " " * 1_000_000, (" " * 1_000 + "\n") * 1_000],
                          ids=["1 MB of newlines", "1 MB of spaces", "1,000 lines of 1,000 spaces"])
 def test_a_megabyte_of_blank_lines_rebuilds_quickly(blank):
-    """difflib compared the whole cell with every stub (minutes, for 1 MB of newlines); now a score reads 5,000 characters."""
+    """A score once compared the whole cell with every stub (minutes, for 1 MB of newlines); now it reads 5,000 characters."""
     release = small_release()
     (rebuilt, matches, extra), seconds = timed(rebuild, release, answered(release, blank, blank), seconds=None)
     assert seconds < 5, seconds  # it took 30 to 66 s before

@@ -17,8 +17,9 @@ import numpy as np
 from course_utils.checks.probing import EXPECTED_DIR, _from_data, _to_data, same_params
 
 
-def visible_calls(course, lab):
-    """Every visible check call of the lab's solution notebook, as (check name, arguments)."""
+def check_calls(course, lab, hidden=False):
+    """Every visible check call of the lab's solution notebook (the hidden ones too if ``hidden``), as
+    (check name, arguments)."""
     from autograde.judge import get_check, is_test_cell, judged_params
 
     solution = nbformat.read(course.solution_notebook(lab), as_version=4)
@@ -26,17 +27,18 @@ def visible_calls(course, lab):
     for cell in solution.cells:
         if is_test_cell(cell):
             for call, params in judged_params(lab, cell.source):
-                if not call.hidden and get_check(lab, call.check).expects:
+                if (hidden or not call.hidden) and get_check(lab, call.check).expects:
                     calls.append((call.check, params))
     return calls
 
 
-def expected_data(course, lab):
-    """{check name: [{"params": ..., "expectation": ...}]} for the visible calls of ``lab``'s test cells."""
+def expected_data(course, lab, hidden=False):
+    """{check name: [{"params": ..., "expectation": ...}]} for the visible calls of ``lab``'s test cells (the hidden
+    ones too if ``hidden``: only for benchmarks/grading_throughput.py's baseline, never for the student bundle)."""
     from autograde.judge import expectation
 
     stored = {}
-    for name, params in visible_calls(course, lab):
+    for name, params in check_calls(course, lab, hidden):
         entries = stored.setdefault(name, [])
         if not any(same_params(e["params"], params) for e in entries):
             entries.append({"params": params, "expectation": _to_data(expectation(lab, name, params))})
