@@ -81,17 +81,11 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     if gaps:
         log("sandbox on this machine: " + "; ".join(gaps))
 
-    # The same for every job: computed once (the version hashes every course and grading file).
-    shared = {"course_root": str(course.root), "lab": lab, "grader_version": grader_version(course, lab),
-              "limits": {**DEFAULT_LIMITS, **(limits or {})}, "env": kernel_env(budget), "sandbox": sandboxed}
-
+    shared = shared_job_fields(course, lab, limits, budget, sandboxed)
     secret = course.grading_secret()
 
     def job(notebook, student_id, sha256):
-        # The worker rebuilds the notebook on the release (bounded in time: a huge notebook never stalls this loop).
-        # Seeds for the probes come from the course's secret and the file: unknown in advance, the same on a rerun.
-        return {**shared, "student_id": student_id, "submission": nbformat.writes(notebook),
-                "seed_key": submission_seed_key(secret, sha256)}
+        return grading_job(shared, secret, notebook, student_id, sha256)
 
     rows, jobs = [], []
     for submission in collect(folder, student_ids or StudentIds()):
@@ -113,9 +107,7 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     if jobs:
         grader_template(course, lab)  # build the shared template once, before the workers race for it
         if not skip_self_test:
-            reference = self_test.reference_notebook(course, lab)
-            reference_sha = hashlib.sha256(nbformat.writes(reference).encode()).hexdigest()
-            check = run_self_test(job(reference, self_test.REFERENCE_ID, reference_sha), max_score, dask_scheduler)
+            check = run_self_test(self_test_job(course, lab, shared, secret), max_score, dask_scheduler)
             log(check.summary())
             if not check.passed:
                 raise SelfTestFailed(check.summary())
@@ -129,6 +121,29 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     record_in_gradebook(course, lab, db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}", rows)
     write_csv(out / "grades.csv", rows, release)
     return rows
+
+
+def shared_job_fields(course, lab, limits=None, budget="smoke", sandboxed=True):
+    """What every grading job of a run shares (computed once: the version hashes every course and grading file)."""
+    return {"course_root": str(course.root), "lab": lab, "grader_version": grader_version(course, lab),
+            "limits": {**DEFAULT_LIMITS, **(limits or {})}, "env": kernel_env(budget), "sandbox": sandboxed}
+
+
+def grading_job(shared, secret, notebook, student_id, sha256):
+    """The job that grades ``notebook`` (the file's hash ``sha256``) for ``student_id``.
+
+    The worker rebuilds the notebook on the release (bounded in time: a huge notebook never stalls the caller).
+    Seeds for the probes come from the course's secret and the file: unknown in advance, the same on a rerun.
+    """
+    return {**shared, "student_id": student_id, "submission": nbformat.writes(notebook),
+            "seed_key": submission_seed_key(secret, sha256)}
+
+
+def self_test_job(course, lab, shared, secret):
+    """The job that grades the reference solution before anyone (its result is cached: :func:`run_self_test`)."""
+    reference = self_test.reference_notebook(course, lab)
+    reference_sha = hashlib.sha256(nbformat.writes(reference).encode()).hexdigest()
+    return grading_job(shared, secret, reference, self_test.REFERENCE_ID, reference_sha)
 
 
 def kernel_env(budget):

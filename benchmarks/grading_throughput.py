@@ -32,7 +32,7 @@ import nbformat
 
 from autograde.build import nbgrader_environment
 from autograde.course import Course
-from autograde.grading import grade_folder, kernel_env
+from autograde.grading import grade_folder
 
 EXAMPLES = ["full-marks", "partial", "untouched", "stripped-metadata", "rearranged", "tampered-tests"]
 
@@ -105,18 +105,14 @@ def ours(course, lab, submissions, out, workers, sandboxed=True):
 
 
 def self_test_seconds(course, lab):
-    """The reference solution graded once, uncached, as `course grade` does before grading anyone."""
-    from autograde import self_test
-    from autograde.grading import run_self_test
-    from autograde.limits import DEFAULT_LIMITS
-    from autograde.worker import cache_folder, grader_version
-    import nbformat
+    """The reference solution graded once, uncached, as `course grade` does before grading anyone (the same job, so
+    the grading runs below find it cached)."""
+    from autograde.grading import run_self_test, self_test_job, shared_job_fields
+    from autograde.worker import cache_folder
 
     for cached in cache_folder().glob(f"self-test-{lab}-*.json"):
         cached.unlink()
-    job = {"course_root": str(course.root), "lab": lab, "student_id": self_test.REFERENCE_ID, "limits": DEFAULT_LIMITS,
-           "grader_version": grader_version(course, lab), "env": kernel_env("smoke"), "sandbox": True,
-           "submission": nbformat.writes(self_test.reference_notebook(course, lab)), "seed_key": "benchmark"}
+    job = self_test_job(course, lab, shared_job_fields(course, lab), course.grading_secret())
     started = time.monotonic()
     check = run_self_test(job, max_score(course, lab), None)
     assert check.passed, check.summary()
