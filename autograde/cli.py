@@ -4,14 +4,14 @@ import sys
 from pathlib import Path
 
 from autograde.course import Course, CourseError
-from autograde.export import FORMATS
-from autograde.limits import LIMITS
-from autograde.similarity import THRESHOLD as SIMILARITY_THRESHOLD
+from autograde.reporting.export import FORMATS
+from autograde.grading.limits import LIMITS
+from autograde.reporting.similarity import THRESHOLD as SIMILARITY_THRESHOLD
 
 
 def build_labs(course, args):
-    from autograde.build import generate_labs
-    from autograde.references import write_expected
+    from autograde.authoring.build import generate_labs
+    from autograde.grading.references import write_expected
 
     for folder in generate_labs(course, args.labs):
         print(f"built {folder.relative_to(course.root)}/")
@@ -20,8 +20,8 @@ def build_labs(course, args):
 
 
 def check_labs(course, args):
-    from autograde.build import stale_labs
-    from autograde.references import stored_differences
+    from autograde.authoring.build import stale_labs
+    from autograde.grading.references import stored_differences
 
     differences = stale_labs(course)
     differences += [f"course_utils/checks/expected ({lab}): {problem}" for lab in course.labs()
@@ -29,15 +29,15 @@ def check_labs(course, args):
     for line in differences:
         print(line)
     if differences:
-        print("labs/ or the stored expectations are not what solutions/ and autograde/references make: "
+        print("labs/ or the stored expectations are not what solutions/ and autograde/grading/references make: "
               "run `course build-labs` and commit labs/ and course_utils/checks/expected/.")
         return 1
-    print("labs/ and course_utils/checks/expected/ are up to date with solutions/ and autograde/references/")
+    print("labs/ and course_utils/checks/expected/ are up to date with solutions/ and autograde/grading/references/")
 
 
 def run_solutions(course, args):
     """Executes each solution notebook (hidden tests included) and prints one line per lab."""
-    from autograde.execute import execute_solution
+    from autograde.authoring.solutions import execute_solution
 
     failed = 0
     for lab in [course.resolve_lab(lab) for lab in args.labs] or course.labs():
@@ -56,8 +56,8 @@ def run_solutions(course, args):
 
 
 def publish(course, args):
-    from autograde.build import generate_labs
-    from autograde.publish import publish_bundle, set_version
+    from autograde.authoring.build import generate_labs
+    from autograde.authoring.publish import publish_bundle, set_version
 
     if args.version:
         course = set_version(course, args.version)
@@ -70,8 +70,8 @@ def publish(course, args):
 
 
 def grade(course, args):
-    from autograde.grading import grade_folder, summary
-    from autograde.intake import DEFAULT_ID_PATTERN, StudentIds
+    from autograde.grading.folder import grade_folder, summary
+    from autograde.grading.intake import DEFAULT_ID_PATTERN, StudentIds
 
     lab = course.resolve_lab(args.lab)
     limits = {limit.name: getattr(args, limit.name) for limit in LIMITS if getattr(args, limit.name) is not None}
@@ -86,20 +86,20 @@ def grade(course, args):
     print(summary(rows))
     print(f"grades: {out / 'grades.csv'}   feedback: {out / 'feedback'}/   gradebook: {args.db or out / 'gradebook.db'}")
     if args.report:
-        from autograde.report import write_report
+        from autograde.reporting.report import write_report
 
         print(f"report: {write_report(course, lab, out)}")
 
 
 def report(course, args):
-    from autograde.report import write_report
+    from autograde.reporting.report import write_report
 
     lab = course.resolve_lab(args.lab)
     print(f"report: {write_report(course, lab, Path(args.out or Path('grading') / lab))}")
 
 
 def similarity(course, args):
-    from autograde.similarity import find_pairs, text_table, write_html
+    from autograde.reporting.similarity import find_pairs, text_table, write_html
 
     lab = course.resolve_lab(args.lab)
     out = Path(args.out or Path("grading") / lab)
@@ -109,7 +109,7 @@ def similarity(course, args):
 
 
 def export(course, args):
-    from autograde.export import export_grades, gradebook_url, read_roster
+    from autograde.reporting.export import export_grades, gradebook_url, read_roster
 
     lab = course.resolve_lab(args.lab)
     out = Path(args.out or Path("grading") / lab)
@@ -123,7 +123,7 @@ def export(course, args):
 
 
 def make_examples(course, args):
-    from autograde.examples import make_examples as write_examples
+    from autograde.authoring.examples import make_examples as write_examples
 
     for lab in [course.resolve_lab(lab) for lab in args.labs] or course.labs():
         print(f"wrote {write_examples(course, lab).relative_to(course.root)}/")

@@ -81,7 +81,7 @@ class Course:
         return self.root / SECRET_FILE
 
     def grading_secret(self):
-        """The secret the grader draws every submission's seeds from (:func:`autograde.judge.seed_for`).
+        """The secret the grader draws every submission's seeds from (:func:`autograde.grading.judge.seed_for`).
 
         ``$COURSE_GRADING_SECRET`` if set, else ``.grading-secret`` in the course root, made on first use (git
         ignores it; no grading kernel can read it). Keep it for the term: with the same secret a regrade, on this

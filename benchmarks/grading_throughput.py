@@ -4,7 +4,7 @@ All grade the same submissions (copies of a lab's example submissions, at least 
 the lab under LAB_BUDGET=smoke, on this machine, in one run. Prints submissions per minute,
 the ratios to nbgrader, and our per-notebook overhead: wall time minus the time the
 notebooks spent executing, per notebook (1 worker). Our kernels are forked from a server with
-TensorFlow already imported (autograde/forked_kernels.py); nbgrader starts each one afresh.
+TensorFlow already imported (autograde/isolation/forked_kernels.py); nbgrader starts each one afresh.
 
 Both run the same tests. Plain nbgrader runs them as it did before issue 14: every check, hidden ones included, in
 the kernel, which gets a copy of course_utils whose stored expectations cover the hidden calls too (the student
@@ -30,9 +30,9 @@ from pathlib import Path
 
 import nbformat
 
-from autograde.build import nbgrader_environment
+from autograde.authoring.build import nbgrader_environment
 from autograde.course import Course
-from autograde.grading import grade_folder, kernel_env
+from autograde.grading.folder import grade_folder, kernel_env
 
 EXAMPLES = ["full-marks", "partial", "untouched", "stripped-metadata", "rearranged", "tampered-tests"]
 
@@ -60,7 +60,7 @@ def plain_nbgrader(course, lab, submissions, root, visible_only=False):
     Its kernels import a copy of course_utils whose stored expectations cover every call of the test cells, hidden
     ones included, so they run the same checks ours judges; ``visible_only`` removes the hidden tests instead.
     """
-    from autograde.references import expected_data, expected_path
+    from autograde.grading.references import expected_data, expected_path
 
     shutil.copytree(course.solutions_dir / lab, root / "source" / lab)
     source = root / "source" / lab / f"{lab}.ipynb"
@@ -106,10 +106,10 @@ def ours(course, lab, submissions, out, workers, sandboxed=True):
 
 def self_test_seconds(course, lab):
     """The reference solution graded once, uncached, as `course grade` does before grading anyone."""
-    from autograde import self_test
-    from autograde.grading import run_self_test
-    from autograde.limits import DEFAULT_LIMITS
-    from autograde.worker import cache_folder, grader_version
+    from autograde.grading import self_test
+    from autograde.grading.folder import run_self_test
+    from autograde.grading.limits import DEFAULT_LIMITS
+    from autograde.grading.worker import cache_folder, grader_version
     import nbformat
 
     for cached in cache_folder().glob(f"self-test-{lab}-*.json"):

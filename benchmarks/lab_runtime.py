@@ -9,7 +9,7 @@ import argparse
 import tempfile
 
 from autograde.course import Course
-from autograde.execute import execute_solution
+from autograde.authoring.solutions import execute_solution
 
 TARGET_SECONDS = {"full": 600, "smoke": 120}
 

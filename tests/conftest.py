@@ -41,7 +41,7 @@ def solution_namespace(course, lab, preamble="import numpy as np\nimport tensorf
 def judged(check, *args, **kwargs):
     """A check as the grader runs it, in one process: the probe, then the comparison with an expectation computed
     afresh by the private references (any arguments, not only those stored for students). Returns the pass message."""
-    from autograde.judge import expectation
+    from autograde.grading.judge import expectation
     from course_utils.checks.probing import decode, raise_for_probe_failure, run_probe
 
     params = check.params(*args, **kwargs)

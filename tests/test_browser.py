@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from autograde import report
+from autograde.reporting import report
 from test_report import EVIL, LAB, make_grading_folder
 
 CHROMIUM = next((path for path in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
@@ -138,7 +138,7 @@ def test_the_report_opens_offline_without_errors_and_shows_its_plots(course, tmp
 @needs_chromium
 def test_feedback_is_readable_without_mathjax(course, tmp_path):
     """Grades one example submission; its feedback page loads MathJax from a CDN, which may be out of reach."""
-    from autograde.grading import grade_folder
+    from autograde.grading.folder import grade_folder
 
     folder = tmp_path / "submissions"
     folder.mkdir()
@@ -150,7 +150,7 @@ def test_feedback_is_readable_without_mathjax(course, tmp_path):
     assert all(source == "network" for source, _ in page.log_errors), page.log_errors  # only MathJax's download may fail
     text = page.state["text"]
     assert page.state["mathjax"] > 0 or "$h_t$" in text, "math is rendered, or its source is readable"
-    # "partial" answers the first half of the exercises (autograde/examples.py): Lab 1's MyLSTMCell is in the second half.
+    # "partial" answers the first half of the exercises (autograde/authoring/examples.py): Lab 1's MyLSTMCell is in the second half.
     assert "test_rnn_cell_weights passed" in text and "test_lstm_cell failed: CheckFailed: your code raised NotImplementedError" in text
     plots = [image for image in page.state["images"] if image["src"].startswith("data:")]  # the Colab badge is online
     assert plots and all(image["src"].startswith(PNG) and image["complete"] and image["width"] > 0 for image in plots)

@@ -5,7 +5,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-from autograde.preprocessors import STUB_CODE, ClearSolutionsKeepTodo
+from autograde.authoring.preprocessors import STUB_CODE, ClearSolutionsKeepTodo
 
 
 def load(path):
@@ -14,14 +14,14 @@ def load(path):
 
 @pytest.mark.slow  # generates every lab
 def test_labs_are_in_sync_with_solutions(course):
-    from autograde.build import stale_labs
+    from autograde.authoring.build import stale_labs
 
     assert stale_labs(course) == [], "labs/ is stale: run `course build-labs` and commit labs/"
 
 
 @pytest.mark.parametrize("lab", ["lab1_rnns_from_scratch", "lab2_music_generation", "lab3_tweet_sentiment", "lab4_seq2seq_attention"])
 def test_the_stored_expectations_are_what_the_references_compute(course, lab):
-    from autograde.references import stored_differences
+    from autograde.grading.references import stored_differences
 
     assert stored_differences(course, lab) == [], "course_utils/checks/expected/ is stale: run `course build-labs`"
 
@@ -98,7 +98,7 @@ def test_cells_without_solutions_are_left_alone():
 def test_example_submissions_are_in_sync(course, tmp_path):
     import filecmp
 
-    from autograde.examples import make_examples
+    from autograde.authoring.examples import make_examples
 
     for lab in course.labs():
         fresh = make_examples(course, lab, dest=tmp_path / lab)

@@ -8,7 +8,7 @@ import pytest
 
 from autograde.cli import main
 from autograde.course import Course, CourseError
-from autograde.publish import LEAK_MARKERS, publish_bundle, set_version
+from autograde.authoring.publish import LEAK_MARKERS, publish_bundle, set_version
 
 
 @pytest.mark.slow  # generates every lab

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from autograde.grading import grade_folder
+from autograde.grading.folder import grade_folder
 
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")

@@ -127,7 +127,7 @@ def test_a_checks_reference_refuses_to_run_while_watched_however_it_is_reached()
     import types
     from concurrent.futures import ThreadPoolExecutor
 
-    from autograde.references import lab3 as references
+    from autograde.grading.references import lab3 as references
 
     reference = references._macro_recall_over_true_classes
     # A copy of its code under another file name is not recognised by its code, but keeps the reference's own guard.

@@ -1,7 +1,7 @@
-"""Delegation judged in the grader from the student's code (autograde.delegation_review): no code is run."""
+"""Delegation judged in the grader from the student's code (autograde.grading.delegation_review): no code is run."""
 import pytest
 
-from autograde.delegation_review import delegation, probe_exercises
+from autograde.grading.delegation_review import delegation, probe_exercises
 from course_utils.checks.delegation import Exercise, Forbidden
 
 SETUP = ["import keras\nimport numpy as np\nimport tensorflow as tf\nfrom course_utils.checks import lab1 as checks"]

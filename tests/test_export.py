@@ -2,7 +2,7 @@
 
 The lab and its test cells are added to the gradebook with nbgrader's Gradebook API (what `course grade`'s
 template gets from nbgrader generate_assignment, without its seconds), then the scores are written the way
-`course grade` writes them (autograde.grading.record_in_gradebook), from rows made up here: no kernel runs.
+`course grade` writes them (autograde.grading.folder.record_in_gradebook), from rows made up here: no kernel runs.
 """
 import csv
 import io
@@ -13,8 +13,8 @@ import pytest
 
 from autograde.cli import main
 from autograde.course import CourseError
-from autograde.export import export_grades, read_roster, read_scores
-from autograde.grading import GRADED, Row, record_in_gradebook
+from autograde.reporting.export import export_grades, read_roster, read_scores
+from autograde.grading.folder import GRADED, Row, record_in_gradebook
 
 LAB = "lab1_rnns_from_scratch"
 MAX = 18.0  # Lab 1: 15 points of exercises and 3 of predictions

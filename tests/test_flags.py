@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from autograde.flags import DEFAULT_MODULE_NAMES, review_flags
+from autograde.grading.flags import DEFAULT_MODULE_NAMES, review_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 LABS = sorted(p.name for p in (ROOT / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
@@ -584,7 +584,7 @@ def test_names_spelled_past_a_long_run_of_text_are_still_found():
     assert_flagged("x = " + repr("q" * 150_000 + " ") + " + 'hidden_' + 'tests'", "builds the name 'hidden_tests'")
 
 
-@pytest.mark.parametrize("source", __import__("autograde.examples", fromlist=["DISGUISES"]).DISGUISES)
+@pytest.mark.parametrize("source", __import__("autograde.authoring.examples", fromlist=["DISGUISES"]).DISGUISES)
 def test_every_disguise_of_the_example_submissions_is_flagged_on_its_own(source):
     assert review_flags([("cell 1", source)]), source
 

@@ -7,8 +7,8 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-import autograde.forked_kernels as forked_kernels
-from autograde.forked_kernels import ForkingKernelManager
+import autograde.isolation.forked_kernels as forked_kernels
+from autograde.isolation.forked_kernels import ForkingKernelManager
 
 pytestmark = pytest.mark.slow  # every test starts a kernel or the preloaded kernel server
 

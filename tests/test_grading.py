@@ -13,8 +13,8 @@ import nbformat
 import pytest
 
 from autograde.course import Course
-from autograde.examples import LAB_SPECIFIC, STUB_ATTACKS
-from autograde.grading import grade_folder
+from autograde.authoring.examples import LAB_SPECIFIC, STUB_ATTACKS
+from autograde.grading.folder import grade_folder
 from conftest import ROOT
 from test_browser import PNG, needs_chromium, open_in_chromium
 
@@ -127,7 +127,7 @@ def test_what_the_grading_machinery_did_is_said_in_the_row(graded):
 
 
 def test_student_code_cannot_plant_files_for_later_students(course, graded):
-    from autograde.worker import cache_folder
+    from autograde.grading.worker import cache_folder
 
     lab, *_, out, rows = graded
     machinery_examples(lab, rows)
@@ -153,10 +153,10 @@ def test_gradebook_holds_the_scores(graded):
 
 def hidden_text(course, lab):
     """Lines no student may see: the hidden regions of the solution's test cells, and the private references."""
-    from autograde.judge import is_test_cell
+    from autograde.grading.judge import is_test_cell
 
     solution = nbformat.read(course.solution_notebook(lab), as_version=4)
-    references = (course.root / "autograde" / "references" / f"{lab.split('_')[0]}.py").read_text()
+    references = (course.root / "autograde" / "grading" / "references" / f"{lab.split('_')[0]}.py").read_text()
     # The references' own lines: not those a student's answer holds too (a reference model is built as the answer is).
     answers = "\n".join(cell.source for cell in solution.cells)
     lines = {line.strip() for line in references.splitlines()
@@ -186,7 +186,7 @@ def test_feedback_never_shows_hidden_tests(course, graded):
 @needs_chromium
 def test_report_and_similarity_pages_open_in_chromium(course, graded, tmp_path):
     """`course report` and `course similarity` on the graded examples (issue #12): every section, then no browser errors."""
-    from autograde import report, similarity
+    from autograde.reporting import report, similarity
 
     lab, _, expected, out, rows = graded
     pairs, compared = similarity.find_pairs(course, lab, out)  # as `course similarity` calls them

@@ -5,10 +5,10 @@ import shutil
 import nbformat
 import pytest
 
-from autograde import grading, worker
+from autograde.grading import folder as grading, worker
 from autograde.course import Course
-from autograde.grading import SelfTestFailed, grade_folder
-from autograde.rebuild import prepare_bounded
+from autograde.grading.folder import SelfTestFailed, grade_folder
+from autograde.grading.rebuild import prepare_bounded
 from conftest import ROOT
 
 LAB = "lab1_rnns_from_scratch"
@@ -128,8 +128,8 @@ def course_copy(tmp_path):
     return Course.load(root)
 
 
-@pytest.mark.parametrize("changed", ["course_utils/checks/lab1.py", "course_utils/checks/delegation.py", "autograde/guarded_execute.py",
-                                     "autograde/references/lab1.py", "autograde/judge.py", "labs/lab1_rnns_from_scratch/lab1_rnns_from_scratch.ipynb",
+@pytest.mark.parametrize("changed", ["course_utils/checks/lab1.py", "course_utils/checks/delegation.py", "autograde/grading/guarded_execute.py",
+                                     "autograde/grading/references/lab1.py", "autograde/grading/judge.py", "labs/lab1_rnns_from_scratch/lab1_rnns_from_scratch.ipynb",
                                      "solutions/lab1_rnns_from_scratch/lab1_rnns_from_scratch.ipynb"])
 def test_the_grader_version_covers_everything_that_can_change_a_score(course_copy, changed):
     before = worker.grader_version(course_copy, LAB)

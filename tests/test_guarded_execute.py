@@ -3,7 +3,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograde.guarded_execute import GuardedExecute
+from autograde.grading.guarded_execute import GuardedExecute
 
 pytestmark = pytest.mark.slow  # every test runs a kernel
 

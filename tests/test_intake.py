@@ -10,8 +10,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-import autograde.intake
-from autograde.intake import GRADABLE, StudentIds, collect
+import autograde.grading.intake
+from autograde.grading.intake import GRADABLE, StudentIds, collect
 
 
 def notebook_bytes(code="x = 1"):
@@ -171,7 +171,7 @@ def test_an_error_inside_intake_costs_only_that_files_row(tmp_path, monkeypatch)
     with zipfile.ZipFile(tmp_path / "class.zip", "w") as z:
         z.writestr("sam_lab1.ipynb", notebook_bytes())
         z.writestr("tom_lab1.ipynb", notebook_bytes())
-    parse, read_bytes = autograde.intake.read_notebook, Path.read_bytes
+    parse, read_bytes = autograde.grading.intake.read_notebook, Path.read_bytes
 
     def flaky_parse(data, name):
         if name.endswith(("quin_lab1.ipynb", "tom_lab1.ipynb")):
@@ -183,7 +183,7 @@ def test_an_error_inside_intake_costs_only_that_files_row(tmp_path, monkeypatch)
             raise PermissionError(13, "Permission denied")
         return read_bytes(path)
 
-    monkeypatch.setattr(autograde.intake, "read_notebook", flaky_parse)
+    monkeypatch.setattr(autograde.grading.intake, "read_notebook", flaky_parse)
     monkeypatch.setattr(Path, "read_bytes", locked)
     rows = by_file(collect(tmp_path, class_zip=True))
     assert rows["quin_lab1.ipynb"].status == "grader error: RuntimeError: the parser broke"
@@ -197,7 +197,7 @@ def test_a_failing_schema_repair_is_a_row_not_an_abort(tmp_path, monkeypatch):
     def broken_repair(notebook):
         raise KeyError("cells")
 
-    monkeypatch.setattr(autograde.intake, "_repair", broken_repair)
+    monkeypatch.setattr(autograde.grading.intake, "_repair", broken_repair)
     notebook = notebook_dict()
     notebook["cells"][0].pop("source")
     (tmp_path / "uma_lab1.ipynb").write_text(json.dumps(notebook))
@@ -326,11 +326,11 @@ def test_an_archive_over_its_size_limits_is_not_read(tmp_path):
     with zipfile.ZipFile(tmp_path / "amy.zip", "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("amy_lab1.ipynb", notebook_bytes("x = 1" + " " * 300_000))
         z.writestr("amy_lab1 (1).ipynb", notebook_bytes("x = 2"))
-    rows = by_file(collect(tmp_path, archive_limits=autograde.intake.ArchiveLimits(member_bytes=200_000)))
+    rows = by_file(collect(tmp_path, archive_limits=autograde.grading.intake.ArchiveLimits(member_bytes=200_000)))
     assert rows["amy.zip/amy_lab1.ipynb"].status == ("0.3 MB unpacked, more than the 0.2 MB allowed for one file in a zip: "
                                                      "not read; ask for the .ipynb itself")
     assert rows["amy.zip/amy_lab1 (1).ipynb"].status == GRADABLE  # the other member is still read
-    [row] = collect(tmp_path, archive_limits=autograde.intake.ArchiveLimits(total_bytes=250_000))
+    [row] = collect(tmp_path, archive_limits=autograde.grading.intake.ArchiveLimits(total_bytes=250_000))
     assert row.file == "amy.zip" and row.status.startswith("archive unpacks to 0.3 MB, more than the 0.2 MB allowed: not unpacked")
 
 
@@ -412,8 +412,8 @@ def test_an_id_with_control_characters_is_rejected(tmp_path):
 
 
 def test_shown_escapes_only_what_hides():
-    assert autograde.intake.shown("José Núñez_lab1 (1).ipynb") == "José Núñez_lab1 (1).ipynb"
-    assert autograde.intake.shown("a\tb\u2066c\ufeffd\udc80") == "a\\tb\\u2066c\\ufeffd\\udc80"
+    assert autograde.grading.intake.shown("José Núñez_lab1 (1).ipynb") == "José Núñez_lab1 (1).ipynb"
+    assert autograde.grading.intake.shown("a\tb\u2066c\ufeffd\udc80") == "a\\tb\\u2066c\\ufeffd\\udc80"
 
 
 @pytest.mark.parametrize("source", ["\n" * 500_000, " " * 1_000_000, ["x = 1\n"] * 5_000], ids=["newlines", "spaces", "5,000 lines"])

@@ -1,13 +1,13 @@
-"""Test cells judged in the grader (autograde.judge): planning, seeds, what reaches the kernel, what comes back."""
+"""Test cells judged in the grader (autograde.grading.judge): planning, seeds, what reaches the kernel, what comes back."""
 import json
 
 import nbformat
 import numpy as np
 import pytest
 
-from autograde.judge import TestPlanError as PlanError  # as TestPlanError, pytest would take it for a test class
+from autograde.grading.judge import TestPlanError as PlanError  # as TestPlanError, pytest would take it for a test class
 
-from autograde.judge import ProbeCall, Setup, bound_params, get_check, judge, plan_test_cell, probe_code, seed_for
+from autograde.grading.judge import ProbeCall, Setup, bound_params, get_check, judge, plan_test_cell, probe_code, seed_for
 from course_utils.checks import CheckFailed
 from course_utils.checks.probing import ARRAY, decode, encode, run_probe
 
@@ -109,7 +109,7 @@ def test_forged_observations_of_the_wrong_form_fail(observed):
 
 def test_replayed_observations_of_the_visible_seed_fail_under_the_drawn_seed(course):
     # What a student could store from a self-check (the visible seed) does not pass the grader's seed.
-    from autograde.judge import expectation
+    from autograde.grading.judge import expectation
 
     visible = expectation(LAB, "rnn_cell_matches_simple_rnn", {"batch": 2, "steps": 5, "input_dim": 3, "units": 4, "seed": 0})
     call = plan_test_cell(CELL)[1]
@@ -134,7 +134,7 @@ def tiny_notebook(student_source, test_source):
 
 
 def run_judged(tmp_path, notebook, timeout=60):
-    from autograde.execute import execute_notebook
+    from autograde.authoring.solutions import execute_notebook
 
     path = tmp_path / "n.ipynb"
     nbformat.write(notebook, path)

@@ -15,10 +15,10 @@ import tensorflow as tf
 from keras import ops
 from tensorflow import clip_by_global_norm as clip_alias  # aliases taken before any check runs
 
-from autograde.judge import get_check, is_test_cell, judged_params
-from autograde.references import lab1 as references
-from autograde.references import stored_differences
-from autograde.references.lab1 import _reference_jacobian_norms as reference_alias  # private, but importable here
+from autograde.grading.judge import get_check, is_test_cell, judged_params
+from autograde.grading.references import lab1 as references
+from autograde.grading.references import stored_differences
+from autograde.grading.references.lab1 import _reference_jacobian_norms as reference_alias  # private, but importable here
 from conftest import fails_with, judged, solution_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import lab1 as checks

@@ -11,8 +11,8 @@ import pytest
 import tensorflow as tf
 import keras
 
-from autograde.judge import Setup, is_test_cell, judge, judged_params, plan_test_cell, probe_code
-from autograde.references import expected_path, stored_differences
+from autograde.grading.judge import Setup, is_test_cell, judge, judged_params, plan_test_cell, probe_code
+from autograde.grading.references import expected_path, stored_differences
 from conftest import fails_with, judged, solution_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import lab2 as checks
@@ -545,12 +545,12 @@ def test_a_self_check_with_other_arguments_says_it_has_no_stored_result(solution
 
 
 def test_the_public_module_computes_no_reference():
-    # The expectations are the grader's (autograde.references.lab2): the public module holds probes, comparisons and the
+    # The expectations are the grader's (autograde.grading.references.lab2): the public module holds probes, comparisons and the
     # public input functions, and calls none of the references' functions (its messages may still name them).
     import ast
     import inspect
 
-    from autograde.references import lab2 as references
+    from autograde.grading.references import lab2 as references
 
     for name in ("vectorize", "build_model", "loss", "train_step", "sample_next", "generate"):
         assert callable(getattr(references, f"expect_{name}"))

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from keras import ops
 
-from autograde.judge import is_test_cell, judged_params
-from autograde.references import lab3 as references
-from autograde.references import stored_differences
+from autograde.grading.judge import is_test_cell, judged_params
+from autograde.grading.references import lab3 as references
+from autograde.grading.references import stored_differences
 from conftest import fails_with, judged, solution_namespace
 from course_utils import metrics
 from course_utils.checks import CheckFailed

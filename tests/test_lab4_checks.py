@@ -11,9 +11,9 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from autograde.judge import get_check, is_test_cell, judged_params
-from autograde.references import lab4 as references
-from autograde.references import stored_differences
+from autograde.grading.judge import get_check, is_test_cell, judged_params
+from autograde.grading.references import lab4 as references
+from autograde.grading.references import stored_differences
 from conftest import fails_with, judged, solution_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import lab4 as checks

@@ -159,18 +159,18 @@ def test_the_public_names_include_the_course_layers_and_helpers():
 
 
 def test_the_student_package_holds_no_code_of_the_references(course, tmp_path):
-    from autograde.publish import instructor_text_in, reference_functions
+    from autograde.authoring.publish import instructor_text_in, reference_functions
 
     assert len(reference_functions(course)) > 30  # guards the scan: the references are read
     assert instructor_text_in(course, course.root / "course_utils") == []
     # A reference copied into the package under another name is found.
-    source = (course.root / "autograde" / "references" / "lab1.py").read_text()
+    source = (course.root / "autograde" / "grading" / "references" / "lab1.py").read_text()
     (tmp_path / "copied.py").write_text(source.replace("def expect_", "def my_own_"))
     assert [line for line in instructor_text_in(course, tmp_path) if "the code of the private reference expect_" in line]
 
 
 def test_no_reference_function_is_left_in_the_public_checks():
-    # References moved to autograde/references: the public checks hold probes and comparisons only.
+    # References moved to autograde/grading/references: the public checks hold probes and comparisons only.
     for module in (lab1, lab2, lab3, lab4):
         leftovers = [name for name in vars(module) if name.startswith(("_reference", "reference_", "expect_"))]
         assert not leftovers, f"{module.__name__} still defines {leftovers}"

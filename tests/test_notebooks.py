@@ -3,7 +3,7 @@
 import pytest
 
 from autograde.course import Course
-from autograde.execute import execute_solution
+from autograde.authoring.solutions import execute_solution
 from conftest import ROOT
 
 LABS = Course.load(ROOT).labs()

@@ -5,9 +5,9 @@ import time
 import nbformat
 import pytest
 
-import autograde.rebuild
-from autograde.examples import answers_from_solution, fill
-from autograde.rebuild import (STUB_LEFT_IN_PLACE, STUDENT_ORIGIN, TooLargeToRebuild, edited_tests, match_answers, prepare_bounded,
+import autograde.grading.rebuild
+from autograde.authoring.examples import answers_from_solution, fill
+from autograde.grading.rebuild import (STUB_LEFT_IN_PLACE, STUDENT_ORIGIN, TooLargeToRebuild, edited_tests, match_answers, prepare_bounded,
                                rebuild, review_bounded)
 
 LAB = "lab1_rnns_from_scratch"
@@ -244,12 +244,12 @@ def test_a_megabyte_of_blank_lines_rebuilds_quickly(blank):
 def test_thousands_of_cells_rebuild_quickly(monkeypatch):
     """5,000 cells between an exercise's text and its answer: each answer is compared with the 100 cells nearest its place."""
     compared = []
-    similarity = autograde.rebuild._similarity
-    monkeypatch.setattr(autograde.rebuild, "_similarity", lambda a, b, *args: compared.append(a) or similarity(a, b, *args))
+    similarity = autograde.grading.rebuild._similarity
+    monkeypatch.setattr(autograde.grading.rebuild, "_similarity", lambda a, b, *args: compared.append(a) or similarity(a, b, *args))
     release = small_release()
     cells = [f"x{i} = {i}\n" + " " * 100 for i in range(5_000)]
     (rebuilt, matches, extra), seconds = timed(rebuild, release, answered(release, *cells, at=4), seconds=None)
-    assert seconds < 5 and len(compared) <= 3 * autograde.rebuild.CANDIDATES == 300, (seconds, len(compared))
+    assert seconds < 5 and len(compared) <= 3 * autograde.grading.rebuild.CANDIDATES == 300, (seconds, len(compared))
     assert all(m.how.startswith("position and similarity") for m in matches) and extra == 5_000
     assert all("return x  # done" in source for source in answer_sources(rebuilt))
 

@@ -7,7 +7,7 @@ import re
 import nbformat
 import pytest
 
-from autograde import report
+from autograde.reporting import report
 from autograde.cli import main
 from autograde.course import CourseError
 
@@ -64,7 +64,7 @@ EXTRA_CELL = "def helper_of_alice(x):\n    return [value * 2 for value in x if v
 
 def rebuilt(release, clip_gradients, extra=None):
     """The release notebook as the grader rebuilds it, with this answer to clip_gradients (and an extra cell after it)."""
-    from autograde.rebuild import STUDENT_ORIGIN
+    from autograde.grading.rebuild import STUDENT_ORIGIN
 
     notebook = copy.deepcopy(release)
     for i, cell in enumerate(notebook.cells):
@@ -95,7 +95,7 @@ SANDBOX_GAPS = ["sandbox: kernels can send UDP packets"]  # said in every row
 
 def make_grading_folder(course, out):
     """A folder as `course grade lab1` leaves it: grades.csv, results/ and autograded/ for STUDENTS, and two files not graded."""
-    from autograde.grading import ENVIRONMENT_PROBLEM, GRADED, Row, write_csv
+    from autograde.grading.folder import ENVIRONMENT_PROBLEM, GRADED, Row, write_csv
 
     release = nbformat.read(course.lab_notebook(LAB), as_version=4)
     nbgrader = [c.metadata["nbgrader"] for c in release.cells if "nbgrader" in c.metadata]
@@ -237,7 +237,7 @@ def test_grade_can_write_the_report_too(capsys):
 
 
 def test_the_report_uses_the_statuses_the_grader_writes():
-    from autograde import grading, intake
+    from autograde.grading import folder as grading, intake
 
     assert report.GRADED == grading.GRADED and report.GRADER_ERROR == grading.GRADER_ERROR
     assert report.ENVIRONMENT_PROBLEM == grading.ENVIRONMENT_PROBLEM

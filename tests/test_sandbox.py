@@ -13,8 +13,8 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograde import sandbox
-from autograde.forked_kernels import ForkingKernelManager, SandboxedKernelManager
+from autograde.isolation import sandbox
+from autograde.isolation.forked_kernels import ForkingKernelManager, SandboxedKernelManager
 
 ROOT = Path(__file__).resolve().parents[1]
 ABI = sandbox.landlock_abi()
@@ -43,7 +43,7 @@ def job(tmp_path, monkeypatch):
 
 def in_sandbox(policy, code, cwd):
     """Runs Python ``code`` in a new process that enters the sandbox first; returns what it printed."""
-    program = f"import sys\nfrom autograde import sandbox\nsandbox.enter(sys.argv)\n{textwrap.dedent(code)}"
+    program = f"import sys\nfrom autograde.isolation import sandbox\nsandbox.enter(sys.argv)\n{textwrap.dedent(code)}"
     env = {**os.environ, sandbox.VARIABLE: policy.to_json()}
     result = subprocess.run([sys.executable, "-c", program], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -87,7 +87,7 @@ attempt(os.symlink, "/etc/passwd", "link")  # the grader could follow a link pla
 @needs_abi(1, "file rules")
 def test_a_sandboxed_process_reads_neither_hidden_tests_nor_home_nor_the_course(job):
     policy, folders = job
-    private = [folders["hidden_tests"] / "lab1.py", folders["home"] / ".netrc", ROOT / "autograde" / "references" / "lab1.py",
+    private = [folders["hidden_tests"] / "lab1.py", folders["home"] / ".netrc", ROOT / "autograde" / "grading" / "references" / "lab1.py",
                ROOT / "README.md", *sorted((ROOT / "solutions").glob("*/*.ipynb"))[:1]]
     code = ATTEMPT + f"""
 for path in {list(map(str, private))!r}:
@@ -102,7 +102,7 @@ def test_the_python_environment_is_readable_but_not_the_course_or_home():
     allowed = [Path(p) for p in sandbox.python_paths()]
     assert ROOT / "course_utils" in allowed
     for path in allowed:
-        for private in (ROOT, ROOT / "autograde" / "references", ROOT / "solutions", Path.home()):
+        for private in (ROOT, ROOT / "autograde" / "grading" / "references", ROOT / "solutions", Path.home()):
             assert not private.is_relative_to(path), f"{private} is readable through {path}"
 
 
@@ -132,7 +132,7 @@ import socket
 for port in {free!r} + [0]:  # 0: any free port
     attempt(socket.create_server, ("127.0.0.1", port))
 """
-    program = f"import sys\nfrom autograde import sandbox\nsandbox.enter(sys.argv)\n{textwrap.dedent(code)}"
+    program = f"import sys\nfrom autograde.isolation import sandbox\nsandbox.enter(sys.argv)\n{textwrap.dedent(code)}"
     result = subprocess.run([sys.executable, "-c", program, "-f", str(connection)], env={**os.environ, sandbox.VARIABLE: policy.to_json()},
                             cwd=folders["work"], capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == ["allowed"] * 5 + ["PermissionError"] * 2, result.stderr
@@ -195,7 +195,7 @@ print(resource.getrlimit(resource.RLIMIT_FSIZE)[1] == 2**20, resource.getrlimit(
 
 def test_without_landlock_the_rest_still_applies(job):
     policy, folders = job
-    program = (ATTEMPT + "import os, resource, sys\nfrom autograde import sandbox\nsandbox.landlock_abi = lambda: 0\n"
+    program = (ATTEMPT + "import os, resource, sys\nfrom autograde.isolation import sandbox\nsandbox.landlock_abi = lambda: 0\n"
                "print(sandbox.enter(sys.argv))\nprint('SECRET_TOKEN' in os.environ, resource.getrlimit(resource.RLIMIT_CORE))\n"
                f"attempt(write, {str(folders['template'] / 'planted')!r})\n")
     result = subprocess.run([sys.executable, "-c", program], env={**os.environ, sandbox.VARIABLE: policy.to_json()},
@@ -230,16 +230,16 @@ def test_strays_are_killed_and_the_graders_own_children_spared(job):
     # A process of its own becomes the subreaper, so that pytest adopts no orphans.
     program = f"""
 import os, subprocess, sys, time
-from autograde import sandbox
+from autograde.isolation import sandbox
 sandbox.become_subreaper()
 own = subprocess.Popen(["sleep", "60"])
 sandboxed = {{**os.environ, "COURSE_SANDBOX": {policy.to_json()!r}}}
-waiting = "import sys, time; from autograde import sandbox; sandbox.enter(sys.argv); time.sleep(60)"
+waiting = "import sys, time; from autograde.isolation import sandbox; sandbox.enter(sys.argv); time.sleep(60)"
 running = subprocess.Popen([sys.executable, "-c", waiting], env=sandboxed)
 sandbox.track_kernel(running.pid)  # a kernel still running (another job's, in a threaded Dask worker)
 daemon_maker = '''
 import os, sys, time
-from autograde import sandbox
+from autograde.isolation import sandbox
 sandbox.enter(sys.argv)
 if os.fork() == 0:
     os.setsid()

@@ -2,7 +2,7 @@
 import nbformat
 import pytest
 
-from autograde import similarity
+from autograde.reporting import similarity
 from autograde.cli import main
 from test_report import EXTRA_CELL, INDEPENDENT, LAB, ORIGINAL, RENAMED_COPY, STUB_HEAD, make_grading_folder, rebuilt
 

@@ -24,8 +24,8 @@ ATOL = 1e-5  # float32 agreement asked of cells that reproduce a Keras layer
 
 # What each exercise may not call: the function it asks for, already written (see checks.delegation).
 _CUDNN_RNN = Forbidden("tf.raw_ops.CudnnRNN", "tensorflow/python/ops/gen_cudnn_rnn_ops.py")
-# The graders' references (autograde/references/lab1.py): not shipped to students, refused wherever a copy is found.
-_REFERENCES = "autograde/references/lab1.py"
+# The graders' references (autograde/grading/references/lab1.py): not shipped to students, refused wherever a copy is found.
+_REFERENCES = "autograde/grading/references/lab1.py"
 RNN_CELL = Exercise(
     "MyRNNCell",
     hint="create kernel, recurrent_kernel and bias with self.add_weight and compute tanh(x W_xh + h W_hh + b) with tf.matmul",

@@ -5,7 +5,7 @@ the student's code on inputs made from its arguments by the public input functio
 random lengths, random labels, random weights: nothing depends on one seed) and returns what came out. The comparison
 (``compare_<name>``) judges those observations: against properties that need no reference (probabilities sum to 1,
 padding changes nothing, masked steps get no attention), and against the expectation the grader's private
-references compute (``autograde/references/lab3.py``: parameter counts, the reference weights, recall, attention and
+references compute (``autograde/grading/references/lab3.py``: parameter counts, the reference weights, recall, attention and
 layer-normalised LSTM, and what each known mistake gives), which students' self-checks read from stored data.
 The student's code runs under ``refuse_delegation``: it may not call the function the exercise asks for (the
 ``Exercise`` constants below).
@@ -30,7 +30,7 @@ ATOL = 1e-5
 _SKLEARN_METRICS = "sklearn/metrics/_classification.py"
 _SKLEARN_WEIGHTS = "sklearn/utils/class_weight.py"
 # The checks' references live with the grader (not in the student bundle); named here in case a copy reaches a kernel.
-_REFERENCES = "autograde/references/lab3.py"
+_REFERENCES = "autograde/grading/references/lab3.py"
 CLASS_WEIGHTS = Exercise(
     "class_weights",
     hint="count the examples of each class with np.bincount and compute n / (num_classes * n_c) yourself",
@@ -603,7 +603,7 @@ def layer_norm_lstm_inputs(batch, steps, input_dim, units, seed):
     return x, [v.astype("float32") for v in values]
 
 
-# Wrong versions the references compute too (autograde/references/lab3.py), each with what to tell the student when
+# Wrong versions the references compute too (autograde/grading/references/lab3.py), each with what to tell the student when
 # theirs matches it.
 LAYER_NORM_LSTM_MISTAKES = {
     "per gate": "you normalised each gate's block on its own; normalise each term, x_t W_xh and h_{t-1} W_hh, over all "

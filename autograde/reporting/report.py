@@ -5,7 +5,7 @@ for each graded notebook: every test's score and failure message, the seconds it
 it ran into) and writes ``report.html`` beside them: the scores, each test's pass rate and most
 common failure messages, the time per notebook and the submissions that hit a limit, every
 flagged, superseded or ungraded file and why, how the answer cells were found, and the pairs of
-submissions with similar code (:mod:`autograde.similarity`, whose side-by-side view it writes
+submissions with similar code (:mod:`autograde.reporting.similarity`, whose side-by-side view it writes
 to ``similarity.html``).
 
 The page is one file: plots are PNG images inside it, there is no JavaScript, and it opens
@@ -22,17 +22,17 @@ from datetime import datetime
 from pathlib import Path
 
 from autograde.course import CourseError
-from autograde.grade_rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, SPREADSHEET_PREFIX
+from autograde.grading.rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, SPREADSHEET_PREFIX
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TOP_FAILURES = 3  # failure messages shown per test
-SUPERSEDED = "superseded"  # the start of the status of a student's older file (autograde.intake)
+SUPERSEDED = "superseded"  # the start of the status of a student's older file (autograde.grading.intake)
 LIMITS_HIT = {"timeout": "time", "memory": "memory", "output": "output"}  # results' "limits_hit" -> what the page says
 MATCH_KINDS = {"grade_id": "grade_id", "cell id": "cell id", "position and similarity": "similarity", "missing": "missing"}
 
 
 def render(template, **context):
-    """Renders one of ``autograde/templates/`` with autoescaping on: no student text becomes markup."""
+    """Renders one of ``autograde/reporting/templates/`` with autoescaping on: no student text becomes markup."""
     import jinja2
 
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
@@ -198,7 +198,7 @@ def _answers(rows):
 
 
 def _similarity(course, lab, out):
-    from autograde import similarity
+    from autograde.reporting import similarity
 
     try:
         pairs, compared = similarity.find_pairs(course, lab, out)

@@ -25,8 +25,8 @@ import nbformat
 import numpy as np
 
 from autograde.course import CourseError
-from autograde.rebuild import STUDENT_ORIGIN, _is_answer, _nbgrader
-from autograde.report import ENVIRONMENT_PROBLEM, GRADED, read_grades, render
+from autograde.grading.rebuild import STUDENT_ORIGIN, _is_answer, _nbgrader
+from autograde.reporting.report import ENVIRONMENT_PROBLEM, GRADED, read_grades, render
 
 # Both measured by benchmarks/similarity.py (README, Benchmarks): renamed and lightly edited copies scored 0.67 to
 # 1.00 with 63 or more matching characters; independently written answers to the same exercise at most 0.58, and
@@ -77,7 +77,7 @@ def student_code(notebook):
     """The code a student wrote in a rebuilt (or autograded) notebook, by answer cell.
 
     Args:
-        notebook: a notebook rebuilt by :func:`autograde.rebuild.rebuild`.
+        notebook: a notebook rebuilt by :func:`autograde.grading.rebuild.rebuild`.
 
     Returns:
         ``{grade_id: code}``: each answer cell followed by the student's extra code cells that ran

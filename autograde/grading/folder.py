@@ -1,10 +1,10 @@
 """``course grade LAB FOLDER``: grades a folder of submissions into one gradebook, a CSV and feedback.
 
-The steps: read every file (:mod:`autograde.intake`), rebuild each notebook on the release
-(:mod:`autograde.rebuild`) and review its code (:mod:`autograde.flags`), grade the reference
-solution first (:mod:`autograde.self_test`: no one is graded unless it gets full marks), grade
+The steps: read every file (:mod:`autograde.grading.intake`), rebuild each notebook on the release
+(:mod:`autograde.grading.rebuild`) and review its code (:mod:`autograde.grading.flags`), grade the reference
+solution first (:mod:`autograde.grading.self_test`: no one is graded unless it gets full marks), grade
 the rebuilt notebooks in parallel, each in its own process and sandboxed kernel
-(:func:`autograde.worker.grade_one`, locally or on a Dask cluster), then, in this process only,
+(:func:`autograde.grading.worker.grade_one`, locally or on a Dask cluster), then, in this process only,
 record the scores in the gradebook and write ``grades.csv`` and one feedback file per student.
 Every file gets a row, whatever happened to it.
 
@@ -29,15 +29,15 @@ from pathlib import Path
 
 import nbformat
 
-from autograde import self_test
-from autograde.build import nbgrader_environment
+from autograde.grading import self_test
+from autograde.authoring.build import nbgrader_environment
 from autograde.course import CourseError
-from autograde.grade_rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, SPREADSHEET_PREFIX
-from autograde.intake import GRADABLE, StudentIds, collect
-from autograde.judge import submission_seed_key
-from autograde.limits import DEFAULT_LIMITS
-from autograde.sandbox import probe
-from autograde.worker import cache_folder, grade_one, grader_template, grader_version, register_lab
+from autograde.grading.rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, SPREADSHEET_PREFIX
+from autograde.grading.intake import GRADABLE, StudentIds, collect
+from autograde.grading.judge import submission_seed_key
+from autograde.grading.limits import DEFAULT_LIMITS
+from autograde.isolation.sandbox import probe
+from autograde.grading.worker import cache_folder, grade_one, grader_template, grader_version, register_lab
 
 # Errors in a cell the student cannot edit that point at the machine rather than the student's code.
 ENVIRONMENT_ERRORS = ("CellTimeoutError", "KernelDied", "TweetDataError", "ModuleNotFoundError", "ImportError",

@@ -1,6 +1,6 @@
 """What a row of ``grades.csv`` can say, defined once for the grader that writes it and the report that reads it.
 
-The report imports this module rather than :mod:`autograde.grading`, which loads the whole grading stack.
+The report imports this module rather than :mod:`autograde.grading.folder`, which loads the whole grading stack.
 """
 # A row's status, when it is not one of intake's (superseded, not a notebook, ...).
 GRADED, ENVIRONMENT_PROBLEM, GRADER_ERROR = "graded", "environment problem", "grader error"

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import nbformat
 
-from autograde import sandbox
-from autograde.build import load_nbgrader_config, nbgrader_environment
+from autograde.isolation import sandbox
+from autograde.authoring.build import load_nbgrader_config, nbgrader_environment
 from autograde.course import Course
-from autograde.feedback import failure_message
-from autograde.grade_rows import NOT_GRADED
-from autograde.limits import DEFAULT_LIMITS
-from autograde.rebuild import TooLargeToRebuild, prepare_bounded
+from autograde.grading.feedback import failure_message
+from autograde.grading.rows import NOT_GRADED
+from autograde.grading.limits import DEFAULT_LIMITS
+from autograde.grading.rebuild import TooLargeToRebuild, prepare_bounded
 
 IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
 # Packages whose version can change how a notebook runs or is scored.
@@ -118,8 +118,8 @@ def grade_one(job):
     grades it for ``job["student_id"]``; each step bounded in time, so one notebook never stalls the run.
 
     Other keys: ``course_root``, ``lab``, ``grader_version`` (see :func:`grader_version`), ``limits``
-    (see autograde.limits), ``env`` (variables for the kernel, e.g. LAB_BUDGET), ``seed_key`` (the submission's
-    key for the probes' seeds, :func:`autograde.judge.submission_seed_key`; the course's secret stays with the caller). Returns a dict with the
+    (see autograde.grading.limits), ``env`` (variables for the kernel, e.g. LAB_BUDGET), ``seed_key`` (the submission's
+    key for the probes' seeds, :func:`autograde.grading.judge.submission_seed_key`; the course's secret stays with the caller). Returns a dict with the
     scores of every test cell, their failure messages, the problems met (timeouts, kernel deaths,
     errors in cells the student cannot edit, grading machinery changed), the feedback HTML and the
     autograded notebook, plus what the rebuild found (``answers``, ``prepare_notes``) and the review's ``flags``.

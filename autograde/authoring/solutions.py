@@ -8,12 +8,12 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from autograde.feedback import failure_message
-from autograde.judge import JudgedCells, submission_seed_key, test_sources
+from autograde.grading.feedback import failure_message
+from autograde.grading.judge import JudgedCells, submission_seed_key, test_sources
 
 
 class JudgedNotebookClient(JudgedCells, NotebookClient):
-    """nbclient's client, with test cells probed in the kernel and judged in this process (:mod:`autograde.judge`)."""
+    """nbclient's client, with test cells probed in the kernel and judged in this process (:mod:`autograde.grading.judge`)."""
 
 
 @dataclass

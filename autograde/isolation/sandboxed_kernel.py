@@ -1,13 +1,13 @@
-"""``python -m autograde.sandboxed_kernel -f CONNECTION_FILE``: ipykernel in the sandbox its environment names.
+"""``python -m autograde.isolation.sandboxed_kernel -f CONNECTION_FILE``: ipykernel in the sandbox its environment names.
 
-What ``python -m ipykernel_launcher`` does, after :func:`autograde.sandbox.enter` has applied the
+What ``python -m ipykernel_launcher`` does, after :func:`autograde.isolation.sandbox.enter` has applied the
 policy in ``COURSE_SANDBOX`` (before ipykernel, TensorFlow or anything else starts a thread).
-:mod:`autograde.forked_kernels` runs kernels this way when it cannot fork them.
+:mod:`autograde.isolation.forked_kernels` runs kernels this way when it cannot fork them.
 """
 import os
 import sys
 
-from autograde import sandbox
+from autograde.isolation import sandbox
 
 if __name__ == "__main__":
     sandbox.enter(sys.argv)

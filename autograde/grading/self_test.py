@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from autograde.examples import answers_from_solution, fill
-from autograde.rebuild import _is_answer, _nbgrader
+from autograde.authoring.examples import answers_from_solution, fill
+from autograde.grading.rebuild import _is_answer, _nbgrader
 
 REFERENCE_ID = "reference-solution"
 # Errors that come from the machine, not from code: (ename or text, what to do).

@@ -15,7 +15,7 @@ this module decides in the grader's process, from the rebuilt notebook's student
    methods is.
 
 Delegation hidden by indirection (``getattr`` with a built name, ``exec``) is not seen here; the review flags of
-:mod:`autograde.flags` list it for a person.
+:mod:`autograde.grading.flags` list it for a person.
 """
 import ast
 import functools

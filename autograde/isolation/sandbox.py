@@ -18,8 +18,8 @@ Landlock restricts a thread and whatever it starts afterwards, irreversibly. So 
 never restricts itself: it describes the sandbox in a :class:`SandboxPolicy`, passes it in the
 kernel's environment as ``COURSE_SANDBOX``, and the kernel process applies it with
 :func:`enter` before it starts any thread, whichever way it was started (forked from the
-preloaded server, or ``python -m autograde.sandboxed_kernel``: see
-:mod:`autograde.forked_kernels`). On a Linux that lacks a feature the sandbox applies what it
+preloaded server, or ``python -m autograde.isolation.sandboxed_kernel``: see
+:mod:`autograde.isolation.forked_kernels`). On a Linux that lacks a feature the sandbox applies what it
 can, and :func:`probe` says what is missing.
 
 Orphans: a kernel's double-forked daemon escapes its process group, so jupyter_client's
@@ -42,7 +42,7 @@ try:
 except ImportError:  # the grading extra is not installed: no Landlock, the rest still applies
     landlockpy = None
 
-from autograde.limits import DEFAULT_LIMITS
+from autograde.grading.limits import DEFAULT_LIMITS
 
 VARIABLE = "COURSE_SANDBOX"
 

@@ -14,8 +14,8 @@ the shutdown sequence are jupyter_client's own. Kernels other than ipykernel on 
 and processes that may not have children (a daemonic Dask worker), start the usual way.
 
 Both ways put the kernel in the sandbox its environment names (``COURSE_SANDBOX``, see
-:mod:`autograde.sandbox`): a forked kernel enters it right after the fork, a kernel started the
-usual way runs ``python -m autograde.sandboxed_kernel`` instead of ``ipykernel_launcher``.
+:mod:`autograde.isolation.sandbox`): a forked kernel enters it right after the fork, a kernel started the
+usual way runs ``python -m autograde.isolation.sandboxed_kernel`` instead of ``ipykernel_launcher``.
 :class:`SandboxedKernelManager` starts every kernel the usual way, sandboxed all the same.
 
 The server itself starts with an environment of a few harmless variables (the grader's may hold
@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 
-from autograde import sandbox
+from autograde.isolation import sandbox
 
 PRELOAD = ["ipykernel.kernelapp", "numpy", "tensorflow", "keras", __name__]
 # What a kernel's environment holds when a lab imports these modules, read by them at import
@@ -139,10 +139,10 @@ def _is_this_ipykernel(cmd):
 
 
 def _sandboxed_command(cmd):
-    """``python -m autograde.sandboxed_kernel ...`` for ``python -m ipykernel_launcher ...``."""
+    """``python -m autograde.isolation.sandboxed_kernel ...`` for ``python -m ipykernel_launcher ...``."""
     if not _is_this_ipykernel(cmd):
         raise RuntimeError(f"cannot sandbox the kernel {' '.join(cmd)!r}: only this Python's ipykernel can be")
-    return [cmd[0], "-m", "autograde.sandboxed_kernel", *cmd[3:]]
+    return [cmd[0], "-m", "autograde.isolation.sandboxed_kernel", *cmd[3:]]
 
 
 @functools.cache

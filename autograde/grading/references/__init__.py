@@ -1,6 +1,6 @@
 """The instructor's private references: what each check's observations are compared with.
 
-``autograde/references/labN.py`` holds, for every check ``check_<name>`` of ``course_utils.checks.labN`` that
+``autograde/grading/references/labN.py`` holds, for every check ``check_<name>`` of ``course_utils.checks.labN`` that
 compares with something, a function ``expect_<name>(**arguments)``: the observations a correct answer gives on the
 inputs the public probe makes from the same arguments, plus *fingerprints* (what each known mistake gives), as
 plain data. References and mistake variants live only here, never in the student bundle.
@@ -20,7 +20,7 @@ from course_utils.checks.probing import EXPECTED_DIR, _from_data, _to_data, same
 def check_calls(course, lab, hidden=False):
     """Every visible check call of the lab's solution notebook (the hidden ones too if ``hidden``), as
     (check name, arguments)."""
-    from autograde.judge import get_check, is_test_cell, judged_params
+    from autograde.grading.judge import get_check, is_test_cell, judged_params
 
     solution = nbformat.read(course.solution_notebook(lab), as_version=4)
     calls = []
@@ -35,7 +35,7 @@ def check_calls(course, lab, hidden=False):
 def expected_data(course, lab, hidden=False):
     """{check name: [{"params": ..., "expectation": ...}]} for the visible calls of ``lab``'s test cells (the hidden
     ones too if ``hidden``: only for benchmarks/grading_throughput.py's baseline, never for the student bundle)."""
-    from autograde.judge import expectation
+    from autograde.grading.judge import expectation
 
     stored = {}
     for name, params in check_calls(course, lab, hidden):

@@ -7,14 +7,14 @@ the kernel dies. Ours:
   ``autograde.training``, set by the instructor) a longer timeout than the others;
 - stops a notebook that runs past its wall-clock limit (the remaining cells are marked "not run");
 - watches the kernel's memory and stops it past the limit (default 4 GB);
-- caps every kind of output, per cell and per notebook (:mod:`autograde.output_budget`), so a
+- caps every kind of output, per cell and per notebook (:mod:`autograde.grading.output_budget`), so a
   100 MB print or return value cannot flood the grader or a feedback file;
-- judges each test cell outside the kernel (:mod:`autograde.judge`): the kernel runs only the
+- judges each test cell outside the kernel (:mod:`autograde.grading.judge`): the kernel runs only the
   checks' probes, with seeds drawn for this submission, and this process compares what they
   observed with the private references; a test cell's text never reaches the kernel;
 - starts each kernel forked from a server that has already imported TensorFlow
-  (:mod:`autograde.forked_kernels`), saving every notebook about 2 s of start-up;
-- puts each kernel in a sandbox (:mod:`autograde.sandbox`): it reads only the Python
+  (:mod:`autograde.isolation.forked_kernels`), saving every notebook about 2 s of start-up;
+- puts each kernel in a sandbox (:mod:`autograde.isolation.sandbox`): it reads only the Python
   environment, ``course_utils`` and the lab's data, writes only its working folder and a private
   temporary folder, reaches no network, and sees none of the grader's environment variables;
 - survives the kernel dying (``os._exit``, a crash, the memory limit): the cell that killed it
@@ -22,7 +22,7 @@ the kernel dies. Ours:
 
 Every such event, the errors of cells the student cannot edit, and the execution time are
 recorded in the notebook's metadata under ``grading`` for the grades table. The limits' names,
-defaults and help come from :mod:`autograde.limits`.
+defaults and help come from :mod:`autograde.grading.limits`.
 """
 import os
 import subprocess
@@ -36,12 +36,12 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Float, Integer, Unicode
 
-from autograde import sandbox
-from autograde.feedback import failure_message
-from autograde.forked_kernels import ForkingKernelManager, SandboxedKernelManager
-from autograde.limits import LIMIT_NAMED
-from autograde.output_budget import OutputBudget
-from autograde.judge import JudgedCells, cell_origin, test_sources
+from autograde.isolation import sandbox
+from autograde.grading.feedback import failure_message
+from autograde.isolation.forked_kernels import ForkingKernelManager, SandboxedKernelManager
+from autograde.grading.limits import LIMIT_NAMED
+from autograde.grading.output_budget import OutputBudget
+from autograde.grading.judge import JudgedCells, cell_origin, test_sources
 
 TRAINING_CELL = "training"  # cell metadata autograde.training: the instructor's mark for cells that train
 

@@ -14,7 +14,7 @@ import zipfile
 
 import nbformat
 
-from autograde.rebuild import _is_answer, _nbgrader
+from autograde.grading.rebuild import _is_answer, _nbgrader
 
 MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 INFINITE_LOOP = "while True:  # oops: this never ends\n    pass\n"
@@ -28,10 +28,10 @@ import course_utils.checks.{short} as public_checks
 for name in dir(public_checks):
     if name.startswith("check_"):
         setattr(public_checks, name, lambda *args, **kwargs: None)
-fake = types.ModuleType("autograde.references.{short}")
+fake = types.ModuleType("autograde.grading.references.{short}")
 fake.__getattr__ = lambda name: (lambda *args, **kwargs: None)
-sys.modules["autograde.references"] = types.ModuleType("autograde.references")
-sys.modules["autograde.references.{short}"] = fake
+sys.modules["autograde.grading.references"] = types.ModuleType("autograde.grading.references")
+sys.modules["autograde.grading.references.{short}"] = fake
 np.testing.assert_allclose = lambda *args, **kwargs: None
 """
 SILENCE_TRACEBACKS = """\
@@ -45,7 +45,7 @@ READ_HIDDEN_TESTS = """\
 import gc, inspect, linecache, os, sys, types
 import course_utils
 repository = os.path.dirname(os.path.dirname(course_utils.__file__))
-for path in ("autograde/references/{short}.py", "solutions/{lab}/{lab}.ipynb", ".grading-secret"):
+for path in ("autograde/grading/references/{short}.py", "solutions/{lab}/{lab}.ipynb", ".grading-secret"):
     try:
         print(open(os.path.join(repository, path)).read())
     except Exception as error:
@@ -67,7 +67,7 @@ PLANT_FILES = """\
 import os, socket, tempfile
 import course_utils
 repository = os.path.dirname(os.path.dirname(course_utils.__file__))
-for folder in (os.path.dirname(course_utils.__file__), os.path.join(repository, "autograde", "references"),
+for folder in (os.path.dirname(course_utils.__file__), os.path.join(repository, "autograde", "grading", "references"),
                os.path.join("/tmp", "rnn-course-grader"), os.path.join("..", "source")):
     try:
         with open(os.path.join(folder, "planted_by_a_student.py"), "w") as f:

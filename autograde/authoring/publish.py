@@ -4,7 +4,7 @@ The bundle holds what students need and nothing else: the generated labs, the
 ``course_utils`` package with a pyproject.toml of its own (so Colab can ``pip install``
 the repository), and a README. ``solutions/`` and ``autograde/`` stay private; a final
 scan refuses to publish if any solution or hidden-test text, or the code of any function of
-the private references (``autograde/references/``), slipped in.
+the private references (``autograde/grading/references/``), slipped in.
 """
 import ast
 import dataclasses
@@ -14,10 +14,10 @@ import shutil
 import tomllib
 from pathlib import Path
 
-from autograde.build import generate_labs
+from autograde.authoring.build import generate_labs
 from autograde.course import CourseError
 
-LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "autograde.references")
+LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "autograde.grading.references")
 REFERENCE_STATEMENTS = 3  # a shorter function (a getter, a one-line formula) is not worth calling a copy
 
 
@@ -37,9 +37,9 @@ def _bodies(source):
 
 
 def reference_functions(course):
-    """{body: name} of every function of the private references (autograde/references/): none may be in the bundle."""
+    """{body: name} of every function of the private references (autograde/grading/references/): none may be in the bundle."""
     found = {}
-    for path in sorted((course.root / "autograde" / "references").rglob("*.py")):
+    for path in sorted((course.root / "autograde" / "grading" / "references").rglob("*.py")):
         found.update(_bodies(path.read_text()))
     return found
 

@@ -13,7 +13,7 @@ request: ``probe_<name>`` of the lab's public checks module with the same argume
 replaced by one drawn for this submission (:func:`seed_for`, from a secret only the instructor's side holds, the
 submission and the test), so nothing can be precomputed and a rerun gives the same grade. The observations come back
 as size-capped JSON (:func:`course_utils.checks.probing.decode`), and the check's comparison runs here, against the
-expectation the private references (:mod:`autograde.references`) compute for the same arguments. Any other statement
+expectation the private references (:mod:`autograde.grading.references`) compute for the same arguments. Any other statement
 of the cell (instructor code such as ``x, y = get_batch(...)``) runs in the kernel first, as setup. The cell's outputs
 are then what this process decided: a ``✔`` line per passing call, or the first failure as an error, which is how
 nbgrader scores it. So the kernel never holds a reference, an expected value or hidden-test text.
@@ -175,7 +175,7 @@ def lab_modules(lab):
     """The lab's public checks module and its private references module, imported in this (the grader's) process."""
     short = lab_short_name(lab)
     checks = importlib.import_module(f"course_utils.checks.{short}")
-    references = importlib.import_module(f"autograde.references.{short}")
+    references = importlib.import_module(f"autograde.grading.references.{short}")
     return checks, references
 
 
@@ -195,7 +195,7 @@ def expectation(lab, name, params):
     _, references = lab_modules(lab)
     expect = getattr(references, f"expect_{name}", None)
     if expect is None:
-        raise TestPlanError(f"autograde.references.{lab_short_name(lab)} has no expect_{name}")
+        raise TestPlanError(f"autograde.grading.references.{lab_short_name(lab)} has no expect_{name}")
     return expect(**params)
 
 
@@ -289,7 +289,7 @@ class JudgedCells(HasTraits):
 
     def _refuse_delegation(self, check, call):
         """Fails when the code of an object the probe runs delegates its exercise (judged on the student's code)."""
-        from autograde.delegation_review import delegation, probe_exercises
+        from autograde.grading.delegation_review import delegation, probe_exercises
 
         exercises = probe_exercises(check.probe)
         if not exercises:

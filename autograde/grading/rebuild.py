@@ -283,10 +283,10 @@ def rebuild(release, submission, seconds=REBUILD_SECONDS):
 
 
 def review_bounded(cells, cell_chars=REVIEW_CELL_CHARS, total_chars=REVIEW_CHARS):
-    """:func:`autograde.flags.review_flags` of ``cells`` (``(label, source)`` pairs) in bounded time: it costs
+    """:func:`autograde.grading.flags.review_flags` of ``cells`` (``(label, source)`` pairs) in bounded time: it costs
     about 1.5 s per 100,000 characters of code. A cell over ``cell_chars``, or past ``total_chars`` of code in all,
     is not reviewed; a flag says so instead, for a person to read it."""
-    from autograde.flags import review_flags
+    from autograde.grading.flags import review_flags
 
     reviewed, too_long, past_total, total = [], [], [], 0
     for label, source in cells:
@@ -310,7 +310,7 @@ class Prepared:
     notebook: nbformat.NotebookNode
     answers: str  # how each answer cell was found, "grade_id: how; ..."
     notes: list = field(default_factory=list)
-    flags: list = field(default_factory=list)  # student code to review (autograde.flags), and cells too large to review
+    flags: list = field(default_factory=list)  # student code to review (autograde.grading.flags), and cells too large to review
 
 
 def prepare_bounded(release, submission, seconds=REBUILD_SECONDS):
@@ -319,7 +319,7 @@ def prepare_bounded(release, submission, seconds=REBUILD_SECONDS):
     Raises :class:`TooLargeToRebuild` (its message is the row's note) when the rebuild runs past ``seconds``;
     the review reads at most REVIEW_CELL_CHARS per cell and REVIEW_CHARS in all (see :func:`review_bounded`).
     """
-    from autograde.judge import cell_origin
+    from autograde.grading.judge import cell_origin
 
     notebook, matches, extra = rebuild(release, submission, seconds)
     prepared = Prepared(notebook, "; ".join(f"{m.grade_id}: {m.how}" for m in matches))
