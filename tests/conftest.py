@@ -1,13 +1,12 @@
 import json
 import linecache
 import os
-from pathlib import Path
 
 import pytest
 
 from autograde.course import Course
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 # Data the labs read, kept beside the repository (never in it); notebook kernels inherit the environment.
 TWEETS_DIR = ROOT.parent / "shared" / "data" / "tweets"
 if TWEETS_DIR.is_dir():

@@ -3,6 +3,7 @@ import base64
 import copy
 import json
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from autograde.reporting import report
 from autograde.cli import main
 from autograde.course import CourseError
+from autograde.grading.rows import read_grades
 
 LAB = "lab1_rnns_from_scratch"
 EVIL = "<script>alert(1)</script>"
@@ -227,7 +229,7 @@ def test_the_command_line_writes_the_report_and_says_what_to_do_before_grading(c
     assert f"no grades found in {tmp_path}: run `course grade lab1 FOLDER --out {tmp_path}` first" in capsys.readouterr().err
     monkeypatch.chdir(tmp_path)
     with pytest.raises(CourseError, match=rf"no grades found in grading/{LAB}: run `course grade lab1 FOLDER` first"):
-        report.read_grades(report.Path("grading") / LAB, LAB)
+        read_grades(Path("grading") / LAB, LAB)
 
 
 def test_grade_can_write_the_report_too(capsys):

@@ -13,7 +13,6 @@ offline. Everything from students (file names, ids, notes, failure messages, cod
 by the template engine.
 """
 import base64
-import csv
 import io
 import json
 import statistics
@@ -22,46 +21,13 @@ from datetime import datetime
 from pathlib import Path
 
 from autograde.course import CourseError
-from autograde.grading.rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, SPREADSHEET_PREFIX
+from autograde.grading.rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, read_grades
+from autograde.reporting.pages import render
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 TOP_FAILURES = 3  # failure messages shown per test
 SUPERSEDED = "superseded"  # the start of the status of a student's older file (autograde.grading.intake)
 LIMITS_HIT = {"timeout": "time", "memory": "memory", "output": "output"}  # results' "limits_hit" -> what the page says
 MATCH_KINDS = {"grade_id": "grade_id", "cell id": "cell id", "position and similarity": "similarity", "missing": "missing"}
-
-
-def render(template, **context):
-    """Renders one of ``autograde/reporting/templates/`` with autoescaping on: no student text becomes markup."""
-    import jinja2
-
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                                     undefined=jinja2.StrictUndefined)
-    return environment.get_template(template).render(**context)
-
-
-def read_grades(out, lab):
-    """The rows of ``grades.csv`` in a grading output folder, as dicts.
-
-    Args:
-        out: the folder ``course grade`` wrote.
-        lab: the lab's full name (for the error message).
-
-    Raises:
-        CourseError: when there is no ``grades.csv`` yet; the message says which command to run.
-    """
-    path = Path(out) / "grades.csv"
-    if not path.is_file():
-        short = lab.split("_", 1)[0]
-        option = "" if Path(out) == Path("grading") / lab else f" --out {out}"
-        raise CourseError(f"no grades found in {out}: run `course grade {short} FOLDER{option}` first")
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        for key, value in row.items():
-            if isinstance(value, str) and value[:1] == "'" and value[1:2] in SPREADSHEET_PREFIX:
-                row[key] = value[1:]
-    return rows
 
 
 def read_result(out, row):

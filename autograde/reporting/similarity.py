@@ -26,7 +26,8 @@ import numpy as np
 
 from autograde.course import CourseError
 from autograde.grading.rebuild import STUDENT_ORIGIN, _is_answer, _nbgrader
-from autograde.reporting.report import ENVIRONMENT_PROBLEM, GRADED, read_grades, render
+from autograde.grading.rows import ENVIRONMENT_PROBLEM, GRADED, read_grades
+from autograde.reporting.pages import render
 
 # Both measured by benchmarks/similarity.py (README, Benchmarks): renamed and lightly edited copies scored 0.67 to
 # 1.00 with 63 or more matching characters; independently written answers to the same exercise at most 0.58, and
