@@ -265,8 +265,8 @@ def python_paths():
 
 
 def _course_root():
-    """The course repository when installed editable (this package's parent), else this package."""
-    package = Path(__file__).resolve().parent
+    """The course repository when installed editable (the parent of the autograde package), else that package."""
+    package = Path(__file__).resolve().parents[1]  # autograde/, this module being autograde/isolation/sandbox.py
     return package.parent if (package.parent / "pyproject.toml").exists() else package
 
 
