@@ -1,9 +1,8 @@
 """The instructor's command line: ``course grade``, ``course build-labs``, ``course run-solutions``, ``course publish``..."""
 import argparse
 import sys
-from pathlib import Path
 
-from autograde.course import Course, CourseError
+from autograde.course import Course, CourseError, OutputFolder
 from autograde.reporting.export import FORMATS
 from autograde.grading.limits import LIMITS
 from autograde.reporting.similarity import THRESHOLD as SIMILARITY_THRESHOLD
@@ -77,47 +76,47 @@ def grade(course, args):
     limits = {limit.name: getattr(args, limit.name) for limit in LIMITS if getattr(args, limit.name) is not None}
     try:
         ids = StudentIds(args.id_pattern or DEFAULT_ID_PATTERN, args.ids, class_zip=args.class_zip)
-        out = Path(args.out or Path("grading") / lab)
-        rows = grade_folder(course, lab, args.folder, out, workers=args.workers, force=args.force, student_ids=ids,
+        out = OutputFolder.of(lab, args.out)
+        rows = grade_folder(course, lab, args.folder, out.path, workers=args.workers, force=args.force, student_ids=ids,
                             limits=limits, db_url=args.db, dask_scheduler=args.dask, budget=args.budget,
                             skip_self_test=args.skip_self_test, sandboxed=not args.no_sandbox)
     except (FileNotFoundError, ValueError) as error:
         raise CourseError(str(error)) from error
     print(summary(rows))
-    print(f"grades: {out / 'grades.csv'}   feedback: {out / 'feedback'}/   gradebook: {args.db or out / 'gradebook.db'}")
+    print(f"grades: {out.grades}   feedback: {out.feedback_dir}/   gradebook: {args.db or out.gradebook}")
     if args.report:
         from autograde.reporting.report import write_report
 
-        print(f"report: {write_report(course, lab, out)}")
+        print(f"report: {write_report(course, lab, out.path)}")
 
 
 def report(course, args):
     from autograde.reporting.report import write_report
 
     lab = course.resolve_lab(args.lab)
-    print(f"report: {write_report(course, lab, Path(args.out or Path('grading') / lab))}")
+    print(f"report: {write_report(course, lab, OutputFolder.of(lab, args.out).path)}")
 
 
 def similarity(course, args):
     from autograde.reporting.similarity import find_pairs, text_table, write_html
 
     lab = course.resolve_lab(args.lab)
-    out = Path(args.out or Path("grading") / lab)
-    pairs, compared = find_pairs(course, lab, out, args.threshold)
+    out = OutputFolder.of(lab, args.out)
+    pairs, compared = find_pairs(course, lab, out.path, args.threshold)
     print(text_table(pairs, compared, args.threshold))
-    print(f"side by side: {write_html(out / 'similarity.html', pairs, lab, compared, args.threshold)}")
+    print(f"side by side: {write_html(out.similarity, pairs, lab, compared, args.threshold)}")
 
 
 def export(course, args):
     from autograde.reporting.export import export_grades, gradebook_url, read_roster
 
     lab = course.resolve_lab(args.lab)
-    out = Path(args.out or Path("grading") / lab)
+    out = OutputFolder.of(lab, args.out)
     try:
         roster = read_roster(args.ids) if args.ids else None
     except FileNotFoundError as error:
         raise CourseError(f"no roster at {args.ids}: give --ids a CSV with a student_id column") from error
-    result = export_grades(gradebook_url(out, lab, args.db), lab, args.format, args.dest or out / f"export-{args.format}.csv",
+    result = export_grades(gradebook_url(out.path, lab, args.db), lab, args.format, args.dest or out.export(args.format),
                            roster=roster, assignment=args.assignment)
     print(result.summary())
 

@@ -45,7 +45,7 @@ def max_score(course, lab):
 
 
 def make_submissions(course, lab, count, folder):
-    source = course.root / "autograde" / "examples" / lab / "submissions"
+    source = course.example_submissions(lab)
     folder.mkdir(parents=True)
     for i in range(count):
         shutil.copy(source / f"{EXAMPLES[i % len(EXAMPLES)]}.ipynb", folder / f"s{i:03d}_{lab}.ipynb")

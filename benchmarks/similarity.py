@@ -74,7 +74,7 @@ def lab_set(course, lab):
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
     answers = answers_from_solution(course, lab)
     codes, groups = {}, {}
-    for submission in collect(course.root / "autograde" / "examples" / lab / "submissions", StudentIds()):
+    for submission in collect(course.example_submissions(lab), StudentIds()):
         if submission.status == GRADABLE:
             codes[submission.student_id] = similarity.student_code(rebuild(release, nbformat.from_dict(submission.notebook))[0])
     renamed = {grade_id: renamed_copy(code) for grade_id, code in answers.items()}

@@ -102,7 +102,7 @@ def test_example_submissions_are_in_sync(course, tmp_path):
 
     for lab in course.labs():
         fresh = make_examples(course, lab, dest=tmp_path / lab)
-        committed = course.root / "autograde" / "examples" / lab
+        committed = course.examples_dir(lab)
         comparison = filecmp.dircmp(fresh / "submissions", committed / "submissions")
         _, mismatch, errors = filecmp.cmpfiles(fresh / "submissions", committed / "submissions", comparison.common_files, shallow=False)
         stale = comparison.left_only + comparison.right_only + mismatch + errors

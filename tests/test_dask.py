@@ -13,7 +13,7 @@ LAB = "lab2_music_generation"  # the quickest lab under smoke
 
 
 def test_grading_on_a_local_dask_cluster(course, tmp_path):
-    examples = course.root / "autograde" / "examples" / LAB
+    examples = course.examples_dir(LAB)
     submissions = tmp_path / "submissions"
     submissions.mkdir()
     for name in ("partial.ipynb", "untouched.ipynb", "not-a-notebook.py"):

@@ -315,3 +315,16 @@ def test_class_weights_from_scikit_learn_are_refused(sklearn_stand_in):
 
     with pytest.raises(DelegationRefused, match="^class_weights calls sklearn.utils.class_weight.compute_class_weight"):
         lab3.check_class_weights(class_weights)
+
+
+def test_every_forbidden_file_of_the_course_exists():
+    """course_utils names the references' files by path (it cannot import autograde): they must be where course.py says."""
+    from autograde.course import INSTRUCTOR_PACKAGE, Course
+    from course_utils.checks import lab4
+
+    course = Course.load(ROOT)
+    ours = {f.path for module in (lab1, lab2, lab3, lab4) for exercise in vars(module).values() if isinstance(exercise, Exercise)
+            for f in exercise.forbidden if f.path.startswith(f"{INSTRUCTOR_PACKAGE}/")}
+    assert ours, "the checks refuse the references' own functions"
+    assert {(course.root / path).parent for path in ours} == {course.references_dir}
+    assert all((course.root / path).is_file() for path in ours), sorted(ours)

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from autograde.cli import main
-from autograde.course import CourseError
+from autograde.course import GRADEBOOK, CourseError, sqlite_url
 from autograde.reporting.export import export_grades, read_roster, read_scores
 from autograde.grading.folder import GRADED, Row, record_in_gradebook
 
@@ -38,7 +38,7 @@ def graded(course, tmp_path_factory):
     from nbgrader.api import Gradebook
 
     out = tmp_path_factory.mktemp("grading")
-    url = f"sqlite:///{out / 'gradebook.db'}"
+    url = sqlite_url(out / GRADEBOOK)
     points = points_of(course)
     with Gradebook(url) as gb:
         gb.add_assignment(LAB)
@@ -57,7 +57,7 @@ def graded(course, tmp_path_factory):
 def gradebook(graded, tmp_path):
     """A private copy of the gradebook, its URL and the roster, for a test that changes or exports it."""
     shutil.copy(graded / "gradebook.db", tmp_path / "gradebook.db")
-    return f"sqlite:///{tmp_path / 'gradebook.db'}", read_roster(graded / "roster.csv")
+    return sqlite_url(tmp_path / GRADEBOOK), read_roster(graded / "roster.csv")
 
 
 def rows_of(path):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from autograde.course import EXAMPLES
 from autograde.grading.flags import DEFAULT_MODULE_NAMES, review_flags
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,7 @@ def test_solution_answers_raise_no_flags(lab):
     assert review_flags(cells) == []
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "autograde" / "examples").glob("*/submissions/*.ipynb")), ids=lambda p: f"{p.parts[-3]}/{p.name}")
+@pytest.mark.parametrize("path", sorted((ROOT / EXAMPLES).glob("*/submissions/*.ipynb")), ids=lambda p: f"{p.parts[-3]}/{p.name}")
 def test_example_submissions_raise_exactly_the_expected_flags(path):
     """Every code cell a student wrote or changed (answers and extra cells; not the instructor's cells)."""
     lab = path.parts[-3]

@@ -36,7 +36,7 @@ def grades_machinery(lab):
 def graded(request, course, tmp_path_factory):
     """(lab, submissions folder, {file: expected row}, grading folder, rows) for the examples graded for ``lab``."""
     lab = request.param
-    examples = course.root / "autograde" / "examples" / lab
+    examples = course.examples_dir(lab)
     expected = json.loads((examples / "expected.json").read_text())
     if not grades_machinery(lab):
         expected = {name: row for name, row in expected.items() if Path(on_disk(name)).stem in LAB_SPECIFIC}
@@ -62,7 +62,7 @@ def machinery_examples(lab, rows):
 
 def test_every_lab_has_examples(course):
     for lab in course.labs():
-        examples = course.root / "autograde" / "examples" / lab
+        examples = course.examples_dir(lab)
         assert (examples / "expected.json").is_file(), f"run `course make-examples {lab}`"
         expected = json.loads((examples / "expected.json").read_text())
         assert sorted({on_disk(name) for name in expected}) == sorted(p.name for p in (examples / "submissions").iterdir())
@@ -156,7 +156,7 @@ def hidden_text(course, lab):
     from autograde.grading.judge import is_test_cell
 
     solution = nbformat.read(course.solution_notebook(lab), as_version=4)
-    references = (course.root / "autograde" / "grading" / "references" / f"{lab.split('_')[0]}.py").read_text()
+    references = course.references_file(lab).read_text()
     # The references' own lines: not those a student's answer holds too (a reference model is built as the answer is).
     answers = "\n".join(cell.source for cell in solution.cells)
     lines = {line.strip() for line in references.splitlines()

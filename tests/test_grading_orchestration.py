@@ -12,7 +12,7 @@ from autograde.grading.rebuild import prepare_bounded
 from conftest import ROOT
 
 LAB = "lab1_rnns_from_scratch"
-EXAMPLES = ROOT / "autograde" / "examples" / LAB / "submissions"
+EXAMPLES = Course.load(ROOT).example_submissions(LAB)
 MAX = 18.0
 TESTS = ("test_rnn_cell_weights", "test_rnn_cell_matches_simple_rnn", "test_rnn_model", "test_jacobian_norms",
          "test_predict_tanh_rho2", "test_clip_gradients", "test_predict_clip_direction", "test_lstm_cell",

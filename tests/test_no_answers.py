@@ -164,7 +164,7 @@ def test_the_student_package_holds_no_code_of_the_references(course, tmp_path):
     assert len(reference_functions(course)) > 30  # guards the scan: the references are read
     assert instructor_text_in(course, course.root / "course_utils") == []
     # A reference copied into the package under another name is found.
-    source = (course.root / "autograde" / "grading" / "references" / "lab1.py").read_text()
+    source = course.references_file("lab1").read_text()
     (tmp_path / "copied.py").write_text(source.replace("def expect_", "def my_own_"))
     assert [line for line in instructor_text_in(course, tmp_path) if "the code of the private reference expect_" in line]
 

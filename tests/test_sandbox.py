@@ -13,6 +13,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
+from autograde.course import Course
 from autograde.isolation import sandbox
 from autograde.isolation.forked_kernels import ForkingKernelManager, SandboxedKernelManager
 
@@ -87,7 +88,7 @@ attempt(os.symlink, "/etc/passwd", "link")  # the grader could follow a link pla
 @needs_abi(1, "file rules")
 def test_a_sandboxed_process_reads_neither_hidden_tests_nor_home_nor_the_course(job):
     policy, folders = job
-    private = [folders["hidden_tests"] / "lab1.py", folders["home"] / ".netrc", ROOT / "autograde" / "grading" / "references" / "lab1.py",
+    private = [folders["hidden_tests"] / "lab1.py", folders["home"] / ".netrc", Course.load(ROOT).references_file("lab1"),
                ROOT / "README.md", *sorted((ROOT / "solutions").glob("*/*.ipynb"))[:1]]
     code = ATTEMPT + f"""
 for path in {list(map(str, private))!r}:
@@ -102,7 +103,7 @@ def test_the_python_environment_is_readable_but_not_the_course_or_home():
     allowed = [Path(p) for p in sandbox.python_paths()]
     assert ROOT / "course_utils" in allowed
     for path in allowed:
-        for private in (ROOT, ROOT / "autograde" / "grading" / "references", ROOT / "solutions", Path.home()):
+        for private in (ROOT, Course.load(ROOT).references_dir, ROOT / "solutions", Path.home()):
             assert not private.is_relative_to(path), f"{private} is readable through {path}"
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograde.course import CourseError
+from autograde.course import GRADEBOOK, CourseError, sqlite_url
 
 
 def load_nbgrader_config(course):
@@ -47,7 +47,7 @@ def generate_labs(course, labs=None, dest=None):
     with tempfile.TemporaryDirectory(prefix="build-labs-") as tmp:
         config = load_nbgrader_config(course)
         config.CourseDirectory.release_directory = str(Path(tmp) / "release")
-        config.CourseDirectory.db_url = f"sqlite:///{Path(tmp) / 'gradebook.db'}"
+        config.CourseDirectory.db_url = sqlite_url(Path(tmp) / GRADEBOOK)
         config.Application.log_level = "WARN"
         # The course object decides where links point, so `course publish --repository` can override it.
         config.SetColabLinks.repository_slug = course.github_slug

@@ -275,7 +275,7 @@ def make_examples(course, lab, dest=None):
         disguised.cells.append(_student_cell(source, f"disguise-{index}"))
     examples["disguised"] = (disguised, half)
 
-    folder = dest or course.root / "autograde" / "examples" / lab
+    folder = dest or course.examples_dir(lab)
     if folder.exists():
         shutil.rmtree(folder)
     submissions = folder / "submissions"

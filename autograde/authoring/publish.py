@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 
 from autograde.authoring.build import generate_labs
-from autograde.course import CourseError
+from autograde.course import INSTRUCTOR_PACKAGE, LABS, PYPROJECT, SOLUTIONS, STUDENT_PACKAGE, CourseError
 
 LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "autograde.grading.references")
 REFERENCE_STATEMENTS = 3  # a shorter function (a getter, a one-line formula) is not worth calling a copy
@@ -39,7 +39,7 @@ def _bodies(source):
 def reference_functions(course):
     """{body: name} of every function of the private references (autograde/grading/references/): none may be in the bundle."""
     found = {}
-    for path in sorted((course.root / "autograde" / "grading" / "references").rglob("*.py")):
+    for path in sorted(course.references_dir.rglob("*.py")):
         found.update(_bodies(path.read_text()))
     return found
 
@@ -67,16 +67,16 @@ def publish_bundle(course, dest, repository=None):
     dest = Path(dest).resolve()
     if dest == course.root or course.root in dest.parents:
         raise CourseError(f"{dest} is inside the course repository; publish to a separate folder (e.g. a clone of the public repository)")
-    if (dest / "solutions").exists() or (dest / "autograde").exists():
-        raise CourseError(f"{dest} holds solutions/ or autograde/: that looks like a private course repository, not the public one")
+    if (dest / SOLUTIONS).exists() or (dest / INSTRUCTOR_PACKAGE).exists():
+        raise CourseError(f"{dest} holds {SOLUTIONS}/ or {INSTRUCTOR_PACKAGE}/: that looks like a private course repository, not the public one")
 
     dest.mkdir(parents=True, exist_ok=True)
-    for name in ("labs", "course_utils"):
+    for name in (LABS, STUDENT_PACKAGE):
         if (dest / name).exists():
             shutil.rmtree(dest / name)
-    generate_labs(course, dest=dest / "labs")
-    shutil.copytree(course.root / "course_utils", dest / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
-    (dest / "pyproject.toml").write_text(bundle_pyproject(course))
+    generate_labs(course, dest=dest / LABS)
+    shutil.copytree(course.student_package, dest / STUDENT_PACKAGE, ignore=shutil.ignore_patterns("__pycache__"))
+    (dest / PYPROJECT).write_text(bundle_pyproject(course))
     (dest / "README.md").write_text(student_readme(course))
     (dest / ".gitignore").write_text("artifacts/\n__pycache__/\n.ipynb_checkpoints/\n")
 
@@ -95,7 +95,7 @@ def set_version(course, version):
     as it now reads. Badges and install lines of labs built afterwards point at the tag ``v{version}``."""
     if not isinstance(version, str) or not RELEASE_VERSION.fullmatch(version):
         raise CourseError(f"--version {version!r} is not a release number like 0.2.0 (MAJOR.MINOR.PATCH)")
-    path = course.root / "pyproject.toml"
+    path = course.pyproject
     lines = path.read_text().splitlines(keepends=True)
     table = None
     for i, line in enumerate(lines):
@@ -109,7 +109,7 @@ def set_version(course, version):
 
 
 def bundle_pyproject(course):
-    with open(course.root / "pyproject.toml", "rb") as f:
+    with open(course.pyproject, "rb") as f:
         project = tomllib.load(f)["project"]
     dependencies = ",\n".join(f"    {json.dumps(d)}" for d in project["dependencies"])
     jupyter = ", ".join(json.dumps(d) for d in project["optional-dependencies"]["jupyter"])

@@ -6,15 +6,7 @@ solution first (:mod:`autograde.grading.self_test`: no one is graded unless it g
 the rebuilt notebooks in parallel, each in its own process and sandboxed kernel
 (:func:`autograde.grading.worker.grade_one`, locally or on a Dask cluster), then, in this process only,
 record the scores in the gradebook and write ``grades.csv`` and one feedback file per student.
-Every file gets a row, whatever happened to it.
-
-Output folder layout::
-
-    grades.csv              one row per file
-    gradebook.db            nbgrader gradebook (unless --db names another database)
-    feedback/<student>.html what the student may see: no hidden tests
-    autograded/<student>.ipynb
-    results/<student>.json  cached results: a rerun regrades only changed files (or all with --force)
+Every file gets a row, whatever happened to it. What the output folder holds: :class:`autograde.course.OutputFolder`.
 """
 import csv
 import hashlib
@@ -31,7 +23,7 @@ import nbformat
 
 from autograde.grading import self_test
 from autograde.authoring.build import nbgrader_environment
-from autograde.course import CourseError
+from autograde.course import GRADEBOOK, CourseError, OutputFolder, sqlite_file
 from autograde.grading.rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, SPREADSHEET_PREFIX
 from autograde.grading.intake import GRADABLE, StudentIds, collect
 from autograde.grading.judge import submission_seed_key
@@ -71,9 +63,7 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     """
     lab = course.resolve_lab(lab)
     nbgrader_environment()
-    out = Path(out)
-    for sub in ("results", "feedback", "autograded"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
+    out = OutputFolder(Path(out)).make()
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
     max_score = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in release.cells if c.metadata.get("nbgrader", {}).get("grade"))
 
@@ -102,7 +92,7 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
         try:
             new_job = job(nbformat.from_dict(submission.notebook), row.student_id, submission.sha256)
             key = {"sha256": submission.sha256, **{k: new_job[k] for k in ("grader_version", "limits", "env", "sandbox", "seed_key")}}
-            cache = out / "results" / f"{row.student_id}.json"
+            cache = out.result(row.student_id)
             if not force and cache.exists() and json.loads(cache.read_text()).get("key") == key:
                 _apply(row, json.loads(cache.read_text()))
                 continue
@@ -126,8 +116,8 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
             except Exception as error:
                 _grader_error(row, "recording the result", error)
 
-    record_in_gradebook(course, lab, db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}", rows)
-    write_csv(out / "grades.csv", rows, release)
+    record_in_gradebook(course, lab, out.gradebook_url(db_url), rows)
+    write_csv(out.grades, rows, release)
     return rows
 
 
@@ -193,11 +183,11 @@ def _result_or_crash(future, job):
 def _save(out, row, key, result):
     student = row.student_id
     if result.get("feedback_html"):
-        (out / "feedback" / f"{student}.html").write_text(result["feedback_html"])
+        out.feedback(student).write_text(result["feedback_html"])
     if result.get("autograded"):
-        (out / "autograded" / f"{student}.ipynb").write_text(result["autograded"])
+        out.autograded(student).write_text(result["autograded"])
     kept = {k: v for k, v in result.items() if k not in ("feedback_html", "autograded")}
-    (out / "results" / f"{student}.json").write_text(json.dumps({"key": key, **kept}, indent=1, sort_keys=True))
+    out.result(student).write_text(json.dumps({"key": key, **kept}, indent=1, sort_keys=True))
 
 
 def _apply(row, result):
@@ -223,9 +213,9 @@ def record_in_gradebook(course, lab, db_url, rows):
     """Writes the scores into the nbgrader gradebook (this process is its only writer)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    path = Path(db_url[len("sqlite:///"):]) if db_url.startswith("sqlite:///") else None
+    path = sqlite_file(db_url)
     if path and not path.exists():
-        shutil.copy(grader_template(course, lab) / "gradebook.db", path)  # a new gradebook starts as the template
+        shutil.copy(grader_template(course, lab) / GRADEBOOK, path)  # a new gradebook starts as the template
     with Gradebook(db_url) as gb:
         try:
             gb.find_assignment(lab)

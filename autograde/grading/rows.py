@@ -5,7 +5,7 @@ The report imports this module rather than :mod:`autograde.grading.folder`, whic
 import csv
 from pathlib import Path
 
-from autograde.course import CourseError
+from autograde.course import CourseError, OutputFolder
 
 # A row's status, when it is not one of intake's (superseded, not a notebook, ...).
 GRADED, ENVIRONMENT_PROBLEM, GRADER_ERROR = "graded", "environment problem", "grader error"
@@ -24,10 +24,10 @@ def read_grades(out, lab):
     Raises:
         CourseError: when there is no ``grades.csv`` yet; the message says which command to run.
     """
-    path = Path(out) / "grades.csv"
+    path = OutputFolder(Path(out)).grades
     if not path.is_file():
         short = lab.split("_", 1)[0]
-        option = "" if Path(out) == Path("grading") / lab else f" --out {out}"
+        option = "" if OutputFolder(Path(out)).is_default_for(lab) else f" --out {out}"
         raise CourseError(f"no grades found in {out}: run `course grade {short} FOLDER{option}` first")
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))

@@ -25,7 +25,7 @@ import nbformat
 
 from autograde.isolation import sandbox
 from autograde.authoring.build import load_nbgrader_config, nbgrader_environment
-from autograde.course import Course
+from autograde.course import GRADEBOOK, Course, sqlite_url
 from autograde.grading.feedback import failure_message
 from autograde.grading.rows import NOT_GRADED
 from autograde.grading.limits import DEFAULT_LIMITS
@@ -46,8 +46,8 @@ def grader_version(course, lab):
     """
     digest = hashlib.sha256()
     files = [course.lab_notebook(lab), course.solution_notebook(lab)]
-    files += sorted((course.root / "course_utils").rglob("*.py")) + sorted((course.root / "course_utils").rglob("*.json"))
-    files += sorted((course.root / "autograde").rglob("*.py"))
+    files += sorted(course.student_package.rglob("*.py")) + sorted(course.student_package.rglob("*.json"))
+    files += sorted(course.instructor_package.rglob("*.py"))  # every room, the references included
     for path in files:
         digest.update(str(path.relative_to(course.root)).encode())
         digest.update(path.read_bytes() if path.exists() else b"(missing)")
@@ -90,7 +90,7 @@ def grader_template(course, lab):
     template.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f"{lab}-", dir=template.parent))
     shutil.copytree(course.solutions_dir / lab, building / "source" / lab, ignore=IGNORED)
-    register_lab(course, lab, f"sqlite:///{building / 'gradebook.db'}")
+    register_lab(course, lab, sqlite_url(building / GRADEBOOK))
     (building / "ready").touch()
     try:
         building.rename(template)  # atomic: when two builders race, the first copy wins
@@ -105,7 +105,7 @@ def course_config(course, root, limits=None):
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.source_directory = "source"
     config.CourseDirectory.release_directory = "release"
-    config.CourseDirectory.db_url = f"sqlite:///{Path(root) / 'gradebook.db'}"
+    config.CourseDirectory.db_url = sqlite_url(Path(root) / GRADEBOOK)
     config.Application.log_level = "ERROR"
     config.GuardedExecute.course_root = str(course.root)
     for name, value in (limits or {}).items():
@@ -174,7 +174,7 @@ def _grade_prepared(job, course, lab, student, notebook):
     nbgrader_environment()
     with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
         root = Path(tmp)
-        shutil.copy(template / "gradebook.db", root / "gradebook.db")
+        shutil.copy(template / GRADEBOOK, root / GRADEBOOK)
         shutil.copytree(template / "source", root / "source")  # each job its own copy: nothing writable is shared
         work, private_tmp = root / "work", root / "tmp"
         shutil.copytree(root / "source" / lab, work, ignore=shutil.ignore_patterns("*.ipynb"))

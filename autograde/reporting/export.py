@@ -49,7 +49,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograde.course import CourseError
+from autograde.course import CourseError, OutputFolder
 
 FORMATS = ("csv", "canvas", "moodle")
 ROSTER_COLUMNS = ("student_id", "name", "email", "lms_id", "sis_user_id", "login_id", "section")
@@ -103,13 +103,11 @@ def gradebook_url(out, lab, db_url=None):
     Raises:
         CourseError: there is no gradebook at ``out`` (grading has not run, or ran with another --out).
     """
-    if db_url:
-        return db_url
-    path = Path(out) / "gradebook.db"
-    if not path.is_file():
-        raise CourseError(f"no gradebook at {path}: run `course grade {lab} FOLDER` first "
+    folder = OutputFolder(Path(out))
+    if not db_url and not folder.gradebook.is_file():
+        raise CourseError(f"no gradebook at {folder.gradebook}: run `course grade {lab} FOLDER` first "
                           "(or give the --out or --db that grading used)")
-    return f"sqlite:///{path.resolve()}"
+    return folder.gradebook_url(db_url)
 
 
 def read_scores(db_url, lab):

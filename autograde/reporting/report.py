@@ -20,7 +20,7 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-from autograde.course import CourseError
+from autograde.course import CourseError, OutputFolder
 from autograde.grading.rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, read_grades
 from autograde.reporting.pages import render
 
@@ -32,7 +32,7 @@ MATCH_KINDS = {"grade_id": "grade_id", "cell id": "cell id", "position and simil
 
 def read_result(out, row):
     """The grader's cached result for a row (``results/<student>.json``), or {} when there is none."""
-    path = Path(out) / "results" / f"{row['student_id']}.json"
+    path = OutputFolder(Path(out)).result(row["student_id"])
     if row["status"] not in (GRADED, ENVIRONMENT_PROBLEM, GRADER_ERROR) or not row["student_id"] or not path.is_file():
         return {}
     return json.loads(path.read_text())
@@ -170,7 +170,7 @@ def _similarity(course, lab, out):
         pairs, compared = similarity.find_pairs(course, lab, out)
     except CourseError as error:  # copydetect is missing (the grades were read already)
         return {"error": f"similar code not compared: {error}"}
-    page = similarity.write_html(Path(out) / "similarity.html", pairs, lab, compared)
+    page = similarity.write_html(OutputFolder(Path(out)).similarity, pairs, lab, compared)
     return {"error": "", "pairs": pairs, "compared": compared, "threshold": f"{similarity.THRESHOLD:.2f}",
             "not_verdicts": similarity.NOT_VERDICTS, "page": page.name}
 
@@ -225,6 +225,6 @@ def write_report(course, lab, out):
     Raises:
         CourseError: when the folder holds no grades yet.
     """
-    path = Path(out) / "report.html"
+    path = OutputFolder(Path(out)).report
     path.write_text(render("report.html.j2", **build_context(course, lab, out)))
     return path

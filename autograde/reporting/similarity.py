@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from autograde.course import CourseError
+from autograde.course import CourseError, OutputFolder
 from autograde.grading.rebuild import STUDENT_ORIGIN, _is_answer, _nbgrader
 from autograde.grading.rows import ENVIRONMENT_PROBLEM, GRADED, read_grades
 from autograde.reporting.pages import render
@@ -221,7 +221,7 @@ def load_code(out, lab):
     """
     codes = {}
     for row in read_grades(out, lab):
-        path = Path(out) / "autograded" / f"{row['student_id']}.ipynb"
+        path = OutputFolder(Path(out)).autograded(row["student_id"])
         if row["status"] in (GRADED, ENVIRONMENT_PROBLEM) and path.is_file():  # the rows with a rebuilt notebook
             codes[row["student_id"]] = student_code(nbformat.read(path, as_version=4))
     return codes
