@@ -3,8 +3,8 @@ import argparse
 import sys
 
 from autograde.course import Course, CourseError, OutputFolder
-from autograde.reporting.export import FORMATS
 from autograde.grading.limits import LIMITS
+from autograde.reporting.export import FORMATS
 from autograde.reporting.similarity import THRESHOLD as SIMILARITY_THRESHOLD
 
 

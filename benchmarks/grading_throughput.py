@@ -40,8 +40,10 @@ EXAMPLES = ["full-marks", "partial", "untouched", "stripped-metadata", "rearrang
 def max_score(course, lab):
     import nbformat
 
+    from autograde.cells import is_graded, points
+
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
-    return sum(float(c.metadata["nbgrader"].get("points", 0)) for c in release.cells if c.metadata.get("nbgrader", {}).get("grade"))
+    return sum(points(c) for c in release.cells if is_graded(c))
 
 
 def make_submissions(course, lab, count, folder):

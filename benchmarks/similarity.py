@@ -27,11 +27,11 @@ import nbformat
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from autograde.reporting import similarity  # noqa: E402
-from autograde.course import Course
 from autograde.authoring.examples import answers_from_solution, fill
+from autograde.course import Course
 from autograde.grading.intake import GRADABLE, StudentIds, collect
 from autograde.grading.rebuild import rebuild
+from autograde.reporting import similarity  # noqa: E402
 
 CASES = Path(__file__).resolve().parent / "similarity_cases"
 COPY = "--copy"

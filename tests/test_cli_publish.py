@@ -6,9 +6,9 @@ import tomllib
 
 import pytest
 
+from autograde.authoring.publish import LEAK_MARKERS, publish_bundle, set_version
 from autograde.cli import main
 from autograde.course import Course, CourseError
-from autograde.authoring.publish import LEAK_MARKERS, publish_bundle, set_version
 
 
 @pytest.mark.slow  # generates every lab

@@ -13,8 +13,8 @@ import pytest
 
 from autograde.cli import main
 from autograde.course import GRADEBOOK, CourseError, sqlite_url
-from autograde.reporting.export import export_grades, read_roster, read_scores
 from autograde.grading.folder import GRADED, Row, record_in_gradebook
+from autograde.reporting.export import export_grades, read_roster, read_scores
 
 LAB = "lab1_rnns_from_scratch"
 MAX = 18.0  # Lab 1: 15 points of exercises and 3 of predictions

@@ -12,8 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograde.course import Course
 from autograde.authoring.examples import LAB_SPECIFIC, STUB_ATTACKS
+from autograde.course import Course
 from autograde.grading.folder import grade_folder
 from conftest import ROOT
 from test_browser import PNG, needs_chromium, open_in_chromium
@@ -153,7 +153,7 @@ def test_gradebook_holds_the_scores(graded):
 
 def hidden_text(course, lab):
     """Lines no student may see: the hidden regions of the solution's test cells, and the private references."""
-    from autograde.grading.judge import is_test_cell
+    from autograde.cells import is_test
 
     solution = nbformat.read(course.solution_notebook(lab), as_version=4)
     references = course.references_file(lab).read_text()
@@ -162,7 +162,7 @@ def hidden_text(course, lab):
     lines = {line.strip() for line in references.splitlines()
              if len(line.strip()) >= 40 and not line.strip().startswith(("#", "import", "from")) and line.strip() not in answers}
     for cell in solution.cells:
-        if is_test_cell(cell) and "### BEGIN HIDDEN TESTS" in cell.source:
+        if is_test(cell) and "### BEGIN HIDDEN TESTS" in cell.source:
             region = cell.source.split("### BEGIN HIDDEN TESTS", 1)[1].split("### END HIDDEN TESTS", 1)[0]
             lines |= {line.strip() for line in region.splitlines() if line.strip()}
     return lines

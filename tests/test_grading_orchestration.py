@@ -5,8 +5,8 @@ import shutil
 import nbformat
 import pytest
 
-from autograde.grading import folder as grading, worker
 from autograde.course import Course
+from autograde.grading import folder as grading, worker
 from autograde.grading.folder import SelfTestFailed, grade_folder
 from autograde.grading.rebuild import prepare_bounded
 from conftest import ROOT

@@ -15,7 +15,8 @@ import tensorflow as tf
 from keras import ops
 from tensorflow import clip_by_global_norm as clip_alias  # aliases taken before any check runs
 
-from autograde.grading.judge import get_check, is_test_cell, judged_params
+from autograde.cells import is_test
+from autograde.grading.judge import get_check, judged_params
 from autograde.grading.references import lab1 as references
 from autograde.grading.references import stored_differences
 from autograde.grading.references.lab1 import _reference_jacobian_norms as reference_alias  # private, but importable here
@@ -55,7 +56,7 @@ def lab1_check_calls(course, seed_key=None):
     arguments bound as the grader binds them (each seed drawn for a submission whose key is ``seed_key``, if given)."""
     solution = nbformat.read(course.solution_notebook(LAB), as_version=4)
     for cell in solution.cells:
-        if is_test_cell(cell):
+        if is_test(cell):
             for call, params in judged_params(LAB, cell.source, seed_key=seed_key, grade_id=cell.metadata["nbgrader"]["grade_id"]):
                 if call.check != "prediction":  # shared by every lab, tested with the predictions
                     yield call, params

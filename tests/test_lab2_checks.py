@@ -11,7 +11,8 @@ import pytest
 import tensorflow as tf
 import keras
 
-from autograde.grading.judge import Setup, is_test_cell, judge, judged_params, plan_test_cell, probe_code
+from autograde.cells import is_test
+from autograde.grading.judge import Setup, judge, judged_params, plan_test_cell, probe_code
 from autograde.grading.references import expected_path, stored_differences
 from conftest import fails_with, judged, solution_namespace
 from course_utils.checks import CheckFailed
@@ -446,7 +447,7 @@ def test_a_loop_inside_tf_function_is_told_to_run_eagerly(solution):
 def solution_test_cells(course):
     """(grade_id, source) of every test cell of the solution notebook, hidden tests included."""
     notebook = nbformat.read(course.solution_notebook(LAB), as_version=4)
-    return [(cell.metadata["nbgrader"]["grade_id"], cell.source) for cell in notebook.cells if is_test_cell(cell)]
+    return [(cell.metadata["nbgrader"]["grade_id"], cell.source) for cell in notebook.cells if is_test(cell)]
 
 
 @pytest.fixture(scope="module")

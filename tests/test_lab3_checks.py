@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from autograde.grading.judge import is_test_cell, judged_params
+from autograde.cells import is_test
+from autograde.grading.judge import judged_params
 from autograde.grading.references import lab3 as references
 from autograde.grading.references import stored_differences
 from conftest import fails_with, judged, solution_namespace
@@ -58,7 +59,7 @@ def solution_calls(course, solution, seed_key=None, hidden=True):
     notebook = nbformat.read(course.solution_notebook(LAB), as_version=4)
     calls = []
     for cell in notebook.cells:
-        if not is_test_cell(cell):
+        if not is_test(cell):
             continue
         for call, params in judged_params(LAB, cell.source, seed_key=seed_key, grade_id=cell.metadata["nbgrader"]["grade_id"]):
             if call.hidden and not hidden:

@@ -11,7 +11,8 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from autograde.grading.judge import get_check, is_test_cell, judged_params
+from autograde.cells import is_test
+from autograde.grading.judge import get_check, judged_params
 from autograde.grading.references import lab4 as references
 from autograde.grading.references import stored_differences
 from conftest import fails_with, judged, solution_namespace
@@ -33,7 +34,7 @@ def solution(course):
 def test_cells(course):
     """{grade_id: source} of the solution notebook's test cells, hidden tests included."""
     notebook = nbformat.read(course.solution_notebook(LAB), as_version=4)
-    return {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in notebook.cells if is_test_cell(cell)}
+    return {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in notebook.cells if is_test(cell)}
 
 
 TEST_CELLS = ("test_gru_cell", "test_encoder", "test_attention", "test_decoder_io", "test_masked_loss", "test_train_step",

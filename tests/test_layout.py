@@ -86,3 +86,35 @@ def test_no_module_of_autograde_imports_itself_back():
     found = cycles(import_graph())
     assert not found, "import cycles (break them by moving the shared piece to its owner): " + "; ".join(
         " -> ".join(cycle) for cycle in found)
+
+
+# What each part of autograde may import of autograde, besides itself (a name covers the modules under it). course.py
+# and cells.py are what everyone stands on; isolation enforces the limits and knows nothing else of grading; reporting
+# reads an output folder and the rows' format, never the grading stack; nothing but the command line imports reporting.
+ALLOWED = {
+    "autograde.course": set(),
+    "autograde.cells": set(),
+    "autograde.isolation": {"autograde.grading.limits"},
+    "autograde.reporting": {"autograde.course", "autograde.cells", "autograde.grading.rows"},
+    "autograde.grading": {"autograde.course", "autograde.cells", "autograde.isolation", "autograde.authoring"},
+    "autograde.authoring": {"autograde.course", "autograde.cells", "autograde.grading"},
+}
+TOP = {"autograde.cli", "autograde.nbgrader_config"}  # imported by no module: the command line, the config file
+
+
+def _within(module, name):
+    return module == name or module.startswith(name + ".")
+
+
+def test_each_room_imports_only_what_it_may():
+    graph = import_graph()
+    assert set(ALLOWED) | TOP <= set(graph), "a room or module was renamed: update ALLOWED"
+    wrong = []
+    for module, targets in sorted(graph.items()):
+        room = next((name for name in ALLOWED if _within(module, name)), None)
+        for target in sorted(targets):
+            if target in TOP:
+                wrong.append(f"{module} imports {target}")
+            elif room and not _within(target, room) and not any(_within(target, allowed) for allowed in ALLOWED[room]):
+                wrong.append(f"{module} imports {target}")
+    assert not wrong, "imports across rooms that the layout does not allow (see ALLOWED): " + "; ".join(wrong)

@@ -2,8 +2,8 @@
 `untouched` example of tests/test_grading.py)."""
 import pytest
 
-from autograde.course import Course
 from autograde.authoring.solutions import execute_solution
+from autograde.course import Course
 from conftest import ROOT
 
 LABS = Course.load(ROOT).labs()

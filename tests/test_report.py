@@ -8,10 +8,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograde.reporting import report
 from autograde.cli import main
 from autograde.course import CourseError
 from autograde.grading.rows import read_grades
+from autograde.reporting import report
 
 LAB = "lab1_rnns_from_scratch"
 EVIL = "<script>alert(1)</script>"
@@ -66,7 +66,7 @@ EXTRA_CELL = "def helper_of_alice(x):\n    return [value * 2 for value in x if v
 
 def rebuilt(release, clip_gradients, extra=None):
     """The release notebook as the grader rebuilds it, with this answer to clip_gradients (and an extra cell after it)."""
-    from autograde.grading.rebuild import STUDENT_ORIGIN
+    from autograde.cells import STUDENT_ORIGIN
 
     notebook = copy.deepcopy(release)
     for i, cell in enumerate(notebook.cells):

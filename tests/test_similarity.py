@@ -2,8 +2,8 @@
 import nbformat
 import pytest
 
-from autograde.reporting import similarity
 from autograde.cli import main
+from autograde.reporting import similarity
 from test_report import EXTRA_CELL, INDEPENDENT, LAB, ORIGINAL, RENAMED_COPY, STUB_HEAD, make_grading_folder, rebuilt
 
 

@@ -14,7 +14,7 @@ import zipfile
 
 import nbformat
 
-from autograde.grading.rebuild import _is_answer, _nbgrader
+from autograde.cells import grade_id_of, is_answer, is_graded, is_test, points
 
 MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 INFINITE_LOOP = "while True:  # oops: this never ends\n    pass\n"
@@ -199,17 +199,17 @@ def answers_from_solution(course, lab):
     """grade_id -> the cell as a student who finished the exercise would have it."""
     solution = nbformat.read(course.solution_notebook(lab), as_version=4)
     return {
-        _nbgrader(cell)["grade_id"]: "\n".join(line for line in cell.source.split("\n") if not MARKER.match(line))
+        grade_id_of(cell): "\n".join(line for line in cell.source.split("\n") if not MARKER.match(line))
         for cell in solution.cells
-        if _is_answer(cell)
+        if is_answer(cell)
     }
 
 
 def fill(release, answers, grade_ids):
     notebook = copy.deepcopy(release)
     for cell in notebook.cells:
-        if _is_answer(cell) and _nbgrader(cell)["grade_id"] in grade_ids:
-            cell.source = answers[_nbgrader(cell)["grade_id"]]
+        if is_answer(cell) and grade_id_of(cell) in grade_ids:
+            cell.source = answers[grade_id_of(cell)]
     return notebook
 
 
@@ -217,11 +217,10 @@ def expected_score(release, filled):
     """Points of the test cells that come after only filled-in answer cells."""
     score, blocked = 0.0, False
     for cell in release.cells:
-        meta = _nbgrader(cell)
-        if _is_answer(cell) and meta["grade_id"] not in filled:
+        if is_answer(cell) and grade_id_of(cell) not in filled:
             blocked = True
-        elif meta.get("grade") and not blocked:
-            score += float(meta.get("points", 0))
+        elif is_graded(cell) and not blocked:
+            score += points(cell)
     return score
 
 
@@ -249,13 +248,13 @@ def make_examples(course, lab, dest=None):
 
     tampered = fill(release, answers, first_half)
     for cell in tampered.cells:
-        if _nbgrader(cell).get("grade"):
+        if is_test(cell):
             cell.source = "pass  # tests? what tests"
             cell.metadata["nbgrader"]["points"] = 100
     examples["tampered-tests"] = (tampered, expected_score(release, first_half))
 
     looping = fill(release, answers, everything)
-    last = [cell for cell in looping.cells if _is_answer(cell)][-1]
+    last = [cell for cell in looping.cells if is_answer(cell)][-1]
     last.source = INFINITE_LOOP + last.source
     examples["infinite-loop"] = (looping, expected_score(release, everything - {order[-1]}))
 
@@ -333,17 +332,17 @@ def _habits(release, answers, total):
     cells = []
     for cell in below.cells:
         cells.append(cell)
-        if _is_answer(cell):  # the stub stays; the answer goes into a new cell right below it
-            cells.append(_student_cell(answers[_nbgrader(cell)["grade_id"]], f"{cell.id}-below"))
+        if is_answer(cell):  # the stub stays; the answer goes into a new cell right below it
+            cells.append(_student_cell(answers[grade_id_of(cell)], f"{cell.id}-below"))
     below.cells = cells
     copied = copy.deepcopy(release)
     cells = []
     for cell in copied.cells:
         cells.append(cell)
-        if _is_answer(cell):  # Colab's copy keeps the metadata; the student finished the copy
+        if is_answer(cell):  # Colab's copy keeps the metadata; the student finished the copy
             twin = copy.deepcopy(cell)
             twin.id = f"{cell.id}-copy"
-            twin.source = answers[_nbgrader(cell)["grade_id"]]
+            twin.source = answers[grade_id_of(cell)]
             cells.append(twin)
     copied.cells = cells
     return {"answer-below-stub": (below, total), "copied-answer-cell": (copied, total)}
@@ -370,7 +369,7 @@ def _student_cell(source, cell_id):
 def _rearranged(notebook, answers):
     """Cells inserted (a helper an answer uses, a scratch cell), deleted and reordered."""
     cells = notebook.cells
-    answer_positions = [i for i, cell in enumerate(cells) if _is_answer(cell)]
+    answer_positions = [i for i, cell in enumerate(cells) if is_answer(cell)]
     # A helper defined before the first answer, and used by it.
     first = cells[answer_positions[0]]
     helper = nbformat.v4.new_code_cell("def my_helper_that_returns(value):\n    return value\n")

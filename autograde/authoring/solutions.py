@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from autograde.cells import grade_id_of, is_graded, points
 from autograde.grading.feedback import failure_message
 from autograde.grading.judge import JudgedCells, submission_seed_key, test_sources
 
@@ -70,10 +71,9 @@ def execute_notebook(path, cwd, env=None, cell_timeout=600, lab="", seed_key="",
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        meta = cell.metadata.get("nbgrader", {})
         error = failure_message(cell)
-        if meta.get("grade"):
-            run.tests.append(TestCell(meta["grade_id"], float(meta.get("points", 0)), error))
+        if is_graded(cell):
+            run.tests.append(TestCell(grade_id_of(cell), points(cell), error))
         elif error:
             run.failures.append(CellFailure(cell.get("id", "?"), error))
     return nb, run

@@ -15,6 +15,8 @@ from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
+from autograde.cells import grade_id_of, is_graded
+
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
@@ -56,10 +58,10 @@ class HideTestDetails(NbGraderPreprocessor):
     def preprocess_cell(self, cell, resources, index):
         for output in cell.get("outputs", []):
             output.get("data", {}).pop(WIDGET_VIEW, None)
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade"):
+        if cell.cell_type == "code" and is_graded(cell):
             message = failure_message(cell)
             self._clear_hidden._remove_hidden_test_region(cell)
-            verdict = f"\u2714 {meta['grade_id']} passed" if message is None else f"\u2718 {meta['grade_id']} failed: {message}"
+            name = grade_id_of(cell)
+            verdict = f"\u2714 {name} passed" if message is None else f"\u2718 {name} failed: {message}"
             cell.outputs = [new_output("stream", name="stdout", text=verdict + "\n")]
         return cell, resources

@@ -21,15 +21,16 @@ from pathlib import Path
 
 import nbformat
 
-from autograde.grading import self_test
 from autograde.authoring.build import nbgrader_environment
+from autograde.cells import grade_id_of, is_graded, points
 from autograde.course import GRADEBOOK, CourseError, OutputFolder, sqlite_file
-from autograde.grading.rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, SPREADSHEET_PREFIX
+from autograde.grading import self_test
 from autograde.grading.intake import GRADABLE, StudentIds, collect
 from autograde.grading.judge import submission_seed_key
 from autograde.grading.limits import DEFAULT_LIMITS
-from autograde.isolation.sandbox import probe
+from autograde.grading.rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, SPREADSHEET_PREFIX
 from autograde.grading.worker import cache_folder, grade_one, grader_template, grader_version, register_lab
+from autograde.isolation.sandbox import probe
 
 # Errors in a cell the student cannot edit that point at the machine rather than the student's code.
 ENVIRONMENT_ERRORS = ("CellTimeoutError", "KernelDied", "TweetDataError", "ModuleNotFoundError", "ImportError",
@@ -65,7 +66,7 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     nbgrader_environment()
     out = OutputFolder(Path(out)).make()
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
-    max_score = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in release.cells if c.metadata.get("nbgrader", {}).get("grade"))
+    max_score = sum(points(c) for c in release.cells if is_graded(c))
 
     gaps = probe().missing if sandboxed else ["not sandboxed (--no-sandbox)"]
     if gaps:
@@ -236,7 +237,7 @@ def record_in_gradebook(course, lab, db_url, rows):
 
 
 def write_csv(path, rows, release):
-    test_ids = [c.metadata["nbgrader"]["grade_id"] for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    test_ids = [grade_id_of(c) for c in release.cells if is_graded(c)]
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["file", "student_id", "status", "score", "max_score", *test_ids, "answers", "flags", "notes"])

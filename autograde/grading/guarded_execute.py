@@ -36,14 +36,13 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Float, Integer, Unicode
 
-from autograde.isolation import sandbox
+from autograde.cells import INSTRUCTOR, cell_origin, is_training
 from autograde.grading.feedback import failure_message
-from autograde.isolation.forked_kernels import ForkingKernelManager, SandboxedKernelManager
+from autograde.grading.judge import JudgedCells, test_sources
 from autograde.grading.limits import LIMIT_NAMED
 from autograde.grading.output_budget import OutputBudget
-from autograde.grading.judge import JudgedCells, cell_origin, test_sources
-
-TRAINING_CELL = "training"  # cell metadata autograde.training: the instructor's mark for cells that train
+from autograde.isolation import sandbox
+from autograde.isolation.forked_kernels import ForkingKernelManager, SandboxedKernelManager
 
 
 def _limit(name):
@@ -131,7 +130,7 @@ class GuardedExecute(JudgedCells, Execute):
         )
 
     def _get_timeout(self, cell):
-        training = cell is not None and cell.metadata.get("autograde", {}).get(TRAINING_CELL)
+        training = cell is not None and is_training(cell)
         limit = self.training_cell_timeout if training else self.cell_timeout
         left = self.notebook_timeout - (time.monotonic() - self._started)
         return max(1, min(limit, int(left) + 1))
@@ -160,7 +159,7 @@ class GuardedExecute(JudgedCells, Execute):
         return cell, resources
 
     def _note_instructor_error(self, cell, index):
-        if cell_origin(cell) == "instructor" and failure_message(cell):
+        if cell_origin(cell) == INSTRUCTOR and failure_message(cell):
             self._cell_errors.append({"cell": index + 1, "error": failure_message(cell)})
 
     def _stop(self, reason):

@@ -32,6 +32,7 @@ from nbclient.util import ensure_async, run_sync
 from nbformat.v4 import new_output
 from traitlets import Any, HasTraits, Integer, Unicode
 
+from autograde.cells import INSTRUCTOR, STUDENT, TEST, cell_origin, grade_id_of, is_test
 from course_utils.checks import CheckFailed
 from course_utils.checks.probing import as_param, decode, parameters, raise_for_probe_failure
 
@@ -39,18 +40,6 @@ CHECKS_NAME = "checks"  # what the notebooks call the lab's checks module
 CHECK_PREFIX = "check_"
 SEED = "seed"
 MAX_OBSERVATION_CHARS = 16_000_000
-
-
-def is_test_cell(cell):
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
-def cell_origin(cell):
-    """Who wrote a cell of a rebuilt notebook: "student" (an answer or an extra cell), "test" or "instructor"."""
-    if cell.metadata.get("nbgrader", {}).get("solution") or cell.metadata.get("autograde", {}).get("origin") == "student":
-        return "student"
-    return "test" if is_test_cell(cell) else "instructor"
 
 
 def lab_short_name(lab):
@@ -243,9 +232,9 @@ class JudgedCells(HasTraits):
     max_observation_chars = Integer(MAX_OBSERVATION_CHARS, help="largest observations a probe may return").tag(config=True)
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        grade_id = grade_id_of(cell)
         known = self.test_sources is None or grade_id in self.test_sources  # a cell a student marked as a test is theirs
-        if not self.lab or not is_test_cell(cell) or cell_origin(cell) != "test" or not known:
+        if not self.lab or cell_origin(cell) != TEST or not known:
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         source = (self.test_sources or {}).get(grade_id, cell.source)
         cell.outputs = []
@@ -295,8 +284,8 @@ class JudgedCells(HasTraits):
         if not exercises:
             return
         code_cells = [c for c in self.nb.cells if c.cell_type == "code"]
-        student = [c.source for c in code_cells if cell_origin(c) == "student"]
-        others = [c.source for c in code_cells if cell_origin(c) == "instructor"]
+        student = [c.source for c in code_cells if cell_origin(c) == STUDENT]
+        others = [c.source for c in code_cells if cell_origin(c) == INSTRUCTOR]
         for arg in call.args:
             name = arg.strip()
             if not name.isidentifier():
@@ -352,7 +341,7 @@ def _solution_test_sources(path, mtime):
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
-    return {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in notebook.cells if is_test_cell(cell)}
+    return {grade_id_of(cell): cell.source for cell in notebook.cells if is_test(cell)}
 
 
 def test_sources(course, lab):
@@ -383,5 +372,5 @@ def judged_params(lab, source, seed_key=None, grade_id=""):
     return [(step, params) for step, params in planned_steps(lab, source, seed_key, grade_id) if params is not None]
 
 
-__all__ = ["JudgedCells", "ProbeCall", "Setup", "TestPlanError", "expectation", "get_check", "is_test_cell",
+__all__ = ["JudgedCells", "ProbeCall", "Setup", "TestPlanError", "expectation", "get_check",
            "judge", "judged_params", "plan_test_cell", "planned_steps", "probe_code", "seed_for", "submission_seed_key"]

@@ -31,6 +31,8 @@ import nbformat
 from nbformat.v4.nbbase import random_cell_id
 from rapidfuzz.fuzz import ratio
 
+from autograde.cells import STUDENT, STUDENT_ORIGIN, cell_origin, grade_id_of, is_answer, is_test
+
 SIMILAR_ENOUGH = 0.35  # a student's answer keeps the stub's signature and docstring
 IN_PLACE_BONUS = 0.1  # for a cell between the instructor cells around the answer's place
 SAME_CELL = 0.9  # a cell this close to an instructor cell is that cell, not an extra one
@@ -41,7 +43,6 @@ CANDIDATES = 100  # student cells compared with one instructor cell: those neare
 REBUILD_SECONDS = 20  # wall-clock budget of one rebuild
 REVIEW_CELL_CHARS = 20_000  # a student cell longer than this is not reviewed, but flagged for a person to read
 REVIEW_CHARS = 100_000  # student code reviewed per notebook; cells beyond it are flagged likewise
-STUDENT_ORIGIN = {"autograde": {"origin": "student"}}
 STUB_LEFT_IN_PLACE = "stub left in place, answer in the cell below"
 
 
@@ -50,10 +51,6 @@ class AnswerMatch:
     grade_id: str
     how: str  # "grade_id", "cell id", "position and similarity 0.82" or "missing"; remarks in brackets: "grade_id (the last of 2 copies)"
     source_index: int | None  # index of the student's cell, None when missing
-
-
-def _nbgrader(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
 
 
 class TooLargeToRebuild(Exception):
@@ -82,14 +79,6 @@ def _similarity(a, b, at_least=0.0):
     return ratio(a[:SIMILARITY_CHARS], b[:SIMILARITY_CHARS], score_cutoff=100 * at_least) / 100
 
 
-def _is_answer(cell):
-    return cell.get("cell_type") == "code" and _nbgrader(cell).get("solution")
-
-
-def _is_test(cell):
-    return bool(_nbgrader(cell).get("grade")) and not _nbgrader(cell).get("solution")
-
-
 def _remark(how, remark):
     """Adds ``remark`` to ``how``, all remarks in one pair of brackets (the CSV joins answers with "; ")."""
     return f"{how[:-1]}, {remark})" if how.endswith(")") else f"{how} ({remark})"
@@ -99,16 +88,16 @@ def match_answers(release, submission, anchors=None, clock=None):
     """Finds the student's cell for every answer cell of the release notebook."""
     clock = clock or _Clock(submission, None)
     anchors = _anchor_positions(release, submission, clock) if anchors is None else anchors
-    answers = [(i, c) for i, c in enumerate(release.cells) if _is_answer(c)]
+    answers = [(i, c) for i, c in enumerate(release.cells) if is_answer(c)]
     cells = submission.cells
-    answer_ids = {_nbgrader(c)["grade_id"] for _, c in answers}
+    answer_ids = {grade_id_of(c) for _, c in answers}
     anchored = set(anchors.values())
     claimed, matches = set(), {}
 
     def free(j, grade_id):
         # A cell carrying an answer's grade_id is that answer or a copy of it; a test's copy is no answer.
-        theirs = _nbgrader(cells[j]).get("grade_id")
-        return (j not in claimed and cells[j].get("cell_type") == "code" and not _is_test(cells[j])
+        theirs = grade_id_of(cells[j])
+        return (j not in claimed and cells[j].get("cell_type") == "code" and not is_test(cells[j])
                 and (theirs not in answer_ids or theirs == grade_id))
 
     def claim(grade_id, found, how):
@@ -116,9 +105,9 @@ def match_answers(release, submission, anchors=None, clock=None):
         claimed.add(index)
         matches[grade_id] = AnswerMatch(grade_id, _remark(how, f"the last of {len(found)} copies") if len(found) > 1 else how, index)
 
-    for key, how in ((lambda c: _nbgrader(c).get("grade_id"), "grade_id"), (lambda c: c.get("id"), "cell id")):
+    for key, how in ((grade_id_of, "grade_id"), (lambda c: c.get("id"), "cell id")):
         for _, cell in answers:  # 1. the nbgrader id survived; 2. the cell id survived
-            grade_id = _nbgrader(cell)["grade_id"]
+            grade_id = grade_id_of(cell)
             if grade_id in matches or key(cell) is None:
                 continue
             found = [j for j, c in enumerate(cells) if free(j, grade_id) and key(c) == key(cell)]
@@ -129,7 +118,7 @@ def match_answers(release, submission, anchors=None, clock=None):
     # to find: taken in answer order, a missing answer would claim a later answer that resembles its stub.
     pairs = []
     for order, (position, cell) in enumerate(answers):
-        grade_id = _nbgrader(cell)["grade_id"]
+        grade_id = grade_id_of(cell)
         if grade_id in matches:
             continue
         low, high = _window(position, anchors, len(cells))
@@ -142,9 +131,9 @@ def match_answers(release, submission, anchors=None, clock=None):
         if score >= SIMILAR_ENOUGH and grade_id not in matches and j not in claimed:
             claim(grade_id, [j], f"position and similarity {min(score, 1.0):.2f}")
     for _, cell in answers:
-        grade_id = _nbgrader(cell)["grade_id"]
+        grade_id = grade_id_of(cell)
         matches.setdefault(grade_id, AnswerMatch(grade_id, "missing", None))
-    result = [matches[_nbgrader(c)["grade_id"]] for _, c in answers]
+    result = [matches[grade_id_of(c)] for _, c in answers]
     _note_stubs_left_in_place(release, submission, result, _landmarks(release, submission, anchors, result))
     return result
 
@@ -156,7 +145,7 @@ def _anchor_positions(release, submission, clock=None):
     unchanged = {}
     for j, theirs in enumerate(submission.cells):
         unchanged.setdefault((theirs.get("cell_type"), theirs.source), []).append(j)
-    ours = [(i, c) for i, c in enumerate(release.cells) if not _is_answer(c)]
+    ours = [(i, c) for i, c in enumerate(release.cells) if not is_answer(c)]
     for i, cell in ours:  # cells left exactly as they were: a dictionary lookup
         free = [j for j in unchanged.get((cell.cell_type, cell.source), []) if j not in used]
         if free:
@@ -201,19 +190,19 @@ def _window(position, anchors, length):
 def _landmarks(release, submission, anchors, matches):
     """Student cell index -> release cell index, for the student's cells that stand for a release cell:
     instructor cells left (almost) unchanged, copies of test cells (by grade_id, edited or not), answers."""
-    tests = {_nbgrader(c)["grade_id"]: i for i, c in enumerate(release.cells) if _is_test(c)}
-    answers = {_nbgrader(c)["grade_id"]: i for i, c in enumerate(release.cells) if _is_answer(c)}
+    tests = {grade_id_of(c): i for i, c in enumerate(release.cells) if is_test(c)}
+    answers = {grade_id_of(c): i for i, c in enumerate(release.cells) if is_answer(c)}
     marks = {j: i for i, j in anchors.items()}
     for j, cell in enumerate(submission.cells):
-        if _is_test(cell) and _nbgrader(cell).get("grade_id") in tests:
-            marks.setdefault(j, tests[_nbgrader(cell)["grade_id"]])
+        if is_test(cell) and grade_id_of(cell) in tests:
+            marks.setdefault(j, tests[grade_id_of(cell)])
     marks.update({m.source_index: answers[m.grade_id] for m in matches if m.source_index is not None})
     return marks
 
 
 def _is_extra(cell, j, landmarks):
     """A student's own code cell: not an instructor cell, an answer or a copy of a test (ours run instead)."""
-    return j not in landmarks and cell.get("cell_type") == "code" and bool(cell.source.strip()) and not _is_test(cell)
+    return j not in landmarks and cell.get("cell_type") == "code" and bool(cell.source.strip()) and not is_test(cell)
 
 
 def _extras(submission, landmarks):
@@ -231,7 +220,7 @@ def _extras(submission, landmarks):
 
 def _note_stubs_left_in_place(release, submission, matches, landmarks):
     """Says so when the answer is the untouched stub and the student's own cells follow it before the next instructor cell."""
-    stubs = {_nbgrader(c)["grade_id"]: c.source.strip() for c in release.cells if _is_answer(c)}
+    stubs = {grade_id_of(c): c.source.strip() for c in release.cells if is_answer(c)}
     cells = submission.cells
     for match in matches:
         j = match.source_index
@@ -250,9 +239,9 @@ def _student_cell(source):
 
 def edited_tests(release, submission):
     """grade_ids of test cells the student changed (their copies are ignored: ours run)."""
-    ours = {_nbgrader(c)["grade_id"]: c.source for c in release.cells if _nbgrader(c).get("grade")}
+    ours = {grade_id_of(c): c.source for c in release.cells if is_test(c)}
     return sorted(
-        {_nbgrader(c)["grade_id"] for c in submission.cells if _nbgrader(c).get("grade") and ours.get(_nbgrader(c)["grade_id"]) != c.source}
+        {grade_id_of(c) for c in submission.cells if is_test(c) and ours.get(grade_id_of(c)) != c.source}
     )
 
 
@@ -273,7 +262,7 @@ def rebuild(release, submission, seconds=REBUILD_SECONDS):
     cells = []
     for i, cell in enumerate(rebuilt.cells):
         cells.extend(_student_cell(submission.cells[j].source) for j in extras.get(i, []))
-        match = by_grade_id[_nbgrader(cell)["grade_id"]] if _is_answer(cell) else None
+        match = by_grade_id[grade_id_of(cell)] if is_answer(cell) else None
         if match and match.source_index is not None:
             cell.source = submission.cells[match.source_index].source
         cells.append(cell)
@@ -319,8 +308,6 @@ def prepare_bounded(release, submission, seconds=REBUILD_SECONDS):
     Raises :class:`TooLargeToRebuild` (its message is the row's note) when the rebuild runs past ``seconds``;
     the review reads at most REVIEW_CELL_CHARS per cell and REVIEW_CHARS in all (see :func:`review_bounded`).
     """
-    from autograde.grading.judge import cell_origin
-
     notebook, matches, extra = rebuild(release, submission, seconds)
     prepared = Prepared(notebook, "; ".join(f"{m.grade_id}: {m.how}" for m in matches))
     if extra:
@@ -328,6 +315,6 @@ def prepare_bounded(release, submission, seconds=REBUILD_SECONDS):
     edited = edited_tests(release, submission)
     if edited:
         prepared.notes.append(f"edited test cells were replaced by the originals: {', '.join(edited)}")
-    student_cells = [(f"cell {i + 1}", c.source) for i, c in enumerate(notebook.cells) if c.cell_type == "code" and cell_origin(c) == "student"]
+    student_cells = [(f"cell {i + 1}", c.source) for i, c in enumerate(notebook.cells) if c.cell_type == "code" and cell_origin(c) == STUDENT]
     prepared.flags = review_bounded(student_cells)
     return prepared

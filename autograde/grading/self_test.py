@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import nbformat
 
 from autograde.authoring.examples import answers_from_solution, fill
-from autograde.grading.rebuild import _is_answer, _nbgrader
+from autograde.cells import grade_id_of, is_answer
 
 REFERENCE_ID = "reference-solution"
 # Errors that come from the machine, not from code: (ename or text, what to do).
@@ -52,7 +52,7 @@ def reference_notebook(course, lab):
     """The release notebook with every answer of the solution filled in: a full-marks submission."""
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
     answers = answers_from_solution(course, lab)
-    return fill(release, answers, {_nbgrader(c)["grade_id"] for c in release.cells if _is_answer(c)})
+    return fill(release, answers, {grade_id_of(c) for c in release.cells if is_answer(c)})
 
 
 def cache_key(job):

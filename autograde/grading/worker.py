@@ -23,13 +23,14 @@ from pathlib import Path
 
 import nbformat
 
-from autograde.isolation import sandbox
 from autograde.authoring.build import load_nbgrader_config, nbgrader_environment
+from autograde.cells import grade_id_of, is_graded
 from autograde.course import GRADEBOOK, Course, sqlite_url
 from autograde.grading.feedback import failure_message
-from autograde.grading.rows import NOT_GRADED
 from autograde.grading.limits import DEFAULT_LIMITS
 from autograde.grading.rebuild import TooLargeToRebuild, prepare_bounded
+from autograde.grading.rows import NOT_GRADED
+from autograde.isolation import sandbox
 
 IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
 # Packages whose version can change how a notebook runs or is scored.
@@ -197,11 +198,7 @@ def _grade_prepared(job, course, lab, student, notebook):
         autograded = nbformat.read(autograded_path, as_version=4)
         feedback = api.generate_feedback(lab, student, force=True)
         feedback_path = root / "feedback" / student / lab / f"{lab}.html"
-        messages = {
-            cell.metadata["nbgrader"]["grade_id"]: failure_message(cell)
-            for cell in autograded.cells
-            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
-        }
+        messages = {grade_id_of(cell): failure_message(cell) for cell in autograded.cells if cell.cell_type == "code" and is_graded(cell)}
         with Gradebook(config.CourseDirectory.db_url) as gb:
             grades = gb.find_submission_notebook(lab, lab, student).grades
             tests = {g.name: {"score": g.score, "max_score": g.max_score, "message": messages.get(g.name)} for g in grades}

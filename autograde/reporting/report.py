@@ -20,6 +20,7 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
+from autograde.cells import grade_id_of, is_graded, points as points_of
 from autograde.course import CourseError, OutputFolder
 from autograde.grading.rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, read_grades
 from autograde.reporting.pages import render
@@ -181,8 +182,7 @@ def build_context(course, lab, out):
 
     rows = read_grades(out, lab)
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
-    points = {c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"].get("points", 0))
-              for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    points = {grade_id_of(c): points_of(c) for c in release.cells if is_graded(c)}
     graded = [row for row in rows if row["status"] == GRADED]
     results = {row["file"]: read_result(out, row) for row in rows}
     scores = [_number(row["score"]) for row in graded]

@@ -24,8 +24,8 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
+from autograde.cells import grade_id_of, is_answer, is_students_extra
 from autograde.course import CourseError, OutputFolder
-from autograde.grading.rebuild import STUDENT_ORIGIN, _is_answer, _nbgrader
 from autograde.grading.rows import ENVIRONMENT_PROBLEM, GRADED, read_grades
 from autograde.reporting.pages import render
 
@@ -88,11 +88,11 @@ def student_code(notebook):
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
-        if _is_answer(cell):
-            current = _nbgrader(cell)["grade_id"]
+        if is_answer(cell):
+            current = grade_id_of(cell)
             code[current] = "\n\n".join([*pending, cell.source])
             pending = []
-        elif cell.metadata.get("autograde", {}).get("origin") == STUDENT_ORIGIN["autograde"]["origin"]:
+        elif is_students_extra(cell):
             if current is None:
                 pending.append(cell.source)
             else:

@@ -14,18 +14,19 @@ import json
 import nbformat
 import numpy as np
 
+from autograde.cells import is_test
 from course_utils.checks.probing import EXPECTED_DIR, _from_data, _to_data, same_params
 
 
 def check_calls(course, lab, hidden=False):
     """Every visible check call of the lab's solution notebook (the hidden ones too if ``hidden``), as
     (check name, arguments)."""
-    from autograde.grading.judge import get_check, is_test_cell, judged_params
+    from autograde.grading.judge import get_check, judged_params
 
     solution = nbformat.read(course.solution_notebook(lab), as_version=4)
     calls = []
     for cell in solution.cells:
-        if is_test_cell(cell):
+        if is_test(cell):
             for call, params in judged_params(lab, cell.source):
                 if (hidden or not call.hidden) and get_check(lab, call.check).expects:
                     calls.append((call.check, params))
