@@ -19,7 +19,8 @@ import tensorflow as tf
 
 from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
-from course_utils.checks.lab1 import LSTM_CELL, _step_mismatch, _compare_final_states
+from course_utils.checks._common import compare_final_states, step_mismatch
+from course_utils.checks.lab1 import LSTM_CELL
 from course_utils.checks.probing import Check
 from course_utils.layers import load_model
 
@@ -705,9 +706,9 @@ def compare_layer_norm_lstm_cell(observed, expected, batch, steps, input_dim, un
         for mistake, message in LAYER_NORM_LSTM_MISTAKES.items():
             if np.allclose(actual_seq, expected["mistakes"][mistake], atol=ATOL):
                 fail(message)
-        fail(_step_mismatch(actual_seq, expected_seq, "the reference", "look at how c_{t-1} and h_{t-1} enter") + "; check the "
+        fail(step_mismatch(ATOL, actual_seq, expected_seq, "the reference", "look at how c_{t-1} and h_{t-1} enter") + "; check the "
              "formula of each line of call (gate blocks in Keras's order i, f, c, o; c_t from c_{t-1}; h_t from LN(c_t))")
-    _compare_final_states(actual_h, actual_c, expected_h, expected_c, "final cell state c (not normalised)")
+    compare_final_states(ATOL, actual_h, actual_c, expected_h, expected_c, "final cell state c (not normalised)")
     return f"RNN(LayerNormLSTMCell({units})) matches the layer-normalised LSTM computed in numpy, each example with its own statistics"
 
 
