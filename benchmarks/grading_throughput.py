@@ -31,8 +31,9 @@ from pathlib import Path
 import nbformat
 
 from autograde.authoring.build import nbgrader_environment
-from autograde.course import Course
+from autograde.course import Course, OutputFolder
 from autograde.grading.folder import grade_folder, kernel_env
+from autograde.grading.rows import Status, load_result
 
 EXAMPLES = ["full-marks", "partial", "untouched", "stripped-metadata", "rearranged", "tampered-tests"]
 
@@ -100,10 +101,10 @@ def ours(course, lab, submissions, out, workers, sandboxed=True):
     rows = grade_folder(course, lab, submissions, out, workers=workers, force=True, progress=False, sandboxed=sandboxed,
                         log=lambda *a: None)
     seconds = time.monotonic() - started
-    assert all(r.status == "graded" for r in rows), [r.status for r in rows]
-    results = [json.loads(p.read_text()) for p in (out / "results").glob("*.json")]
-    assert all(r["forked_kernel"] for r in results), "some kernels were not forked from the preloaded server"
-    return seconds, sum(r["execute_seconds"] for r in results)
+    assert all(r.status == Status.GRADED for r in rows), [r.status for r in rows]
+    results = [load_result(path) for path in OutputFolder(out).results_dir.glob("*.json")]
+    assert all(r.forked_kernel for r in results), "some kernels were not forked from the preloaded server"
+    return seconds, sum(r.execute_seconds for r in results)
 
 
 def self_test_seconds(course, lab):

@@ -29,7 +29,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from autograde.authoring.examples import answers_from_solution, fill
 from autograde.course import Course
-from autograde.grading.intake import GRADABLE, StudentIds, collect
+from autograde.grading.intake import StudentIds, collect
+from autograde.grading.rows import Status
 from autograde.grading.rebuild import rebuild
 from autograde.reporting import similarity  # noqa: E402
 
@@ -75,7 +76,7 @@ def lab_set(course, lab):
     answers = answers_from_solution(course, lab)
     codes, groups = {}, {}
     for submission in collect(course.example_submissions(lab), StudentIds()):
-        if submission.status == GRADABLE:
+        if submission.status == Status.GRADABLE:
             codes[submission.student_id] = similarity.student_code(rebuild(release, nbformat.from_dict(submission.notebook))[0])
     renamed = {grade_id: renamed_copy(code) for grade_id, code in answers.items()}
     codes["renamed-solution"] = similarity.student_code(fill(release, renamed, renamed))

@@ -13,7 +13,8 @@ import pytest
 
 from autograde.cli import main
 from autograde.course import GRADEBOOK, CourseError, sqlite_url
-from autograde.grading.folder import GRADED, Row, record_in_gradebook
+from autograde.grading.folder import record_in_gradebook
+from autograde.grading.rows import Row, Status, TestScore
 from autograde.reporting.export import export_grades, read_roster, read_scores
 
 LAB = "lab1_rnns_from_scratch"
@@ -46,7 +47,7 @@ def graded(course, tmp_path_factory):
         for grade_id, max_score in points.items():
             gb.add_grade_cell(grade_id, LAB, LAB, max_score=max_score, cell_type="code")
     first = next(iter(points))
-    rows = [Row(f"{student}_lab1.ipynb", student, GRADED, tests={t: {"score": 0.0 if t in failed else p} for t, p in points.items()})
+    rows = [Row(f"{student}_lab1.ipynb", student, Status.GRADED, tests={t: TestScore(0.0 if t in failed else p, p) for t, p in points.items()})
             for student, failed in (("ann", ()), ("ben", (first,)), ("zoe", ()))]
     record_in_gradebook(course, LAB, url, rows)
     (out / "roster.csv").write_text(ROSTER)

@@ -15,6 +15,7 @@ import pytest
 from autograde.authoring.examples import LAB_SPECIFIC, STUB_ATTACKS
 from autograde.course import Course
 from autograde.grading.folder import grade_folder
+from autograde.grading.rows import Found
 from conftest import ROOT
 from test_browser import PNG, needs_chromium, open_in_chromium
 
@@ -90,18 +91,18 @@ def printed(notebook_path):
 def test_what_happened_is_said_in_the_row(graded):
     *_, out, rows = graded
     by_name = {r.file: r for r in rows}
-    assert all(m.endswith("grade_id") for m in by_name["full-marks.ipynb"].answers.split("; "))
-    assert "position and similarity" in by_name["stripped-metadata.ipynb"].answers
+    assert all(a.how == "grade_id" for a in by_name["full-marks.ipynb"].answers)
+    assert any(a.found == Found.SIMILARITY for a in by_name["stripped-metadata.ipynb"].answers)
     assert any("extra code cell" in n for n in by_name["rearranged.ipynb"].notes)
-    assert all("stub left in place" in m for m in by_name["answer-below-stub.ipynb"].answers.split("; "))
-    assert all("the last of 2 copies" in m for m in by_name["copied-answer-cell.ipynb"].answers.split("; "))
+    assert all("stub left in place" in a.how for a in by_name["answer-below-stub.ipynb"].answers)
+    assert all("the last of 2 copies" in a.how for a in by_name["copied-answer-cell.ipynb"].answers)
     honest = ("full-marks.ipynb", "partial.ipynb", "rearranged.ipynb", "stripped-metadata.ipynb", "answer-below-stub.ipynb")
     for name in honest:
         assert not [n for n in by_name[name].notes if "grading machinery" in n], (name, by_name[name].notes)
         assert not by_name[name].flags, (name, by_name[name].flags)
     # The student lab as released: it has tests, and every one of them fails until the exercises are done.
     untouched = by_name["untouched.ipynb"]
-    assert untouched.tests and [grade_id for grade_id, test in untouched.tests.items() if test["score"]] == []
+    assert untouched.tests and [grade_id for grade_id, test in untouched.tests.items() if test.score] == []
     # Nor does any visible check pass on a stub (its hidden tests, in the same cell, would hide that from the score).
     assert "\u2714" not in printed(out / "autograded" / "untouched.ipynb")
     assert "\u2714" in printed(out / "autograded" / "full-marks.ipynb")
@@ -112,17 +113,17 @@ def test_what_the_grading_machinery_did_is_said_in_the_row(graded):
     by_name = machinery_examples(lab, rows)
     assert any("edited test cells were replaced" in n for n in by_name["tampered-tests.ipynb"].notes)
     assert any("time limit" in n for n in by_name["infinite-loop.ipynb"].notes)
-    assert "submit the .ipynb" in by_name["not-a-notebook.py"].status
+    assert "submit the .ipynb" in by_name["not-a-notebook.py"].reason
     assert any(n.startswith("repaired:") for n in by_name["schema-broken.ipynb"].notes)
     # Intake: a zip counts for its owner alone, an oversized one gets one row, a huge notebook is graded in its budget.
     assert by_name["full-marks.ipynb"].score == by_name["full-marks.ipynb"].max_score
     assert any("counts only for names-another" in n for n in by_name["names-another.zip/full-marks.ipynb"].notes)
-    assert by_name["many-members.zip"].status.startswith("archive has 2,000 members")
+    assert by_name["many-members.zip"].reason.startswith("archive has 2,000 members")
     assert any("produced more output than the limits allow" in n for n in by_name["huge-result.ipynb"].notes)
     # Attacks on checks run in the kernel, with stub answers: every test fails, as it does for the untouched lab.
     for attack in STUB_ATTACKS:
         row = by_name[f"{attack}.ipynb"]
-        assert row.status == "graded" and not [t for t, test in row.tests.items() if test["score"]], (attack, row.tests)
+        assert row.status == "graded" and not [t for t, test in row.tests.items() if test.score], (attack, row.tests)
         assert row.flags, attack
 
 
@@ -214,7 +215,7 @@ def test_report_and_similarity_pages_open_in_chromium(course, graded, tmp_path):
              for c in release["cells"] if c["metadata"].get("nbgrader", {}).get("grade")}
     assert tests
     for grade_id, points in tests.items():
-        passed = sum(r.tests[grade_id]["score"] >= points for r in graded_rows)
+        passed = sum(r.tests[grade_id].score >= points for r in graded_rows)
         assert f"\n{grade_id}\t{points:g}\t{passed} / {len(graded_rows)}\t" in text, grade_id
     review = text.split("\nFlagged, superseded and ungraded files\n")[1].split("\nHow each answer cell was found\n")[0]
     for name, want in expected.items():

@@ -1,14 +1,16 @@
 """`course grade`'s orchestration with the kernels mocked: self-test, cache keys, rows for every failure (milliseconds)."""
+import copy
 import json
 import shutil
 
 import nbformat
 import pytest
 
-from autograde.course import Course
+from autograde.course import Course, OutputFolder
 from autograde.grading import folder as grading, worker
 from autograde.grading.folder import SelfTestFailed, grade_folder
 from autograde.grading.rebuild import prepare_bounded
+from autograde.grading.rows import CellError, GradeResult, Status, TestScore, load_result
 from conftest import ROOT
 
 LAB = "lab1_rnns_from_scratch"
@@ -21,10 +23,9 @@ POINTS = dict(zip(TESTS, (1, 2, 2, 2, 1, 2, 1, 3, 2, 1, 1)))
 
 
 def result(student, failing=(), instructor_errors=()):
-    tests = {t: {"score": 0.0 if t in failing else float(p), "max_score": float(p), "message": "ValueError: no" if t in failing else None}
-             for t, p in POINTS.items()}
-    return {"student_id": student, "status": "graded", "tests": tests, "problems": [],
-            "instructor_cell_errors": [{"cell": c, "error": e} for c, e in instructor_errors]}
+    tests = {t: TestScore(0.0 if t in failing else float(p), float(p), "ValueError: no" if t in failing else None) for t, p in POINTS.items()}
+    return GradeResult(student, Status.GRADED, tests,
+                       instructor_cell_errors=[CellError(c, e.split(":")[0], e) for c, e in instructor_errors])
 
 
 @pytest.fixture
@@ -47,8 +48,9 @@ def fake_run(monkeypatch, tmp_path):
         for job in jobs:
             calls.append(job[2]["student_id"])
             prepared = prepare_bounded(release, nbformat.reads(job[2]["submission"], as_version=4))  # as the worker does
-            found = {"answers": prepared.answers, "prepare_notes": prepared.notes, "flags": prepared.flags}
-            yield job, {**answers.get(job[2]["student_id"], result(job[2]["student_id"])), **found}
+            graded = copy.deepcopy(answers.get(job[2]["student_id"]) or result(job[2]["student_id"]))
+            graded.answers, graded.prepare_notes, graded.flags = prepared.answers, prepared.notes, prepared.flags
+            yield job, graded
 
     monkeypatch.setattr(grading, "_run", run)
     monkeypatch.setattr(grading, "cache_folder", lambda: tmp_path)
@@ -116,7 +118,7 @@ def test_an_error_while_handling_one_file_becomes_its_row(course, submissions, t
 def test_grade_one_turns_any_exception_into_a_result(monkeypatch):
     monkeypatch.setattr(worker, "_grade", lambda job: 1 / 0)
     answer = worker.grade_one({"student_id": "s1"})
-    assert answer["status"] == "grader error" and "ZeroDivisionError" in answer["problems"][0]
+    assert answer.status == Status.GRADER_ERROR and "ZeroDivisionError" in answer.problems[0]
 
 
 @pytest.fixture
@@ -153,7 +155,7 @@ def test_a_fixed_check_regrades_instead_of_reusing_stale_results(course_copy, su
 def test_a_worker_whose_course_differs_refuses_the_job(course_copy):
     job = {"course_root": str(course_copy.root), "lab": LAB, "student_id": "s1", "grader_version": "0" * 16, "submission": "{}"}
     answer = worker.grade_one(job)
-    assert answer["status"] == "grader error" and "differ from the instructor's" in answer["problems"][0]
+    assert answer.status == Status.GRADER_ERROR and "differ from the instructor's" in answer.problems[0]
 
 
 def test_the_csv_has_a_flags_column(course, submissions, tmp_path, fake_run):
@@ -174,3 +176,19 @@ def test_a_file_name_cannot_become_a_spreadsheet_formula(course, submissions, tm
     grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)
     text = (tmp_path / "out" / "grades.csv").read_text()
     assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text and ',=HYPERLINK' not in text
+
+
+def test_a_result_is_cached_as_readable_json_and_an_older_graders_file_is_regraded(course, submissions, tmp_path, fake_run):
+    calls, _ = fake_run
+    graded = result("x", failing=TESTS[:2], instructor_errors=[(3, "KernelDied: gone")])
+    assert GradeResult.from_json(json.loads(json.dumps(graded.to_json()))) == graded
+    grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)
+    path = OutputFolder(tmp_path / "out").result("partial")
+    data = json.loads(path.read_text())
+    assert data["format"] == GradeResult.FORMAT and data["status"] == "graded" and data["tests"]["test_rnn_model"]["score"] == 2.0
+    assert load_result(path).answers[0].found == "grade_id"
+    del data["format"]  # as an older grader wrote it, under the same key
+    path.write_text(json.dumps(data))
+    grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)
+    assert calls.count("partial") == 2 and calls.count("full-marks") == 1
+    assert json.loads(path.read_text())["format"] == GradeResult.FORMAT

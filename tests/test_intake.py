@@ -11,7 +11,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 import autograde.grading.intake
-from autograde.grading.intake import GRADABLE, StudentIds, collect
+from autograde.grading.intake import StudentIds, collect
+from autograde.grading.rows import Status
 
 
 def notebook_bytes(code="x = 1"):
@@ -49,12 +50,13 @@ def test_bad_files_get_a_clear_status(tmp_path):
     (tmp_path / "eve_essay.docx").write_bytes(b"PK..")
     (tmp_path / "fay_good.ipynb").write_bytes(notebook_bytes())
     rows = by_file(collect(tmp_path))
-    assert rows["ann_empty.ipynb"].status.startswith("empty file")
-    assert rows["ben_junk.ipynb"].status.startswith("not a notebook (not JSON)")
-    assert rows["cat_truncated.ipynb"].status.startswith("not a readable notebook")
-    assert "submit the .ipynb" in rows["dan_script.py"].status
-    assert "submit the .ipynb" in rows["eve_essay.docx"].status
-    assert rows["fay_good.ipynb"].status == GRADABLE and rows["fay_good.ipynb"].student_id == "fay"
+    assert {rows[name].status for name in rows if name != "fay_good.ipynb"} == {Status.NOT_GRADED}
+    assert rows["ann_empty.ipynb"].reason.startswith("empty file")
+    assert rows["ben_junk.ipynb"].reason.startswith("not a notebook (not JSON)")
+    assert rows["cat_truncated.ipynb"].reason.startswith("not a readable notebook")
+    assert "submit the .ipynb" in rows["dan_script.py"].reason
+    assert "submit the .ipynb" in rows["eve_essay.docx"].reason
+    assert rows["fay_good.ipynb"].status == Status.GRADABLE and rows["fay_good.ipynb"].student_id == "fay"
 
 
 def test_old_notebook_format_is_converted(tmp_path):
@@ -62,7 +64,7 @@ def test_old_notebook_format_is_converted(tmp_path):
         {"cell_type": "code", "input": "y = 2", "language": "python", "outputs": [], "metadata": {}}]}]}
     (tmp_path / "gil_old.ipynb").write_text(json.dumps(v3))
     [row] = collect(tmp_path)
-    assert row.status == GRADABLE and row.notebook["cells"][0]["source"] == "y = 2"
+    assert row.status == Status.GRADABLE and row.notebook["cells"][0]["source"] == "y = 2"
     assert row.notes == ["converted from notebook format 3 to 4"]
 
 
@@ -73,8 +75,8 @@ def test_zips_are_unpacked(tmp_path):
     (tmp_path / "kim_broken.zip").write_bytes(b"not a zip")
     rows = by_file(collect(tmp_path))
     assert rows["jon.zip/lab1_rnns_from_scratch.ipynb"].student_id == "jon"
-    assert rows["jon.zip/lab1_rnns_from_scratch.ipynb"].status == GRADABLE
-    assert "damaged .zip" in rows["kim_broken.zip"].status
+    assert rows["jon.zip/lab1_rnns_from_scratch.ipynb"].status == Status.GRADABLE
+    assert "damaged .zip" in rows["kim_broken.zip"].reason
     assert len(rows) == 2
 
 
@@ -86,7 +88,7 @@ def test_a_class_download_is_read_with_class_zip(tmp_path):
     for rows in (by_file(collect(tmp_path, class_zip=True)), by_file(collect(tmp_path, StudentIds(class_zip=True)))):
         assert rows["class_download.zip/hal_lab1.ipynb"].student_id == "hal"
         assert rows["class_download.zip/ivy_lab1.ipynb"].student_id == "ivy"
-        assert {row.status for row in rows.values()} == {GRADABLE} and len(rows) == 2
+        assert {row.status for row in rows.values()} == {Status.GRADABLE} and len(rows) == 2
         assert all(row.notes == [] for row in rows.values())
 
 
@@ -95,8 +97,9 @@ def test_two_files_for_one_student_grade_the_newest(tmp_path):
         (tmp_path / name).write_bytes(notebook_bytes())
         os.utime(tmp_path / name, (mtime, mtime))
     rows = by_file(collect(tmp_path))
-    assert rows["lee_lab1 (1).ipynb"].status == GRADABLE
-    assert rows["lee_lab1.ipynb"].status == "superseded by the newer file lee_lab1 (1).ipynb"
+    assert rows["lee_lab1 (1).ipynb"].status == Status.GRADABLE
+    assert rows["lee_lab1.ipynb"].status == Status.SUPERSEDED
+    assert rows["lee_lab1.ipynb"].reason == "superseded by the newer file lee_lab1 (1).ipynb"
     assert "also submitted lee_lab1.ipynb" in rows["lee_lab1 (1).ipynb"].notes[0]
 
 
@@ -137,7 +140,7 @@ def test_notebooks_that_break_the_schema_are_repaired_and_graded(tmp_path, kind)
     break_it(notebook)
     (tmp_path / "mia_lab1.ipynb").write_text(json.dumps(notebook))
     [row] = collect(tmp_path)
-    assert row.status == GRADABLE and row.notes == [note]
+    assert row.status == Status.GRADABLE and row.notes == [note]
     nbformat.validate(row.notebook)
     assert row.notebook.cells[-1].source in ("x = 1\ny = 2", "x = 1\n2", "")
 
@@ -148,7 +151,7 @@ def test_of_duplicate_cell_ids_the_last_cell_keeps_the_id(tmp_path):
     notebook["cells"].append(dict(notebook["cells"][1], source="x = 3"))
     (tmp_path / "ned_lab1.ipynb").write_text(json.dumps(notebook))
     [row] = collect(tmp_path)
-    assert row.status == GRADABLE and row.notes == ["repaired: 1 duplicate cell id"]
+    assert row.status == Status.GRADABLE and row.notes == ["repaired: 1 duplicate cell id"]
     ids = [cell.id for cell in row.notebook.cells]
     assert ids[2] == notebook["cells"][1]["id"] and ids[1] != ids[2]
 
@@ -162,7 +165,7 @@ def test_notebooks_beyond_repair_get_a_clear_status(tmp_path, break_it, error):
     break_it(notebook)
     (tmp_path / "oli_lab1.ipynb").write_text(json.dumps(notebook))
     [row] = collect(tmp_path)
-    assert row.status == f"not a valid notebook: {error}; ask the student to download the .ipynb again"
+    assert row.reason == f"not a valid notebook: {error}; ask the student to download the .ipynb again"
 
 
 def test_an_error_inside_intake_costs_only_that_files_row(tmp_path, monkeypatch):
@@ -186,11 +189,13 @@ def test_an_error_inside_intake_costs_only_that_files_row(tmp_path, monkeypatch)
     monkeypatch.setattr(autograde.grading.intake, "read_notebook", flaky_parse)
     monkeypatch.setattr(Path, "read_bytes", locked)
     rows = by_file(collect(tmp_path, class_zip=True))
-    assert rows["quin_lab1.ipynb"].status == "grader error: RuntimeError: the parser broke"
-    assert rows["class.zip/tom_lab1.ipynb"].status == "grader error: RuntimeError: the parser broke"
-    assert rows["rex_lab1.ipynb"].status == "grader error: PermissionError: [Errno 13] Permission denied"
+    # The status is the grader's error, the one the report files as such; what went wrong is in the notes.
+    for name, error in [("quin_lab1.ipynb", "RuntimeError: the parser broke"), ("class.zip/tom_lab1.ipynb", "RuntimeError: the parser broke"),
+                        ("rex_lab1.ipynb", "PermissionError: [Errno 13] Permission denied")]:
+        assert rows[name].status == Status.GRADER_ERROR and rows[name].reason == "", name
+        assert rows[name].notes[-1] == f"grader error while reading the file: {error}", name
     assert rows["rex_lab1.ipynb"].student_id == "rex"
-    assert rows["pam_lab1.ipynb"].status == rows["class.zip/sam_lab1.ipynb"].status == GRADABLE and len(rows) == 5
+    assert rows["pam_lab1.ipynb"].status == rows["class.zip/sam_lab1.ipynb"].status == Status.GRADABLE and len(rows) == 5
 
 
 def test_a_failing_schema_repair_is_a_row_not_an_abort(tmp_path, monkeypatch):
@@ -203,8 +208,9 @@ def test_a_failing_schema_repair_is_a_row_not_an_abort(tmp_path, monkeypatch):
     (tmp_path / "uma_lab1.ipynb").write_text(json.dumps(notebook))
     (tmp_path / "vic_lab1.ipynb").write_bytes(notebook_bytes())
     rows = by_file(collect(tmp_path))
-    assert rows["uma_lab1.ipynb"].status == "grader error: KeyError: 'cells'"
-    assert rows["vic_lab1.ipynb"].status == GRADABLE
+    assert rows["uma_lab1.ipynb"].status == Status.GRADER_ERROR
+    assert rows["uma_lab1.ipynb"].notes == ["grader error while reading the file: KeyError: 'cells'"]
+    assert rows["vic_lab1.ipynb"].status == Status.GRADABLE
 
 
 def write_zip(path, members):
@@ -223,11 +229,11 @@ def test_a_students_zip_cannot_replace_another_students_work(tmp_path):
     (tmp_path / "bob_lab1.ipynb").write_bytes(notebook_bytes("x = 'bob'"))
     write_zip(tmp_path / "mallory_lab1.zip", {"mallory_lab1.ipynb": (2024, 1, 1, 0, 0, 0), "bob_lab1.ipynb": (2099, 1, 1, 0, 0, 0)})
     rows = by_file(collect(tmp_path))
-    assert rows["bob_lab1.ipynb"].status == GRADABLE and rows["bob_lab1.ipynb"].notes == []
-    assert rows["mallory_lab1.zip/mallory_lab1.ipynb"].status == GRADABLE
+    assert rows["bob_lab1.ipynb"].status == Status.GRADABLE and rows["bob_lab1.ipynb"].notes == []
+    assert rows["mallory_lab1.zip/mallory_lab1.ipynb"].status == Status.GRADABLE
     stub = rows["mallory_lab1.zip/bob_lab1.ipynb"]
     assert stub.student_id == "mallory"  # the row is Mallory's upload, not a submission in Bob's name
-    assert stub.status == "superseded by the newer file mallory_lab1.zip/mallory_lab1.ipynb"  # its date in 2099 wins nothing
+    assert stub.reason == "superseded by the newer file mallory_lab1.zip/mallory_lab1.ipynb"  # its date in 2099 wins nothing
     assert stub.notes == [NAMED_FOR_BOB.format(zip="mallory_lab1.zip", owner="mallory")]
 
 
@@ -242,9 +248,9 @@ def test_a_zip_counts_only_for_the_student_its_name_identifies(tmp_path):
     write_zip(tmp_path / "amy.zip", {"bob_lab1.ipynb": (2024, 1, 1, 0, 0, 0)})
     rows = by_file(collect(tmp_path))
     inside = rows["amy.zip/bob_lab1.ipynb"]
-    assert inside.student_id == "amy" and inside.status == GRADABLE
+    assert inside.student_id == "amy" and inside.status == Status.GRADABLE
     assert inside.notes == [NAMED_FOR_BOB.format(zip="amy.zip", owner="amy")]
-    assert rows["bob_lab1.ipynb"].student_id == "bob" and rows["bob_lab1.ipynb"].status == GRADABLE
+    assert rows["bob_lab1.ipynb"].student_id == "bob" and rows["bob_lab1.ipynb"].status == Status.GRADABLE
     assert rows["bob_lab1.ipynb"].notes == []
 
 
@@ -253,8 +259,8 @@ def test_with_class_zip_a_members_name_says_whose_it_is(tmp_path):
     os.utime(tmp_path / "bob_lab1.ipynb", (1_000_000, 1_000_000))
     write_zip(tmp_path / "amy.zip", {"bob_lab1.ipynb": (2024, 1, 1, 0, 0, 0)})
     rows = by_file(collect(tmp_path, class_zip=True))
-    assert rows["amy.zip/bob_lab1.ipynb"].student_id == "bob" and rows["amy.zip/bob_lab1.ipynb"].status == GRADABLE
-    assert rows["bob_lab1.ipynb"].status == "superseded by the newer file amy.zip/bob_lab1.ipynb"
+    assert rows["amy.zip/bob_lab1.ipynb"].student_id == "bob" and rows["amy.zip/bob_lab1.ipynb"].status == Status.GRADABLE
+    assert rows["bob_lab1.ipynb"].reason == "superseded by the newer file amy.zip/bob_lab1.ipynb"
 
 
 def test_a_zip_of_several_notebooks_grades_its_newest_for_its_owner(tmp_path):
@@ -262,7 +268,7 @@ def test_a_zip_of_several_notebooks_grades_its_newest_for_its_owner(tmp_path):
     rows = by_file(collect(tmp_path))
     bob, eve = rows["submissions.zip/bob_lab1.ipynb"], rows["submissions.zip/eve_lab1.ipynb"]
     assert bob.student_id == eve.student_id == "submissions"
-    assert bob.status == GRADABLE and eve.status == "superseded by the newer file submissions.zip/bob_lab1.ipynb"
+    assert bob.status == Status.GRADABLE and eve.reason == "superseded by the newer file submissions.zip/bob_lab1.ipynb"
     assert "also submitted submissions.zip/eve_lab1.ipynb (older, not graded)" in bob.notes
     assert NAMED_FOR_BOB.format(zip="submissions.zip", owner="submissions") in bob.notes
 
@@ -270,8 +276,8 @@ def test_a_zip_of_several_notebooks_grades_its_newest_for_its_owner(tmp_path):
 def test_a_zip_whose_name_has_no_id_says_what_to_do(tmp_path):
     write_zip(tmp_path / "(1).zip", {"bob_lab1.ipynb": (2024, 1, 1, 0, 0, 0)})
     [row] = collect(tmp_path)
-    assert row.student_id is None and row.status.startswith("no student id in the zip's name")
-    assert "--class-zip" in row.status and "the student the zip names" in row.notes[0]
+    assert row.student_id is None and row.reason.startswith("no student id in the zip's name")
+    assert "--class-zip" in row.reason and "the student the zip names" in row.notes[0]
 
 
 def test_a_zip_date_in_the_future_does_not_beat_a_loose_file(tmp_path):
@@ -279,8 +285,8 @@ def test_a_zip_date_in_the_future_does_not_beat_a_loose_file(tmp_path):
     os.utime(tmp_path / "cy_lab1.ipynb", (1_000_000, 1_000_000))
     write_zip(tmp_path / "class.zip", {"cy_lab1.ipynb": (2099, 1, 1, 0, 0, 0), "dee_lab1.ipynb": (2024, 1, 1, 0, 0, 0)})
     rows = by_file(collect(tmp_path, class_zip=True))
-    assert rows["cy_lab1.ipynb"].status == GRADABLE
-    assert rows["class.zip/cy_lab1.ipynb"].status == "superseded by the newer file cy_lab1.ipynb"
+    assert rows["cy_lab1.ipynb"].status == Status.GRADABLE
+    assert rows["class.zip/cy_lab1.ipynb"].reason == "superseded by the newer file cy_lab1.ipynb"
     assert any("files from several sources (class.zip, cy_lab1.ipynb)" in note for note in rows["cy_lab1.ipynb"].notes)
 
 
@@ -290,16 +296,16 @@ def test_a_loose_file_wins_a_tie_with_a_zip_member(tmp_path):
     os.utime(tmp_path / "cy_lab1.ipynb", (local_time(date), local_time(date)))
     write_zip(tmp_path / "week9.zip", {"cy_lab1.ipynb": date, "dee_lab1.ipynb": date})  # "week9.zip/..." sorts after the loose name
     rows = by_file(collect(tmp_path, class_zip=True))
-    assert rows["cy_lab1.ipynb"].status == GRADABLE
-    assert rows["week9.zip/cy_lab1.ipynb"].status == "superseded by the newer file cy_lab1.ipynb"
+    assert rows["cy_lab1.ipynb"].status == Status.GRADABLE
+    assert rows["week9.zip/cy_lab1.ipynb"].reason == "superseded by the newer file cy_lab1.ipynb"
 
 
 def test_files_of_one_student_from_two_zips_are_named_in_a_note(tmp_path):
     write_zip(tmp_path / "week1.zip", {"eli_lab1.ipynb": (2024, 1, 1, 0, 0, 0), "fay_lab1.ipynb": (2024, 1, 1, 0, 0, 0)})
     write_zip(tmp_path / "week2.zip", {"eli_lab1.ipynb": (2024, 2, 1, 0, 0, 0), "gus_lab1.ipynb": (2024, 2, 1, 0, 0, 0)})
     rows = by_file(collect(tmp_path, class_zip=True))
-    assert rows["week2.zip/eli_lab1.ipynb"].status == GRADABLE  # the newest still wins
-    assert rows["week1.zip/eli_lab1.ipynb"].status == "superseded by the newer file week2.zip/eli_lab1.ipynb"
+    assert rows["week2.zip/eli_lab1.ipynb"].status == Status.GRADABLE  # the newest still wins
+    assert rows["week1.zip/eli_lab1.ipynb"].reason == "superseded by the newer file week2.zip/eli_lab1.ipynb"
     assert any("files from several sources (week1.zip, week2.zip)" in note for note in rows["week2.zip/eli_lab1.ipynb"].notes)
     assert rows["week2.zip/gus_lab1.ipynb"].notes == []  # one source: no note
 
@@ -310,16 +316,16 @@ def test_an_archive_with_too_many_members_is_one_row(tmp_path):
             z.writestr(f"amy_lab1 ({i}).ipynb", b"{}")
     (tmp_path / "bob_lab1.ipynb").write_bytes(notebook_bytes())
     rows = by_file(collect(tmp_path))
-    assert len(rows) == 2 and rows["bob_lab1.ipynb"].status == GRADABLE  # the run goes on
+    assert len(rows) == 2 and rows["bob_lab1.ipynb"].status == Status.GRADABLE  # the run goes on
     assert rows["amy.zip"].student_id == "amy"
-    assert rows["amy.zip"].status.startswith("archive has 2,000 members, more than the 200 allowed: not unpacked; "
+    assert rows["amy.zip"].reason.startswith("archive has 2,000 members, more than the 200 allowed: not unpacked; "
                                              "ask the student for the .ipynb alone")
     # A zip whose end record claims 5 members is still judged by the members its directory holds.
     data = bytearray((tmp_path / "amy.zip").read_bytes())
     end = data.rindex(b"PK\x05\x06")
     data[end + 8:end + 12] = (5).to_bytes(2, "little") * 2
     (tmp_path / "amy.zip").write_bytes(bytes(data))
-    assert by_file(collect(tmp_path))["amy.zip"].status.startswith("archive has 2,000 members, more than the 200 allowed")
+    assert by_file(collect(tmp_path))["amy.zip"].reason.startswith("archive has 2,000 members, more than the 200 allowed")
 
 
 def test_an_archive_over_its_size_limits_is_not_read(tmp_path):
@@ -327,11 +333,11 @@ def test_an_archive_over_its_size_limits_is_not_read(tmp_path):
         z.writestr("amy_lab1.ipynb", notebook_bytes("x = 1" + " " * 300_000))
         z.writestr("amy_lab1 (1).ipynb", notebook_bytes("x = 2"))
     rows = by_file(collect(tmp_path, archive_limits=autograde.grading.intake.ArchiveLimits(member_bytes=200_000)))
-    assert rows["amy.zip/amy_lab1.ipynb"].status == ("0.3 MB unpacked, more than the 0.2 MB allowed for one file in a zip: "
+    assert rows["amy.zip/amy_lab1.ipynb"].reason == ("0.3 MB unpacked, more than the 0.2 MB allowed for one file in a zip: "
                                                      "not read; ask for the .ipynb itself")
-    assert rows["amy.zip/amy_lab1 (1).ipynb"].status == GRADABLE  # the other member is still read
+    assert rows["amy.zip/amy_lab1 (1).ipynb"].status == Status.GRADABLE  # the other member is still read
     [row] = collect(tmp_path, archive_limits=autograde.grading.intake.ArchiveLimits(total_bytes=250_000))
-    assert row.file == "amy.zip" and row.status.startswith("archive unpacks to 0.3 MB, more than the 0.2 MB allowed: not unpacked")
+    assert row.file == "amy.zip" and row.reason.startswith("archive unpacks to 0.3 MB, more than the 0.2 MB allowed: not unpacked")
 
 
 def patch_declared_size(path, member, size):
@@ -356,9 +362,9 @@ def test_a_member_larger_than_it_declares_is_refused(tmp_path):
     with zipfile.ZipFile(path) as z:
         assert z.getinfo("amy_lab1.ipynb").file_size == 1_000
     rows = by_file(collect(tmp_path))
-    assert rows["amy.zip/amy_lab1.ipynb"].status.startswith("damaged or tampered inside the .zip (its size or checksum is "
+    assert rows["amy.zip/amy_lab1.ipynb"].reason.startswith("damaged or tampered inside the .zip (its size or checksum is "
                                                             "not what the zip declares")
-    assert rows["amy.zip/amy_lab1 (1).ipynb"].status == GRADABLE
+    assert rows["amy.zip/amy_lab1 (1).ipynb"].status == Status.GRADABLE
 
 
 def test_zips_inside_zips_and_unusual_compression_are_not_read(tmp_path):
@@ -370,9 +376,9 @@ def test_zips_inside_zips_and_unusual_compression_are_not_read(tmp_path):
         z.writestr("amy_lab1.ipynb", notebook_bytes(), compress_type=zipfile.ZIP_BZIP2)
     inner.unlink()
     rows = by_file(collect(tmp_path))
-    assert rows["amy.zip/bob.zip"].status == "a .zip inside the .zip: zips inside zips are not unpacked; ask for the .ipynb itself"
+    assert rows["amy.zip/bob.zip"].reason == "a .zip inside the .zip: zips inside zips are not unpacked; ask for the .ipynb itself"
     assert rows["amy.zip/bob.zip"].student_id == "amy"
-    assert rows["amy.zip/amy_lab1.ipynb"].status.startswith("compressed with zip method 12, which is not read")
+    assert rows["amy.zip/amy_lab1.ipynb"].reason.startswith("compressed with zip method 12, which is not read")
 
 
 HOSTILE = "\x1b[31m\u202e\u200b\n"
@@ -389,7 +395,7 @@ def test_names_with_control_characters_are_shown_escaped(tmp_path):
     assert {row.file for row in rows} == {f"amy{escaped}_lab1.ipynb", f"{escaped}cat.ipynb",
                                           f"bob{escaped}.zip/dan{escaped}_lab1.ipynb", f"bob{escaped}.zip/x{escaped}.py"}
     for row in rows:  # every field a row, a note or the console shows
-        for text in (row.file, row.source, row.status, row.student_id or "", *row.notes):
+        for text in (row.file, row.source, row.reason, row.student_id or "", *row.notes):
             assert text.isascii() and text.isprintable(), text
     by_name = by_file(rows)
     assert by_name[f"amy{escaped}_lab1.ipynb"].student_id == "amy"
@@ -405,7 +411,7 @@ def test_an_id_with_control_characters_is_rejected(tmp_path):
     (tmp_path / "fay_lab1.ipynb").write_bytes(notebook_bytes())
     rows = by_file(collect(tmp_path, StudentIds(r"^(?P<student>[^_]+)")))
     row = rows["e\\x1b[31m\\u202e\\u200b\\nve_lab1.ipynb"]
-    assert row.student_id is None and row.status.startswith("no student id in the file name")
+    assert row.student_id is None and row.reason.startswith("no student id in the file name")
     assert row.notes == ["the student id read from the name, e\\x1b[31m\\u202e\\u200b\\nve, has control or invisible "
                          "characters: rejected (rename the file, or map it to an id with --ids)"]
     assert rows["fay_lab1.ipynb"].student_id == "fay"
@@ -427,5 +433,5 @@ def test_a_megabyte_notebook_gets_its_row_quickly(tmp_path, source):
     started = time.monotonic()
     rows = by_file(collect(tmp_path))
     assert time.monotonic() - started < 10
-    assert rows["amy_lab1.ipynb"].status == rows["bob_lab1.ipynb"].status == GRADABLE
+    assert rows["amy_lab1.ipynb"].status == rows["bob_lab1.ipynb"].status == Status.GRADABLE
     assert len(rows["bob_lab1.ipynb"].notebook.cells) == 5_000

@@ -10,6 +10,7 @@ from autograde.authoring.examples import answers_from_solution, fill
 from autograde.cells import STUDENT_ORIGIN
 from autograde.grading.rebuild import (STUB_LEFT_IN_PLACE, TooLargeToRebuild, edited_tests, match_answers, prepare_bounded,
                                        rebuild, review_bounded)
+from autograde.grading.rows import Found
 
 LAB = "lab1_rnns_from_scratch"
 
@@ -279,7 +280,7 @@ def test_prepare_bounded_fills_the_row(release, finished):
     notebook.cells.insert(3, nbformat.v4.new_code_cell("import ctypes"))
     notebook.cells[index_of(notebook, "test_lstm_cell")].source = "pass"
     prepared = prepare_bounded(release, copy.deepcopy(notebook))
-    assert all(m.endswith("grade_id") for m in prepared.answers.split("; "))
+    assert all(a.how == "grade_id" and a.found == Found.GRADE_ID for a in prepared.answers)
     assert any("edited test cells were replaced" in n for n in prepared.notes) and any("ctypes" in f for f in prepared.flags)
     test = prepared.notebook.cells[index_of(prepared.notebook, "test_lstm_cell")]
     assert test.source == release.cells[index_of(release, "test_lstm_cell")].source

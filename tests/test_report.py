@@ -1,16 +1,17 @@
 """`course report`: one self-contained HTML page per graded lab, with every section, and no student text as markup."""
 import base64
 import copy
-import json
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from autograde import cells
+from autograde.cells import grade_id_of
 from autograde.cli import main
-from autograde.course import CourseError
-from autograde.grading.rows import read_grades
+from autograde.course import CourseError, OutputFolder
+from autograde.grading.rows import Answer, Found, GradeResult, Row, Status, TestScore, read_rows, save_result, write_csv
 from autograde.reporting import report
 
 LAB = "lab1_rnns_from_scratch"
@@ -97,24 +98,21 @@ SANDBOX_GAPS = ["sandbox: kernels can send UDP packets"]  # said in every row
 
 def make_grading_folder(course, out):
     """A folder as `course grade lab1` leaves it: grades.csv, results/ and autograded/ for STUDENTS, and two files not graded."""
-    from autograde.grading.folder import ENVIRONMENT_PROBLEM, GRADED, Row, write_csv
-
     release = nbformat.read(course.lab_notebook(LAB), as_version=4)
-    nbgrader = [c.metadata["nbgrader"] for c in release.cells if "nbgrader" in c.metadata]
-    points = {m["grade_id"]: float(m["points"]) for m in nbgrader if m.get("grade")}
-    found = {m["grade_id"]: "grade_id" for m in nbgrader if m.get("solution")}
-    for folder in ("results", "autograded", "feedback"):
-        (out / folder).mkdir(parents=True)
+    points = {grade_id_of(c): cells.points(c) for c in release.cells if cells.is_graded(c)}
+    found = {grade_id_of(c): (Found.GRADE_ID, "grade_id") for c in release.cells if cells.is_answer(c)}
+    folder = OutputFolder(out).make()
     rows = []
     for student, (answer, failure, hit, problems, seconds) in STUDENTS.items():
-        tests = {gid: {"score": p, "max_score": p, "message": None} for gid, p in points.items()}
+        tests = {gid: TestScore(p, p) for gid, p in points.items()}
         if failure:
-            tests["test_recall_task"] = {"score": 0.0, "max_score": points["test_recall_task"], "message": failure}
-        status = ENVIRONMENT_PROBLEM if student == "gina" else GRADED
-        how = found | ({"clip_gradients": "position and similarity 0.82 (stub left in place, answer in the cell below)",
-                        "my_lstm_cell": "missing", "my_rnn_cell": "cell id"} if student == "erin" else {})
-        row = Row(f"{student}.ipynb", student, status, sum(t["score"] for t in tests.values()), sum(points.values()),
-                  tests=tests, answers="; ".join(f"{gid}: {h}" for gid, h in how.items()), notes=list(problems))
+            tests["test_recall_task"] = TestScore(0.0, points["test_recall_task"], failure)
+        status = Status.ENVIRONMENT_PROBLEM if student == "gina" else Status.GRADED
+        how = found | ({"clip_gradients": (Found.SIMILARITY, "position and similarity 0.82 (stub left in place, answer in the cell below)"),
+                        "my_lstm_cell": (Found.MISSING, "missing"), "my_rnn_cell": (Found.CELL_ID, "cell id")} if student == "erin" else {})
+        answers = [Answer(gid, kind, text) for gid, (kind, text) in how.items()]
+        row = Row(f"{student}.ipynb", student, status, sum(t.score for t in tests.values()), sum(points.values()),
+                  tests=tests, answers=answers, notes=list(problems))
         if student == "bob":
             row.notes.append(f"1 extra code cell(s) {EVIL}")
             row.flags = [f"cell 23: names '{EVIL}' (a path outside the working folder)"]
@@ -122,14 +120,14 @@ def make_grading_folder(course, out):
             row.notes.append("instructor cell 3 (a cell the student cannot edit) failed: TweetDataError: no tweets")
         row.notes += SANDBOX_GAPS
         rows.append(row)
-        result = {"status": status, "tests": tests, "problems": problems, "limits_hit": hit, "total_seconds": seconds,
-                  "execute_seconds": seconds - 1, "sandbox_gaps": SANDBOX_GAPS}
-        (out / "results" / f"{student}.json").write_text(json.dumps(result))
+        result = GradeResult(student, status, tests, problems=problems, answers=answers, flags=row.flags, limits_hit=hit,
+                             total_seconds=seconds, execute_seconds=seconds - 1, sandbox_gaps=SANDBOX_GAPS)
+        save_result(folder.result(student), result, key={})
         notebook = rebuilt(release, answer, EXTRA_CELL if student == "alice" else None)
-        nbformat.write(notebook, out / "autograded" / f"{student}.ipynb")
-    rows.append(Row("erin_old.ipynb", "erin", "superseded by the newer file erin.ipynb"))
-    rows.append(Row("frank.py", "frank", "a Python file, not a notebook: submit the .ipynb"))
-    write_csv(out / "grades.csv", rows, release)
+        nbformat.write(notebook, folder.autograded(student))
+    rows.append(Row("erin_old.ipynb", "erin", Status.SUPERSEDED, reason="superseded by the newer file erin.ipynb"))
+    rows.append(Row("frank.py", "frank", Status.NOT_GRADED, reason="a Python file, not a notebook: submit the .ipynb"))
+    write_csv(folder.grades, rows, release)
     return rows
 
 
@@ -229,7 +227,7 @@ def test_the_command_line_writes_the_report_and_says_what_to_do_before_grading(c
     assert f"no grades found in {tmp_path}: run `course grade lab1 FOLDER --out {tmp_path}` first" in capsys.readouterr().err
     monkeypatch.chdir(tmp_path)
     with pytest.raises(CourseError, match=rf"no grades found in grading/{LAB}: run `course grade lab1 FOLDER` first"):
-        read_grades(Path("grading") / LAB, LAB)
+        read_rows(Path("grading") / LAB, LAB)
 
 
 def test_grade_can_write_the_report_too(capsys):
@@ -238,12 +236,33 @@ def test_grade_can_write_the_report_too(capsys):
     assert "--report" in capsys.readouterr().out
 
 
-def test_the_report_uses_the_statuses_the_grader_writes():
-    from autograde.grading import folder as grading, intake
+def test_the_report_reads_back_every_status_the_grader_writes(course, tmp_path):
+    from autograde.grading import intake
 
-    assert report.GRADED == grading.GRADED and report.GRADER_ERROR == grading.GRADER_ERROR
-    assert report.ENVIRONMENT_PROBLEM == grading.ENVIRONMENT_PROBLEM
-    assert all(grading._cell(c + "x") == "'" + c + "x" for c in report.SPREADSHEET_PREFIX)
-    files = [intake.Submission(f"a_{i}.ipynb", "a", intake.GRADABLE, modified=float(i)) for i in (1, 2)]
+    release = nbformat.read(course.lab_notebook(LAB), as_version=4)
+    files = [intake.Submission(f"a_{i}.ipynb", "a", modified=float(i)) for i in (1, 2)]
     intake._flag_duplicates(files)
-    assert files[0].status.startswith(report.SUPERSEDED) and files[1].status == intake.GRADABLE
+    assert files[0].status == Status.SUPERSEDED and files[1].status == Status.GRADABLE
+    written = [Row(f"{status}.ipynb", "s", status) for status in Status if status not in (Status.GRADABLE, Status.SUPERSEDED)]
+    written += [Row(files[0].file, "a", files[0].status, reason=files[0].reason),
+                Row("=cmd.py", "b", Status.NOT_GRADED, reason="-not a notebook", notes=["+1", "@x"], flags=["=f"])]
+    write_csv(OutputFolder(tmp_path).grades, written, release)
+    assert "'=cmd.py" in OutputFolder(tmp_path).grades.read_text(), "no text becomes a spreadsheet formula"
+    read = {row.file: row for row in read_rows(tmp_path, LAB)}
+    assert {(r.file, r.status, r.reason, tuple(r.notes), tuple(r.flags)) for r in written} == {
+        (r.file, r.status, r.reason, tuple(r.notes), tuple(r.flags)) for r in read.values()}
+
+
+def test_a_file_intake_could_not_read_is_filed_as_a_grader_error_with_why(course, tmp_path, monkeypatch):
+    """Intake's errors once wrote "grader error: ..." as the status, which the report filed under "not graded"."""
+    from autograde.grading import intake
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "zed_lab1.ipynb").write_text("{}")
+    monkeypatch.setattr(intake, "read_notebook", lambda data, name: 1 / 0)
+    [submission] = intake.collect(tmp_path / "in")
+    row = Row(submission.file, submission.student_id, submission.status, notes=submission.notes, reason=submission.reason)
+    write_csv(OutputFolder(tmp_path).grades, [row], nbformat.read(course.lab_notebook(LAB), as_version=4))
+    assert OutputFolder(tmp_path).grades.read_text().splitlines()[1].startswith("zed_lab1.ipynb,zed,grader error,")
+    [item] = report._review(read_rows(tmp_path, LAB), {})
+    assert item["what"] == "grader error" and item["why"] == ["grader error while reading the file: ZeroDivisionError: division by zero"]

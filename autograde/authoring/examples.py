@@ -15,6 +15,7 @@ import zipfile
 import nbformat
 
 from autograde.cells import grade_id_of, is_answer, is_graded, is_test, points
+from autograde.grading.rows import Status
 
 MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 INFINITE_LOOP = "while True:  # oops: this never ends\n    pass\n"
@@ -283,15 +284,15 @@ def make_examples(course, lab, dest=None):
     for name, (notebook, score) in examples.items():
         filename = f"{name}.ipynb"
         nbformat.write(notebook, submissions / filename)
-        expected[filename] = {"student_id": name, "status": "graded", "score": score, "max_score": total, "flagged": name in flagged}
+        expected[filename] = {"student_id": name, "status": Status.GRADED, "score": score, "max_score": total, "flagged": name in flagged}
     (submissions / "not-a-notebook.py").write_text("# Exported with File > Download > .py instead of .ipynb\nprint('hello')\n")
-    expected["not-a-notebook.py"] = {"student_id": "not-a-notebook", "status": "not graded", "score": 0.0, "max_score": total, "flagged": False}
+    expected["not-a-notebook.py"] = {"student_id": "not-a-notebook", "status": Status.NOT_GRADED, "score": 0.0, "max_score": total, "flagged": False}
     _intake_attacks(release, answers, everything, total, submissions, expected)
     broken = json.loads(nbformat.writes(fill(release, answers, everything)))
     for cell in broken["cells"][:2]:
         del cell["source"]  # valid JSON that breaks the notebook schema
     (submissions / "schema-broken.ipynb").write_text(json.dumps(broken, indent=1))
-    expected["schema-broken.ipynb"] = {"student_id": "schema-broken", "status": "graded", "score": total, "max_score": total, "flagged": False}
+    expected["schema-broken.ipynb"] = {"student_id": "schema-broken", "status": Status.GRADED, "score": total, "max_score": total, "flagged": False}
     (folder / "expected.json").write_text(json.dumps(expected, indent=2, sort_keys=True) + "\n")
     return folder
 
@@ -312,17 +313,17 @@ def _intake_attacks(release, answers, everything, total, submissions, expected):
     fixed = (1980, 1, 1, 0, 0, 0)  # zip member dates, so regenerated examples compare equal
     with zipfile.ZipFile(submissions / "names-another.zip", "w") as archive:
         archive.writestr(zipfile.ZipInfo("full-marks.ipynb", fixed), nbformat.writes(release))
-    expected["names-another.zip/full-marks.ipynb"] = {"student_id": "names-another", "status": "graded", "score": 0.0,
+    expected["names-another.zip/full-marks.ipynb"] = {"student_id": "names-another", "status": Status.GRADED, "score": 0.0,
                                                        "max_score": total, "flagged": False}
     with zipfile.ZipFile(submissions / "many-members.zip", "w", zipfile.ZIP_DEFLATED) as archive:
         for index in range(MANY_MEMBERS):
             archive.writestr(zipfile.ZipInfo(f"member-{index:04d}.ipynb", fixed), "{}")
-    expected["many-members.zip"] = {"student_id": "many-members", "status": "not graded", "score": 0.0,
+    expected["many-members.zip"] = {"student_id": "many-members", "status": Status.NOT_GRADED, "score": 0.0,
                                     "max_score": total, "flagged": False}
     huge = copy.deepcopy(release)
     huge.cells.append(_student_cell((" " * 999 + "\n") * (HUGE_NOTEBOOK_CHARS // 1000), "a-megabyte-of-blank-lines"))
     nbformat.write(huge, submissions / "huge-blank-lines.ipynb")
-    expected["huge-blank-lines.ipynb"] = {"student_id": "huge-blank-lines", "status": "graded", "score": 0.0,
+    expected["huge-blank-lines.ipynb"] = {"student_id": "huge-blank-lines", "status": Status.GRADED, "score": 0.0,
                                           "max_score": total, "flagged": False}
 
 

@@ -20,14 +20,21 @@ from autograde.cells import grade_id_of, is_graded
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def failure_message(cell):
-    """'ename: evalue' of a cell's first error output, or None when it ran cleanly."""
+def failure(cell):
+    """``(ename, "ename: evalue")`` of the error a cell's outputs hold (a timeout first), or None when it ran cleanly."""
     errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     if any(o.get("ename") == "CellTimeoutError" for o in errors):
-        return "CellTimeoutError: the cell ran past its time limit and was interrupted"
+        return "CellTimeoutError", "CellTimeoutError: the cell ran past its time limit and was interrupted"
     for output in errors:
-        return f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip().rstrip(":")
+        ename = output.get("ename", "Error")
+        return ename, f"{ename}: {output.get('evalue', '')}".strip().rstrip(":")
     return None
+
+
+def failure_message(cell):
+    """'ename: evalue' of a cell's first error output (see :func:`failure`), or None when it ran cleanly."""
+    found = failure(cell)
+    return found[1] if found else None
 
 
 class FeedbackExporter(HTMLExporter):

@@ -8,27 +8,25 @@ the rebuilt notebooks in parallel, each in its own process and sandboxed kernel
 record the scores in the gradebook and write ``grades.csv`` and one feedback file per student.
 Every file gets a row, whatever happened to it. What the output folder holds: :class:`autograde.course.OutputFolder`.
 """
-import csv
 import hashlib
 import json
 import os
 import shutil
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
 import nbformat
 
 from autograde.authoring.build import nbgrader_environment
-from autograde.cells import grade_id_of, is_graded, points
+from autograde.cells import is_graded, points
 from autograde.course import GRADEBOOK, CourseError, OutputFolder, sqlite_file
 from autograde.grading import self_test
-from autograde.grading.intake import GRADABLE, StudentIds, collect
+from autograde.grading.intake import StudentIds, collect
 from autograde.grading.judge import submission_seed_key
 from autograde.grading.limits import DEFAULT_LIMITS
-from autograde.grading.rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, SPREADSHEET_PREFIX
+from autograde.grading.rows import GradeResult, Row, Status, load_result, number, save_result, write_csv
 from autograde.grading.worker import cache_folder, grade_one, grader_template, grader_version, register_lab
 from autograde.isolation.sandbox import probe
 
@@ -39,19 +37,6 @@ ENVIRONMENT_ERRORS = ("CellTimeoutError", "KernelDied", "TweetDataError", "Modul
 
 class SelfTestFailed(CourseError):
     """The reference solution did not get full marks; the message says why and what to do."""
-
-
-@dataclass
-class Row:
-    file: str
-    student_id: str | None
-    status: str
-    score: float = 0.0
-    max_score: float = 0.0
-    tests: dict = field(default_factory=dict)  # grade_id -> {"score", "max_score", "message"}
-    answers: str = ""  # how each answer cell was found
-    notes: list = field(default_factory=list)
-    flags: list = field(default_factory=list)  # student code that touches the grading machinery, for a human to review
 
 
 def grade_folder(course, lab, folder, out, workers=None, force=False, student_ids=None, limits=None,
@@ -86,16 +71,17 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
 
     rows, jobs = [], []
     for submission in collect(folder, student_ids or StudentIds()):
-        row = Row(submission.file, submission.student_id, submission.status, max_score=max_score, notes=list(submission.notes))
+        row = Row(submission.file, submission.student_id, submission.status, max_score=max_score, notes=list(submission.notes),
+                  reason=submission.reason)
         rows.append(row)
-        if submission.status != GRADABLE:
+        if submission.status != Status.GRADABLE:
             continue
         try:
             new_job = job(nbformat.from_dict(submission.notebook), row.student_id, submission.sha256)
             key = {"sha256": submission.sha256, **{k: new_job[k] for k in ("grader_version", "limits", "env", "sandbox", "seed_key")}}
-            cache = out.result(row.student_id)
-            if not force and cache.exists() and json.loads(cache.read_text()).get("key") == key:
-                _apply(row, json.loads(cache.read_text()))
+            cached = _cached(out.result(row.student_id), key) if not force else None
+            if cached:
+                _apply(row, cached)
                 continue
             jobs.append((row, key, new_job))
         except Exception as error:  # one file's trouble is that file's row, never the end of the run
@@ -134,6 +120,14 @@ def kernel_env(budget):
     return env
 
 
+def _cached(path, key):
+    """The result cached at ``path`` for ``key``, or None (none, another key, an older grader's format)."""
+    try:
+        return load_result(path, key)
+    except ValueError:
+        return None
+
+
 def run_self_test(job, max_score, dask_scheduler):
     """Grades the reference solution (cached while nothing it depends on changes); returns a SelfTest."""
     cache = cache_folder() / f"self-test-{job['lab']}-{self_test.cache_key(job)}.json"
@@ -147,7 +141,7 @@ def run_self_test(job, max_score, dask_scheduler):
 
 
 def _grader_error(row, during, error):
-    row.status = GRADER_ERROR
+    row.status = Status.GRADER_ERROR
     row.notes.append(f"grader error while {during}: {traceback.format_exception_only(error)[-1].strip()[:300]}")
 
 
@@ -178,36 +172,34 @@ def _result_or_crash(future, job):
     try:
         return future.result()
     except Exception as error:  # the worker process itself died; the submission keeps its row
-        return {"student_id": job[2]["student_id"], "status": GRADER_ERROR, "tests": {}, "problems": [f"the grading process failed: {error!r}"]}
+        return GradeResult.failed(job[2]["student_id"], f"the grading process failed: {error!r}")
 
 
 def _save(out, row, key, result):
     student = row.student_id
-    if result.get("feedback_html"):
-        out.feedback(student).write_text(result["feedback_html"])
-    if result.get("autograded"):
-        out.autograded(student).write_text(result["autograded"])
-    kept = {k: v for k, v in result.items() if k not in ("feedback_html", "autograded")}
-    out.result(student).write_text(json.dumps({"key": key, **kept}, indent=1, sort_keys=True))
+    if result.feedback_html:
+        out.feedback(student).write_text(result.feedback_html)
+    if result.autograded:
+        out.autograded(student).write_text(result.autograded)
+    save_result(out.result(student), result, key)
 
 
 def _apply(row, result):
-    row.status = result["status"]
-    row.answers = result.get("answers", "")
-    row.flags = list(result.get("flags", []))
-    row.notes.extend(result.get("prepare_notes", []))
-    row.tests = result.get("tests", {})
-    row.score = sum(t["score"] or 0 for t in row.tests.values())
-    row.notes.extend(result.get("problems", []))
-    for error in result.get("instructor_cell_errors", []):
-        kind = error["error"].split(":")[0]
-        if kind in ENVIRONMENT_ERRORS and row.status == GRADED:
-            row.status = ENVIRONMENT_PROBLEM
-        message = " ".join(error["error"].split())[:200]  # one line: a note is one cell of the CSV
-        where = f"instructor cell {error['cell']} (a cell the student cannot edit) failed: {message}"
+    row.status = result.status
+    row.answers = list(result.answers)
+    row.flags = list(result.flags)
+    row.notes.extend(result.prepare_notes)
+    row.tests = dict(result.tests)
+    row.score = result.score
+    row.notes.extend(result.problems)
+    for error in result.instructor_cell_errors:
+        if error.ename in ENVIRONMENT_ERRORS and row.status == Status.GRADED:
+            row.status = Status.ENVIRONMENT_PROBLEM
+        message = " ".join(error.message.split())[:200]  # one line: a note is one cell of the CSV
+        where = f"instructor cell {error.cell} (a cell the student cannot edit) failed: {message}"
         row.notes.append(f"{where}; likely an environment problem, not the student's work: regrade after fixing it"
-                         if kind in ENVIRONMENT_ERRORS else where)
-    row.notes.extend(result.get("sandbox_gaps", []))  # as found on the machine that graded it (a Dask worker too)
+                         if error.ename in ENVIRONMENT_ERRORS else where)
+    row.notes.extend(result.sandbox_gaps)  # as found on the machine that graded it (a Dask worker too)
 
 
 def record_in_gradebook(course, lab, db_url, rows):
@@ -222,38 +214,18 @@ def record_in_gradebook(course, lab, db_url, rows):
             gb.find_assignment(lab)
         except MissingEntry:
             register_lab(course, lab, db_url)
-    graded = {row.student_id for row in rows if row.status in (GRADED, ENVIRONMENT_PROBLEM)}
+    graded = {row.student_id for row in rows if row.status.was_graded}
     with Gradebook(db_url) as gb:
         for row in rows:
-            if row.student_id is None or (row.status not in (GRADED, ENVIRONMENT_PROBLEM) and row.student_id in graded):
+            if row.student_id is None or (not row.status.was_graded and row.student_id in graded):
                 continue  # an older or broken file of a student whose newest file was graded
             gb.update_or_create_student(row.student_id)
             gb.update_or_create_submission(lab, row.student_id)
             for grade in gb.find_submission_notebook(lab, lab, row.student_id).grades:
                 test = row.tests.get(grade.name)
-                grade.auto_score = test["score"] if test else 0.0
+                grade.auto_score = test.score if test else 0.0
                 grade.needs_manual_grade = False
             gb.db.commit()
-
-
-def write_csv(path, rows, release):
-    test_ids = [grade_id_of(c) for c in release.cells if is_graded(c)]
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["file", "student_id", "status", "score", "max_score", *test_ids, "answers", "flags", "notes"])
-        for row in sorted(rows, key=lambda r: r.file):
-            scores = [_number(row.tests[t]["score"]) if t in row.tests else "" for t in test_ids]
-            writer.writerow([_cell(row.file), _cell(row.student_id or ""), _cell(row.status), _number(row.score),
-                             _number(row.max_score), *scores, _cell(row.answers), _cell(" | ".join(row.flags)), _cell(" | ".join(row.notes))])
-
-
-def _cell(text):
-    """Text a spreadsheet shows as text: a file named '=HYPERLINK(...)' must not become a formula."""
-    return f"'{text}" if text[:1] in SPREADSHEET_PREFIX else text
-
-
-def _number(value):
-    return f"{float(value or 0):g}"
 
 
 def summary(rows):
@@ -261,12 +233,12 @@ def summary(rows):
     width = max([len(r.file) for r in rows] + [4])
     lines = [f"{'file':{width}}  {'student':14}  {'score':>9}  status"]
     for row in sorted(rows, key=lambda r: r.file):
-        score = f"{_number(row.score)}/{_number(row.max_score)}" if row.status in (GRADED, ENVIRONMENT_PROBLEM) else "-"
+        score = f"{number(row.score)}/{number(row.max_score)}" if row.status.was_graded else "-"
         flagged = f"  ({len(row.flags)} flag{'s' * (len(row.flags) != 1)} to review)" if row.flags else ""
-        lines.append(f"{row.file:{width}}  {(row.student_id or '?'):14}  {score:>9}  {row.status}{flagged}")
-    graded = [r for r in rows if r.status == GRADED]
+        lines.append(f"{row.file:{width}}  {(row.student_id or '?'):14}  {score:>9}  {row.status_text}{flagged}")
+    graded = [r for r in rows if r.status == Status.GRADED]
     mean = sum(r.score for r in graded) / len(graded) if graded else 0.0
-    others = sum(r.status == ENVIRONMENT_PROBLEM for r in rows)
+    others = sum(r.status == Status.ENVIRONMENT_PROBLEM for r in rows)
     lines.append(f"{len(rows)} files: {len(graded)} graded (mean {mean:.1f}), {others} with an environment problem, "
                  f"{len(rows) - len(graded) - others} not graded; {sum(bool(r.flags) for r in rows)} flagged for review")
     return "\n".join(lines)

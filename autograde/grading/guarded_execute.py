@@ -37,7 +37,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Float, Integer, Unicode
 
 from autograde.cells import INSTRUCTOR, cell_origin, is_training
-from autograde.grading.feedback import failure_message
+from autograde.grading.feedback import failure
 from autograde.grading.judge import JudgedCells, test_sources
 from autograde.grading.limits import LIMIT_NAMED
 from autograde.grading.output_budget import OutputBudget
@@ -159,8 +159,9 @@ class GuardedExecute(JudgedCells, Execute):
         return cell, resources
 
     def _note_instructor_error(self, cell, index):
-        if cell_origin(cell) == INSTRUCTOR and failure_message(cell):
-            self._cell_errors.append({"cell": index + 1, "error": failure_message(cell)})
+        found = failure(cell) if cell_origin(cell) == INSTRUCTOR else None
+        if found:  # as autograde.grading.rows.CellError's fields
+            self._cell_errors.append({"cell": index + 1, "ename": found[0], "message": found[1]})
 
     def _stop(self, reason):
         self._stopped = reason

@@ -3,11 +3,11 @@
 Students' files arrive as they left them: ``lab1 (2).ipynb``, ``Copy of lab1.ipynb``,
 ``s1234_lab1.ipynb``, a ``.zip``, a ``.py`` export, an empty or truncated file.
 Every file becomes a :class:`Submission` with a status; only readable notebooks go on to
-grading, and the others keep their row with a message that says what to do. A notebook that
+grading, and the others keep their row with a reason that says what to do. A notebook that
 breaks the nbformat schema (a cell without ``source``, a code cell without ``outputs``, a
 duplicate cell id...) is repaired where that is safe, and its row says what was repaired.
-An unexpected error while reading one file becomes that file's row ("grader error: ..."):
-it never stops the others.
+An unexpected error while reading one file becomes that file's row (status "grader error", the error in its
+notes): it never stops the others.
 
 A ``.zip`` is its owner's: everything in it counts for the student its own name identifies, never
 for a student a member's name identifies (``class_zip=True``, ``course grade --class-zip``, reads a
@@ -32,12 +32,12 @@ import nbformat
 from nbformat.v4.nbbase import random_cell_id
 from nbformat.v4.nbjson import JSONReader
 
+from autograde.grading.rows import SUPERSEDED_BY, Status
+
 # Default: the student id is the file name up to the first space, underscore or dot, e.g.
 # "s1234_lab1.ipynb" -> "s1234", "alice.lab1 (1).ipynb" -> "alice".
 DEFAULT_ID_PATTERN = r"^(?P<student>[A-Za-z0-9-]+)"
 COLAB_NAME_NOISE = re.compile(r"^(copy of\s+)+", re.IGNORECASE)
-
-GRADABLE = "ok"
 
 # What one archive may hold. Over these, the archive (or the member) gets a row saying so and is not read;
 # the sizes are those the zip's directory declares, and no member is read past the size it declares.
@@ -87,12 +87,18 @@ NOTEBOOK_EXTRA_FIELD = ("unexpected notebook field", "(removed)")
 class Submission:
     file: str  # path relative to the submissions folder ("a.zip/b.ipynb" for zip members)
     student_id: str | None
-    status: str  # "ok" or why it cannot be graded
+    status: Status = Status.GRADABLE  # NOT_GRADED (reason says why), SUPERSEDED or GRADER_ERROR (the notes say why)
     modified: float = 0.0  # seconds since the epoch, to pick the newest of a student's files
     source: str = ""  # the zip it came from; "" for a loose file
     sha256: str = ""
-    notebook: dict | None = field(default=None, repr=False)  # nbformat v4, when status is "ok"
+    notebook: dict | None = field(default=None, repr=False)  # nbformat v4, when status is GRADABLE
     notes: list = field(default_factory=list)
+    reason: str = ""  # why it is not graded and what to do, for a person: what the row's status column says
+
+    def refuse(self, reason):
+        """Marks the file as not graded, for ``reason``."""
+        self.status, self.reason = Status.NOT_GRADED, reason
+        return self
 
 
 class StudentIds:
@@ -146,7 +152,7 @@ def student_id(student_ids, name):
 
 
 def read_notebook(data, name):
-    """Parses bytes as a notebook; returns (notebook as a dict, status, notes)."""
+    """Parses bytes as a notebook; returns (notebook, why it cannot be graded or "" when it can, notes)."""
     if not data.strip():
         return None, "empty file: the download may have failed; ask for the file again", []
     text = data.decode("utf-8", errors="replace")
@@ -167,7 +173,7 @@ def read_notebook(data, name):
     notebook = JSONReader().to_notebook(notebook)  # as nbformat.reads: lines joined, transient fields dropped
     if not any(cell.cell_type == "code" for cell in notebook.cells):
         return None, "notebook without code cells", notes
-    return notebook, GRADABLE, notes
+    return notebook, "", notes
 
 
 def _as_v4(raw, text):
@@ -318,15 +324,16 @@ def _describe(repairs):
 def _entry(name, data, modified, identify):
     """``identify(name)``: the ``(id, note)`` of the student whose file it is (see :func:`student_id`)."""
     found, note = identify(name)
-    submission = Submission(file=name, student_id=found, status=GRADABLE, modified=modified,
-                            sha256=hashlib.sha256(data).hexdigest())
+    submission = Submission(file=name, student_id=found, modified=modified, sha256=hashlib.sha256(data).hexdigest())
     suffix = Path(name).suffix.lower()
     if suffix == ".py":
-        submission.status = "a Python file, not a notebook: submit the .ipynb (Colab: File > Download > Download .ipynb)"
+        submission.refuse("a Python file, not a notebook: submit the .ipynb (Colab: File > Download > Download .ipynb)")
     elif suffix not in (".ipynb", ".json"):
-        submission.status = f"not a notebook ({suffix or 'no extension'}): submit the .ipynb"
+        submission.refuse(f"not a notebook ({suffix or 'no extension'}): submit the .ipynb")
     else:
-        submission.notebook, submission.status, submission.notes = read_notebook(data, name)
+        submission.notebook, refused, submission.notes = read_notebook(data, name)
+        if refused:
+            submission.refuse(refused)
     submission.notes[:0] = [note] if note else []
     return submission
 
@@ -352,14 +359,14 @@ def collect(folder, student_ids=None, class_zip=None, archive_limits=ARCHIVE_LIM
         else:
             submissions.extend(_guarded(name, by_name, lambda: [_entry(name, path.read_bytes(), path.stat().st_mtime, by_name)]))
     for submission in submissions:
-        if submission.status == GRADABLE and not submission.student_id:
-            submission.status = ("no student id in the zip's name (all its files count for the student it names): rename the "
-                                 "zip or add it to the id mapping CSV (--ids); a download of the whole class: --class-zip"
-                                 if submission.source and not class_zip else
-                                 "no student id in the file name: add it to the id mapping CSV (--ids) or rename the file")
+        if submission.status == Status.GRADABLE and not submission.student_id:
+            submission.refuse("no student id in the zip's name (all its files count for the student it names): rename the "
+                              "zip or add it to the id mapping CSV (--ids); a download of the whole class: --class-zip"
+                              if submission.source and not class_zip else
+                              "no student id in the file name: add it to the id mapping CSV (--ids) or rename the file")
     _flag_duplicates(submissions)
     for submission in submissions:  # names are shown escaped wherever they appear
-        submission.file, submission.source, submission.status = shown(submission.file), shown(submission.source), shown(submission.status)
+        submission.file, submission.source, submission.reason = shown(submission.file), shown(submission.source), shown(submission.reason)
         submission.notes = [shown(note) for note in submission.notes]
     return submissions
 
@@ -378,8 +385,8 @@ def _guarded(name, identify, read):
             found, note = identify(name)
         except Exception:
             found, note = None, None
-        return [Submission(file=name, student_id=found, status=f"grader error: {type(error).__name__}: {_first_line(error)}",
-                           notes=[note] if note else [])]
+        problem = f"grader error while reading the file: {type(error).__name__}: {_first_line(error)}"
+        return [Submission(file=name, student_id=found, status=Status.GRADER_ERROR, notes=[note, problem] if note else [problem])]
 
 
 def _unpack(path, name, student_ids, class_zip=False, limits=ARCHIVE_LIMITS):
@@ -393,8 +400,8 @@ def _unpack(path, name, student_ids, class_zip=False, limits=ARCHIVE_LIMITS):
     owner, owner_note = student_id(student_ids, name)
     identify = _by_own_name(student_ids) if class_zip else lambda member: (owner, owner_note)
 
-    def archive_row(status):
-        return [Submission(file=name, student_id=owner, status=status, notes=[owner_note] if owner_note else [])]
+    def archive_row(reason):
+        return [Submission(file=name, student_id=owner, notes=[owner_note] if owner_note else []).refuse(reason)]
 
     too_large = _over_limits_on_disk(path, limits)
     if too_large:
@@ -460,8 +467,8 @@ def _member(archive, info, name, identify, limits):
     """One member of a zip as a submission; read no further than the size the zip declares for it."""
     found, note = identify(name)
 
-    def refused(status):
-        return Submission(file=name, student_id=found, status=status, modified=_zip_time(info), notes=[note] if note else [])
+    def refused(reason):
+        return Submission(file=name, student_id=found, modified=_zip_time(info), notes=[note] if note else []).refuse(reason)
 
     if Path(info.filename).suffix.lower() == ".zip":
         return refused("a .zip inside the .zip: zips inside zips are not unpacked; ask for the .ipynb itself")
@@ -509,13 +516,13 @@ def _flag_duplicates(submissions):
     now = time.time()
     by_student = {}
     for submission in submissions:
-        if submission.status == GRADABLE:
+        if submission.status == Status.GRADABLE:
             by_student.setdefault(submission.student_id, []).append(submission)
     for files in by_student.values():
         files.sort(key=lambda s: _recency(s, now))
         newest = files[-1]
         for older in files[:-1]:
-            older.status = f"superseded by the newer file {newest.file}"
+            older.status, older.reason = Status.SUPERSEDED, f"{SUPERSEDED_BY} {newest.file}"
             newest.notes.append(f"also submitted {older.file} (older, not graded)")
         if len({s.source for s in files}) > 1:
             sources = ", ".join(sorted({s.source or s.file for s in files}))

@@ -32,6 +32,7 @@ from nbformat.v4.nbbase import random_cell_id
 from rapidfuzz.fuzz import ratio
 
 from autograde.cells import STUDENT, STUDENT_ORIGIN, cell_origin, grade_id_of, is_answer, is_test
+from autograde.grading.rows import Answer, Found
 
 SIMILAR_ENOUGH = 0.35  # a student's answer keeps the stub's signature and docstring
 IN_PLACE_BONUS = 0.1  # for a cell between the instructor cells around the answer's place
@@ -49,7 +50,8 @@ STUB_LEFT_IN_PLACE = "stub left in place, answer in the cell below"
 @dataclass
 class AnswerMatch:
     grade_id: str
-    how: str  # "grade_id", "cell id", "position and similarity 0.82" or "missing"; remarks in brackets: "grade_id (the last of 2 copies)"
+    found: Found  # how the student's cell was found
+    how: str  # ``found``, a similarity score, remarks in brackets: "grade_id (the last of 2 copies)"
     source_index: int | None  # index of the student's cell, None when missing
 
 
@@ -100,19 +102,20 @@ def match_answers(release, submission, anchors=None, clock=None):
         return (j not in claimed and cells[j].get("cell_type") == "code" and not is_test(cells[j])
                 and (theirs not in answer_ids or theirs == grade_id))
 
-    def claim(grade_id, found, how):
-        index = found[-1]  # the last copy counts, as with nbgrader's DeduplicateIds
+    def claim(grade_id, candidates, found, how):
+        index = candidates[-1]  # the last copy counts, as with nbgrader's DeduplicateIds
         claimed.add(index)
-        matches[grade_id] = AnswerMatch(grade_id, _remark(how, f"the last of {len(found)} copies") if len(found) > 1 else how, index)
+        how = _remark(how, f"the last of {len(candidates)} copies") if len(candidates) > 1 else how
+        matches[grade_id] = AnswerMatch(grade_id, found, how, index)
 
-    for key, how in ((grade_id_of, "grade_id"), (lambda c: c.get("id"), "cell id")):
+    for key, how in ((grade_id_of, Found.GRADE_ID), (lambda c: c.get("id"), Found.CELL_ID)):
         for _, cell in answers:  # 1. the nbgrader id survived; 2. the cell id survived
             grade_id = grade_id_of(cell)
             if grade_id in matches or key(cell) is None:
                 continue
-            found = [j for j, c in enumerate(cells) if free(j, grade_id) and key(c) == key(cell)]
-            if found:
-                claim(grade_id, found, how)
+            candidates = [j for j, c in enumerate(cells) if free(j, grade_id) and key(c) == key(cell)]
+            if candidates:
+                claim(grade_id, candidates, how, how.value)
 
     # 3. where it stands and what it looks like. The best-scoring pairs are taken first, over all the answers still
     # to find: taken in answer order, a missing answer would claim a later answer that resembles its stub.
@@ -129,10 +132,10 @@ def match_answers(release, submission, anchors=None, clock=None):
             pairs.append((score + (IN_PLACE_BONUS if low <= j < high else 0.0), -order, j, grade_id))
     for score, _, j, grade_id in sorted(pairs, reverse=True):
         if score >= SIMILAR_ENOUGH and grade_id not in matches and j not in claimed:
-            claim(grade_id, [j], f"position and similarity {min(score, 1.0):.2f}")
+            claim(grade_id, [j], Found.SIMILARITY, f"{Found.SIMILARITY} {min(score, 1.0):.2f}")
     for _, cell in answers:
         grade_id = grade_id_of(cell)
-        matches.setdefault(grade_id, AnswerMatch(grade_id, "missing", None))
+        matches.setdefault(grade_id, AnswerMatch(grade_id, Found.MISSING, Found.MISSING.value, None))
     result = [matches[grade_id_of(c)] for _, c in answers]
     _note_stubs_left_in_place(release, submission, result, _landmarks(release, submission, anchors, result))
     return result
@@ -297,7 +300,7 @@ class Prepared:
     """What grading needs of a student's notebook: the rebuilt notebook and the row's answers, notes and flags."""
 
     notebook: nbformat.NotebookNode
-    answers: str  # how each answer cell was found, "grade_id: how; ..."
+    answers: list  # how each answer cell was found (autograde.grading.rows.Answer)
     notes: list = field(default_factory=list)
     flags: list = field(default_factory=list)  # student code to review (autograde.grading.flags), and cells too large to review
 
@@ -309,7 +312,7 @@ def prepare_bounded(release, submission, seconds=REBUILD_SECONDS):
     the review reads at most REVIEW_CELL_CHARS per cell and REVIEW_CHARS in all (see :func:`review_bounded`).
     """
     notebook, matches, extra = rebuild(release, submission, seconds)
-    prepared = Prepared(notebook, "; ".join(f"{m.grade_id}: {m.how}" for m in matches))
+    prepared = Prepared(notebook, [Answer(m.grade_id, m.found, m.how) for m in matches])
     if extra:
         prepared.notes.append(f"{extra} extra code cell(s) of the student's ran where they were, before the instructor cell that followed them")
     edited = edited_tests(release, submission)

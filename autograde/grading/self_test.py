@@ -15,6 +15,7 @@ import nbformat
 
 from autograde.authoring.examples import answers_from_solution, fill
 from autograde.cells import grade_id_of, is_answer
+from autograde.grading.rows import Status
 
 REFERENCE_ID = "reference-solution"
 # Errors that come from the machine, not from code: (ename or text, what to do).
@@ -62,19 +63,18 @@ def cache_key(job):
 
 
 def judge(result, max_score):
-    """A SelfTest from the reference solution's grading result."""
-    tests = result.get("tests", {})
-    score = sum(t["score"] or 0 for t in tests.values())
-    failures = [f"{name}: {t['message'] or 'no points'}" for name, t in sorted(tests.items()) if (t["score"] or 0) < t["max_score"]]
-    failures = [f"instructor cell {e['cell']}: {e['error']}" for e in result.get("instructor_cell_errors", [])] + failures
-    failures += [f"grading: {problem}" for problem in result.get("problems", [])] if result.get("status") != "graded" else []
-    passed = result.get("status") == "graded" and score == max_score
+    """A SelfTest from the reference solution's :class:`~autograde.grading.rows.GradeResult`."""
+    score = result.score
+    failures = [f"{name}: {t.message or 'no points'}" for name, t in sorted(result.tests.items()) if (t.score or 0) < t.max_score]
+    failures = [f"instructor cell {e.cell}: {e.message}" for e in result.instructor_cell_errors] + failures
+    failures += [f"grading: {problem}" for problem in result.problems] if result.status != Status.GRADED else []
+    passed = result.status == Status.GRADED and score == max_score
     return SelfTest(passed, score, max_score, failures, "" if passed else likely_cause(result, failures))
 
 
 def likely_cause(result, failures):
-    """The first known cause that the errors point to."""
-    text = "\n".join(failures + list(result.get("problems", [])))
+    """The first known cause that the errors point to (the messages name the error or the limit)."""
+    text = "\n".join(failures + list(result.problems))
     for marker, cause in CAUSES:
         if marker in text:
             return cause

@@ -8,7 +8,7 @@ the sandbox lets it write. Nothing is shared between jobs, so any number run sid
 (processes, Dask workers, shards) without "database is locked"; the caller merges the
 results into the one real gradebook.
 
-A job and its result are plain dicts (JSON-friendly), so they travel to any worker.
+A job is a plain dict and its result a :class:`~autograde.grading.rows.GradeResult`: both travel to any worker.
 """
 import functools
 import hashlib
@@ -29,7 +29,7 @@ from autograde.course import GRADEBOOK, Course, sqlite_url
 from autograde.grading.feedback import failure_message
 from autograde.grading.limits import DEFAULT_LIMITS
 from autograde.grading.rebuild import TooLargeToRebuild, prepare_bounded
-from autograde.grading.rows import NOT_GRADED
+from autograde.grading.rows import CellError, GradeResult, Status, TestScore
 from autograde.isolation import sandbox
 
 IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
@@ -120,12 +120,11 @@ def grade_one(job):
 
     Other keys: ``course_root``, ``lab``, ``grader_version`` (see :func:`grader_version`), ``limits``
     (see autograde.grading.limits), ``env`` (variables for the kernel, e.g. LAB_BUDGET), ``seed_key`` (the submission's
-    key for the probes' seeds, :func:`autograde.grading.judge.submission_seed_key`; the course's secret stays with the caller). Returns a dict with the
-    scores of every test cell, their failure messages, the problems met (timeouts, kernel deaths,
-    errors in cells the student cannot edit, grading machinery changed), the feedback HTML and the
-    autograded notebook, plus what the rebuild found (``answers``, ``prepare_notes``) and the review's ``flags``.
-    Whatever goes wrong, it returns a result: status "grader error" and why, or "not graded" for a notebook too
-    large to rebuild.
+    key for the probes' seeds, :func:`autograde.grading.judge.submission_seed_key`; the course's secret stays with the caller). Returns a
+    :class:`~autograde.grading.rows.GradeResult`: the scores of every test cell, their failure messages, the problems
+    met (timeouts, kernel deaths, errors in cells the student cannot edit), the feedback HTML and the autograded
+    notebook, what the rebuild found and the review's flags. Whatever goes wrong, it returns a result: status
+    GRADER_ERROR and why, or NOT_GRADED for a notebook too large to rebuild.
     """
     started = time.monotonic()
     _adopt_orphans()
@@ -133,10 +132,10 @@ def grade_one(job):
         result = _grade(job)
     except (Exception, SystemExit) as error:  # the job keeps its row, with what went wrong (a library's exit() too)
         last = traceback.format_exception_only(error)[-1].strip()
-        result = {"student_id": job.get("student_id"), "status": "grader error", "tests": {}, "problems": [f"grading failed: {last[:300]}"]}
+        result = GradeResult.failed(job.get("student_id"), f"grading failed: {last[:300]}")
     finally:
         sandbox.kill_strays()  # a kernel's leftover daemon could otherwise rewrite files after grading
-    result["total_seconds"] = round(time.monotonic() - started, 2)
+    result.total_seconds = round(time.monotonic() - started, 2)
     return result
 
 
@@ -154,16 +153,15 @@ def _grade(job):
     course = Course.load(job["course_root"]) if Path(job["course_root"]).is_dir() else Course.find()
     lab, student = job["lab"], job["student_id"]
     if job["grader_version"] != grader_version(course, lab):
-        return {"student_id": student, "status": "grader error", "tests": {},
-                "problems": [f"the worker's course, grading code or packages differ from the instructor's ({lab}): "
-                             "install the same version of the course and its packages on the worker machines"]}
+        return GradeResult.failed(student, f"the worker's course, grading code or packages differ from the instructor's ({lab}): "
+                                           "install the same version of the course and its packages on the worker machines")
     try:
         prepared = prepare_bounded(nbformat.read(course.lab_notebook(lab), as_version=4), nbformat.reads(job["submission"], as_version=4))
     except TooLargeToRebuild as error:
-        return {"student_id": student, "status": NOT_GRADED, "tests": {}, "problems": [str(error)]}
-    found = {"answers": prepared.answers, "prepare_notes": prepared.notes, "flags": prepared.flags}
+        return GradeResult.failed(student, str(error), Status.NOT_GRADED)
     result = _grade_prepared(job, course, lab, student, prepared.notebook)
-    return {**result, **found}
+    result.answers, result.prepare_notes, result.flags = prepared.answers, prepared.notes, prepared.flags
+    return result
 
 
 def _grade_prepared(job, course, lab, student, notebook):
@@ -193,7 +191,7 @@ def _grade_prepared(job, course, lab, student, notebook):
         outcome = api.autograde(lab, student, force=True, create=True)
         autograded_path = root / "autograded" / student / lab / f"{lab}.ipynb"
         if not outcome["success"] or not autograded_path.exists():
-            return {"student_id": student, "status": "grader error", "problems": [_last_line(outcome)], "tests": {}}
+            return GradeResult.failed(student, _last_line(outcome))
 
         autograded = nbformat.read(autograded_path, as_version=4)
         feedback = api.generate_feedback(lab, student, force=True)
@@ -201,22 +199,20 @@ def _grade_prepared(job, course, lab, student, notebook):
         messages = {grade_id_of(cell): failure_message(cell) for cell in autograded.cells if cell.cell_type == "code" and is_graded(cell)}
         with Gradebook(config.CourseDirectory.db_url) as gb:
             grades = gb.find_submission_notebook(lab, lab, student).grades
-            tests = {g.name: {"score": g.score, "max_score": g.max_score, "message": messages.get(g.name)} for g in grades}
-        grading = autograded.metadata.get("grading", {})
-        return {
-            "student_id": student,
-            "status": "graded",
-            "tests": tests,
-            "problems": grading.get("problems", []),
-            "instructor_cell_errors": grading.get("instructor_cell_errors", []),
-            "sandboxed": grading.get("sandboxed", False),
-            "sandbox_gaps": _sandbox_gaps(grading.get("sandboxed", False)),
-            "execute_seconds": grading.get("execute_seconds", 0.0),
-            "limits_hit": grading.get("limits_hit", []),  # "timeout", "memory", "output"
-            "forked_kernel": grading.get("forked_kernel", False),
-            "feedback_html": feedback_path.read_text() if feedback["success"] and feedback_path.exists() else None,
-            "autograded": json.dumps(autograded),
-        }
+            tests = {g.name: TestScore(g.score, g.max_score, messages.get(g.name)) for g in grades}
+        grading = autograded.metadata.get("grading", {})  # what GuardedExecute recorded
+        return GradeResult(
+            student, Status.GRADED, tests,
+            problems=grading.get("problems", []),
+            instructor_cell_errors=[CellError(**error) for error in grading.get("instructor_cell_errors", [])],
+            sandboxed=grading.get("sandboxed", False),
+            sandbox_gaps=_sandbox_gaps(grading.get("sandboxed", False)),
+            execute_seconds=grading.get("execute_seconds", 0.0),
+            limits_hit=grading.get("limits_hit", []),
+            forked_kernel=grading.get("forked_kernel", False),
+            feedback_html=feedback_path.read_text() if feedback["success"] and feedback_path.exists() else None,
+            autograded=json.dumps(autograded),
+        )
 
 
 def _sandbox_gaps(sandboxed):

@@ -14,7 +14,6 @@ by the template engine.
 """
 import base64
 import io
-import json
 import statistics
 from collections import Counter
 from datetime import datetime
@@ -22,32 +21,36 @@ from pathlib import Path
 
 from autograde.cells import grade_id_of, is_graded, points as points_of
 from autograde.course import CourseError, OutputFolder
-from autograde.grading.rows import ENVIRONMENT_PROBLEM, GRADED, GRADER_ERROR, read_grades
+from autograde.grading.rows import Found, Status, load_result, read_rows
 from autograde.reporting.pages import render
 
 TOP_FAILURES = 3  # failure messages shown per test
-SUPERSEDED = "superseded"  # the start of the status of a student's older file (autograde.grading.intake)
 LIMITS_HIT = {"timeout": "time", "memory": "memory", "output": "output"}  # results' "limits_hit" -> what the page says
-MATCH_KINDS = {"grade_id": "grade_id", "cell id": "cell id", "position and similarity": "similarity", "missing": "missing"}
+FOUND = {Found.GRADE_ID: "grade_id", Found.CELL_ID: "cell id", Found.SIMILARITY: "similarity", Found.MISSING: "missing"}
 
 
-def read_result(out, row):
-    """The grader's cached result for a row (``results/<student>.json``), or {} when there is none."""
-    path = OutputFolder(Path(out)).result(row["student_id"])
-    if row["status"] not in (GRADED, ENVIRONMENT_PROBLEM, GRADER_ERROR) or not row["student_id"] or not path.is_file():
-        return {}
-    return json.loads(path.read_text())
+def read_results(out, lab, rows):
+    """The grader's result of each row that has one (``results/<student>.json``), by file.
 
+    A student's result is that of their graded row; of their grader-error row when none was graded (a file intake
+    could not read has no result, but its student may have another file that was graded).
 
-def _split(text):
-    return [part.strip() for part in text.split(" | ") if part.strip()]
-
-
-def _number(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
+    Raises:
+        CourseError: a result was written by an older grader, in another format.
+    """
+    graded = {row.student_id for row in rows if row.status.was_graded}
+    results = {}
+    for row in rows:
+        if row.student_id and (row.status.was_graded or (row.status == Status.GRADER_ERROR and row.student_id not in graded)):
+            path = OutputFolder(Path(out)).result(row.student_id)
+            try:
+                result = load_result(path)
+            except ValueError:
+                raise CourseError(f"{path} was written by an older version of the grader: grade again "
+                                  f"(`course grade {lab.split('_', 1)[0]} FOLDER`, with the same --out) to report on it") from None
+            if result:
+                results[row.file] = result
+    return results
 
 
 def _png(figure):
@@ -103,14 +106,13 @@ def _tests(rows, results, release_points):
     for grade_id, points in release_points.items():
         passed, failures = 0, Counter()
         for row in rows:
-            result = results.get(row["file"], {})
-            test = result.get("tests", {}).get(grade_id)
-            score = _number(test["score"] if test else row.get(grade_id))
-            if score >= points:
+            result = results.get(row.file)
+            test = result.tests.get(grade_id) if result else None
+            scored = test or row.tests.get(grade_id)  # grades.csv has the score, not the message
+            if ((scored and scored.score) or 0.0) >= points:
                 passed += 1
             else:
-                reason = (test or {}).get("message")
-                failures[reason or "(no error message)"] += 1
+                failures[(test and test.message) or "(no error message)"] += 1
         share = passed / len(rows) if rows else 0.0
         tests.append({"grade_id": grade_id, "points": f"{points:g}", "passed": passed, "attempted": len(rows),
                       "share": share, "rate": f"{share:.0%}", "failures": failures.most_common(TOP_FAILURES)})
@@ -120,11 +122,10 @@ def _tests(rows, results, release_points):
 def _limit_hits(rows, results):
     hits = []
     for row in rows:
-        result = results.get(row["file"], {})
-        if result.get("limits_hit"):
-            hits.append({"file": row["file"], "student": row["student_id"],
-                         "limits": [LIMITS_HIT.get(kind, kind) for kind in result["limits_hit"]],
-                         "problems": result.get("problems", [])})
+        result = results.get(row.file)
+        if result and result.limits_hit:
+            hits.append({"file": row.file, "student": row.student_id,
+                         "limits": [LIMITS_HIT.get(kind, kind) for kind in result.limits_hit], "problems": result.problems})
     return hits
 
 
@@ -132,36 +133,33 @@ def _review(rows, results):
     """Every file a person should look at: flagged, superseded, not graded, environment problem or grader error."""
     items = []
     for row in rows:
-        gaps = results.get(row["file"], {}).get("sandbox_gaps", [])  # said in every row: not about this file
-        flags, status = _split(row["flags"]), row["status"]
-        if flags:
-            items.append({"file": row["file"], "student": row["student_id"], "what": "flagged", "why": flags})
-        if status.startswith(SUPERSEDED):
-            items.append({"file": row["file"], "student": row["student_id"], "what": "superseded", "why": [status]})
-        elif status in (ENVIRONMENT_PROBLEM, GRADER_ERROR):
-            why = [note for note in _split(row["notes"]) if note not in gaps]
-            items.append({"file": row["file"], "student": row["student_id"], "what": status, "why": why or [status]})
-        elif status != GRADED:
-            items.append({"file": row["file"], "student": row["student_id"], "what": "not graded", "why": [status]})
+        result = results.get(row.file)
+        gaps = result.sandbox_gaps if result else []  # said in every row: not about this file
+        seen = {"file": row.file, "student": row.student_id}
+        if row.flags:
+            items.append({**seen, "what": "flagged", "why": row.flags})
+        if row.status == Status.SUPERSEDED:
+            items.append({**seen, "what": Status.SUPERSEDED.value, "why": [row.status_text]})
+        elif row.status in (Status.ENVIRONMENT_PROBLEM, Status.GRADER_ERROR):
+            why = [note for note in row.notes if note not in gaps]
+            items.append({**seen, "what": row.status.value, "why": why or [row.status_text]})
+        elif row.status != Status.GRADED:
+            items.append({**seen, "what": Status.NOT_GRADED.value, "why": [row.status_text]})
     return items
 
 
-def _answers(rows):
-    """Counts of how each answer cell was found, per answer cell."""
+def _answers(results):
+    """Counts of how each answer cell was found, per answer cell, over the rebuilt notebooks."""
     counts, notebooks = {}, 0
-    for row in rows:
-        if not row["answers"]:
+    for result in results.values():
+        if not result.answers:
             continue
         notebooks += 1
-        for part in row["answers"].split("; "):
-            grade_id, _, how = part.partition(": ")
-            kind = next((name for start, name in MATCH_KINDS.items() if how.startswith(start)), how)
-            counts.setdefault(grade_id, Counter())[kind] += 1
-    kinds = list(MATCH_KINDS.values())
-    kinds += sorted({kind for c in counts.values() for kind in c} - set(kinds))
-    table = [(grade_id, [c[kind] for kind in kinds]) for grade_id, c in counts.items()]
-    totals = [sum(c[kind] for c in counts.values()) for kind in kinds]
-    return {"kinds": kinds, "rows": table, "totals": totals, "notebooks": notebooks}
+        for answer in result.answers:
+            counts.setdefault(answer.grade_id, Counter())[answer.found] += 1
+    table = [(grade_id, [c[found] for found in FOUND]) for grade_id, c in counts.items()]
+    totals = [sum(c[found] for c in counts.values()) for found in FOUND]
+    return {"kinds": list(FOUND.values()), "rows": table, "totals": totals, "notebooks": notebooks}
 
 
 def _similarity(course, lab, out):
@@ -180,15 +178,15 @@ def build_context(course, lab, out):
     """Everything the report shows, from a grading output folder (see :func:`write_report`)."""
     import nbformat
 
-    rows = read_grades(out, lab)
+    rows = read_rows(out, lab)
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
     points = {grade_id_of(c): points_of(c) for c in release.cells if is_graded(c)}
-    graded = [row for row in rows if row["status"] == GRADED]
-    results = {row["file"]: read_result(out, row) for row in rows}
-    scores = [_number(row["score"]) for row in graded]
-    max_score = sum(points.values()) or max([_number(r["max_score"]) for r in rows] + [0.0])
+    graded = [row for row in rows if row.status == Status.GRADED]
+    results = read_results(out, lab, rows)
+    scores = [row.score for row in graded]
+    max_score = sum(points.values()) or max([r.max_score for r in rows] + [0.0])
     tests = _tests(graded, results, points)
-    timed = [(results[row["file"]]["total_seconds"], row["file"]) for row in graded if "total_seconds" in results[row["file"]]]
+    timed = [(results[row.file].total_seconds, row.file) for row in graded if row.file in results]
     plots = {"scores": score_plot(scores, max_score) if scores else "",
              "tests": tests_plot(tests) if graded and tests else "",
              "time": time_plot([s for s, _ in timed]) if timed else ""}
@@ -196,17 +194,17 @@ def build_context(course, lab, out):
     return {
         "lab": lab, "out": str(out), "written": datetime.now().strftime("%Y-%m-%d %H:%M"),
         "summary": {"files": len(rows), "graded": len(graded),
-                    "environment": sum(r["status"] == ENVIRONMENT_PROBLEM for r in rows),
-                    "not_graded": sum(r["status"] not in (GRADED, ENVIRONMENT_PROBLEM) for r in rows),
+                    "environment": sum(r.status == Status.ENVIRONMENT_PROBLEM for r in rows),
+                    "not_graded": sum(not r.status.was_graded for r in rows),
                     "mean": f"{statistics.mean(scores):.1f}" if scores else "-",
                     "median": f"{statistics.median(scores):g}" if scores else "-",
-                    "max_score": f"{max_score:g}", "flagged": sum(bool(r["flags"]) for r in rows)},
+                    "max_score": f"{max_score:g}", "flagged": sum(bool(r.flags) for r in rows)},
         "plots": plots, "tests": tests,
         "time": {"median": f"{statistics.median([s for s, _ in timed]):.0f}" if timed else "-",
                  "longest": f"{longest[0]:.0f}", "longest_file": longest[1]},
         "limit_hits": _limit_hits(rows, results),
         "review": _review(rows, results),
-        "answers": _answers(rows),
+        "answers": _answers(results),
         "similarity": _similarity(course, lab, out),
     }
 

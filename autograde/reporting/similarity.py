@@ -26,7 +26,7 @@ import numpy as np
 
 from autograde.cells import grade_id_of, is_answer, is_students_extra
 from autograde.course import CourseError, OutputFolder
-from autograde.grading.rows import ENVIRONMENT_PROBLEM, GRADED, read_grades
+from autograde.grading.rows import read_rows
 from autograde.reporting.pages import render
 
 # Both measured by benchmarks/similarity.py (README, Benchmarks): renamed and lightly edited copies scored 0.67 to
@@ -220,10 +220,10 @@ def load_code(out, lab):
         CourseError: when the folder holds no grades yet.
     """
     codes = {}
-    for row in read_grades(out, lab):
-        path = OutputFolder(Path(out)).autograded(row["student_id"])
-        if row["status"] in (GRADED, ENVIRONMENT_PROBLEM) and path.is_file():  # the rows with a rebuilt notebook
-            codes[row["student_id"]] = student_code(nbformat.read(path, as_version=4))
+    for row in read_rows(out, lab):
+        path = OutputFolder(Path(out)).autograded(row.student_id)
+        if row.status.was_graded and path.is_file():  # the rows with a rebuilt notebook
+            codes[row.student_id] = student_code(nbformat.read(path, as_version=4))
     return codes
 
 
