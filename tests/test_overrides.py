@@ -18,7 +18,7 @@ import pytest
 from packaging.requirements import Requirement
 from traitlets import HasTraits
 
-from conftest import ROOT
+from helpers import ROOT
 
 PINNED = ("nbgrader", "nbconvert", "nbclient", "jupyter_client")
 # (package, "module:Class" or "module", member, parameters, where the grader uses it).

@@ -1,10 +1,10 @@
 """Every solution runs clean under LAB_BUDGET=smoke (that every student lab's tests fail until filled in is the
-`untouched` example of tests/test_grading.py)."""
+`untouched` example of tests/grading/test_grading.py)."""
 import pytest
 
 from autograde.authoring.solutions import execute_solution
 from autograde.course import Course
-from conftest import ROOT
+from helpers import ROOT
 
 LABS = Course.load(ROOT).labs()
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import course_utils
-from conftest import judged, solution_namespace
+from helpers import judged, solution_namespace
 from course_utils.checks import lab1, lab2, lab3, lab4
 
 LABS = ("lab1_rnns_from_scratch", "lab2_music_generation", "lab3_tweet_sentiment", "lab4_seq2seq_attention")

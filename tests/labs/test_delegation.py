@@ -2,7 +2,6 @@
 import importlib.util
 import shutil
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,8 @@ from course_utils.checks import CheckFailed
 from course_utils.checks import lab1, lab2, lab3
 from course_utils.checks.delegation import DelegationRefused, Exercise, Forbidden, refuse_delegation, refusing_delegation
 from course_utils.vocab import Vocabulary
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 GRADS = [tf.ones((2, 3)), None, tf.fill((4,), 2.0)]
 CLIP_REFUSED = r"^clip_gradients calls tf.clip_by_global_norm, which is the exercise itself: compute the global norm and the scale yourself$"
 

@@ -16,8 +16,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from autograde.course import Course
 from autograde.isolation import sandbox
 from autograde.isolation.forked_kernels import ForkingKernelManager, SandboxedKernelManager
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 ABI = sandbox.landlock_abi()
 
 

@@ -16,8 +16,7 @@ from autograde.authoring.examples import LAB_SPECIFIC, STUB_ATTACKS
 from autograde.course import Course
 from autograde.grading.folder import grade_folder
 from autograde.grading.rows import Found
-from conftest import ROOT
-from test_browser import PNG, needs_chromium, open_in_chromium
+from helpers import PNG, ROOT, needs_chromium, open_in_chromium
 
 LABS = Course.load(ROOT).labs()
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]

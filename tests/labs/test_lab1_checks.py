@@ -20,7 +20,7 @@ from autograde.grading.judge import get_check, judged_params
 from autograde.grading.references import lab1 as references
 from autograde.grading.references import stored_differences
 from autograde.grading.references.lab1 import _reference_jacobian_norms as reference_alias  # private, but importable here
-from conftest import fails_with, judged, solution_namespace
+from helpers import fails_with, judged, solution_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import lab1 as checks
 from course_utils.checks.probing import EXPECTED_DIR

@@ -8,8 +8,8 @@ import pytest
 
 from autograde.course import EXAMPLES
 from autograde.grading.flags import DEFAULT_MODULE_NAMES, review_flags
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 LABS = sorted(p.name for p in (ROOT / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
 MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 

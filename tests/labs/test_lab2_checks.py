@@ -14,7 +14,7 @@ import keras
 from autograde.cells import is_test
 from autograde.grading.judge import Setup, judge, judged_params, plan_test_cell, probe_code
 from autograde.grading.references import expected_path, stored_differences
-from conftest import fails_with, judged, solution_namespace
+from helpers import fails_with, judged, solution_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import lab2 as checks
 from course_utils.checks.probing import decode

@@ -11,7 +11,7 @@ from autograde.grading import folder as grading, worker
 from autograde.grading.folder import SelfTestFailed, grade_folder
 from autograde.grading.rebuild import prepare_bounded
 from autograde.grading.rows import CellError, GradeResult, Status, TestScore, load_result
-from conftest import ROOT
+from helpers import ROOT
 
 LAB = "lab1_rnns_from_scratch"
 EXAMPLES = Course.load(ROOT).example_submissions(LAB)
@@ -132,7 +132,8 @@ def course_copy(tmp_path):
 
 @pytest.mark.parametrize("changed", ["course_utils/checks/lab1.py", "course_utils/checks/delegation.py", "autograde/grading/guarded_execute.py",
                                      "autograde/grading/references/lab1.py", "autograde/grading/judge.py", "labs/lab1_rnns_from_scratch/lab1_rnns_from_scratch.ipynb",
-                                     "solutions/lab1_rnns_from_scratch/lab1_rnns_from_scratch.ipynb"])
+                                     "solutions/lab1_rnns_from_scratch/lab1_rnns_from_scratch.ipynb", "autograde/isolation/sandbox.py",
+                                     "autograde/cells.py"])
 def test_the_grader_version_covers_everything_that_can_change_a_score(course_copy, changed):
     before = worker.grader_version(course_copy, LAB)
     path = course_copy.root / changed

@@ -1,135 +1,16 @@
 """`course report`: one self-contained HTML page per graded lab, with every section, and no student text as markup."""
 import base64
-import copy
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from autograde import cells
-from autograde.cells import grade_id_of
 from autograde.cli import main
 from autograde.course import CourseError, OutputFolder
-from autograde.grading.rows import Answer, Found, GradeResult, Row, Status, TestScore, read_rows, save_result, write_csv
+from autograde.grading.rows import Row, Status, read_rows, write_csv
 from autograde.reporting import report
-
-LAB = "lab1_rnns_from_scratch"
-EVIL = "<script>alert(1)</script>"
-STUB_HEAD = '''def clip_gradients(grads, max_norm):
-    """Scales every gradient by max_norm / global_norm when the global norm is at least max_norm."""
-'''
-# One student's answer, a renamed copy of it with other comments, and two answers written independently.
-ORIGINAL = STUB_HEAD + '''    total = tf.constant(0.0)
-    for g in grads:
-        if g is not None:
-            total += tf.reduce_sum(g ** 2)
-    norm = tf.sqrt(total)
-    if norm >= max_norm and norm > 0:
-        factor = max_norm / norm
-    else:
-        factor = 1.0
-    clipped = []
-    for g in grads:
-        clipped.append(None if g is None else g * factor)
-    return clipped, norm
-'''
-RENAMED_COPY = STUB_HEAD + '''    # </pre><script>alert(1)</script> sum the squares
-    sq_sum = tf.constant(0.0)
-    for grad in grads:
-        if grad is not None:
-            sq_sum += tf.reduce_sum(grad ** 2)
-    gnorm = tf.sqrt(sq_sum)
-    if gnorm >= max_norm and gnorm > 0:
-        ratio = max_norm / gnorm
-    else:
-        ratio = 1.0
-    out = []
-    for grad in grads:
-        out.append(None if grad is None else grad * ratio)
-    return out, gnorm
-'''
-INDEPENDENT = [
-    STUB_HEAD + '''    norms = tf.stack([tf.norm(g) for g in grads if g is not None])
-    global_norm = tf.norm(norms)
-    ratio = tf.minimum(1.0, max_norm / (global_norm + 1e-12))
-    return [g * ratio if g is not None else None for g in grads], global_norm
-''',
-    STUB_HEAD + '''    flat = tf.concat([tf.reshape(g, [-1]) for g in grads if g is not None], axis=0)
-    global_norm = tf.math.sqrt(tf.math.reduce_sum(flat * flat))
-    if global_norm < max_norm or global_norm == 0:
-        return list(grads), global_norm
-    return [g if g is None else g * (max_norm / global_norm) for g in grads], global_norm
-''',
-]
-EXTRA_CELL = "def helper_of_alice(x):\n    return [value * 2 for value in x if value is not None]\n"
-
-
-def rebuilt(release, clip_gradients, extra=None):
-    """The release notebook as the grader rebuilds it, with this answer to clip_gradients (and an extra cell after it)."""
-    from autograde.cells import STUDENT_ORIGIN
-
-    notebook = copy.deepcopy(release)
-    for i, cell in enumerate(notebook.cells):
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == "clip_gradients":
-            cell.source = clip_gradients
-            if extra:
-                notebook.cells.insert(i + 1, nbformat.v4.new_code_cell(extra, metadata=copy.deepcopy(STUDENT_ORIGIN)))
-            break
-    return notebook
-
-
-# The students of the fabricated folder: their answer to clip_gradients, test_recall_task's failure message (None:
-# passed), the limits they hit and what the grader said about it, seconds to grade. gina has alice's answer, bob a
-# renamed copy of it, erin carol's with one number changed; dave wrote his own.
-STUDENTS = {
-    "alice": (ORIGINAL, None, [], [], 30.0),
-    "bob": (RENAMED_COPY, f"ValueError: {EVIL}", [], [], 35.5),
-    "carol": (INDEPENDENT[0], f"ValueError: {EVIL}", ["timeout"], ["cell 28 ran past its time limit and was interrupted"], 61.0),
-    "dave": (INDEPENDENT[1], "AssertionError: shapes differ", ["memory", "output"],
-             ["the kernel used more than the 4096 MB memory limit and was stopped, in cell 30",
-              "cell 31 produced more output than the limits allow"], 44.0),
-    "erin": (INDEPENDENT[0].replace("1e-12", "1e-9"), "NameError: name 'make_selective_recall' is not defined", [], [], 38.0),
-    "hank": (STUB_HEAD + "    raise NotImplementedError\n", "KeyError: 'the least common message'", [], [], 20.0),
-    "gina": (ORIGINAL, None, [], [], 12.0),  # an environment problem
-}
-SANDBOX_GAPS = ["sandbox: kernels can send UDP packets"]  # said in every row
-
-
-def make_grading_folder(course, out):
-    """A folder as `course grade lab1` leaves it: grades.csv, results/ and autograded/ for STUDENTS, and two files not graded."""
-    release = nbformat.read(course.lab_notebook(LAB), as_version=4)
-    points = {grade_id_of(c): cells.points(c) for c in release.cells if cells.is_graded(c)}
-    found = {grade_id_of(c): (Found.GRADE_ID, "grade_id") for c in release.cells if cells.is_answer(c)}
-    folder = OutputFolder(out).make()
-    rows = []
-    for student, (answer, failure, hit, problems, seconds) in STUDENTS.items():
-        tests = {gid: TestScore(p, p) for gid, p in points.items()}
-        if failure:
-            tests["test_recall_task"] = TestScore(0.0, points["test_recall_task"], failure)
-        status = Status.ENVIRONMENT_PROBLEM if student == "gina" else Status.GRADED
-        how = found | ({"clip_gradients": (Found.SIMILARITY, "position and similarity 0.82 (stub left in place, answer in the cell below)"),
-                        "my_lstm_cell": (Found.MISSING, "missing"), "my_rnn_cell": (Found.CELL_ID, "cell id")} if student == "erin" else {})
-        answers = [Answer(gid, kind, text) for gid, (kind, text) in how.items()]
-        row = Row(f"{student}.ipynb", student, status, sum(t.score for t in tests.values()), sum(points.values()),
-                  tests=tests, answers=answers, notes=list(problems))
-        if student == "bob":
-            row.notes.append(f"1 extra code cell(s) {EVIL}")
-            row.flags = [f"cell 23: names '{EVIL}' (a path outside the working folder)"]
-        if student == "gina":
-            row.notes.append("instructor cell 3 (a cell the student cannot edit) failed: TweetDataError: no tweets")
-        row.notes += SANDBOX_GAPS
-        rows.append(row)
-        result = GradeResult(student, status, tests, problems=problems, answers=answers, flags=row.flags, limits_hit=hit,
-                             total_seconds=seconds, execute_seconds=seconds - 1, sandbox_gaps=SANDBOX_GAPS)
-        save_result(folder.result(student), result, key={})
-        notebook = rebuilt(release, answer, EXTRA_CELL if student == "alice" else None)
-        nbformat.write(notebook, folder.autograded(student))
-    rows.append(Row("erin_old.ipynb", "erin", Status.SUPERSEDED, reason="superseded by the newer file erin.ipynb"))
-    rows.append(Row("frank.py", "frank", Status.NOT_GRADED, reason="a Python file, not a notebook: submit the .ipynb"))
-    write_csv(folder.grades, rows, release)
-    return rows
-
+from helpers import EVIL, LAB, make_grading_folder
 
 @pytest.fixture(scope="module")
 def graded(course, tmp_path_factory):

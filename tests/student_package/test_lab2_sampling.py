@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 import keras
 
-from conftest import solution_namespace
+from helpers import solution_namespace
 from course_utils import training
 from course_utils.sampling import CharSampler, generate_text
 from course_utils.vocab import Vocabulary

@@ -1,6 +1,6 @@
 """The Lab 4 checks pass the reference solution and catch typical mistakes with a useful message.
 
-Both as the grader judges them (:func:`conftest.judged`: the probe, then an expectation the private references compute
+Both as the grader judges them (:func:`helpers.judged`: the probe, then an expectation the private references compute
 afresh, for any arguments and seeds) and as students run them in the notebook (``checks.check_<name>(...)``: the probe,
 then the expectation stored in ``course_utils/checks/expected/lab4.json`` for the visible test calls' arguments).
 """
@@ -15,7 +15,7 @@ from autograde.cells import is_test
 from autograde.grading.judge import get_check, judged_params
 from autograde.grading.references import lab4 as references
 from autograde.grading.references import stored_differences
-from conftest import fails_with, judged, solution_namespace
+from helpers import fails_with, judged, solution_namespace
 from course_utils.checks import CheckFailed
 from course_utils.checks import lab4 as checks
 from course_utils.checks.delegation import DelegationRefused

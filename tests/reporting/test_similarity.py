@@ -4,7 +4,7 @@ import pytest
 
 from autograde.cli import main
 from autograde.reporting import similarity
-from test_report import EXTRA_CELL, INDEPENDENT, LAB, ORIGINAL, RENAMED_COPY, STUB_HEAD, make_grading_folder, rebuilt
+from helpers import EXTRA_CELL, INDEPENDENT, LAB, ORIGINAL, RENAMED_COPY, STUB_HEAD, make_grading_folder, rebuilt
 
 
 @pytest.fixture(scope="module")

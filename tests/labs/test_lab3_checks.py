@@ -16,7 +16,7 @@ from autograde.cells import is_test
 from autograde.grading.judge import judged_params
 from autograde.grading.references import lab3 as references
 from autograde.grading.references import stored_differences
-from conftest import fails_with, judged, solution_namespace
+from helpers import fails_with, judged, solution_namespace
 from course_utils import metrics
 from course_utils.checks import CheckFailed
 from course_utils.checks import lab3 as checks
