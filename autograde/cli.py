@@ -1,17 +1,16 @@
 """The instructor's command line: ``course grade``, ``course build-labs``, ``course run-solutions``, ``course publish``..."""
 import argparse
 import sys
-from pathlib import Path
 
-from autograde.course import Course, CourseError
-from autograde.export import FORMATS
-from autograde.limits import LIMITS
-from autograde.similarity import THRESHOLD as SIMILARITY_THRESHOLD
+from autograde.course import Course, CourseError, OutputFolder
+from autograde.grading.limits import LIMITS
+from autograde.reporting.export import FORMATS
+from autograde.reporting.similarity import THRESHOLD as SIMILARITY_THRESHOLD
 
 
 def build_labs(course, args):
-    from autograde.build import generate_labs
-    from autograde.references import write_expected
+    from autograde.authoring.build import generate_labs
+    from autograde.grading.references import write_expected
 
     for folder in generate_labs(course, args.labs):
         print(f"built {folder.relative_to(course.root)}/")
@@ -20,8 +19,8 @@ def build_labs(course, args):
 
 
 def check_labs(course, args):
-    from autograde.build import stale_labs
-    from autograde.references import stored_differences
+    from autograde.authoring.build import stale_labs
+    from autograde.grading.references import stored_differences
 
     differences = stale_labs(course)
     differences += [f"course_utils/checks/expected ({lab}): {problem}" for lab in course.labs()
@@ -29,15 +28,15 @@ def check_labs(course, args):
     for line in differences:
         print(line)
     if differences:
-        print("labs/ or the stored expectations are not what solutions/ and autograde/references make: "
+        print("labs/ or the stored expectations are not what solutions/ and autograde/grading/references make: "
               "run `course build-labs` and commit labs/ and course_utils/checks/expected/.")
         return 1
-    print("labs/ and course_utils/checks/expected/ are up to date with solutions/ and autograde/references/")
+    print("labs/ and course_utils/checks/expected/ are up to date with solutions/ and autograde/grading/references/")
 
 
 def run_solutions(course, args):
     """Executes each solution notebook (hidden tests included) and prints one line per lab."""
-    from autograde.execute import execute_solution
+    from autograde.authoring.solutions import execute_solution
 
     failed = 0
     for lab in [course.resolve_lab(lab) for lab in args.labs] or course.labs():
@@ -56,8 +55,8 @@ def run_solutions(course, args):
 
 
 def publish(course, args):
-    from autograde.build import generate_labs
-    from autograde.publish import publish_bundle, set_version
+    from autograde.authoring.build import generate_labs
+    from autograde.authoring.publish import publish_bundle, set_version
 
     if args.version:
         course = set_version(course, args.version)
@@ -70,60 +69,60 @@ def publish(course, args):
 
 
 def grade(course, args):
-    from autograde.grading import grade_folder, summary
-    from autograde.intake import DEFAULT_ID_PATTERN, StudentIds
+    from autograde.grading.folder import grade_folder, summary
+    from autograde.grading.intake import DEFAULT_ID_PATTERN, StudentIds
 
     lab = course.resolve_lab(args.lab)
     limits = {limit.name: getattr(args, limit.name) for limit in LIMITS if getattr(args, limit.name) is not None}
     try:
         ids = StudentIds(args.id_pattern or DEFAULT_ID_PATTERN, args.ids, class_zip=args.class_zip)
-        out = Path(args.out or Path("grading") / lab)
-        rows = grade_folder(course, lab, args.folder, out, workers=args.workers, force=args.force, student_ids=ids,
+        out = OutputFolder.of(lab, args.out)
+        rows = grade_folder(course, lab, args.folder, out.path, workers=args.workers, force=args.force, student_ids=ids,
                             limits=limits, db_url=args.db, dask_scheduler=args.dask, budget=args.budget,
                             skip_self_test=args.skip_self_test, sandboxed=not args.no_sandbox)
     except (FileNotFoundError, ValueError) as error:
         raise CourseError(str(error)) from error
     print(summary(rows))
-    print(f"grades: {out / 'grades.csv'}   feedback: {out / 'feedback'}/   gradebook: {args.db or out / 'gradebook.db'}")
+    print(f"grades: {out.grades}   feedback: {out.feedback_dir}/   gradebook: {args.db or out.gradebook}")
     if args.report:
-        from autograde.report import write_report
+        from autograde.reporting.report import write_report
 
-        print(f"report: {write_report(course, lab, out)}")
+        print(f"report: {write_report(course, lab, out.path)}")
 
 
 def report(course, args):
-    from autograde.report import write_report
+    from autograde.reporting.report import write_report
 
     lab = course.resolve_lab(args.lab)
-    print(f"report: {write_report(course, lab, Path(args.out or Path('grading') / lab))}")
+    print(f"report: {write_report(course, lab, OutputFolder.of(lab, args.out).path)}")
 
 
 def similarity(course, args):
-    from autograde.similarity import find_pairs, text_table, write_html
+    from autograde.reporting.similarity import find_pairs, text_table, write_html
 
     lab = course.resolve_lab(args.lab)
-    out = Path(args.out or Path("grading") / lab)
-    pairs, compared = find_pairs(course, lab, out, args.threshold)
+    out = OutputFolder.of(lab, args.out)
+    pairs, compared = find_pairs(course, lab, out.path, args.threshold)
     print(text_table(pairs, compared, args.threshold))
-    print(f"side by side: {write_html(out / 'similarity.html', pairs, lab, compared, args.threshold)}")
+    print(f"side by side: {write_html(out.similarity, pairs, lab, compared, args.threshold)}")
 
 
 def export(course, args):
-    from autograde.export import export_grades, gradebook_url, read_roster
+    from autograde.reporting.export import export_grades, gradebook_url, read_roster
 
     lab = course.resolve_lab(args.lab)
-    out = Path(args.out or Path("grading") / lab)
+    out = OutputFolder.of(lab, args.out)
     try:
         roster = read_roster(args.ids) if args.ids else None
     except FileNotFoundError as error:
         raise CourseError(f"no roster at {args.ids}: give --ids a CSV with a student_id column") from error
-    result = export_grades(gradebook_url(out, lab, args.db), lab, args.format, args.dest or out / f"export-{args.format}.csv",
+    result = export_grades(gradebook_url(out.path, lab, args.db), lab, args.format, args.dest or out.export(args.format),
                            roster=roster, assignment=args.assignment)
     print(result.summary())
 
 
 def make_examples(course, args):
-    from autograde.examples import make_examples as write_examples
+    from autograde.authoring.examples import make_examples as write_examples
 
     for lab in [course.resolve_lab(lab) for lab in args.labs] or course.labs():
         print(f"wrote {write_examples(course, lab).relative_to(course.root)}/")

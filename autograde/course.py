@@ -1,4 +1,5 @@
-"""Where the course lives on disk and what pyproject.toml says about it."""
+"""Where everything lives on disk: the course repository (:class:`Course`), what its pyproject.toml says, and the
+folder ``course grade`` writes (:class:`OutputFolder`)."""
 import os
 import re
 import tomllib
@@ -8,6 +9,18 @@ from pathlib import Path
 LAB_NAME = re.compile(r"^lab\d+_[a-z0-9_]+$")
 SECRET_FILE = ".grading-secret"
 SECRET_VARIABLE = "COURSE_GRADING_SECRET"
+# The repository's layout, relative to its root (the student bundle that `course publish` writes has labs/ and
+# course_utils/ too).
+PYPROJECT = "pyproject.toml"
+SOLUTIONS = "solutions"
+LABS = "labs"
+STUDENT_PACKAGE = "course_utils"
+INSTRUCTOR_PACKAGE = "autograde"
+NBGRADER_CONFIG = f"{INSTRUCTOR_PACKAGE}/nbgrader_config.py"
+REFERENCES = f"{INSTRUCTOR_PACKAGE}/grading/references"  # the private references, one labN.py per lab
+EXAMPLES = f"{INSTRUCTOR_PACKAGE}/examples"  # example submissions: <lab>/submissions/ and <lab>/expected.json
+GRADEBOOK = "gradebook.db"  # the nbgrader gradebook's file, in an output folder and in each grading job's folder
+DEFAULT_OUTPUT = Path("grading")  # `course grade LAB` writes grading/<lab>/ in the working folder unless --out says
 
 
 class CourseError(Exception):
@@ -28,15 +41,44 @@ class Course:
 
     @property
     def solutions_dir(self):
-        return self.root / "solutions"
+        return self.root / SOLUTIONS
 
     @property
     def labs_dir(self):
-        return self.root / "labs"
+        return self.root / LABS
+
+    @property
+    def student_package(self):
+        """``course_utils/``: what students install."""
+        return self.root / STUDENT_PACKAGE
+
+    @property
+    def instructor_package(self):
+        """``autograde/``: this toolchain, never published."""
+        return self.root / INSTRUCTOR_PACKAGE
 
     @property
     def nbgrader_config(self):
-        return self.root / "autograde" / "nbgrader_config.py"
+        return self.root / NBGRADER_CONFIG
+
+    @property
+    def pyproject(self):
+        return self.root / PYPROJECT
+
+    @property
+    def references_dir(self):
+        """The private references (``labN.py``, see :mod:`autograde.grading.references`)."""
+        return self.root / REFERENCES
+
+    def references_file(self, lab):
+        return self.references_dir / f"{lab.split('_', 1)[0]}.py"
+
+    def examples_dir(self, lab):
+        """``autograde/examples/<lab>/``: ``submissions/`` and ``expected.json`` (``course make-examples``)."""
+        return self.root / EXAMPLES / lab
+
+    def example_submissions(self, lab):
+        return self.examples_dir(lab) / "submissions"
 
     @property
     def github_slug(self):
@@ -81,7 +123,7 @@ class Course:
         return self.root / SECRET_FILE
 
     def grading_secret(self):
-        """The secret the grader draws every submission's seeds from (:func:`autograde.judge.seed_for`).
+        """The secret the grader draws every submission's seeds from (:func:`autograde.grading.judge.seed_for`).
 
         ``$COURSE_GRADING_SECRET`` if set, else ``.grading-secret`` in the course root, made on first use (git
         ignores it; no grading kernel can read it). Keep it for the term: with the same secret a regrade, on this
@@ -110,7 +152,7 @@ class Course:
         given = start or os.environ.get("COURSE_ROOT")
         candidates = [Path(given)] if given else [Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[1]]
         for path in candidates:
-            if (path / "solutions").is_dir() and (path / "autograde" / "nbgrader_config.py").is_file():
+            if (path / SOLUTIONS).is_dir() and (path / NBGRADER_CONFIG).is_file():
                 return cls.load(path)
         raise CourseError(
             f"no course found at {candidates[0]}: run this from the course repository (the folder with solutions/ "
@@ -120,9 +162,99 @@ class Course:
     @classmethod
     def load(cls, root):
         root = Path(root).resolve()
-        with open(root / "pyproject.toml", "rb") as f:
+        with open(root / PYPROJECT, "rb") as f:
             pyproject = tomllib.load(f)
         settings = pyproject.get("tool", {}).get("course", {})
         if "repository" not in settings:
-            raise CourseError(f"{root / 'pyproject.toml'} needs a [tool.course] table with repository = 'https://github.com/OWNER/NAME'")
+            raise CourseError(f"{root / PYPROJECT} needs a [tool.course] table with repository = 'https://github.com/OWNER/NAME'")
         return cls(root=root, repository=settings["repository"], version=pyproject["project"]["version"])
+
+
+def sqlite_url(path):
+    """The SQLAlchemy URL of the SQLite file at ``path`` (made absolute), as nbgrader's Gradebook takes it."""
+    from sqlalchemy.engine import URL
+
+    return URL.create("sqlite", database=str(Path(path).resolve())).render_as_string(hide_password=False)
+
+
+def sqlite_file(url):
+    """The file a SQLAlchemy URL names, or None for a server's database or an in-memory one."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(url)
+    return Path(url.database) if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") else None
+
+
+@dataclass(frozen=True)
+class OutputFolder:
+    """The folder ``course grade`` writes, and ``course report``, ``course similarity`` and ``course export`` read::
+
+        grades.csv              one row per file
+        gradebook.db            nbgrader gradebook (unless --db names another database)
+        feedback/<student>.html what the student may see: no hidden tests
+        autograded/<student>.ipynb
+        results/<student>.json  cached results: a rerun regrades only changed files (or all with --force)
+        report.html             `course report` (and `course grade --report`)
+        similarity.html         similar code side by side (`course similarity`, `course report`)
+        export-<format>.csv     `course export`
+    """
+
+    path: Path
+
+    @classmethod
+    def of(cls, lab, out=None):
+        """The folder ``--out`` names, else ``grading/<lab>`` in the working folder."""
+        return cls(Path(out) if out else DEFAULT_OUTPUT / lab)
+
+    def is_default_for(self, lab):
+        return self.path == DEFAULT_OUTPUT / lab
+
+    @property
+    def grades(self):
+        return self.path / "grades.csv"
+
+    @property
+    def gradebook(self):
+        return self.path / GRADEBOOK
+
+    def gradebook_url(self, db_url=None):
+        """``db_url`` (``--db``) if given, else the URL of this folder's ``gradebook.db``."""
+        return db_url or sqlite_url(self.gradebook)
+
+    @property
+    def results_dir(self):
+        return self.path / "results"
+
+    @property
+    def feedback_dir(self):
+        return self.path / "feedback"
+
+    @property
+    def autograded_dir(self):
+        return self.path / "autograded"
+
+    def result(self, student):
+        return self.results_dir / f"{student}.json"
+
+    def feedback(self, student):
+        return self.feedback_dir / f"{student}.html"
+
+    def autograded(self, student):
+        return self.autograded_dir / f"{student}.ipynb"
+
+    @property
+    def report(self):
+        return self.path / "report.html"
+
+    @property
+    def similarity(self):
+        return self.path / "similarity.html"
+
+    def export(self, fmt):
+        return self.path / f"export-{fmt}.csv"
+
+    def make(self):
+        """Creates the folder and its subfolders."""
+        for folder in (self.results_dir, self.feedback_dir, self.autograded_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self

@@ -9,10 +9,10 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.converters import Autograde, GenerateAssignment
 from nbgrader.preprocessors import ClearSolutions, Execute, GetGrades
 
+from autograde.authoring.preprocessors import ClearSolutionsKeepTodo, SetColabLinks
 from autograde.course import Course
-from autograde.feedback import FeedbackExporter, HideTestDetails
-from autograde.guarded_execute import GuardedExecute
-from autograde.preprocessors import ClearSolutionsKeepTodo, SetColabLinks
+from autograde.grading.feedback import FeedbackExporter, HideTestDetails
+from autograde.grading.guarded_execute import GuardedExecute
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 course = Course.load(Path(__file__).resolve().parents[1])

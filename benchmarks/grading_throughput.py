@@ -4,7 +4,7 @@ All grade the same submissions (copies of a lab's example submissions, at least 
 the lab under LAB_BUDGET=smoke, on this machine, in one run. Prints submissions per minute,
 the ratios to nbgrader, and our per-notebook overhead: wall time minus the time the
 notebooks spent executing, per notebook (1 worker). Our kernels are forked from a server with
-TensorFlow already imported (autograde/forked_kernels.py); nbgrader starts each one afresh.
+TensorFlow already imported (autograde/isolation/forked_kernels.py); nbgrader starts each one afresh.
 
 Both run the same tests. Plain nbgrader runs them as it did before issue 14: every check, hidden ones included, in
 the kernel, which gets a copy of course_utils whose stored expectations cover the hidden calls too (the student
@@ -30,9 +30,10 @@ from pathlib import Path
 
 import nbformat
 
-from autograde.build import nbgrader_environment
-from autograde.course import Course
-from autograde.grading import grade_folder
+from autograde.authoring.build import nbgrader_environment
+from autograde.course import Course, OutputFolder
+from autograde.grading.folder import grade_folder
+from autograde.grading.rows import Status, load_result
 
 EXAMPLES = ["full-marks", "partial", "untouched", "stripped-metadata", "rearranged", "tampered-tests"]
 
@@ -40,12 +41,14 @@ EXAMPLES = ["full-marks", "partial", "untouched", "stripped-metadata", "rearrang
 def max_score(course, lab):
     import nbformat
 
+    from autograde.cells import is_graded, points
+
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
-    return sum(float(c.metadata["nbgrader"].get("points", 0)) for c in release.cells if c.metadata.get("nbgrader", {}).get("grade"))
+    return sum(points(c) for c in release.cells if is_graded(c))
 
 
 def make_submissions(course, lab, count, folder):
-    source = course.root / "autograde" / "examples" / lab / "submissions"
+    source = course.example_submissions(lab)
     folder.mkdir(parents=True)
     for i in range(count):
         shutil.copy(source / f"{EXAMPLES[i % len(EXAMPLES)]}.ipynb", folder / f"s{i:03d}_{lab}.ipynb")
@@ -60,7 +63,7 @@ def plain_nbgrader(course, lab, submissions, root, visible_only=False):
     Its kernels import a copy of course_utils whose stored expectations cover every call of the test cells, hidden
     ones included, so they run the same checks ours judges; ``visible_only`` removes the hidden tests instead.
     """
-    from autograde.references import expected_data, expected_path
+    from autograde.grading.references import expected_data, expected_path
 
     shutil.copytree(course.solutions_dir / lab, root / "source" / lab)
     source = root / "source" / lab / f"{lab}.ipynb"
@@ -98,17 +101,17 @@ def ours(course, lab, submissions, out, workers, sandboxed=True):
     rows = grade_folder(course, lab, submissions, out, workers=workers, force=True, progress=False, sandboxed=sandboxed,
                         log=lambda *a: None)
     seconds = time.monotonic() - started
-    assert all(r.status == "graded" for r in rows), [r.status for r in rows]
-    results = [json.loads(p.read_text()) for p in (out / "results").glob("*.json")]
-    assert all(r["forked_kernel"] for r in results), "some kernels were not forked from the preloaded server"
-    return seconds, sum(r["execute_seconds"] for r in results)
+    assert all(r.status == Status.GRADED for r in rows), [r.status for r in rows]
+    results = [load_result(path) for path in OutputFolder(out).results_dir.glob("*.json")]
+    assert all(r.forked_kernel for r in results), "some kernels were not forked from the preloaded server"
+    return seconds, sum(r.execute_seconds for r in results)
 
 
 def self_test_seconds(course, lab):
     """The reference solution graded once, uncached, as `course grade` does before grading anyone (the same job, so
     the grading runs below find it cached)."""
-    from autograde.grading import run_self_test, self_test_job, shared_job_fields
-    from autograde.worker import cache_folder
+    from autograde.grading.folder import run_self_test, self_test_job, shared_job_fields
+    from autograde.grading.worker import cache_folder
 
     for cached in cache_folder().glob(f"self-test-{lab}-*.json"):
         cached.unlink()

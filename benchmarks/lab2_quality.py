@@ -39,7 +39,7 @@ MAX_NATS, MIN_VALID, MAX_TRAIN_SECONDS = 1.0, 0.9, 600
 
 def train_with_the_notebook(output_root):
     from autograde.course import Course
-    from autograde.execute import execute_solution
+    from autograde.authoring.solutions import execute_solution
 
     course = Course.find()
     Path(output_root).mkdir(parents=True, exist_ok=True)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograde.authoring.solutions import execute_solution
 from autograde.course import Course
-from autograde.execute import execute_solution
 
 TARGETS = {"val": 0.66, "test": 0.62, "train_seconds": 600}
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograde.authoring.solutions import execute_solution
 from autograde.course import Course
-from autograde.execute import execute_solution
 
 TARGETS = {"test": 0.99, "long": 0.95, "speedup": 20, "seconds": 600}
 

@@ -8,8 +8,8 @@ a 2-core CPU; under LAB_BUDGET=smoke (CI, autograding) in under 2 minutes.
 import argparse
 import tempfile
 
+from autograde.authoring.solutions import execute_solution
 from autograde.course import Course
-from autograde.execute import execute_solution
 
 TARGET_SECONDS = {"full": 600, "smoke": 120}
 

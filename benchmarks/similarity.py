@@ -27,11 +27,12 @@ import nbformat
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from autograde import similarity  # noqa: E402
+from autograde.authoring.examples import answers_from_solution, fill
 from autograde.course import Course
-from autograde.examples import answers_from_solution, fill
-from autograde.intake import GRADABLE, StudentIds, collect
-from autograde.rebuild import rebuild
+from autograde.grading.intake import StudentIds, collect
+from autograde.grading.rows import Status
+from autograde.grading.rebuild import rebuild
+from autograde.reporting import similarity  # noqa: E402
 
 CASES = Path(__file__).resolve().parent / "similarity_cases"
 COPY = "--copy"
@@ -74,8 +75,8 @@ def lab_set(course, lab):
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
     answers = answers_from_solution(course, lab)
     codes, groups = {}, {}
-    for submission in collect(course.root / "autograde" / "examples" / lab / "submissions", StudentIds()):
-        if submission.status == GRADABLE:
+    for submission in collect(course.example_submissions(lab), StudentIds()):
+        if submission.status == Status.GRADABLE:
             codes[submission.student_id] = similarity.student_code(rebuild(release, nbformat.from_dict(submission.notebook))[0])
     renamed = {grade_id: renamed_copy(code) for grade_id, code in answers.items()}
     codes["renamed-solution"] = similarity.student_code(fill(release, renamed, renamed))

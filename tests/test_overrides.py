@@ -18,7 +18,7 @@ import pytest
 from packaging.requirements import Requirement
 from traitlets import HasTraits
 
-from conftest import ROOT
+from helpers import ROOT
 
 PINNED = ("nbgrader", "nbconvert", "nbclient", "jupyter_client")
 # (package, "module:Class" or "module", member, parameters, where the grader uses it).
@@ -26,39 +26,39 @@ PINNED = ("nbgrader", "nbconvert", "nbclient", "jupyter_client")
 # (self left out, "**" for **kwargs); "has(a, b)" = parameters we pass by name.
 OVERRIDES = [
     ("nbgrader", "nbgrader.preprocessors:ClearSolutions", "_replace_solution_region", "=(cell, language)",
-     "preprocessors.py: ClearSolutionsKeepTodo overrides it"),
-    ("nbgrader", "nbgrader.preprocessors:ClearSolutions", "begin_solution_delimeter", None, "preprocessors.py reads it"),
-    ("nbgrader", "nbgrader.preprocessors:ClearSolutions", "end_solution_delimeter", None, "preprocessors.py reads it"),
-    ("nbgrader", "nbgrader.preprocessors:ClearHiddenTests", "_remove_hidden_test_region", "=(cell)", "feedback.py: HideTestDetails calls it"),
+     "authoring/preprocessors.py: ClearSolutionsKeepTodo overrides it"),
+    ("nbgrader", "nbgrader.preprocessors:ClearSolutions", "begin_solution_delimeter", None, "authoring/preprocessors.py reads it"),
+    ("nbgrader", "nbgrader.preprocessors:ClearSolutions", "end_solution_delimeter", None, "authoring/preprocessors.py reads it"),
+    ("nbgrader", "nbgrader.preprocessors:ClearHiddenTests", "_remove_hidden_test_region", "=(cell)", "grading/feedback.py: HideTestDetails calls it"),
     ("nbgrader", "nbgrader.converters:Autograde", "autograde_preprocessors", None, "nbgrader_config.py puts GuardedExecute in it"),
     ("nbgrader", "nbgrader.converters:GenerateAssignment", "preprocessors", None, "nbgrader_config.py puts our preprocessors in it"),
     ("nbgrader", "nbgrader.converters:GenerateFeedback", "exporter_class", None, "nbgrader_config.py sets FeedbackExporter"),
-    ("nbconvert", "nbconvert.exporters:HTMLExporter", "environment", None, "feedback.py: FeedbackExporter extends it"),
-    ("nbconvert", "nbconvert.preprocessors:ExecutePreprocessor", "preprocess", "=(nb, resources, km)", "guarded_execute.py overrides it"),
-    ("nbconvert", "nbconvert.preprocessors:ExecutePreprocessor", "preprocess_cell", "=(cell, resources, index)", "guarded_execute.py overrides it"),
-    ("nbclient", "nbclient:NotebookClient", "_get_timeout", "=(cell)", "guarded_execute.py overrides it"),
+    ("nbconvert", "nbconvert.exporters:HTMLExporter", "environment", None, "grading/feedback.py: FeedbackExporter extends it"),
+    ("nbconvert", "nbconvert.preprocessors:ExecutePreprocessor", "preprocess", "=(nb, resources, km)", "grading/guarded_execute.py overrides it"),
+    ("nbconvert", "nbconvert.preprocessors:ExecutePreprocessor", "preprocess_cell", "=(cell, resources, index)", "grading/guarded_execute.py overrides it"),
+    ("nbclient", "nbclient:NotebookClient", "_get_timeout", "=(cell)", "grading/guarded_execute.py overrides it"),
     ("nbclient", "nbclient:NotebookClient", "async_execute_cell", "=(cell, cell_index, execution_count, store_history)",
-     "judge.py: JudgedCells overrides it"),
-    ("nbclient", "nbclient:NotebookClient", "execute_cell", None, "judge.py rebinds it with run_sync"),
-    ("nbclient", "nbclient:NotebookClient", "async_start_new_kernel", "=(**)", "guarded_execute.py overrides it"),
-    ("nbclient", "nbclient:NotebookClient", "start_new_kernel", None, "guarded_execute.py rebinds it with run_sync"),
-    ("nbclient", "nbclient:NotebookClient", "process_message", "=(msg, cell, cell_index)", "guarded_execute.py overrides it"),
-    ("nbclient", "nbclient:NotebookClient", "async_wait_for_reply", "has(msg_id, cell)", "judge.py calls it"),
-    ("nbclient", "nbclient:NotebookClient", "nb", "instance", "judge.py reads the student's cells through it"),
-    ("nbclient", "nbclient:NotebookClient", "kernel_manager_class", None, "guarded_execute.py sets it"),
-    ("nbclient", "nbclient:NotebookClient", "km", "instance", "guarded_execute.py reads the kernel's provisioner through it"),
-    ("nbclient", "nbclient:NotebookClient", "kc", "instance", "judge.py sends the probe requests through it"),
-    ("nbclient", "nbclient.util", "run_sync", None, "guarded_execute.py and judge.py import it"),
-    ("nbclient", "nbclient.exceptions", "DeadKernelError", None, "guarded_execute.py catches it"),
+     "grading/judge.py: JudgedCells overrides it"),
+    ("nbclient", "nbclient:NotebookClient", "execute_cell", None, "grading/judge.py rebinds it with run_sync"),
+    ("nbclient", "nbclient:NotebookClient", "async_start_new_kernel", "=(**)", "grading/guarded_execute.py overrides it"),
+    ("nbclient", "nbclient:NotebookClient", "start_new_kernel", None, "grading/guarded_execute.py rebinds it with run_sync"),
+    ("nbclient", "nbclient:NotebookClient", "process_message", "=(msg, cell, cell_index)", "grading/guarded_execute.py overrides it"),
+    ("nbclient", "nbclient:NotebookClient", "async_wait_for_reply", "has(msg_id, cell)", "grading/judge.py calls it"),
+    ("nbclient", "nbclient:NotebookClient", "nb", "instance", "grading/judge.py reads the student's cells through it"),
+    ("nbclient", "nbclient:NotebookClient", "kernel_manager_class", None, "grading/guarded_execute.py sets it"),
+    ("nbclient", "nbclient:NotebookClient", "km", "instance", "grading/guarded_execute.py reads the kernel's provisioner through it"),
+    ("nbclient", "nbclient:NotebookClient", "kc", "instance", "grading/judge.py sends the probe requests through it"),
+    ("nbclient", "nbclient.util", "run_sync", None, "grading/guarded_execute.py and grading/judge.py import it"),
+    ("nbclient", "nbclient.exceptions", "DeadKernelError", None, "grading/guarded_execute.py catches it"),
     ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "_async_pre_start_kernel", "has(**)",
-     "forked_kernels.py: ForkingKernelManager overrides it, passing every keyword on"),
-    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "provisioner", None, "forked_kernels.py sets it"),
-    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "kernel_spec", None, "forked_kernels.py reads it"),
-    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "kernel_id", None, "forked_kernels.py sets it"),
-    ("jupyter_client", "jupyter_client.provisioning:LocalProvisioner", "launch_kernel", "=(cmd, **)", "forked_kernels.py overrides it"),
-    ("jupyter_client", "jupyter_client.provisioning:LocalProvisioner", "cleanup", "=(restart)", "forked_kernels.py overrides it"),
+     "isolation/forked_kernels.py: ForkingKernelManager overrides it, passing every keyword on"),
+    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "provisioner", None, "isolation/forked_kernels.py sets it"),
+    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "kernel_spec", None, "isolation/forked_kernels.py reads it"),
+    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "kernel_id", None, "isolation/forked_kernels.py sets it"),
+    ("jupyter_client", "jupyter_client.provisioning:LocalProvisioner", "launch_kernel", "=(cmd, **)", "isolation/forked_kernels.py overrides it"),
+    ("jupyter_client", "jupyter_client.provisioning:LocalProvisioner", "cleanup", "=(restart)", "isolation/forked_kernels.py overrides it"),
     *[("jupyter_client", "jupyter_client.provisioning:LocalProvisioner", name, None,
-       "forked_kernels.py sets it for a forked kernel, as LocalProvisioner.launch_kernel does")
+       "isolation/forked_kernels.py sets it for a forked kernel, as LocalProvisioner.launch_kernel does")
       for name in ("process", "pid", "pgid", "cwd", "connection_info")],
 ]
 
@@ -126,7 +126,7 @@ def test_the_kernel_process_stand_in_has_everything_local_provisioner_uses():
     """ForkProvisioner gives LocalProvisioner a _KernelProcess where it expects a subprocess.Popen."""
     from jupyter_client.provisioning import LocalProvisioner
 
-    from autograde.forked_kernels import _KernelProcess
+    from autograde.isolation.forked_kernels import _KernelProcess
 
     source = inspect.getsource(LocalProvisioner)
     used = set(re.findall(r"self\.process\.(\w+)", source)) - {"win32_interrupt_event"}  # Windows only
@@ -134,14 +134,15 @@ def test_the_kernel_process_stand_in_has_everything_local_provisioner_uses():
     stand_in = _KernelProcess(types.SimpleNamespace(pid=1))  # its pid is set per instance
     missing = sorted(name for name in used if not hasattr(stand_in, name))
     assert not missing, (f"jupyter_client {importlib.metadata.version('jupyter_client')} (pinned {pinned_range('jupyter_client')}): "
-                         f"LocalProvisioner uses process.{', process.'.join(missing)}, which autograde/forked_kernels.py's _KernelProcess lacks")
+                         f"LocalProvisioner uses process.{', process.'.join(missing)}, which autograde/isolation/forked_kernels.py's _KernelProcess lacks")
 
 
 def grader_modules():
     """The autograde modules that import a pinned package at their top (nbgrader_config.py is a config file)."""
-    for path in sorted((ROOT / "autograde").glob("*.py")):
+    for path in sorted((ROOT / "autograde").rglob("*.py")):
         if path.stem != "nbgrader_config" and re.search(rf"^(from|import) ({'|'.join(PINNED)})\b", path.read_text(), re.MULTILINE):
-            yield importlib.import_module(f"autograde.{path.stem}")
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            yield importlib.import_module(".".join(parts[:-1] if path.stem == "__init__" else parts))
 
 
 def grader_classes():
@@ -195,7 +196,7 @@ def test_every_protected_member_our_code_names_on_their_classes_is_listed():
     classes = {b for c in imported for b in c.__mro__ if _external(b)}
     classes |= {resolve(target) for _, target, _, _, _ in OVERRIDES if ":" in target}
     named = set()
-    for path in (ROOT / "autograde").glob("*.py"):
+    for path in (ROOT / "autograde").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Attribute) and _protected(node.attr):
                 named.add(node.attr)

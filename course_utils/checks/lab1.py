@@ -18,14 +18,14 @@ import tensorflow as tf
 from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff
 from course_utils.checks.probing import Check
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
-from course_utils.checks._common import full_float32
+from course_utils.checks._common import compare_final_states, full_float32, step_mismatch
 
 ATOL = 1e-5  # float32 agreement asked of cells that reproduce a Keras layer
 
 # What each exercise may not call: the function it asks for, already written (see checks.delegation).
 _CUDNN_RNN = Forbidden("tf.raw_ops.CudnnRNN", "tensorflow/python/ops/gen_cudnn_rnn_ops.py")
-# The graders' references (autograde/references/lab1.py): not shipped to students, refused wherever a copy is found.
-_REFERENCES = "autograde/references/lab1.py"
+# The graders' references (autograde/grading/references/lab1.py): not shipped to students, refused wherever a copy is found.
+_REFERENCES = "autograde/grading/references/lab1.py"
 RNN_CELL = Exercise(
     "MyRNNCell",
     hint="create kernel, recurrent_kernel and bias with self.add_weight and compute tanh(x W_xh + h W_hh + b) with tf.matmul",
@@ -106,17 +106,6 @@ def _gradients(layer, x, projection):
     return tape.gradient(loss, [x] + layer.trainable_weights)
 
 
-def _step_mismatch(actual, expected, reference_name, hint_after_step_0):
-    """None when (batch, time, ...) outputs agree, else a message naming the first step that differs."""
-    per_step = np.max(np.abs(np.asarray(actual) - np.asarray(expected)).reshape(actual.shape[0], actual.shape[1], -1), axis=(0, 2))
-    bad = np.flatnonzero(per_step > ATOL)
-    if not bad.size:
-        return None
-    step = int(bad[0])
-    message = f"outputs differ from {reference_name} by {per_step[step]:.3g} at step {step}"
-    return message + (f"; step 0 matches, so {hint_after_step_0}" if step > 0 else "")
-
-
 def probe_rnn_cell_weights(cell_class, input_dim=3, units=4):
     """``state_size`` and the shapes of the weights ``cell_class(units)`` creates for inputs of size ``input_dim``."""
     with refuse_delegation(RNN_CELL):
@@ -178,7 +167,7 @@ def probe_rnn_cell_matches_simple_rnn(cell_class, batch=2, steps=5, input_dim=3,
 def compare_rnn_cell_matches_simple_rnn(observed, expected, batch, steps, input_dim, units, seed):
     actual = observed["outputs"]
     check_shape("RNN(MyRNNCell) outputs", actual, np.shape(expected["outputs"]))
-    message = _step_mismatch(actual, expected["outputs"], "SimpleRNN", "look at how the previous state h_{t-1} enters")
+    message = step_mismatch(ATOL, actual, expected["outputs"], "SimpleRNN", "look at how the previous state h_{t-1} enters")
     if message:
         if np.allclose(observed["without_recurrent_kernel"], actual, atol=ATOL):
             message += "; recurrent_kernel is not used"
@@ -459,22 +448,14 @@ def compare_lstm_cell(observed, expected, batch, steps, input_dim, units, seed):
     actual_seq, actual_h, actual_c = observed["outputs"], observed["h"], observed["c"]
     expected_seq, expected_h, expected_c = expected["outputs"], expected["h"], expected["c"]
     check_shape("outputs", actual_seq, np.shape(expected_seq))
-    message = _step_mismatch(actual_seq, expected_seq, "keras.layers.LSTM", "check the new states you return: [h, c], in that order")
+    message = step_mismatch(ATOL, actual_seq, expected_seq, "keras.layers.LSTM", "check the new states you return: [h, c], in that order")
     if message:
         fail(message + _gate_order_hint(actual_seq, expected["gate_orders"]))
-    _compare_final_states(actual_h, actual_c, expected_h, expected_c)
+    compare_final_states(ATOL, actual_h, actual_c, expected_h, expected_c)
     return f"RNN(MyLSTMCell({units})) matches keras.layers.LSTM({units}): outputs and final h, c agree to {ATOL}"
 
 
 check_lstm_cell = Check(probe_lstm_cell, compare_lstm_cell)
-
-
-def _compare_final_states(actual_h, actual_c, expected_h, expected_c, cell_state="final cell state c"):
-    """An LSTM-like cell's final h and c against the expected ones; names states returned as [c, h]."""
-    if np.allclose(actual_h, expected_c, atol=ATOL) and np.allclose(actual_c, expected_h, atol=ATOL):
-        fail("the states come back as [c, h]; Keras expects [h, c]")
-    check_close("final hidden state h", actual_h, expected_h, atol=ATOL)
-    check_close(cell_state, actual_c, expected_c, atol=ATOL)
 
 
 def peephole_lstm_inputs(batch, steps, input_dim, units, seed):
@@ -520,15 +501,15 @@ def compare_peephole_lstm_cell(observed, expected, batch, steps, input_dim, unit
     last_output = zero["outputs"][:, -1]
     if np.allclose(zero["c"], last_output, atol=ATOL) and not np.allclose(zero["h"], last_output, atol=ATOL):
         fail("the states come back as [c, h]; Keras expects [h, c] (the first state is the output h)")
-    message = _step_mismatch(zero["outputs"], plain, "keras.layers.LSTM", "check the new states you return: [h, c], in that order")
+    message = step_mismatch(ATOL, zero["outputs"], plain, "keras.layers.LSTM", "check the new states you return: [h, c], in that order")
     if message:
         fail("with zero peephole weights the cell should compute keras.layers.LSTM, but its "
              + message + _gate_order_hint(zero["outputs"], expected["gate_orders"]))
 
     actual_seq = observed["outputs"]
     check_shape("outputs", actual_seq, np.shape(expected["outputs"]))
-    message = _step_mismatch(
-        actual_seq, expected["outputs"], "the peephole LSTM",
+    message = step_mismatch(
+        ATOL, actual_seq, expected["outputs"], "the peephole LSTM",
         "look at the input and forget gates (at step 0 they read c_(t-1) = 0, so only the output gate's peephole counts)",
     )
     if message:

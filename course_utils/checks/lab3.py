@@ -5,7 +5,7 @@ the student's code on inputs made from its arguments by the public input functio
 random lengths, random labels, random weights: nothing depends on one seed) and returns what came out. The comparison
 (``compare_<name>``) judges those observations: against properties that need no reference (probabilities sum to 1,
 padding changes nothing, masked steps get no attention), and against the expectation the grader's private
-references compute (``autograde/references/lab3.py``: parameter counts, the reference weights, recall, attention and
+references compute (``autograde/grading/references/lab3.py``: parameter counts, the reference weights, recall, attention and
 layer-normalised LSTM, and what each known mistake gives), which students' self-checks read from stored data.
 The student's code runs under ``refuse_delegation``: it may not call the function the exercise asks for (the
 ``Exercise`` constants below).
@@ -19,7 +19,8 @@ import tensorflow as tf
 
 from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
-from course_utils.checks.lab1 import LSTM_CELL, _step_mismatch, _compare_final_states
+from course_utils.checks._common import compare_final_states, step_mismatch
+from course_utils.checks.lab1 import LSTM_CELL
 from course_utils.checks.probing import Check
 from course_utils.layers import load_model
 
@@ -30,7 +31,7 @@ ATOL = 1e-5
 _SKLEARN_METRICS = "sklearn/metrics/_classification.py"
 _SKLEARN_WEIGHTS = "sklearn/utils/class_weight.py"
 # The checks' references live with the grader (not in the student bundle); named here in case a copy reaches a kernel.
-_REFERENCES = "autograde/references/lab3.py"
+_REFERENCES = "autograde/grading/references/lab3.py"
 CLASS_WEIGHTS = Exercise(
     "class_weights",
     hint="count the examples of each class with np.bincount and compute n / (num_classes * n_c) yourself",
@@ -603,7 +604,7 @@ def layer_norm_lstm_inputs(batch, steps, input_dim, units, seed):
     return x, [v.astype("float32") for v in values]
 
 
-# Wrong versions the references compute too (autograde/references/lab3.py), each with what to tell the student when
+# Wrong versions the references compute too (autograde/grading/references/lab3.py), each with what to tell the student when
 # theirs matches it.
 LAYER_NORM_LSTM_MISTAKES = {
     "per gate": "you normalised each gate's block on its own; normalise each term, x_t W_xh and h_{t-1} W_hh, over all "
@@ -705,9 +706,9 @@ def compare_layer_norm_lstm_cell(observed, expected, batch, steps, input_dim, un
         for mistake, message in LAYER_NORM_LSTM_MISTAKES.items():
             if np.allclose(actual_seq, expected["mistakes"][mistake], atol=ATOL):
                 fail(message)
-        fail(_step_mismatch(actual_seq, expected_seq, "the reference", "look at how c_{t-1} and h_{t-1} enter") + "; check the "
+        fail(step_mismatch(ATOL, actual_seq, expected_seq, "the reference", "look at how c_{t-1} and h_{t-1} enter") + "; check the "
              "formula of each line of call (gate blocks in Keras's order i, f, c, o; c_t from c_{t-1}; h_t from LN(c_t))")
-    _compare_final_states(actual_h, actual_c, expected_h, expected_c, "final cell state c (not normalised)")
+    compare_final_states(ATOL, actual_h, actual_c, expected_h, expected_c, "final cell state c (not normalised)")
     return f"RNN(LayerNormLSTMCell({units})) matches the layer-normalised LSTM computed in numpy, each example with its own statistics"
 
 

@@ -19,8 +19,8 @@ from course_utils.checks._common import full_float32
 
 ATOL = 1e-5
 # The instructor's references, refused if the student's code reaches them where they are installed (never in the
-# student bundle); see autograde/references/lab4.py.
-_REFERENCES_FILE = "autograde/references/lab4.py"
+# student bundle); see autograde/grading/references/lab4.py.
+_REFERENCES_FILE = "autograde/grading/references/lab4.py"
 GRU_CELL = Exercise(
     "MyGRUCell",
     hint="compute the gates, the candidate and the new state with keras.ops yourself",

@@ -11,7 +11,7 @@ Every check is split in two:
   each known mistake give on the same inputs, as data) and the same arguments; it raises ``CheckFailed`` naming the
   mistake, or returns the message a passing check prints.
 
-The expectation is computed by the instructor's private references (``autograde/references/``). Students get it as
+The expectation is computed by the instructor's private references (``autograde/grading/references/``). Students get it as
 stored data for the arguments their notebook's test cells use (``expected/<lab>.json``, written by
 ``course build-labs``), so :class:`Check` (``checks.check_<name>``) runs probe and comparison in the notebook
 from data alone. The grader runs only the probe in the student's kernel, with a seed no student can know in advance,

@@ -1,0 +1,78 @@
+"""What a notebook cell is to the grader, decided here once: nbgrader's marks and the grader's own.
+
+Two questions that look alike have different answers:
+
+- a **graded** cell carries points (nbgrader's ``grade`` mark): every test cell, and an answer cell that nbgrader
+  would grade by its output if a lab had one. Points, scores, the gradebook's grades and the columns of grades.csv
+  go by graded cells;
+- a **test** cell is a graded cell that is not an answer (nbgrader's "autograder tests" cell): the instructor's code
+  that checks the answers. What the grader judges outside the kernel, puts back from the release and reports as
+  edited goes by test cells.
+
+The predicates read the metadata as nbgrader's own ``nbgrader.utils.is_grade`` and ``is_solution`` do (a test holds
+them to it); they do not import them, because importing ``nbgrader.utils`` loads nbgrader's server extensions, seconds
+that every ``course`` command would pay. They take plain dicts and nbformat's NotebookNodes alike.
+"""
+STUDENT = "student"
+TEST = "test"
+INSTRUCTOR = "instructor"
+# The metadata the rebuild gives a student's own code cells (helpers, scratch cells, earlier copies of an answer).
+STUDENT_ORIGIN = {"autograde": {"origin": STUDENT}}
+TRAINING = "training"  # cell metadata autograde.training: the instructor's mark for cells that train
+
+
+def nbgrader_metadata(cell):
+    """The cell's ``nbgrader`` metadata ({} when it has none)."""
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _autograde_metadata(cell):
+    return cell.get("metadata", {}).get("autograde", {})
+
+
+def grade_id_of(cell):
+    """The cell's nbgrader ``grade_id``, or None."""
+    return nbgrader_metadata(cell).get("grade_id")
+
+
+def points(cell):
+    """The points a graded cell is worth (0 for any other cell)."""
+    return float(nbgrader_metadata(cell).get("points", 0)) if is_graded(cell) else 0.0
+
+
+def is_graded(cell):
+    """Whether the cell carries points (nbgrader's ``grade`` mark): a test cell, or an answer graded by its output."""
+    return bool(nbgrader_metadata(cell).get("grade"))
+
+
+def is_solution(cell):
+    """Whether nbgrader marks the cell as the student's to write (``solution``), whatever its type."""
+    return bool(nbgrader_metadata(cell).get("solution"))
+
+
+def is_test(cell):
+    """Whether the cell is an autograder test: graded, and not the student's to write."""
+    return is_graded(cell) and not is_solution(cell)
+
+
+def is_answer(cell):
+    """Whether the cell is a code cell the student writes (an exercise: nbgrader's ``solution``)."""
+    return cell.get("cell_type") == "code" and is_solution(cell)
+
+
+def is_students_extra(cell):
+    """Whether the rebuild marked the cell as one the student added (:data:`STUDENT_ORIGIN`)."""
+    return _autograde_metadata(cell).get("origin") == STUDENT
+
+
+def cell_origin(cell):
+    """Who wrote a cell of a rebuilt notebook: :data:`STUDENT` (an answer or an extra cell), :data:`TEST` or
+    :data:`INSTRUCTOR`."""
+    if is_solution(cell) or is_students_extra(cell):
+        return STUDENT
+    return TEST if is_test(cell) else INSTRUCTOR
+
+
+def is_training(cell):
+    """Whether the instructor marked the cell as one that trains (it gets the longer time limit)."""
+    return bool(_autograde_metadata(cell).get(TRAINING))

@@ -1,0 +1,287 @@
+"""What several test files share; fixtures are in conftest.py. Test files import from here, never from each other.
+
+- ``ROOT``, the repository;
+- the labs' reference code and checks as the grader runs them (:func:`solution_namespace`, :func:`judged`,
+  :func:`fails_with`);
+- a grading output folder made up for the report's tests (:func:`make_grading_folder`);
+- headless Chromium, to open the pages the grader writes (:func:`open_in_chromium`).
+"""
+import asyncio
+import copy
+import json
+import linecache
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograde import cells
+from autograde.cells import STUDENT_ORIGIN, grade_id_of
+from autograde.course import OutputFolder
+from autograde.grading.rows import Answer, Found, GradeResult, Row, Status, TestScore, save_result, write_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --- the labs' reference code and checks -------------------------------------------------------------------------
+
+def solution_namespace(course, lab, preamble="import numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import ops\n"
+                       "from course_utils.predictions import Predictions\npredictions = Predictions()\n"):
+    """Executes the solution cells of a lab's solution notebook and returns the names they define.
+
+    Lets unit tests use the instructor's reference code without copying it.
+    """
+    cells = json.loads(course.solution_notebook(lab).read_text())["cells"]
+    namespace = {}
+    exec(preamble, namespace)
+    for cell in cells:
+        if cell["metadata"].get("nbgrader", {}).get("solution"):
+            source = "".join(cell["source"])
+            # Registered in linecache, as IPython does with cells: AutoGraph reads a function's source to convert its loops.
+            filename = f"<{lab} cell {cell.get('id')}>"
+            linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+            exec(compile(source, filename, "exec"), namespace)
+    return namespace
+
+
+def judged(check, *args, **kwargs):
+    """A check as the grader runs it, in one process: the probe, then the comparison with an expectation computed
+    afresh by the private references (any arguments, not only those stored for students). Returns the pass message."""
+    from autograde.grading.judge import expectation
+    from course_utils.checks.probing import decode, raise_for_probe_failure, run_probe
+
+    params = check.params(*args, **kwargs)
+    observed = decode(run_probe(check.probe, *args, **kwargs))
+    raise_for_probe_failure(observed)
+    expected = expectation(check.lab, check.name, params) if check.expects else None
+    return check.compare(observed, expected, **params)
+
+
+def fails_with(pattern, check, *args, **kwargs):
+    """Asserts that a check, as the grader judges it, rejects a wrong implementation with a message matching ``pattern``."""
+    from course_utils.checks import CheckFailed
+
+    with pytest.raises(CheckFailed, match=pattern):
+        judged(check, *args, **kwargs)
+
+
+# --- a grading output folder, made up ---------------------------------------------------------------------------
+
+LAB = "lab1_rnns_from_scratch"
+EVIL = "<script>alert(1)</script>"
+STUB_HEAD = '''def clip_gradients(grads, max_norm):
+    """Scales every gradient by max_norm / global_norm when the global norm is at least max_norm."""
+'''
+# One student's answer, a renamed copy of it with other comments, and two answers written independently.
+ORIGINAL = STUB_HEAD + '''    total = tf.constant(0.0)
+    for g in grads:
+        if g is not None:
+            total += tf.reduce_sum(g ** 2)
+    norm = tf.sqrt(total)
+    if norm >= max_norm and norm > 0:
+        factor = max_norm / norm
+    else:
+        factor = 1.0
+    clipped = []
+    for g in grads:
+        clipped.append(None if g is None else g * factor)
+    return clipped, norm
+'''
+RENAMED_COPY = STUB_HEAD + '''    # </pre><script>alert(1)</script> sum the squares
+    sq_sum = tf.constant(0.0)
+    for grad in grads:
+        if grad is not None:
+            sq_sum += tf.reduce_sum(grad ** 2)
+    gnorm = tf.sqrt(sq_sum)
+    if gnorm >= max_norm and gnorm > 0:
+        ratio = max_norm / gnorm
+    else:
+        ratio = 1.0
+    out = []
+    for grad in grads:
+        out.append(None if grad is None else grad * ratio)
+    return out, gnorm
+'''
+INDEPENDENT = [
+    STUB_HEAD + '''    norms = tf.stack([tf.norm(g) for g in grads if g is not None])
+    global_norm = tf.norm(norms)
+    ratio = tf.minimum(1.0, max_norm / (global_norm + 1e-12))
+    return [g * ratio if g is not None else None for g in grads], global_norm
+''',
+    STUB_HEAD + '''    flat = tf.concat([tf.reshape(g, [-1]) for g in grads if g is not None], axis=0)
+    global_norm = tf.math.sqrt(tf.math.reduce_sum(flat * flat))
+    if global_norm < max_norm or global_norm == 0:
+        return list(grads), global_norm
+    return [g if g is None else g * (max_norm / global_norm) for g in grads], global_norm
+''',
+]
+EXTRA_CELL = "def helper_of_alice(x):\n    return [value * 2 for value in x if value is not None]\n"
+
+
+def rebuilt(release, clip_gradients, extra=None):
+    """The release notebook as the grader rebuilds it, with this answer to clip_gradients (and an extra cell after it)."""
+    notebook = copy.deepcopy(release)
+    for i, cell in enumerate(notebook.cells):
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "clip_gradients":
+            cell.source = clip_gradients
+            if extra:
+                notebook.cells.insert(i + 1, nbformat.v4.new_code_cell(extra, metadata=copy.deepcopy(STUDENT_ORIGIN)))
+            break
+    return notebook
+
+
+# The students of the fabricated folder: their answer to clip_gradients, test_recall_task's failure message (None:
+# passed), the limits they hit and what the grader said about it, seconds to grade. gina has alice's answer, bob a
+# renamed copy of it, erin carol's with one number changed; dave wrote his own.
+STUDENTS = {
+    "alice": (ORIGINAL, None, [], [], 30.0),
+    "bob": (RENAMED_COPY, f"ValueError: {EVIL}", [], [], 35.5),
+    "carol": (INDEPENDENT[0], f"ValueError: {EVIL}", ["timeout"], ["cell 28 ran past its time limit and was interrupted"], 61.0),
+    "dave": (INDEPENDENT[1], "AssertionError: shapes differ", ["memory", "output"],
+             ["the kernel used more than the 4096 MB memory limit and was stopped, in cell 30",
+              "cell 31 produced more output than the limits allow"], 44.0),
+    "erin": (INDEPENDENT[0].replace("1e-12", "1e-9"), "NameError: name 'make_selective_recall' is not defined", [], [], 38.0),
+    "hank": (STUB_HEAD + "    raise NotImplementedError\n", "KeyError: 'the least common message'", [], [], 20.0),
+    "gina": (ORIGINAL, None, [], [], 12.0),  # an environment problem
+}
+SANDBOX_GAPS = ["sandbox: kernels can send UDP packets"]  # said in every row
+
+
+def make_grading_folder(course, out):
+    """A folder as `course grade lab1` leaves it: grades.csv, results/ and autograded/ for STUDENTS, and two files not graded."""
+    release = nbformat.read(course.lab_notebook(LAB), as_version=4)
+    points = {grade_id_of(c): cells.points(c) for c in release.cells if cells.is_graded(c)}
+    found = {grade_id_of(c): (Found.GRADE_ID, "grade_id") for c in release.cells if cells.is_answer(c)}
+    folder = OutputFolder(out).make()
+    rows = []
+    for student, (answer, failure, hit, problems, seconds) in STUDENTS.items():
+        tests = {gid: TestScore(p, p) for gid, p in points.items()}
+        if failure:
+            tests["test_recall_task"] = TestScore(0.0, points["test_recall_task"], failure)
+        status = Status.ENVIRONMENT_PROBLEM if student == "gina" else Status.GRADED
+        how = found | ({"clip_gradients": (Found.SIMILARITY, "position and similarity 0.82 (stub left in place, answer in the cell below)"),
+                        "my_lstm_cell": (Found.MISSING, "missing"), "my_rnn_cell": (Found.CELL_ID, "cell id")} if student == "erin" else {})
+        answers = [Answer(gid, kind, text) for gid, (kind, text) in how.items()]
+        row = Row(f"{student}.ipynb", student, status, sum(t.score for t in tests.values()), sum(points.values()),
+                  tests=tests, answers=answers, notes=list(problems))
+        if student == "bob":
+            row.notes.append(f"1 extra code cell(s) {EVIL}")
+            row.flags = [f"cell 23: names '{EVIL}' (a path outside the working folder)"]
+        if student == "gina":
+            row.notes.append("instructor cell 3 (a cell the student cannot edit) failed: TweetDataError: no tweets")
+        row.notes += SANDBOX_GAPS
+        rows.append(row)
+        result = GradeResult(student, status, tests, problems=problems, answers=answers, flags=row.flags, limits_hit=hit,
+                             total_seconds=seconds, execute_seconds=seconds - 1, sandbox_gaps=SANDBOX_GAPS)
+        save_result(folder.result(student), result, key={})
+        notebook = rebuilt(release, answer, EXTRA_CELL if student == "alice" else None)
+        nbformat.write(notebook, folder.autograded(student))
+    rows.append(Row("erin_old.ipynb", "erin", Status.SUPERSEDED, reason="superseded by the newer file erin.ipynb"))
+    rows.append(Row("frank.py", "frank", Status.NOT_GRADED, reason="a Python file, not a notebook: submit the .ipynb"))
+    write_csv(folder.grades, rows, release)
+    return rows
+
+
+# --- headless Chromium --------------------------------------------------------------------------------------------
+
+CHROMIUM = next((path for path in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
+                 if path and os.access(path, os.X_OK)), None)
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed: apt-get install chromium")
+PNG = "data:image/png;base64,iVBORw0KGgo"  # a PNG file's signature, in base64
+SETTLE_SECONDS = 1.0  # after the load event, for late errors (a script that failed to load, a timer)
+# What the page shows once loaded: its text, its images as the browser decoded them, MathJax's output.
+PAGE_STATE = """JSON.stringify({
+    text: document.body.innerText,
+    images: Array.from(document.images).map(i => ({src: i.getAttribute("src").slice(0, 40), complete: i.complete, width: i.naturalWidth})),
+    mathjax: document.querySelectorAll(".MathJax, .MathJax_CHTML, mjx-container").length,
+})"""
+
+
+class Page:
+    """What happened while Chromium opened a file: errors, requests, dialogs, and the page's state."""
+
+    def __init__(self):
+        self.exceptions, self.console_errors, self.log_errors, self.requests, self.dialogs = [], [], [], [], []
+        self.state = {}
+
+
+async def _open(websocket_url, url):
+    from tornado.websocket import websocket_connect
+
+    connection = await websocket_connect(websocket_url, max_message_size=1 << 30)
+    page, ids, replies = Page(), iter(range(1, 1 << 30)), {}
+
+    async def call(method, **params):
+        number = next(ids)
+        connection.write_message(json.dumps({"id": number, "method": method, "params": params}))
+        while number not in replies:
+            await read()
+        return replies.pop(number)
+
+    async def read():
+        message = json.loads(await connection.read_message())
+        if "id" in message:
+            replies[message["id"]] = message.get("result", message.get("error"))
+            return
+        method, params = message.get("method"), message.get("params", {})
+        if method == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            page.exceptions.append(details.get("exception", {}).get("description") or details.get("text"))
+        elif method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
+            page.console_errors.append(" ".join(str(a.get("value", a.get("description"))) for a in params["args"]))
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            page.log_errors.append((params["entry"]["source"], params["entry"]["text"]))
+        elif method == "Network.requestWillBeSent":
+            page.requests.append(params["request"]["url"])
+        elif method == "Page.javascriptDialogOpening":
+            page.dialogs.append(params["message"])
+            await call("Page.handleJavaScriptDialog", accept=True)
+        elif method == "Page.loadEventFired":
+            page.loaded = True
+
+    for domain in ("Runtime", "Log", "Network", "Page"):
+        await call(f"{domain}.enable")
+    page.loaded = False
+    await call("Page.navigate", url=url)
+    deadline = time.monotonic() + 30
+    while not page.loaded and time.monotonic() < deadline:
+        await asyncio.wait_for(read(), timeout=deadline - time.monotonic())
+    settle = time.monotonic() + SETTLE_SECONDS
+    while time.monotonic() < settle:
+        try:
+            await asyncio.wait_for(read(), timeout=settle - time.monotonic())
+        except asyncio.TimeoutError:
+            break
+    result = await call("Runtime.evaluate", expression=PAGE_STATE, returnByValue=True)
+    page.state = json.loads(result["result"]["value"])
+    connection.close()
+    return page
+
+
+def open_in_chromium(path, tmp_path):
+    """Opens ``path`` in headless Chromium; returns a :class:`Page`."""
+    profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=tmp_path))  # a new one: an old DevToolsActivePort would mislead
+    browser = subprocess.Popen([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                                "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file, deadline = profile / "DevToolsActivePort", time.monotonic() + 30
+        while not port_file.exists() or "/devtools/browser/" not in port_file.read_text():  # written in full
+            assert browser.poll() is None and time.monotonic() < deadline, "chromium did not start"
+            time.sleep(0.1)
+        port = port_file.read_text().split()[0]
+        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10))
+        target = next(t for t in targets if t["type"] == "page")
+        return asyncio.run(_open(target["webSocketDebuggerUrl"], path.resolve().as_uri()))
+    finally:
+        browser.terminate()
+        try:
+            browser.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            browser.kill()
