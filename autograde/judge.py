@@ -34,6 +34,7 @@ from traitlets import Any, HasTraits, Integer, Unicode
 
 from course_utils.checks import CheckFailed
 from course_utils.checks.probing import as_param, decode, parameters, raise_for_probe_failure
+from course_utils.startup_noise import quiet_tensorflow_start
 
 CHECKS_NAME = "checks"  # what the notebooks call the lab's checks module
 CHECK_PREFIX = "check_"
@@ -174,8 +175,9 @@ def submission_seed_key(secret, notebook_text):
 def lab_modules(lab):
     """The lab's public checks module and its private references module, imported in this (the grader's) process."""
     short = lab_short_name(lab)
-    checks = importlib.import_module(f"course_utils.checks.{short}")
-    references = importlib.import_module(f"autograde.references.{short}")
+    with quiet_tensorflow_start():  # they import TensorFlow: the first import in the grader's processes
+        checks = importlib.import_module(f"course_utils.checks.{short}")
+        references = importlib.import_module(f"autograde.references.{short}")
     return checks, references
 
 
