@@ -47,7 +47,7 @@ def quiet_tensorflow_start():
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
-            write_back(captured)
+            _write_back(captured)
 
 
 @contextmanager
@@ -58,10 +58,10 @@ def child_stderr():
         try:
             yield captured
         finally:
-            write_back(captured)
+            _write_back(captured)
 
 
-def write_back(captured):
+def _write_back(captured):
     """Writes every line of the file ``captured`` but :data:`NOISE` to file descriptor 2."""
     captured.seek(0)
     for line in captured:
