@@ -2,10 +2,18 @@
 import argparse
 import sys
 
-from autograde.course import Course, CourseError, OutputFolder
+from autograde.course import Course, CourseError, DataUnavailable, OutputFolder
 from autograde.grading.limits import LIMITS
 from autograde.reporting.export import FORMATS
 from autograde.reporting.similarity import THRESHOLD as SIMILARITY_THRESHOLD
+
+GRADE_EXIT_STATUS = f"""exit status:
+  0  graded: every file has a row in grades.csv saying how it went
+  1  the grader itself crashed (a traceback)
+  {CourseError.exit_code}  stopped with a message saying what to do: the self-test failed (no one was graded),
+     or an option, folder or file is wrong
+  {DataUnavailable.exit_code}  the lab's data is not on this machine and cannot be downloaded (e.g. Lab 3's tweets):
+     nothing was graded; the message says what to set or connect"""
 
 
 def build_labs(course, args):
@@ -133,7 +141,8 @@ def main(argv=None):
     parser.add_argument("--root", help="the course repository (default: found from the working directory)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("grade", help="grade a folder of submitted notebooks (the instructor's main job)")
+    p = commands.add_parser("grade", help="grade a folder of submitted notebooks (the instructor's main job)",
+                            epilog=GRADE_EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("lab", help="the lab, e.g. lab1 or lab1_rnns_from_scratch")
     p.add_argument("folder", help="folder of downloaded submissions (.ipynb, .zip; file names as students left them)")
     p.add_argument("--out", help="output folder (default: grading/<lab>)")
@@ -210,7 +219,7 @@ def main(argv=None):
         return args.func(course, args) or 0
     except CourseError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
 
 
 if __name__ == "__main__":

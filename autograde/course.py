@@ -1,5 +1,6 @@
-"""Where everything lives on disk: the course repository (:class:`Course`), what its pyproject.toml says, and the
-folder ``course grade`` writes (:class:`OutputFolder`)."""
+"""Where everything lives on disk: the course repository (:class:`Course`), what its pyproject.toml says, the data
+its labs read, and the folder ``course grade`` writes (:class:`OutputFolder`)."""
+import importlib
 import os
 import re
 import tomllib
@@ -21,10 +22,22 @@ REFERENCES = f"{INSTRUCTOR_PACKAGE}/grading/references"  # the private reference
 EXAMPLES = f"{INSTRUCTOR_PACKAGE}/examples"  # example submissions: <lab>/submissions/ and <lab>/expected.json
 GRADEBOOK = "gradebook.db"  # the nbgrader gradebook's file, in an output folder and in each grading job's folder
 DEFAULT_OUTPUT = Path("grading")  # `course grade LAB` writes grading/<lab>/ in the working folder unless --out says
+# Data a lab reads that the package does not ship, by lab: the course_utils module that finds it. Its require()
+# returns where the data is (downloading it first if it can) or raises a ValueError that says what to set. Lab 2's
+# tunes come with music21; Lab 4 makes its own dates and numbers.
+LAB_DATA = {"lab3_tweet_sentiment": "course_utils.tweets"}
 
 
 class CourseError(Exception):
     """A problem with the course layout or configuration; the message says what to do."""
+
+    exit_code = 2  # what the `course` command exits with
+
+
+class DataUnavailable(CourseError):
+    """A lab's data is neither on this machine nor downloadable; the message says what to set."""
+
+    exit_code = 3
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,19 @@ class Course:
         if len(matches) != 1:
             raise CourseError(f"no lab called {name!r}; the labs are: {', '.join(labs)}")
         return matches[0]
+
+    def require_data(self, lab):
+        """Makes sure the data ``lab`` reads is on this machine, downloading it if it can; cheap when it is there.
+
+        Raises:
+            DataUnavailable: it is not here and cannot be downloaded; the message says what to set or connect.
+        """
+        if lab not in LAB_DATA:
+            return
+        try:
+            importlib.import_module(LAB_DATA[lab]).require()
+        except (ValueError, OSError) as error:  # OSError: e.g. a cache folder it may not write
+            raise DataUnavailable(f"{lab} cannot run here: {error}") from error
 
     def solution_notebook(self, lab):
         return self.solutions_dir / lab / f"{lab}.ipynb"

@@ -19,8 +19,11 @@ import json
 import os
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
+
+from course_utils.startup_noise import TF_LOG_LEVEL, child_stderr
 
 STUB = 'raise NotImplementedError("Replace this line with your code")'
 RUNNING = "COURSE_CHECK_RUNNING"  # set in the checking kernel, so a check never checks itself
@@ -39,7 +42,13 @@ def _is_test(cell):
 
 
 def _title(cell):
-    return "".join(cell.get("source", "")).lstrip().split("\n", 1)[0].lstrip("# ").strip()[:70]
+    """The cell's first line, whole: a test's name (``Test 4.1: RNN(MyLSTMCell) ...``) or the start of its code."""
+    return "".join(cell.get("source", "")).lstrip().split("\n", 1)[0].lstrip("# ").strip()
+
+
+def _error(output):
+    """'ename: evalue' on one line, shortened at a word boundary (the whole message is in the notebook)."""
+    return textwrap.shorten(f"{output['ename']}: {output['evalue']}", width=300, placeholder=" ...")
 
 
 def check_notebook(path=None, cell_timeout=600):
@@ -72,11 +81,13 @@ def check_notebook(path=None, cell_timeout=600):
     stubs = [_title(c) for c in notebook.cells if c.cell_type == "code" and STUB in c.source]
     print(f"Running {name} from the top in a fresh kernel (LAB_BUDGET=smoke); this takes a minute or two...")
     started = time.monotonic()
-    with tempfile.TemporaryDirectory() as workdir:
-        env = {**os.environ, "LAB_BUDGET": "smoke", "LAB_OUTPUT_DIR": workdir, RUNNING: "1"}
+    with tempfile.TemporaryDirectory() as workdir, child_stderr() as kernel_stderr:
+        # The kernel's own stderr carries TensorFlow's start-up lines (TF_CPP_MIN_LOG_LEVEL silences most of them,
+        # child_stderr the rest); what the notebook prints is captured in its outputs.
+        env = {"TF_CPP_MIN_LOG_LEVEL": TF_LOG_LEVEL, **os.environ, "LAB_BUDGET": "smoke", "LAB_OUTPUT_DIR": workdir, RUNNING: "1"}
         client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3", allow_errors=True,
                                 resources={"metadata": {"path": workdir}})
-        client.execute(env=env)
+        client.execute(env=env, stderr=kernel_stderr, **_encrypted_transport())
     seconds = time.monotonic() - started
 
     tests, failures, broken = 0, [], []
@@ -85,24 +96,34 @@ def check_notebook(path=None, cell_timeout=600):
         if _is_test(cell):
             tests += 1
             if error:
-                failures.append(f"{_title(cell)}: {error['ename']}: {error['evalue']}"[:300])
+                failures.append((_title(cell), _error(error)))
         elif error and cell.cell_type == "code" and STUB not in cell.source:
-            broken.append(f"cell {number} ({_title(cell)}): {error['ename']}: {error['evalue']}"[:300])
+            broken.append((f"cell {number}: {_title(cell)}", _error(error)))
 
     print(f"Ran in {seconds:.0f} s. Tests passing: {tests - len(failures)} of {tests}.")
-    for line in failures:
-        print(f"  \u2718 {line}")
+    for title, error in failures:  # a test's whole name on its line, what failed under it
+        print(f"  \u2718 {title}\n      {error}")
     if stubs:
         print("Exercises still to do (they still raise NotImplementedError):")
         for title in stubs:
             print(f"  - {title}")
     if broken:
         print("Other cells that raised an error on a fresh run (did they depend on a cell you deleted or ran out of order?):")
-        for line in broken:
-            print(f"  - {line}")
+        for title, error in broken:
+            print(f"  - {title}\n      {error}")
     ok = not failures and not broken and not stubs
     print("All good: download the .ipynb and submit it." if ok else "Fix the above, then check again.")
     return ok
+
+
+def _encrypted_transport():
+    """Asks jupyter_client to encrypt the kernel's messages (CurveZMQ) where it can and the kernel supports it (here
+    jupyter_client 8.10, ipykernel 7.4); ipykernel 7 warns "Kernel is running over TCP without encryption" otherwise."""
+    import zmq
+    from jupyter_client.manager import KernelManager
+
+    supported = KernelManager.class_traits().get("transport_encryption") is not None and zmq.has("curve")
+    return {"transport_encryption": "auto"} if supported else {}
 
 
 def main(argv=None):

@@ -44,10 +44,13 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
                  log=print):
     """Grades every file in ``folder``; returns the rows also written to ``out/grades.csv``.
 
-    Raises SelfTestFailed, before grading anyone, when the reference solution does not get full
+    Raises DataUnavailable, before anything is read or written, when the lab's data is neither here nor
+    downloadable, and SelfTestFailed, before grading anyone, when the reference solution does not get full
     marks (unless ``skip_self_test``). ``sandboxed=False`` runs kernels without the sandbox.
     """
     lab = course.resolve_lab(lab)
+    # Kernels cannot download (the sandbox has no network): the data is fetched here, before kernel_env points at it.
+    course.require_data(lab)
     nbgrader_environment()
     out = OutputFolder(Path(out)).make()
     release = nbformat.read(course.lab_notebook(lab), as_version=4)

@@ -35,6 +35,7 @@ from traitlets import Any, HasTraits, Integer, Unicode
 from autograde.cells import INSTRUCTOR, STUDENT, TEST, cell_origin, grade_id_of, is_test
 from course_utils.checks import CheckFailed
 from course_utils.checks.probing import as_param, decode, parameters, raise_for_probe_failure
+from course_utils.startup_noise import quiet_tensorflow_start
 
 CHECKS_NAME = "checks"  # what the notebooks call the lab's checks module
 CHECK_PREFIX = "check_"
@@ -163,8 +164,9 @@ def submission_seed_key(secret, notebook_text):
 def lab_modules(lab):
     """The lab's public checks module and its private references module, imported in this (the grader's) process."""
     short = lab_short_name(lab)
-    checks = importlib.import_module(f"course_utils.checks.{short}")
-    references = importlib.import_module(f"autograde.grading.references.{short}")
+    with quiet_tensorflow_start():  # they import TensorFlow: the first import in the grader's processes
+        checks = importlib.import_module(f"course_utils.checks.{short}")
+        references = importlib.import_module(f"autograde.grading.references.{short}")
     return checks, references
 
 

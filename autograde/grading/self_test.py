@@ -20,7 +20,9 @@ from autograde.grading.rows import Status
 REFERENCE_ID = "reference-solution"
 # Errors that come from the machine, not from code: (ename or text, what to do).
 CAUSES = (
-    ("TweetDataError", "Lab 3's tweets could not be loaded: set TWEETS_DIR to a folder of TweetEval files, or connect to the internet"),
+    ("TweetDataError", "missing data: the kernel could not load Lab 3's tweets (TweetDataError above): set TWEETS_DIR to a "
+                       "folder of TweetEval files that every grading machine can read (a kernel cannot download them: "
+                       "the sandbox has no network)"),
     ("ModuleNotFoundError", "a package the lab imports is missing from the grading environment: install it (pip install -e '.[grading]')"),
     ("PermissionError", "the kernel's sandbox denied a file or folder the lab needs"),
     ("CellTimeoutError", "this machine is slower than the time limits allow: raise --cell-timeout or --training-cell-timeout"),

@@ -67,7 +67,7 @@ def test_a_failing_reference_stops_grading_before_anyone_and_says_why(course, su
     assert calls == ["reference-solution"], "no student was graded"
     message = str(failure.value)
     assert "5/18" in message and "test_jacobian_norms: ValueError: no" in message and "instructor cell 16" in message
-    assert "set TWEETS_DIR" in message
+    assert "Likely cause: missing data: the kernel could not load Lab 3's tweets" in message and "set TWEETS_DIR" in message
     assert not (tmp_path / "out" / "grades.csv").exists()
 
 
