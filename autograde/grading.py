@@ -75,23 +75,14 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     for sub in ("results", "feedback", "autograded"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
-    max_score = sum(float(c.metadata["nbgrader"].get("points", 0)) for c in release.cells if c.metadata.get("nbgrader", {}).get("grade"))
+    max_score = _max_score(release)
 
     gaps = probe().missing if sandboxed else ["not sandboxed (--no-sandbox)"]
     if gaps:
         log("sandbox on this machine: " + "; ".join(gaps))
 
-    # The same for every job: computed once (the version hashes every course and grading file).
-    shared = {"course_root": str(course.root), "lab": lab, "grader_version": grader_version(course, lab),
-              "limits": {**DEFAULT_LIMITS, **(limits or {})}, "env": kernel_env(budget), "sandbox": sandboxed}
-
+    shared = _shared_settings(course, lab, limits, budget, sandboxed)
     secret = course.grading_secret()
-
-    def job(notebook, student_id, sha256):
-        # The worker rebuilds the notebook on the release (bounded in time: a huge notebook never stalls this loop).
-        # Seeds for the probes come from the course's secret and the file: unknown in advance, the same on a rerun.
-        return {**shared, "student_id": student_id, "submission": nbformat.writes(notebook),
-                "seed_key": submission_seed_key(secret, sha256)}
 
     rows, jobs = [], []
     for submission in collect(folder, student_ids or StudentIds()):
@@ -100,7 +91,7 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
         if submission.status != GRADABLE:
             continue
         try:
-            new_job = job(nbformat.from_dict(submission.notebook), row.student_id, submission.sha256)
+            new_job = _job(shared, secret, nbformat.from_dict(submission.notebook), row.student_id, submission.sha256)
             key = {"sha256": submission.sha256, **{k: new_job[k] for k in ("grader_version", "limits", "env", "sandbox", "seed_key")}}
             cache = out / "results" / f"{row.student_id}.json"
             if not force and cache.exists() and json.loads(cache.read_text()).get("key") == key:
@@ -113,9 +104,7 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     if jobs:
         grader_template(course, lab)  # build the shared template once, before the workers race for it
         if not skip_self_test:
-            reference = self_test.reference_notebook(course, lab)
-            reference_sha = hashlib.sha256(nbformat.writes(reference).encode()).hexdigest()
-            check = run_self_test(job(reference, self_test.REFERENCE_ID, reference_sha), max_score, dask_scheduler)
+            check = _grade_reference(course, lab, shared, secret, max_score, dask_scheduler)
             log(check.summary())
             if not check.passed:
                 raise SelfTestFailed(check.summary())
@@ -129,6 +118,52 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     record_in_gradebook(course, lab, db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}", rows)
     write_csv(out / "grades.csv", rows, release)
     return rows
+
+
+def self_test_lab(course, lab, limits=None, budget="smoke", sandboxed=True, dask_scheduler=None):
+    """Grades only the reference solution, as ``grade_folder`` does before anyone (``course self-test``).
+
+    Args:
+        course: the Course.
+        lab: the lab's name or short name (``"lab1"``).
+        limits: limits that differ from ``autograde.limits.DEFAULT_LIMITS``, by name.
+        budget: ``LAB_BUDGET`` for the kernel.
+        sandboxed: run the kernel in the sandbox, as grading does.
+        dask_scheduler: grade on this Dask scheduler instead of a local process.
+
+    Returns:
+        a ``SelfTest``; a pass is cached (and reused, ``cached=True``) as when grading.
+    """
+    lab = course.resolve_lab(lab)
+    nbgrader_environment()
+    shared = _shared_settings(course, lab, limits, budget, sandboxed)
+    secret = course.grading_secret()
+    max_score = _max_score(nbformat.read(course.lab_notebook(lab), as_version=4))
+    return _grade_reference(course, lab, shared, secret, max_score, dask_scheduler)
+
+
+def _max_score(release):
+    return sum(float(c.metadata["nbgrader"].get("points", 0)) for c in release.cells if c.metadata.get("nbgrader", {}).get("grade"))
+
+
+def _shared_settings(course, lab, limits, budget, sandboxed):
+    """What every job of a run shares: computed once (the version hashes every course and grading file)."""
+    return {"course_root": str(course.root), "lab": lab, "grader_version": grader_version(course, lab),
+            "limits": {**DEFAULT_LIMITS, **(limits or {})}, "env": kernel_env(budget), "sandbox": sandboxed}
+
+
+def _job(shared, secret, notebook, student_id, sha256):
+    # The worker rebuilds the notebook on the release (bounded in time: a huge notebook never stalls this loop).
+    # Seeds for the probes come from the course's secret and the file: unknown in advance, the same on a rerun.
+    return {**shared, "student_id": student_id, "submission": nbformat.writes(notebook),
+            "seed_key": submission_seed_key(secret, sha256)}
+
+
+def _grade_reference(course, lab, shared, secret, max_score, dask_scheduler):
+    """The self-test: the reference solution graded like a submission of this run; returns a SelfTest."""
+    reference = self_test.reference_notebook(course, lab)
+    reference_sha = hashlib.sha256(nbformat.writes(reference).encode()).hexdigest()
+    return run_self_test(_job(shared, secret, reference, self_test.REFERENCE_ID, reference_sha), max_score, dask_scheduler)
 
 
 def kernel_env(budget):
