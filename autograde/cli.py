@@ -81,7 +81,7 @@ def grade(course, args):
     from autograde.grading.intake import DEFAULT_ID_PATTERN, StudentIds
 
     lab = course.resolve_lab(args.lab)
-    limits = {limit.name: getattr(args, limit.name) for limit in LIMITS if getattr(args, limit.name) is not None}
+    limits = _limits(args)
     try:
         ids = StudentIds(args.id_pattern or DEFAULT_ID_PATTERN, args.ids, class_zip=args.class_zip)
         out = OutputFolder.of(lab, args.out)
@@ -96,6 +96,29 @@ def grade(course, args):
         from autograde.reporting.report import write_report
 
         print(f"report: {write_report(course, lab, out.path)}")
+
+
+def self_test(course, args):
+    """Grades only the reference solution, as `course grade` does first. Stricter than there: it fails unless the
+    reference gets full marks and every cell of it runs clean, instructor cells too."""
+    from autograde.grading.folder import self_test_lab
+
+    check = self_test_lab(course, args.lab, limits=_limits(args), budget=args.budget, sandboxed=not args.no_sandbox)
+    print(check.summary())
+    if check.passed and check.failures:  # full marks, yet a cell no test covers raised
+        print("but a cell raised (`course grade` grades anyway; the notebook does not run clean here):")
+        print("\n".join(f"  {failure}" for failure in check.failures))
+    return 0 if check.passed and not check.failures else 1
+
+
+def _add_limit_options(parser):
+    for limit in LIMITS:
+        parser.add_argument(limit.option, dest=limit.name, type=int, metavar=limit.metavar, help=f"{limit.help} (default: {limit.default:,})")
+
+
+def _limits(args):
+    """The limits given on the command line, by name (the rest keep their defaults)."""
+    return {limit.name: getattr(args, limit.name) for limit in LIMITS if getattr(args, limit.name) is not None}
 
 
 def report(course, args):
@@ -162,9 +185,16 @@ def main(argv=None):
     p.add_argument("--no-sandbox", action="store_true",
                    help="run kernels without the sandbox (only for submissions you trust; every row says so)")
     p.add_argument("--report", action="store_true", help="then write report.html (as `course report`)")
-    for limit in LIMITS:
-        p.add_argument(limit.option, dest=limit.name, type=int, metavar=limit.metavar, help=f"{limit.help} (default: {limit.default:,})")
+    _add_limit_options(p)
     p.set_defaults(func=grade)
+
+    p = commands.add_parser("self-test", help="grade only the reference solution, as `course grade` does before anyone "
+                            "(a pass is cached, as there); fails unless it gets full marks and none of its cells raises")
+    p.add_argument("lab", help="the lab, e.g. lab1 or lab1_rnns_from_scratch")
+    p.add_argument("--budget", choices=["smoke", "full"], default="smoke", help="LAB_BUDGET for the notebook (default: smoke)")
+    p.add_argument("--no-sandbox", action="store_true", help="run the kernel without the sandbox")
+    _add_limit_options(p)
+    p.set_defaults(func=self_test)
 
     p = commands.add_parser("export", help="write a lab's scores from the gradebook for an LMS: canvas, moodle or csv")
     p.add_argument("lab", help="the lab, e.g. lab1 or lab1_rnns_from_scratch")

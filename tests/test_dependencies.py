@@ -28,3 +28,23 @@ def test_student_dependencies_exclude_grading_tools():
     names = {normalise(d)[0] for d in project["dependencies"]}
     assert not names & {"nbgrader", "nbconvert", "jupyter", "pytest", "landlockpy", "copydetect"}
     assert {"nbformat", "nbclient", "ipykernel"} <= names  # course_utils.check_notebook() runs the student's notebook
+
+
+def test_floor_pins_are_the_declared_lower_bounds():
+    """constraints/floor.txt (what scripts/check_floor.sh runs the labs on) pins the lowest release pyproject.toml allows."""
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {Requirement(d).name: Requirement(d).specifier for d in project["dependencies"]}
+    lines = (ROOT / "constraints" / "floor.txt").read_text().splitlines()
+    pins = [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
+    assert {"tensorflow", "numpy"} <= {pin.name for pin in pins}
+    for pin in pins:
+        [exact] = pin.specifier
+        assert exact.operator == "==", f"{pin}: the floor pins exact versions"
+        if pin.name in declared:
+            [lower] = [s for s in declared[pin.name] if s.operator == ">="]
+            pinned, bound = Version(exact.version), Version(lower.version)
+            assert pinned in declared[pin.name] and pinned.release[:len(bound.release)] == bound.release, (
+                f"{pin} is not at pyproject.toml's lower bound {pin.name}{lower}: move the pin or the bound")

@@ -74,7 +74,7 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
         if submission.status != Status.GRADABLE:
             continue
         try:
-            new_job = job(nbformat.from_dict(submission.notebook), row.student_id, submission.sha256)
+            new_job = grading_job(shared, secret, nbformat.from_dict(submission.notebook), row.student_id, submission.sha256)
             key = {"sha256": submission.sha256, **{k: new_job[k] for k in ("grader_version", "limits", "env", "sandbox", "seed_key")}}
             cached = _cached(out.result(row.student_id), key) if not force else None
             if cached:
@@ -101,6 +101,29 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     record_in_gradebook(course, lab, out.gradebook_url(db_url), rows)
     write_csv(out.grades, rows, release)
     return rows
+
+
+def self_test_lab(course, lab, limits=None, budget="smoke", sandboxed=True, dask_scheduler=None):
+    """Grades only the reference solution, as ``grade_folder`` does before anyone (``course self-test``).
+
+    Args:
+        course: the Course.
+        lab: the lab's name or short name (``"lab1"``).
+        limits: limits that differ from ``autograde.grading.limits.DEFAULT_LIMITS``, by name.
+        budget: ``LAB_BUDGET`` for the kernel.
+        sandboxed: run the kernel in the sandbox, as grading does.
+        dask_scheduler: grade on this Dask scheduler instead of a local process.
+
+    Returns:
+        a ``SelfTest``; a pass is cached (and reused, ``cached=True``) as when grading.
+    """
+    lab = course.resolve_lab(lab)
+    course.require_data(lab)
+    nbgrader_environment()
+    shared = shared_job_fields(course, lab, limits, budget, sandboxed)
+    release = nbformat.read(course.lab_notebook(lab), as_version=4)
+    max_score = sum(points(c) for c in release.cells if is_graded(c))
+    return run_self_test(self_test_job(course, lab, shared, course.grading_secret()), max_score, dask_scheduler)
 
 
 def shared_job_fields(course, lab, limits=None, budget="smoke", sandboxed=True):
