@@ -72,6 +72,7 @@ def call_arguments(namespace, call, params):
     return objects, {**objects_by_name, **params}
 
 
+@pytest.mark.slow  # every visible and hidden call of the notebook, for two submissions (as Labs 3 and 4 mark theirs)
 @pytest.mark.parametrize("seed_key", ["any", "another submission"])
 def test_the_solution_passes_every_test_cell_call_with_drawn_seeds(course, solution, seed_key):
     # As the grader judges a submission: the seeds drawn for it, the hidden calls included.

@@ -471,6 +471,7 @@ def judge_cell(namespace, grade_id, source, seed_key):
         judge(LAB, call, params, decode(eval(probe_code(LAB, call, params), namespace)))
 
 
+@pytest.mark.slow  # every visible and hidden call of the notebook, for three submissions (as Labs 3 and 4 mark theirs)
 @pytest.mark.parametrize("seed_key", ["any", "another submission", "a third one"])
 def test_the_solution_passes_every_visible_and_hidden_call_for_drawn_seeds(course, cell_namespace, seed_key):
     for grade_id, source in solution_test_cells(course):
