@@ -89,6 +89,25 @@ def test_a_passing_self_test_is_cached_per_grader_version_limits_and_budget(cour
     assert calls.count("reference-solution") == 3
 
 
+def test_course_self_test_grades_only_the_reference(fake_run, capsys):
+    from autograde.cli import main
+
+    calls, _ = fake_run
+    assert main(["--root", str(ROOT), "self-test", "lab1"]) == 0
+    assert calls == ["reference-solution"]
+    assert "scored 18/18" in capsys.readouterr().out
+
+
+def test_course_self_test_fails_when_a_cell_raises_despite_full_marks(fake_run, capsys):
+    from autograde.cli import main
+
+    _, answers = fake_run
+    answers["reference-solution"] = result("reference-solution", instructor_errors=[(57, "AssertionError: an untracked resource")])
+    assert main(["--root", str(ROOT), "self-test", "lab1"]) == 1
+    out = capsys.readouterr().out
+    assert "scored 18/18" in out and "instructor cell 57: AssertionError: an untracked resource" in out
+
+
 def test_environment_faults_in_instructor_cells_are_said_in_the_row(course, submissions, tmp_path, fake_run):
     _, answers = fake_run
     answers["partial"] = result("partial", failing=TESTS[3:], instructor_errors=[(30, "CellTimeoutError: the cell ran past its time limit")])
