@@ -46,10 +46,13 @@ PRELOAD = ["ipykernel.kernelapp", "numpy", "tensorflow", "keras", __name__]
 # time: the level the labs set before importing TensorFlow, the backend ipykernel sets before a
 # notebook imports matplotlib (ipykernel imports pyplot itself).
 SERVER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-# The grader's variables the server keeps: locale and the libraries' thread and device settings.
+# The grader's variables the server keeps: locale, the libraries' thread and device settings, and PYTHONPATH, so that
+# the server imports this module from where the grader did (Python 3.11's forkserver drops the sys.path it is sent,
+# and nbgrader has changed the working folder by then): else a course on PYTHONPATH over an installed one would fork
+# kernels from the installed copy's code, or from none.
 SERVER_PASSES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                  "OPENBLAS_NUM_THREADS", "TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_ENABLE_ONEDNN_OPTS",
-                 "TF_CPP_MIN_LOG_LEVEL", "CUDA_VISIBLE_DEVICES", "KERAS_BACKEND", "KERAS_HOME", "MPLBACKEND")
+                 "TF_CPP_MIN_LOG_LEVEL", "CUDA_VISIBLE_DEVICES", "KERAS_BACKEND", "KERAS_HOME", "MPLBACKEND", "PYTHONPATH")
 SERVER_PARENT = "COURSE_FORKSERVER_PARENT"  # tells the server, at its preload, which process it serves
 
 

@@ -103,4 +103,5 @@ def test_errors_in_cells_the_student_cannot_edit_are_recorded_apart(tmp_path):
     notebook, errors, _ = run(tmp_path, student, instructor, cell_timeout=1)
     assert ("CellTimeoutError", "") in errors[0] and ("CellTimeoutError", "") in errors[1]
     recorded = notebook.metadata["grading"]["instructor_cell_errors"]
-    assert [e["cell"] for e in recorded] == [2] and "CellTimeoutError" in recorded[0]["error"]
+    assert [e["cell"] for e in recorded] == [2] and recorded[0]["ename"] == "CellTimeoutError"
+    assert recorded[0]["message"].startswith("CellTimeoutError: ")
