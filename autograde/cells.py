@@ -41,6 +41,11 @@ def points(cell):
     return float(nbgrader_metadata(cell).get("points", 0)) if is_graded(cell) else 0.0
 
 
+def total_points(notebook):
+    """The points a notebook's graded cells are worth together (its max score)."""
+    return sum(points(cell) for cell in notebook.cells)
+
+
 def is_graded(cell):
     """Whether the cell carries points (nbgrader's ``grade`` mark): a test cell, or an answer graded by its output."""
     return bool(nbgrader_metadata(cell).get("grade"))

@@ -38,15 +38,6 @@ from autograde.grading.rows import Status, load_result
 EXAMPLES = ["full-marks", "partial", "untouched", "stripped-metadata", "rearranged", "tampered-tests"]
 
 
-def max_score(course, lab):
-    import nbformat
-
-    from autograde.cells import is_graded, points
-
-    release = nbformat.read(course.lab_notebook(lab), as_version=4)
-    return sum(points(c) for c in release.cells if is_graded(c))
-
-
 def make_submissions(course, lab, count, folder):
     source = course.example_submissions(lab)
     folder.mkdir(parents=True)
@@ -110,14 +101,13 @@ def ours(course, lab, submissions, out, workers, sandboxed=True):
 def self_test_seconds(course, lab):
     """The reference solution graded once, uncached, as `course grade` does before grading anyone (the same job, so
     the grading runs below find it cached)."""
-    from autograde.grading.folder import run_self_test, self_test_job, shared_job_fields
+    from autograde.grading.folder import self_test_lab
     from autograde.grading.worker import cache_folder
 
     for cached in cache_folder().glob(f"self-test-{lab}-*.json"):
         cached.unlink()
-    job = self_test_job(course, lab, shared_job_fields(course, lab), course.grading_secret())
     started = time.monotonic()
-    check = run_self_test(job, max_score(course, lab), None)
+    check = self_test_lab(course, lab)
     assert check.passed, check.summary()
     return time.monotonic() - started
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 from autograde.authoring.build import nbgrader_environment
-from autograde.cells import is_graded, points
+from autograde.cells import total_points
 from autograde.course import GRADEBOOK, CourseError, OutputFolder, sqlite_file
 from autograde.grading import self_test
 from autograde.grading.intake import StudentIds, collect
@@ -54,7 +54,7 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     nbgrader_environment()
     out = OutputFolder(Path(out)).make()
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
-    max_score = sum(points(c) for c in release.cells if is_graded(c))
+    max_score = total_points(release)
 
     gaps = probe().missing if sandboxed else ["not sandboxed (--no-sandbox)"]
     if gaps:
@@ -62,9 +62,6 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
 
     shared = shared_job_fields(course, lab, limits, budget, sandboxed)
     secret = course.grading_secret()
-
-    def job(notebook, student_id, sha256):
-        return grading_job(shared, secret, notebook, student_id, sha256)
 
     rows, jobs = [], []
     for submission in collect(folder, student_ids or StudentIds()):
@@ -122,7 +119,7 @@ def self_test_lab(course, lab, limits=None, budget="smoke", sandboxed=True, dask
     nbgrader_environment()
     shared = shared_job_fields(course, lab, limits, budget, sandboxed)
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
-    max_score = sum(points(c) for c in release.cells if is_graded(c))
+    max_score = total_points(release)
     return run_self_test(self_test_job(course, lab, shared, course.grading_secret()), max_score, dask_scheduler)
 
 
