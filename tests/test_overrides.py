@@ -25,10 +25,7 @@ PINNED = ("nbgrader", "nbconvert", "nbclient", "jupyter_client")
 # parameters: None = it only has to exist; "instance" = an instance has it (set in __init__); "=(a, b)" = the exact parameters of a method we override
 # (self left out, "**" for **kwargs); "has(a, b)" = parameters we pass by name.
 OVERRIDES = [
-    ("nbgrader", "nbgrader.preprocessors:ClearSolutions", "_replace_solution_region", "=(cell, language)",
-     "authoring/preprocessors.py: ClearSolutionsKeepTodo overrides it"),
-    ("nbgrader", "nbgrader.preprocessors:ClearSolutions", "begin_solution_delimeter", None, "authoring/preprocessors.py reads it"),
-    ("nbgrader", "nbgrader.preprocessors:ClearSolutions", "end_solution_delimeter", None, "authoring/preprocessors.py reads it"),
+    ("nbgrader", "nbgrader.preprocessors:ClearSolutions", "code_stub", None, "nbgrader_config.py sets our stub"),
     ("nbgrader", "nbgrader.preprocessors:ClearHiddenTests", "_remove_hidden_test_region", "=(cell)", "grading/feedback.py: HideTestDetails calls it"),
     ("nbgrader", "nbgrader.converters:Autograde", "autograde_preprocessors", None, "nbgrader_config.py puts GuardedExecute in it"),
     ("nbgrader", "nbgrader.converters:GenerateAssignment", "preprocessors", None, "nbgrader_config.py puts our preprocessors in it"),
@@ -173,7 +170,7 @@ def _target(cls):
 
 def test_every_protected_member_our_subclasses_share_with_a_base_is_listed():
     classes = grader_classes()
-    assert {c.__name__ for c in classes} >= {"GuardedExecute", "ForkingKernelManager", "ForkProvisioner", "ClearSolutionsKeepTodo"}
+    assert {c.__name__ for c in classes} >= {"GuardedExecute", "ForkingKernelManager", "ForkProvisioner", "RequireTodo"}
     unlisted = []
     for cls in classes:
         ours = [c for c in cls.__mro__ if c.__module__.startswith("autograde.")]
