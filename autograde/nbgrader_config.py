@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.converters import Autograde, GenerateAssignment
-from nbgrader.preprocessors import Execute, GetGrades
+from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades
 
 from autograde.authoring.preprocessors import STUB_CODE, RequireTodo, SetColabLinks
 from autograde.course import Course
@@ -32,6 +32,9 @@ c.SetColabLinks.ref = course.release
 c.Autograde.autograde_preprocessors = [
     GuardedExecute if p is Execute else p for p in Autograde.class_traits()["autograde_preprocessors"].default()
 ]
-c.GenerateFeedback.preprocessors = [GetGrades, HideTestDetails, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, HideTestDetails, CSSHTMLHeaderPreprocessor]
+# A student's own cell may hold the hidden-tests markers too: cut that region out of the page instead of failing it.
+# (Set for the feedback exporter, whose preprocessors read it: the release must still refuse markers outside test cells.)
+c.FeedbackExporter.ClearHiddenTests.enforce_metadata = False
 c.GenerateFeedback.exporter_class = FeedbackExporter
 c.Execute.kernel_name = "python3"  # the submission's own kernelspec may name a kernel this machine lacks

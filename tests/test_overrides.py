@@ -26,7 +26,7 @@ PINNED = ("nbgrader", "nbconvert", "nbclient", "jupyter_client")
 # (self left out, "**" for **kwargs); "has(a, b)" = parameters we pass by name.
 OVERRIDES = [
     ("nbgrader", "nbgrader.preprocessors:ClearSolutions", "code_stub", None, "nbgrader_config.py sets our stub"),
-    ("nbgrader", "nbgrader.preprocessors:ClearHiddenTests", "_remove_hidden_test_region", "=(cell)", "grading/feedback.py: HideTestDetails calls it"),
+    ("nbgrader", "nbgrader.preprocessors:ClearHiddenTests", "enforce_metadata", None, "nbgrader_config.py turns it off for feedback pages"),
     ("nbgrader", "nbgrader.converters:Autograde", "autograde_preprocessors", None, "nbgrader_config.py puts GuardedExecute in it"),
     ("nbgrader", "nbgrader.converters:GenerateAssignment", "preprocessors", None, "nbgrader_config.py puts our preprocessors in it"),
     ("nbgrader", "nbgrader.converters:GenerateFeedback", "exporter_class", None, "nbgrader_config.py sets FeedbackExporter"),
