@@ -34,7 +34,7 @@ from nbclient.exceptions import DeadKernelError
 from nbclient.util import run_sync
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Dict, Float, Integer, Unicode
+from traitlets import Bool, Dict, Float, Integer, Unicode, default
 
 from autograde.cells import INSTRUCTOR, cell_origin, is_training
 from autograde.grading.feedback import failure
@@ -129,9 +129,19 @@ class GuardedExecute(JudgedCells, Execute):
             cpu_seconds=self.notebook_timeout * (os.cpu_count() or 1),  # every thread's CPU time counts
         )
 
-    def _get_timeout(self, cell):
-        training = cell is not None and is_training(cell)
-        limit = self.training_cell_timeout if training else self.cell_timeout
+    @default("timeout_func")
+    def _default_timeout_func(self):
+        return self.time_limit
+
+    @default("timeout")
+    def _default_timeout(self):
+        # nbclient's limit where there is no cell: the wait for the new kernel's first reply.
+        return min(self.cell_timeout, self.notebook_timeout)
+
+    def time_limit(self, cell):
+        """Seconds ``cell`` may run (nbclient's ``timeout_func``): a training cell's longer limit or every other
+        cell's, never past the notebook's remaining time."""
+        limit = self.training_cell_timeout if is_training(cell) else self.cell_timeout
         left = self.notebook_timeout - (time.monotonic() - self._started)
         return max(1, min(limit, int(left) + 1))
 
