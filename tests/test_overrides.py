@@ -43,21 +43,26 @@ OVERRIDES = [
     ("nbclient", "nbclient:NotebookClient", "process_message", "=(msg, cell, cell_index)", "grading/guarded_execute.py overrides it"),
     ("nbclient", "nbclient:NotebookClient", "async_wait_for_reply", "has(msg_id, cell)", "grading/judge.py calls it"),
     ("nbclient", "nbclient:NotebookClient", "nb", "instance", "grading/judge.py reads the student's cells through it"),
-    ("nbclient", "nbclient:NotebookClient", "kernel_manager_class", None, "grading/guarded_execute.py sets it"),
+    ("nbclient", "nbclient:NotebookClient", "create_kernel_manager", "=()", "grading/guarded_execute.py overrides it to name our provisioner"),
     ("nbclient", "nbclient:NotebookClient", "km", "instance", "grading/guarded_execute.py reads the kernel's provisioner through it"),
     ("nbclient", "nbclient:NotebookClient", "kc", "instance", "grading/judge.py sends the probe requests through it"),
     ("nbclient", "nbclient.util", "run_sync", None, "grading/guarded_execute.py and grading/judge.py import it"),
     ("nbclient", "nbclient.exceptions", "DeadKernelError", None, "grading/guarded_execute.py catches it"),
-    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "_async_pre_start_kernel", "has(**)",
-     "isolation/forked_kernels.py: ForkingKernelManager overrides it, passing every keyword on"),
-    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "provisioner", None, "isolation/forked_kernels.py sets it"),
-    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "kernel_spec", None, "isolation/forked_kernels.py reads it"),
-    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "kernel_id", None, "isolation/forked_kernels.py sets it"),
+    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "kernel_spec", None,
+     "isolation/forked_kernels.py names ForkProvisioner in its metadata.kernel_provisioner"),
+    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "provisioner", None,
+     "grading/guarded_execute.py reads whether the kernel was forked, and its pid, through it"),
+    ("jupyter_client", "jupyter_client.provisioning:KernelProvisionerFactory", "GROUP_NAME", None,
+     "isolation/forked_kernels.py looks ForkProvisioner's entry point up in this group (pyproject.toml registers it)"),
     ("jupyter_client", "jupyter_client.provisioning:LocalProvisioner", "launch_kernel", "=(cmd, **)", "isolation/forked_kernels.py overrides it"),
     ("jupyter_client", "jupyter_client.provisioning:LocalProvisioner", "cleanup", "=(restart)", "isolation/forked_kernels.py overrides it"),
+    # ForkProvisioner starts a process that is not a subprocess.Popen, so it does by hand what LocalProvisioner.launch_kernel
+    # does after its Popen: the rest of LocalProvisioner (poll, wait, signals, kill, shutdown) reads these.
     *[("jupyter_client", "jupyter_client.provisioning:LocalProvisioner", name, None,
        "isolation/forked_kernels.py sets it for a forked kernel, as LocalProvisioner.launch_kernel does")
-      for name in ("process", "pid", "pgid", "cwd", "connection_info")],
+      for name in ("process", "pid", "pgid", "cwd")],
+    ("jupyter_client", "jupyter_client.provisioning:LocalProvisioner", "connection_info", None,
+     "isolation/forked_kernels.py returns it for a forked kernel, as LocalProvisioner.launch_kernel does"),
 ]
 
 
@@ -171,7 +176,7 @@ def _target(cls):
 
 def test_every_protected_member_our_subclasses_share_with_a_base_is_listed():
     classes = grader_classes()
-    assert {c.__name__ for c in classes} >= {"GuardedExecute", "ForkingKernelManager", "ForkProvisioner", "RequireTodo"}
+    assert {c.__name__ for c in classes} >= {"GuardedExecute", "ForkProvisioner", "RequireTodo"}
     unlisted = []
     for cls in classes:
         ours = [c for c in cls.__mro__ if c.__module__.startswith("autograde.")]

@@ -42,7 +42,7 @@ from autograde.grading.judge import JudgedCells, test_sources
 from autograde.grading.limits import LIMIT_NAMED
 from autograde.grading.output_budget import OutputBudget
 from autograde.isolation import sandbox
-from autograde.isolation.forked_kernels import ForkingKernelManager, SandboxedKernelManager
+from autograde.isolation.forked_kernels import use_fork_provisioner
 
 
 def _limit(name):
@@ -69,11 +69,9 @@ class GuardedExecute(JudgedCells, Execute):
     sandbox = Bool(True, help="run each kernel in the sandbox (needs kernel_tmp)").tag(config=True)
     kernel_stop_reason = Unicode("")
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if "kernel_manager_class" not in kwargs:  # nbgrader's Execute sets AsyncKernelManager in its __init__
-            # Both managers honour the sandbox; nbgrader's would start the kernel unsandboxed.
-            self.kernel_manager_class = ForkingKernelManager if self.fork_kernels else SandboxedKernelManager
+    def create_kernel_manager(self):
+        # ForkProvisioner starts the kernel, forked or not, in its sandbox; jupyter_client's own would not sandbox it.
+        return use_fork_provisioner(super().create_kernel_manager(), fork=self.fork_kernels)
 
     def preprocess(self, nb, resources=None, km=None):
         self._started = time.monotonic()
