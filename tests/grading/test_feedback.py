@@ -1,6 +1,6 @@
 """Feedback pages, rendered by the preprocessors nbgrader_config.py lists: verdicts, never hidden tests (about two seconds).
 
-tests/test_grading.py checks the same on every example submission's real feedback page (slow).
+tests/grading/test_grading.py checks the same on every example submission's real feedback page (slow).
 """
 import html
 import re
