@@ -1,15 +1,20 @@
 """What the grader overrides or calls inside nbgrader, nbconvert, nbclient and jupyter_client still exists (about a second).
 
-The grader subclasses nbgrader's preprocessors, nbclient's notebook client and jupyter_client's kernel manager
-and provisioner, and reaches into some of their protected members. pyproject.toml pins those packages to the
-versions this was checked against; these tests say which member went missing or changed, and where the grader
-uses it, when an install goes outside the pins or a pin is widened. The last tests keep OVERRIDES complete:
-a protected member that our subclasses define or our code names, and that a base class also has, must be in it.
+The grader subclasses nbgrader's preprocessors, nbclient's notebook client and jupyter_client's provisioner, and
+configures them through their public traits and extension points (a provisioner entry point, nbclient's timeout_func,
+nbgrader's ClearSolutions.code_stub). It overrides no protected member; the one implementation it still leans on is
+LocalProvisioner's: a forked kernel sets the attributes LocalProvisioner.launch_kernel sets, and hands it a stand-in
+for its subprocess.Popen. pyproject.toml's grading extra caps those packages below their next breaking version; these
+tests say which member went missing or changed, and where the grader uses it, when an install goes outside the caps
+or a cap is widened. The last tests keep OVERRIDES complete: a protected member that our subclasses define or our
+code names, and that a base class also has, must be in it.
 """
 import ast
+import functools
 import importlib
 import importlib.metadata
 import inspect
+import operator
 import re
 import tomllib
 import types
@@ -72,12 +77,19 @@ def _listed(cls, name):
 
 
 def pinned_range(package):
+    """The versions of ``package`` that pyproject.toml allows the grader: its grading extra's cap, and the students'
+    range where they need it too (nbclient, for check_notebook)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    # nbclient is a student dependency (check_notebook), the other pinned packages are in the grading extra.
-    for requirement in map(Requirement, project["dependencies"] + project["optional-dependencies"]["grading"]):
-        if requirement.name.replace("-", "_") == package:
-            return requirement.specifier
-    raise AssertionError(f"{package} is not in pyproject.toml's dependencies or grading extra")
+    found = [r.specifier for r in map(Requirement, project["dependencies"] + project["optional-dependencies"]["grading"])
+             if r.name.replace("-", "_") == package]
+    assert found, f"{package} is not in pyproject.toml's dependencies or grading extra"
+    return functools.reduce(operator.and_, found)
+
+
+def test_every_package_is_capped_for_the_grader():
+    grading = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["grading"]
+    capped = {r.name.replace("-", "_") for r in map(Requirement, grading) if any(s.operator == "<" for s in r.specifier)}
+    assert set(PINNED) <= capped, f"the grading extra does not cap {sorted(set(PINNED) - capped)}"
 
 
 def resolve(target):
