@@ -4,7 +4,8 @@
 - the labs' reference code and checks as the grader runs them (:func:`solution_namespace`, :func:`judged`,
   :func:`fails_with`);
 - a grading output folder made up for the report's tests (:func:`make_grading_folder`);
-- headless Chromium, to open the pages the grader writes (:func:`open_in_chromium`).
+- headless Chromium, to open the pages the grader writes (:func:`open_in_chromium`);
+- a notebook client whose kernel the grader's provisioner starts (:func:`fork_provisioned_client`).
 """
 import asyncio
 import copy
@@ -285,3 +286,19 @@ def open_in_chromium(path, tmp_path):
             browser.wait(timeout=10)
         except subprocess.TimeoutExpired:
             browser.kill()
+
+
+# --- kernels as the grader starts them ----------------------------------------------------------------------------
+
+def fork_provisioned_client(notebook, fork=True, **kwargs):
+    """nbclient's client for ``notebook`` whose kernel ForkProvisioner starts, as the grader's are: forked from the
+    preloaded server, or the usual way with ``fork=False``. ``kwargs`` go to NotebookClient."""
+    from nbclient import NotebookClient
+
+    from autograde.isolation.forked_kernels import use_fork_provisioner
+
+    class ForkProvisionedClient(NotebookClient):
+        def create_kernel_manager(self):
+            return use_fork_provisioner(super().create_kernel_manager(), fork=fork)
+
+    return ForkProvisionedClient(notebook, **kwargs)

@@ -1,15 +1,20 @@
 """What the grader overrides or calls inside nbgrader, nbconvert, nbclient and jupyter_client still exists (about a second).
 
-The grader subclasses nbgrader's preprocessors, nbclient's notebook client and jupyter_client's kernel manager
-and provisioner, and reaches into some of their protected members. pyproject.toml pins those packages to the
-versions this was checked against; these tests say which member went missing or changed, and where the grader
-uses it, when an install goes outside the pins or a pin is widened. The last tests keep OVERRIDES complete:
-a protected member that our subclasses define or our code names, and that a base class also has, must be in it.
+The grader subclasses nbgrader's preprocessors, nbclient's notebook client and jupyter_client's provisioner, and
+configures them through their public traits and extension points (a provisioner entry point, nbclient's timeout_func,
+nbgrader's ClearSolutions.code_stub). It overrides no protected member; the one implementation it still leans on is
+LocalProvisioner's: a forked kernel sets the attributes LocalProvisioner.launch_kernel sets, and hands it a stand-in
+for its subprocess.Popen. pyproject.toml's grading extra caps those packages below their next breaking version; these
+tests say which member went missing or changed, and where the grader uses it, when an install goes outside the caps
+or a cap is widened. The last tests keep OVERRIDES complete: a protected member that our subclasses define or our
+code names, and that a base class also has, must be in it.
 """
 import ast
+import functools
 import importlib
 import importlib.metadata
 import inspect
+import operator
 import re
 import tomllib
 import types
@@ -25,18 +30,16 @@ PINNED = ("nbgrader", "nbconvert", "nbclient", "jupyter_client")
 # parameters: None = it only has to exist; "instance" = an instance has it (set in __init__); "=(a, b)" = the exact parameters of a method we override
 # (self left out, "**" for **kwargs); "has(a, b)" = parameters we pass by name.
 OVERRIDES = [
-    ("nbgrader", "nbgrader.preprocessors:ClearSolutions", "_replace_solution_region", "=(cell, language)",
-     "authoring/preprocessors.py: ClearSolutionsKeepTodo overrides it"),
-    ("nbgrader", "nbgrader.preprocessors:ClearSolutions", "begin_solution_delimeter", None, "authoring/preprocessors.py reads it"),
-    ("nbgrader", "nbgrader.preprocessors:ClearSolutions", "end_solution_delimeter", None, "authoring/preprocessors.py reads it"),
-    ("nbgrader", "nbgrader.preprocessors:ClearHiddenTests", "_remove_hidden_test_region", "=(cell)", "grading/feedback.py: HideTestDetails calls it"),
+    ("nbgrader", "nbgrader.preprocessors:ClearSolutions", "code_stub", None, "nbgrader_config.py sets our stub"),
+    ("nbgrader", "nbgrader.preprocessors:ClearHiddenTests", "enforce_metadata", None, "nbgrader_config.py turns it off for feedback pages"),
     ("nbgrader", "nbgrader.converters:Autograde", "autograde_preprocessors", None, "nbgrader_config.py puts GuardedExecute in it"),
     ("nbgrader", "nbgrader.converters:GenerateAssignment", "preprocessors", None, "nbgrader_config.py puts our preprocessors in it"),
     ("nbgrader", "nbgrader.converters:GenerateFeedback", "exporter_class", None, "nbgrader_config.py sets FeedbackExporter"),
     ("nbconvert", "nbconvert.exporters:HTMLExporter", "environment", None, "grading/feedback.py: FeedbackExporter extends it"),
     ("nbconvert", "nbconvert.preprocessors:ExecutePreprocessor", "preprocess", "=(nb, resources, km)", "grading/guarded_execute.py overrides it"),
     ("nbconvert", "nbconvert.preprocessors:ExecutePreprocessor", "preprocess_cell", "=(cell, resources, index)", "grading/guarded_execute.py overrides it"),
-    ("nbclient", "nbclient:NotebookClient", "_get_timeout", "=(cell)", "grading/guarded_execute.py overrides it"),
+    ("nbclient", "nbclient:NotebookClient", "timeout_func", None, "grading/guarded_execute.py: GuardedExecute.time_limit is its default"),
+    ("nbclient", "nbclient:NotebookClient", "timeout", None, "grading/guarded_execute.py gives it a default: the wait for a new kernel"),
     ("nbclient", "nbclient:NotebookClient", "async_execute_cell", "=(cell, cell_index, execution_count, store_history)",
      "grading/judge.py: JudgedCells overrides it"),
     ("nbclient", "nbclient:NotebookClient", "execute_cell", None, "grading/judge.py rebinds it with run_sync"),
@@ -45,21 +48,26 @@ OVERRIDES = [
     ("nbclient", "nbclient:NotebookClient", "process_message", "=(msg, cell, cell_index)", "grading/guarded_execute.py overrides it"),
     ("nbclient", "nbclient:NotebookClient", "async_wait_for_reply", "has(msg_id, cell)", "grading/judge.py calls it"),
     ("nbclient", "nbclient:NotebookClient", "nb", "instance", "grading/judge.py reads the student's cells through it"),
-    ("nbclient", "nbclient:NotebookClient", "kernel_manager_class", None, "grading/guarded_execute.py sets it"),
+    ("nbclient", "nbclient:NotebookClient", "create_kernel_manager", "=()", "grading/guarded_execute.py overrides it to name our provisioner"),
     ("nbclient", "nbclient:NotebookClient", "km", "instance", "grading/guarded_execute.py reads the kernel's provisioner through it"),
     ("nbclient", "nbclient:NotebookClient", "kc", "instance", "grading/judge.py sends the probe requests through it"),
     ("nbclient", "nbclient.util", "run_sync", None, "grading/guarded_execute.py and grading/judge.py import it"),
     ("nbclient", "nbclient.exceptions", "DeadKernelError", None, "grading/guarded_execute.py catches it"),
-    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "_async_pre_start_kernel", "has(**)",
-     "isolation/forked_kernels.py: ForkingKernelManager overrides it, passing every keyword on"),
-    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "provisioner", None, "isolation/forked_kernels.py sets it"),
-    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "kernel_spec", None, "isolation/forked_kernels.py reads it"),
-    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "kernel_id", None, "isolation/forked_kernels.py sets it"),
+    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "kernel_spec", None,
+     "isolation/forked_kernels.py names ForkProvisioner in its metadata.kernel_provisioner"),
+    ("jupyter_client", "jupyter_client.manager:AsyncKernelManager", "provisioner", None,
+     "grading/guarded_execute.py reads whether the kernel was forked, and its pid, through it"),
+    ("jupyter_client", "jupyter_client.provisioning:KernelProvisionerFactory", "GROUP_NAME", None,
+     "isolation/forked_kernels.py looks ForkProvisioner's entry point up in this group (pyproject.toml registers it)"),
     ("jupyter_client", "jupyter_client.provisioning:LocalProvisioner", "launch_kernel", "=(cmd, **)", "isolation/forked_kernels.py overrides it"),
     ("jupyter_client", "jupyter_client.provisioning:LocalProvisioner", "cleanup", "=(restart)", "isolation/forked_kernels.py overrides it"),
+    # ForkProvisioner starts a process that is not a subprocess.Popen, so it does by hand what LocalProvisioner.launch_kernel
+    # does after its Popen: the rest of LocalProvisioner (poll, wait, signals, kill, shutdown) reads these.
     *[("jupyter_client", "jupyter_client.provisioning:LocalProvisioner", name, None,
        "isolation/forked_kernels.py sets it for a forked kernel, as LocalProvisioner.launch_kernel does")
-      for name in ("process", "pid", "pgid", "cwd", "connection_info")],
+      for name in ("process", "pid", "pgid", "cwd")],
+    ("jupyter_client", "jupyter_client.provisioning:LocalProvisioner", "connection_info", None,
+     "isolation/forked_kernels.py returns it for a forked kernel, as LocalProvisioner.launch_kernel does"),
 ]
 
 
@@ -69,12 +77,19 @@ def _listed(cls, name):
 
 
 def pinned_range(package):
+    """The versions of ``package`` that pyproject.toml allows the grader: its grading extra's cap, and the students'
+    range where they need it too (nbclient, for check_notebook)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    # nbclient is a student dependency (check_notebook), the other pinned packages are in the grading extra.
-    for requirement in map(Requirement, project["dependencies"] + project["optional-dependencies"]["grading"]):
-        if requirement.name.replace("-", "_") == package:
-            return requirement.specifier
-    raise AssertionError(f"{package} is not in pyproject.toml's dependencies or grading extra")
+    found = [r.specifier for r in map(Requirement, project["dependencies"] + project["optional-dependencies"]["grading"])
+             if r.name.replace("-", "_") == package]
+    assert found, f"{package} is not in pyproject.toml's dependencies or grading extra"
+    return functools.reduce(operator.and_, found)
+
+
+def test_every_package_is_capped_for_the_grader():
+    grading = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["grading"]
+    capped = {r.name.replace("-", "_") for r in map(Requirement, grading) if any(s.operator == "<" for s in r.specifier)}
+    assert set(PINNED) <= capped, f"the grading extra does not cap {sorted(set(PINNED) - capped)}"
 
 
 def resolve(target):
@@ -173,7 +188,7 @@ def _target(cls):
 
 def test_every_protected_member_our_subclasses_share_with_a_base_is_listed():
     classes = grader_classes()
-    assert {c.__name__ for c in classes} >= {"GuardedExecute", "ForkingKernelManager", "ForkProvisioner", "ClearSolutionsKeepTodo"}
+    assert {c.__name__ for c in classes} >= {"GuardedExecute", "ForkProvisioner", "RequireTodo"}
     unlisted = []
     for cls in classes:
         ours = [c for c in cls.__mro__ if c.__module__.startswith("autograde.")]

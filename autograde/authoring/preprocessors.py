@@ -1,58 +1,35 @@
 """nbgrader preprocessors of our own, used when generating the student labs."""
 import re
 
-from nbgrader.preprocessors import ClearSolutions, NbGraderPreprocessor
+from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
+# What nbgrader's ClearSolutions puts in place of a code solution region (its ``code_stub``, set in
+# nbgrader_config.py), indented like the region. The ``# TODO`` lines the instructor writes just above the region
+# stay, so students read what to write right above the line they replace.
 STUB_CODE = 'raise NotImplementedError("Replace this line with your code")'
+BEGIN_SOLUTION = "BEGIN SOLUTION"  # nbgrader's ClearSolutions.begin_solution_delimeter
 
 
-class ClearSolutionsKeepTodo(ClearSolutions):
-    """Replaces each code solution region by its leading ``# TODO`` comment lines and a ``raise``.
+class RequireTodo(NbGraderPreprocessor):
+    """Refuses a code solution region without a ``# TODO: ...`` line right above it.
 
-    nbgrader's own stub is one fixed text for every exercise ("YOUR CODE HERE"). Ours says
-    what to write: the instructor starts every solution region with ``# TODO: ...`` lines,
-    and those lines are what students get. A region without them is an error, so no
-    exercise ships without instructions.
+    nbgrader's stub is one fixed text for every exercise. Ours says what to write: the ``# TODO``
+    lines above each region, which ClearSolutions leaves in place. A region without them is an
+    error, so no exercise ships without instructions. Runs before ClearSolutions.
     """
 
-    def _replace_solution_region(self, cell, language):
-        if cell.cell_type != "code":
-            return super()._replace_solution_region(cell, language)
-        new_lines, region, indent = [], None, ""
-        for line in cell.source.split("\n"):
-            if self.begin_solution_delimeter in line:
-                if region is not None:
-                    raise RuntimeError(f"nested solution regions in cell {cell.get('id')!r}")
-                region, indent = [], re.match(r"\s*", line).group(0)
-            elif self.end_solution_delimeter in line:
-                if region is None:
-                    raise RuntimeError(f"'{self.end_solution_delimeter}' without a begin in cell {cell.get('id')!r}")
-                new_lines.extend(self._stub(region, indent, cell))
-                region = None
-            elif region is not None:
-                region.append(line)
-            else:
-                new_lines.append(line)
-        if region is not None:
-            raise RuntimeError(f"no '{self.end_solution_delimeter}' in cell {cell.get('id')!r}")
-        replaced = new_lines != cell.source.split("\n")
-        cell.source = "\n".join(new_lines)
-        return replaced
-
-    @staticmethod
-    def _stub(region, indent, cell):
-        todo = []
-        for line in region:
-            if not line.strip().startswith("# TODO"):
-                break
-            todo.append(line)
-        if not todo:
-            raise RuntimeError(
-                f"the solution region in cell {cell.get('id')!r} does not start with a '# TODO: ...' comment; "
-                "start every solution with one saying what students should write"
-            )
-        return todo + [indent + STUB_CODE]
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code":
+            previous = ""
+            for line in cell.source.split("\n"):
+                if BEGIN_SOLUTION in line and not previous.strip().startswith("# TODO"):
+                    raise RuntimeError(
+                        f"the solution region in cell {cell.get('id')!r} has no '# TODO: ...' line right above its "
+                        f"'{line.strip()}'; put one there saying what students should write"
+                    )
+                previous = line
+        return cell, resources
 
 
 class SetColabLinks(NbGraderPreprocessor):

@@ -1,19 +1,20 @@
 """Feedback that never shows hidden tests.
 
 nbgrader's feedback is the autograded notebook rendered to HTML, hidden test code and
-tracebacks included (nbgrader issue #917). Before rendering we rewrite every test cell:
-its source becomes the visible part only, and its outputs become one line with the test's
-name, pass or fail, and the failure message. Tracebacks (which quote the hidden test
-code) and the hidden tests' printouts are dropped. Widget outputs (a tqdm progress bar) keep only
-their text: a static page cannot show a widget, and nbconvert's placeholder script for one needs jQuery,
-which the feedback page does not load (the browser reported "$ is not defined").
+tracebacks included (nbgrader issue #917). Before rendering, nbgrader's own ClearHiddenTests
+cuts the hidden regions out of every cell's source (nbgrader_config.py lists it first), and
+HideTestDetails does the rest: a test cell's outputs become one line with the test's name, pass
+or fail, and the failure message. Tracebacks (which quote the hidden test code) and the hidden
+tests' printouts are dropped. Widget outputs (a tqdm progress bar) keep only their text: a static
+page cannot show a widget, and nbconvert's placeholder script for one needs jQuery, which the
+feedback page does not load (the browser reported "$ is not defined").
 """
 import functools
 
 from jinja2 import FileSystemBytecodeCache
 from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_output
-from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
+from nbgrader.preprocessors import NbGraderPreprocessor
 
 from autograde.cells import grade_id_of, is_graded
 
@@ -58,16 +59,16 @@ def _bytecode_cache():
 
 
 class HideTestDetails(NbGraderPreprocessor):
-    def preprocess(self, nb, resources):
-        self._clear_hidden = ClearHiddenTests()
-        return super().preprocess(nb, resources)
+    """A test cell's outputs become its one-line verdict; widget outputs keep only their text.
+
+    Runs after nbgrader's ClearHiddenTests, which leaves outputs alone.
+    """
 
     def preprocess_cell(self, cell, resources, index):
         for output in cell.get("outputs", []):
             output.get("data", {}).pop(WIDGET_VIEW, None)
         if cell.cell_type == "code" and is_graded(cell):
             message = failure_message(cell)
-            self._clear_hidden._remove_hidden_test_region(cell)
             name = grade_id_of(cell)
             verdict = f"\u2714 {name} passed" if message is None else f"\u2718 {name} failed: {message}"
             cell.outputs = [new_output("stream", name="stdout", text=verdict + "\n")]

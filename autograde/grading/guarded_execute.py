@@ -34,7 +34,7 @@ from nbclient.exceptions import DeadKernelError
 from nbclient.util import run_sync
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Dict, Float, Integer, Unicode
+from traitlets import Bool, Dict, Float, Integer, Unicode, default
 
 from autograde.cells import INSTRUCTOR, cell_origin, is_training
 from autograde.grading.feedback import failure
@@ -42,7 +42,7 @@ from autograde.grading.judge import JudgedCells, test_sources
 from autograde.grading.limits import LIMIT_NAMED
 from autograde.grading.output_budget import OutputBudget
 from autograde.isolation import sandbox
-from autograde.isolation.forked_kernels import ForkingKernelManager, SandboxedKernelManager
+from autograde.isolation.forked_kernels import use_fork_provisioner
 
 
 def _limit(name):
@@ -69,11 +69,9 @@ class GuardedExecute(JudgedCells, Execute):
     sandbox = Bool(True, help="run each kernel in the sandbox (needs kernel_tmp)").tag(config=True)
     kernel_stop_reason = Unicode("")
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if "kernel_manager_class" not in kwargs:  # nbgrader's Execute sets AsyncKernelManager in its __init__
-            # Both managers honour the sandbox; nbgrader's would start the kernel unsandboxed.
-            self.kernel_manager_class = ForkingKernelManager if self.fork_kernels else SandboxedKernelManager
+    def create_kernel_manager(self):
+        # ForkProvisioner starts the kernel, forked or not, in its sandbox; jupyter_client's own would not sandbox it.
+        return use_fork_provisioner(super().create_kernel_manager(), fork=self.fork_kernels)
 
     def preprocess(self, nb, resources=None, km=None):
         self._started = time.monotonic()
@@ -129,9 +127,19 @@ class GuardedExecute(JudgedCells, Execute):
             cpu_seconds=self.notebook_timeout * (os.cpu_count() or 1),  # every thread's CPU time counts
         )
 
-    def _get_timeout(self, cell):
-        training = cell is not None and is_training(cell)
-        limit = self.training_cell_timeout if training else self.cell_timeout
+    @default("timeout_func")
+    def _default_timeout_func(self):
+        return self.time_limit
+
+    @default("timeout")
+    def _default_timeout(self):
+        # nbclient's limit where there is no cell: the wait for the new kernel's first reply.
+        return min(self.cell_timeout, self.notebook_timeout)
+
+    def time_limit(self, cell):
+        """Seconds ``cell`` may run (nbclient's ``timeout_func``): a training cell's longer limit or every other
+        cell's, never past the notebook's remaining time."""
+        limit = self.training_cell_timeout if is_training(cell) else self.cell_timeout
         left = self.notebook_timeout - (time.monotonic() - self._started)
         return max(1, min(limit, int(left) + 1))
 

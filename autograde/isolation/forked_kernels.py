@@ -8,15 +8,18 @@ kernel that way. A kernel is still a new process per notebook, with its own copy
 memory: nothing one notebook does reaches the server or the next kernel. The server has only
 imported modules (TensorFlow's runtime and thread pools start in each kernel, after the fork).
 
-jupyter_client starts kernels through a *provisioner*. :class:`ForkProvisioner` is its
-LocalProvisioner with one change, how the process is started; signals, interrupts, kills and
-the shutdown sequence are jupyter_client's own. Kernels other than ipykernel on this Python,
-and processes that may not have children (a daemonic Dask worker), start the usual way.
+jupyter_client starts kernels through a *provisioner*, which a kernel's spec names (its
+``metadata.kernel_provisioner``) among those registered as ``jupyter_client.kernel_provisioners``
+entry points. :class:`ForkProvisioner` is registered in pyproject.toml, and :func:`use_fork_provisioner`
+names it in the spec of a kernel about to start. It is jupyter_client's LocalProvisioner with one change,
+how the process is started; signals, interrupts, kills and the shutdown sequence are jupyter_client's own.
+Kernels other than ipykernel on this Python, and processes that may not have children (a daemonic
+Dask worker), start the usual way.
 
 Both ways put the kernel in the sandbox its environment names (``COURSE_SANDBOX``, see
 :mod:`autograde.isolation.sandbox`): a forked kernel enters it right after the fork, a kernel started the
 usual way runs ``python -m autograde.isolation.sandboxed_kernel`` instead of ``ipykernel_launcher``.
-:class:`SandboxedKernelManager` starts every kernel the usual way, sandboxed all the same.
+With ``fork=False`` every kernel starts the usual way, sandboxed all the same.
 
 The server itself starts with an environment of a few harmless variables (the grader's may hold
 credentials, and a forked kernel inherits the server's memory), which modules that read
@@ -33,11 +36,11 @@ import socket
 import struct
 import sys
 import types
-import uuid
 from contextlib import contextmanager
+from importlib.metadata import entry_points
 
-from jupyter_client.manager import AsyncKernelManager
-from jupyter_client.provisioning import LocalProvisioner
+from jupyter_client.provisioning import KernelProvisionerFactory, LocalProvisioner
+from traitlets import Bool
 
 from autograde.isolation import sandbox
 
@@ -54,12 +57,13 @@ SERVER_PASSES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_TH
                  "OPENBLAS_NUM_THREADS", "TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_ENABLE_ONEDNN_OPTS",
                  "TF_CPP_MIN_LOG_LEVEL", "CUDA_VISIBLE_DEVICES", "KERAS_BACKEND", "KERAS_HOME", "MPLBACKEND", "PYTHONPATH")
 SERVER_PARENT = "COURSE_FORKSERVER_PARENT"  # tells the server, at its preload, which process it serves
+PROVISIONER = "autograde-fork"  # ForkProvisioner's entry point name, in pyproject.toml
 
 
 class ForkProvisioner(LocalProvisioner):
     """LocalProvisioner whose kernels are forked from the preloaded server, each in its sandbox if asked."""
 
-    fork = True  # False: start kernels the usual way
+    fork = Bool(True, help="fork the kernel from the preloaded server (False: start it the usual way)").tag(config=True)
     forked = False  # whether this kernel was forked (True) or started the usual way
 
     async def launch_kernel(self, cmd, **kwargs):
@@ -91,23 +95,20 @@ class ForkProvisioner(LocalProvisioner):
         await super().cleanup(restart)
 
 
-class ForkingKernelManager(AsyncKernelManager):
-    """nbclient's kernel manager, with kernels started by :class:`ForkProvisioner`."""
+def use_fork_provisioner(km, fork=True):
+    """Makes the kernel manager ``km`` start its kernel with :class:`ForkProvisioner`; returns ``km``.
 
-    fork = True
-
-    async def _async_pre_start_kernel(self, **kw):
-        self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
-        if self.provisioner is None:
-            self.provisioner = ForkProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
-            self.provisioner.fork = self.fork
-        return await super()._async_pre_start_kernel(**kw)
-
-
-class SandboxedKernelManager(ForkingKernelManager):
-    """nbclient's kernel manager, with kernels started the usual way, each in its sandbox if asked."""
-
-    fork = False
+    Args:
+        km: a jupyter_client kernel manager whose kernel has not started (nbclient's ``create_kernel_manager()``).
+        fork: fork the kernel from the preloaded server; False starts it the usual way. Either way it enters the
+            sandbox its environment names.
+    """
+    if not entry_points(group=KernelProvisionerFactory.GROUP_NAME, name=PROVISIONER):
+        raise RuntimeError(f"jupyter_client finds no kernel provisioner {PROVISIONER!r}: the course package registers it "
+                           "when installed; reinstall it (pip install -e . in the repository, or bash scripts/setup.sh)")
+    spec = km.kernel_spec  # the manager's own copy, read from the kernel's spec file
+    spec.metadata = {**spec.metadata, "kernel_provisioner": {"provisioner_name": PROVISIONER, "config": {"fork": fork}}}
+    return km
 
 
 class _KernelProcess:

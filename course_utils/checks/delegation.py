@@ -7,7 +7,9 @@ every Python function that starts (``sys.setprofile``) and fails, with a message
 when one of the exercise's forbidden functions ran.
 
 A forbidden function is recognised by its code: the file that defines it (a path suffix such as
-``tensorflow/python/ops/clip_ops.py``) and its qualified name. Nothing is looked up in modules, so an alias
+``tensorflow/python/ops/clip_ops.py``) and its qualified name. A library's file is best found from a public object
+it defines (:meth:`Forbidden.defined_with`, ``keras.layers.LSTMCell``), when the checks are imported, so a version
+that moves its private files is followed. Nothing is looked up in modules while watching, so an alias
 (``from tensorflow import clip_by_global_norm as clip``), a reference captured earlier in a default argument
 or a closure, a wrapper, a subclass whose ``call`` runs ``super().call``, or a module attribute the student
 replaced makes no difference, and a fresh copy of the course's modules elsewhere on disk is still recognised.
@@ -29,10 +31,13 @@ Example::
         clipped, norm = clip_gradients(grads, 1.0)
 """
 import fnmatch
+import importlib
+import inspect
 import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from course_utils.checks import CheckFailed
 
@@ -79,6 +84,39 @@ class Forbidden:
         filename = _normalised(code.co_filename)
         in_file = filename == self.path or filename.endswith("/" + self.path)
         return in_file and fnmatch.fnmatchcase(code.co_qualname, self.qualname)
+
+    @classmethod
+    def defined_with(cls, name, public, qualname="*"):
+        """A forbidden function of the file that defines a library's public object, wherever the library keeps it.
+
+        Args:
+            name: as for :class:`Forbidden`.
+            public: the public dotted name of an object defined in that file, e.g. ``"keras.layers.LSTMCell"``.
+            qualname: as for :class:`Forbidden`, e.g. ``"RNN.call"``.
+
+        Returns:
+            a :class:`Forbidden` whose ``path`` is :func:`defining_file` of ``public``.
+        """
+        return cls(name, defining_file(public), qualname)
+
+
+def defining_file(public):
+    """The file that defines a public object, found with :mod:`inspect`, from the folder that holds its package.
+
+    Args:
+        public: a dotted name, module then attribute, e.g. ``"keras.layers.LSTMCell"``.
+
+    Returns:
+        str with ``/``, e.g. ``"keras/src/layers/rnn/lstm.py"`` in Keras 3.
+    """
+    module, _, attribute = public.rpartition(".")
+    obj = getattr(importlib.import_module(module), attribute)
+    source = Path(inspect.getsourcefile(obj))
+    package = Path(inspect.getsourcefile(importlib.import_module(public.split(".")[0])))  # keras/__init__.py
+    try:
+        return source.relative_to(package.parents[1]).as_posix()
+    except ValueError:  # the package's own files elsewhere: the whole path
+        return _normalised(str(source))
 
 
 @dataclass(frozen=True)
@@ -257,6 +295,6 @@ def _normalised(filename):
 
 
 __all__ = [
-    "DelegationRefused", "Exercise", "Forbidden", "refusal_message", "refuse_delegation", "refuse_reference_while_watched",
+    "DelegationRefused", "Exercise", "Forbidden", "defining_file", "refusal_message", "refuse_delegation", "refuse_reference_while_watched",
     "refusing_delegation",
 ]

@@ -25,7 +25,7 @@ GRU_CELL = Exercise(
     "MyGRUCell",
     hint="compute the gates, the candidate and the new state with keras.ops yourself",
     forbidden=(
-        Forbidden("keras.layers.GRUCell (or GRU)", "keras/src/layers/rnn/gru.py"),
+        Forbidden.defined_with("keras.layers.GRUCell (or GRU)", "keras.layers.GRUCell"),
         Forbidden("tf.raw_ops.GRUBlockCell", "tensorflow/python/ops/gen_rnn_ops.py"),
         Forbidden("tf.raw_ops.CudnnRNN", "tensorflow/python/ops/gen_cudnn_rnn_ops.py"),
     ),
@@ -34,9 +34,9 @@ ATTENTION = Exercise(
     "AdditiveAttention",
     hint="create the three weights with self.add_weight and compute the scores, the masked softmax and the context with keras.ops",
     forbidden=(
-        Forbidden("keras.layers.AdditiveAttention", "keras/src/layers/attention/additive_attention.py"),
-        Forbidden("keras.layers.Attention", "keras/src/layers/attention/attention.py"),
-        Forbidden("keras.layers.MultiHeadAttention", "keras/src/layers/attention/multi_head_attention.py"),
+        Forbidden.defined_with("keras.layers.AdditiveAttention", "keras.layers.AdditiveAttention"),
+        Forbidden.defined_with("keras.layers.Attention", "keras.layers.Attention"),
+        Forbidden.defined_with("keras.layers.MultiHeadAttention", "keras.layers.MultiHeadAttention"),
         Forbidden("the check's reference attention", _REFERENCES_FILE, "reference_attention"),
     ),
 )

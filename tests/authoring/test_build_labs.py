@@ -5,7 +5,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-from autograde.authoring.preprocessors import STUB_CODE, ClearSolutionsKeepTodo
+from autograde.authoring.preprocessors import STUB_CODE
 
 
 def load(path):
@@ -67,32 +67,41 @@ def test_lab_links_point_at_the_public_repository(course):
         assert course.install_url().endswith(f"@v{course.version}") and f"/blob/v{course.version}/" in course.colab_url(lab)
 
 
-def clear(source, cell_type="code"):
+def clear(course, source, cell_type="code"):
+    """The cell as our release pipeline leaves it: our TODO check, then nbgrader's ClearSolutions as configured."""
+    from nbgrader.preprocessors import ClearSolutions
+
+    from autograde.authoring.build import load_nbgrader_config
+    from autograde.authoring.preprocessors import RequireTodo
+
     cell = new_code_cell(source) if cell_type == "code" else new_markdown_cell(source)
-    replaced = ClearSolutionsKeepTodo()._replace_solution_region(cell, "python")
-    return replaced, cell.source
+    cell.metadata["nbgrader"] = {"solution": True, "grade": False, "locked": False, "grade_id": "f", "schema_version": 3}
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    config = load_nbgrader_config(course)
+    for preprocessor in (RequireTodo(config=config), ClearSolutions(config=config)):
+        notebook, _ = preprocessor.preprocess(notebook, {})
+    return notebook.cells[0].source
 
 
-def test_stub_keeps_todo_lines_and_indentation():
-    source = "def f(x):\n    ### BEGIN SOLUTION\n    # TODO: return twice x.\n    return 2 * x\n    ### END SOLUTION\n\nprint(f)"
-    replaced, stub = clear(source)
-    assert replaced
-    assert stub == f"def f(x):\n    # TODO: return twice x.\n    {STUB_CODE}\n\nprint(f)"
+def test_stub_keeps_todo_lines_and_indentation(course):
+    source = "def f(x):\n    # TODO: return twice x.\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION\n\nprint(f)"
+    assert clear(course, source) == f"def f(x):\n    # TODO: return twice x.\n    {STUB_CODE}\n\nprint(f)"
 
 
-def test_a_solution_without_todo_is_refused():
-    with pytest.raises(RuntimeError, match="does not start with a '# TODO"):
-        clear("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")
+def test_a_solution_without_todo_is_refused(course):
+    with pytest.raises(RuntimeError, match="has no '# TODO: ...' line right above its '### BEGIN SOLUTION'"):
+        clear(course, "### BEGIN SOLUTION\nx = 1\n### END SOLUTION")
+    with pytest.raises(RuntimeError, match="has no '# TODO"):  # the TODO inside the region (where it used to go) is removed with it
+        clear(course, "### BEGIN SOLUTION\n# TODO: x\nx = 1\n### END SOLUTION")
 
 
-def test_unclosed_solution_is_refused():
-    with pytest.raises(RuntimeError, match="no '.*END SOLUTION'"):
-        clear("### BEGIN SOLUTION\n# TODO: x\nx = 1")
+def test_unclosed_solution_is_refused(course):
+    with pytest.raises(RuntimeError, match="no end solution statement"):
+        clear(course, "# TODO: x\n### BEGIN SOLUTION\nx = 1")
 
 
-def test_cells_without_solutions_are_left_alone():
-    assert clear("x = 1") == (False, "x = 1")
-    assert clear("### BEGIN SOLUTION\nAn answer.\n### END SOLUTION", "markdown") == (True, "YOUR ANSWER HERE")
+def test_markdown_solutions_get_the_text_stub(course):
+    assert clear(course, "### BEGIN SOLUTION\nAn answer.\n### END SOLUTION", "markdown") == "YOUR ANSWER HERE"
 
 
 def test_example_submissions_are_in_sync(course, tmp_path):

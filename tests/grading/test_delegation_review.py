@@ -7,7 +7,7 @@ from course_utils.checks.delegation import Exercise, Forbidden
 SETUP = ["import keras\nimport numpy as np\nimport tensorflow as tf\nfrom course_utils.checks import lab1 as checks"]
 CLIP = Exercise("clip_gradients", "compute the global norm yourself",
                 (Forbidden("tf.clip_by_global_norm", "tensorflow/python/ops/clip_ops.py", "clip_by_global_norm"),))
-RNN = Exercise("MyRNNCell", "write the step yourself", (Forbidden("keras.layers.SimpleRNNCell", "keras/src/layers/rnn/simple_rnn.py"),))
+RNN = Exercise("MyRNNCell", "write the step yourself", (Forbidden.defined_with("keras.layers.SimpleRNNCell", "keras.layers.SimpleRNNCell"),))
 
 
 @pytest.mark.parametrize("student", [

@@ -1,14 +1,15 @@
 """Kernels forked from the preloaded server: faster to start, and still one clean process per notebook."""
+import importlib.metadata
 import math
 import multiprocessing.forkserver
 import os
+import tomllib
 
 import pytest
-from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
 import autograde.isolation.forked_kernels as forked_kernels
-from autograde.isolation.forked_kernels import ForkingKernelManager
+from helpers import ROOT, fork_provisioned_client
 
 pytestmark = pytest.mark.slow  # every test starts a kernel or the preloaded kernel server
 
@@ -16,8 +17,8 @@ pytestmark = pytest.mark.slow  # every test starts a kernel or the preloaded ker
 def run(tmp_path, *sources, env=None):
     """Runs cells in a new forked kernel; returns what each cell printed (or its error)."""
     notebook = new_notebook(cells=[new_code_cell(s) for s in sources])
-    client = NotebookClient(notebook, kernel_name="python3", timeout=60, kernel_manager_class=ForkingKernelManager,
-                            allow_errors=True, resources={"metadata": {"path": str(tmp_path)}})
+    client = fork_provisioned_client(notebook, kernel_name="python3", timeout=60, allow_errors=True,
+                                     resources={"metadata": {"path": str(tmp_path)}})
     client.execute(env={"PATH": "/usr/bin:/bin", **(env or {})})
     return ["".join(_shown(o) for o in cell.outputs).strip() for cell in notebook.cells]
 
@@ -72,3 +73,26 @@ def test_the_server_holds_none_of_the_graders_variables():
         names = {entry.split(b"=", 1)[0].decode() for entry in environ.read().split(b"\0") if entry}
     kept = {*forked_kernels.SERVER_PASSES, *forked_kernels.SERVER_ENV, forked_kernels.SERVER_PARENT}
     assert not (names - kept) & set(os.environ)  # C libraries may add a few (COLUMNS), never the grader's own
+
+
+def test_jupyter_client_finds_the_provisioner_pyproject_registers():
+    from jupyter_client.provisioning import KernelProvisionerFactory
+
+    group = KernelProvisionerFactory.GROUP_NAME
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"][group]
+    assert importlib.metadata.EntryPoint(forked_kernels.PROVISIONER, declared[forked_kernels.PROVISIONER], group).load() \
+        is forked_kernels.ForkProvisioner
+    installed = importlib.metadata.entry_points(group=group, name=forked_kernels.PROVISIONER)
+    assert [e.value for e in installed] == [declared[forked_kernels.PROVISIONER]], \
+        "the installed entry points are not pyproject.toml's: reinstall (pip install -e .)"
+
+
+@pytest.mark.parametrize("fork", [True, False])
+def test_the_kernel_spec_names_the_provisioner_and_whether_to_fork(fork):
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_client.provisioning import KernelProvisionerFactory
+
+    km = forked_kernels.use_fork_provisioner(AsyncKernelManager(kernel_name="python3"), fork=fork)
+    provisioner = KernelProvisionerFactory.instance().create_provisioner_instance("a-kernel", km.kernel_spec, parent=km)
+    assert type(provisioner) is forked_kernels.ForkProvisioner and provisioner.fork is fork
+    assert "kernel_provisioner" not in AsyncKernelManager(kernel_name="python3").kernel_spec.metadata, "another kernel's spec changed"

@@ -10,13 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograde.course import Course
 from autograde.isolation import sandbox
-from autograde.isolation.forked_kernels import ForkingKernelManager, SandboxedKernelManager
-from helpers import ROOT
+from helpers import ROOT, fork_provisioned_client
 
 ABI = sandbox.landlock_abi()
 
@@ -264,11 +262,12 @@ running.kill()
     assert result.stdout.split() == ["True", "1", "False", "True", "True"], result.stderr
 
 
-def run(tmp_path, policy, manager, *sources):
-    """Runs cells in a new kernel under ``policy``; returns what each cell printed (or its error)."""
+def run(tmp_path, policy, fork, *sources):
+    """Runs cells in a new kernel (forked from the preloaded server if ``fork``) under ``policy``; returns what each
+    cell printed (or its error)."""
     notebook = new_notebook(cells=[new_code_cell(s) for s in sources])
-    client = NotebookClient(notebook, kernel_name="python3", timeout=120, kernel_manager_class=manager, allow_errors=True,
-                            resources={"metadata": {"path": str(tmp_path / "work")}})
+    client = fork_provisioned_client(notebook, fork, kernel_name="python3", timeout=120, allow_errors=True,
+                                     resources={"metadata": {"path": str(tmp_path / "work")}})
     client.execute(env={**os.environ, sandbox.VARIABLE: policy.to_json()})
     return ["".join(_shown(o) for o in cell.outputs).strip() for cell in notebook.cells]
 
@@ -307,7 +306,7 @@ def test_a_forked_kernel_runs_tensorflow_in_its_sandbox(tmp_path, job):
     policy, folders = job
     escaped = tmp_path / "escaped"
     outputs = run(
-        tmp_path, policy, ForkingKernelManager,
+        tmp_path, policy, True,
         "import sys; print('tensorflow' in sys.modules)",  # forked from the preloaded server
         LSTM,
         "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()",
@@ -333,7 +332,7 @@ def test_a_forked_kernel_runs_tensorflow_in_its_sandbox(tmp_path, job):
     assert outputs[5] == "[] False"
     time.sleep(2)
     assert not escaped.exists(), "the forkserver forked an unsandboxed process for a kernel"
-    assert run(tmp_path, policy, ForkingKernelManager, "print(1 + 1)") == ["2"], "the forkserver stopped serving the grader"
+    assert run(tmp_path, policy, True, "print(1 + 1)") == ["2"], "the forkserver stopped serving the grader"
 
 
 @pytest.mark.notebook
@@ -342,7 +341,7 @@ def test_a_forked_kernel_runs_tensorflow_in_its_sandbox(tmp_path, job):
 def test_a_kernel_started_the_usual_way_is_sandboxed_too(tmp_path, job):
     policy, folders = job
     outputs = run(
-        tmp_path, policy, SandboxedKernelManager,
+        tmp_path, policy, False,
         "import sys; print('tensorflow' in sys.modules)",
         LSTM,
         "from music21 import converter\ntune = 'X:1\\nT:t\\nM:4/4\\nL:1/4\\nK:C\\nCDEF|'\n"

@@ -1,7 +1,10 @@
 """refuse_delegation recognises a forbidden function by its code, however the student reaches it, and only inside the watch."""
+import ast
+import fnmatch
 import importlib.util
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +14,7 @@ from tensorflow import clip_by_global_norm as imported_early  # an alias taken b
 from course_utils import metrics, text
 from course_utils.checks import CheckFailed
 from course_utils.checks import lab1, lab2, lab3
-from course_utils.checks.delegation import DelegationRefused, Exercise, Forbidden, refuse_delegation, refusing_delegation
+from course_utils.checks.delegation import DelegationRefused, Exercise, Forbidden, defining_file, refuse_delegation, refusing_delegation
 from course_utils.vocab import Vocabulary
 from helpers import ROOT
 
@@ -185,6 +188,55 @@ def test_a_function_of_the_same_name_in_another_file_is_allowed(tmp_path, relati
     student_module = load_file_as_module(path, f"student_{path.parent.name}_metrics")
     with refuse_delegation(lab3.MACRO_RECALL):
         assert student_module.per_class_recall([0], [0]) == 1.0
+
+
+def test_a_librarys_file_is_found_from_its_public_object_wherever_the_library_keeps_it(tmp_path, monkeypatch):
+    for release, private in (("1.0", "fakelib/_impl/cells.py"), ("2.0", "fakelib/_src/layers/cells.py")):  # 2.0 moved it
+        root = tmp_path / release
+        (root / private).parent.mkdir(parents=True)
+        (root / private).write_text("class Cell:\n    def call(self):\n        return 1\n")
+        for folder in (root / private).parents[:-1]:
+            (folder / "__init__.py").touch()
+        module = private.removesuffix(".py").replace("/", ".")
+        (root / "fakelib" / "__init__.py").write_text(f"from {module} import Cell\n")  # the public name: fakelib.Cell
+        monkeypatch.syspath_prepend(str(root))
+        for name in [name for name in sys.modules if name.split(".")[0] == "fakelib"]:
+            monkeypatch.delitem(sys.modules, name)
+        assert defining_file("fakelib.Cell") == private
+        forbidden = Forbidden.defined_with("fakelib.Cell", "fakelib.Cell", "Cell.call")
+        exercise = Exercise("MyCell", hint="write it yourself", forbidden=(forbidden,))
+        with pytest.raises(DelegationRefused, match="^MyCell calls fakelib.Cell"):
+            with refuse_delegation(exercise):
+                importlib.import_module("fakelib").Cell().call()
+
+
+def _qualnames(path):
+    """The qualified names of the functions and classes a Python file defines."""
+    names = []
+
+    def visit(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.append(prefix + child.name)
+                visit(child, prefix + child.name + ("." if isinstance(child, ast.ClassDef) else ".<locals>."))
+
+    visit(ast.parse(path.read_text()), "")
+    return names
+
+
+def test_every_forbidden_keras_function_is_where_the_checks_look():
+    """Where a public object leads to Keras's file, the checks follow Keras; the rest name private files, which a new
+    Keras may move: then this fails, naming them."""
+    import keras
+    from course_utils.checks import lab4
+
+    site = Path(keras.__file__).parents[1]
+    keras_forbidden = {f for module in (lab1, lab2, lab3, lab4) for exercise in vars(module).values()
+                       if isinstance(exercise, Exercise) for f in exercise.forbidden if f.path.startswith("keras/")}
+    assert len(keras_forbidden) >= 10
+    missing = [f"{f.path}: {f.qualname}" for f in keras_forbidden
+               if not (site / f.path).is_file() or not fnmatch.filter(_qualnames(site / f.path), f.qualname)]
+    assert not missing, f"keras {keras.__version__} no longer defines these where the checks look: {missing}"
 
 
 def test_a_qualname_pattern_matches_every_method_of_a_class():
