@@ -1,6 +1,6 @@
 """What several test files share; fixtures are in conftest.py. Test files import from here, never from each other.
 
-- ``ROOT``, the repository;
+- ``ROOT``, the repository, and ``TWEETS_DIR``, the tweets beside it;
 - the labs' reference code and checks as the grader runs them (:func:`solution_namespace`, :func:`judged`,
   :func:`fails_with`);
 - a grading output folder made up for the report's tests (:func:`make_grading_folder`);
@@ -23,6 +23,7 @@ from autograde.course import OutputFolder
 from autograde.grading.rows import Answer, Found, GradeResult, Row, Status, TestScore, save_result, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
+TWEETS_DIR = ROOT.parent / "shared" / "data" / "tweets"  # the tweets Lab 3 reads, beside the repository (never in it)
 
 
 # --- the labs' reference code and checks -------------------------------------------------------------------------

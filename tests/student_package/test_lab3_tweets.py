@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from course_utils import tweets
-from conftest import TWEETS_DIR
 from course_utils.tweets import TweetDataError
+from helpers import TWEETS_DIR
 
 MAPPING = "0\tnegative\n1\tneutral\n2\tpositive\n"
 
