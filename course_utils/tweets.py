@@ -7,24 +7,46 @@ official TweetEval sentiment files downloaded once into a user cache folder
 (``$XDG_CACHE_HOME/rnn-course/tweeteval-sentiment``, by default under ``~/.cache``) from
 ``$TWEETS_URL`` (by default TweetEval's GitHub repository; a mirror works too).
 
-Only the standard library is used, so ``import course_utils.tweets`` stays light.
+The download is of one commit of TweetEval's repository, :data:`TWEETEVAL_COMMIT`, so every student gets the same
+tweets, and each file is verified by its git blob id at that commit (:data:`TWEETEVAL_BLOBS`, the ids
+``git ls-tree -l COMMIT datasets/sentiment/`` lists, which anyone can check). The blob id, not a sha256 passed to
+``keras.utils.get_file``, because it is known for all seven files (the sha256 of ``train_text.txt`` is not recorded
+here) and one rule for every file is simpler to trust than two. A folder of one's own (``data_dir``, ``TWEETS_DIR``) is
+never checked against these ids: it may hold other tweets in the same format.
+
+Reading a folder needs numpy only; Keras is imported when a download is needed.
 """
+import hashlib
 import os
 import shutil
+import socket
 import tempfile
-import urllib.error
-import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from course_utils.startup_noise import quiet_tensorflow_start
+
 SPLITS = ("train", "val", "test")
 REQUIRED_SPLITS = ("train", "val")  # Lab 3 reports on test only when the folder has it
-TWEETEVAL_URL = "https://raw.githubusercontent.com/cardiffnlp/tweeteval/main/datasets/sentiment/"
-FILES = ["mapping.txt"] + [f"{split}_{kind}.txt" for split in SPLITS for kind in ("text", "labels")]
+TWEETEVAL_COMMIT = "4fbd22cd78421f05b1ecdb4fc5725bc7a7bd8f66"  # the sentiment files last changed in 3eb5e91d
+TWEETEVAL_URL = f"https://raw.githubusercontent.com/cardiffnlp/tweeteval/{TWEETEVAL_COMMIT}/datasets/sentiment/"
+# Each file's git blob id at TWEETEVAL_COMMIT: sha1 of b"blob <size>\0" + its bytes.
+TWEETEVAL_BLOBS = {
+    "mapping.txt": "e98272f57db16af409fee64d9efccf5116e1ec27",
+    "train_text.txt": "a2c955f25c9c75a51680b5ce8e75e6c63ca835e1",
+    "train_labels.txt": "d0d28cb9b5a64abecfe97c06c826f70305556e9a",
+    "val_text.txt": "b608664639361a9f8da99a882472af44f0330c89",
+    "val_labels.txt": "fd86539deb0d094782a1efed6dd06416fac75566",
+    "test_text.txt": "95fe0b5fdfaba658fca9e4d85ab9e5224bc67bbe",
+    "test_labels.txt": "e3cf7395a85ad38caf6b53cfdeeefd7fbf2dcc48",
+}
+FILES = list(TWEETEVAL_BLOBS)
+DOWNLOAD_TIMEOUT_S = 30  # seconds without a byte from the server before a download fails
 HOW_TO_PROVIDE = (
-    "set the environment variable TWEETS_DIR to a folder of TweetEval sentiment files ({split}_text.txt, "
-    "{split}_labels.txt, mapping.txt), or connect to the internet so they can be downloaded"
+    "set the environment variable TWEETS_DIR to a folder of TweetEval sentiment files (mapping.txt, and SPLIT_text.txt "
+    "and SPLIT_labels.txt for SPLIT train, val and test), or connect to the internet so they can be downloaded"
 )
 
 
@@ -66,31 +88,66 @@ def cache_dir():
 
 
 def download_tweeteval(dest, base_url=None):
-    """Downloads the TweetEval sentiment files into ``dest``, checks them, and returns ``dest``.
+    """Downloads the TweetEval sentiment files of :data:`TWEETEVAL_COMMIT` into ``dest``, verifies each, and returns
+    ``dest``.
 
-    Files go to a temporary folder first and are moved into place only once every split
-    checks out, so an interrupted download is never mistaken for the data.
+    ``keras.utils.get_file`` fetches the files into a temporary folder beside ``dest``, which is moved into place only
+    once every file's git blob id is the one :data:`TWEETEVAL_BLOBS` gives, so an interrupted or altered download is
+    never mistaken for the data.
+
+    Args:
+        dest: the folder to fill (replaced if it exists).
+        base_url: where the files are, ending in ``/``: by default ``$TWEETS_URL`` (a mirror must serve the same
+            files), else :data:`TWEETEVAL_URL`.
+
+    Raises:
+        TweetDataError: a file could not be downloaded, or is not the commit's; nothing is left in ``dest``.
     """
+    with quiet_tensorflow_start():  # here: reading a folder of tweets needs no TensorFlow
+        import keras
+
     base_url = base_url or os.environ.get("TWEETS_URL") or TWEETEVAL_URL
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".download-"))
     try:
-        for name in FILES:
+        for name, expected in TWEETEVAL_BLOBS.items():
+            url = base_url + name
             try:
-                with urllib.request.urlopen(base_url + name, timeout=30) as response:
-                    (tmp / name).write_bytes(response.read())
-            except (urllib.error.URLError, OSError) as error:
-                raise TweetDataError(f"the tweets are not here and could not be downloaded ({base_url + name}: {error}); "
+                with _socket_timeout(DOWNLOAD_TIMEOUT_S):  # get_file takes none; a stalled server would hang the lab
+                    path = keras.utils.get_file(name, url, cache_dir=tmp.parent, cache_subdir=tmp.name)
+            except Exception as error:  # noqa: BLE001: get_file raises a bare Exception for network and HTTP errors
+                raise TweetDataError(f"the tweets are not here and could not be downloaded ({url}: {error}); "
                                      f"{HOW_TO_PROVIDE}") from error
-        for split in SPLITS:
-            load_split(split, tmp)  # raises on mismatched line counts or unknown labels
+            found = git_blob_id(path)
+            if found != expected:
+                raise TweetDataError(
+                    f"{url} is not TweetEval's {name}: its git blob id is {found}, the file at commit "
+                    f"{TWEETEVAL_COMMIT[:8]} has {expected}. The download was cut short or altered, or the address "
+                    f"serves other files; nothing was kept, so running again retries. {HOW_TO_PROVIDE}")
         if dest.exists():
             shutil.rmtree(dest)
         tmp.rename(dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+@contextmanager
+def _socket_timeout(seconds):
+    """socket's default timeout set to ``seconds`` for the block (urllib, under ``get_file``, reads it), then put back."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def git_blob_id(path):
+    """The id git gives the file at ``path`` (``git hash-object PATH``): the sha1 of ``b"blob <size>\\0"`` and its bytes."""
+    data = Path(path).read_bytes()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def label_names(path=None):

@@ -4,11 +4,9 @@ import os
 import pytest
 
 from autograde.course import Course
-from helpers import ROOT
+from helpers import ROOT, TWEETS_DIR
 
-# Data the labs read, kept beside the repository (never in it); notebook kernels inherit the environment.
-TWEETS_DIR = ROOT.parent / "shared" / "data" / "tweets"
-if TWEETS_DIR.is_dir():
+if TWEETS_DIR.is_dir():  # notebook kernels inherit the environment
     os.environ.setdefault("TWEETS_DIR", str(TWEETS_DIR))
 
 

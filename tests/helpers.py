@@ -1,22 +1,18 @@
 """What several test files share; fixtures are in conftest.py. Test files import from here, never from each other.
 
-- ``ROOT``, the repository;
+- ``ROOT``, the repository, and ``TWEETS_DIR``, the tweets beside it;
 - the labs' reference code and checks as the grader runs them (:func:`solution_namespace`, :func:`judged`,
   :func:`fails_with`);
 - a grading output folder made up for the report's tests (:func:`make_grading_folder`);
 - headless Chromium, to open the pages the grader writes (:func:`open_in_chromium`);
 - a notebook client whose kernel the grader's provisioner starts (:func:`fork_provisioned_client`).
 """
-import asyncio
 import copy
+import dataclasses
 import json
 import linecache
 import os
 import shutil
-import subprocess
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -28,6 +24,7 @@ from autograde.course import OutputFolder
 from autograde.grading.rows import Answer, Found, GradeResult, Row, Status, TestScore, save_result, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
+TWEETS_DIR = ROOT.parent / "shared" / "data" / "tweets"  # the tweets Lab 3 reads, beside the repository (never in it)
 
 
 # --- the labs' reference code and checks -------------------------------------------------------------------------
@@ -189,103 +186,57 @@ def make_grading_folder(course, out):
     return rows
 
 
-# --- headless Chromium --------------------------------------------------------------------------------------------
+# --- headless Chromium, driven by Playwright (the system's Chromium: Playwright's own browsers are never needed) ---
 
 CHROMIUM = next((path for path in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
                  if path and os.access(path, os.X_OK)), None)
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed: apt-get install chromium")
 PNG = "data:image/png;base64,iVBORw0KGgo"  # a PNG file's signature, in base64
-SETTLE_SECONDS = 1.0  # after the load event, for late errors (a script that failed to load, a timer)
+LOAD_TIMEOUT_MS = 30_000
+SETTLE_MS = 1_000  # after the load event, for late errors (a script that failed to load, a timer)
 # What the page shows once loaded: its text, its images as the browser decoded them, MathJax's output.
-PAGE_STATE = """JSON.stringify({
+PAGE_STATE = """() => ({
     text: document.body.innerText,
     images: Array.from(document.images).map(i => ({src: i.getAttribute("src").slice(0, 40), complete: i.complete, width: i.naturalWidth})),
     mathjax: document.querySelectorAll(".MathJax, .MathJax_CHTML, mjx-container").length,
 })"""
 
 
-class Page:
-    """What happened while Chromium opened a file: errors, requests, dialogs, and the page's state."""
+@dataclasses.dataclass
+class PageVisit:
+    """What happened while Chromium opened a file, and what the page then showed."""
 
-    def __init__(self):
-        self.exceptions, self.console_errors, self.log_errors, self.requests, self.dialogs = [], [], [], [], []
-        self.state = {}
+    exceptions: list = dataclasses.field(default_factory=list)  # uncaught JavaScript errors ("$ is not defined")
+    # (text, url) of console messages of level error: the page's console.error calls and the browser's own reports
+    # ("Failed to load resource", at the url of what failed)
+    console_errors: list = dataclasses.field(default_factory=list)
+    requests: list = dataclasses.field(default_factory=list)
+    failed_requests: dict = dataclasses.field(default_factory=dict)  # {url: why}
+    dialogs: list = dataclasses.field(default_factory=list)  # alert(), confirm()... messages, each accepted
+    state: dict = dataclasses.field(default_factory=dict)  # PAGE_STATE
 
 
-async def _open(websocket_url, url):
-    from tornado.websocket import websocket_connect
+def open_in_chromium(path):
+    """Opens ``path`` in headless Chromium; returns a :class:`PageVisit`."""
+    from playwright.sync_api import sync_playwright  # here: every test imports this module, few open a browser
 
-    connection = await websocket_connect(websocket_url, max_message_size=1 << 30)
-    page, ids, replies = Page(), iter(range(1, 1 << 30)), {}
-
-    async def call(method, **params):
-        number = next(ids)
-        connection.write_message(json.dumps({"id": number, "method": method, "params": params}))
-        while number not in replies:
-            await read()
-        return replies.pop(number)
-
-    async def read():
-        message = json.loads(await connection.read_message())
-        if "id" in message:
-            replies[message["id"]] = message.get("result", message.get("error"))
-            return
-        method, params = message.get("method"), message.get("params", {})
-        if method == "Runtime.exceptionThrown":
-            details = params["exceptionDetails"]
-            page.exceptions.append(details.get("exception", {}).get("description") or details.get("text"))
-        elif method == "Runtime.consoleAPICalled" and params["type"] in ("error", "assert"):
-            page.console_errors.append(" ".join(str(a.get("value", a.get("description"))) for a in params["args"]))
-        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
-            page.log_errors.append((params["entry"]["source"], params["entry"]["text"]))
-        elif method == "Network.requestWillBeSent":
-            page.requests.append(params["request"]["url"])
-        elif method == "Page.javascriptDialogOpening":
-            page.dialogs.append(params["message"])
-            await call("Page.handleJavaScriptDialog", accept=True)
-        elif method == "Page.loadEventFired":
-            page.loaded = True
-
-    for domain in ("Runtime", "Log", "Network", "Page"):
-        await call(f"{domain}.enable")
-    page.loaded = False
-    await call("Page.navigate", url=url)
-    deadline = time.monotonic() + 30
-    while not page.loaded and time.monotonic() < deadline:
-        await asyncio.wait_for(read(), timeout=deadline - time.monotonic())
-    settle = time.monotonic() + SETTLE_SECONDS
-    while time.monotonic() < settle:
+    visit = PageVisit()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--disable-gpu"])
         try:
-            await asyncio.wait_for(read(), timeout=settle - time.monotonic())
-        except asyncio.TimeoutError:
-            break
-    result = await call("Runtime.evaluate", expression=PAGE_STATE, returnByValue=True)
-    page.state = json.loads(result["result"]["value"])
-    connection.close()
-    return page
-
-
-def open_in_chromium(path, tmp_path):
-    """Opens ``path`` in headless Chromium; returns a :class:`Page`."""
-    profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=tmp_path))  # a new one: an old DevToolsActivePort would mislead
-    browser = subprocess.Popen([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                                "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        port_file, deadline = profile / "DevToolsActivePort", time.monotonic() + 30
-        while not port_file.exists() or "/devtools/browser/" not in port_file.read_text():  # written in full
-            assert browser.poll() is None and time.monotonic() < deadline, "chromium did not start"
-            time.sleep(0.1)
-        port = port_file.read_text().split()[0]
-        targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10))
-        target = next(t for t in targets if t["type"] == "page")
-        return asyncio.run(_open(target["webSocketDebuggerUrl"], path.resolve().as_uri()))
-    finally:
-        browser.terminate()
-        try:
-            browser.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            browser.kill()
+            page = browser.new_page()
+            page.on("pageerror", lambda error: visit.exceptions.append(str(error)))
+            page.on("console", lambda message: visit.console_errors.append((message.text, message.location["url"]))
+                    if message.type in ("error", "assert") else None)
+            page.on("request", lambda request: visit.requests.append(request.url))
+            page.on("requestfailed", lambda request: visit.failed_requests.update({request.url: request.failure}))
+            page.on("dialog", lambda dialog: (visit.dialogs.append(dialog.message), dialog.accept()))
+            page.goto(path.resolve().as_uri(), wait_until="load", timeout=LOAD_TIMEOUT_MS)
+            page.wait_for_timeout(SETTLE_MS)
+            visit.state = page.evaluate(PAGE_STATE)
+        finally:
+            browser.close()
+    return visit
 
 
 # --- kernels as the grader starts them ----------------------------------------------------------------------------

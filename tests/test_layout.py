@@ -1,5 +1,6 @@
 """The layout of autograde/: its modules import one another without cycles (read with ast, nothing is imported)."""
 import ast
+import importlib.util
 
 from helpers import ROOT
 
@@ -26,12 +27,13 @@ def imported(path, known):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:  # relative: from the module's own package, up level - 1
-                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, *filter(None, [node.module])])
-            names |= {f"{base}.{alias.name}" for alias in node.names}  # a module, or a name in module base
+            names |= {f"{imported_from(node, package)}.{alias.name}" for alias in node.names}  # a module, or a name in it
     return {_module(name, known) for name in names if name.split(".")[0] == PACKAGE} - {None}
+
+
+def imported_from(node, package):
+    """The absolute name of the module a ``from ... import`` statement in ``package`` imports from."""
+    return importlib.util.resolve_name("." * node.level + (node.module or ""), package)  # as the import system does
 
 
 def _module(name, known):
@@ -75,6 +77,16 @@ def test_the_import_graph_is_read_from_every_kind_of_import():
     assert "autograde.reporting.similarity" in graph["autograde.reporting.report"], "a function-level import"
     assert "autograde.grading.rows" in graph["autograde.reporting.report"], "a module-level from-import"
     assert "autograde.isolation.sandbox" in graph["autograde.grading.worker"], "from a package, import a module"
+
+
+def test_relative_imports_are_read_from_the_importing_package():
+    def source(statement):
+        return imported_from(ast.parse(statement).body[0], "autograde.grading")
+
+    assert source("from autograde.course import Course") == "autograde.course"
+    assert source("from .rows import Status") == "autograde.grading.rows"
+    assert source("from . import rows") == "autograde.grading"
+    assert source("from ..course import Course") == "autograde.course"
 
 
 def test_a_cycle_is_found_and_named():

@@ -11,13 +11,16 @@ import dataclasses
 import json
 import re
 import shutil
-import tomllib
 from pathlib import Path
+
+import jinja2
+import tomlkit
 
 from autograde.authoring.build import generate_labs
 from autograde.course import INSTRUCTOR_PACKAGE, LABS, PYPROJECT, SOLUTIONS, STUDENT_PACKAGE, CourseError
 
 LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "autograde.grading.references")
+TEMPLATES = Path(__file__).resolve().parent / "templates"  # the bundle's README
 REFERENCE_STATEMENTS = 3  # a shorter function (a getter, a one-line formula) is not worth calling a copy
 
 
@@ -87,54 +90,48 @@ def publish_bundle(course, dest, repository=None):
 
 
 RELEASE_VERSION = re.compile(r"\d+\.\d+\.\d+")  # a plain release: tags v1.2.3 and pip versions agree
-VERSION_LINE = re.compile(r"""^version\s*=\s*(["'])[^"']*\1""")
+BUNDLE_NAME = "rnn-course-utils"  # what students pip-install: course_utils alone
+BUNDLE_DESCRIPTION = "Helpers for the recurrent-networks lab notebooks."
 
 
 def set_version(course, version):
     """Writes ``version`` as ``[project] version`` in pyproject.toml (the one place it is kept) and returns the course
-    as it now reads. Badges and install lines of labs built afterwards point at the tag ``v{version}``."""
+    as it now reads. Badges and install lines of labs built afterwards point at the tag ``v{version}``.
+
+    The file is edited with tomlkit, so everything else in it (comments, order, layout) stays as it was.
+    """
     if not isinstance(version, str) or not RELEASE_VERSION.fullmatch(version):
         raise CourseError(f"--version {version!r} is not a release number like 0.2.0 (MAJOR.MINOR.PATCH)")
     path = course.pyproject
-    lines = path.read_text().splitlines(keepends=True)
-    table = None
-    for i, line in enumerate(lines):
-        if line.startswith("["):  # a table header: [project], [tool.course], [[...]]
-            table = line.strip()
-        elif table == "[project]" and VERSION_LINE.match(line):
-            lines[i] = VERSION_LINE.sub(f'version = "{version}"', line, count=1)
-            path.write_text("".join(lines))
-            return dataclasses.replace(course, version=version)
-    raise CourseError(f'{path} has no version = "..." line in its [project] table to set')
+    document = tomlkit.parse(path.read_text())
+    project = document.get("project")
+    if not isinstance(project, dict) or "version" not in project:
+        raise CourseError(f'{path} has no version = "..." in its [project] table to set: add one')
+    project["version"] = version
+    path.write_text(tomlkit.dumps(document))
+    return dataclasses.replace(course, version=version)
 
 
 def bundle_pyproject(course):
-    with open(course.pyproject, "rb") as f:
-        project = tomllib.load(f)["project"]
-    dependencies = ",\n".join(f"    {json.dumps(d)}" for d in project["dependencies"])
-    jupyter = ", ".join(json.dumps(d) for d in project["optional-dependencies"]["jupyter"])
-    return f"""[build-system]
-requires = ["setuptools>=68"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "rnn-course-utils"
-version = "{course.version}"
-description = "Helpers for the recurrent-networks lab notebooks."
-requires-python = "{project['requires-python']}"
-dependencies = [
-{dependencies},
-]
-
-[project.optional-dependencies]
-jupyter = [{jupyter}]
-
-[project.scripts]
-course-check = "course_utils.submission:main"
-
-[tool.setuptools.packages.find]
-include = ["course_utils*"]
-"""
+    """The bundle's pyproject.toml: the course's build system, Python version, student dependencies (their comments
+    kept), ``jupyter`` extra and ``course-check`` command, with ``course_utils`` as the only package."""
+    course_pyproject = tomlkit.parse(course.pyproject.read_text())
+    course_project = course_pyproject["project"]
+    project = tomlkit.table()
+    project.update({
+        "name": BUNDLE_NAME,
+        "version": course.version,
+        "description": BUNDLE_DESCRIPTION,
+        "requires-python": course_project["requires-python"],
+        "dependencies": course_project["dependencies"],
+        "optional-dependencies": {"jupyter": course_project["optional-dependencies"]["jupyter"]},
+        "scripts": {"course-check": course_project["scripts"]["course-check"]},
+    })
+    bundle = tomlkit.document()
+    bundle["build-system"] = course_pyproject["build-system"]
+    bundle["project"] = project
+    bundle["tool"] = {"setuptools": {"packages": {"find": {"include": [f"{STUDENT_PACKAGE}*"]}}}}
+    return tomlkit.dumps(bundle)
 
 
 def lab_title(notebook_path):
@@ -149,34 +146,14 @@ def lab_title(notebook_path):
 
 
 def student_readme(course):
-    rows = "\n".join(
-        f"| [{lab_title(course.solution_notebook(lab))}](labs/{lab}/{lab}.ipynb) "
-        f"| [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({course.colab_url(lab)}) |"
-        for lab in course.labs()
-    )
-    return f"""# Recurrent networks: lab notebooks
+    """The bundle's README.md, from ``autograde/authoring/templates/student_readme.md.j2``: a row per lab (its title
+    and Colab badge) and how to work on a lab, in Colab or locally."""
+    labs = [{"name": lab, "title": lab_title(course.solution_notebook(lab)), "colab_url": course.colab_url(lab)}
+            for lab in course.labs()]
+    return _templates().get_template("student_readme.md.j2").render(labs=labs, package=BUNDLE_NAME, install_url=course.install_url())
 
-Hands-on labs on recurrent neural networks with TensorFlow and Keras.
 
-| Lab | Open |
-|---|---|
-{rows}
-
-## How to work on a lab
-1. Click **Open in Colab** (a CPU runtime is enough), then **File > Save a copy in Drive** so your work is kept.
-2. Run the first cell: in Colab it installs the course helpers (`course_utils`).
-3. Fill in every cell marked `# TODO` and run the test cell below it. A test prints a ✔ line for each thing it checked, or
-   stops with a message that says what is wrong.
-4. When every test passes, run the whole notebook once more from the top (**Runtime > Restart and run all**), then download it
-   (**File > Download > Download .ipynb**) and submit that file.
-
-## Running locally
-```bash
-python3 -m venv .venv && . .venv/bin/activate
-pip install "rnn-course-utils[jupyter] @ {course.install_url()}"
-jupyter lab
-```
-
-Labs save what they train under `artifacts/<lab>/` in the working directory (set `LAB_OUTPUT_DIR` to put them elsewhere).
-`LAB_BUDGET=smoke` runs a lab with tiny data and few steps, for a quick check that everything runs.
-"""
+def _templates():
+    # Markdown, not HTML: nothing to escape. StrictUndefined: a misspelt name fails instead of printing nothing.
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, keep_trailing_newline=True)

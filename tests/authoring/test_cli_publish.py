@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from autograde.authoring.publish import LEAK_MARKERS, publish_bundle, set_version
+from autograde.authoring.publish import LEAK_MARKERS, bundle_pyproject, lab_title, publish_bundle, set_version, student_readme
 from autograde.cli import main
 from autograde.course import Course, CourseError
 
@@ -77,14 +77,52 @@ def test_bundle_installs_with_pip(course, bundle, tmp_path):
 
 
 def test_publish_version_is_written_once_and_links_follow_it(course, tmp_path):
-    (tmp_path / "pyproject.toml").write_text((course.root / "pyproject.toml").read_text())
+    original = (course.root / "pyproject.toml").read_text()
+    (tmp_path / "pyproject.toml").write_text(original)
     local = Course(tmp_path, course.repository, course.version)
     released = set_version(local, "0.3.1")
     assert released.version == "0.3.1" and Course.load(tmp_path).version == "0.3.1"
     assert released.install_url() == "git+https://github.com/rnn-course/rnn-labs@v0.3.1"
     assert "/blob/v0.3.1/labs/lab1_rnns_from_scratch/" in released.colab_url("lab1_rnns_from_scratch")
-    text = (tmp_path / "pyproject.toml").read_text()
-    assert text.count('"0.3.1"') == 1 and 'nbgrader>=0.9.6' in text  # only [project] version changed
+    changed = [(before, after) for before, after in zip(original.splitlines(), (tmp_path / "pyproject.toml").read_text().splitlines(), strict=True)
+               if before != after]
+    assert changed == [(f'version = "{course.version}"', 'version = "0.3.1"')]  # comments and layout kept
+
+
+def test_publish_version_needs_a_version_in_the_project_table(course, tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.other]\nversion = "1.0.0"  # not this one\n')
+    with pytest.raises(CourseError, match=r'no version = "..." in its \[project\] table'):
+        set_version(Course(tmp_path, course.repository, "1.0.0"), "0.3.1")
+    assert 'version = "1.0.0"  # not this one' in (tmp_path / "pyproject.toml").read_text()
+
+
+def test_bundle_pyproject_takes_the_student_side_of_the_course_pyproject(course):
+    text = bundle_pyproject(course)
+    bundle, main_project = tomllib.loads(text), tomllib.loads(course.pyproject.read_text())["project"]
+    assert bundle["project"]["name"] == "rnn-course-utils" and bundle["project"]["version"] == course.version
+    assert bundle["project"]["dependencies"] == main_project["dependencies"]
+    assert bundle["project"]["requires-python"] == main_project["requires-python"]
+    assert bundle["project"]["optional-dependencies"] == {"jupyter": main_project["optional-dependencies"]["jupyter"]}
+    assert bundle["project"]["scripts"] == {"course-check": "course_utils.submission:main"}
+    assert bundle["tool"] == {"setuptools": {"packages": {"find": {"include": ["course_utils*"]}}}}
+    assert "# Lab 4's data (course_utils.normalization)" in text  # the dependencies' comments come along
+
+
+def test_student_readme_has_a_row_and_a_badge_per_lab(course):
+    readme = student_readme(course)
+    rows = [line for line in readme.splitlines() if line.startswith("| [")]
+    assert [row.split("](")[0] for row in rows] == [f"| [{lab_title(course.solution_notebook(lab))}" for lab in course.labs()]
+    for row, lab in zip(rows, course.labs()):
+        assert f"(labs/{lab}/{lab}.ipynb)" in row and f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({course.colab_url(lab)}) |" in row
+    assert f'pip install "rnn-course-utils[jupyter] @ {course.install_url()}"' in readme
+    assert readme.endswith("quick check that everything runs.\n") and "{{" not in readme and "{%" not in readme
+
+
+def test_every_template_is_package_data(course):
+    """pip installs only what package-data names: a template left out works here and fails in an installed copy."""
+    patterns = tomllib.loads(course.pyproject.read_text())["tool"]["setuptools"]["package-data"]["autograde"]
+    templates = [path.relative_to(course.instructor_package) for path in course.instructor_package.glob("*/templates/*")]
+    assert templates and [str(t) for t in templates if not any(t.match(pattern) for pattern in patterns)] == []
 
 
 @pytest.mark.parametrize("version", ["0.3", "v0.3.1", "0.3.1rc1", "latest", ""])

@@ -184,7 +184,7 @@ def test_feedback_never_shows_hidden_tests(course, graded):
 
 
 @needs_chromium
-def test_report_and_similarity_pages_open_in_chromium(course, graded, tmp_path):
+def test_report_and_similarity_pages_open_in_chromium(course, graded):
     """`course report` and `course similarity` on the graded examples (issue #12): every section, then no browser errors."""
     from autograde.reporting import report, similarity
 
@@ -197,8 +197,8 @@ def test_report_and_similarity_pages_open_in_chromium(course, graded, tmp_path):
     page_path = report.write_report(course, lab, out)
     assert (out / "similarity.html").read_text() == side_by_side, "`course report` writes the same side-by-side page"
 
-    page = open_in_chromium(page_path, tmp_path)
-    assert page.exceptions == [] and page.console_errors == [] and page.log_errors == [] and page.dialogs == []
+    page = open_in_chromium(page_path)
+    assert page.exceptions == [] and page.console_errors == [] and page.failed_requests == {} and page.dialogs == []
     assert all(url.startswith(("file:", "data:")) for url in page.requests), page.requests
     images = page.state["images"]
     assert len(images) == 3 and all(i["src"].startswith(PNG) and i["complete"] and i["width"] > 100 for i in images), images
@@ -222,8 +222,8 @@ def test_report_and_similarity_pages_open_in_chromium(course, graded, tmp_path):
             assert name in review, name
     assert f"{compared} submissions compared" in text and "full-marks\tstripped-metadata\t" in text
 
-    page = open_in_chromium(out / "similarity.html", tmp_path)
-    assert page.exceptions == [] and page.console_errors == [] and page.log_errors == [] and page.dialogs == []
+    page = open_in_chromium(out / "similarity.html")
+    assert page.exceptions == [] and page.console_errors == [] and page.failed_requests == {} and page.dialogs == []
     assert all(url.startswith(("file:", "data:")) for url in page.requests), page.requests
     assert f"{compared} submissions compared" in page.state["text"]
     assert "\nfull-marks and stripped-metadata\n" in page.state["text"]

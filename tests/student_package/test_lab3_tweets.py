@@ -1,17 +1,21 @@
-"""The tweet loader: a data folder, the download into the cache (served locally), missing splits, malformed files.
+"""The tweet loader: a data folder, the download into the cache (served locally, each file verified), missing splits,
+malformed files.
 
 Every tweet here is synthetic: no real tweet is committed to the project.
 """
 import functools
 import http.server
 import socket
+import subprocess
 import threading
+import time
 
 import numpy as np
 import pytest
 
 from course_utils import tweets
 from course_utils.tweets import TweetDataError
+from helpers import TWEETS_DIR
 
 MAPPING = "0\tnegative\n1\tneutral\n2\tpositive\n"
 
@@ -87,12 +91,18 @@ def test_a_tweet_holding_a_unicode_line_separator_stays_one_tweet(tmp_path):
     assert tweets.load_split("val", folder)[0] == ["first\u2028still first", "second"]
 
 
+def git_hash_object(path):
+    return subprocess.run(["git", "hash-object", str(path)], capture_output=True, text=True, check=True).stdout.strip()
+
+
 @pytest.fixture
-def tweeteval_server(tmp_path):
-    """A local HTTP server holding the three TweetEval splits, standing in for GitHub."""
+def tweeteval_server(tmp_path, monkeypatch):
+    """A local HTTP server holding the three TweetEval splits, standing in for GitHub; the files it serves are the
+    ones the loader expects (their git blob ids replace TweetEval's)."""
     remote = tmp_path / "remote"
     for split, count in (("train", 20), ("val", 6), ("test", 9)):
         write_split(remote, split, *synthetic_tweets(count, seed=count))
+    monkeypatch.setattr(tweets, "TWEETEVAL_BLOBS", {name: git_hash_object(remote / name) for name in tweets.FILES})
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(remote))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -113,14 +123,37 @@ def test_download_once_into_the_cache_then_reuse(tweeteval_server, no_data_confi
     assert tweets.load_split("val")[0] == synthetic_tweets(6, seed=6)[0]
 
 
-def test_a_malformed_download_is_refused_and_not_cached(tweeteval_server, no_data_configured, monkeypatch):
+def test_the_download_address_can_be_set(tweeteval_server, no_data_configured, monkeypatch):
     remote, url = tweeteval_server
-    (remote / "train_labels.txt").write_text("0\n" * 21)
+    monkeypatch.setenv("TWEETS_URL", url)  # e.g. a mirror
+    assert tweets.load_split("val")[0] == synthetic_tweets(6, seed=6)[0]
+    assert tweets.data_dir() == no_data_configured
+
+
+def assert_nothing_cached(cache):
+    assert not cache.exists()
+    assert [p.name for p in cache.parent.iterdir()] == []  # no half-written download left behind
+
+
+def test_a_corrupted_file_is_refused_and_nothing_is_cached(tweeteval_server, no_data_configured, monkeypatch):
+    remote, url = tweeteval_server
+    (remote / "train_labels.txt").write_text("0\n" * 21)  # not the file whose id the loader knows
+    corrupted = git_hash_object(remote / "train_labels.txt")
     monkeypatch.setattr(tweets, "TWEETEVAL_URL", url)
-    with pytest.raises(TweetDataError, match="train_labels.txt has 21 labels but train_text.txt has 20 tweets"):
+    expected = tweets.TWEETEVAL_BLOBS["train_labels.txt"]
+    with pytest.raises(TweetDataError, match=rf"{url}train_labels.txt is not TweetEval's train_labels.txt: its git blob id "
+                                             rf"is {corrupted}, the file at commit 4fbd22cd has {expected}.*nothing was kept"):
         tweets.load_split("val")
-    assert not no_data_configured.exists()
-    assert [p.name for p in no_data_configured.parent.iterdir()] == []  # no half-written download left behind
+    assert_nothing_cached(no_data_configured)
+
+
+def test_a_file_missing_from_the_server_is_refused_and_nothing_is_cached(tweeteval_server, no_data_configured, monkeypatch):
+    remote, url = tweeteval_server
+    (remote / "test_labels.txt").unlink()
+    monkeypatch.setattr(tweets, "TWEETEVAL_URL", url)
+    with pytest.raises(TweetDataError, match=rf"could not be downloaded \({url}test_labels.txt: .*404.*set the environment variable TWEETS_DIR"):
+        tweets.load_split("val")
+    assert_nothing_cached(no_data_configured)
 
 
 def test_without_data_or_network_it_fails_at_once_saying_how_to_provide_data(no_data_configured, monkeypatch):
@@ -130,6 +163,36 @@ def test_without_data_or_network_it_fails_at_once_saying_how_to_provide_data(no_
     monkeypatch.setattr(tweets, "TWEETEVAL_URL", f"http://127.0.0.1:{port}/")
     with pytest.raises(TweetDataError, match="could not be downloaded .*set the environment variable TWEETS_DIR"):
         tweets.load_split("train")
+    assert_nothing_cached(no_data_configured)
+
+
+def test_a_server_that_never_answers_fails_the_download_after_its_timeout(no_data_configured, monkeypatch):
+    with socket.socket() as silent:  # accepts the connection (the backlog does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        monkeypatch.setattr(tweets, "TWEETEVAL_URL", f"http://127.0.0.1:{silent.getsockname()[1]}/")
+        monkeypatch.setattr(tweets, "DOWNLOAD_TIMEOUT_S", 1)
+        started = time.monotonic()
+        with pytest.raises(TweetDataError, match="could not be downloaded .*timed out"):
+            tweets.load_split("train")
+    assert time.monotonic() - started < 30
+    assert socket.getdefaulttimeout() is None  # put back
+    assert_nothing_cached(no_data_configured)
+
+
+def test_the_download_is_of_one_commit_and_its_files_are_known_by_their_git_ids(tmp_path):
+    assert tweets.TWEETEVAL_URL == f"https://raw.githubusercontent.com/cardiffnlp/tweeteval/{tweets.TWEETEVAL_COMMIT}/datasets/sentiment/"
+    assert sorted(tweets.FILES) == sorted(["mapping.txt", *(f"{split}_{kind}.txt" for split in tweets.SPLITS for kind in ("text", "labels"))])
+    sample = tmp_path / "tweets.txt"
+    sample.write_bytes("caf\u00e9 \U0001f600\n\u2028\x00".encode())
+    assert tweets.git_blob_id(sample) == git_hash_object(sample)
+
+
+@pytest.mark.skipif(not TWEETS_DIR.is_dir(), reason=f"no {TWEETS_DIR}")
+def test_the_known_ids_are_those_of_tweeteval_files():
+    """The shared data's validation split and mapping are TweetEval's, unchanged (its README says so)."""
+    for name in ("mapping.txt", "val_text.txt", "val_labels.txt"):
+        assert tweets.git_blob_id(TWEETS_DIR / name) == tweets.TWEETEVAL_BLOBS[name], name
 
 
 def test_the_download_address_can_be_set(tweeteval_server, no_data_configured, monkeypatch):
