@@ -211,4 +211,7 @@ class Check:
         passed(self.compare(observed, expected, **params))
 
     def __repr__(self) -> str:
-        return f"<check {self.lab}.{self.__name__}{self.signature}>"
+        # The call as a test cell writes it, names and defaults: the annotations (in help()) would crowd it.
+        call = self.signature.replace(parameters=[p.replace(annotation=p.empty) for p in self.signature.parameters.values()],
+                                      return_annotation=inspect.Signature.empty)
+        return f"<check {self.lab}.{self.__name__}{call}>"
