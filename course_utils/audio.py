@@ -4,11 +4,20 @@ Everything is Python: no system packages (abcmidi, timidity, fluidsynth), so it 
 in local Jupyter and headless. pretty_midi's ``synthesize`` adds up one enveloped oscillator per note,
 which is plain but enough to hear a melody.
 """
+from __future__ import annotations
+
+import os
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from IPython.display import Audio
+    from matplotlib.axes import Axes
+    from music21 import stream
 
 SAMPLE_RATE = 22050
 
@@ -18,7 +27,7 @@ def _organ_wave(phase):
     return (np.sin(phase) + 0.3 * np.sin(2 * phase) + 0.1 * np.sin(3 * phase)) / 1.4
 
 
-def parse_valid_tune(tune):
+def parse_valid_tune(tune: str) -> stream.Stream:
     """The music21 score of an ABC tune; ``ValueError`` saying why when the tune is not valid music."""
     from course_utils.music import check_tune, describe
 
@@ -28,17 +37,17 @@ def parse_valid_tune(tune):
     return verdict.score
 
 
-def duration_seconds(score):
+def duration_seconds(score: stream.Stream) -> float:
     """How long a music21 score lasts when played, in seconds, from its tempo marks (120 quarters/min by default)."""
     return sum((end - start) * 60.0 / mark.getQuarterBPM() for start, end, mark in score.metronomeMarkBoundaries())
 
 
-def write_midi(score, path):
+def write_midi(score: stream.Stream, path: str | os.PathLike[str]) -> Path:
     """Writes a music21 score as a MIDI file and returns its path."""
     return Path(score.write("midi", fp=str(path)))
 
 
-def synthesize(midi_path, sample_rate=SAMPLE_RATE):
+def synthesize(midi_path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """The waveform of a MIDI file: float32 array (num_samples,) in [-1, 1], as long as the music."""
     import pretty_midi
 
@@ -49,7 +58,7 @@ def synthesize(midi_path, sample_rate=SAMPLE_RATE):
     return (audio / peak * 0.9 if peak > 0 else audio).astype(np.float32)
 
 
-def write_wav(audio, path, sample_rate=SAMPLE_RATE):
+def write_wav(audio: np.ndarray, path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> Path:
     """Writes a mono float waveform in [-1, 1] as a 16-bit WAV file and returns its path."""
     pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
     with wave.open(str(path), "wb") as out:
@@ -70,14 +79,14 @@ class RenderedTune:
     sample_rate: int
     seconds: float
 
-    def player(self):
+    def player(self) -> Audio:
         """An inline audio player for notebooks (Colab and Jupyter)."""
         from IPython.display import Audio
 
         return Audio(self.audio, rate=self.sample_rate)
 
 
-def render_tune(tune, folder, name, sample_rate=SAMPLE_RATE):
+def render_tune(tune: str, folder: str | os.PathLike[str], name: str, sample_rate: int = SAMPLE_RATE) -> RenderedTune:
     """Writes ``folder/name.mid`` and ``folder/name.wav`` for an ABC tune and returns a :class:`RenderedTune`.
 
     Raises ``ValueError`` with the reason when the tune is not valid music (see ``check_tune``).
@@ -91,7 +100,7 @@ def render_tune(tune, folder, name, sample_rate=SAMPLE_RATE):
     return RenderedTune(midi_path, wav_path, audio, sample_rate, len(audio) / sample_rate)
 
 
-def plot_piano_roll(midi_path, ax=None, title=None):
+def plot_piano_roll(midi_path: str | os.PathLike[str], ax: Axes | None = None, title: str | None = None) -> Axes:
     """Draws the notes of a MIDI file as a piano roll (time across, pitch up) and returns the axes."""
     import matplotlib.pyplot as plt
     import pretty_midi

@@ -3,8 +3,16 @@
 Only layers that no exercise asks for live here: a lab's final model uses the student's own
 layers (Lab 3's ``MyAttentionPooling``), which the notebook registers with Keras.
 """
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
 import keras
 from keras import ops
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 @keras.saving.register_keras_serializable(package="course_utils")
@@ -27,17 +35,17 @@ class SkipUnknownWords(keras.layers.Layer):
     >>> SkipUnknownWords()(np.array([[5, 1, 7, 0]]))  # -> [[5, 0, 7, 0]]
     """
 
-    def __init__(self, unknown_id=1, **kwargs):
+    def __init__(self, unknown_id: int = 1, **kwargs: Any):
         super().__init__(**kwargs)
         self.unknown_id = unknown_id
 
-    def call(self, ids):
+    def call(self, ids: tf.Tensor) -> tf.Tensor:
         return ops.where(ops.equal(ids, self.unknown_id), ops.zeros_like(ids), ids)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return input_shape
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "unknown_id": self.unknown_id}
 
 
@@ -68,7 +76,7 @@ class WordDropout(keras.layers.Layer):
     >>> x = keras.layers.Embedding(vocab_size, 64, mask_zero=True)(x)
     """
 
-    def __init__(self, rate, vocab_size, seed=None, **kwargs):
+    def __init__(self, rate: float, vocab_size: int, seed: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         if not 0 <= rate < 1:
             raise ValueError(f"rate should be in [0, 1), got {rate!r}")
@@ -77,7 +85,7 @@ class WordDropout(keras.layers.Layer):
         self.rate, self.vocab_size, self.seed = rate, int(vocab_size), seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
-    def call(self, ids, training=False):
+    def call(self, ids: tf.Tensor, training: bool = False) -> tf.Tensor:
         if not training or self.rate == 0:
             return ids
         # One draw per (sequence, word type), read at each occurrence: the same word is dropped everywhere in the sequence.
@@ -85,10 +93,10 @@ class WordDropout(keras.layers.Layer):
         dropped = ops.take_along_axis(draws, ops.cast(ids, "int32"), axis=1) < self.rate
         return ops.where(dropped, ops.zeros_like(ids), ids)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return input_shape
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate, "vocab_size": self.vocab_size, "seed": self.seed}
 
 
@@ -113,7 +121,7 @@ class NgramFeatures(keras.layers.Layer):
     >>> features = NgramFeatures()([words(texts)])  # (batch, vocabulary - 1)
     """
 
-    def call(self, inputs):
+    def call(self, inputs: list[tf.Tensor | tf.SparseTensor]) -> tf.SparseTensor:
         import tensorflow as tf  # sparse tensors: this layer is for the TensorFlow backend
 
         blocks = []
@@ -126,12 +134,12 @@ class NgramFeatures(keras.layers.Layer):
             blocks.append(tf.SparseTensor(counts.indices, values / tf.gather(norms, rows), counts.dense_shape))
         return tf.sparse.concat(1, blocks, expand_nonconcat_dims=True)
 
-    def compute_output_shape(self, input_shapes):
+    def compute_output_shape(self, input_shapes: list[tuple[int | None, ...]]) -> tuple[int | None, int | None]:
         widths = [shape[-1] for shape in input_shapes]
         return (input_shapes[0][0], None if None in widths else sum(widths) - len(widths))
 
 
-def load_model(path, custom_objects=None):
+def load_model(path: str | os.PathLike[str], custom_objects: dict[str, type] | None = None) -> keras.Model:
     """Loads a model saved by a lab, e.g. Lab 3's ``model.keras`` (raw tweets in, class probabilities out).
 
     Args:

@@ -5,16 +5,25 @@ course's dependencies and each of these is a few lines of numpy. What Lab 3 asks
 to write (the macro recall, balanced class weights) is deliberately not here: nothing a
 student can import is an exercise's answer.
 """
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from numpy.typing import ArrayLike
 
-def confusion_matrix(y_true, y_pred, num_classes):
+
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, num_classes: int) -> np.ndarray:
     """Counts, shape (num_classes, num_classes): row = true class, column = predicted class."""
     y_true, y_pred = np.asarray(y_true, dtype=np.int64).ravel(), np.asarray(y_pred, dtype=np.int64).ravel()
     return np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
-def per_class_recall(y_true, y_pred, num_classes):
+def per_class_recall(y_true: ArrayLike, y_pred: ArrayLike, num_classes: int) -> np.ndarray:
     """Recall of each class: the share of its tweets predicted as it; NaN for a class absent from y_true."""
     matrix = confusion_matrix(y_true, y_pred, num_classes)
     support = matrix.sum(axis=1)
@@ -22,7 +31,8 @@ def per_class_recall(y_true, y_pred, num_classes):
         return np.where(support > 0, np.diag(matrix) / support, np.nan)
 
 
-def plot_confusion_matrix(y_true, y_pred, class_names, ax=None, title=None):
+def plot_confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, class_names: Sequence[str], ax: Axes | None = None,
+                          title: str | None = None) -> Axes:
     """Confusion matrix normalised by row (each row: where that class's tweets went), with the counts."""
     import matplotlib.pyplot as plt
 

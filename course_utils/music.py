@@ -22,11 +22,18 @@ Every tune is normalised the same way, so a model learns one consistent format:
 
 music21 is imported only inside the functions that parse, so ``import course_utils.music`` is cheap.
 """
+from __future__ import annotations
+
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from music21 import stream
 
 COLLECTIONS = ("oneills1850", "essenFolksong", "ryansMammoth")  # music21 corpus folders with ABC tunes
 DEFAULT_COLLECTION = "oneills1850"  # O'Neill's Music of Ireland (1903), "the 1850" for its 1,850 melodies
@@ -36,7 +43,7 @@ FIELD = re.compile(r"^([A-Za-z]):\s*(.*)$")
 BODY_FIELDS_KEPT = ("K", "M", "L")  # inline changes of key, meter and unit length are music
 
 
-def corpus_files(collection=DEFAULT_COLLECTION):
+def corpus_files(collection: str = DEFAULT_COLLECTION) -> list[Path]:
     """The ABC files of one music21 corpus collection, sorted by name."""
     if collection not in COLLECTIONS:
         raise ValueError(f"unknown collection {collection!r}: choose one of {', '.join(COLLECTIONS)}")
@@ -48,7 +55,7 @@ def corpus_files(collection=DEFAULT_COLLECTION):
     return files
 
 
-def split_abc_file(text):
+def split_abc_file(text: str) -> list[str]:
     """The raw tunes of an ABC file: one string per ``X:`` header, file header and blank lines outside."""
     starts = [m.start() for m in re.finditer(r"^X:", text, flags=re.MULTILINE)]
     return [text[a:b].strip() for a, b in zip(starts, starts[1:] + [len(text)])]
@@ -73,7 +80,7 @@ def _clean_body_line(line):
     return re.sub(r"\s+", " ", "".join(parts)).strip()
 
 
-def normalise_tune(raw, titles=False):
+def normalise_tune(raw: str, titles: bool = False) -> str | None:
     """One raw tune (from ``X:`` to the next) in the documented normal form, or ``None`` for a fragment.
 
     Returns ``None`` when the tune has no ``K:`` line or no notes after it.
@@ -116,7 +123,7 @@ NOTE = re.compile(r"(\^\^|__|\^|_|=)?([A-Ga-g])([,']*)")
 ACCIDENTALS = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
 
 
-def key_signature(key):
+def key_signature(key: str) -> int | None:
     """The sharps (> 0) or flats (< 0) of an ABC key such as ``G``, ``F#m``, ``Ador``; ``None`` if not a plain key."""
     match = KEY.match(key.strip())
     if not match:
@@ -150,7 +157,7 @@ def _transpose_note(match, steps, signature):
     return {v: k for k, v in ACCIDENTALS.items()}[relative] + text
 
 
-def transpose_to_plain_key(tune):
+def transpose_to_plain_key(tune: str) -> str:
     """The tune moved to the key of the same mode whose signature has no sharps or flats (D major to C major,
     E minor to A minor, A dorian to D dorian), every note by the same interval; unchanged when its key is not a
     plain key (``K:none``, bagpipe keys) or changes in the middle.
@@ -174,7 +181,8 @@ def transpose_to_plain_key(tune):
     return "\n".join(out)
 
 
-def load_tunes(collection=DEFAULT_COLLECTION, titles=False, transpose=True):
+def load_tunes(collection: str = DEFAULT_COLLECTION, titles: bool = False,
+               transpose: bool = True) -> tuple[list[str], dict[str, int]]:
     """The normalised tunes of a music21 corpus collection, duplicates and fragments removed.
 
     With ``transpose=True`` every tune is also moved to a key without sharps or flats (see
@@ -199,7 +207,7 @@ def load_tunes(collection=DEFAULT_COLLECTION, titles=False, transpose=True):
     return tunes, stats
 
 
-def split_tunes(tunes, validation_fraction=0.1, seed=0):
+def split_tunes(tunes: Sequence[str], validation_fraction: float = 0.1, seed: int = 0) -> tuple[list[str], list[str]]:
     """Splits tunes (not characters) into (train, validation) with a fixed seed; order within each kept."""
     if not 0 < validation_fraction < 1:
         raise ValueError(f"validation_fraction should lie strictly between 0 and 1, got {validation_fraction}")
@@ -210,7 +218,7 @@ def split_tunes(tunes, validation_fraction=0.1, seed=0):
     return train, [t for i, t in enumerate(tunes) if i in validation]
 
 
-def join_tunes(tunes):
+def join_tunes(tunes: Iterable[str]) -> str:
     """One training text: the tunes, each followed by a blank line."""
     return "".join(tune + TUNE_SEPARATOR for tune in tunes)
 
@@ -223,7 +231,7 @@ class Extracted:
     finished: bool
 
 
-def extract_tunes(text):
+def extract_tunes(text: str) -> list[Extracted]:
     """Cuts generated text into tunes: each starts at an ``X:`` line and ends at a blank line or the next ``X:``.
 
     Text before the first ``X:`` is ignored. The last tune is ``finished=False`` when the text ends
@@ -248,10 +256,10 @@ class Verdict:
     valid: bool
     reason: str  # "" when valid
     num_notes: int = 0
-    score: object = None  # the music21 stream when parsing succeeded
+    score: stream.Stream | None = None  # the music21 stream when parsing succeeded
 
 
-def check_tune(tune):
+def check_tune(tune: str) -> Verdict:
     """Judges one ABC tune: valid when it has a ``K:`` and a meter or unit-length line, music21
     parses it without error, and the result has at least one note.
 
@@ -404,7 +412,7 @@ def _bars(tune, score):
     return bars
 
 
-def check_rhythm(tune, score=None):
+def check_rhythm(tune: str, score: stream.Stream | None = None) -> RhythmVerdict:
     """Judges the rhythm of one ABC tune: every full bar lasts exactly what the meter (``M:``) says.
 
     A naive check, every bar as long as the meter, fails most tunes of the corpus, because folk tunes are written with
@@ -472,14 +480,14 @@ def check_rhythm(tune, score=None):
     return RhythmVerdict(not wrong, reason, len(bars), len(wrong))
 
 
-def describe(tune, width=60):
+def describe(tune: str, width: int = 60) -> str:
     """The first line after the header, shortened: how messages name a tune."""
     body = [line for line in tune.splitlines() if not FIELD.match(line)]
     first = body[0] if body else tune.splitlines()[0] if tune else ""
     return repr(first[:width] + ("..." if len(first) > width else ""))
 
 
-def judge_first_tunes(texts, length=None):
+def judge_first_tunes(texts: Iterable[str], length: int | None = None) -> list[tuple[str, Verdict]]:
     """The first tune of each generated text and its :class:`Verdict`: the tune composed from a fresh state.
 
     A text with no ``X:`` line, or whose first tune is unfinished, counts as invalid with that reason;

@@ -16,11 +16,14 @@ Example::
     normalization.make_examples(3, "test", languages=("de",), kinds=("date",), seed=1)
     # [Example(spoken='am dritten mai neunzehnhundertzwölf', written='1912-05-03', language='de', kind='date'), ...]
 """
+from __future__ import annotations
+
 import datetime
 import functools
 import hashlib
 import random
 import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from babel.dates import get_day_names, get_month_names
@@ -53,7 +56,7 @@ class Example(NamedTuple):
     kind: str
 
 
-def standardize_spoken(text):
+def standardize_spoken(text: str) -> str:
     """Lower case, punctuation to spaces, single spaces: what the model reads.
 
     "The twenty-first of November, twenty twenty-six" -> "the twenty first of november twenty twenty six".
@@ -62,7 +65,7 @@ def standardize_spoken(text):
     return " ".join(re.sub(r"[^\w]+|_", " ", text.lower()).split())
 
 
-def written_form(value, kind):
+def written_form(value: datetime.date | int, kind: str) -> str:
     """The written form: ISO ``YYYY-MM-DD`` for a date, the decimal digits for a number."""
     _check_choice("kind", kind, KINDS)
     if kind == "date":
@@ -74,7 +77,7 @@ def written_form(value, kind):
     return str(value)
 
 
-def spoken_forms(value, language, kind):
+def spoken_forms(value: datetime.date | int, language: str, kind: str) -> list[str]:
     """Every surface form of ``value`` in ``language``, standardized, distinct and sorted.
 
     Args:
@@ -90,7 +93,7 @@ def spoken_forms(value, language, kind):
     return list(_forms(value, language, kind))
 
 
-def split_of(value, kind):
+def split_of(value: datetime.date | int, kind: str) -> str:
     """The split that ``value`` belongs to: the same on every run and machine (a SHA-256 of its written form)."""
     written = written_form(value, kind)
     if kind == "number" and value < ALWAYS_TRAINED_BELOW:
@@ -103,7 +106,8 @@ def split_of(value, kind):
     raise AssertionError("the bucket shares add up to 100")
 
 
-def make_examples(n, split="train", languages=LANGUAGES, kinds=KINDS, seed=0):
+def make_examples(n: int, split: str = "train", languages: str | Iterable[str] = LANGUAGES, kinds: str | Iterable[str] = KINDS,
+                  seed: int = 0) -> list[Example]:
     """``n`` examples of ``split``, as many of each (language, kind) pair (within one), in random order.
 
     Args:

@@ -10,8 +10,12 @@ together with the character lookup tables. Loading it needs no Python class from
 
 Inputs are standardised first, as the training data was (lower case, punctuation to spaces).
 """
+from __future__ import annotations
+
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 # Where Lab 4 puts the SavedModel inside its output folder, and the description next to it.
 SAVED_MODEL = "normalizer"
@@ -34,12 +38,12 @@ class Normalizer:
         list of written forms (str), one for each text.
     """
 
-    def __init__(self, saved_model, description):
+    def __init__(self, saved_model: Any, description: dict[str, Any]):
         self._saved_model = saved_model
         self.description = description
         self.beam_widths = tuple(description.get("beam_widths", ()))
 
-    def __call__(self, texts, beam_width=1):
+    def __call__(self, texts: list[str] | tuple[str, ...], beam_width: int = 1) -> list[str]:
         import tensorflow as tf
 
         from course_utils.normalization import standardize_spoken
@@ -59,11 +63,11 @@ class Normalizer:
         decode = getattr(self._saved_model, f"beam_{beam_width}")
         return [decode(tf.constant(text)).numpy().decode("utf-8") for text in texts]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Normalizer(beam_widths={self.beam_widths}, trained_on={self.description.get('trained_on')!r})"
 
 
-def load_normalizer(path):
+def load_normalizer(path: str | os.PathLike[str]) -> Normalizer:
     """Loads the normaliser that Lab 4 saved under ``path``.
 
     Args:

@@ -15,7 +15,7 @@ Example:
 """
 
 
-def normalise(answer):
+def normalise(answer: object) -> str:
     """How answers are compared: case, runs of spaces and a final full stop do not matter (0.5 and "0.5" are alike)."""
     return " ".join(str(answer).rstrip().rstrip(".").split()).lower()
 
@@ -23,7 +23,7 @@ def normalise(answer):
 class Predictions(dict):
     """Your answers to a lab's prediction questions, by question name."""
 
-    def reveal(self, name, measured, why):
+    def reveal(self, name: str, measured: str | float, why: str) -> None:
         """Prints the answer to question ``name`` beside ``measured`` (what this run showed) and ``why``.
 
         Args:

@@ -4,14 +4,18 @@
 steps, for CI and the autograder). Anything a lab trains goes under
 ``artifacts/<lab>/`` in the working directory; ``LAB_OUTPUT_DIR`` replaces ``artifacts``.
 """
+from __future__ import annotations
+
 import os
 import sys
 from pathlib import Path
+from typing import TypeVar
 
 BUDGETS = ("full", "smoke")
+Setting = TypeVar("Setting")  # what by_budget chooses between: a number of epochs, a size...
 
 
-def lab_budget():
+def lab_budget() -> str:
     """Returns the run budget named by ``LAB_BUDGET``: ``"full"`` (default) or ``"smoke"``."""
     budget = os.environ.get("LAB_BUDGET", "").strip().lower() or "full"
     if budget not in BUDGETS:
@@ -22,7 +26,7 @@ def lab_budget():
     return budget
 
 
-def by_budget(full, smoke):
+def by_budget(full: Setting, smoke: Setting) -> Setting:
     """Returns ``full`` or ``smoke`` according to the current budget.
 
     Example:
@@ -31,7 +35,7 @@ def by_budget(full, smoke):
     return smoke if lab_budget() == "smoke" else full
 
 
-def output_dir(lab):
+def output_dir(lab: str) -> Path:
     """Returns (and creates) the folder where lab ``lab`` (e.g. ``"lab1"``) saves what it trains."""
     root = Path(os.environ.get("LAB_OUTPUT_DIR") or "artifacts")
     path = root / lab
@@ -39,6 +43,6 @@ def output_dir(lab):
     return path
 
 
-def in_colab():
+def in_colab() -> bool:
     """True when running inside Google Colab."""
     return "google.colab" in sys.modules

@@ -7,9 +7,19 @@ character. :class:`CharSampler` instead takes the model's own layers apart (embe
 each recurrent layer, the output layer), advances the cells one step at a time with their state
 carried, and runs the whole loop inside one ``tf.function``, for many sequences at once.
 """
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import numpy as np
 import tensorflow as tf
 import keras
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from course_utils.vocab import Vocabulary
 
 
 class CharSampler:
@@ -27,7 +37,7 @@ class CharSampler:
     starting from a zero state.
     """
 
-    def __init__(self, model, sample_fn):
+    def __init__(self, model: keras.Model, sample_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]):
         if not callable(sample_fn):
             raise TypeError(f"sample_fn should be your sampling function sample_next(logits, temperature), got {type(sample_fn).__name__}")
         self.layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
@@ -46,7 +56,7 @@ class CharSampler:
             ],
         )
 
-    def step(self, ids, states):
+    def step(self, ids: tf.Tensor, states: list[list[tf.Tensor]]) -> tuple[tf.Tensor, list[list[tf.Tensor]]]:
         """Advances every layer by one character: ids (batch,) -> logits (batch, vocab), new states."""
         x, new_states, k = ids, [], 0
         for layer in self.layers:
@@ -58,7 +68,7 @@ class CharSampler:
                 x = layer(x)
         return x, new_states
 
-    def zero_states(self, batch):
+    def zero_states(self, batch: int | tf.Tensor) -> list[list[tf.Tensor]]:
         return [[tf.zeros([batch, size]) for size in np.ravel(cell.state_size)] for cell in self.cells]
 
     def _loop(self, start_ids, length, num_samples, temperature):
@@ -73,7 +83,7 @@ class CharSampler:
             logits, states = self.step(ids, states)
         return tf.transpose(generated.stack())
 
-    def __call__(self, start_ids, length, num_samples=1, temperature=1.0):
+    def __call__(self, start_ids: ArrayLike, length: int, num_samples: int = 1, temperature: float = 1.0) -> np.ndarray:
         start_ids = np.asarray(start_ids, dtype=np.int32).reshape(-1)
         if start_ids.size == 0:
             raise ValueError("the start text is empty: give at least one character, e.g. 'X:'")
@@ -88,7 +98,9 @@ class CharSampler:
         ).numpy()
 
 
-def generate_text(model, vocab, start="X:1\n", length=1000, num_samples=1, temperature=1.0, sample_fn=None, sampler=None):
+def generate_text(model: keras.Model, vocab: Vocabulary, start: str = "X:1\n", length: int = 1000, num_samples: int = 1,
+                  temperature: float = 1.0, sample_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
+                  sampler: CharSampler | None = None) -> list[str]:
     """``num_samples`` texts, each ``start`` followed by ``length`` generated characters.
 
     Give the sampling step ``sample_fn`` (your ``sample_next``), or a ``sampler`` (a :class:`CharSampler`)

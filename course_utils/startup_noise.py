@@ -7,11 +7,15 @@ written to STDERR", "oneDNN custom operations are on" and "Could not find cuda d
 stderr here, by their exact text: stderr goes to a file while TensorFlow starts, and every other line is written
 back, in order, so no error is lost.
 """
+from __future__ import annotations
+
 import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import IO
 
 TF_LOG_LEVEL = "3"  # TF_CPP_MIN_LOG_LEVEL unless set: only fatal errors (the labs set the same before importing TF)
 _ABSL_PREFIX = r"[IWE]\d{4} [\d:.]+ +\d+ "  # "I0000 00:00:1796553741.004505   22757 "
@@ -22,14 +26,14 @@ NOISE = re.compile(
 )
 
 
-def is_noise(line):
+def is_noise(line: bytes | str) -> bool:
     """Whether ``line`` (bytes or text) is one of TensorFlow's start-up lines that no setting silences."""
     text = line.decode(errors="replace") if isinstance(line, bytes) else line
     return NOISE.match(text) is not None
 
 
 @contextmanager
-def quiet_tensorflow_start():
+def quiet_tensorflow_start() -> Iterator[None]:
     """For a block that may import TensorFlow in this process: its start-up lines stay off stderr.
 
     Sets ``TF_CPP_MIN_LOG_LEVEL`` (unless it is set: ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything) and sends this
@@ -51,7 +55,7 @@ def quiet_tensorflow_start():
 
 
 @contextmanager
-def child_stderr():
+def child_stderr() -> Iterator[IO[bytes]]:
     """A file to give a child process (a kernel) as its stderr; when the block ends, every line the child wrote there
     but :data:`NOISE` is written to this process's stderr."""
     with tempfile.TemporaryFile() as captured:

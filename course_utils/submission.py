@@ -14,6 +14,8 @@ because of something run earlier and since deleted, an exercise left as a stub, 
 that fails on a fresh run. It runs the lab with ``LAB_BUDGET=smoke`` (quick settings), as
 the grader does. Nothing is sent anywhere.
 """
+from __future__ import annotations
+
 import argparse
 import json
 import os
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from course_utils.startup_noise import TF_LOG_LEVEL, child_stderr
@@ -51,7 +54,7 @@ def _error(output):
     return textwrap.shorten(f"{output['ename']}: {output['evalue']}", width=300, placeholder=" ...")
 
 
-def check_notebook(path=None, cell_timeout=600):
+def check_notebook(path: str | os.PathLike[str] | None = None, cell_timeout: int = 600) -> bool:
     """Runs the notebook at ``path`` (in Colab: the open notebook) and prints a report.
 
     Returns True when it ran top to bottom and every test cell passed.
@@ -126,7 +129,7 @@ def _encrypted_transport():
     return {"transport_encryption": "auto"} if supported else {}
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course-check", description=__doc__.splitlines()[0].strip('"'))
     parser.add_argument("notebook", help="the .ipynb file you are about to submit")
     args = parser.parse_args(argv)

@@ -27,7 +27,7 @@ PUNCTUATION = r"[!\"$%&()*+,\-./:;<=>?\[\\\]^`{|}~]+"
 
 
 @keras.saving.register_keras_serializable(package="course_utils")
-def standardize_tweet(texts):
+def standardize_tweet(texts: tf.Tensor) -> tf.Tensor:
     """Lower-cases tweets and strips punctuation, keeping hashtags, ``@user``, emoticons, ``!`` and ``?``.
 
     URLs are dropped, and HTML entities and escaped quotes become the characters they stand for.

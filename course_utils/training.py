@@ -1,13 +1,23 @@
 """Training helpers for character models: validation loss in nats and bits per character, a live loss plot, checkpoints."""
+from __future__ import annotations
+
 import json
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+if TYPE_CHECKING:
+    import keras
+    from numpy.typing import ArrayLike
 
-def bits_per_char(nats):
+    from course_utils.vocab import Vocabulary
+
+
+def bits_per_char(nats: float) -> float:
     """Converts a loss in nats per character to bits per character."""
     return nats / math.log(2)
 
@@ -28,7 +38,7 @@ class LossEvaluator:
     Call ``evaluator()`` for the current weights of ``model``.
     """
 
-    def __init__(self, model, sequences, batch_size=32):
+    def __init__(self, model: keras.Model, sequences: Iterable[ArrayLike], batch_size: int = 32):
         import tensorflow as tf
 
         sequences = sorted((np.asarray(s) for s in sequences), key=len)  # similar lengths share a batch: less padding
@@ -53,7 +63,7 @@ class LossEvaluator:
 
         self._summed_loss = summed_loss
 
-    def __call__(self):
+    def __call__(self) -> float:
         return sum(float(self._summed_loss(x, y, mask)) for x, y, mask in self.batches) / self.num_predicted
 
 
@@ -63,7 +73,7 @@ class LiveLossPlot:
     ``add(name, step, value)`` records a point; ``show()`` redraws; ``figure`` is the matplotlib figure.
     """
 
-    def __init__(self, title="Loss (nats per character)"):
+    def __init__(self, title: str = "Loss (nats per character)"):
         import matplotlib.pyplot as plt
 
         self.curves = {}
@@ -72,12 +82,12 @@ class LiveLossPlot:
         plt.close(self.figure)  # shown through the display handle below, not again at the end of the cell
         self._handle = None
 
-    def add(self, name, step, value):
+    def add(self, name: str, step: int, value: float) -> None:
         steps, values = self.curves.setdefault(name, ([], []))
         steps.append(step)
         values.append(float(value))
 
-    def show(self):
+    def show(self) -> None:
         from IPython.display import display
 
         self.ax.clear()
@@ -116,7 +126,8 @@ class TrainingCheckpoint:
     >>> first_step = checkpoint.restore(batch_rng, plot)  # 1 on a fresh start
     """
 
-    def __init__(self, folder, model, optimizer, settings):
+    def __init__(self, folder: str | os.PathLike[str], model: keras.Model, optimizer: keras.optimizers.Optimizer,
+                 settings: dict[str, Any]):
         self.folder, self.model, self.optimizer, self.settings = Path(folder), model, optimizer, settings
         self.best_loss, self.best_step, self.seconds = float("inf"), 0, 0.0
 
@@ -125,7 +136,7 @@ class TrainingCheckpoint:
         write(temporary)
         os.replace(temporary, self.folder / name)
 
-    def save(self, step, batch_rng, plot, seconds):
+    def save(self, step: int, batch_rng: np.random.Generator, plot: LiveLossPlot, seconds: float) -> None:
         """Saves the state after ``step``; ``seconds``: trained in this session so far (``self.seconds`` holds the earlier sessions')."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self._write("current.weights.h5", self.model.save_weights)
@@ -138,13 +149,13 @@ class TrainingCheckpoint:
         with open(path, "wb") as file:  # a file object: np.savez would add ".npz" to a name
             np.savez(file, *[variable.numpy() for variable in self.optimizer.variables])
 
-    def keep_best(self, loss, step):
+    def keep_best(self, loss: float, step: int) -> None:
         """Records a new best validation loss and saves the weights that reached it."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.best_loss, self.best_step = float(loss), step
         self._write("best.weights.h5", self.model.save_weights)
 
-    def restore(self, batch_rng, plot):
+    def restore(self, batch_rng: np.random.Generator, plot: LiveLossPlot) -> int:
         """Resumes a saved run with the same settings: weights, optimizer, batch generator and curves come back.
 
         Returns the first step still to train: 1 when there is nothing to resume.
@@ -177,13 +188,13 @@ class TrainingCheckpoint:
               f"{self.best_loss:.3f} at step {self.best_step}")
         return state["step"] + 1
 
-    def load_best(self):
+    def load_best(self) -> None:
         """Gives the model the weights with the best validation loss (those it has, when none was kept)."""
         if (self.folder / "best.weights.h5").is_file():
             self.model.load_weights(self.folder / "best.weights.h5")
 
 
-def save_char_model(model, vocab, folder):
+def save_char_model(model: keras.Model, vocab: Vocabulary, folder: str | os.PathLike[str]) -> Path:
     """Saves ``folder/model.keras`` (ids (batch, time) -> logits (batch, time, vocab)) and ``folder/vocab.json``."""
     from pathlib import Path
 
@@ -194,7 +205,7 @@ def save_char_model(model, vocab, folder):
     return folder
 
 
-def load_char_model(folder):
+def load_char_model(folder: str | os.PathLike[str]) -> tuple[keras.Model, Vocabulary]:
     """Reloads what :func:`save_char_model` wrote and checks that they fit together.
 
     Returns ``(model, vocab)``; raises ``FileNotFoundError`` or ``ValueError`` saying what is missing or wrong.

@@ -16,6 +16,8 @@ never checked against these ids: it may hold other tweets in the same format.
 
 Reading a folder needs numpy only; Keras is imported when a download is needed.
 """
+from __future__ import annotations
+
 import hashlib
 import os
 import shutil
@@ -54,7 +56,7 @@ class TweetDataError(ValueError):
     """The tweet data is missing or malformed; the message says what and how to fix it."""
 
 
-def data_dir(path=None):
+def data_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """The folder to read: ``path``, else ``$TWEETS_DIR``, else the download cache (downloading if needed)."""
     given = path or os.environ.get("TWEETS_DIR")
     if given:
@@ -69,7 +71,7 @@ def data_dir(path=None):
     return cached
 
 
-def require(path=None):
+def require(path: str | os.PathLike[str] | None = None) -> Path:
     """The folder of the tweets, once checked to hold what Lab 3 reads (downloading them into the cache if needed).
 
     For a program that must know before it runs the lab, such as the grader before it starts any kernel.
@@ -83,11 +85,11 @@ def require(path=None):
     return folder
 
 
-def cache_dir():
+def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rnn-course" / "tweeteval-sentiment"
 
 
-def download_tweeteval(dest, base_url=None):
+def download_tweeteval(dest: str | os.PathLike[str], base_url: str | None = None) -> Path:
     """Downloads the TweetEval sentiment files of :data:`TWEETEVAL_COMMIT` into ``dest``, verifies each, and returns
     ``dest``.
 
@@ -144,13 +146,13 @@ def _socket_timeout(seconds):
         socket.setdefaulttimeout(previous)
 
 
-def git_blob_id(path):
+def git_blob_id(path: str | os.PathLike[str]) -> str:
     """The id git gives the file at ``path`` (``git hash-object PATH``): the sha1 of ``b"blob <size>\\0"`` and its bytes."""
     data = Path(path).read_bytes()
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def label_names(path=None):
+def label_names(path: str | os.PathLike[str] | None = None) -> list[str]:
     """The class names in label order, from ``mapping.txt``: ``['negative', 'neutral', 'positive']``."""
     mapping = data_dir(path) / "mapping.txt"
     if not mapping.is_file():
@@ -166,13 +168,13 @@ def label_names(path=None):
     return [names[label] for label in range(len(names))]
 
 
-def available_splits(path=None):
+def available_splits(path: str | os.PathLike[str] | None = None) -> list[str]:
     """The splits present in the folder, e.g. ``['train', 'val']``."""
     folder = data_dir(path)
     return [split for split in SPLITS if (folder / f"{split}_text.txt").is_file()]
 
 
-def load_split(split, path=None):
+def load_split(split: str, path: str | os.PathLike[str] | None = None) -> tuple[list[str], np.ndarray]:
     """Returns ``(texts, labels)`` of one split: a list of strings and an int array of the same length."""
     folder = data_dir(path)
     text_file, label_file = folder / f"{split}_text.txt", folder / f"{split}_labels.txt"

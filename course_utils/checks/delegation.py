@@ -30,14 +30,19 @@ Example::
     with refuse_delegation(CLIP):
         clipped, norm = clip_gradients(grads, 1.0)
 """
+from __future__ import annotations
+
 import fnmatch
 import importlib
 import inspect
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import CodeType
+from typing import ParamSpec, Self, TypeVar
 
 from course_utils.checks import CheckFailed
 
@@ -51,6 +56,10 @@ _AUTOGRAPH_GENERATED = "__autograph_generated_file"
 _AUTOGRAPH_CALLER = "tensorflow/python/autograph/impl/api.py"
 
 _UNJUDGED = object()  # a code object not looked at yet
+
+# What refusing_delegation keeps of the function it wraps: its parameters and its result.
+Arguments = ParamSpec("Arguments")
+Result = TypeVar("Result")
 
 
 class DelegationRefused(CheckFailed):
@@ -72,7 +81,7 @@ class Forbidden:
     path: str
     qualname: str = "*"
 
-    def matches(self, code):
+    def matches(self, code: CodeType) -> bool:
         """Whether ``code`` (a code object) is the code of this function.
 
         Args:
@@ -86,7 +95,7 @@ class Forbidden:
         return in_file and fnmatch.fnmatchcase(code.co_qualname, self.qualname)
 
     @classmethod
-    def defined_with(cls, name, public, qualname="*"):
+    def defined_with(cls, name: str, public: str, qualname: str = "*") -> Self:
         """A forbidden function of the file that defines a library's public object, wherever the library keeps it.
 
         Args:
@@ -100,7 +109,7 @@ class Forbidden:
         return cls(name, defining_file(public), qualname)
 
 
-def defining_file(public):
+def defining_file(public: str) -> str:
     """The file that defines a public object, found with :mod:`inspect`, from the folder that holds its package.
 
     Args:
@@ -131,10 +140,10 @@ class Exercise:
 
     name: str
     hint: str
-    forbidden: tuple
+    forbidden: tuple[Forbidden, ...]
 
 
-def refusal_message(exercise, forbidden):
+def refusal_message(exercise: Exercise, forbidden: Forbidden) -> str:
     """The failure message for ``exercise`` having called ``forbidden``.
 
     Args:
@@ -154,7 +163,7 @@ _SWITCHED_OFF = Forbidden("sys.setprofile", "sys.setprofile")
 
 
 @contextmanager
-def refuse_delegation(exercise):
+def refuse_delegation(exercise: Exercise) -> Iterator[None]:
     """Runs the body while watching for the exercise's forbidden functions; fails if one of them ran.
 
     The previous profile function is restored on the way out, error or not, and keeps receiving every
@@ -189,7 +198,7 @@ def refuse_delegation(exercise):
         raise DelegationRefused(refusal_message(exercise, seen[0]))
 
 
-def refuse_reference_while_watched(reference):
+def refuse_reference_while_watched(reference: str) -> None:
     """Fails if any exercise is being watched: the first statement of a check's reference computation.
 
     The checks that call it compute their references before they run the student's code, so a reference that runs
@@ -208,7 +217,7 @@ def refuse_reference_while_watched(reference):
         raise DelegationRefused(refusal_message(exercise, Forbidden(reference, "<reference>")))
 
 
-def refusing_delegation(fn, exercise):
+def refusing_delegation(fn: Callable[Arguments, Result], exercise: Exercise) -> Callable[Arguments, Result]:
     """``fn`` wrapped so that every call to it runs under :func:`refuse_delegation`.
 
     Args:

@@ -12,13 +12,22 @@ The student's code runs under ``refuse_delegation``: it may not call the functio
 references do.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import tensorflow as tf
 
-from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff
+from course_utils.checks import CheckFailed, Expectation, Observations, check_close, check_prediction, check_shape, fail, max_abs_diff
 from course_utils.checks.probing import Check
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
 from course_utils.checks._common import compare_final_states, full_float32, step_mismatch
+
+if TYPE_CHECKING:
+    import keras
+    from numpy.typing import ArrayLike
 
 ATOL = 1e-5  # float32 agreement asked of cells that reproduce a Keras layer
 
@@ -107,7 +116,7 @@ def _gradients(layer, x, projection):
     return tape.gradient(loss, [x] + layer.trainable_weights)
 
 
-def probe_rnn_cell_weights(cell_class, input_dim=3, units=4):
+def probe_rnn_cell_weights(cell_class: type[keras.layers.Layer], input_dim: int = 3, units: int = 4) -> Observations:
     """``state_size`` and the shapes of the weights ``cell_class(units)`` creates for inputs of size ``input_dim``."""
     with refuse_delegation(RNN_CELL):
         cell = cell_class(units)
@@ -117,7 +126,7 @@ def probe_rnn_cell_weights(cell_class, input_dim=3, units=4):
     return {"state_size": np.ravel(state_size).tolist() if np.ndim(state_size) else state_size, "weight_shapes": shapes}
 
 
-def compare_rnn_cell_weights(observed, expected, input_dim, units):
+def compare_rnn_cell_weights(observed: Observations, expected: Expectation, input_dim: int, units: int) -> str:
     if observed["state_size"] != units:
         fail(f"state_size should be units={units} (one hidden state vector), got {observed['state_size']!r}")
     _compare_weight_shapes(observed["weight_shapes"], expected["weight_shapes"])
@@ -136,7 +145,8 @@ def _compare_weight_shapes(shapes, expected):
 check_rnn_cell_weights = Check(probe_rnn_cell_weights, compare_rnn_cell_weights)
 
 
-def simple_rnn_inputs(batch, steps, input_dim, units, seed):
+def simple_rnn_inputs(batch: int, steps: int, input_dim: int, units: int,
+                      seed: int) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
     """The inputs, weights (kernel, recurrent_kernel, bias) and output projection of the SimpleRNN comparison."""
     rng = np.random.default_rng(seed)
     x = _random_inputs(rng, batch, steps, input_dim)
@@ -147,7 +157,8 @@ def simple_rnn_inputs(batch, steps, input_dim, units, seed):
     return x, weights, projection
 
 
-def probe_rnn_cell_matches_simple_rnn(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
+def probe_rnn_cell_matches_simple_rnn(cell_class: type[keras.layers.Layer], batch: int = 2, steps: int = 5,
+                                      input_dim: int = 3, units: int = 4, seed: int = 0) -> Observations:
     """Outputs and gradients of ``RNN(cell_class(units))`` on :func:`simple_rnn_inputs`, and its outputs with the
     recurrent kernel, then the bias, set to zero (which shows whether each is used)."""
     x, weights, projection = simple_rnn_inputs(batch, steps, input_dim, units, seed)
@@ -165,7 +176,8 @@ def probe_rnn_cell_matches_simple_rnn(cell_class, batch=2, steps=5, input_dim=3,
     return {"outputs": outputs, **variants, "gradients": {n: None if g is None else np.asarray(g) for n, g in zip(names, grads)}}
 
 
-def compare_rnn_cell_matches_simple_rnn(observed, expected, batch, steps, input_dim, units, seed):
+def compare_rnn_cell_matches_simple_rnn(observed: Observations, expected: Expectation, batch: int, steps: int,
+                                        input_dim: int, units: int, seed: int) -> str:
     actual = observed["outputs"]
     check_shape("RNN(MyRNNCell) outputs", actual, np.shape(expected["outputs"]))
     message = step_mismatch(ATOL, actual, expected["outputs"], "SimpleRNN", "look at how the previous state h_{t-1} enters")
@@ -188,7 +200,8 @@ def compare_rnn_cell_matches_simple_rnn(observed, expected, batch, steps, input_
 check_rnn_cell_matches_simple_rnn = Check(probe_rnn_cell_matches_simple_rnn, compare_rnn_cell_matches_simple_rnn)
 
 
-def rnn_model_inputs(batch, steps, input_dim, seed, weight_shapes=()):
+def rnn_model_inputs(batch: int, steps: int, input_dim: int, seed: int,
+                     weight_shapes: Iterable[Sequence[int]] = ()) -> tuple[np.ndarray, list[np.ndarray]]:
     """The inputs of the model comparison, then random weights of ``weight_shapes`` (the model's own, in order)."""
     rng = np.random.default_rng(seed)
     x = _random_inputs(rng, batch, steps, input_dim)
@@ -196,7 +209,8 @@ def rnn_model_inputs(batch, steps, input_dim, seed, weight_shapes=()):
     return x, weights
 
 
-def probe_rnn_model(build_fn, cell_class, input_dim=3, units=5, output_dim=2, steps=6, batch=2, seed=0):
+def probe_rnn_model(build_fn: Callable[..., keras.Model], cell_class: type[keras.layers.Layer], input_dim: int = 3,
+                    units: int = 5, output_dim: int = 2, steps: int = 6, batch: int = 2, seed: int = 0) -> Observations:
     """``build_fn(input_dim, units, output_dim, return_sequences)``: many-to-many and many-to-one models.
 
     Checks the output shapes with ``return_sequences`` True and False, the parameter count, that the many-to-one
@@ -235,7 +249,8 @@ def probe_rnn_model(build_fn, cell_class, input_dim=3, units=5, output_dim=2, st
     return observed
 
 
-def compare_rnn_model(observed, expected, input_dim, units, output_dim, steps, batch, seed):
+def compare_rnn_model(observed: Observations, expected: Expectation, input_dim: int, units: int, output_dim: int,
+                      steps: int, batch: int, seed: int) -> str:
     for return_sequences in (True, False):
         check_shape(f"output with return_sequences={return_sequences}", tuple(observed["output_shapes"][str(return_sequences)]),
                     tuple(expected["output_shapes"][str(return_sequences)]))
@@ -265,7 +280,7 @@ check_rnn_model = Check(probe_rnn_model, compare_rnn_model)
 JACOBIAN_ACTIVATIONS = (("tanh", tf.tanh), ("identity", tf.identity))
 
 
-def jacobian_inputs(units, steps, seed):
+def jacobian_inputs(units: int, steps: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{activation name: (W, inputs)}: a random recurrent kernel (units, units), scaled near the edge of stability,
     and per-step inputs (steps, units), one pair for each activation of :data:`JACOBIAN_ACTIVATIONS`."""
     rng = np.random.default_rng(seed)
@@ -277,7 +292,9 @@ def jacobian_inputs(units, steps, seed):
     return pairs
 
 
-def probe_jacobian_norms(jacobian_norms_fn, units=6, steps=10, seed=0):
+def probe_jacobian_norms(jacobian_norms_fn: Callable[[tf.Tensor, tf.Tensor, Callable[[tf.Tensor], tf.Tensor]],
+                                                    ArrayLike],
+                         units: int = 6, steps: int = 10, seed: int = 0) -> Observations:
     """``jacobian_norms(W, inputs, activation)`` against the numpy product of step Jacobians.
 
     Args:
@@ -295,7 +312,7 @@ def probe_jacobian_norms(jacobian_norms_fn, units=6, steps=10, seed=0):
     return {"norms": norms}
 
 
-def compare_jacobian_norms(observed, expected, units, steps, seed):
+def compare_jacobian_norms(observed: Observations, expected: Expectation, units: int, steps: int, seed: int) -> str:
     for activation_name, _ in JACOBIAN_ACTIVATIONS:
         actual, wanted = observed["norms"][activation_name], expected["norms"][activation_name]
         if actual.shape != wanted.shape:
@@ -312,7 +329,7 @@ def compare_jacobian_norms(observed, expected, units, steps, seed):
 check_jacobian_norms = Check(probe_jacobian_norms, compare_jacobian_norms)
 
 
-def clip_gradient_cases(seed):
+def clip_gradient_cases(seed: int) -> list[tuple[str, list[np.ndarray | None], float]]:
     """[(description, grads, max_norm)]: the gradient lists (float32 arrays, None where a variable gets no gradient)
     that ``clip_gradients`` is given, each with its ``max_norm``."""
     rng = np.random.default_rng(seed)
@@ -328,7 +345,8 @@ def clip_gradient_cases(seed):
     ]
 
 
-def probe_clip_gradients(clip_fn, seed=0):
+def probe_clip_gradients(clip_fn: Callable[[list[tf.Tensor | None], float], tuple[list[tf.Tensor | None], tf.Tensor]],
+                         seed: int = 0) -> Observations:
     """``clip_gradients(grads, max_norm)`` against ``tf.clip_by_global_norm``, None entries and zero gradients included.
 
     Args:
@@ -348,7 +366,7 @@ def probe_clip_gradients(clip_fn, seed=0):
     return {"cases": cases}
 
 
-def compare_clip_gradients(observed, expected, seed):
+def compare_clip_gradients(observed: Observations, expected: Expectation, seed: int) -> str:
     for case, wanted in zip(observed["cases"], expected["cases"]):
         description, max_norm, expected_norm = wanted["description"], wanted["max_norm"], wanted["norm"]
         if not case["pair"]:
@@ -397,7 +415,7 @@ def _lstm_weight_shapes(input_dim, units):
     return [("kernel", (input_dim, 4 * units)), ("recurrent_kernel", (units, 4 * units)), ("bias", (4 * units,))]
 
 
-def lstm_inputs(batch, steps, input_dim, units, seed):
+def lstm_inputs(batch: int, steps: int, input_dim: int, units: int, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
     """The inputs (batch, steps, input_dim) and LSTM weights (kernel, recurrent_kernel, bias; gate blocks i, f, c, o)
     of the LSTM comparison."""
     return _lstm_draws(np.random.default_rng(seed), batch, steps, input_dim, units)
@@ -417,7 +435,8 @@ def _check_lstm_cell_structure(cell_class, units, input_dim, extra_weights=()):
     return cell
 
 
-def probe_lstm_cell(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
+def probe_lstm_cell(cell_class: type[keras.layers.Layer], batch: int = 2, steps: int = 5, input_dim: int = 3,
+                    units: int = 4, seed: int = 0) -> Observations:
     """``RNN(cell_class(units))`` reproduces ``LSTM(units)``: outputs and final states h and c.
 
     A cell that reads the gate blocks in another order than Keras's i, f, c, o is told which order it reads.
@@ -445,7 +464,8 @@ def _gate_order_hint(outputs, fingerprints):
     return ""
 
 
-def compare_lstm_cell(observed, expected, batch, steps, input_dim, units, seed):
+def compare_lstm_cell(observed: Observations, expected: Expectation, batch: int, steps: int, input_dim: int, units: int,
+                      seed: int) -> str:
     actual_seq, actual_h, actual_c = observed["outputs"], observed["h"], observed["c"]
     expected_seq, expected_h, expected_c = expected["outputs"], expected["h"], expected["c"]
     check_shape("outputs", actual_seq, np.shape(expected_seq))
@@ -459,7 +479,8 @@ def compare_lstm_cell(observed, expected, batch, steps, input_dim, units, seed):
 check_lstm_cell = Check(probe_lstm_cell, compare_lstm_cell)
 
 
-def peephole_lstm_inputs(batch, steps, input_dim, units, seed):
+def peephole_lstm_inputs(batch: int, steps: int, input_dim: int, units: int,
+                         seed: int) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """The inputs and LSTM weights of :func:`lstm_inputs`'s form, then the three random peephole vectors (units,)."""
     rng = np.random.default_rng(seed)
     x, lstm_weights = _lstm_draws(rng, batch, steps, input_dim, units)
@@ -467,7 +488,8 @@ def peephole_lstm_inputs(batch, steps, input_dim, units, seed):
     return x, lstm_weights, peepholes
 
 
-def probe_peephole_lstm_cell(cell_class, batch=2, steps=5, input_dim=3, units=4, seed=0):
+def probe_peephole_lstm_cell(cell_class: type[keras.layers.Layer], batch: int = 2, steps: int = 5, input_dim: int = 3,
+                             units: int = 4, seed: int = 0) -> Observations:
     """``RNN(cell_class(units))`` is a peephole LSTM: ``keras.layers.LSTM`` when the peepholes are zero, the numpy reference otherwise.
 
     The cell also runs with each peephole set to zero in turn, which shows whether it is used.
@@ -495,7 +517,8 @@ def probe_peephole_lstm_cell(cell_class, batch=2, steps=5, input_dim=3, units=4,
             "outputs": outputs, "h": h, "c": c, "without": without}
 
 
-def compare_peephole_lstm_cell(observed, expected, batch, steps, input_dim, units, seed):
+def compare_peephole_lstm_cell(observed: Observations, expected: Expectation, batch: int, steps: int, input_dim: int,
+                               units: int, seed: int) -> str:
     plain = expected["lstm_outputs"]
     zero = observed["zero_peepholes"]
     check_shape("outputs", zero["outputs"], np.shape(plain))
@@ -546,7 +569,8 @@ def _draw_observed(x, y):
             "x_shape": list(x.shape), "y_shape": list(y.shape), "dtypes": [str(x.dtype), str(y.dtype)]}
 
 
-def probe_recall_task(make_fn, num_examples=200, length=12, num_symbols=4, seed=0):
+def probe_recall_task(make_fn: Callable[[int, int, int, int], tuple[ArrayLike, ArrayLike]], num_examples: int = 200,
+                      length: int = 12, num_symbols: int = 4, seed: int = 0) -> Observations:
     """``make_selective_recall(num_examples, length, num_symbols, seed)``: the data of Part 5.
 
     Checks the shapes and integer dtypes, one marker token (``num_symbols``) per row in the first half, the target
@@ -565,7 +589,8 @@ def probe_recall_task(make_fn, num_examples=200, length=12, num_symbols=4, seed=
     return {**first, "x_same_seed": again["x"], "x_next_seed": other["x"]}
 
 
-def compare_recall_task(observed, expected, num_examples, length, num_symbols, seed):
+def compare_recall_task(observed: Observations, expected: None, num_examples: int, length: int, num_symbols: int,
+                        seed: int) -> str:
     check_shape("x", tuple(observed["x_shape"]), (num_examples, length))
     check_shape("y", tuple(observed["y_shape"]), (num_examples,))
     x, y = observed["x"], observed["y"]

@@ -10,21 +10,28 @@ visible test cells. Visible test cells use one set of sizes and seeds; the grade
 drawn per submission. The student's code runs under ``refuse_delegation``: it may not call the function the exercise
 asks for (the ``Exercise`` constants below).
 """
+from __future__ import annotations
+
 import os
 import string
 import sys
 import traceback
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
 import keras
 
-from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff
+from course_utils.checks import CheckFailed, Expectation, Observations, check_close, check_prediction, check_shape, fail, max_abs_diff
 from course_utils.checks.delegation import Exercise, Forbidden, refusing_delegation
 from course_utils.checks.probing import Check
 from course_utils.checks._common import full_float32
 from course_utils.vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 # What each exercise may not call: the function it asks for, already written (see checks.delegation).
 # compute_loss and make_train_step are built from Keras's loss and tf.clip_by_global_norm, as their TODOs say.
@@ -62,7 +69,7 @@ def _error_text(error):
 
 # --- vectorize_string and ids_to_string ------------------------------------------------------------------------------
 
-def vectorize_inputs(vocab_size, length, seed):
+def vectorize_inputs(vocab_size: int, length: int, seed: int) -> tuple[list[str], str, np.ndarray]:
     """The vectorize check's inputs: a random vocabulary (sorted characters), a text of ``length`` of its characters
     for ``vectorize_string``, and ``length`` random ids for ``ids_to_string``.
 
@@ -87,7 +94,9 @@ def _attempt(fn, *args):
         return None, _error_text(error)
 
 
-def probe_vectorize(vectorize_fn, to_text_fn, vocab_size=20, length=50, seed=0):
+def probe_vectorize(vectorize_fn: Callable[[str, dict[str, int]], np.ndarray],
+                    to_text_fn: Callable[[np.ndarray, np.ndarray], str], vocab_size: int = 20, length: int = 50,
+                    seed: int = 0) -> Observations:
     """``vectorize_string(text, char2idx)`` and ``ids_to_string(ids, idx2char)`` against ``Vocabulary``.
 
     Args:
@@ -123,7 +132,7 @@ def probe_vectorize(vectorize_fn, to_text_fn, vocab_size=20, length=50, seed=0):
     }
 
 
-def compare_vectorize(observed, expected, vocab_size, length, seed):
+def compare_vectorize(observed: Observations, expected: Expectation, vocab_size: int, length: int, seed: int) -> str:
     """Fails on the first difference from ``Vocabulary``: the ids' type, dtype, shape and values, then the text."""
     if observed["ids_type"] != "ndarray":
         fail(f"vectorize_string should return a numpy array, got {observed['ids_type']}: wrap the ids in np.array(...)")
@@ -152,7 +161,7 @@ check_vectorize = Check(probe_vectorize, compare_vectorize)
 
 # --- get_batch -------------------------------------------------------------------------------------------------------
 
-def batch_data(data_length, seed):
+def batch_data(data_length: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The get_batch check's text: a random permutation of 0..data_length-1, so every window has one start.
 
     Returns:
@@ -182,7 +191,8 @@ def _spread_batches(batch_size):
     return max(40, -(-SPREAD_STARTS // batch_size))
 
 
-def probe_get_batch(get_batch_fn, data_length=500, seq_length=20, batch_size=16, seed=0):
+def probe_get_batch(get_batch_fn: Callable[..., tuple[np.ndarray, np.ndarray]], data_length: int = 500,
+                    seq_length: int = 20, batch_size: int = 16, seed: int = 0) -> Observations:
     """``get_batch(vectorized, seq_length, batch_size)``: random windows x and the next characters y.
 
     Args:
@@ -243,7 +253,8 @@ def _positions(ids, position_of, what):
     return position_of[ids]
 
 
-def compare_get_batch(observed, expected, data_length, seq_length, batch_size, seed):
+def compare_get_batch(observed: Observations, expected: None, data_length: int, seq_length: int, batch_size: int,
+                      seed: int) -> str:
     """Checks the windows against the text the probe gave (properties of the student's batches; no expectation)."""
     data, position_of = batch_data(data_length, seed)
     x, y = observed["x"], observed["y"]
@@ -304,7 +315,8 @@ check_get_batch = Check(probe_get_batch, compare_get_batch, expects=False)
 
 # --- build_model -----------------------------------------------------------------------------------------------------
 
-def probe_build_model(build_fn, vocab_size=30, embedding_dim=8, rnn_units=16, seed=0):
+def probe_build_model(build_fn: Callable[..., keras.Model], vocab_size: int = 30, embedding_dim: int = 8,
+                      rnn_units: int = 16, seed: int = 0) -> Observations:
     """``build_model(vocab_size, embedding_dim, rnn_units, dropout=0.0)``: Embedding -> LSTM -> Dropout -> Dense logits, stateless.
 
     Args:
@@ -358,7 +370,8 @@ def probe_build_model(build_fn, vocab_size=30, embedding_dim=8, rnn_units=16, se
     return observed
 
 
-def compare_build_model(observed, expected, vocab_size, embedding_dim, rnn_units, seed):
+def compare_build_model(observed: Observations, expected: Expectation, vocab_size: int, embedding_dim: int,
+                        rnn_units: int, seed: int) -> str:
     """Fails on the first layer, setting or parameter count that differs from Embedding -> LSTM -> Dropout -> Dense."""
     lstms = observed["lstms"]
     if len(lstms) != 1 or not observed["first_is_embedding"]:
@@ -396,7 +409,7 @@ check_build_model = Check(probe_build_model, compare_build_model)
 
 # --- compute_loss ----------------------------------------------------------------------------------------------------
 
-def loss_inputs(batch, steps, vocab_size, seed):
+def loss_inputs(batch: int, steps: int, vocab_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Random labels (batch, steps) and logits (batch, steps, vocab_size) for the loss check."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, vocab_size, size=(batch, steps))
@@ -404,7 +417,8 @@ def loss_inputs(batch, steps, vocab_size, seed):
     return labels, logits
 
 
-def probe_loss(loss_fn, batch=4, steps=9, vocab_size=12, seed=0):
+def probe_loss(loss_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], batch: int = 4, steps: int = 9,
+               vocab_size: int = 12, seed: int = 0) -> Observations:
     """``compute_loss(labels, logits)``: mean sparse categorical cross-entropy from logits.
 
     Args:
@@ -421,7 +435,8 @@ def probe_loss(loss_fn, batch=4, steps=9, vocab_size=12, seed=0):
     return {"loss": loss.item() if loss.ndim == 0 else loss}
 
 
-def compare_loss(observed, expected, batch, steps, vocab_size, seed):
+def compare_loss(observed: Observations, expected: Expectation, batch: int, steps: int, vocab_size: int,
+                 seed: int) -> str:
     """Fails when the loss is not one number, is the sum, reads the logits as probabilities, or differs from Keras's."""
     actual = observed["loss"]
     if np.ndim(actual) != 0:
@@ -439,7 +454,8 @@ def compare_loss(observed, expected, batch, steps, vocab_size, seed):
 check_loss = Check(probe_loss, compare_loss)
 
 
-def probe_untrained_loss(loss_fn, model, x, y, vocab_size, tolerance=0.1):
+def probe_untrained_loss(loss_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], model: keras.Model, x: np.ndarray,
+                         y: np.ndarray, vocab_size: int, tolerance: float = 0.1) -> Observations:
     """An untrained model predicts nearly uniformly, so its loss is close to ln(vocab_size).
 
     Args:
@@ -455,7 +471,7 @@ def probe_untrained_loss(loss_fn, model, x, y, vocab_size, tolerance=0.1):
     return {"loss": float(loss_fn(tf.constant(y), model(x))), "vocab_size": int(vocab_size)}
 
 
-def compare_untrained_loss(observed, expected, tolerance):
+def compare_untrained_loss(observed: Observations, expected: None, tolerance: float) -> str:
     """Compares the loss with ln(vocab_size) (a property of the untrained model; no expectation)."""
     loss, vocab_size = observed["loss"], observed["vocab_size"]
     uniform = float(np.log(vocab_size))
@@ -476,7 +492,8 @@ TRAIN_STEP_CASES = ((100.0, "without clipping (max_norm above the gradient norm)
 TRAIN_STEP_WEIGHT_SCALE = 0.5
 
 
-def train_step_inputs(vocab_size, batch, steps, seed, weight_shapes):
+def train_step_inputs(vocab_size: int, batch: int, steps: int, seed: int,
+                      weight_shapes: Iterable[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """The train-step check's batch and the model's starting weights, drawn for the given weight shapes.
 
     Returns:
@@ -512,7 +529,10 @@ def _training_mode_calls(make_train_step_fn, vocab_size, x, y):
     return list(recorder.calls)
 
 
-def probe_train_step(make_train_step_fn, build_fn, vocab_size=11, batch=3, steps=8, seed=0):
+def probe_train_step(make_train_step_fn: Callable[[keras.Model, keras.optimizers.Optimizer, float],
+                                                  Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]],
+                     build_fn: Callable[..., keras.Model], vocab_size: int = 11, batch: int = 3, steps: int = 8,
+                     seed: int = 0) -> Observations:
     """``make_train_step(model, optimizer, max_norm)`` returns a ``tf.function`` ``train_step(x, y) -> (loss, norm)``
     that applies one clipped update; compared with a reference update of the same weights, using plain SGD.
 
@@ -548,7 +568,8 @@ def probe_train_step(make_train_step_fn, build_fn, vocab_size=11, batch=3, steps
     return observed
 
 
-def compare_train_step(observed, expected, vocab_size, batch, steps, seed):
+def compare_train_step(observed: Observations, expected: Expectation, vocab_size: int, batch: int, steps: int,
+                       seed: int) -> str:
     """Fails on the first case whose loss, norm or updated weights differ from the reference step's, then on a step
     that calls the model in inference mode."""
     shapes, wanted_shapes = observed["weight_shapes"], expected["weight_shapes"]
@@ -585,12 +606,13 @@ check_train_step = Check(probe_train_step, compare_train_step)
 SAMPLE_TEMPERATURES = (1.0, 0.5, 2.0)
 
 
-def sample_logits(vocab_size, seed):
+def sample_logits(vocab_size: int, seed: int) -> np.ndarray:
     """The logits (vocab_size,) the sampler is tried on."""
     return np.random.default_rng(seed).normal(scale=1.5, size=vocab_size).astype("float32")
 
 
-def probe_sample_next(sample_fn, vocab_size=5, draws=20000, seed=0):
+def probe_sample_next(sample_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], vocab_size: int = 5, draws: int = 20000,
+                      seed: int = 0) -> Observations:
     """``sample_next(logits, temperature)``: draws from softmax(logits / temperature), one id per row.
 
     Compares the frequencies of many draws with the reference probabilities; with ``draws`` samples a
@@ -627,7 +649,7 @@ def probe_sample_next(sample_fn, vocab_size=5, draws=20000, seed=0):
     return {"counts": np.stack(counts), "outside": outside}
 
 
-def compare_sample_next(observed, expected, vocab_size, draws, seed):
+def compare_sample_next(observed: Observations, expected: Expectation, vocab_size: int, draws: int, seed: int) -> str:
     """Compares the frequencies with softmax(logits / temperature), and names the mistake whose distribution they follow."""
     for i, temperature in enumerate(SAMPLE_TEMPERATURES):
         counts = np.asarray(observed["counts"][i])
@@ -659,7 +681,7 @@ GENERATION_TEMPERATURE = 0.7
 GENERATION_EMBEDDING_DIM, GENERATION_UNITS = 6, 12
 
 
-def generation_model(vocab_size, seed):
+def generation_model(vocab_size: int, seed: int) -> keras.Sequential:
     """A random Embedding -> LSTM -> Dropout -> Dense model of Part 4's shape (built here, not with the student's
     build_model), its weights drawn with numpy from ``seed``.
 
@@ -689,7 +711,7 @@ def generation_model(vocab_size, seed):
     return model
 
 
-def generation_inputs(vocab_size, start_length, length, seed):
+def generation_inputs(vocab_size: int, start_length: int, length: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The start text's ids, and the ids the recording sampler returns for the first ``length`` draws (drawn uniformly,
     whatever the logits: the text so far is then known before the loop runs).
 
@@ -752,7 +774,9 @@ class _CellSteps:
             sys.setprofile(previous)
 
 
-def probe_generate(generate_fn, vocab_size=7, start_length=5, length=12, seed=0):
+def probe_generate(generate_fn: Callable[[keras.Model, np.ndarray, int, float, Callable[[tf.Tensor, float], tf.Tensor]],
+                                         ArrayLike],
+                   vocab_size: int = 7, start_length: int = 5, length: int = 12, seed: int = 0) -> Observations:
     """``generate_ids(model, start_ids, length, temperature, sample_fn)``: one character at a time, the LSTM state carried.
 
     The sampling step is replaced by one that records the logits it gets and returns ids set in advance; each must equal
@@ -808,7 +832,8 @@ def _close_up_to_a_constant(a, b):
     return max_abs_diff(_centred(a), _centred(b)) <= 1e-3
 
 
-def compare_generate(observed, expected, vocab_size, start_length, length, seed):
+def compare_generate(observed: Observations, expected: Expectation, vocab_size: int, start_length: int, length: int,
+                     seed: int) -> str:
     """Fails on the loop's bookkeeping (weights, calls, cell steps, temperature, returned ids), then at the first draw whose
     logits differ from the model's for the text so far, naming the mistake whose logits they are."""
     if observed["weights_changed"]:

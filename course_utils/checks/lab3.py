@@ -10,14 +10,17 @@ layer-normalised LSTM, and what each known mistake gives), which students' self-
 The student's code runs under ``refuse_delegation``: it may not call the function the exercise asks for (the
 ``Exercise`` constants below).
 """
+from __future__ import annotations
+
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff
+from course_utils.checks import CheckFailed, Expectation, Observations, check_close, check_prediction, check_shape, fail, max_abs_diff
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
 from course_utils.checks._common import compare_final_states, step_mismatch
 from course_utils.checks.lab1 import LSTM_CELL
@@ -98,7 +101,7 @@ def _entry(observed, key, index):
     return entries[index]
 
 
-def random_padded_tokens(rng, batch, steps, vocab_size):
+def random_padded_tokens(rng: np.random.Generator, batch: int, steps: int, vocab_size: int) -> np.ndarray:
     """Token ids in 1..vocab_size-1 with random lengths (1..steps, one row full), padded with 0 at the end."""
     lengths = rng.integers(1, steps + 1, size=batch)
     lengths[0] = steps
@@ -129,12 +132,12 @@ def _compare_padding(what, outputs, padded_outputs, extra=EXTRA_PADDING):
 DROPOUT = 0.4  # the rate the dropout layers are checked with
 
 
-def classifier_tokens(batch, steps, vocab_size, seed):
+def classifier_tokens(batch: int, steps: int, vocab_size: int, seed: int) -> np.ndarray:
     """The token ids the classifier check feeds: :func:`random_padded_tokens` drawn from ``seed``."""
     return random_padded_tokens(np.random.default_rng(seed), batch, steps, vocab_size)
 
 
-def classifier_encoders(units):
+def classifier_encoders(units: int) -> dict[str, Callable[[], list[keras.layers.Layer]]]:
     """Fresh encoders by name, as the classifier check hands them to ``build_classifier``: lists of layers turning
     (batch, time, dim) into (batch, features)."""
     return {
@@ -143,7 +146,8 @@ def classifier_encoders(units):
     }
 
 
-def probe_classifier(build_fn, vocab_size=50, embed_dim=8, units=4, num_classes=3, batch=4, steps=7, seed=0):
+def probe_classifier(build_fn: Callable[..., keras.Model], vocab_size: int = 50, embed_dim: int = 8, units: int = 4,
+                     num_classes: int = 3, batch: int = 4, steps: int = 7, seed: int = 0) -> Observations:
     """``build_classifier(vocab_size, embed_dim, encoder, num_classes, dropout)``: shapes, masking, probabilities, parameters.
 
     Builds a model with each encoder of :func:`classifier_encoders` and no dropout, then one with ``dropout=0.4``,
@@ -206,7 +210,8 @@ def _dropout_observations(build_fn, vocab_size, embed_dim, num_classes, tokens, 
     return seen
 
 
-def compare_classifier(observed, expected, vocab_size, embed_dim, units, num_classes, batch, steps, seed):
+def compare_classifier(observed: Observations, expected: Expectation, vocab_size: int, embed_dim: int, units: int,
+                       num_classes: int, batch: int, steps: int, seed: int) -> str:
     names = []
     for index, (name, parameters) in enumerate(expected["parameters"]):
         entry = _entry(observed, "encoders", index)
@@ -260,7 +265,7 @@ ENCODER_KINDS = ("simple_rnn", "lstm", "bilstm")
 RECURRENT_DROPOUT = 0.25  # what the encoder check asks make_encoder for
 
 
-def encoder_tokens(batch, steps, vocab_size, seed):
+def encoder_tokens(batch: int, steps: int, vocab_size: int, seed: int) -> np.ndarray:
     """The token ids the encoder check feeds: :func:`random_padded_tokens` drawn from ``seed``."""
     return random_padded_tokens(np.random.default_rng(seed), batch, steps, vocab_size)
 
@@ -270,7 +275,8 @@ def _class_names(obj):
     return [cls.__name__ for cls in type(obj).__mro__]
 
 
-def probe_encoder(make_fn, input_dim=6, units=5, vocab_size=40, batch=3, steps=6, seed=0):
+def probe_encoder(make_fn: Callable[..., list[keras.layers.Layer]], input_dim: int = 6, units: int = 5,
+                  vocab_size: int = 40, batch: int = 3, steps: int = 6, seed: int = 0) -> Observations:
     """``make_encoder(kind, units, recurrent_dropout)``: the right layer, output size, parameters, dropout and masking.
 
     Args:
@@ -326,7 +332,8 @@ def probe_encoder(make_fn, input_dim=6, units=5, vocab_size=40, batch=3, steps=6
     return observed
 
 
-def compare_encoder(observed, expected, input_dim, units, vocab_size, batch, steps, seed):
+def compare_encoder(observed: Observations, expected: Expectation, input_dim: int, units: int, vocab_size: int,
+                    batch: int, steps: int, seed: int) -> str:
     for index, wanted in enumerate(expected["kinds"]):
         kind, layer_class = wanted["kind"], wanted["layer"]
         entry = _entry(observed, "kinds", index)
@@ -361,13 +368,13 @@ check_encoder = Check(probe_encoder, compare_encoder)
 
 # --- Exercise 4.1: class_weights ------------------------------------------------------------------------------
 
-def random_labels(rng, size, num_classes):
+def random_labels(rng: np.random.Generator, size: int, num_classes: int) -> np.ndarray:
     """Labels 0..num_classes-1 with unequal class shares (drawn from a Dirichlet), so that accuracy and macro recall differ."""
     shares = rng.dirichlet(np.ones(num_classes))
     return rng.choice(num_classes, size=size, p=shares)
 
 
-def class_weights_labels(size, num_classes, seed):
+def class_weights_labels(size: int, num_classes: int, seed: int) -> np.ndarray:
     """The labels the class-weights check feeds: :func:`random_labels` with every class occurring (no n_c is 0)."""
     if not size >= num_classes >= 2:
         raise ValueError(f"size ({size}) should be at least num_classes ({num_classes}), and num_classes at least 2")
@@ -377,7 +384,8 @@ def class_weights_labels(size, num_classes, seed):
     return labels
 
 
-def probe_class_weights(class_weights_fn, size=300, num_classes=3, seed=0):
+def probe_class_weights(class_weights_fn: Callable[[np.ndarray, int], dict[int, float]], size: int = 300,
+                        num_classes: int = 3, seed: int = 0) -> Observations:
     """``class_weights(labels, num_classes)`` against n / (num_classes * n_c).
 
     Args:
@@ -394,7 +402,7 @@ def probe_class_weights(class_weights_fn, size=300, num_classes=3, seed=0):
     return {"weights": [float(weights[c]) for c in range(num_classes)]}
 
 
-def compare_class_weights(observed, expected, size, num_classes, seed):
+def compare_class_weights(observed: Observations, expected: Expectation, size: int, num_classes: int, seed: int) -> str:
     actual = np.asarray(observed["weights"], dtype=np.float64)
     reference = np.asarray(expected["weights"], dtype=np.float64)
     counts = np.asarray(expected["counts"])
@@ -414,7 +422,8 @@ check_class_weights = Check(probe_class_weights, compare_class_weights)
 
 # --- Exercise 5: macro_recall ---------------------------------------------------------------------------------
 
-def macro_recall_cases(size, num_classes, seed):
+def macro_recall_cases(size: int, num_classes: int,
+                       seed: int) -> dict[str, tuple[np.ndarray | list[int], np.ndarray | list[int]]]:
     """The (y_true, y_pred) pairs the macro-recall check feeds, by description: random labels and edge cases.
 
     The last case gives the random labels as Python lists.
@@ -436,7 +445,8 @@ def macro_recall_cases(size, num_classes, seed):
     }
 
 
-def probe_macro_recall(macro_recall_fn, size=200, num_classes=3, seed=0):
+def probe_macro_recall(macro_recall_fn: Callable[[np.ndarray | list[int], np.ndarray | list[int], int], float],
+                       size: int = 200, num_classes: int = 3, seed: int = 0) -> Observations:
     """``macro_recall(y_true, y_pred, num_classes)`` against the reference, on random labels and edge cases.
 
     Args:
@@ -469,7 +479,7 @@ def _copy(labels):
     return list(labels) if isinstance(labels, list) else np.array(labels)
 
 
-def compare_macro_recall(observed, expected, size, num_classes, seed):
+def compare_macro_recall(observed: Observations, expected: Expectation, size: int, num_classes: int, seed: int) -> str:
     cases = expected["cases"]
     for index, case in enumerate(cases):
         description = case["case"]
@@ -499,12 +509,13 @@ check_macro_recall = Check(probe_macro_recall, compare_macro_recall)
 ATTENTION_VOCAB = 30  # the vocabulary of the Embedding -> MyAttentionPooling -> Dense model the check builds
 
 
-def attention_layout(features, units):
+def attention_layout(features: int, units: int) -> list[tuple[str, tuple[int, ...]]]:
     """The weights ``MyAttentionPooling(units)`` creates on inputs of ``features`` features: [(name, shape)], in order."""
     return [("kernel", (features, units)), ("bias", (units,)), ("score_vector", (units,))]
 
 
-def attention_pooling_inputs(batch, steps, features, units, seed):
+def attention_pooling_inputs(batch: int, steps: int, features: int, units: int,
+                             seed: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """What the attention check feeds, from ``seed``: (weights in :func:`attention_layout`'s order, inputs x of shape
     (batch, steps, features), a mask (batch, steps) with one row full, token ids for a model)."""
     rng = np.random.default_rng(seed)
@@ -515,12 +526,13 @@ def attention_pooling_inputs(batch, steps, features, units, seed):
     return weights, x, mask, tokens
 
 
-def attention_masks(mask):
+def attention_masks(mask: np.ndarray) -> list[tuple[str, np.ndarray | None]]:
     """The mask cases of the attention check, in order: (description, the mask its layer is given)."""
     return [("without a mask", None), ("with a mask", mask)]
 
 
-def probe_attention_pooling(layer_class, batch=4, steps=6, features=5, units=3, seed=0):
+def probe_attention_pooling(layer_class: type[keras.layers.Layer], batch: int = 4, steps: int = 6, features: int = 5,
+                            units: int = 3, seed: int = 0) -> Observations:
     """``MyAttentionPooling(units)`` against attention pooling computed in numpy with the same weights.
 
     Args:
@@ -559,7 +571,8 @@ def probe_attention_pooling(layer_class, batch=4, steps=6, features=5, units=3, 
     return observed
 
 
-def compare_attention_pooling(observed, expected, batch, steps, features, units, seed):
+def compare_attention_pooling(observed: Observations, expected: Expectation, batch: int, steps: int, features: int,
+                              units: int, seed: int) -> str:
     mask = np.asarray(expected["mask"], dtype=bool)
     for index, case in enumerate(expected["cases"]):
         description = case["case"]
@@ -583,14 +596,15 @@ check_attention_pooling = Check(probe_attention_pooling, compare_attention_pooli
 
 # --- Exercise 4.2: LayerNormLSTMCell --------------------------------------------------------------------------
 
-def layer_norm_lstm_layout(input_dim, units):
+def layer_norm_lstm_layout(input_dim: int, units: int) -> list[tuple[str, tuple[int, ...]]]:
     """The cell's weights, read by name from the layout the exercise's ``build`` gives: [(name, shape)], in order."""
     return [("kernel", (input_dim, 4 * units)), ("recurrent_kernel", (units, 4 * units)), ("bias", (4 * units,)),
             ("input_norm.gamma", (4 * units,)), ("recurrent_norm.gamma", (4 * units,)), ("cell_norm.gamma", (units,)),
             ("cell_norm.beta", (units,))]
 
 
-def layer_norm_lstm_inputs(batch, steps, input_dim, units, seed):
+def layer_norm_lstm_inputs(batch: int, steps: int, input_dim: int, units: int,
+                           seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
     """What the layer-norm LSTM check feeds, from ``seed``: (inputs x of shape (batch, steps, input_dim), values of the
     cell's weights in :func:`layer_norm_lstm_layout`'s order).
 
@@ -632,7 +646,8 @@ def _layer_norm_lstm_weights(cell):
         fail(f"the cell is missing a weight or a norm layer of the given build method ({error}); keep build as it is given")
 
 
-def probe_layer_norm_lstm_cell(cell_class, batch=4, steps=5, input_dim=3, units=4, seed=0):
+def probe_layer_norm_lstm_cell(cell_class: type[keras.layers.Layer], batch: int = 4, steps: int = 5, input_dim: int = 3,
+                               units: int = 4, seed: int = 0) -> Observations:
     """``RNN(LayerNormLSTMCell(units))`` against the layer-normalised LSTM computed in numpy with the same weights.
 
     Args:
@@ -681,7 +696,8 @@ def probe_layer_norm_lstm_cell(cell_class, batch=4, steps=5, input_dim=3, units=
             "first_alone": first_alone, "in_graph": in_graph}
 
 
-def compare_layer_norm_lstm_cell(observed, expected, batch, steps, input_dim, units, seed):
+def compare_layer_norm_lstm_cell(observed: Observations, expected: Expectation, batch: int, steps: int, input_dim: int,
+                                 units: int, seed: int) -> str:
     actual_seq, actual_h, actual_c = observed["outputs"], observed["h"], observed["c"]
     expected_seq, expected_h, expected_c = expected["outputs"], expected["h"], expected["c"]
     check_shape("outputs", actual_seq, np.shape(expected_seq))
@@ -717,7 +733,9 @@ check_layer_norm_lstm_cell = Check(probe_layer_norm_lstm_cell, compare_layer_nor
 
 # --- Exercise 7: build_string_model ---------------------------------------------------------------------------
 
-def probe_string_model(build_fn, vectorizer, model, texts):
+def probe_string_model(build_fn: Callable[[keras.layers.TextVectorization, keras.Model], keras.Model],
+                       vectorizer: keras.layers.TextVectorization, model: keras.Model,
+                       texts: Sequence[str]) -> Observations:
     """``build_string_model(vectorizer, model)``: raw strings in, the model's probabilities out, and it saves and reloads.
 
     Compares the student's string model with the student's own ``model(vectorizer(texts))``: no reference.
@@ -758,7 +776,7 @@ def probe_string_model(build_fn, vectorizer, model, texts):
     return observed
 
 
-def compare_string_model(observed, expected):
+def compare_string_model(observed: Observations, expected: None) -> str:
     direct = observed["direct"]
     check_close("probabilities of the string model vs model(vectorizer(texts))", observed["from_strings"], direct, atol=ATOL)
     if "reload_error" in observed:

@@ -8,14 +8,22 @@ computations, kept with the instructor, not here) and each typical mistake give 
 that a library already does run under ``refuse_delegation`` (the ``Exercise`` constants below).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import keras
 import numpy as np
 import tensorflow as tf
 
-from course_utils.checks import CheckFailed, check_close, check_shape, fail, max_abs_diff
+from course_utils.checks import CheckFailed, Expectation, Observations, check_close, check_shape, fail, max_abs_diff
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
 from course_utils.checks.probing import Check
 from course_utils.checks._common import full_float32
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 ATOL = 1e-5
 # The instructor's references, refused if the student's code reaches them where they are installed (never in the
@@ -62,12 +70,13 @@ GRU_MISTAKES = {
 GRU_GRADIENTS = ("inputs", "kernel", "recurrent_kernel", "bias")
 
 
-def gru_weight_shapes(input_dim, units):
+def gru_weight_shapes(input_dim: int, units: int) -> list[tuple[str, tuple[int, ...]]]:
     """[(name, shape)] of a GRU cell's weights in creation order, in Keras's layout (gates z, r, h; reset_after=True)."""
     return [("kernel", (input_dim, 3 * units)), ("recurrent_kernel", (units, 3 * units)), ("bias", (2, 3 * units))]
 
 
-def gru_inputs(batch, steps, input_dim, units, seed):
+def gru_inputs(batch: int, steps: int, input_dim: int, units: int,
+               seed: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
     """The inputs of the GRU comparison: x (batch, steps, input_dim), a random initial state h0 (batch, units), the
     weights [kernel, recurrent_kernel, bias] (see :func:`gru_weight_shapes`) and the projection (batch, steps, units)
     whose product with the outputs is differentiated."""
@@ -87,7 +96,8 @@ def _gradients(layer, x, initial_state, projection):
     return tape.gradient(loss, [x] + layer.trainable_weights)
 
 
-def probe_gru_cell(cell_class, input_dim=3, units=4, batch=2, steps=5, seed=0):
+def probe_gru_cell(cell_class: type[keras.layers.Layer], input_dim: int = 3, units: int = 4, batch: int = 2,
+                   steps: int = 5, seed: int = 0) -> Observations:
     """``keras.layers.RNN(cell_class(units))`` against ``keras.layers.GRU(units)`` with the same weights: outputs and gradients.
 
     The probe gives the cell the weights of :func:`gru_inputs` and returns its outputs from a zero and from a random
@@ -118,7 +128,8 @@ def probe_gru_cell(cell_class, input_dim=3, units=4, batch=2, steps=5, seed=0):
             "gradients": {label: None if g is None else np.asarray(tf.convert_to_tensor(g)) for label, g in zip(GRU_GRADIENTS, gradients)}}
 
 
-def compare_gru_cell(observed, expected, input_dim, units, batch, steps, seed):
+def compare_gru_cell(observed: Observations, expected: Expectation, input_dim: int, units: int, batch: int, steps: int,
+                     seed: int) -> str:
     """The outputs from each initial state, naming the mistake whose fingerprint they match, then the gradients."""
     for description in INITIAL_STATES:
         actual, wanted = observed["outputs"][description], expected["outputs"][description]
@@ -141,7 +152,7 @@ check_gru_cell = Check(probe_gru_cell, compare_gru_cell)
 
 # --- Exercise 2: the encoder ---------------------------------------------------------------------------------
 
-def random_tokens(rng, batch, steps, vocab_size):
+def random_tokens(rng: np.random.Generator, batch: int, steps: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Token ids in 1..vocab_size-1 with random lengths (one row full), padded with 0 at the end: (tokens, lengths)."""
     lengths = rng.integers(1, steps + 1, size=batch)
     lengths[0] = steps
@@ -150,7 +161,7 @@ def random_tokens(rng, batch, steps, vocab_size):
     return tokens.astype("int32"), lengths
 
 
-def encoder_inputs(vocab_size, batch, steps, seed):
+def encoder_inputs(vocab_size: int, batch: int, steps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The encoder's input: (tokens (batch, steps), lengths), see :func:`random_tokens`."""
     return random_tokens(np.random.default_rng(seed), batch, steps, vocab_size)
 
@@ -158,7 +169,8 @@ def encoder_inputs(vocab_size, batch, steps, seed):
 ENCODER_PADDING = 3  # padding steps appended to the input, which must change nothing
 
 
-def probe_encoder(build_fn, vocab_size=20, embed_dim=5, units=3, batch=3, steps=7, seed=0):
+def probe_encoder(build_fn: Callable[[int, int, int], keras.Model], vocab_size: int = 20, embed_dim: int = 5,
+                  units: int = 3, batch: int = 3, steps: int = 7, seed: int = 0) -> Observations:
     """``build_encoder(vocab_size, embed_dim, units)``: [states (batch, T, 2u), summary (batch, 2u)], padding ignored.
 
     The probe returns the states and the summary for :func:`encoder_inputs`, again with padding appended, and the
@@ -185,7 +197,8 @@ def probe_encoder(build_fn, vocab_size=20, embed_dim=5, units=3, batch=3, steps=
             "parameters": int(model.count_params())}
 
 
-def compare_encoder(observed, expected, vocab_size, embed_dim, units, batch, steps, seed):
+def compare_encoder(observed: Observations, expected: Expectation, vocab_size: int, embed_dim: int, units: int,
+                    batch: int, steps: int, seed: int) -> str:
     """Shapes, the parameter count, padding changing nothing, and the summary being the two directions' final states."""
     states, summary = observed["states"], observed["summary"]
     check_shape("states", states, (batch, steps, 2 * units))
@@ -213,12 +226,13 @@ check_encoder = Check(probe_encoder, compare_encoder)
 
 # --- Exercise 3: additive attention --------------------------------------------------------------------------
 
-def attention_weight_shapes(query_dim, key_dim, units):
+def attention_weight_shapes(query_dim: int, key_dim: int, units: int) -> list[tuple[str, tuple[int, ...]]]:
     """[(name, shape)] of the attention layer's weights in creation order."""
     return [("query_kernel", (query_dim, units)), ("key_kernel", (key_dim, units)), ("score_vector", (units,))]
 
 
-def attention_inputs(batch, query_steps, key_steps, query_dim, key_dim, units, seed):
+def attention_inputs(batch: int, query_steps: int, key_steps: int, query_dim: int, key_dim: int, units: int,
+                     seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
     """The inputs of the attention comparison: query (batch, query_steps, query_dim), keys (batch, key_steps,
     key_dim), a mask (batch, key_steps) of random lengths (row 0 full) and the weights (see
     :func:`attention_weight_shapes`)."""
@@ -235,7 +249,8 @@ def attention_inputs(batch, query_steps, key_steps, query_dim, key_dim, units, s
 ATTENTION_MASKS = ("without a mask", "with a mask")
 
 
-def probe_attention(layer_class, batch=3, query_steps=4, key_steps=6, query_dim=5, key_dim=7, units=3, seed=0):
+def probe_attention(layer_class: type[keras.layers.Layer], batch: int = 3, query_steps: int = 4, key_steps: int = 6,
+                    query_dim: int = 5, key_dim: int = 7, units: int = 3, seed: int = 0) -> Observations:
     """``layer_class(units)(query, keys, mask=mask)`` against additive attention in numpy.
 
     The probe gives the layer the weights of :func:`attention_inputs` and returns its context and weights without a
@@ -272,7 +287,8 @@ def probe_attention(layer_class, batch=3, query_steps=4, key_steps=6, query_dim=
     return observed
 
 
-def compare_attention(observed, expected, batch, query_steps, key_steps, query_dim, key_dim, units, seed):
+def compare_attention(observed: Observations, expected: Expectation, batch: int, query_steps: int, key_steps: int,
+                      query_dim: int, key_dim: int, units: int, seed: int) -> str:
     """Shapes, the softmax's axis, masking, the reference's weights and context, all-padding rows, one row, one step."""
     mask = np.asarray(expected["mask"], dtype=bool)
     for description in ATTENTION_MASKS:
@@ -301,7 +317,8 @@ check_attention = Check(probe_attention, compare_attention)
 
 # --- Exercise 4: decoder inputs, loss, accuracy ---------------------------------------------------------------
 
-def random_written(rng, batch, steps, vocab_size=9, first_id=3):
+def random_written(rng: np.random.Generator, batch: int, steps: int, vocab_size: int = 9,
+                   first_id: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Written ids in first_id..vocab_size-1 (after padding, start and end) with random lengths, one row full:
     (ids, lengths)."""
     lengths = rng.integers(1, steps + 1, size=batch)
@@ -311,12 +328,13 @@ def random_written(rng, batch, steps, vocab_size=9, first_id=3):
     return ids.astype("int32"), lengths
 
 
-def decoder_io_inputs(batch, steps, seed):
+def decoder_io_inputs(batch: int, steps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The written ids given to ``make_decoder_io``: (ids (batch, steps), lengths), see :func:`random_written`."""
     return random_written(np.random.default_rng(seed), batch, steps)
 
 
-def probe_decoder_io(make_fn, start_id=1, end_id=2, batch=4, steps=5, seed=0):
+def probe_decoder_io(make_fn: Callable[[np.ndarray, int, int], tuple[ArrayLike, ArrayLike]], start_id: int = 1,
+                     end_id: int = 2, batch: int = 4, steps: int = 5, seed: int = 0) -> Observations:
     """``make_decoder_io(written_ids, start_id, end_id)``: the end token after each row, the input one step behind.
 
     The probe returns what ``make_fn`` makes of :func:`decoder_io_inputs`.
@@ -334,7 +352,8 @@ def probe_decoder_io(make_fn, start_id=1, end_id=2, batch=4, steps=5, seed=0):
     return {"decoder_input": np.asarray(result[0]), "decoder_target": np.asarray(result[1])}
 
 
-def compare_decoder_io(observed, expected, start_id, end_id, batch, steps, seed):
+def compare_decoder_io(observed: Observations, expected: Expectation, start_id: int, end_id: int, batch: int,
+                       steps: int, seed: int) -> str:
     """The target and the input against the expected ones, naming the usual mistakes."""
     actual_input, actual_target = observed["decoder_input"], observed["decoder_target"]
     target, inputs, lengths = (np.asarray(expected[key]) for key in ("decoder_target", "decoder_input", "lengths"))
@@ -356,7 +375,7 @@ def compare_decoder_io(observed, expected, start_id, end_id, batch, steps, seed)
 check_decoder_io = Check(probe_decoder_io, compare_decoder_io)
 
 
-def masked_loss_inputs(batch, steps, vocab_size, seed):
+def masked_loss_inputs(batch: int, steps: int, vocab_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The targets (batch, steps), padded with 0, and the logits (batch, steps, vocab_size) given to ``masked_loss``."""
     rng = np.random.default_rng(seed)
     targets, _ = random_written(rng, batch, steps, vocab_size, first_id=1)
@@ -364,7 +383,8 @@ def masked_loss_inputs(batch, steps, vocab_size, seed):
     return targets, logits
 
 
-def probe_masked_loss(loss_fn, batch=3, steps=6, vocab_size=7, seed=0):
+def probe_masked_loss(loss_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], batch: int = 3, steps: int = 6,
+                      vocab_size: int = 7, seed: int = 0) -> Observations:
     """``masked_loss(targets, logits)``: the mean cross-entropy over the non-padding positions.
 
     The probe returns the loss of :func:`masked_loss_inputs`.
@@ -379,7 +399,8 @@ def probe_masked_loss(loss_fn, batch=3, steps=6, vocab_size=7, seed=0):
         return {"loss": float(loss_fn(tf.constant(targets), tf.constant(logits)))}
 
 
-def compare_masked_loss(observed, expected, batch, steps, vocab_size, seed):
+def compare_masked_loss(observed: Observations, expected: Expectation, batch: int, steps: int, vocab_size: int,
+                        seed: int) -> str:
     """The loss against the masked mean, naming the unmasked mean and the sum."""
     actual, wanted = observed["loss"], expected["loss"]
     if not np.isclose(actual, wanted, rtol=1e-4):
@@ -394,7 +415,7 @@ def compare_masked_loss(observed, expected, batch, steps, vocab_size, seed):
 check_masked_loss = Check(probe_masked_loss, compare_masked_loss)
 
 
-def sequence_accuracy_inputs(batch, steps, seed):
+def sequence_accuracy_inputs(batch: int, steps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Targets (batch, steps) padded with 0, and predictions: mostly right, row 0 all right, noise on the padding."""
     rng = np.random.default_rng(seed)
     targets, _ = random_written(rng, batch, steps, 5)
@@ -404,7 +425,8 @@ def sequence_accuracy_inputs(batch, steps, seed):
     return targets, predicted
 
 
-def probe_sequence_accuracy(accuracy_fn, batch=6, steps=5, seed=0):
+def probe_sequence_accuracy(accuracy_fn: Callable[[np.ndarray, np.ndarray], tuple[float, float]], batch: int = 6,
+                            steps: int = 5, seed: int = 0) -> Observations:
     """``sequence_accuracy(targets, predicted)`` -> (token accuracy, exact match), padding ignored.
 
     The probe returns both for :func:`sequence_accuracy_inputs`.
@@ -422,7 +444,7 @@ def probe_sequence_accuracy(accuracy_fn, batch=6, steps=5, seed=0):
     return {"token_accuracy": token, "exact_match": exact}
 
 
-def compare_sequence_accuracy(observed, expected, batch, steps, seed):
+def compare_sequence_accuracy(observed: Observations, expected: Expectation, batch: int, steps: int, seed: int) -> str:
     """Both figures against the expected ones, naming the figures that count the padding."""
     token, exact = observed["token_accuracy"], observed["exact_match"]
     if not np.isclose(token, expected["token_accuracy"]):
@@ -470,7 +492,7 @@ class _TinySeq2Seq(keras.Model):
         return self._readout(output[:, None], states, mask)[:, 0], output, None
 
 
-def tiny_model(seed, source_vocab_size=9, target_vocab_size=6, units=4):
+def tiny_model(seed: int, source_vocab_size: int = 9, target_vocab_size: int = 6, units: int = 4) -> keras.Model:
     """A built :class:`_TinySeq2Seq` whose weights depend only on ``seed`` (it sets Keras's global random seed)."""
     keras.utils.set_random_seed(seed)
     model = _TinySeq2Seq(source_vocab_size, target_vocab_size, units, name="tiny_seq2seq")  # a TF scope: no leading "_"
@@ -481,7 +503,8 @@ def tiny_model(seed, source_vocab_size=9, target_vocab_size=6, units=4):
 TRAIN_STEP_LEARNING_RATE = 0.5  # of the SGD optimizer given to make_train_step
 
 
-def train_step_inputs(batch, source_steps, target_steps, seed):
+def train_step_inputs(batch: int, source_steps: int, target_steps: int,
+                      seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(source, decoder_input, decoder_target) for one training step of :func:`tiny_model`: source ids below 9, target
     ids below 6, the decoder input starting with 1."""
     rng = np.random.default_rng(seed)
@@ -491,7 +514,9 @@ def train_step_inputs(batch, source_steps, target_steps, seed):
     return source, decoder_input, decoder_target
 
 
-def probe_train_step(make_train_step_fn, batch=3, source_steps=6, target_steps=4, seed=0):
+def probe_train_step(make_train_step_fn: Callable[[keras.Model, keras.optimizers.Optimizer],
+                                                  Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]],
+                     batch: int = 3, source_steps: int = 6, target_steps: int = 4, seed: int = 0) -> Observations:
     """``make_train_step(model, optimizer)`` returns a tf.function step (source, decoder_input, decoder_target) -> loss.
 
     The probe gives ``make_train_step_fn`` :func:`tiny_model` (``seed``, with dropout) and plain SGD, runs one step on
@@ -513,7 +538,8 @@ def probe_train_step(make_train_step_fn, batch=3, source_steps=6, target_steps=4
     return {"loss": loss, "weights_before": before, "weights_after": model.get_weights()}
 
 
-def compare_train_step(observed, expected, batch, source_steps, target_steps, seed):
+def compare_train_step(observed: Observations, expected: Expectation, batch: int, source_steps: int, target_steps: int,
+                       seed: int) -> str:
     """The weights changed, the loss is the masked loss in training mode, the update is the reference step's."""
     before, after = observed["weights_before"], observed["weights_after"]
     if len(after) == len(before) and all(np.array_equal(a, b) for a, b in zip(after, before)):
@@ -541,7 +567,7 @@ check_train_step = Check(probe_train_step, compare_train_step)
 GREEDY_TARGET_VOCAB_SIZE = 4  # few tokens, so that some rows end early
 
 
-def greedy_decoder_inputs(batch, steps, seed):
+def greedy_decoder_inputs(batch: int, steps: int, seed: int) -> tuple[keras.Model, np.ndarray]:
     """The model and source ids (batch, steps) to decode: :func:`tiny_model` (``seed``, 4 target tokens) and
     :func:`random_tokens` below 9."""
     model = tiny_model(seed, target_vocab_size=GREEDY_TARGET_VOCAB_SIZE)
@@ -549,7 +575,9 @@ def greedy_decoder_inputs(batch, steps, seed):
     return model, source
 
 
-def probe_greedy_decoder(make_fn, start_id=1, end_id=2, max_length=6, batch=5, steps=7, seed=0):
+def probe_greedy_decoder(make_fn: Callable[[keras.Model, int, int, int], Callable[[tf.Tensor], tf.Tensor]],
+                         start_id: int = 1, end_id: int = 2, max_length: int = 6, batch: int = 5, steps: int = 7,
+                         seed: int = 0) -> Observations:
     """``make_greedy_decoder(model, start_id, end_id, max_length)``: compiled, batched, predictions fed back, 0 after the end.
 
     The probe decodes the source of :func:`greedy_decoder_inputs` as a batch, then each row alone.
@@ -576,7 +604,8 @@ def _padded_tokens(tokens, max_length):
     return np.pad(tokens, [(0, 0), (0, max_length - tokens.shape[1])])
 
 
-def compare_greedy_decoder(observed, expected, start_id, end_id, max_length, batch, steps, seed):
+def compare_greedy_decoder(observed: Observations, expected: Expectation, start_id: int, end_id: int, max_length: int,
+                           batch: int, steps: int, seed: int) -> str:
     """The batch against step-by-step decoding, naming tokens after the end; each row alone against the batch."""
     actual, wanted = observed["tokens"], np.asarray(expected["tokens"])
     if actual.ndim != 2 or actual.shape[0] != batch or actual.shape[1] > max_length:
@@ -608,7 +637,7 @@ BEAM_SEARCH_TRIALS = 4  # tiny Markov models per check
 BEAM_SEARCH_ALPHAS = (0.0, 0.7, 1.0)  # length normalisations tried with a beam wide enough to keep every sequence
 
 
-def markov_step_fn(log_prob_table):
+def markov_step_fn(log_prob_table: np.ndarray) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
     """A second-order Markov model as a step_fn: the state holds the token before the last one.
 
     So the log-probabilities depend on the state, and a beam search that does not reorder the states
@@ -624,12 +653,12 @@ def markov_step_fn(log_prob_table):
     return step_fn
 
 
-def markov_initial_state(start_id):
+def markov_initial_state(start_id: int) -> tf.Tensor:
     """The state of :func:`markov_step_fn` before the first step: the token before the last is the start token."""
     return tf.constant([float(start_id), 0.0])
 
 
-def beam_search_tables(vocab_size, seed):
+def beam_search_tables(vocab_size: int, seed: int) -> list[np.ndarray]:
     """The log-probability tables [token before the last, last token, next token] of the check's tiny Markov models
     (float32, normalised over the next token; padding, token 0, is never produced)."""
     rng = np.random.default_rng(seed)
@@ -641,7 +670,8 @@ def beam_search_tables(vocab_size, seed):
     return tables
 
 
-def probe_beam_search(beam_search_fn, vocab_size=4, max_length=4, start_id=3, end_id=1, seed=0):
+def probe_beam_search(beam_search_fn: Callable[..., tuple[tf.Tensor, tf.Tensor]], vocab_size: int = 4,
+                      max_length: int = 4, start_id: int = 3, end_id: int = 1, seed: int = 0) -> Observations:
     """Against exhaustive search on tiny Markov models, greedy decoding at width 1, length normalisation, tf.function.
 
     For each table of :func:`beam_search_tables` the probe returns the tokens the search finds at width 1 and, with a
@@ -678,7 +708,8 @@ def probe_beam_search(beam_search_fn, vocab_size=4, max_length=4, start_id=3, en
     return {"trials": trials, "compile_error": compile_error}
 
 
-def compare_beam_search(observed, expected, vocab_size, max_length, start_id, end_id, seed):
+def compare_beam_search(observed: Observations, expected: Expectation, vocab_size: int, max_length: int, start_id: int,
+                        end_id: int, seed: int) -> str:
     """Per table: width 1 against greedy decoding, then each alpha against exhaustive search (naming a missing length
     normalisation); finally whether the search compiles."""
     for trial, wanted in zip(observed["trials"], expected["trials"]):

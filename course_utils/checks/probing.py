@@ -20,16 +20,20 @@ and compares in its own process with a freshly computed expectation.
 Observations cross from the kernel to the grader as JSON text (:func:`encode`, :func:`decode`): arrays as dtype,
 shape and base64 bytes, numeric dtypes only, size-capped; no pickle.
 """
+from __future__ import annotations
+
 import base64
 import functools
 import inspect
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from course_utils.checks import CheckFailed, fail, passed
+from course_utils.checks import CheckFailed, Expectation, Observations, fail, passed
 
 EXPECTED_DIR = Path(__file__).with_name("expected")
 ARRAY = "__ndarray__"
@@ -60,7 +64,7 @@ def _to_data(value):
     raise TypeError(f"an observation must be plain data (arrays, numbers, strings, lists, dicts), not {type(value).__name__}")
 
 
-def encode(observations):
+def encode(observations: Observations | Expectation) -> str:
     """Observations (or an expectation) as JSON text: arrays become ``{"__ndarray__": [dtype, shape, base64]}``."""
     return json.dumps(_to_data(observations), separators=(",", ":"))
 
@@ -84,7 +88,7 @@ def _from_data(value):
     return value
 
 
-def decode(text, max_chars=16_000_000):
+def decode(text: str, max_chars: int = 16_000_000) -> Any:
     """The observations in ``text`` (see :func:`encode`); refuses anything over ``max_chars`` or not of that form."""
     if not isinstance(text, str):
         raise ValueError(f"observations must arrive as text, got {type(text).__name__}")
@@ -93,7 +97,7 @@ def decode(text, max_chars=16_000_000):
     return _from_data(json.loads(text))
 
 
-def run_probe(probe, *args, **kwargs):
+def run_probe(probe: Callable[..., Observations], *args: Any, **kwargs: Any) -> str:
     """Runs ``probe`` and returns its observations as JSON text, whatever happens.
 
     A ``CheckFailed`` raised while probing becomes ``{"__failed__": message}``; any other exception (the student's
@@ -109,7 +113,7 @@ def run_probe(probe, *args, **kwargs):
         return encode({ERROR: f"{type(error).__name__}: {error}"[:2000]})
 
 
-def raise_for_probe_failure(observed):
+def raise_for_probe_failure(observed: object) -> None:
     """Fails with the probe's own message, or with the error the student's code raised while probed."""
     if not isinstance(observed, dict):
         fail(f"the probe returned {type(observed).__name__}, not observations")
@@ -119,13 +123,13 @@ def raise_for_probe_failure(observed):
         fail(f"your code raised {observed[ERROR]}")
 
 
-def parameters(signature):
+def parameters(signature: inspect.Signature) -> list[str]:
     """The names of a probe's *arguments*: its parameters with a default (sizes, seeds, names). The others are the
     *objects* it probes (the student's class or function, notebook data), evaluated in the kernel."""
     return [p.name for p in signature.parameters.values() if p.default is not inspect.Parameter.empty]
 
 
-def is_literal(value):
+def is_literal(value: object) -> bool:
     """Whether ``value`` is plain data an argument may be: numbers, strings, booleans, None, lists and tuples of them."""
     if value is None or isinstance(value, (bool, int, str)):
         return True
@@ -136,11 +140,11 @@ def is_literal(value):
     return False
 
 
-def as_param(value):
+def as_param(value: Any) -> Any:
     return [as_param(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
-def same_params(a, b):
+def same_params(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
@@ -152,7 +156,7 @@ def _stored(lab):
     return json.loads(path.read_text())
 
 
-def stored_expectation(lab, name, params):
+def stored_expectation(lab: str, name: str, params: dict[str, Any]) -> Expectation:
     """The stored expectation of check ``name`` for ``params``; fails (saying which arguments exist) when none is stored."""
     entries = _stored(lab).get(name, [])
     for entry in entries:
@@ -182,7 +186,7 @@ class Check:
         check_rnn_cell_weights(MyRNNCell, input_dim=3, units=4)  # prints "✔ ..." or raises CheckFailed
     """
 
-    def __init__(self, probe, compare, expects=True):
+    def __init__(self, probe: Callable[..., Observations], compare: Callable[..., str], expects: bool = True):
         self.probe, self.compare, self.expects = probe, compare, expects
         self.name = probe.__name__.removeprefix("probe_")
         self.lab = probe.__module__.rpartition(".")[2]
@@ -190,7 +194,7 @@ class Check:
         functools.update_wrapper(self, probe)
         self.__name__ = self.__qualname__ = f"check_{self.name}"
 
-    def params(self, *args, **kwargs):
+    def params(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """The call's arguments (see :func:`parameters`), defaults included; fails unless each is plain data."""
         bound = self.signature.bind(*args, **kwargs)
         bound.apply_defaults()
@@ -200,11 +204,14 @@ class Check:
                 fail(f"{self.__name__}: {name} should be plain data (a number, a string, a list of them), got {type(value).__name__}")
         return {name: as_param(value) for name, value in params.items()}
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
         params = self.params(*args, **kwargs)
         expected = stored_expectation(self.lab, self.name, params) if self.expects else None
         observed = _from_data(json.loads(encode(self.probe(*args, **kwargs))))  # as the grader would receive it
         passed(self.compare(observed, expected, **params))
 
-    def __repr__(self):
-        return f"<check {self.lab}.{self.__name__}{self.signature}>"
+    def __repr__(self) -> str:
+        # The call as a test cell writes it, names and defaults: the annotations (in help()) would crowd it.
+        call = self.signature.replace(parameters=[p.replace(annotation=p.empty) for p in self.signature.parameters.values()],
+                                      return_annotation=inspect.Signature.empty)
+        return f"<check {self.lab}.{self.__name__}{call}>"

@@ -1,3 +1,4 @@
+import inspect
 import subprocess
 import sys
 
@@ -57,3 +58,29 @@ def test_check_close():
         check_close("y", [1.0, 2.5], [1.0, 2.0])
     with pytest.raises(CheckFailed, match="NaN"):
         check_close("y", [np.nan], [1.0])
+
+
+def probe_size(model: object, size: int = 3, seed: int = 0) -> dict:
+    return {"size": size}
+
+
+def compare_size(observed: dict, expected: None, size: int, seed: int) -> str:
+    return "ok"
+
+
+def test_a_check_shows_the_call_a_test_cell_writes():
+    from course_utils.checks.probing import Check
+
+    check = Check(probe_size, compare_size, expects=False)
+    assert repr(check) == "<check test_course_utils.check_size(model, size=3, seed=0)>"
+    assert list(inspect.signature(check).parameters) == ["model", "size", "seed"]  # the grader binds arguments by name
+
+
+@pytest.mark.parametrize("module", ["audio", "metrics", "music", "normalization", "normalizer", "predictions", "runtime", "submission",
+                                    "training", "tweets", "vocab", "checks.probing", "checks.delegation"])
+def test_a_module_that_imports_no_heavy_library_stays_light(module):
+    # Type hints name TensorFlow, Keras, music21 and matplotlib types under TYPE_CHECKING only.
+    code = (f"import sys, course_utils.{module}; "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'music21', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
