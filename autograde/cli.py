@@ -1,5 +1,6 @@
 """The instructor's command line: ``course grade``, ``course build-labs``, ``course run-solutions``, ``course publish``..."""
 import argparse
+import logging
 import sys
 
 from autograde.course import Course, CourseError, DataUnavailable, OutputFolder
@@ -162,6 +163,7 @@ def make_examples(course: Course, args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course", description="Instructor tools for the RNN lab package.")
     parser.add_argument("--root", help="the course repository (default: found from the working directory)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="show no progress, only results, warnings and errors")
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("grade", help="grade a folder of submitted notebooks (the instructor's main job)",
@@ -244,12 +246,23 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=publish)
 
     args = parser.parse_args(argv)
+    _configure_logging(args.quiet)
     try:
         course = Course.find(args.root)
         return args.func(course, args) or 0
     except CourseError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
+
+
+def _configure_logging(quiet: bool) -> None:
+    """What the toolchain logs reaches stderr as plain lines: its progress unless ``quiet``, and its warnings.
+
+    Other libraries' loggers stay at WARNING, as Python shows them without any configuration: at INFO SQLAlchemy
+    would echo nbgrader's every SQL statement.
+    """
+    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=logging.WARNING)
+    logging.getLogger("autograde").setLevel(logging.WARNING if quiet else logging.INFO)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import traceback
@@ -38,6 +39,8 @@ from autograde.isolation.sandbox import probe
 ENVIRONMENT_ERRORS = ("CellTimeoutError", "KernelDied", "TweetDataError", "ModuleNotFoundError", "ImportError",
                       "PermissionError", "ConnectionError")
 
+logger = logging.getLogger(__name__)
+
 
 class SelfTestFailed(CourseError):
     """The reference solution did not get full marks; the message says why and what to do."""
@@ -46,13 +49,15 @@ class SelfTestFailed(CourseError):
 def grade_folder(course: Course, lab: str, folder: str | Path, out: str | Path, workers: int | None = None,
                  force: bool = False, student_ids: Callable[[str], str | None] | None = None,
                  limits: dict[str, int] | None = None, db_url: str | None = None, dask_scheduler: str | None = None,
-                 budget: str = "smoke", progress: bool = True, skip_self_test: bool = False, sandboxed: bool = True,
-                 log: Callable[[str], object] = print) -> list[Row]:
+                 budget: str = "smoke", progress: bool = True, skip_self_test: bool = False,
+                 sandboxed: bool = True) -> list[Row]:
     """Grades every file in ``folder``; returns the rows also written to ``out/grades.csv``.
 
     Raises DataUnavailable, before anything is read or written, when the lab's data is neither here nor
     downloadable, and SelfTestFailed, before grading anyone, when the reference solution does not get full
-    marks (unless ``skip_self_test``). ``sandboxed=False`` runs kernels without the sandbox.
+    marks (unless ``skip_self_test``). ``sandboxed=False`` runs kernels without the sandbox. What this machine's
+    sandbox lacks is logged as a warning, the self-test's result as information (a warning when it fails); ``course``
+    shows both on stderr.
     """
     lab = course.resolve_lab(lab)
     # Kernels cannot download (the sandbox has no network): the data is fetched here, before kernel_env points at it.
@@ -64,7 +69,7 @@ def grade_folder(course: Course, lab: str, folder: str | Path, out: str | Path, 
 
     gaps = probe().missing if sandboxed else ["not sandboxed (--no-sandbox)"]
     if gaps:
-        log("sandbox on this machine: " + "; ".join(gaps))
+        logger.warning("sandbox on this machine: %s", "; ".join(gaps))
 
     shared = shared_job_fields(course, lab, limits, budget, sandboxed)
     secret = course.grading_secret()
@@ -91,7 +96,7 @@ def grade_folder(course: Course, lab: str, folder: str | Path, out: str | Path, 
         grader_template(course, lab)  # build the shared template once, before the workers race for it
         if not skip_self_test:
             check = run_self_test(self_test_job(course, lab, shared, secret), max_score, dask_scheduler)
-            log(check.summary())
+            logger.log(logging.INFO if check.passed else logging.WARNING, check.summary())
             if not check.passed:
                 raise SelfTestFailed(check.summary())
         for (row, key, _), result in _run(jobs, workers, dask_scheduler, progress):
