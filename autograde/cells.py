@@ -14,6 +14,13 @@ them to it); they do not import them, because importing ``nbgrader.utils`` loads
 more for every ``course`` command, which starts in 1.3 s without them (measured on 2 busy cores). They take plain dicts
 and nbformat's NotebookNodes alike.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
 STUDENT = "student"
 TEST = "test"
 INSTRUCTOR = "instructor"
@@ -22,7 +29,7 @@ STUDENT_ORIGIN = {"autograde": {"origin": STUDENT}}
 TRAINING = "training"  # cell metadata autograde.training: the instructor's mark for cells that train
 
 
-def nbgrader_metadata(cell):
+def nbgrader_metadata(cell: dict[str, Any]) -> dict[str, Any]:
     """The cell's ``nbgrader`` metadata ({} when it has none)."""
     return cell.get("metadata", {}).get("nbgrader", {})
 
@@ -31,47 +38,47 @@ def _autograde_metadata(cell):
     return cell.get("metadata", {}).get("autograde", {})
 
 
-def grade_id_of(cell):
+def grade_id_of(cell: dict[str, Any]) -> str | None:
     """The cell's nbgrader ``grade_id``, or None."""
     return nbgrader_metadata(cell).get("grade_id")
 
 
-def points(cell):
+def points(cell: dict[str, Any]) -> float:
     """The points a graded cell is worth (0 for any other cell)."""
     return float(nbgrader_metadata(cell).get("points", 0)) if is_graded(cell) else 0.0
 
 
-def total_points(notebook):
+def total_points(notebook: NotebookNode) -> float:
     """The points a notebook's graded cells are worth together (its max score)."""
     return sum(points(cell) for cell in notebook.cells)
 
 
-def is_graded(cell):
+def is_graded(cell: dict[str, Any]) -> bool:
     """Whether the cell carries points (nbgrader's ``grade`` mark): a test cell, or an answer graded by its output."""
     return bool(nbgrader_metadata(cell).get("grade"))
 
 
-def is_solution(cell):
+def is_solution(cell: dict[str, Any]) -> bool:
     """Whether nbgrader marks the cell as the student's to write (``solution``), whatever its type."""
     return bool(nbgrader_metadata(cell).get("solution"))
 
 
-def is_test(cell):
+def is_test(cell: dict[str, Any]) -> bool:
     """Whether the cell is an autograder test: graded, and not the student's to write."""
     return is_graded(cell) and not is_solution(cell)
 
 
-def is_answer(cell):
+def is_answer(cell: dict[str, Any]) -> bool:
     """Whether the cell is a code cell the student writes (an exercise: nbgrader's ``solution``)."""
     return cell.get("cell_type") == "code" and is_solution(cell)
 
 
-def is_students_extra(cell):
+def is_students_extra(cell: dict[str, Any]) -> bool:
     """Whether the rebuild marked the cell as one the student added (:data:`STUDENT_ORIGIN`)."""
     return _autograde_metadata(cell).get("origin") == STUDENT
 
 
-def cell_origin(cell):
+def cell_origin(cell: dict[str, Any]) -> str:
     """Who wrote a cell of a rebuilt notebook: :data:`STUDENT` (an answer or an extra cell), :data:`TEST` or
     :data:`INSTRUCTOR`."""
     if is_solution(cell) or is_students_extra(cell):
@@ -79,6 +86,6 @@ def cell_origin(cell):
     return TEST if is_test(cell) else INSTRUCTOR
 
 
-def is_training(cell):
+def is_training(cell: dict[str, Any]) -> bool:
     """Whether the instructor marked the cell as one that trains (it gets the longer time limit)."""
     return bool(_autograde_metadata(cell).get(TRAINING))

@@ -1,5 +1,6 @@
 """The instructor's command line: ``course grade``, ``course build-labs``, ``course run-solutions``, ``course publish``..."""
 import argparse
+import logging
 import sys
 
 from autograde.course import Course, CourseError, DataUnavailable, OutputFolder
@@ -16,7 +17,7 @@ GRADE_EXIT_STATUS = f"""exit status:
      nothing was graded; the message says what to set or connect"""
 
 
-def build_labs(course, args):
+def build_labs(course: Course, args: argparse.Namespace) -> None:
     from autograde.authoring.build import generate_labs
     from autograde.grading.references import write_expected
 
@@ -26,7 +27,7 @@ def build_labs(course, args):
         print(f"built {path.relative_to(course.root)} (what the self-checks compare with)")
 
 
-def check_labs(course, args):
+def check_labs(course: Course, args: argparse.Namespace) -> int | None:
     from autograde.authoring.build import stale_labs
     from autograde.grading.references import stored_differences
 
@@ -42,7 +43,7 @@ def check_labs(course, args):
     print("labs/ and course_utils/checks/expected/ are up to date with solutions/ and autograde/grading/references/")
 
 
-def run_solutions(course, args):
+def run_solutions(course: Course, args: argparse.Namespace) -> int:
     """Executes each solution notebook (hidden tests included) and prints one line per lab."""
     from autograde.authoring.solutions import execute_solution
 
@@ -62,7 +63,7 @@ def run_solutions(course, args):
     return 1 if failed else 0
 
 
-def publish(course, args):
+def publish(course: Course, args: argparse.Namespace) -> None:
     from autograde.authoring.build import generate_labs
     from autograde.authoring.publish import publish_bundle, set_version
 
@@ -76,7 +77,7 @@ def publish(course, args):
           f"`git tag {course.release} && git push origin HEAD {course.release}`. Until that tag exists, Colab cannot open the labs.")
 
 
-def grade(course, args):
+def grade(course: Course, args: argparse.Namespace) -> None:
     from autograde.grading.folder import grade_folder, summary
     from autograde.grading.intake import DEFAULT_ID_PATTERN, StudentIds
 
@@ -98,7 +99,7 @@ def grade(course, args):
         print(f"report: {write_report(course, lab, out.path)}")
 
 
-def self_test(course, args):
+def self_test(course: Course, args: argparse.Namespace) -> int:
     """Grades only the reference solution, as `course grade` does first. Stricter than there: it fails unless the
     reference gets full marks and every cell of it runs clean, instructor cells too."""
     from autograde.grading.folder import self_test_lab
@@ -121,14 +122,14 @@ def _limits(args):
     return {limit.name: getattr(args, limit.name) for limit in LIMITS if getattr(args, limit.name) is not None}
 
 
-def report(course, args):
+def report(course: Course, args: argparse.Namespace) -> None:
     from autograde.reporting.report import write_report
 
     lab = course.resolve_lab(args.lab)
     print(f"report: {write_report(course, lab, OutputFolder.of(lab, args.out).path)}")
 
 
-def similarity(course, args):
+def similarity(course: Course, args: argparse.Namespace) -> None:
     from autograde.reporting.similarity import find_pairs, text_table, write_html
 
     lab = course.resolve_lab(args.lab)
@@ -138,7 +139,7 @@ def similarity(course, args):
     print(f"side by side: {write_html(out.similarity, pairs, lab, compared, args.threshold)}")
 
 
-def export(course, args):
+def export(course: Course, args: argparse.Namespace) -> None:
     from autograde.reporting.export import export_grades, gradebook_url, read_roster
 
     lab = course.resolve_lab(args.lab)
@@ -152,16 +153,17 @@ def export(course, args):
     print(result.summary())
 
 
-def make_examples(course, args):
+def make_examples(course: Course, args: argparse.Namespace) -> None:
     from autograde.authoring.examples import make_examples as write_examples
 
     for lab in [course.resolve_lab(lab) for lab in args.labs] or course.labs():
         print(f"wrote {write_examples(course, lab).relative_to(course.root)}/")
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course", description="Instructor tools for the RNN lab package.")
     parser.add_argument("--root", help="the course repository (default: found from the working directory)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="show no progress, only results, warnings and errors")
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("grade", help="grade a folder of submitted notebooks (the instructor's main job)",
@@ -244,12 +246,23 @@ def main(argv=None):
     p.set_defaults(func=publish)
 
     args = parser.parse_args(argv)
+    _configure_logging(args.quiet)
     try:
         course = Course.find(args.root)
         return args.func(course, args) or 0
     except CourseError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
+
+
+def _configure_logging(quiet: bool) -> None:
+    """What the toolchain logs reaches stderr as plain lines: its progress unless ``quiet``, and its warnings.
+
+    Other libraries' loggers stay at WARNING, as Python shows them without any configuration: at INFO SQLAlchemy
+    would echo nbgrader's every SQL statement.
+    """
+    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=logging.WARNING)
+    logging.getLogger("autograde").setLevel(logging.WARNING if quiet else logging.INFO)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Where everything lives on disk: the course repository (:class:`Course`), what its pyproject.toml says, the data
 its labs read, and the folder ``course grade`` writes (:class:`OutputFolder`)."""
+from __future__ import annotations
+
 import importlib
 import os
 import re
@@ -47,54 +49,54 @@ class Course:
     version: str  # [project] version in pyproject.toml: the release students install
 
     @property
-    def release(self):
+    def release(self) -> str:
         """The git tag of the release in the public repository: badges and install lines point at it, so a lab opened
         in week 1 and one opened in week 10 install the same checks."""
         return f"v{self.version}"
 
     @property
-    def solutions_dir(self):
+    def solutions_dir(self) -> Path:
         return self.root / SOLUTIONS
 
     @property
-    def labs_dir(self):
+    def labs_dir(self) -> Path:
         return self.root / LABS
 
     @property
-    def student_package(self):
+    def student_package(self) -> Path:
         """``course_utils/``: what students install."""
         return self.root / STUDENT_PACKAGE
 
     @property
-    def instructor_package(self):
+    def instructor_package(self) -> Path:
         """``autograde/``: this toolchain, never published."""
         return self.root / INSTRUCTOR_PACKAGE
 
     @property
-    def nbgrader_config(self):
+    def nbgrader_config(self) -> Path:
         return self.root / NBGRADER_CONFIG
 
     @property
-    def pyproject(self):
+    def pyproject(self) -> Path:
         return self.root / PYPROJECT
 
     @property
-    def references_dir(self):
+    def references_dir(self) -> Path:
         """The private references (``labN.py``, see :mod:`autograde.grading.references`)."""
         return self.root / REFERENCES
 
-    def references_file(self, lab):
+    def references_file(self, lab: str) -> Path:
         return self.references_dir / f"{lab.split('_', 1)[0]}.py"
 
-    def examples_dir(self, lab):
+    def examples_dir(self, lab: str) -> Path:
         """``autograde/examples/<lab>/``: ``submissions/`` and ``expected.json`` (``course make-examples``)."""
         return self.root / EXAMPLES / lab
 
-    def example_submissions(self, lab):
+    def example_submissions(self, lab: str) -> Path:
         return self.examples_dir(lab) / "submissions"
 
     @property
-    def github_slug(self):
+    def github_slug(self) -> str:
         """``owner/name`` of the public repository."""
         match = re.fullmatch(r"https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?/?", self.repository)
         if not match:
@@ -104,14 +106,14 @@ class Course:
             )
         return match.group(1)
 
-    def labs(self):
+    def labs(self) -> list[str]:
         """Names of the labs: folders ``solutions/labN_topic/`` holding ``labN_topic.ipynb``."""
         return sorted(
             (p.name for p in self.solutions_dir.iterdir() if LAB_NAME.match(p.name) and (p / f"{p.name}.ipynb").is_file()),
             key=lambda name: int(re.match(r"lab(\d+)", name).group(1)),
         )
 
-    def resolve_lab(self, name):
+    def resolve_lab(self, name: str) -> str:
         """Accepts a lab's full name or its short form (``lab1``)."""
         labs = self.labs()
         matches = [lab for lab in labs if lab == name or lab.split("_", 1)[0] == name]
@@ -119,7 +121,7 @@ class Course:
             raise CourseError(f"no lab called {name!r}; the labs are: {', '.join(labs)}")
         return matches[0]
 
-    def require_data(self, lab):
+    def require_data(self, lab: str) -> None:
         """Makes sure the data ``lab`` reads is on this machine, downloading it if it can; cheap when it is there.
 
         Raises:
@@ -132,23 +134,23 @@ class Course:
         except (ValueError, OSError) as error:  # OSError: e.g. a cache folder it may not write
             raise DataUnavailable(f"{lab} cannot run here: {error}") from error
 
-    def solution_notebook(self, lab):
+    def solution_notebook(self, lab: str) -> Path:
         return self.solutions_dir / lab / f"{lab}.ipynb"
 
-    def lab_notebook(self, lab):
+    def lab_notebook(self, lab: str) -> Path:
         return self.labs_dir / lab / f"{lab}.ipynb"
 
-    def colab_url(self, lab):
+    def colab_url(self, lab: str) -> str:
         return f"https://colab.research.google.com/github/{self.github_slug}/blob/{self.release}/labs/{lab}/{lab}.ipynb"
 
-    def install_url(self):
+    def install_url(self) -> str:
         return f"git+https://github.com/{self.github_slug}@{self.release}"
 
     @property
-    def grading_secret_file(self):
+    def grading_secret_file(self) -> Path:
         return self.root / SECRET_FILE
 
-    def grading_secret(self):
+    def grading_secret(self) -> str:
         """The secret the grader draws every submission's seeds from (:func:`autograde.grading.judge.seed_for`).
 
         ``$COURSE_GRADING_SECRET`` if set, else ``.grading-secret`` in the course root, made on first use (git
@@ -173,7 +175,7 @@ class Course:
         return path.read_text().strip()
 
     @classmethod
-    def find(cls, start=None):
+    def find(cls, start: str | Path | None = None) -> Course:
         """The course whose root is ``start``, ``$COURSE_ROOT``, the working directory or one of its parents."""
         given = start or os.environ.get("COURSE_ROOT")
         candidates = [Path(given)] if given else [Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[1]]
@@ -186,7 +188,7 @@ class Course:
         )
 
     @classmethod
-    def load(cls, root):
+    def load(cls, root: str | Path) -> Course:
         root = Path(root).resolve()
         with open(root / PYPROJECT, "rb") as f:
             pyproject = tomllib.load(f)
@@ -196,14 +198,14 @@ class Course:
         return cls(root=root, repository=settings["repository"], version=pyproject["project"]["version"])
 
 
-def sqlite_url(path):
+def sqlite_url(path: str | Path) -> str:
     """The SQLAlchemy URL of the SQLite file at ``path`` (made absolute), as nbgrader's Gradebook takes it."""
     from sqlalchemy.engine import URL
 
     return URL.create("sqlite", database=str(Path(path).resolve())).render_as_string(hide_password=False)
 
 
-def sqlite_file(url):
+def sqlite_file(url: str) -> Path | None:
     """The file a SQLAlchemy URL names, or None for a server's database or an in-memory one."""
     from sqlalchemy.engine import make_url
 
@@ -228,58 +230,58 @@ class OutputFolder:
     path: Path
 
     @classmethod
-    def of(cls, lab, out=None):
+    def of(cls, lab: str, out: str | Path | None = None) -> OutputFolder:
         """The folder ``--out`` names, else ``grading/<lab>`` in the working folder."""
         return cls(Path(out) if out else DEFAULT_OUTPUT / lab)
 
-    def is_default_for(self, lab):
+    def is_default_for(self, lab: str) -> bool:
         return self.path == DEFAULT_OUTPUT / lab
 
     @property
-    def grades(self):
+    def grades(self) -> Path:
         return self.path / "grades.csv"
 
     @property
-    def gradebook(self):
+    def gradebook(self) -> Path:
         return self.path / GRADEBOOK
 
-    def gradebook_url(self, db_url=None):
+    def gradebook_url(self, db_url: str | None = None) -> str:
         """``db_url`` (``--db``) if given, else the URL of this folder's ``gradebook.db``."""
         return db_url or sqlite_url(self.gradebook)
 
     @property
-    def results_dir(self):
+    def results_dir(self) -> Path:
         return self.path / "results"
 
     @property
-    def feedback_dir(self):
+    def feedback_dir(self) -> Path:
         return self.path / "feedback"
 
     @property
-    def autograded_dir(self):
+    def autograded_dir(self) -> Path:
         return self.path / "autograded"
 
-    def result(self, student):
+    def result(self, student: str) -> Path:
         return self.results_dir / f"{student}.json"
 
-    def feedback(self, student):
+    def feedback(self, student: str) -> Path:
         return self.feedback_dir / f"{student}.html"
 
-    def autograded(self, student):
+    def autograded(self, student: str) -> Path:
         return self.autograded_dir / f"{student}.ipynb"
 
     @property
-    def report(self):
+    def report(self) -> Path:
         return self.path / "report.html"
 
     @property
-    def similarity(self):
+    def similarity(self) -> Path:
         return self.path / "similarity.html"
 
-    def export(self, fmt):
+    def export(self, fmt: str) -> Path:
         return self.path / f"export-{fmt}.csv"
 
-    def make(self):
+    def make(self) -> OutputFolder:
         """Creates the folder and its subfolders."""
         for folder in (self.results_dir, self.feedback_dir, self.autograded_dir):
             folder.mkdir(parents=True, exist_ok=True)

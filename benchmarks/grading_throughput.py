@@ -89,8 +89,7 @@ def plain_nbgrader(course, lab, submissions, root, visible_only=False):
 
 def ours(course, lab, submissions, out, workers, sandboxed=True):
     started = time.monotonic()
-    rows = grade_folder(course, lab, submissions, out, workers=workers, force=True, progress=False, sandboxed=sandboxed,
-                        log=lambda *a: None)
+    rows = grade_folder(course, lab, submissions, out, workers=workers, force=True, progress=False, sandboxed=sandboxed)
     seconds = time.monotonic() - started
     assert all(r.status == Status.GRADED for r in rows), [r.status for r in rows]
     results = [load_result(path) for path in OutputFolder(out).results_dir.glob("*.json")]

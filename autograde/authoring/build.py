@@ -6,24 +6,33 @@ it in a throw-away gradebook and release folder, then copy the result into place
 building never touches the instructor's real gradebook and a check can build elsewhere
 and compare.
 """
+from __future__ import annotations
+
 import filecmp
 import os
 import shutil
 import sys
 import tempfile
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograde.course import GRADEBOOK, CourseError, sqlite_url
 
+if TYPE_CHECKING:
+    from traitlets.config import Config
 
-def load_nbgrader_config(course):
+    from autograde.course import Course
+
+
+def load_nbgrader_config(course: Course) -> Config:
     return PyFileConfigLoader(course.nbgrader_config.name, path=str(course.nbgrader_config.parent)).load_config()
 
 
-def nbgrader_environment():
+def nbgrader_environment() -> None:
     """Prepares this process to run nbgrader.
 
     nbgrader creates a fresh gradebook by running ``alembic``: put this Python's bin/ on PATH.
@@ -35,7 +44,7 @@ def nbgrader_environment():
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
 
-def generate_labs(course, labs=None, dest=None):
+def generate_labs(course: Course, labs: Iterable[str] | None = None, dest: str | Path | None = None) -> list[Path]:
     """Writes ``dest/<lab>/`` (default: the course's labs/) for each lab; returns the lab folders."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -66,7 +75,7 @@ def generate_labs(course, labs=None, dest=None):
     return written
 
 
-def stale_labs(course):
+def stale_labs(course: Course) -> list[str]:
     """Files in labs/ that differ from what ``generate_labs`` makes from solutions/ today."""
     with tempfile.TemporaryDirectory(prefix="check-labs-") as tmp:
         generate_labs(course, dest=tmp)

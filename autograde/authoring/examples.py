@@ -6,16 +6,24 @@ the row each must get (status, score, and whether its code is flagged for review
 follow from the notebook's structure: a test cell passes when every answer cell before it is
 filled in.
 """
+from __future__ import annotations
+
 import copy
 import json
 import re
 import shutil
 import zipfile
+from collections.abc import Collection
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 
 from autograde.cells import grade_id_of, is_answer, is_graded, is_test, points
 from autograde.grading.rows import Status
+
+if TYPE_CHECKING:
+    from autograde.course import Course
 
 MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 INFINITE_LOOP = "while True:  # oops: this never ends\n    pass\n"
@@ -196,7 +204,7 @@ LAB_SPECIFIC = ("full-marks", "untouched", "partial", "stripped-metadata", "rear
                 "copied-answer-cell")
 
 
-def answers_from_solution(course, lab):
+def answers_from_solution(course: Course, lab: str) -> dict[str, str]:
     """grade_id -> the cell as a student who finished the exercise would have it."""
     solution = nbformat.read(course.solution_notebook(lab), as_version=4)
     return {
@@ -206,7 +214,7 @@ def answers_from_solution(course, lab):
     }
 
 
-def fill(release, answers, grade_ids):
+def fill(release: nbformat.NotebookNode, answers: dict[str, str], grade_ids: Collection[str]) -> nbformat.NotebookNode:
     notebook = copy.deepcopy(release)
     for cell in notebook.cells:
         if is_answer(cell) and grade_id_of(cell) in grade_ids:
@@ -214,7 +222,7 @@ def fill(release, answers, grade_ids):
     return notebook
 
 
-def expected_score(release, filled):
+def expected_score(release: nbformat.NotebookNode, filled: Collection[str]) -> float:
     """Points of the test cells that come after only filled-in answer cells."""
     score, blocked = 0.0, False
     for cell in release.cells:
@@ -225,7 +233,7 @@ def expected_score(release, filled):
     return score
 
 
-def make_examples(course, lab, dest=None):
+def make_examples(course: Course, lab: str, dest: Path | None = None) -> Path:
     """Writes the examples into ``dest`` (default: autograde/examples/<lab>) and returns that folder."""
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
     answers = answers_from_solution(course, lab)

@@ -1,6 +1,9 @@
 """nbgrader preprocessors of our own, used when generating the student labs."""
+from __future__ import annotations
+
 import re
 
+from nbformat import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
@@ -19,7 +22,7 @@ class RequireTodo(NbGraderPreprocessor):
     error, so no exercise ships without instructions. Runs before ClearSolutions.
     """
 
-    def preprocess_cell(self, cell, resources, index):
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
         if cell.cell_type == "code":
             previous = ""
             for line in cell.source.split("\n"):
@@ -42,7 +45,7 @@ class SetColabLinks(NbGraderPreprocessor):
     COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^\s)\"']+")
     INSTALL_URL = re.compile(r"git\+https://github\.com/[^\s\"'@]+(?:@[^\s\"']+)?")
 
-    def preprocess(self, nb, resources):
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         if not self.repository_slug:
             raise RuntimeError("SetColabLinks.repository_slug is not set (see autograde/nbgrader_config.py)")
         lab, notebook = resources["nbgrader"]["assignment"], resources["nbgrader"]["notebook"]
@@ -53,7 +56,7 @@ class SetColabLinks(NbGraderPreprocessor):
         self._install = f"git+https://github.com/{self.repository_slug}@{self.ref}"
         return super().preprocess(nb, resources)
 
-    def preprocess_cell(self, cell, resources, index):
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
         source = self.COLAB_LINK.sub(self._colab, cell.source)
         cell.source = self.INSTALL_URL.sub(self._install, source)
         return cell, resources

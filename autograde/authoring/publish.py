@@ -6,6 +6,8 @@ the repository), and a README. ``solutions/`` and ``autograde/`` stay private; a
 scan refuses to publish if any solution or hidden-test text, or the code of any function of
 the private references (``autograde/grading/references/``), slipped in.
 """
+from __future__ import annotations
+
 import ast
 import dataclasses
 import json
@@ -17,7 +19,7 @@ import jinja2
 import tomlkit
 
 from autograde.authoring.build import generate_labs
-from autograde.course import INSTRUCTOR_PACKAGE, LABS, PYPROJECT, SOLUTIONS, STUDENT_PACKAGE, CourseError
+from autograde.course import INSTRUCTOR_PACKAGE, LABS, PYPROJECT, SOLUTIONS, STUDENT_PACKAGE, Course, CourseError
 
 LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "autograde.grading.references")
 TEMPLATES = Path(__file__).resolve().parent / "templates"  # the bundle's README
@@ -39,7 +41,7 @@ def _bodies(source):
     return found
 
 
-def reference_functions(course):
+def reference_functions(course: Course) -> dict[str, str]:
     """{body: name} of every function of the private references (autograde/grading/references/): none may be in the bundle."""
     found = {}
     for path in sorted(course.references_dir.rglob("*.py")):
@@ -47,7 +49,7 @@ def reference_functions(course):
     return found
 
 
-def instructor_text_in(course, folder):
+def instructor_text_in(course: Course, folder: Path) -> list[str]:
     """'path: what' for every file under ``folder`` holding solution or hidden-test text, or a private reference's code."""
     references = reference_functions(course)
     found = []
@@ -62,7 +64,7 @@ def instructor_text_in(course, folder):
     return found
 
 
-def publish_bundle(course, dest, repository=None):
+def publish_bundle(course: Course, dest: str | Path, repository: str | None = None) -> Path:
     """Writes the bundle into ``dest`` (created if needed) and returns its path."""
     if repository:
         course = dataclasses.replace(course, repository=repository)
@@ -94,7 +96,7 @@ BUNDLE_NAME = "rnn-course-utils"  # what students pip-install: course_utils alon
 BUNDLE_DESCRIPTION = "Helpers for the recurrent-networks lab notebooks."
 
 
-def set_version(course, version):
+def set_version(course: Course, version: str) -> Course:
     """Writes ``version`` as ``[project] version`` in pyproject.toml (the one place it is kept) and returns the course
     as it now reads. Badges and install lines of labs built afterwards point at the tag ``v{version}``.
 
@@ -112,7 +114,7 @@ def set_version(course, version):
     return dataclasses.replace(course, version=version)
 
 
-def bundle_pyproject(course):
+def bundle_pyproject(course: Course) -> str:
     """The bundle's pyproject.toml: the course's build system, Python version, student dependencies (their comments
     kept), ``jupyter`` extra and ``course-check`` command, with ``course_utils`` as the only package."""
     course_pyproject = tomlkit.parse(course.pyproject.read_text())
@@ -134,7 +136,7 @@ def bundle_pyproject(course):
     return tomlkit.dumps(bundle)
 
 
-def lab_title(notebook_path):
+def lab_title(notebook_path: str | Path) -> str:
     """The first Markdown heading of a notebook, e.g. 'Lab 1: RNNs from scratch'."""
     cells = json.loads(Path(notebook_path).read_text())["cells"]
     for cell in cells:
@@ -145,7 +147,7 @@ def lab_title(notebook_path):
     return Path(notebook_path).stem
 
 
-def student_readme(course):
+def student_readme(course: Course) -> str:
     """The bundle's README.md, from ``autograde/authoring/templates/student_readme.md.j2``: a row per lab (its title
     and Colab badge) and how to work on a lab, in Colab or locally."""
     labs = [{"name": lab, "title": lab_title(course.solution_notebook(lab)), "colab_url": course.colab_url(lab)}

@@ -1,9 +1,12 @@
 """Runs a notebook top to bottom in a fresh Jupyter kernel and reports each test cell."""
+from __future__ import annotations
+
 import os
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 from nbclient import NotebookClient
@@ -11,6 +14,9 @@ from nbclient import NotebookClient
 from autograde.cells import grade_id_of, is_graded, points
 from autograde.grading.feedback import failure_message
 from autograde.grading.judge import JudgedCells, submission_seed_key, test_sources
+
+if TYPE_CHECKING:
+    from autograde.course import Course
 
 
 class JudgedNotebookClient(JudgedCells, NotebookClient):
@@ -30,7 +36,7 @@ class TestCell:
     failure: str | None  # None when the cell ran without error
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
         return self.failure is None
 
 
@@ -42,15 +48,17 @@ class NotebookRun:
     failures: list = field(default_factory=list)  # CellFailure for every other cell that raised
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return not self.failures and all(test.passed for test in self.tests)
 
     @property
-    def points(self):
+    def points(self) -> tuple[float, float]:
         return sum(test.points for test in self.tests if test.passed), sum(test.points for test in self.tests)
 
 
-def execute_notebook(path, cwd, env=None, cell_timeout=600, lab="", seed_key="", sources=None):
+def execute_notebook(path: str | Path, cwd: str | Path, env: dict[str, str] | None = None,
+                     cell_timeout: int = 600, lab: str = "", seed_key: str = "",
+                     sources: dict[str, str] | None = None) -> tuple[nbformat.NotebookNode, NotebookRun]:
     """Executes ``path`` with errors allowed (every cell runs) in working directory ``cwd``.
 
     ``env`` adds environment variables for the kernel, e.g. ``{"LAB_BUDGET": "smoke"}``.
@@ -79,7 +87,8 @@ def execute_notebook(path, cwd, env=None, cell_timeout=600, lab="", seed_key="",
     return nb, run
 
 
-def execute_solution(course, lab, cwd, env=None, cell_timeout=600):
+def execute_solution(course: Course, lab: str, cwd: str | Path, env: dict[str, str] | None = None,
+                     cell_timeout: int = 600) -> tuple[nbformat.NotebookNode, NotebookRun]:
     """Executes ``lab``'s solution notebook, its test cells (hidden tests included) judged as the grader does, with
     seeds drawn from the course's grading secret (see :func:`execute_notebook`)."""
     path = course.solution_notebook(lab)

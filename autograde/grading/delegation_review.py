@@ -21,8 +21,10 @@ import ast
 import functools
 import inspect
 import sys
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from course_utils.checks.delegation import refusal_message
+from course_utils.checks.delegation import Exercise, refusal_message
 
 # Libraries whose names are resolved (imported here, in the grader): nothing a student wrote is ever imported.
 LIBRARIES = frozenset({"tensorflow", "keras", "numpy", "scipy", "sklearn", "course_utils"})
@@ -125,7 +127,7 @@ def _uses(definition):
 
 
 @functools.lru_cache(maxsize=256)
-def used_names(student_sources, other_sources, name):
+def used_names(student_sources: tuple[str, ...], other_sources: tuple[str, ...], name: str) -> set[str]:
     """The dotted names (imports resolved) that the student's definition of ``name``, and the student's definitions it
     uses, name from the notebook's scope (names bound inside a definition are its own locals, not followed)."""
     student = [tree for tree in map(_parse, student_sources) if tree is not None]
@@ -168,7 +170,7 @@ def _declared(forbidden):
 
 
 @functools.lru_cache(maxsize=4096)
-def resolve(dotted):
+def resolve(dotted: str) -> Any:
     """The object a dotted name of a library in :data:`LIBRARIES` names, or None.
 
     Nothing is imported on a student's say-so: the name is looked up in the modules this process has already
@@ -209,7 +211,7 @@ def _codes(obj):
     return [code] if code is not None else []
 
 
-def delegation(exercise, student_sources, other_sources, name):
+def delegation(exercise: Exercise, student_sources: Iterable[str], other_sources: Iterable[str], name: str) -> str | None:
     """The refusal message when the student's ``name`` uses one of ``exercise``'s forbidden functions, else None."""
     for dotted in sorted(used_names(tuple(student_sources), tuple(other_sources), name)):
         by_name = next((f for f in exercise.forbidden if dotted in _declared(f)), None)  # a library not loaded here too
@@ -221,7 +223,7 @@ def delegation(exercise, student_sources, other_sources, name):
 
 
 @functools.lru_cache(maxsize=None)
-def probe_exercises(probe):
+def probe_exercises(probe: Callable[..., Any]) -> list[Exercise]:
     """The exercises a probe watches: the module constants named by ``refuse_delegation(...)`` or ``refusing_delegation(...)``."""
     try:
         tree = ast.parse(inspect.getsource(probe))

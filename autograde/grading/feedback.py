@@ -9,10 +9,14 @@ tests' printouts are dropped. Widget outputs (a tqdm progress bar) keep only the
 page cannot show a widget, and nbconvert's placeholder script for one needs jQuery, which the
 feedback page does not load (the browser reported "$ is not defined").
 """
-import functools
+from __future__ import annotations
 
-from jinja2 import FileSystemBytecodeCache
+import functools
+from typing import Any
+
+from jinja2 import Environment, FileSystemBytecodeCache
 from nbconvert.exporters import HTMLExporter
+from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 
@@ -21,7 +25,7 @@ from autograde.cells import grade_id_of, is_graded
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def failure(cell):
+def failure(cell: dict[str, Any]) -> tuple[str, str] | None:
     """``(ename, "ename: evalue")`` of the error a cell's outputs hold (a timeout first), or None when it ran cleanly."""
     errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     if any(o.get("ename") == "CellTimeoutError" for o in errors):
@@ -32,7 +36,7 @@ def failure(cell):
     return None
 
 
-def failure_message(cell):
+def failure_message(cell: dict[str, Any]) -> str | None:
     """'ename: evalue' of a cell's first error output (see :func:`failure`), or None when it ran cleanly."""
     found = failure(cell)
     return found[1] if found else None
@@ -47,7 +51,7 @@ class FeedbackExporter(HTMLExporter):
     """
 
     @property
-    def environment(self):
+    def environment(self) -> Environment:
         environment = super().environment
         environment.bytecode_cache = _bytecode_cache()
         return environment
@@ -64,7 +68,7 @@ class HideTestDetails(NbGraderPreprocessor):
     Runs after nbgrader's ClearHiddenTests, which leaves outputs alone.
     """
 
-    def preprocess_cell(self, cell, resources, index):
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
         for output in cell.get("outputs", []):
             output.get("data", {}).pop(WIDGET_VIEW, None)
         if cell.cell_type == "code" and is_graded(cell):

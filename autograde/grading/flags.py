@@ -24,6 +24,7 @@ import builtins
 import functools
 import re
 import string
+from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
 # Names the instructor's setup cells bind to modules (the caller passes the real ones).
@@ -285,7 +286,7 @@ _SHELL_VALUE = "the review follows the shell no further"
 _NAMED_ACCESS = {"hasattr": "tests", **dict.fromkeys(_GETATTR, "uses"), **dict.fromkeys(_SETATTR, "sets"), **dict.fromkeys(_DELATTR, "deletes")}
 
 
-def review_flags(cells, module_names=DEFAULT_MODULE_NAMES):
+def review_flags(cells: Iterable[tuple[str, str]], module_names: Iterable[str] = DEFAULT_MODULE_NAMES) -> list[str]:
     """Flags for the student's code cells, sorted, e.g. ``"cell 14: uses inspect.getsource (...)"``.
 
     ``cells``: ``(label, source)`` pairs, the student's answers and extra cells, in notebook order.

@@ -8,20 +8,25 @@ the rebuilt notebooks in parallel, each in its own process and sandboxed kernel
 record the scores in the gradebook and write ``grades.csv`` and one feedback file per student.
 Every file gets a row, whatever happened to it. What the output folder holds: :class:`autograde.course.OutputFolder`.
 """
+from __future__ import annotations
+
 import hashlib
 import json
+import logging
 import os
 import shutil
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
 from autograde.authoring.build import nbgrader_environment
 from autograde.cells import total_points
-from autograde.course import GRADEBOOK, CourseError, OutputFolder, sqlite_file
+from autograde.course import GRADEBOOK, Course, CourseError, OutputFolder, sqlite_file
 from autograde.grading import self_test
 from autograde.grading.intake import StudentIds, collect
 from autograde.grading.judge import submission_seed_key
@@ -34,19 +39,25 @@ from autograde.isolation.sandbox import probe
 ENVIRONMENT_ERRORS = ("CellTimeoutError", "KernelDied", "TweetDataError", "ModuleNotFoundError", "ImportError",
                       "PermissionError", "ConnectionError")
 
+logger = logging.getLogger(__name__)
+
 
 class SelfTestFailed(CourseError):
     """The reference solution did not get full marks; the message says why and what to do."""
 
 
-def grade_folder(course, lab, folder, out, workers=None, force=False, student_ids=None, limits=None,
-                 db_url=None, dask_scheduler=None, budget="smoke", progress=True, skip_self_test=False, sandboxed=True,
-                 log=print):
+def grade_folder(course: Course, lab: str, folder: str | Path, out: str | Path, workers: int | None = None,
+                 force: bool = False, student_ids: Callable[[str], str | None] | None = None,
+                 limits: dict[str, int] | None = None, db_url: str | None = None, dask_scheduler: str | None = None,
+                 budget: str = "smoke", progress: bool = True, skip_self_test: bool = False,
+                 sandboxed: bool = True) -> list[Row]:
     """Grades every file in ``folder``; returns the rows also written to ``out/grades.csv``.
 
     Raises DataUnavailable, before anything is read or written, when the lab's data is neither here nor
     downloadable, and SelfTestFailed, before grading anyone, when the reference solution does not get full
-    marks (unless ``skip_self_test``). ``sandboxed=False`` runs kernels without the sandbox.
+    marks (unless ``skip_self_test``). ``sandboxed=False`` runs kernels without the sandbox. What this machine's
+    sandbox lacks is logged as a warning, the self-test's result as information (a warning when it fails); ``course``
+    shows both on stderr.
     """
     lab = course.resolve_lab(lab)
     # Kernels cannot download (the sandbox has no network): the data is fetched here, before kernel_env points at it.
@@ -58,7 +69,7 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
 
     gaps = probe().missing if sandboxed else ["not sandboxed (--no-sandbox)"]
     if gaps:
-        log("sandbox on this machine: " + "; ".join(gaps))
+        logger.warning("sandbox on this machine: %s", "; ".join(gaps))
 
     shared = shared_job_fields(course, lab, limits, budget, sandboxed)
     secret = course.grading_secret()
@@ -85,7 +96,7 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
         grader_template(course, lab)  # build the shared template once, before the workers race for it
         if not skip_self_test:
             check = run_self_test(self_test_job(course, lab, shared, secret), max_score, dask_scheduler)
-            log(check.summary())
+            logger.log(logging.INFO if check.passed else logging.WARNING, check.summary())
             if not check.passed:
                 raise SelfTestFailed(check.summary())
         for (row, key, _), result in _run(jobs, workers, dask_scheduler, progress):
@@ -100,7 +111,8 @@ def grade_folder(course, lab, folder, out, workers=None, force=False, student_id
     return rows
 
 
-def self_test_lab(course, lab, limits=None, budget="smoke", sandboxed=True, dask_scheduler=None):
+def self_test_lab(course: Course, lab: str, limits: dict[str, int] | None = None, budget: str = "smoke",
+                  sandboxed: bool = True, dask_scheduler: str | None = None) -> self_test.SelfTest:
     """Grades only the reference solution, as ``grade_folder`` does before anyone (``course self-test``).
 
     Args:
@@ -123,13 +135,15 @@ def self_test_lab(course, lab, limits=None, budget="smoke", sandboxed=True, dask
     return run_self_test(self_test_job(course, lab, shared, course.grading_secret()), max_score, dask_scheduler)
 
 
-def shared_job_fields(course, lab, limits=None, budget="smoke", sandboxed=True):
+def shared_job_fields(course: Course, lab: str, limits: dict[str, int] | None = None, budget: str = "smoke",
+                      sandboxed: bool = True) -> dict[str, Any]:
     """What every grading job of a run shares (computed once: the version hashes every course and grading file)."""
     return {"course_root": str(course.root), "lab": lab, "grader_version": grader_version(course, lab),
             "limits": {**DEFAULT_LIMITS, **(limits or {})}, "env": kernel_env(budget), "sandbox": sandboxed}
 
 
-def grading_job(shared, secret, notebook, student_id, sha256):
+def grading_job(shared: dict[str, Any], secret: str, notebook: nbformat.NotebookNode, student_id: str,
+                sha256: str) -> dict[str, Any]:
     """The job that grades ``notebook`` (the file's hash ``sha256``) for ``student_id``.
 
     The worker rebuilds the notebook on the release (bounded in time: a huge notebook never stalls the caller).
@@ -139,14 +153,14 @@ def grading_job(shared, secret, notebook, student_id, sha256):
             "seed_key": submission_seed_key(secret, sha256)}
 
 
-def self_test_job(course, lab, shared, secret):
+def self_test_job(course: Course, lab: str, shared: dict[str, Any], secret: str) -> dict[str, Any]:
     """The job that grades the reference solution before anyone (its result is cached: :func:`run_self_test`)."""
     reference = self_test.reference_notebook(course, lab)
     reference_sha = hashlib.sha256(nbformat.writes(reference).encode()).hexdigest()
     return grading_job(shared, secret, reference, self_test.REFERENCE_ID, reference_sha)
 
 
-def kernel_env(budget):
+def kernel_env(budget: str) -> dict[str, str]:
     """The variables a grading kernel gets besides the sandbox's own: the budget and the lab's data."""
     from course_utils.tweets import cache_dir
 
@@ -166,7 +180,7 @@ def _cached(path, key):
         return None
 
 
-def run_self_test(job, max_score, dask_scheduler):
+def run_self_test(job: dict[str, Any], max_score: float, dask_scheduler: str | None) -> self_test.SelfTest:
     """Grades the reference solution (cached while nothing it depends on changes); returns a SelfTest."""
     cache = cache_folder() / f"self-test-{job['lab']}-{self_test.cache_key(job)}.json"
     if cache.exists():
@@ -240,7 +254,7 @@ def _apply(row, result):
     row.notes.extend(result.sandbox_gaps)  # as found on the machine that graded it (a Dask worker too)
 
 
-def record_in_gradebook(course, lab, db_url, rows):
+def record_in_gradebook(course: Course, lab: str, db_url: str, rows: list[Row]) -> None:
     """Writes the scores into the nbgrader gradebook (this process is its only writer)."""
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -266,7 +280,7 @@ def record_in_gradebook(course, lab, db_url, rows):
             gb.db.commit()
 
 
-def summary(rows):
+def summary(rows: list[Row]) -> str:
     """The table printed at the end of ``course grade``."""
     width = max([len(r.file) for r in rows] + [4])
     lines = [f"{'file':{width}}  {'student':14}  {'score':>9}  status"]

@@ -24,14 +24,18 @@ Every such event, the errors of cells the student cannot edit, and the execution
 recorded in the notebook's metadata under ``grading`` for the grades table. The limits' names,
 defaults and help come from :mod:`autograde.grading.limits`.
 """
+from __future__ import annotations
+
 import os
 import subprocess
 import threading
 import time
+from typing import TYPE_CHECKING, Any
 
 import psutil
 from nbclient.exceptions import DeadKernelError
 from nbclient.util import run_sync
+from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Float, Integer, Unicode, default
@@ -43,6 +47,9 @@ from autograde.grading.limits import LIMIT_NAMED
 from autograde.grading.output_budget import OutputBudget
 from autograde.isolation import sandbox
 from autograde.isolation.forked_kernels import use_fork_provisioner
+
+if TYPE_CHECKING:
+    from jupyter_client.manager import KernelManager
 
 
 def _limit(name):
@@ -69,11 +76,12 @@ class GuardedExecute(JudgedCells, Execute):
     sandbox = Bool(True, help="run each kernel in the sandbox (needs kernel_tmp)").tag(config=True)
     kernel_stop_reason = Unicode("")
 
-    def create_kernel_manager(self):
+    def create_kernel_manager(self) -> KernelManager:
         # ForkProvisioner starts the kernel, forked or not, in its sandbox; jupyter_client's own would not sandbox it.
         return use_fork_provisioner(super().create_kernel_manager(), fork=self.fork_kernels)
 
-    def preprocess(self, nb, resources=None, km=None):
+    def preprocess(self, nb: NotebookNode, resources: dict | None = None,
+                   km: KernelManager | None = None) -> tuple[NotebookNode, dict]:
         self._started = time.monotonic()
         self._stopped = None  # why the remaining cells are not run
         self._budget = OutputBudget(self.max_cell_text_chars, self.max_cell_output_chars, self.max_notebook_output_chars)
@@ -103,7 +111,7 @@ class GuardedExecute(JudgedCells, Execute):
                                       "limits_hit": sorted(self._limits_hit),
                                       "instructor_cell_errors": self._cell_errors}
 
-    async def async_start_new_kernel(self, **kwargs):
+    async def async_start_new_kernel(self, **kwargs: Any) -> None:
         # The kernel's own stderr carries only TensorFlow's start-up log lines.
         kwargs.setdefault("env", {**os.environ, **self.kernel_env})
         kwargs.setdefault("stderr", subprocess.DEVNULL)
@@ -117,7 +125,7 @@ class GuardedExecute(JudgedCells, Execute):
 
     start_new_kernel = run_sync(async_start_new_kernel)  # nbclient binds the sync twin at class creation
 
-    def sandbox_policy(self):
+    def sandbox_policy(self) -> sandbox.SandboxPolicy:
         """The kernel's sandbox: it writes its working folder and the lab's output folder, reads the lab's data."""
         paths = [value for value in self.kernel_env.values() if isinstance(value, str) and os.path.isabs(value)]
         writable = [path for path in [self.kernel_cwd, self.kernel_env.get("LAB_OUTPUT_DIR")] if path]
@@ -136,14 +144,14 @@ class GuardedExecute(JudgedCells, Execute):
         # nbclient's limit where there is no cell: the wait for the new kernel's first reply.
         return min(self.cell_timeout, self.notebook_timeout)
 
-    def time_limit(self, cell):
+    def time_limit(self, cell: NotebookNode) -> int:
         """Seconds ``cell`` may run (nbclient's ``timeout_func``): a training cell's longer limit or every other
         cell's, never past the notebook's remaining time."""
         limit = self.training_cell_timeout if is_training(cell) else self.cell_timeout
         left = self.notebook_timeout - (time.monotonic() - self._started)
         return max(1, min(limit, int(left) + 1))
 
-    def preprocess_cell(self, cell, resources, index):
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
         if cell.cell_type != "code":
             return cell, self.resources
         if self._stopped is None and time.monotonic() - self._started > self.notebook_timeout:
@@ -175,7 +183,7 @@ class GuardedExecute(JudgedCells, Execute):
         self._stopped = reason
         self._problems.append(reason)
 
-    def process_message(self, msg, cell, cell_index):
+    def process_message(self, msg: dict[str, Any], cell: NotebookNode, cell_index: int) -> NotebookNode | None:
         keep, problem = self._budget.admit(msg, cell_index)
         if problem:
             self._problems.append(problem)

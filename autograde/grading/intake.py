@@ -15,6 +15,8 @@ zip as the LMS's download of the whole class instead: members' names say whose t
 are read within :data:`ARCHIVE_LIMITS`, from the zip's own directory, without unpacking them to disk.
 File names are shown with control and invisible characters escaped (:func:`shown`).
 """
+from __future__ import annotations
+
 import csv
 import hashlib
 import json
@@ -25,6 +27,7 @@ import warnings
 import zipfile
 from zlib import error as zlib_error
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,7 +98,7 @@ class Submission:
     notes: list = field(default_factory=list)
     reason: str = ""  # why it is not graded and what to do, for a person: what the row's status column says
 
-    def refuse(self, reason):
+    def refuse(self, reason: str) -> Submission:
         """Marks the file as not graded, for ``reason``."""
         self.status, self.reason = Status.NOT_GRADED, reason
         return self
@@ -108,7 +111,7 @@ class StudentIds:
     whose each file is) rather than one student's upload (everything in it is the zip owner's).
     """
 
-    def __init__(self, pattern=DEFAULT_ID_PATTERN, mapping_csv=None, class_zip=False):
+    def __init__(self, pattern: str = DEFAULT_ID_PATTERN, mapping_csv: str | Path | None = None, class_zip: bool = False):
         self.class_zip = class_zip
         self.pattern = re.compile(pattern)
         if "student" not in self.pattern.groupindex:
@@ -128,7 +131,7 @@ class StudentIds:
         return match.group("student") if match else None
 
 
-def shown(text):
+def shown(text: str) -> str:
     """``text`` as a row, a note or the console may show it: control characters (ANSI escapes), line breaks,
     bidi overrides, zero-width and other invisible characters written as Python escapes (``\\x1b``,
     ``\\n``, ``\\u202e``); everything else, accented letters included, as it is."""
@@ -141,7 +144,7 @@ def _hidden(ch):
     return ch in HIDDEN_CHARACTERS or unicodedata.category(ch) in HIDDEN_CATEGORIES
 
 
-def student_id(student_ids, name):
+def student_id(student_ids: Callable[[str], str | None], name: str) -> tuple[str | None, str | None]:
     """``(id, note)``: the student id ``student_ids`` finds in ``name``, and a note when there is one to make.
     An id holding control or invisible characters is rejected (None), never escaped: it could pass for another id."""
     found = student_ids(name)
@@ -151,7 +154,7 @@ def student_id(student_ids, name):
     return found, None
 
 
-def read_notebook(data, name):
+def read_notebook(data: bytes, name: str) -> tuple[nbformat.NotebookNode | None, str, list[str]]:
     """Parses bytes as a notebook; returns (notebook, why it cannot be graded or "" when it can, notes)."""
     if not data.strip():
         return None, "empty file: the download may have failed; ask for the file again", []
@@ -338,7 +341,8 @@ def _entry(name, data, modified, identify):
     return submission
 
 
-def collect(folder, student_ids=None, class_zip=None, archive_limits=ARCHIVE_LIMITS):
+def collect(folder: str | Path, student_ids: Callable[[str], str | None] | None = None, class_zip: bool | None = None,
+            archive_limits: ArchiveLimits = ARCHIVE_LIMITS) -> list[Submission]:
     """One :class:`Submission` per file in ``folder`` (recursively) and per file inside each zip.
 
     ``class_zip``: read every .zip as the LMS's download of the whole class, each member for the student

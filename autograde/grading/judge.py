@@ -18,6 +18,8 @@ of the cell (instructor code such as ``x, y = get_batch(...)``) runs in the kern
 are then what this process decided: a ``✔`` line per passing call, or the first failure as an error, which is how
 nbgrader scores it. So the kernel never holds a reference, an expected value or hidden-test text.
 """
+from __future__ import annotations
+
 import ast
 import asyncio
 import functools
@@ -25,7 +27,10 @@ import hashlib
 import hmac
 import importlib
 import traceback
+import typing
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from nbclient.exceptions import CellTimeoutError
 from nbclient.util import ensure_async, run_sync
@@ -37,13 +42,19 @@ from course_utils.checks import CheckFailed
 from course_utils.checks.probing import as_param, decode, parameters, raise_for_probe_failure
 from course_utils.startup_noise import quiet_tensorflow_start
 
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+    from autograde.course import Course
+    from course_utils.checks.probing import Check
+
 CHECKS_NAME = "checks"  # what the notebooks call the lab's checks module
 CHECK_PREFIX = "check_"
 SEED = "seed"
 MAX_OBSERVATION_CHARS = 16_000_000
 
 
-def lab_short_name(lab):
+def lab_short_name(lab: str) -> str:
     return lab.split("_")[0]
 
 
@@ -78,7 +89,7 @@ class Setup:
     source: str
 
 
-def plan_test_cell(source):
+def plan_test_cell(source: str) -> list[Setup | ProbeCall]:
     """The steps of a test cell: :class:`Setup` and :class:`ProbeCall`, in order."""
     try:
         tree = ast.parse(source)
@@ -127,7 +138,7 @@ def _hidden_line(source):
     return None
 
 
-def bound_params(check, call, seed=None):
+def bound_params(check: Check, call: ProbeCall, seed: int | None = None) -> dict[str, typing.Any]:
     """The arguments of ``call`` (see :func:`course_utils.checks.probing.parameters`) bound to ``check``'s probe,
     defaults included; ``seed`` replaces the seed. Raises TestPlanError when an argument is not a literal."""
     positional = call.params["__positional__"]
@@ -149,19 +160,19 @@ def bound_params(check, call, seed=None):
     return params
 
 
-def seed_for(seed_key, grade_id, index):
+def seed_for(seed_key: str, grade_id: str, index: int) -> int:
     """The seed of the ``index``-th check call of test ``grade_id``, for the submission whose key is ``seed_key``."""
     digest = hmac.new(seed_key.encode(), f"{grade_id}/{index}".encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def submission_seed_key(secret, notebook_text):
+def submission_seed_key(secret: str, notebook_text: str) -> str:
     """A submission's seed key: the course's grading secret and the submitted notebook, hashed together."""
     return hmac.new(secret.encode(), notebook_text.encode(), hashlib.sha256).hexdigest()
 
 
 @functools.lru_cache(maxsize=16)
-def lab_modules(lab):
+def lab_modules(lab: str) -> tuple[ModuleType, ModuleType]:
     """The lab's public checks module and its private references module, imported in this (the grader's) process."""
     short = lab_short_name(lab)
     with quiet_tensorflow_start():  # they import TensorFlow: the first import in the grader's processes
@@ -170,7 +181,7 @@ def lab_modules(lab):
     return checks, references
 
 
-def get_check(lab, name):
+def get_check(lab: str, name: str) -> Check:
     checks, _ = lab_modules(lab)
     check = getattr(checks, f"{CHECK_PREFIX}{name}", None)
     if check is None or not hasattr(check, "probe"):
@@ -178,7 +189,7 @@ def get_check(lab, name):
     return check
 
 
-def expectation(lab, name, params):
+def expectation(lab: str, name: str, params: dict[str, typing.Any]) -> typing.Any:
     """What the reference and each known mistake give for ``params``, from the private references."""
     check = get_check(lab, name)
     if not check.expects:
@@ -190,7 +201,7 @@ def expectation(lab, name, params):
     return expect(**params)
 
 
-def judge(lab, call, params, observed):
+def judge(lab: str, call: ProbeCall, params: dict[str, typing.Any], observed: typing.Any) -> str:
     """The pass message of one probe call's observations; raises CheckFailed naming the mistake.
 
     Observations that the comparison cannot read (a key missing, a wrong type) fail the check: only the probe's own
@@ -208,7 +219,7 @@ def judge(lab, call, params, observed):
                           f"{str(error)[:120]}); if your notebook changes the course's checks or probes, undo that") from None
 
 
-def probe_code(lab, call, params):
+def probe_code(lab: str, call: ProbeCall, params: dict[str, typing.Any]) -> str:
     """The code the kernel runs for one call: the probe, its objects as the test cell writes them, its arguments as
     the grader bound them (the drawn seed in place of the cell's)."""
     check = get_check(lab, call.check)
@@ -233,7 +244,8 @@ class JudgedCells(HasTraits):
     test_sources = Any(None, allow_none=True, help="grade_id -> the instructor's source of that test cell")
     max_observation_chars = Integer(MAX_OBSERVATION_CHARS, help="largest observations a probe may return").tag(config=True)
 
-    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+    async def async_execute_cell(self, cell: NotebookNode, cell_index: int, execution_count: int | None = None,
+                                 store_history: bool = True) -> NotebookNode:
         grade_id = grade_id_of(cell)
         known = self.test_sources is None or grade_id in self.test_sources  # a cell a student marked as a test is theirs
         if not self.lab or cell_origin(cell) != TEST or not known:
@@ -346,13 +358,14 @@ def _solution_test_sources(path, mtime):
     return {grade_id_of(cell): cell.source for cell in notebook.cells if is_test(cell)}
 
 
-def test_sources(course, lab):
+def test_sources(course: Course, lab: str) -> dict[str, str]:
     """grade_id -> the source of that test cell in the lab's solution notebook (hidden tests included)."""
     path = course.solution_notebook(lab)
     return _solution_test_sources(str(path), path.stat().st_mtime_ns)
 
 
-def planned_steps(lab, source, seed_key=None, grade_id=""):
+def planned_steps(lab: str, source: str, seed_key: str | None = None,
+                  grade_id: str = "") -> list[tuple[Setup, None] | tuple[ProbeCall, dict[str, typing.Any]]]:
     """A test cell's steps, each with its bound arguments: ``(Setup, None)`` or ``(ProbeCall, params)``.
 
     With ``seed_key`` (``""`` included), the n-th probe call's seed is :func:`seed_for` (key, test, n); without it
@@ -369,7 +382,8 @@ def planned_steps(lab, source, seed_key=None, grade_id=""):
     return steps
 
 
-def judged_params(lab, source, seed_key=None, grade_id=""):
+def judged_params(lab: str, source: str, seed_key: str | None = None,
+                  grade_id: str = "") -> list[tuple[ProbeCall, dict[str, typing.Any]]]:
     """Every probe call of a test cell's source with its bound arguments (see :func:`planned_steps`)."""
     return [(step, params) for step, params in planned_steps(lab, source, seed_key, grade_id) if params is not None]
 

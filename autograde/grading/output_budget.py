@@ -7,6 +7,7 @@ before it is stored and shortens or drops what is over the limits. Error outputs
 dropped, only shortened: an error is what makes a test fail.
 """
 import json
+from typing import Any
 
 TEXT_MIME = "text/plain"
 OUTPUT_MESSAGES = ("stream", "execute_result", "display_data", "update_display_data", "error")
@@ -29,14 +30,14 @@ class OutputBudget:
         notebook_output_chars: output of every type the whole notebook may produce.
     """
 
-    def __init__(self, cell_text_chars, cell_output_chars, notebook_output_chars):
+    def __init__(self, cell_text_chars: int, cell_output_chars: int, notebook_output_chars: int):
         self.cell_text_chars = cell_text_chars
         self.cell_output_chars = cell_output_chars
         self.notebook_output_chars = notebook_output_chars
         self.notebook_used = 0
         self._cells = {}  # cell index -> {"text": used, "all": used, "cut": bool}
 
-    def admit(self, msg, cell_index):
+    def admit(self, msg: dict[str, Any], cell_index: int) -> tuple[bool, str | None]:
         """Shortens ``msg`` (an iopub message, changed in place) to what is left of the budget.
 
         Returns ``(keep, problem)``: whether to store the message at all (once a cell was cut,

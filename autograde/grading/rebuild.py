@@ -22,9 +22,12 @@ compared with at most :data:`CANDIDATES` student cells (those nearest where it b
 :data:`REBUILD_SECONDS` the rebuild stops with :class:`TooLargeToRebuild`. :func:`prepare_bounded`
 is everything grading needs of a notebook (rebuild, edited tests, the code review), bounded.
 """
+from __future__ import annotations
+
 import copy
 import itertools
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import nbformat
@@ -86,7 +89,8 @@ def _remark(how, remark):
     return f"{how[:-1]}, {remark})" if how.endswith(")") else f"{how} ({remark})"
 
 
-def match_answers(release, submission, anchors=None, clock=None):
+def match_answers(release: nbformat.NotebookNode, submission: nbformat.NotebookNode, anchors: dict[int, int] | None = None,
+                  clock: _Clock | None = None) -> list[AnswerMatch]:
     """Finds the student's cell for every answer cell of the release notebook."""
     clock = clock or _Clock(submission, None)
     anchors = _anchor_positions(release, submission, clock) if anchors is None else anchors
@@ -240,7 +244,7 @@ def _student_cell(source):
                                "execution_count": None, "source": source, "outputs": []})
 
 
-def edited_tests(release, submission):
+def edited_tests(release: nbformat.NotebookNode, submission: nbformat.NotebookNode) -> list[str]:
     """grade_ids of test cells the student changed (their copies are ignored: ours run)."""
     ours = {grade_id_of(c): c.source for c in release.cells if is_test(c)}
     return sorted(
@@ -248,7 +252,8 @@ def edited_tests(release, submission):
     )
 
 
-def rebuild(release, submission, seconds=REBUILD_SECONDS):
+def rebuild(release: nbformat.NotebookNode, submission: nbformat.NotebookNode,
+            seconds: float | None = REBUILD_SECONDS) -> tuple[nbformat.NotebookNode, list[AnswerMatch], int]:
     """A clean copy of ``release`` holding the student's answers and extra code cells.
 
     Returns ``(notebook, matches, extra_count)``. Raises :class:`TooLargeToRebuild` past ``seconds``
@@ -274,7 +279,8 @@ def rebuild(release, submission, seconds=REBUILD_SECONDS):
     return rebuilt, matches, sum(len(v) for v in extras.values())
 
 
-def review_bounded(cells, cell_chars=REVIEW_CELL_CHARS, total_chars=REVIEW_CHARS):
+def review_bounded(cells: Iterable[tuple[str, str]], cell_chars: int = REVIEW_CELL_CHARS,
+                   total_chars: int = REVIEW_CHARS) -> list[str]:
     """:func:`autograde.grading.flags.review_flags` of ``cells`` (``(label, source)`` pairs) in bounded time: it costs
     about 1.5 s per 100,000 characters of code. A cell over ``cell_chars``, or past ``total_chars`` of code in all,
     is not reviewed; a flag says so instead, for a person to read it."""
@@ -305,7 +311,8 @@ class Prepared:
     flags: list = field(default_factory=list)  # student code to review (autograde.grading.flags), and cells too large to review
 
 
-def prepare_bounded(release, submission, seconds=REBUILD_SECONDS):
+def prepare_bounded(release: nbformat.NotebookNode, submission: nbformat.NotebookNode,
+                    seconds: float | None = REBUILD_SECONDS) -> Prepared:
     """Rebuilds ``submission`` on ``release``, finds its edited tests and reviews its code, in bounded time and size.
 
     Raises :class:`TooLargeToRebuild` (its message is the row's note) when the rebuild runs past ``seconds``;

@@ -6,15 +6,22 @@
 
 The report imports this module rather than :mod:`autograde.grading.folder`, which loads the whole grading stack.
 """
+from __future__ import annotations
+
 import csv
 import dataclasses
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from autograde.cells import grade_id_of, is_graded
 from autograde.course import CourseError, OutputFolder
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 # Text starting with one of these is a formula to a spreadsheet: grades.csv puts a ' before it.
 SPREADSHEET_PREFIX = ("=", "+", "-", "@", "\t", "\r")
@@ -39,7 +46,7 @@ class Status(StrEnum):
     SUPERSEDED = "superseded"  # an older file of a student whose newer file was graded
 
     @property
-    def was_graded(self):
+    def was_graded(self) -> bool:
         """Whether the notebook ran: its scores count (an environment problem's too, for a person to judge)."""
         return self in (Status.GRADED, Status.ENVIRONMENT_PROBLEM)
 
@@ -146,21 +153,21 @@ class GradeResult:
     NOT_CACHED = ("feedback_html", "autograded")
 
     @classmethod
-    def failed(cls, student_id, problem, status=Status.GRADER_ERROR):
+    def failed(cls, student_id: str | None, problem: str, status: Status = Status.GRADER_ERROR) -> GradeResult:
         """A result for a notebook that could not be graded, saying why."""
         return cls(student_id, status, problems=[problem])
 
     @property
-    def score(self):
+    def score(self) -> float:
         return sum(test.score or 0 for test in self.tests.values())
 
-    def to_json(self):
+    def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: every field but the feedback page and the autograded notebook, and ``format``."""
         data = {name: value for name, value in dataclasses.asdict(self).items() if name not in self.NOT_CACHED}
         return {"format": self.FORMAT, **data}
 
     @classmethod
-    def from_json(cls, data):
+    def from_json(cls, data: dict[str, Any]) -> GradeResult:
         """The result ``to_json`` made ``data`` from (extra keys, such as the cache's ``key``, are ignored).
 
         Raises:
@@ -177,13 +184,13 @@ class GradeResult:
         return result
 
 
-def save_result(path, result, key):
+def save_result(path: str | Path, result: GradeResult, key: dict[str, Any]) -> None:
     """Writes ``result`` (without its feedback page and notebook) and the cache ``key`` it was graded under to
     ``path``, ``results/<student>.json`` of an output folder: indented JSON, for people too."""
     Path(path).write_text(json.dumps({"key": key, **result.to_json()}, indent=1, sort_keys=True))
 
 
-def load_result(path, key=None):
+def load_result(path: str | Path, key: dict[str, Any] | None = None) -> GradeResult | None:
     """The :class:`GradeResult` :func:`save_result` wrote to ``path``; None when there is no such file, or (given
     ``key``) when it was graded under another key.
 
@@ -227,12 +234,12 @@ class Row:
     reason: str = ""
 
     @property
-    def status_text(self):
+    def status_text(self) -> str:
         """What the status column says."""
         return self.reason or self.status.value
 
 
-def write_csv(path, rows, release):
+def write_csv(path: str | Path, rows: Iterable[Row], release: NotebookNode) -> None:
     """Writes ``grades.csv``: a row per file (by file name), a column per graded cell of the release notebook."""
     test_ids = [grade_id_of(c) for c in release.cells if is_graded(c)]
     with open(path, "w", newline="") as f:
@@ -245,7 +252,7 @@ def write_csv(path, rows, release):
                              _cell(LIST_SEPARATOR.join(row.flags)), _cell(LIST_SEPARATOR.join(row.notes))])
 
 
-def read_rows(out, lab):
+def read_rows(out: str | Path, lab: str) -> list[Row]:
     """The rows of ``grades.csv`` in a grading output folder, as :func:`write_csv` wrote them.
 
     What the CSV cannot say comes back empty: a test's max_score and message, how each answer cell was found (read
@@ -297,6 +304,6 @@ def _uncell(text):
     return text[1:] if isinstance(text, str) and text[:1] == "'" and text[1:2] in SPREADSHEET_PREFIX else text
 
 
-def number(value):
+def number(value: float | None) -> str:
     """A score as grades.csv and the summary write it: ``17``, ``0.5``."""
     return f"{float(value or 0):g}"

@@ -7,15 +7,22 @@ missing package, limits too tight for this machine, a grader bug), and every gra
 wrong with it. A passing self-test is cached per grader version, limits, budget and kernel
 environment, so it costs one notebook per change, not one per run.
 """
+from __future__ import annotations
+
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 
 from autograde.authoring.examples import answers_from_solution, fill
 from autograde.cells import grade_id_of, is_answer
 from autograde.grading.rows import Status
+
+if TYPE_CHECKING:
+    from autograde.course import Course
+    from autograde.grading.rows import GradeResult
 
 REFERENCE_ID = "reference-solution"
 # Errors that come from the machine, not from code: (ename or text, what to do).
@@ -42,7 +49,7 @@ class SelfTest:
     cause: str = ""
     cached: bool = False
 
-    def summary(self):
+    def summary(self) -> str:
         head = f"self-test: the reference solution scored {self.score:g}/{self.max_score:g}"
         if self.passed:
             return head + (" (cached)" if self.cached else "")
@@ -51,20 +58,20 @@ class SelfTest:
         return "\n".join(lines)
 
 
-def reference_notebook(course, lab):
+def reference_notebook(course: Course, lab: str) -> nbformat.NotebookNode:
     """The release notebook with every answer of the solution filled in: a full-marks submission."""
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
     answers = answers_from_solution(course, lab)
     return fill(release, answers, {grade_id_of(c) for c in release.cells if is_answer(c)})
 
 
-def cache_key(job):
+def cache_key(job: dict[str, Any]) -> str:
     """What the reference's score depends on: the grader version, limits, budget and kernel environment."""
     keyed = {name: job.get(name) for name in ("grader_version", "limits", "env", "lab", "sandbox", "seed_key")}
     return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def judge(result, max_score):
+def judge(result: GradeResult, max_score: float) -> SelfTest:
     """A SelfTest from the reference solution's :class:`~autograde.grading.rows.GradeResult`."""
     score = result.score
     failures = [f"{name}: {t.message or 'no points'}" for name, t in sorted(result.tests.items()) if (t.score or 0) < t.max_score]
@@ -74,7 +81,7 @@ def judge(result, max_score):
     return SelfTest(passed, score, max_score, failures, "" if passed else likely_cause(result, failures))
 
 
-def likely_cause(result, failures):
+def likely_cause(result: GradeResult, failures: list[str]) -> str:
     """The first known cause that the errors point to (the messages name the error or the limit)."""
     text = "\n".join(failures + list(result.problems))
     for marker, cause in CAUSES:

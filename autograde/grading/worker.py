@@ -10,6 +10,8 @@ results into the one real gradebook.
 
 A job is a plain dict and its result a :class:`~autograde.grading.rows.GradeResult`: both travel to any worker.
 """
+from __future__ import annotations
+
 import functools
 import hashlib
 import importlib.metadata
@@ -20,6 +22,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 
@@ -32,13 +35,16 @@ from autograde.grading.rebuild import TooLargeToRebuild, prepare_bounded
 from autograde.grading.rows import CellError, GradeResult, Status, TestScore
 from autograde.isolation import sandbox
 
+if TYPE_CHECKING:
+    from traitlets.config import Config
+
 IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
 # Packages whose version can change how a notebook runs or is scored.
 SCORING_PACKAGES = ("nbgrader", "nbclient", "nbconvert", "nbformat", "ipykernel", "ipython", "jupyter_client",
                     "tensorflow", "keras", "numpy", "music21", "landlockpy")
 
 
-def grader_version(course, lab):
+def grader_version(course: Course, lab: str) -> str:
     """A key that changes whenever anything that can change a score changes, limits and budget aside.
 
     It covers the release and solution notebooks (hidden tests included), every course_utils module and stored
@@ -61,7 +67,7 @@ def grader_version(course, lab):
     return digest.hexdigest()[:16]
 
 
-def register_lab(course, lab, db_url):
+def register_lab(course: Course, lab: str, db_url: str) -> None:
     """Adds the lab (its cells, tests and points) to a gradebook, with nbgrader generate_assignment."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
@@ -76,14 +82,14 @@ def register_lab(course, lab, db_url):
         raise RuntimeError(f"could not add {lab} to the gradebook {db_url}:\n{result.get('error') or result.get('log')}")
 
 
-def cache_folder():
+def cache_folder() -> Path:
     """Where the grader keeps, per machine, what it builds once per grader version (templates, self-tests)."""
     folder = Path(tempfile.gettempdir()) / "rnn-course-grader"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def grader_template(course, lab):
+def grader_template(course: Course, lab: str) -> Path:
     """A course folder whose gradebook holds the lab, built once per machine and grader version."""
     template = cache_folder() / f"{lab}-{grader_version(course, lab)}"
     if (template / "ready").exists():
@@ -100,7 +106,7 @@ def grader_template(course, lab):
     return template
 
 
-def course_config(course, root, limits=None):
+def course_config(course: Course, root: str | Path, limits: dict[str, int] | None = None) -> Config:
     """The course's nbgrader configuration, pointed at a grading folder ``root``."""
     config = load_nbgrader_config(course)
     config.CourseDirectory.root = str(root)
@@ -114,7 +120,7 @@ def course_config(course, root, limits=None):
     return config
 
 
-def grade_one(job):
+def grade_one(job: dict[str, Any]) -> GradeResult:
     """Rebuilds ``job["submission"]`` (the student's notebook as a JSON string) on the release, reviews its code, and
     grades it for ``job["student_id"]``; each step bounded in time, so one notebook never stalls the run.
 

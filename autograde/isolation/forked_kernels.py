@@ -26,6 +26,8 @@ credentials, and a forked kernel inherits the server's memory), which modules th
 variables when imported read. It forks only for the grading process that started it: a kernel
 knows the server's socket and could otherwise ask it for a process outside any sandbox.
 """
+from __future__ import annotations
+
 import errno
 import functools
 import multiprocessing
@@ -38,11 +40,16 @@ import sys
 import types
 from contextlib import contextmanager
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
 
 from jupyter_client.provisioning import KernelProvisionerFactory, LocalProvisioner
 from traitlets import Bool
 
 from autograde.isolation import sandbox
+
+if TYPE_CHECKING:
+    from jupyter_client.connect import KernelConnectionInfo
+    from jupyter_client.manager import KernelManager
 
 PRELOAD = ["ipykernel.kernelapp", "numpy", "tensorflow", "keras", __name__]
 # What a kernel's environment holds when a lab imports these modules, read by them at import
@@ -66,7 +73,7 @@ class ForkProvisioner(LocalProvisioner):
     fork = Bool(True, help="fork the kernel from the preloaded server (False: start it the usual way)").tag(config=True)
     forked = False  # whether this kernel was forked (True) or started the usual way
 
-    async def launch_kernel(self, cmd, **kwargs):
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         env = sandbox.launch_environment(dict(kwargs.get("env") or os.environ))
         # A daemonic process (a Dask worker by default) may not have multiprocessing children.
         if self.fork and _is_this_ipykernel(cmd) and not multiprocessing.current_process().daemon:
@@ -90,12 +97,12 @@ class ForkProvisioner(LocalProvisioner):
         sandbox.track_kernel(self.pid)
         return connection_info
 
-    async def cleanup(self, restart=False):
+    async def cleanup(self, restart: bool = False) -> None:
         sandbox.track_kernel(self.pid, running=False)
         await super().cleanup(restart)
 
 
-def use_fork_provisioner(km, fork=True):
+def use_fork_provisioner(km: KernelManager, fork: bool = True) -> KernelManager:
     """Makes the kernel manager ``km`` start its kernel with :class:`ForkProvisioner`; returns ``km``.
 
     Args:

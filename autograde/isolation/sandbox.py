@@ -26,6 +26,8 @@ Orphans: a kernel's double-forked daemon escapes its process group, so jupyter_c
 shutdown misses it. :func:`become_subreaper` makes such orphans children of the grading
 process, and :func:`kill_strays` ends them once the kernel is gone.
 """
+from __future__ import annotations
+
 import ctypes
 import dataclasses
 import importlib.util
@@ -34,6 +36,7 @@ import os
 import resource
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 try:
@@ -95,11 +98,11 @@ class SandboxPolicy:
     max_file_mb: int = DEFAULT_LIMITS["max_file_mb"]
     cpu_seconds: int = 7200
 
-    def to_json(self):
+    def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
 
     @classmethod
-    def from_json(cls, text):
+    def from_json(cls, text: str) -> SandboxPolicy:
         return cls(**json.loads(text))
 
 
@@ -120,12 +123,12 @@ class Support:
         return f"sandbox: {state}; " + ("; ".join(self.missing) if self.missing else "every protection applies")
 
 
-def landlock_abi():
+def landlock_abi() -> int:
     """The Landlock ABI version of the running Linux kernel; 0 without Landlock (or without landlockpy)."""
     return landlockpy.abi_version() if landlockpy else 0
 
 
-def probe():
+def probe() -> Support:
     """Finds which protections this machine supports; cheap, starts nothing.
 
     Returns:
@@ -152,7 +155,7 @@ def probe():
     return Support(abi, tuple(missing))
 
 
-def kernel_environment(policy):
+def kernel_environment(policy: SandboxPolicy) -> dict[str, str]:
     """The whole environment of a kernel under ``policy``.
 
     Returns:
@@ -172,7 +175,7 @@ def kernel_environment(policy):
     }
 
 
-def launch_environment(env):
+def launch_environment(env: dict[str, str]) -> dict[str, str]:
     """The environment to start a kernel with, given the one jupyter_client would give it.
 
     Args:
@@ -188,7 +191,7 @@ def launch_environment(env):
     return {**kernel_environment(SandboxPolicy.from_json(env[VARIABLE])), **jupyter, VARIABLE: env[VARIABLE]}
 
 
-def enter(argv):
+def enter(argv: list[str]) -> int | None:
     """Puts this process, a new kernel, in the sandbox its environment names; call it before any thread starts.
 
     Does nothing without ``COURSE_SANDBOX``. Otherwise replaces the environment by the policy's,
@@ -219,7 +222,7 @@ def enter(argv):
     return abi
 
 
-def filesystem_rules(policy, connection_file=None):
+def filesystem_rules(policy: SandboxPolicy, connection_file: str | None = None) -> list[tuple[str, AccessFS]]:
     """Every path a kernel under ``policy`` may use, and how.
 
     Returns:
@@ -237,7 +240,7 @@ def filesystem_rules(policy, connection_file=None):
     return rules
 
 
-def python_paths():
+def python_paths() -> list[str]:
     """The folders of the Python environment a kernel reads, without the course's private parts.
 
     Returns:
@@ -384,7 +387,7 @@ def _prctl(option, value):
 _running = set()  # pids of kernels this process started and has not cleaned up
 
 
-def track_kernel(pid, running=True):
+def track_kernel(pid: int, running: bool = True) -> None:
     """Records that kernel ``pid`` runs (or, with ``running=False``, has ended): :func:`kill_strays` spares running ones."""
     if running:
         _running.add(pid)
@@ -392,7 +395,7 @@ def track_kernel(pid, running=True):
         _running.discard(pid)
 
 
-def become_subreaper():
+def become_subreaper() -> None:
     """Makes this process adopt its orphaned descendants, such as a kernel's double-forked daemons.
 
     Call it once in the grading process (worker), before it starts kernels: it is what lets
@@ -401,7 +404,7 @@ def become_subreaper():
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
-def kill_strays(keep=()):
+def kill_strays(keep: Iterable[int] = ()) -> int:
     """Kills what sandboxed kernels left behind, with everything they started.
 
     A stray is a child of this process (a subreaper adopts orphans) that runs with no_new_privs,

@@ -81,7 +81,7 @@ class ExportResult:
     no_submission: list = field(default_factory=list)  # roster students the gradebook has no submission of
     how_to_import: str = ""
 
-    def summary(self):
+    def summary(self) -> str:
         """The lines ``course export`` prints."""
         lines = [f"wrote {self.rows} student rows ({self.format}) to {self.dest}"]
         if self.not_in_roster:
@@ -97,7 +97,7 @@ class ExportResult:
         return "\n".join(lines)
 
 
-def gradebook_url(out, lab, db_url=None):
+def gradebook_url(out: str | Path, lab: str, db_url: str | None = None) -> str:
     """The gradebook ``course grade`` wrote: ``db_url`` if given, else ``out/gradebook.db``.
 
     Raises:
@@ -110,7 +110,7 @@ def gradebook_url(out, lab, db_url=None):
     return folder.gradebook_url(db_url)
 
 
-def read_scores(db_url, lab):
+def read_scores(db_url: str, lab: str) -> tuple[dict[str, float], float]:
     """Reads a lab's scores from an nbgrader gradebook.
 
     Args:
@@ -131,7 +131,7 @@ def read_scores(db_url, lab):
     return scores, max_score
 
 
-def read_roster(path):
+def read_roster(path: str | Path) -> dict[str, RosterEntry]:
     """Reads a roster CSV (columns in the module docstring).
 
     Args:
@@ -158,7 +158,8 @@ def read_roster(path):
     return roster
 
 
-def export_grades(db_url, lab, fmt, dest, roster=None, assignment=None):
+def export_grades(db_url: str, lab: str, fmt: str, dest: str | Path, roster: dict[str, RosterEntry] | None = None,
+                  assignment: str | None = None) -> ExportResult:
     """Writes a lab's scores from the gradebook as a CSV file in an LMS's import format.
 
     Args:

@@ -1,10 +1,11 @@
 """The HTML pages of :mod:`autograde.reporting`, rendered from ``autograde/reporting/templates/``."""
 from pathlib import Path
+from typing import Any
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-def render(template, **context):
+def render(template: str, **context: Any) -> str:
     """Renders one of ``autograde/reporting/templates/`` with autoescaping on: no student text becomes markup."""
     import jinja2
 

@@ -12,16 +12,19 @@ The page is one file: plots are PNG images inside it, there is no JavaScript, an
 offline. Everything from students (file names, ids, notes, failure messages, code) is escaped
 by the template engine.
 """
+from __future__ import annotations
+
 import base64
 import io
 import statistics
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from autograde.cells import grade_id_of, is_graded, points as points_of
-from autograde.course import CourseError, OutputFolder
-from autograde.grading.rows import Found, Status, load_result, read_rows
+from autograde.course import Course, CourseError, OutputFolder
+from autograde.grading.rows import Found, GradeResult, Row, Status, load_result, read_rows
 from autograde.reporting.pages import render
 
 TOP_FAILURES = 3  # failure messages shown per test
@@ -29,7 +32,7 @@ LIMITS_HIT = {"timeout": "time", "memory": "memory", "output": "output"}  # resu
 FOUND = {Found.GRADE_ID: "grade_id", Found.CELL_ID: "cell id", Found.SIMILARITY: "similarity", Found.MISSING: "missing"}
 
 
-def read_results(out, lab, rows):
+def read_results(out: str | Path, lab: str, rows: list[Row]) -> dict[str, GradeResult]:
     """The grader's result of each row that has one (``results/<student>.json``), by file.
 
     A student's result is that of their graded row; of their grader-error row when none was graded (a file intake
@@ -66,7 +69,7 @@ def _figure(height=3.0):
     return figure, figure.add_subplot()
 
 
-def score_plot(scores, max_score):
+def score_plot(scores: list[float], max_score: float) -> str:
     """A histogram of scores, one bar per point when there are few points."""
     import numpy as np
 
@@ -79,7 +82,7 @@ def score_plot(scores, max_score):
     return _png(figure)
 
 
-def tests_plot(tests):
+def tests_plot(tests: list[dict[str, Any]]) -> str:
     """A horizontal bar per test: the share of graded files that passed it."""
     figure, ax = _figure(0.6 + 0.35 * len(tests))
     names = [t["grade_id"] for t in tests][::-1]
@@ -90,7 +93,7 @@ def tests_plot(tests):
     return _png(figure)
 
 
-def time_plot(seconds):
+def time_plot(seconds: list[float]) -> str:
     """A histogram of the seconds each notebook took to grade."""
     figure, ax = _figure()
     ax.hist(seconds, bins=min(20, max(5, len(seconds))), color="#8172b2", edgecolor="white")
@@ -174,7 +177,7 @@ def _similarity(course, lab, out):
             "not_verdicts": similarity.NOT_VERDICTS, "page": page.name}
 
 
-def build_context(course, lab, out):
+def build_context(course: Course, lab: str, out: str | Path) -> dict[str, Any]:
     """Everything the report shows, from a grading output folder (see :func:`write_report`)."""
     import nbformat
 
@@ -209,7 +212,7 @@ def build_context(course, lab, out):
     }
 
 
-def write_report(course, lab, out):
+def write_report(course: Course, lab: str, out: str | Path) -> Path:
     """Writes ``report.html`` (and ``similarity.html``) into a grading output folder.
 
     Args:

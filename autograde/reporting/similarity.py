@@ -16,10 +16,13 @@ students may have learned from the same source, and a high score only says that 
 is alike. ``benchmarks/similarity.py`` measured where ``THRESHOLD`` lies between renamed
 copies and independently written answers.
 """
+from __future__ import annotations
+
 import io
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 import numpy as np
@@ -28,6 +31,9 @@ from autograde.cells import grade_id_of, is_answer, is_students_extra
 from autograde.course import CourseError, OutputFolder
 from autograde.grading.rows import read_rows
 from autograde.reporting.pages import render
+
+if TYPE_CHECKING:
+    from autograde.course import Course
 
 # Both measured by benchmarks/similarity.py (README, Benchmarks): renamed and lightly edited copies scored 0.67 to
 # 1.00 with 63 or more matching characters; independently written answers to the same exercise at most 0.58, and
@@ -70,11 +76,11 @@ class Pair:
     cells: list = field(default_factory=list)
 
     @property
-    def score(self):
+    def score(self) -> float:
         return max(cell.score for cell in self.cells)
 
 
-def student_code(notebook):
+def student_code(notebook: nbformat.NotebookNode) -> dict[str, str]:
     """The code a student wrote in a rebuilt (or autograded) notebook, by answer cell.
 
     Args:
@@ -100,7 +106,7 @@ def student_code(notebook):
     return code
 
 
-def boilerplate(release):
+def boilerplate(release: nbformat.NotebookNode) -> frozenset[int]:
     """Fingerprints of every code cell of the release notebook (stubs and instructor cells), as a frozenset."""
     hashes = set()
     for cell in release.cells:
@@ -135,7 +141,7 @@ def _fingerprint(code, ignored=frozenset()):
     return fingerprint
 
 
-def cell_score(code_a, code_b, ignored=frozenset()):
+def cell_score(code_a: str, code_b: str, ignored: frozenset[int] = frozenset()) -> tuple[float, int]:
     """How alike two pieces of code are.
 
     Args:
@@ -157,7 +163,7 @@ def _match(fa, fb):
     return float(max(shares)), int(matched), (shares, slices)
 
 
-def compare(codes, release, threshold=THRESHOLD):
+def compare(codes: dict[str, dict[str, str]], release: nbformat.NotebookNode, threshold: float = THRESHOLD) -> list[Pair]:
     """Compares every pair of students, answer cell by answer cell.
 
     Args:
@@ -209,7 +215,7 @@ def _pieces(code, slices):
     return pieces
 
 
-def load_code(out, lab):
+def load_code(out: str | Path, lab: str) -> dict[str, dict[str, str]]:
     """``{student_id: {grade_id: code}}`` from a grading output folder.
 
     Args:
@@ -227,14 +233,14 @@ def load_code(out, lab):
     return codes
 
 
-def find_pairs(course, lab, out, threshold=THRESHOLD):
+def find_pairs(course: Course, lab: str, out: str | Path, threshold: float = THRESHOLD) -> tuple[list[Pair], int]:
     """The pairs of a graded lab (see :func:`compare`) and the number of submissions compared."""
     codes = load_code(out, lab)
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
     return compare(codes, release, threshold), len(codes)
 
 
-def text_table(pairs, compared, threshold=THRESHOLD):
+def text_table(pairs: list[Pair], compared: int, threshold: float = THRESHOLD) -> str:
     """The short table ``course similarity`` prints."""
     lines = [NOT_VERDICTS, f"{compared} submissions compared, answer cell by answer cell; "
              f"{len(pairs)} pair{'s' * (len(pairs) != 1)} with a cell at {threshold:.2f} or more."]
@@ -247,7 +253,7 @@ def text_table(pairs, compared, threshold=THRESHOLD):
     return "\n".join(lines)
 
 
-def write_html(path, pairs, lab, compared, threshold=THRESHOLD):
+def write_html(path: str | Path, pairs: list[Pair], lab: str, compared: int, threshold: float = THRESHOLD) -> Path:
     """Writes the side-by-side view of every pair's matching code (one self-contained file)."""
     Path(path).write_text(render("similarity.html.j2", lab=lab, pairs=pairs, compared=compared, threshold=threshold,
                                  not_verdicts=NOT_VERDICTS, noise_chars=NOISE_CHARS, min_matched=MIN_MATCHED_CHARS))

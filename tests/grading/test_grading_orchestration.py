@@ -1,6 +1,7 @@
 """`course grade`'s orchestration with the kernels mocked: self-test, cache keys, rows for every failure (milliseconds)."""
 import copy
 import json
+import logging
 import shutil
 
 import nbformat
@@ -58,12 +59,13 @@ def fake_run(monkeypatch, tmp_path):
     return calls, answers
 
 
-def test_a_failing_reference_stops_grading_before_anyone_and_says_why(course, submissions, tmp_path, fake_run):
+def test_a_failing_reference_stops_grading_before_anyone_and_says_why(course, submissions, tmp_path, fake_run, caplog):
     calls, answers = fake_run
     answers["reference-solution"] = result("reference-solution", failing=TESTS[3:],
                                            instructor_errors=[(16, "TweetDataError: no tweets. Set TWEETS_DIR")])
     with pytest.raises(SelfTestFailed) as failure:
-        grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, log=lambda *a: None)
+        grade_folder(course, LAB, submissions, tmp_path / "out", progress=False)
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING][-1] == str(failure.value)
     assert calls == ["reference-solution"], "no student was graded"
     message = str(failure.value)
     assert "5/18" in message and "test_jacobian_norms: ValueError: no" in message and "instructor cell 16" in message
@@ -78,14 +80,15 @@ def test_skip_self_test_grades_anyway(course, submissions, tmp_path, fake_run):
     assert "reference-solution" not in calls and len(rows) == 3
 
 
-def test_a_passing_self_test_is_cached_per_grader_version_limits_and_budget(course, submissions, tmp_path, fake_run):
+def test_a_passing_self_test_is_cached_per_grader_version_limits_and_budget(course, submissions, tmp_path, fake_run, caplog):
     calls, _ = fake_run
-    said = []
-    grade_folder(course, LAB, submissions, tmp_path / "a", progress=False, log=said.append)
-    grade_folder(course, LAB, submissions, tmp_path / "b", progress=False, log=said.append)
-    assert calls.count("reference-solution") == 1 and said[-1].endswith("(cached)")
-    grade_folder(course, LAB, submissions, tmp_path / "c", progress=False, limits={"cell_timeout": 99}, log=said.append)
-    grade_folder(course, LAB, submissions, tmp_path / "d", progress=False, budget="full", log=said.append)
+    caplog.set_level(logging.INFO, logger=grading.__name__)
+    grade_folder(course, LAB, submissions, tmp_path / "a", progress=False)
+    grade_folder(course, LAB, submissions, tmp_path / "b", progress=False)
+    assert calls.count("reference-solution") == 1 and caplog.messages[-1].endswith("(cached)")
+    assert caplog.records[-1].levelno == logging.INFO
+    grade_folder(course, LAB, submissions, tmp_path / "c", progress=False, limits={"cell_timeout": 99})
+    grade_folder(course, LAB, submissions, tmp_path / "d", progress=False, budget="full")
     assert calls.count("reference-solution") == 3
 
 

@@ -38,7 +38,7 @@ def test_feedback_is_readable_without_mathjax(course, tmp_path):
     folder = tmp_path / "submissions"
     folder.mkdir()
     shutil.copy(course.example_submissions(LAB) / "partial.ipynb", folder)
-    grade_folder(course, LAB, folder, tmp_path / "out", workers=1, progress=False, limits={"cell_timeout": 60}, log=lambda _: None)
+    grade_folder(course, LAB, folder, tmp_path / "out", workers=1, progress=False, limits={"cell_timeout": 60})
     feedback = tmp_path / "out" / "feedback" / "partial.html"
     page = open_in_chromium(feedback)
     assert page.exceptions == [] and page.dialogs == []

@@ -9,7 +9,11 @@ Students' self-checks read the expectation for their test cells' own arguments f
 ``course_utils/checks/expected/labN.json``, which :func:`write_expected` makes (``course build-labs``) and a test
 keeps from drifting (:func:`stored_differences`).
 """
+from __future__ import annotations
+
 import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 import numpy as np
@@ -17,8 +21,11 @@ import numpy as np
 from autograde.cells import is_test
 from course_utils.checks.probing import EXPECTED_DIR, _from_data, _to_data, same_params
 
+if TYPE_CHECKING:
+    from autograde.course import Course
 
-def check_calls(course, lab, hidden=False):
+
+def check_calls(course: Course, lab: str, hidden: bool = False) -> list[tuple[str, dict[str, Any]]]:
     """Every visible check call of the lab's solution notebook (the hidden ones too if ``hidden``), as
     (check name, arguments)."""
     from autograde.grading.judge import get_check, judged_params
@@ -33,7 +40,7 @@ def check_calls(course, lab, hidden=False):
     return calls
 
 
-def expected_data(course, lab, hidden=False):
+def expected_data(course: Course, lab: str, hidden: bool = False) -> dict[str, list[dict[str, Any]]]:
     """{check name: [{"params": ..., "expectation": ...}]} for the visible calls of ``lab``'s test cells (the hidden
     ones too if ``hidden``: only for benchmarks/grading_throughput.py's baseline, never for the student bundle)."""
     from autograde.grading.judge import expectation
@@ -46,11 +53,11 @@ def expected_data(course, lab, hidden=False):
     return stored
 
 
-def expected_path(lab):
+def expected_path(lab: str) -> Path:
     return EXPECTED_DIR / f"{lab.split('_')[0]}.json"
 
 
-def write_expected(course, lab):
+def write_expected(course: Course, lab: str) -> Path:
     """Writes ``course_utils/checks/expected/<labN>.json``; returns its path."""
     path = expected_path(lab)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +65,7 @@ def write_expected(course, lab):
     return path
 
 
-def stored_differences(course, lab, rtol=1e-5, atol=1e-6):
+def stored_differences(course: Course, lab: str, rtol: float = 1e-5, atol: float = 1e-6) -> list[str]:
     """What differs between the stored expectation and today's references (numbers compared to a tolerance)."""
     path = expected_path(lab)
     stored = json.loads(path.read_text()) if path.is_file() else {}

@@ -4,6 +4,8 @@ Each ``expect_<name>`` takes the arguments of ``course_utils.checks.lab1.probe_<
 student's objects), makes the same inputs with the public input function, and returns plain data.
 """
 import itertools
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -17,11 +19,11 @@ GATES = "ifco"  # Keras packs an LSTM's gate blocks in this order: input, forget
 WRONG_GATE_ORDERS = tuple("".join(order) for order in itertools.permutations(GATES) if "".join(order) != GATES)
 
 
-def expect_rnn_cell_weights(input_dim, units):
+def expect_rnn_cell_weights(input_dim: int, units: int) -> dict[str, Any]:
     return {"weight_shapes": [["kernel", [input_dim, units]], ["recurrent_kernel", [units, units]], ["bias", [units]]]}
 
 
-def expect_rnn_cell_matches_simple_rnn(batch, steps, input_dim, units, seed):
+def expect_rnn_cell_matches_simple_rnn(batch: int, steps: int, input_dim: int, units: int, seed: int) -> dict[str, Any]:
     x, weights, projection = public.simple_rnn_inputs(batch, steps, input_dim, units, seed)
     x = tf.constant(x)
     reference = tf.keras.layers.SimpleRNN(units, return_sequences=True)
@@ -36,7 +38,7 @@ def expect_rnn_cell_matches_simple_rnn(batch, steps, input_dim, units, seed):
     return {"outputs": outputs.numpy(), "gradients": {n: np.asarray(g) for n, g in zip(names, grads)}}
 
 
-def expect_rnn_model(input_dim, units, output_dim, steps, batch, seed):
+def expect_rnn_model(input_dim: int, units: int, output_dim: int, steps: int, batch: int, seed: int) -> dict[str, Any]:
     """The output shapes of the many-to-many and many-to-one models and of their RNN layer, and the parameter count
     of RNN + Dense."""
     return {
@@ -68,13 +70,13 @@ def _reference_jacobian_norms(recurrent_kernel, inputs, activation="tanh"):
     return np.array(norms)
 
 
-def expect_jacobian_norms(units, steps, seed):
+def expect_jacobian_norms(units: int, steps: int, seed: int) -> dict[str, Any]:
     """The norms of dh_T/dh_(T-j), j = 1..steps, for each activation, from the numpy product of step Jacobians."""
     inputs = public.jacobian_inputs(units, steps, seed)
     return {"norms": {name: _reference_jacobian_norms(*inputs[name], activation=name) for name, _ in public.JACOBIAN_ACTIVATIONS}}
 
 
-def expect_clip_gradients(seed):
+def expect_clip_gradients(seed: int) -> dict[str, Any]:
     """For each case of ``clip_gradient_cases``: ``tf.clip_by_global_norm``'s clipped gradients and global norm, and
     the scale it applied (for the message)."""
     cases = []
@@ -100,7 +102,7 @@ def _keras_lstm_outputs(x, weights):
         return [t.numpy() for t in layer(tf.constant(x))]
 
 
-def gate_blocks_as_read(weights, order, units):
+def gate_blocks_as_read(weights: Sequence[np.ndarray], order: str, units: int) -> list[np.ndarray]:
     """The LSTM weights on which a correct LSTM computes what a cell that reads the gate blocks as ``order``
     (``"icfo"``: block 1 as the cell candidate, block 2 as the forget gate) computes on ``weights``.
 
@@ -122,7 +124,7 @@ def _gate_order_fingerprints(x, lstm_weights, units):
     return {"orders": list(WRONG_GATE_ORDERS), "outputs": np.stack(outputs).astype("float32")}
 
 
-def expect_lstm_cell(batch, steps, input_dim, units, seed):
+def expect_lstm_cell(batch: int, steps: int, input_dim: int, units: int, seed: int) -> dict[str, Any]:
     """``keras.layers.LSTM``'s outputs and final h and c, and the gate-order fingerprints."""
     x, weights = public.lstm_inputs(batch, steps, input_dim, units, seed)
     outputs, h, c = _keras_lstm_outputs(x, weights)
@@ -157,7 +159,7 @@ def _reference_peephole_lstm(inputs, kernel, recurrent_kernel, bias, w_ci, w_cf,
     return np.stack(outputs, axis=1), h, c
 
 
-def expect_peephole_lstm_cell(batch, steps, input_dim, units, seed):
+def expect_peephole_lstm_cell(batch: int, steps: int, input_dim: int, units: int, seed: int) -> dict[str, Any]:
     """``keras.layers.LSTM``'s outputs (the cell with zero peepholes) and their gate-order fingerprints; the numpy
     peephole LSTM's outputs and final h and c with the random peepholes, and the outputs of an output gate reading
     c_(t-1) (a fingerprint)."""

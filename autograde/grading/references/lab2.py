@@ -5,6 +5,8 @@ student's objects), makes the same inputs with the public input function, and re
 and ``check_untrained_loss`` compare properties of what the student's code gives, and have no expectation.
 """
 
+from typing import Any
+
 import numpy as np
 import tensorflow as tf
 import keras
@@ -14,14 +16,14 @@ from course_utils.checks._common import full_float32
 from course_utils.vocab import Vocabulary
 
 
-def expect_vectorize(vocab_size, length, seed):
+def expect_vectorize(vocab_size: int, length: int, seed: int) -> dict[str, Any]:
     """The vocabulary's ids for the text, and its text for the ids."""
     chars, text, ids = public.vectorize_inputs(vocab_size, length, seed)
     vocab = Vocabulary(chars)
     return {"ids": vocab.encode(text), "text": vocab.decode(ids)}
 
 
-def expected_parameter_count(vocab_size, embedding_dim, rnn_units):
+def expected_parameter_count(vocab_size: int, embedding_dim: int, rnn_units: int) -> int:
     """Parameters of Embedding -> LSTM -> Dropout -> Dense for these sizes."""
     embedding = vocab_size * embedding_dim
     lstm = 4 * (embedding_dim * rnn_units + rnn_units * rnn_units + rnn_units)
@@ -29,11 +31,11 @@ def expected_parameter_count(vocab_size, embedding_dim, rnn_units):
     return embedding + lstm + dense
 
 
-def expect_build_model(vocab_size, embedding_dim, rnn_units, seed):
+def expect_build_model(vocab_size: int, embedding_dim: int, rnn_units: int, seed: int) -> dict[str, Any]:
     return {"parameter_count": expected_parameter_count(vocab_size, embedding_dim, rnn_units)}
 
 
-def expect_loss(batch, steps, vocab_size, seed):
+def expect_loss(batch: int, steps: int, vocab_size: int, seed: int) -> dict[str, Any]:
     """Keras's mean cross-entropy from logits, and the fingerprints of the sum and of logits read as probabilities."""
     labels, logits = public.loss_inputs(batch, steps, vocab_size, seed)
     loss = float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits))
@@ -41,7 +43,7 @@ def expect_loss(batch, steps, vocab_size, seed):
     return {"loss": loss, "summed": loss * batch * steps, "from_probabilities": from_probabilities}
 
 
-def reference_model(vocab_size, embedding_dim, rnn_units, dropout=0.0):
+def reference_model(vocab_size: int, embedding_dim: int, rnn_units: int, dropout: float = 0.0) -> keras.Sequential:
     """The lab's Embedding -> LSTM -> Dropout -> Dense model (Part 4), built."""
     model = keras.Sequential([
         keras.Input(shape=(None,), dtype="int32"),
@@ -65,7 +67,7 @@ def _reference_step(model, x, y, learning_rate, max_norm):
     return float(loss), float(norm)
 
 
-def expect_train_step(vocab_size, batch, steps, seed):
+def expect_train_step(vocab_size: int, batch: int, steps: int, seed: int) -> dict[str, Any]:
     """The reference model's weight shapes, and for each max_norm the loss, norm and weights after one reference step
     from the starting weights the probe gives the student's model."""
     model = reference_model(vocab_size, public.TRAIN_STEP_EMBEDDING_DIM, public.TRAIN_STEP_UNITS)
@@ -85,7 +87,7 @@ def _softmax(logits, axis=-1):
     return shifted / np.sum(shifted, axis=axis, keepdims=True)
 
 
-def expect_sample_next(vocab_size, draws, seed):
+def expect_sample_next(vocab_size: int, draws: int, seed: int) -> dict[str, Any]:
     """softmax(logits / T) for each temperature, and the fingerprints: softmax(logits * T), and the draws of
     tf.random.categorical given probabilities (softmax of the softmax)."""
     logits = public.sample_logits(vocab_size, seed).astype(np.float64)
@@ -98,7 +100,7 @@ def expect_sample_next(vocab_size, draws, seed):
     }
 
 
-def expect_generate(vocab_size, start_length, length, seed):
+def expect_generate(vocab_size: int, start_length: int, length: int, seed: int) -> dict[str, Any]:
     """For each draw t: the model's logits after the text so far (the start and the sampler's first t ids), and the
     fingerprints: those logits divided by the temperature, their softmax, and the model's logits for the last
     character of the text alone, from a zero state."""

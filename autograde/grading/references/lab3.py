@@ -9,6 +9,8 @@ macro recall, an LSTM normalising each gate alone, carrying the normalised cell 
 The numpy references refuse to run while an exercise is watched (``refuse_reference_while_watched``): the grader
 runs them in its own process, after the probe, so one that runs under a watch was called by a student's code.
 """
+from typing import Any
+
 import keras
 import numpy as np
 
@@ -29,7 +31,8 @@ def _reference_parameters(vocab_size, embed_dim, encoder, num_classes):
     return model.count_params() + features * num_classes + num_classes
 
 
-def expect_classifier(vocab_size, embed_dim, units, num_classes, batch, steps, seed):
+def expect_classifier(vocab_size: int, embed_dim: int, units: int, num_classes: int, batch: int, steps: int,
+                      seed: int) -> dict[str, Any]:
     encoders = public.classifier_encoders(units)
     return {"parameters": [[name, _reference_parameters(vocab_size, embed_dim, make(), num_classes)] for name, make in encoders.items()]}
 
@@ -44,7 +47,7 @@ RECURRENT_KINDS = {
 }
 
 
-def expect_encoder(input_dim, units, vocab_size, batch, steps, seed):
+def expect_encoder(input_dim: int, units: int, vocab_size: int, batch: int, steps: int, seed: int) -> dict[str, Any]:
     kinds = []
     for kind in public.ENCODER_KINDS:
         layer_class, wraps, parameters, features = RECURRENT_KINDS[kind]
@@ -67,7 +70,7 @@ def _balanced_weights(labels, num_classes):
     return {c: len(labels) / (num_classes * counts[c]) for c in range(num_classes)}
 
 
-def expect_class_weights(size, num_classes, seed):
+def expect_class_weights(size: int, num_classes: int, seed: int) -> dict[str, Any]:
     labels = public.class_weights_labels(size, num_classes, seed)
     weights = _balanced_weights(labels, num_classes)
     # The class counts are the fingerprint of weights that grow with the class size (proportional to them).
@@ -95,7 +98,7 @@ def _macro_precision(y_true, y_pred, num_classes):
     return _macro_recall_over_true_classes(y_pred, y_true, num_classes)  # precision is recall with the roles swapped
 
 
-def expect_macro_recall(size, num_classes, seed):
+def expect_macro_recall(size: int, num_classes: int, seed: int) -> dict[str, Any]:
     cases = []
     for description, (truth, prediction) in public.macro_recall_cases(size, num_classes, seed).items():
         truth, prediction = np.asarray(truth), np.asarray(prediction)
@@ -124,7 +127,7 @@ def _reference_attention(weights, x, mask):
     return attention, np.einsum("bt,btf->bf", attention, x)
 
 
-def expect_attention_pooling(batch, steps, features, units, seed):
+def expect_attention_pooling(batch: int, steps: int, features: int, units: int, seed: int) -> dict[str, Any]:
     weights, x, mask, _ = public.attention_pooling_inputs(batch, steps, features, units, seed)
     cases = []
     for description, m in public.attention_masks(mask):
@@ -180,7 +183,7 @@ def _reference_layer_norm_lstm(weights, epsilons, x, mistake=None):
     return np.stack(outputs, axis=1), h, c
 
 
-def expect_layer_norm_lstm_cell(batch, steps, input_dim, units, seed):
+def expect_layer_norm_lstm_cell(batch: int, steps: int, input_dim: int, units: int, seed: int) -> dict[str, Any]:
     x, values = public.layer_norm_lstm_inputs(batch, steps, input_dim, units, seed)
     epsilons = (GIVEN_EPSILON,) * 3
     outputs, h, c = _reference_layer_norm_lstm(values, epsilons, x)

@@ -6,6 +6,8 @@ result (a Keras layer, numpy twins, a reference train step, step-by-step decodin
 fingerprints of the mistakes the comparison names.
 """
 import itertools
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -22,7 +24,7 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def gru_variant(weights, x, h0, variant="keras"):
+def gru_variant(weights: Sequence[np.ndarray], x: np.ndarray, h0: np.ndarray, variant: str = "keras") -> np.ndarray:
     """Numpy GRU over x (batch, T, d) from h0, in Keras's layout, or one of the typical mistakes (the keys of
     ``public.GRU_MISTAKES``)."""
     kernel, recurrent_kernel, bias = (np.asarray(w, dtype=np.float64) for w in weights)
@@ -44,7 +46,7 @@ def gru_variant(weights, x, h0, variant="keras"):
     return np.stack(outputs, axis=1)
 
 
-def expect_gru_cell(input_dim, units, batch, steps, seed):
+def expect_gru_cell(input_dim: int, units: int, batch: int, steps: int, seed: int) -> dict[str, Any]:
     """keras.layers.GRU's outputs from each initial state and gradients; each mistake's outputs (fingerprints)."""
     x, h0, weights, projection = public.gru_inputs(batch, steps, input_dim, units, seed)
     x, initial = tf.constant(x), [tf.constant(h0)]
@@ -64,7 +66,7 @@ def expect_gru_cell(input_dim, units, batch, steps, seed):
 
 # --- Exercise 2: the encoder ---------------------------------------------------------------------------------
 
-def expect_encoder(vocab_size, embed_dim, units, batch, steps, seed):
+def expect_encoder(vocab_size: int, embed_dim: int, units: int, batch: int, steps: int, seed: int) -> dict[str, Any]:
     """The parameter count of an Embedding and a Bidirectional GRU, and the input rows' lengths."""
     _, lengths = public.encoder_inputs(vocab_size, batch, steps, seed)
     gru = 3 * (embed_dim * units + units * units + 2 * units)
@@ -73,7 +75,8 @@ def expect_encoder(vocab_size, embed_dim, units, batch, steps, seed):
 
 # --- Exercise 3: additive attention --------------------------------------------------------------------------
 
-def reference_attention(weights, query, keys, mask):
+def reference_attention(weights: Sequence[np.ndarray], query: np.ndarray, keys: np.ndarray,
+                        mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Additive attention in numpy: (context, weights)."""
     refuse_reference_while_watched("the check's reference attention")
     query_kernel, key_kernel, score_vector = (np.asarray(w, dtype=np.float64) for w in weights)
@@ -85,7 +88,8 @@ def reference_attention(weights, query, keys, mask):
     return attention @ keys, attention
 
 
-def expect_attention(batch, query_steps, key_steps, query_dim, key_dim, units, seed):
+def expect_attention(batch: int, query_steps: int, key_steps: int, query_dim: int, key_dim: int, units: int,
+                     seed: int) -> dict[str, Any]:
     """The reference's context and weights without and with the mask, and the mask."""
     query, keys, mask, weights = public.attention_inputs(batch, query_steps, key_steps, query_dim, key_dim, units, seed)
     expected = {"mask": mask}
@@ -97,7 +101,7 @@ def expect_attention(batch, query_steps, key_steps, query_dim, key_dim, units, s
 
 # --- Exercise 4: decoder inputs, loss, training, accuracy -------------------------------------------------------
 
-def expect_decoder_io(start_id, end_id, batch, steps, seed):
+def expect_decoder_io(start_id: int, end_id: int, batch: int, steps: int, seed: int) -> dict[str, Any]:
     """The decoder's target (the end token after each row) and input (start token, then the written ids), and the
     rows' lengths."""
     written, lengths = public.decoder_io_inputs(batch, steps, seed)
@@ -110,7 +114,7 @@ def expect_decoder_io(start_id, end_id, batch, steps, seed):
     return {"decoder_target": target, "decoder_input": inputs, "lengths": lengths.astype("int32")}
 
 
-def expect_masked_loss(batch, steps, vocab_size, seed):
+def expect_masked_loss(batch: int, steps: int, vocab_size: int, seed: int) -> dict[str, Any]:
     """The mean cross-entropy over the real positions; the mean over every position and the sum (fingerprints)."""
     targets, logits = public.masked_loss_inputs(batch, steps, vocab_size, seed)
     log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
@@ -120,7 +124,7 @@ def expect_masked_loss(batch, steps, vocab_size, seed):
             "sum_over_real_positions": float(per_position[real].sum())}
 
 
-def expect_sequence_accuracy(batch, steps, seed):
+def expect_sequence_accuracy(batch: int, steps: int, seed: int) -> dict[str, Any]:
     """Token accuracy and exact match over the real positions; both counting the padding too (fingerprints)."""
     targets, predicted = public.sequence_accuracy_inputs(batch, steps, seed)
     real, right = targets != 0, predicted == targets
@@ -136,7 +140,7 @@ def _masked_loss(targets, logits):
     return tf.reduce_sum(per_position * real) / tf.reduce_sum(real)
 
 
-def expect_train_step(batch, source_steps, target_steps, seed):
+def expect_train_step(batch: int, source_steps: int, target_steps: int, seed: int) -> dict[str, Any]:
     """The reference step on the probe's model: the masked loss in training mode (the same dropout mask: the model's
     first training call), the weights after one plain SGD step; the loss with dropout off (a fingerprint)."""
     source, decoder_input, decoder_target = (tf.constant(a) for a in public.train_step_inputs(batch, source_steps, target_steps, seed))
@@ -153,7 +157,7 @@ def expect_train_step(batch, source_steps, target_steps, seed):
 
 # --- Exercise 5: greedy decoding -------------------------------------------------------------------------------
 
-def reference_greedy(model, source, start_id, end_id, max_length):
+def reference_greedy(model: keras.Model, source: np.ndarray, start_id: int, end_id: int, max_length: int) -> np.ndarray:
     """Row by row, step by step, eagerly: tokens (rows, max_length), 0 after the end token."""
     rows = []
     for row in source:
@@ -169,7 +173,8 @@ def reference_greedy(model, source, start_id, end_id, max_length):
     return np.array(rows, dtype="int32")
 
 
-def expect_greedy_decoder(start_id, end_id, max_length, batch, steps, seed):
+def expect_greedy_decoder(start_id: int, end_id: int, max_length: int, batch: int, steps: int,
+                          seed: int) -> dict[str, Any]:
     """Step-by-step greedy decoding of the probe's source with the probe's model."""
     model, source = public.greedy_decoder_inputs(batch, steps, seed)
     with full_float32():
@@ -178,7 +183,8 @@ def expect_greedy_decoder(start_id, end_id, max_length, batch, steps, seed):
 
 # --- Exercise 6: beam search ---------------------------------------------------------------------------------
 
-def exhaustive_search(log_prob_table, start_id, end_id, max_length, alpha):
+def exhaustive_search(log_prob_table: np.ndarray, start_id: int, end_id: int, max_length: int,
+                      alpha: float) -> tuple[list[int], float] | None:
     """The best sequence of a second-order Markov table by trying every one: (tokens padded to max_length, normalised score)."""
     refuse_reference_while_watched("the check's exhaustive search")
     vocab_size = log_prob_table.shape[0]
@@ -197,7 +203,7 @@ def exhaustive_search(log_prob_table, start_id, end_id, max_length, alpha):
     return best
 
 
-def greedy_markov(log_prob_table, start_id, end_id, max_length):
+def greedy_markov(log_prob_table: np.ndarray, start_id: int, end_id: int, max_length: int) -> list[int]:
     """Greedy decoding of a second-order Markov table: the most likely next token at each step, 0 after the end."""
     tokens, before, previous = [], start_id, start_id
     for _ in range(max_length):
@@ -208,7 +214,7 @@ def greedy_markov(log_prob_table, start_id, end_id, max_length):
     return tokens + [0] * (max_length - len(tokens))
 
 
-def expect_beam_search(vocab_size, max_length, start_id, end_id, seed):
+def expect_beam_search(vocab_size: int, max_length: int, start_id: int, end_id: int, seed: int) -> dict[str, Any]:
     """Per table: greedy decoding, the best sequence and score for each alpha, and the best unnormalised sequence."""
     trials = []
     for table in public.beam_search_tables(vocab_size, seed):
