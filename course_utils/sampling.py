@@ -7,9 +7,9 @@ character. :class:`CharSampler` instead takes the model's own layers apart (embe
 each recurrent layer, the output layer), advances the cells one step at a time with their state
 carried, and runs the whole loop inside one ``tf.function``, for many sequences at once.
 """
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 
 class CharSampler:

@@ -16,14 +16,14 @@ import sys
 import traceback
 from contextlib import contextmanager
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 from course_utils.checks import CheckFailed, check_close, check_prediction, check_shape, fail, max_abs_diff
+from course_utils.checks._common import full_float32
 from course_utils.checks.delegation import Exercise, Forbidden, refusing_delegation
 from course_utils.checks.probing import Check
-from course_utils.checks._common import full_float32
 from course_utils.vocab import Vocabulary
 
 # What each exercise may not call: the function it asks for, already written (see checks.delegation).
@@ -83,7 +83,7 @@ def _attempt(fn, *args):
         return fn(*args), None
     except CheckFailed:
         raise
-    except Exception as error:  # noqa: BLE001: the student's error, reported in its turn
+    except Exception as error:  # noqa: BLE001 -- the student's error, reported in its turn
         return None, _error_text(error)
 
 

@@ -13,9 +13,9 @@ import numpy as np
 import tensorflow as tf
 
 from course_utils.checks import CheckFailed, check_close, check_shape, fail, max_abs_diff
+from course_utils.checks._common import full_float32
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
 from course_utils.checks.probing import Check
-from course_utils.checks._common import full_float32
 
 ATOL = 1e-5
 # The instructor's references, refused if the student's code reaches them where they are installed (never in the

@@ -5,9 +5,9 @@ student's objects), makes the same inputs with the public input function, and re
 and ``check_untrained_loss`` compare properties of what the student's code gives, and have no expectation.
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 from course_utils.checks import lab2 as public
 from course_utils.checks._common import full_float32
