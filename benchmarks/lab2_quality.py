@@ -29,17 +29,18 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from lab2_sampling_speed import sample_next  # the students' exercise, restated there once (course_utils ships none)
+
 from course_utils import music, training
 from course_utils.sampling import CharSampler, generate_text
-from lab2_sampling_speed import sample_next  # the students' exercise, restated there once (course_utils ships none)
 
 LAB = "lab2_music_generation"
 MAX_NATS, MIN_VALID, MAX_TRAIN_SECONDS = 1.0, 0.9, 600
 
 
 def train_with_the_notebook(output_root):
-    from autograde.course import Course
     from autograde.authoring.solutions import execute_solution
+    from autograde.course import Course
 
     course = Course.find()
     Path(output_root).mkdir(parents=True, exist_ok=True)

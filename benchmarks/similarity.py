@@ -30,8 +30,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from autograde.authoring.examples import answers_from_solution, fill
 from autograde.course import Course
 from autograde.grading.intake import StudentIds, collect
-from autograde.grading.rows import Status
 from autograde.grading.rebuild import rebuild
+from autograde.grading.rows import Status
 from autograde.reporting import similarity  # noqa: E402
 
 CASES = Path(__file__).resolve().parent / "similarity_cases"
@@ -104,7 +104,7 @@ def main():
         for folder in sorted(p for p in (CASES / lab).glob("*") if p.is_dir()):
             grade_id = folder.name
             cases = {path.stem: path for path in sorted(folder.glob("*.py"))}
-            for name, path in cases.items():
+            for path in cases.values():
                 verify(path, grade_id)
             own = {name: path.read_text() for name, path in cases.items() if not name.endswith(COPY)}
             own["solution"] = answers[grade_id]

@@ -100,7 +100,7 @@ def normalise_tune(raw: str, titles: bool = False) -> str | None:
         line = f"{field.group(1)}:{_clean_header_value(field.group(2))}" if field else _clean_body_line(line)
         if line:
             body.append(line)
-    if "K" not in header or not NOTE_LETTERS.search("".join(l for l in body if not FIELD.match(l))):
+    if "K" not in header or not NOTE_LETTERS.search("".join(line for line in body if not FIELD.match(line))):
         return None
     lines = ["X:1"]
     if titles and header.get("T"):

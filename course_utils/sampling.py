@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike

@@ -118,7 +118,7 @@ def download_tweeteval(dest: str | os.PathLike[str], base_url: str | None = None
             try:
                 with _socket_timeout(DOWNLOAD_TIMEOUT_S):  # get_file takes none; a stalled server would hang the lab
                     path = keras.utils.get_file(name, url, cache_dir=tmp.parent, cache_subdir=tmp.name)
-            except Exception as error:  # noqa: BLE001: get_file raises a bare Exception for network and HTTP errors
+            except Exception as error:  # noqa: BLE001 -- get_file raises a bare Exception for network and HTTP errors
                 raise TweetDataError(f"the tweets are not here and could not be downloaded ({url}: {error}); "
                                      f"{HOW_TO_PROVIDE}") from error
             found = git_blob_id(path)

@@ -2,9 +2,9 @@
 import os
 
 import pytest
+from helpers import ROOT, TWEETS_DIR
 
 from autograde.course import Course
-from helpers import ROOT, TWEETS_DIR
 
 if TWEETS_DIR.is_dir():  # notebook kernels inherit the environment
     os.environ.setdefault("TWEETS_DIR", str(TWEETS_DIR))

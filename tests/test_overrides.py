@@ -20,10 +20,9 @@ import tomllib
 import types
 
 import pytest
+from helpers import ROOT
 from packaging.requirements import Requirement
 from traitlets import HasTraits
-
-from helpers import ROOT
 
 PINNED = ("nbgrader", "nbconvert", "nbclient", "jupyter_client")
 # (package, "module:Class" or "module", member, parameters, where the grader uses it).

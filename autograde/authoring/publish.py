@@ -68,7 +68,7 @@ def publish_bundle(course: Course, dest: str | Path, repository: str | None = No
     """Writes the bundle into ``dest`` (created if needed) and returns its path."""
     if repository:
         course = dataclasses.replace(course, repository=repository)
-    course.github_slug  # fails early, with a clear message, on a non-GitHub URL
+    course.github_slug  # noqa: B018 -- fails early, with a clear message, on a non-GitHub URL
     dest = Path(dest).resolve()
     if dest == course.root or course.root in dest.parents:
         raise CourseError(f"{dest} is inside the course repository; publish to a separate folder (e.g. a clone of the public repository)")

@@ -35,7 +35,7 @@ def _parse(source):
         from IPython.core.inputtransformer2 import TransformerManager
 
         return ast.parse(TransformerManager().transform_cell(source))
-    except Exception:  # noqa: BLE001: a cell that does not parse defines nothing this review can read
+    except Exception:  # noqa: BLE001 -- a cell that does not parse defines nothing this review can read
         return None
 
 

@@ -1128,7 +1128,7 @@ class _Review(ast.NodeVisitor):
         namespace = _namespace_of(node.value)
         if namespace is not None:  # vars(x)["name"], x.__dict__[name]
             verb = {ast.Store: "sets", ast.Del: "deletes"}.get(type(node.ctx), "uses")
-            form = f"vars({{}})[{{}}]" if isinstance(node.value, ast.Call) else f"{{}}.__dict__[{{}}]"
+            form = "vars({})[{}]" if isinstance(node.value, ast.Call) else "{}.__dict__[{}]"
             self._named_access(namespace, node.slice, verb, form, _short(node))
         self._built(node)
         self.generic_visit(node)

@@ -25,11 +25,11 @@ import time
 import unicodedata
 import warnings
 import zipfile
-from zlib import error as zlib_error
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from zlib import error as zlib_error
 
 import nbformat
 from nbformat.v4.nbbase import random_cell_id
@@ -359,9 +359,9 @@ def collect(folder: str | Path, student_ids: Callable[[str], str | None] | None 
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
         name = path.relative_to(folder).as_posix()
         if path.suffix.lower() == ".zip":
-            submissions.extend(_guarded(name, by_name, lambda: _unpack(path, name, student_ids, class_zip, archive_limits)))
+            submissions.extend(_guarded(name, by_name, lambda: _unpack(path, name, student_ids, class_zip, archive_limits)))  # noqa: B023 -- called at once
         else:
-            submissions.extend(_guarded(name, by_name, lambda: [_entry(name, path.read_bytes(), path.stat().st_mtime, by_name)]))
+            submissions.extend(_guarded(name, by_name, lambda: [_entry(name, path.read_bytes(), path.stat().st_mtime, by_name)]))  # noqa: B023 -- called at once
     for submission in submissions:
         if submission.status == Status.GRADABLE and not submission.student_id:
             submission.refuse("no student id in the zip's name (all its files count for the student it names): rename the "
@@ -422,7 +422,7 @@ def _unpack(path, name, student_ids, class_zip=False, limits=ARCHIVE_LIMITS):
             entries = []
             for m in members:
                 member = f"{name}/{m.filename}"
-                entry = _guarded(member, identify, lambda: [_member(archive, m, member, identify, limits)])[0]
+                entry = _guarded(member, identify, lambda: [_member(archive, m, member, identify, limits)])[0]  # noqa: B023 -- called at once
                 entry.source = name
                 named = None if class_zip else student_id(student_ids, Path(m.filename).name)[0]
                 if named and named != owner:  # the member's name never chooses a student: the zip's does

@@ -80,7 +80,7 @@ def compare_prediction(observed: Observations, expected: None, name: str, choice
     return f"your prediction for {name!r} is recorded: {observed['shown']} (the experiment below shows what happens)"
 
 
-from course_utils.checks.probing import Check  # noqa: E402: probing reads CheckFailed, fail and passed from above
+from course_utils.checks.probing import Check  # noqa: E402 -- probing reads CheckFailed, fail and passed from above
 
 check_prediction = Check(probe_prediction, compare_prediction, expects=False)
 check_prediction.__doc__ = """Passes when ``predictions[name]`` is one of ``choices``. Any choice passes: a prediction is scored for being made.

@@ -20,10 +20,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tensorflow as tf
 
-from course_utils.checks import CheckFailed, Expectation, Observations, check_close, check_prediction, check_shape, fail, max_abs_diff
-from course_utils.checks.probing import Check
-from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
+from course_utils.checks import (
+    CheckFailed,
+    Expectation,
+    Observations,
+    check_close,
+    check_prediction,
+    check_shape,
+    fail,
+    max_abs_diff,
+)
 from course_utils.checks._common import compare_final_states, full_float32, step_mismatch
+from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
+from course_utils.checks.probing import Check
 
 if TYPE_CHECKING:
     import keras
@@ -244,7 +253,7 @@ def probe_rnn_model(build_fn: Callable[..., keras.Model], cell_class: type[keras
         rnn = [layer for layer in many_to_many.layers if isinstance(layer, tf.keras.layers.RNN)][0]
         with full_float32():
             observed.update(many_to_many=np.asarray(many_to_many(x)), many_to_one=np.asarray(many_to_one(x)), hidden=np.asarray(rnn(x)))
-    except Exception as error:  # noqa: BLE001: the student's model raised
+    except Exception as error:  # noqa: BLE001 -- the student's model raised
         observed["raised"] = f"{type(error).__name__}: {error}"[:2000]
     return observed
 

@@ -20,14 +20,23 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
-from course_utils.checks import CheckFailed, Expectation, Observations, check_close, check_prediction, check_shape, fail, max_abs_diff
+from course_utils.checks import (
+    CheckFailed,
+    Expectation,
+    Observations,
+    check_close,
+    check_prediction,
+    check_shape,
+    fail,
+    max_abs_diff,
+)
+from course_utils.checks._common import full_float32
 from course_utils.checks.delegation import Exercise, Forbidden, refusing_delegation
 from course_utils.checks.probing import Check
-from course_utils.checks._common import full_float32
 from course_utils.vocab import Vocabulary
 
 if TYPE_CHECKING:
@@ -90,7 +99,7 @@ def _attempt(fn, *args):
         return fn(*args), None
     except CheckFailed:
         raise
-    except Exception as error:  # noqa: BLE001: the student's error, reported in its turn
+    except Exception as error:  # noqa: BLE001 -- the student's error, reported in its turn
         return None, _error_text(error)
 
 

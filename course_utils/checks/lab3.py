@@ -20,9 +20,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from course_utils.checks import CheckFailed, Expectation, Observations, check_close, check_prediction, check_shape, fail, max_abs_diff
-from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
+from course_utils.checks import (
+    CheckFailed,
+    Expectation,
+    Observations,
+    check_close,
+    check_prediction,
+    check_shape,
+    fail,
+    max_abs_diff,
+)
 from course_utils.checks._common import compare_final_states, step_mismatch
+from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
 from course_utils.checks.lab1 import LSTM_CELL
 from course_utils.checks.probing import Check
 from course_utils.layers import load_model

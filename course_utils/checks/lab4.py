@@ -18,9 +18,9 @@ import numpy as np
 import tensorflow as tf
 
 from course_utils.checks import CheckFailed, Expectation, Observations, check_close, check_shape, fail, max_abs_diff
+from course_utils.checks._common import full_float32
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
 from course_utils.checks.probing import Check
-from course_utils.checks._common import full_float32
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike

@@ -107,7 +107,7 @@ def run_probe(probe: Callable[..., Observations], *args: Any, **kwargs: Any) -> 
         return encode(probe(*args, **kwargs))
     except CheckFailed as failure:
         return encode({FAILED: str(failure)})
-    except Exception as error:  # noqa: BLE001: whatever student code raises is the student's result
+    except Exception as error:  # noqa: BLE001 -- whatever student code raises is the student's result
         return encode({ERROR: f"{type(error).__name__}: {error}"[:2000]})
     except BaseException as error:  # SystemExit, KeyboardInterrupt from student code: a failure, not the grader's end
         return encode({ERROR: f"{type(error).__name__}: {error}"[:2000]})

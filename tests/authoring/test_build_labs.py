@@ -1,5 +1,4 @@
 """labs/ is generated from solutions/: in sync, without solutions or hidden tests, with TODO stubs and the right links."""
-import json
 
 import nbformat
 import pytest

@@ -1,12 +1,18 @@
 """The instructor command line and the student bundle."""
-import json
 import subprocess
 import sys
 import tomllib
 
 import pytest
 
-from autograde.authoring.publish import LEAK_MARKERS, bundle_pyproject, lab_title, publish_bundle, set_version, student_readme
+from autograde.authoring.publish import (
+    LEAK_MARKERS,
+    bundle_pyproject,
+    lab_title,
+    publish_bundle,
+    set_version,
+    student_readme,
+)
 from autograde.cli import main
 from autograde.course import Course, CourseError
 
@@ -30,7 +36,7 @@ def test_lab_short_names(course):
 
 def test_repository_must_be_on_github(course):
     with pytest.raises(CourseError, match="not a GitHub URL"):
-        Course(course.root, "https://gitlab.com/x/y", "0.1.0").github_slug
+        Course(course.root, "https://gitlab.com/x/y", "0.1.0").github_slug  # noqa: B018 -- reading it raises
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ runs clean under LAB_BUDGET=smoke and the grader passes its self-test. Deselecte
 import subprocess
 
 import pytest
-
 from helpers import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.floor]

@@ -8,10 +8,10 @@ import textwrap
 
 import nbformat
 import pytest
+from helpers import ROOT
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course_utils.startup_noise import is_noise
-from helpers import ROOT
 
 # The start-up lines people saw between their results (TensorFlow 2.21, ipykernel 7), by a piece of each.
 STARTUP_LINES = ("oneDNN custom operations are on", "Could not find cuda drivers", "cuInit",

@@ -5,10 +5,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
 from autograde.course import EXAMPLES
 from autograde.grading.flags import DEFAULT_MODULE_NAMES, review_flags
-from helpers import ROOT
 
 LABS = sorted(p.name for p in (ROOT / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
 MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")

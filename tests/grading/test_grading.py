@@ -11,12 +11,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import PNG, ROOT, needs_chromium, open_in_chromium
 
 from autograde.authoring.examples import LAB_SPECIFIC, STUB_ATTACKS
 from autograde.course import Course
 from autograde.grading.folder import grade_folder
 from autograde.grading.rows import Found
-from helpers import PNG, ROOT, needs_chromium, open_in_chromium
 
 LABS = Course.load(ROOT).labs()
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]

@@ -6,13 +6,13 @@ import shutil
 
 import nbformat
 import pytest
+from helpers import ROOT
 
 from autograde.course import Course, OutputFolder
 from autograde.grading import folder as grading, worker
 from autograde.grading.folder import SelfTestFailed, grade_folder
 from autograde.grading.rebuild import prepare_bounded
 from autograde.grading.rows import CellError, GradeResult, Status, TestScore, load_result
-from helpers import ROOT
 
 LAB = "lab1_rnns_from_scratch"
 EXAMPLES = Course.load(ROOT).example_submissions(LAB)

@@ -5,9 +5,17 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograde.grading.judge import TestPlanError as PlanError  # as TestPlanError, pytest would take it for a test class
-
-from autograde.grading.judge import ProbeCall, Setup, bound_params, get_check, judge, plan_test_cell, probe_code, seed_for
+from autograde.grading.judge import (
+    ProbeCall,
+    Setup,
+    TestPlanError as PlanError,  # as TestPlanError, pytest would take it for a test class
+    bound_params,
+    get_check,
+    judge,
+    plan_test_cell,
+    probe_code,
+    seed_for,
+)
 from course_utils.checks import CheckFailed
 from course_utils.checks.probing import ARRAY, decode, encode, run_probe
 

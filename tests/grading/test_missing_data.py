@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from helpers import ROOT
 
 from autograde.course import CourseError, DataUnavailable
-from helpers import ROOT
 
 LAB3 = "lab3_tweet_sentiment"
 

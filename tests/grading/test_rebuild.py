@@ -8,8 +8,15 @@ import pytest
 import autograde.grading.rebuild
 from autograde.authoring.examples import answers_from_solution, fill
 from autograde.cells import STUDENT_ORIGIN
-from autograde.grading.rebuild import (STUB_LEFT_IN_PLACE, TooLargeToRebuild, edited_tests, match_answers, prepare_bounded,
-                                       rebuild, review_bounded)
+from autograde.grading.rebuild import (
+    STUB_LEFT_IN_PLACE,
+    TooLargeToRebuild,
+    edited_tests,
+    match_answers,
+    prepare_bounded,
+    rebuild,
+    review_bounded,
+)
 from autograde.grading.rows import Found
 
 LAB = "lab1_rnns_from_scratch"

@@ -6,10 +6,10 @@ import os
 import tomllib
 
 import pytest
+from helpers import ROOT, fork_provisioned_client
 from nbformat.v4 import new_code_cell, new_notebook
 
 import autograde.isolation.forked_kernels as forked_kernels
-from helpers import ROOT, fork_provisioned_client
 
 pytestmark = pytest.mark.slow  # every test starts a kernel or the preloaded kernel server
 

@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import ROOT, fork_provisioned_client
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograde.course import Course
 from autograde.isolation import sandbox
-from helpers import ROOT, fork_provisioned_client
 
 ABI = sandbox.landlock_abi()
 

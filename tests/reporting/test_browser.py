@@ -6,9 +6,9 @@ install it; CI installs it (.ci/run).
 import shutil
 
 import pytest
+from helpers import EVIL, LAB, PNG, make_grading_folder, needs_chromium, open_in_chromium
 
 from autograde.reporting import report
-from helpers import EVIL, LAB, PNG, make_grading_folder, needs_chromium, open_in_chromium
 
 
 @needs_chromium

@@ -5,12 +5,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import EVIL, LAB, make_grading_folder
 
 from autograde.cli import main
 from autograde.course import CourseError, OutputFolder
 from autograde.grading.rows import Row, Status, read_rows, write_csv
 from autograde.reporting import report
-from helpers import EVIL, LAB, make_grading_folder
+
 
 @pytest.fixture(scope="module")
 def graded(course, tmp_path_factory):

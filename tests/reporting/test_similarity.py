@@ -1,10 +1,10 @@
 """`course similarity`: renamed copies are found, independently written answers are not, and it lists pairs, not verdicts."""
 import nbformat
 import pytest
+from helpers import EXTRA_CELL, INDEPENDENT, LAB, ORIGINAL, RENAMED_COPY, STUB_HEAD, make_grading_folder, rebuilt
 
 from autograde.cli import main
 from autograde.reporting import similarity
-from helpers import EXTRA_CELL, INDEPENDENT, LAB, ORIGINAL, RENAMED_COPY, STUB_HEAD, make_grading_folder, rebuilt
 
 
 @pytest.fixture(scope="module")

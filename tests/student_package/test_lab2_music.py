@@ -159,7 +159,6 @@ def test_transposition_moves_every_note_by_the_same_interval(oneills):
     original, _ = music.load_tunes("oneills1850", transpose=False)
     transposed = oneills[0]
     assert len(original) == len(transposed)
-    intervals = set()
     for i in np.random.default_rng(1).choice(len(original), 80, replace=False):
         before, after = ([p.midi for n in converter.parse(t, format="abc").recurse().notes for p in n.pitches] for t in (original[i], transposed[i]))
         assert len(before) == len(after) > 0

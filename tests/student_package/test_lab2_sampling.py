@@ -1,10 +1,10 @@
 """Lab 2 generation and the saved model: the compiled sampler agrees with the model; reload checks its files."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import keras
-
 from helpers import solution_namespace
+
 from course_utils import training
 from course_utils.sampling import CharSampler, generate_text
 from course_utils.vocab import Vocabulary

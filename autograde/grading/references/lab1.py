@@ -11,8 +11,8 @@ import numpy as np
 import tensorflow as tf
 
 from course_utils.checks import lab1 as public
-from course_utils.checks.delegation import refuse_reference_while_watched
 from course_utils.checks._common import full_float32
+from course_utils.checks.delegation import refuse_reference_while_watched
 
 GATES = "ifco"  # Keras packs an LSTM's gate blocks in this order: input, forget, cell candidate, output
 # Every other order a cell could read the blocks in, as the gates it takes blocks 0..3 for ("icfo": block 1 as c).

@@ -7,9 +7,9 @@ and ``check_untrained_loss`` compare properties of what the student's code gives
 
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 from course_utils.checks import lab2 as public
 from course_utils.checks._common import full_float32

@@ -14,9 +14,8 @@ import numpy as np
 import tensorflow as tf
 
 from course_utils.checks import lab4 as public
-from course_utils.checks.delegation import refuse_reference_while_watched
 from course_utils.checks._common import full_float32
-
+from course_utils.checks.delegation import refuse_reference_while_watched
 
 # --- Exercise 1: the GRU cell -------------------------------------------------------------------------------
 
