@@ -14,6 +14,7 @@ them to it); they do not import them, because importing ``nbgrader.utils`` loads
 more for every ``course`` command, which starts in 1.3 s without them (measured on 2 busy cores). They take plain dicts
 and nbformat's NotebookNodes alike.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

@@ -1,4 +1,5 @@
 """The instructor's command line: ``course grade``, ``course build-labs``, ``course run-solutions``, ``course publish``..."""
+
 import argparse
 import logging
 import sys
@@ -32,13 +33,18 @@ def check_labs(course: Course, args: argparse.Namespace) -> int | None:
     from autograde.grading.references import stored_differences
 
     differences = stale_labs(course)
-    differences += [f"course_utils/checks/expected ({lab}): {problem}" for lab in course.labs()
-                    for problem in stored_differences(course, lab)]
+    differences += [
+        f"course_utils/checks/expected ({lab}): {problem}"
+        for lab in course.labs()
+        for problem in stored_differences(course, lab)
+    ]
     for line in differences:
         print(line)
     if differences:
-        print("labs/ or the stored expectations are not what solutions/ and autograde/grading/references make: "
-              "run `course build-labs` and commit labs/ and course_utils/checks/expected/.")
+        print(
+            "labs/ or the stored expectations are not what solutions/ and autograde/grading/references make: "
+            "run `course build-labs` and commit labs/ and course_utils/checks/expected/."
+        )
         return 1
     print("labs/ and course_utils/checks/expected/ are up to date with solutions/ and autograde/grading/references/")
 
@@ -53,7 +59,9 @@ def run_solutions(course: Course, args: argparse.Namespace) -> int:
         earned, total = run.points
         passed = sum(test.passed for test in run.tests)
         status = "ok" if run.ok else "FAILED"
-        print(f"{lab:32s} {status:6s} {passed}/{len(run.tests)} test cells, {earned:g}/{total:g} points, {run.seconds:.0f} s ({args.budget})")
+        print(
+            f"{lab:32s} {status:6s} {passed}/{len(run.tests)} test cells, {earned:g}/{total:g} points, {run.seconds:.0f} s ({args.budget})"
+        )
         for test in run.tests:
             if not test.passed:
                 print(f"    test {test.grade_id}: {test.failure}")
@@ -73,8 +81,10 @@ def publish(course: Course, args: argparse.Namespace) -> None:
         print(f"pyproject.toml: version {course.version}; labs/ rebuilt (commit both)")
     written = publish_bundle(course, args.dest, repository=args.repository)
     print(f"student bundle written to {written}: labs/, course_utils/, README.md, pyproject.toml")
-    print(f"Its badges and install lines point at the tag {course.release}: commit the bundle there, then "
-          f"`git tag {course.release} && git push origin HEAD {course.release}`. Until that tag exists, Colab cannot open the labs.")
+    print(
+        f"Its badges and install lines point at the tag {course.release}: commit the bundle there, then "
+        f"`git tag {course.release} && git push origin HEAD {course.release}`. Until that tag exists, Colab cannot open the labs."
+    )
 
 
 def grade(course: Course, args: argparse.Namespace) -> None:
@@ -86,9 +96,21 @@ def grade(course: Course, args: argparse.Namespace) -> None:
     try:
         ids = StudentIds(args.id_pattern or DEFAULT_ID_PATTERN, args.ids, class_zip=args.class_zip)
         out = OutputFolder.of(lab, args.out)
-        rows = grade_folder(course, lab, args.folder, out.path, workers=args.workers, force=args.force, student_ids=ids,
-                            limits=limits, db_url=args.db, dask_scheduler=args.dask, budget=args.budget,
-                            skip_self_test=args.skip_self_test, sandboxed=not args.no_sandbox)
+        rows = grade_folder(
+            course,
+            lab,
+            args.folder,
+            out.path,
+            workers=args.workers,
+            force=args.force,
+            student_ids=ids,
+            limits=limits,
+            db_url=args.db,
+            dask_scheduler=args.dask,
+            budget=args.budget,
+            skip_self_test=args.skip_self_test,
+            sandboxed=not args.no_sandbox,
+        )
     except (FileNotFoundError, ValueError) as error:
         raise CourseError(str(error)) from error
     print(summary(rows))
@@ -114,7 +136,13 @@ def self_test(course: Course, args: argparse.Namespace) -> int:
 
 def _add_limit_options(parser):
     for limit in LIMITS:
-        parser.add_argument(limit.option, dest=limit.name, type=int, metavar=limit.metavar, help=f"{limit.help} (default: {limit.default:,})")
+        parser.add_argument(
+            limit.option,
+            dest=limit.name,
+            type=int,
+            metavar=limit.metavar,
+            help=f"{limit.help} (default: {limit.default:,})",
+        )
 
 
 def _limits(args):
@@ -148,8 +176,14 @@ def export(course: Course, args: argparse.Namespace) -> None:
         roster = read_roster(args.ids) if args.ids else None
     except FileNotFoundError as error:
         raise CourseError(f"no roster at {args.ids}: give --ids a CSV with a student_id column") from error
-    result = export_grades(gradebook_url(out.path, lab, args.db), lab, args.format, args.dest or out.export(args.format),
-                           roster=roster, assignment=args.assignment)
+    result = export_grades(
+        gradebook_url(out.path, lab, args.db),
+        lab,
+        args.format,
+        args.dest or out.export(args.format),
+        roster=roster,
+        assignment=args.assignment,
+    )
     print(result.summary())
 
 
@@ -163,37 +197,61 @@ def make_examples(course: Course, args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course", description="Instructor tools for the RNN lab package.")
     parser.add_argument("--root", help="the course repository (default: found from the working directory)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="show no progress, only results, warnings and errors")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="show no progress, only results, warnings and errors"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("grade", help="grade a folder of submitted notebooks (the instructor's main job)",
-                            epilog=GRADE_EXIT_STATUS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = commands.add_parser(
+        "grade",
+        help="grade a folder of submitted notebooks (the instructor's main job)",
+        epilog=GRADE_EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("lab", help="the lab, e.g. lab1 or lab1_rnns_from_scratch")
     p.add_argument("folder", help="folder of downloaded submissions (.ipynb, .zip; file names as students left them)")
     p.add_argument("--out", help="output folder (default: grading/<lab>)")
     p.add_argument("--workers", type=int, help="notebooks graded at once (default: number of cores)")
     p.add_argument("--force", action="store_true", help="regrade every file, not only new or changed ones")
     p.add_argument("--ids", metavar="CSV", help="CSV with columns file,student_id mapping file names to student ids")
-    p.add_argument("--id-pattern", metavar="REGEX", help="regular expression with a (?P<student>...) group, matched on file names")
-    p.add_argument("--class-zip", action="store_true",
-                   help="read each .zip as the LMS's download of the whole class: each file in it counts for the student "
-                        "its own name identifies (default: a .zip is one student's upload, and everything in it counts only "
-                        "for the student the zip's own name identifies)")
+    p.add_argument(
+        "--id-pattern", metavar="REGEX", help="regular expression with a (?P<student>...) group, matched on file names"
+    )
+    p.add_argument(
+        "--class-zip",
+        action="store_true",
+        help="read each .zip as the LMS's download of the whole class: each file in it counts for the student "
+        "its own name identifies (default: a .zip is one student's upload, and everything in it counts only "
+        "for the student the zip's own name identifies)",
+    )
     p.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the gradebook (default: sqlite in the output folder)")
     p.add_argument("--dask", metavar="SCHEDULER", help="grade on a Dask cluster, e.g. tcp://10.0.0.5:8786")
-    p.add_argument("--budget", choices=["smoke", "full"], default="smoke", help="LAB_BUDGET for the notebooks (default: smoke)")
-    p.add_argument("--skip-self-test", action="store_true",
-                   help="grade even if the reference solution does not get full marks (it is graded first, and cached)")
-    p.add_argument("--no-sandbox", action="store_true",
-                   help="run kernels without the sandbox (only for submissions you trust; every row says so)")
+    p.add_argument(
+        "--budget", choices=["smoke", "full"], default="smoke", help="LAB_BUDGET for the notebooks (default: smoke)"
+    )
+    p.add_argument(
+        "--skip-self-test",
+        action="store_true",
+        help="grade even if the reference solution does not get full marks (it is graded first, and cached)",
+    )
+    p.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run kernels without the sandbox (only for submissions you trust; every row says so)",
+    )
     p.add_argument("--report", action="store_true", help="then write report.html (as `course report`)")
     _add_limit_options(p)
     p.set_defaults(func=grade)
 
-    p = commands.add_parser("self-test", help="grade only the reference solution, as `course grade` does before anyone "
-                            "(a pass is cached, as there); fails unless it gets full marks and none of its cells raises")
+    p = commands.add_parser(
+        "self-test",
+        help="grade only the reference solution, as `course grade` does before anyone "
+        "(a pass is cached, as there); fails unless it gets full marks and none of its cells raises",
+    )
     p.add_argument("lab", help="the lab, e.g. lab1 or lab1_rnns_from_scratch")
-    p.add_argument("--budget", choices=["smoke", "full"], default="smoke", help="LAB_BUDGET for the notebook (default: smoke)")
+    p.add_argument(
+        "--budget", choices=["smoke", "full"], default="smoke", help="LAB_BUDGET for the notebook (default: smoke)"
+    )
     p.add_argument("--no-sandbox", action="store_true", help="run the kernel without the sandbox")
     _add_limit_options(p)
     p.set_defaults(func=self_test)
@@ -201,25 +259,44 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("export", help="write a lab's scores from the gradebook for an LMS: canvas, moodle or csv")
     p.add_argument("lab", help="the lab, e.g. lab1 or lab1_rnns_from_scratch")
     p.add_argument("--format", choices=FORMATS, default="csv", help="the LMS's import layout (default: csv)")
-    p.add_argument("--ids", metavar="CSV", help="roster: student_id and the LMS's name, email, lms_id, sis_user_id, login_id, section")
+    p.add_argument(
+        "--ids",
+        metavar="CSV",
+        help="roster: student_id and the LMS's name, email, lms_id, sis_user_id, login_id, section",
+    )
     p.add_argument("--out", help="the folder `course grade` wrote (default: grading/<lab>)")
-    p.add_argument("--db", metavar="URL", help="SQLAlchemy URL of the gradebook (default: gradebook.db in the output folder)")
+    p.add_argument(
+        "--db", metavar="URL", help="SQLAlchemy URL of the gradebook (default: gradebook.db in the output folder)"
+    )
     p.add_argument("--dest", metavar="FILE", help="file to write (default: export-<format>.csv in the output folder)")
-    p.add_argument("--assignment", metavar="NAME", help="the assignment column's header, e.g. 'Lab 1 (12345)' for Canvas "
-                   "assignment 12345 (default: the lab's name)")
+    p.add_argument(
+        "--assignment",
+        metavar="NAME",
+        help="the assignment column's header, e.g. 'Lab 1 (12345)' for Canvas "
+        "assignment 12345 (default: the lab's name)",
+    )
     p.set_defaults(func=export)
 
-    p = commands.add_parser("report", help="write report.html for a graded lab: scores, tests, time, flags, similar code")
+    p = commands.add_parser(
+        "report", help="write report.html for a graded lab: scores, tests, time, flags, similar code"
+    )
     p.add_argument("lab", help="the lab, e.g. lab1 or lab1_rnns_from_scratch")
     p.add_argument("--out", help="the folder `course grade` wrote (default: grading/<lab>)")
     p.set_defaults(func=report)
 
-    p = commands.add_parser("similarity", help="list pairs of submissions with similar student-written code, to look at")
+    p = commands.add_parser(
+        "similarity", help="list pairs of submissions with similar student-written code, to look at"
+    )
     p.add_argument("lab", help="the lab, e.g. lab1 or lab1_rnns_from_scratch")
     p.add_argument("--out", help="the folder `course grade` wrote (default: grading/<lab>)")
-    p.add_argument("--threshold", type=float, default=SIMILARITY_THRESHOLD, metavar="SCORE",
-                   help=f"list pairs with an answer cell scoring this or more, 0 to 1 (default: {SIMILARITY_THRESHOLD}, "
-                        "measured by benchmarks/similarity.py)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=SIMILARITY_THRESHOLD,
+        metavar="SCORE",
+        help=f"list pairs with an answer cell scoring this or more, 0 to 1 (default: {SIMILARITY_THRESHOLD}, "
+        "measured by benchmarks/similarity.py)",
+    )
     p.set_defaults(func=similarity)
 
     p = commands.add_parser("make-examples", help="write autograde/examples/<lab>/ from the solution and the lab")
@@ -235,14 +312,24 @@ def main(argv: list[str] | None = None) -> int:
 
     p = commands.add_parser("run-solutions", help="execute the solution notebooks and report their tests")
     p.add_argument("labs", nargs="*", help="labs to run (default: all)")
-    p.add_argument("--budget", choices=["smoke", "full"], default="smoke", help="LAB_BUDGET for the run (default: smoke)")
+    p.add_argument(
+        "--budget", choices=["smoke", "full"], default="smoke", help="LAB_BUDGET for the run (default: smoke)"
+    )
     p.set_defaults(func=run_solutions)
 
-    p = commands.add_parser("publish", help="export the student bundle (labs, course_utils, README) for the public repository")
+    p = commands.add_parser(
+        "publish", help="export the student bundle (labs, course_utils, README) for the public repository"
+    )
     p.add_argument("dest", help="folder to write, e.g. a clone of the public repository")
-    p.add_argument("--repository", help="public repository URL for badges and install lines (default: [tool.course] in pyproject.toml)")
-    p.add_argument("--version", help="release number to publish, e.g. 0.2.0: written to pyproject.toml; badges and install lines "
-                                     "point at the tag v<version> (default: the version pyproject.toml has)")
+    p.add_argument(
+        "--repository",
+        help="public repository URL for badges and install lines (default: [tool.course] in pyproject.toml)",
+    )
+    p.add_argument(
+        "--version",
+        help="release number to publish, e.g. 0.2.0: written to pyproject.toml; badges and install lines "
+        "point at the tag v<version> (default: the version pyproject.toml has)",
+    )
     p.set_defaults(func=publish)
 
     args = parser.parse_args(argv)

@@ -1,5 +1,6 @@
 """Where everything lives on disk: the course repository (:class:`Course`), what its pyproject.toml says, the data
 its labs read, and the folder ``course grade`` writes (:class:`OutputFolder`)."""
+
 from __future__ import annotations
 
 import importlib
@@ -109,7 +110,11 @@ class Course:
     def labs(self) -> list[str]:
         """Names of the labs: folders ``solutions/labN_topic/`` holding ``labN_topic.ipynb``."""
         return sorted(
-            (p.name for p in self.solutions_dir.iterdir() if LAB_NAME.match(p.name) and (p / f"{p.name}.ipynb").is_file()),
+            (
+                p.name
+                for p in self.solutions_dir.iterdir()
+                if LAB_NAME.match(p.name) and (p / f"{p.name}.ipynb").is_file()
+            ),
             key=lambda name: int(re.match(r"lab(\d+)", name).group(1)),
         )
 
@@ -194,7 +199,9 @@ class Course:
             pyproject = tomllib.load(f)
         settings = pyproject.get("tool", {}).get("course", {})
         if "repository" not in settings:
-            raise CourseError(f"{root / PYPROJECT} needs a [tool.course] table with repository = 'https://github.com/OWNER/NAME'")
+            raise CourseError(
+                f"{root / PYPROJECT} needs a [tool.course] table with repository = 'https://github.com/OWNER/NAME'"
+            )
         return cls(root=root, repository=settings["repository"], version=pyproject["project"]["version"])
 
 
@@ -210,21 +217,25 @@ def sqlite_file(url: str) -> Path | None:
     from sqlalchemy.engine import make_url
 
     url = make_url(url)
-    return Path(url.database) if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") else None
+    return (
+        Path(url.database)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+        else None
+    )
 
 
 @dataclass(frozen=True)
 class OutputFolder:
     """The folder ``course grade`` writes, and ``course report``, ``course similarity`` and ``course export`` read::
 
-        grades.csv              one row per file
-        gradebook.db            nbgrader gradebook (unless --db names another database)
-        feedback/<student>.html what the student may see: no hidden tests
-        autograded/<student>.ipynb
-        results/<student>.json  cached results: a rerun regrades only changed files (or all with --force)
-        report.html             `course report` (and `course grade --report`)
-        similarity.html         similar code side by side (`course similarity`, `course report`)
-        export-<format>.csv     `course export`
+    grades.csv              one row per file
+    gradebook.db            nbgrader gradebook (unless --db names another database)
+    feedback/<student>.html what the student may see: no hidden tests
+    autograded/<student>.ipynb
+    results/<student>.json  cached results: a rerun regrades only changed files (or all with --force)
+    report.html             `course report` (and `course grade --report`)
+    similarity.html         similar code side by side (`course similarity`, `course report`)
+    export-<format>.csv     `course export`
     """
 
     path: Path

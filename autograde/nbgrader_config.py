@@ -3,6 +3,7 @@
 Our own commands (``course build-labs``, ``course grade``) load this file; plain nbgrader
 commands work too when run from the repository root with ``--config autograde/nbgrader_config.py``.
 """
+
 from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
@@ -23,7 +24,9 @@ c.CourseDirectory.release_directory = "labs"
 
 # nbgrader's release pipeline, after our link rewriting and our check that every solution region has its TODO lines
 # above it (ClearSolutions keeps them and puts our stub in place of the region).
-c.GenerateAssignment.preprocessors = [SetColabLinks, RequireTodo] + GenerateAssignment.class_traits()["preprocessors"].default()
+c.GenerateAssignment.preprocessors = [SetColabLinks, RequireTodo] + GenerateAssignment.class_traits()[
+    "preprocessors"
+].default()
 c.ClearSolutions.code_stub = {"python": STUB_CODE}
 c.SetColabLinks.repository_slug = course.github_slug
 c.SetColabLinks.ref = course.release

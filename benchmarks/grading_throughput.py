@@ -17,6 +17,7 @@ Targets: at least 2x nbgrader's throughput on a 2-core machine; overhead under 1
 
     python benchmarks/grading_throughput.py [--lab lab1] [--count 20]
 """
+
 import argparse
 import json
 import os
@@ -66,7 +67,9 @@ def plain_nbgrader(course, lab, submissions, root, visible_only=False):
         nbformat.write(notebook, source)
     else:
         package = root / "packages"
-        shutil.copytree(course.root / "course_utils", package / "course_utils", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            course.root / "course_utils", package / "course_utils", ignore=shutil.ignore_patterns("__pycache__")
+        )
         stored = package / "course_utils" / expected_path(lab).relative_to(course.root / "course_utils")
         stored.write_text(json.dumps(expected_data(course, lab, hidden=True)))
         env["PYTHONPATH"] = os.pathsep.join([str(package), *filter(None, [os.environ.get("PYTHONPATH")])])
@@ -81,7 +84,9 @@ def plain_nbgrader(course, lab, submissions, root, visible_only=False):
         "c.Execute.kernel_name = 'python3'\n"
     )
     nbgrader = [sys.executable, "-m", "nbgrader"]
-    subprocess.run([*nbgrader, "generate_assignment", lab, "--force"], cwd=root, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*nbgrader, "generate_assignment", lab, "--force"], cwd=root, env=env, check=True, capture_output=True
+    )
     started = time.monotonic()
     subprocess.run([*nbgrader, "autograde", lab, "--force"], cwd=root, env=env, check=True, capture_output=True)
     return time.monotonic() - started
@@ -115,7 +120,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lab", default="lab1")
     parser.add_argument("--count", type=int, default=20)
-    parser.add_argument("--visible-only", action="store_true", help="also time nbgrader running the visible checks alone")
+    parser.add_argument(
+        "--visible-only", action="store_true", help="also time nbgrader running the visible checks alone"
+    )
     parser.add_argument("--sandbox-cost", action="store_true", help="also time 2 workers without the sandbox")
     args = parser.parse_args()
     course = Course.find()
@@ -131,24 +138,40 @@ def main():
         one, executing = ours(course, lab, tmp / "submissions", tmp / "ours-1", workers=1)
         two, _ = ours(course, lab, tmp / "submissions", tmp / "ours-2", workers=2)
         if args.sandbox_cost:
-            unsandboxed, _ = ours(course, lab, tmp / "submissions", tmp / "ours-2-unsandboxed", workers=2, sandboxed=False)
+            unsandboxed, _ = ours(
+                course, lab, tmp / "submissions", tmp / "ours-2-unsandboxed", workers=2, sandboxed=False
+            )
 
     def per_minute(seconds):
         return args.count / seconds * 60
 
-    print(f"{args.count} submissions of {lab} (LAB_BUDGET=smoke), {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
-    print(f"  nbgrader autograde (serial): {baseline:7.1f} s  {per_minute(baseline):5.1f} submissions/min  (the same tests)")
+    print(
+        f"{args.count} submissions of {lab} (LAB_BUDGET=smoke), {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"  nbgrader autograde (serial): {baseline:7.1f} s  {per_minute(baseline):5.1f} submissions/min  (the same tests)"
+    )
     if args.visible_only:
-        print(f"  nbgrader, visible checks only: {visible:5.1f} s  {per_minute(visible):5.1f} submissions/min  "
-              f"(ours with 2 workers: {visible / two:.2f}x)")
-    print(f"  course grade, 1 worker:      {one:7.1f} s  {per_minute(one):5.1f} submissions/min  {baseline / one:.2f}x nbgrader")
-    print(f"  course grade, 2 workers:     {two:7.1f} s  {per_minute(two):5.1f} submissions/min  {baseline / two:.2f}x nbgrader")
+        print(
+            f"  nbgrader, visible checks only: {visible:5.1f} s  {per_minute(visible):5.1f} submissions/min  "
+            f"(ours with 2 workers: {visible / two:.2f}x)"
+        )
+    print(
+        f"  course grade, 1 worker:      {one:7.1f} s  {per_minute(one):5.1f} submissions/min  {baseline / one:.2f}x nbgrader"
+    )
+    print(
+        f"  course grade, 2 workers:     {two:7.1f} s  {per_minute(two):5.1f} submissions/min  {baseline / two:.2f}x nbgrader"
+    )
     print(f"  overhead per notebook (1 worker, all but execution): {(one - executing) / args.count:.2f} s")
     if args.sandbox_cost:
-        print(f"  sandbox: 2 workers without it {unsandboxed:.1f} s, with it {two:.1f} s: "
-              f"{(two - unsandboxed) / args.count:+.2f} s per notebook (wall time, 2 workers)")
-    print(f"  self-test: {self_test:.1f} s once per grader version, {self_test / args.count:.2f} s per notebook for "
-          f"{args.count} submissions (then cached)")
+        print(
+            f"  sandbox: 2 workers without it {unsandboxed:.1f} s, with it {two:.1f} s: "
+            f"{(two - unsandboxed) / args.count:+.2f} s per notebook (wall time, 2 workers)"
+        )
+    print(
+        f"  self-test: {self_test:.1f} s once per grader version, {self_test / args.count:.2f} s per notebook for "
+        f"{args.count} submissions (then cached)"
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ at least 99% of the corpus tunes valid.
 
     python benchmarks/lab2_quality.py [--model-dir artifacts/lab2 | --output-dir DIR] [--tunes 32] [--corpus]
 """
+
 import argparse
 import collections
 import json
@@ -47,8 +48,12 @@ def train_with_the_notebook(output_root):
     if (Path(output_root) / "lab2" / "checkpoint").exists():  # the notebook would resume it, and time only the rest
         raise SystemExit(f"{output_root} holds a Lab 2 checkpoint from an earlier run: give an empty --output-dir")
     print(f"running {LAB} under LAB_BUDGET=full (load average {os.getloadavg()[0]:.2f}) ...", flush=True)
-    _, run = execute_solution(course, LAB, cwd=output_root, env={"LAB_BUDGET": "full", "LAB_OUTPUT_DIR": str(output_root)})
-    print(f"notebook ran in {run.seconds:.0f} s; tests {'pass' if run.ok else 'FAIL: ' + str(run.failures + [t for t in run.tests if not t.passed])}")
+    _, run = execute_solution(
+        course, LAB, cwd=output_root, env={"LAB_BUDGET": "full", "LAB_OUTPUT_DIR": str(output_root)}
+    )
+    print(
+        f"notebook ran in {run.seconds:.0f} s; tests {'pass' if run.ok else 'FAIL: ' + str(run.failures + [t for t in run.tests if not t.passed])}"
+    )
     return Path(output_root) / "lab2"
 
 
@@ -61,13 +66,21 @@ def summary(pairs):
     """{"tunes": share of the tunes with every bar right, "bars": share of their bars right, "of": how many tunes}."""
     rhythms = [verdict for _, verdict in pairs]
     bars = sum(r.bars for r in rhythms)
-    return {"tunes": sum(r.ok for r in rhythms) / max(len(rhythms), 1), "bars": 1 - sum(r.wrong_bars for r in rhythms) / max(bars, 1),
-            "of": len(rhythms), "wrong": collections.Counter(r.reason.split(",")[-1].split(":")[-1].split(";")[0].strip() for r in rhythms if not r.ok)}
+    return {
+        "tunes": sum(r.ok for r in rhythms) / max(len(rhythms), 1),
+        "bars": 1 - sum(r.wrong_bars for r in rhythms) / max(bars, 1),
+        "of": len(rhythms),
+        "wrong": collections.Counter(
+            r.reason.split(",")[-1].split(":")[-1].split(";")[0].strip() for r in rhythms if not r.ok
+        ),
+    }
 
 
 def print_rhythm(name, measured):
-    print(f"  rhythm of {name}: {measured['tunes']:.1%} of {measured['of']} valid tunes have every bar right; "
-          f"{measured['bars']:.2%} of their bars are right; tunes with a wrong bar: {dict(measured['wrong'])}")
+    print(
+        f"  rhythm of {name}: {measured['tunes']:.1%} of {measured['of']} valid tunes have every bar right; "
+        f"{measured['bars']:.2%} of their bars are right; tunes with a wrong bar: {dict(measured['wrong'])}"
+    )
 
 
 def abc2midi_finds_a_wrong_bar(tune, folder):
@@ -79,7 +92,9 @@ def abc2midi_finds_a_wrong_bar(tune, folder):
     """
     (folder / "tune.abc").write_text(tune + "\n")
     try:
-        run = subprocess.run(["abc2midi", "tune.abc", "-o", "tune.mid"], cwd=folder, capture_output=True, text=True, timeout=60)
+        run = subprocess.run(
+            ["abc2midi", "tune.abc", "-o", "tune.mid"], cwd=folder, capture_output=True, text=True, timeout=60
+        )
     except subprocess.TimeoutExpired:
         return False
     return "time units while the time signature has" in run.stdout + run.stderr
@@ -90,26 +105,31 @@ def check_corpus():
     start = time.monotonic()
     verdicts = [music.check_tune(t) for t in tunes]
     valid = sum(v.valid for v in verdicts)
-    print(f"{music.DEFAULT_COLLECTION}: {valid} of {len(verdicts)} corpus tunes valid ({valid / len(verdicts):.2%}; {time.monotonic() - start:.0f} s)")
+    print(
+        f"{music.DEFAULT_COLLECTION}: {valid} of {len(verdicts)} corpus tunes valid ({valid / len(verdicts):.2%}; {time.monotonic() - start:.0f} s)"
+    )
     for reason, count in collections.Counter(v.reason for v in verdicts if not v.valid).most_common(5):
         print(f"  {count} invalid: {reason}")
     rhythms = rhythm(tunes, verdicts)
     print_rhythm("the whole corpus", summary(rhythms))
     if shutil.which("abc2midi") is None:
-        print("  (install abc2midi, Debian's abcmidi, to have an independent ABC reader look at the tunes with a wrong bar)")
+        print(
+            "  (install abc2midi, Debian's abcmidi, to have an independent ABC reader look at the tunes with a wrong bar)"
+        )
         return
     with tempfile.TemporaryDirectory() as folder:
         warned = [abc2midi_finds_a_wrong_bar(t, Path(folder)) for t, _ in rhythms]
     for ok, name in ((False, "with a wrong bar"), (True, "the check passes")):
         group = [warns for warns, (_, verdict) in zip(warned, rhythms) if verdict.ok is ok]
-        print(f"  abc2midi warns that a bar does not fill its meter in {sum(group)} of the {len(group)} "
-              f"tunes {name}")
+        print(f"  abc2midi warns that a bar does not fill its meter in {sum(group)} of the {len(group)} tunes {name}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", help="folder with model.keras, vocab.json (and metrics.json) from a full run")
-    parser.add_argument("--output-dir", help="where the notebook run saves its model (kept; default: a temporary folder)")
+    parser.add_argument(
+        "--output-dir", help="where the notebook run saves its model (kept; default: a temporary folder)"
+    )
     parser.add_argument("--tunes", type=int, default=32, help="tunes to compose at temperature 1.0 (at least 20)")
     parser.add_argument("--length", type=int, default=1000, help="characters generated per tune")
     parser.add_argument("--corpus", action="store_true", help="only check that the corpus tunes themselves are valid")
@@ -121,7 +141,9 @@ def main():
         return
 
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(args.model_dir) if args.model_dir else train_with_the_notebook(Path(args.output_dir or tmp).resolve())
+        folder = (
+            Path(args.model_dir) if args.model_dir else train_with_the_notebook(Path(args.output_dir or tmp).resolve())
+        )
         model, vocab = training.load_char_model(folder)
         metrics_file = folder / "metrics.json"
         metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
@@ -130,19 +152,33 @@ def main():
     tunes, _ = music.load_tunes("oneills1850")
     _, val_tunes = music.split_tunes(tunes, validation_fraction=0.1, seed=0)
     nats = training.LossEvaluator(model, [vocab.encode(t + music.TUNE_SEPARATOR) for t in val_tunes])()
-    print(f"validation loss: {nats:.3f} nats/char = {training.bits_per_char(nats):.3f} bits/char on {len(val_tunes)} held-out tunes "
-          f"({'meets' if nats <= MAX_NATS else 'MISSES'} the {MAX_NATS} nats/char target)")
+    print(
+        f"validation loss: {nats:.3f} nats/char = {training.bits_per_char(nats):.3f} bits/char on {len(val_tunes)} held-out tunes "
+        f"({'meets' if nats <= MAX_NATS else 'MISSES'} the {MAX_NATS} nats/char target)"
+    )
     if "train_seconds" in metrics:
         seconds = metrics["train_seconds"]
-        print(f"training time: {seconds / 60:.1f} min for {metrics.get('steps')} steps, settings {metrics.get('settings')} "
-              f"({'within' if seconds <= MAX_TRAIN_SECONDS else 'OVER'} the 10 min target)")
+        print(
+            f"training time: {seconds / 60:.1f} min for {metrics.get('steps')} steps, settings {metrics.get('settings')} "
+            f"({'within' if seconds <= MAX_TRAIN_SECONDS else 'OVER'} the 10 min target)"
+        )
 
     start = time.monotonic()
-    texts = generate_text(model, vocab, "X:1\n", args.length, num_samples=args.tunes, temperature=1.0, sampler=CharSampler(model, sample_next))
+    texts = generate_text(
+        model,
+        vocab,
+        "X:1\n",
+        args.length,
+        num_samples=args.tunes,
+        temperature=1.0,
+        sampler=CharSampler(model, sample_next),
+    )
     judged = music.judge_first_tunes(texts, args.length)
     valid = sum(verdict.valid for _, verdict in judged) / len(judged)
-    print(f"valid tunes from a fresh state at temperature 1.0: {valid:.0%} of {len(judged)} "
-          f"({'meets' if valid >= MIN_VALID else 'MISSES'} the {MIN_VALID:.0%} target; composed and judged in {time.monotonic() - start:.1f} s)")
+    print(
+        f"valid tunes from a fresh state at temperature 1.0: {valid:.0%} of {len(judged)} "
+        f"({'meets' if valid >= MIN_VALID else 'MISSES'} the {MIN_VALID:.0%} target; composed and judged in {time.monotonic() - start:.1f} s)"
+    )
     for reason, count in collections.Counter(v.reason for _, v in judged if not v.valid).most_common():
         print(f"  {count} invalid: {reason}")
     print_rhythm("the composed tunes", summary(rhythm([t for t, _ in judged], [v for _, v in judged])))

@@ -11,6 +11,7 @@ Targets: at least 20x the eager loop's chars/s with one tune, at least 200x with
 
 Without --model-dir it builds an untrained model of the lab's full size (speed does not depend on the weights).
 """
+
 import argparse
 import os
 import time
@@ -25,7 +26,6 @@ from course_utils import training
 from course_utils.sampling import CharSampler
 
 TARGETS = {1: 20, 32: 200}
-
 
 
 def sample_next(logits, temperature):
@@ -95,7 +95,9 @@ def main():
         compiled = chars_per_second(lambda n, length: sampler(start_ids, length, n, 1.0), batch, args.length, 3)
         ratio = compiled / eager
         verdict = "meets" if ratio >= target else "MISSES"
-        print(f"compiled sampler,         batch {batch:2d}: {compiled:10.0f} chars/s = {ratio:6.1f}x the eager loop ({verdict} the {target}x target)")
+        print(
+            f"compiled sampler,         batch {batch:2d}: {compiled:10.0f} chars/s = {ratio:6.1f}x the eager loop ({verdict} the {target}x target)"
+        )
     print(f"load average at the end {os.getloadavg()[0]:.2f} (1 min)")
 
 

@@ -9,6 +9,7 @@ other work on the machine inflates the times.
 
     TWEETS_DIR=../shared/data/tweets python benchmarks/lab3_sentiment.py [--budget full|smoke] [--executed OUT.ipynb]
 """
+
 import argparse
 import json
 import os
@@ -26,7 +27,9 @@ TARGETS = {"val": 0.66, "test": 0.62, "train_seconds": 600}
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", choices=("full", "smoke"), default="full")
-    parser.add_argument("--executed", type=Path, help="also write the executed notebook (with its outputs and plots) here")
+    parser.add_argument(
+        "--executed", type=Path, help="also write the executed notebook (with its outputs and plots) here"
+    )
     args = parser.parse_args()
     course = Course.find()
     lab = course.resolve_lab("lab3")
@@ -41,8 +44,10 @@ def main():
         comparison = json.loads((Path(tmp) / "lab3" / "comparison.json").read_text())
     load_after = os.getloadavg()
 
-    print(f"budget={args.budget}, {final['fit_tweets']} training tweets; load average (1, 5, 15 min) "
-          f"before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+    print(
+        f"budget={args.budget}, {final['fit_tweets']} training tweets; load average (1, 5, 15 min) "
+        f"before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}"
+    )
     for name, scores in comparison.items():
         line = f"  {name:40} val macro recall {scores['val']['macro_recall']:.4f}"
         if "test" in scores:
@@ -53,8 +58,10 @@ def main():
         if split in final:
             score, baseline = final[split]["macro_recall"], final["baseline"][split]
             verdict = "met" if score >= TARGETS[split] and score > baseline else "MISSED"
-            print(f"  {split}: macro recall {score:.4f} (target >= {TARGETS[split]} and above the n-gram baseline's {baseline:.4f}: {verdict}), "
-                  f"accuracy {final[split]['accuracy']:.4f}")
+            print(
+                f"  {split}: macro recall {score:.4f} (target >= {TARGETS[split]} and above the n-gram baseline's {baseline:.4f}: {verdict}), "
+                f"accuracy {final[split]['accuracy']:.4f}"
+            )
     print(f"whole notebook: {run.seconds:.1f} s")
 
 

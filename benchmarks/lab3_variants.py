@@ -10,6 +10,7 @@ make the choice on val.
 
     TWEETS_DIR=../shared/data/tweets python benchmarks/lab3_variants.py [--rates 0 0.1 0.2 0.3] [--budget full|smoke]
 """
+
 import argparse
 import os
 import re
@@ -24,10 +25,19 @@ from autograde.course import Course
 # The cells that define what the variants need, with the part of each cell to run (up to the first training
 # of a model the variants do not use). Cells are found by id, so edits elsewhere in the notebook do not matter.
 CELLS = [
-    ("code-02", None), ("code-04", None), ("code-09", None), ("build-classifier", None),
-    ("code-14", "keras.utils.set_random_seed(0)\ntrain("), ("make-encoder", None), ("class-weights", None),
-    ("code-23", "keras.utils.set_random_seed(0)"), ("macro-recall", None), ("code-28", "print_comparison()\n"),
-    ("code-ngram", None), ("attention-pooling", None), ("code-36", "keras.utils.set_random_seed(0)"),
+    ("code-02", None),
+    ("code-04", None),
+    ("code-09", None),
+    ("build-classifier", None),
+    ("code-14", "keras.utils.set_random_seed(0)\ntrain("),
+    ("make-encoder", None),
+    ("class-weights", None),
+    ("code-23", "keras.utils.set_random_seed(0)"),
+    ("macro-recall", None),
+    ("code-28", "print_comparison()\n"),
+    ("code-ngram", None),
+    ("attention-pooling", None),
+    ("code-36", "keras.utils.set_random_seed(0)"),
 ]
 SHARES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 
@@ -62,7 +72,9 @@ def vote_scores(namespace, names):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3], help="word-dropout rates to train (0: none)")
+    parser.add_argument(
+        "--rates", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3], help="word-dropout rates to train (0: none)"
+    )
     parser.add_argument("--budget", choices=("full", "smoke"), default="full")
     args = parser.parse_args()
     os.environ["LAB_BUDGET"] = args.budget
@@ -101,12 +113,18 @@ def main():
         print(f"{name:40} val {scores['val']['macro_recall']:.4f}  test {scores['test']['macro_recall']:.4f}")
     without = "unknown skipped, word dropout 0"
     votes = [[name] for name in trained if not name.startswith("n-gram")]
-    votes += [[without, name] for name in trained if without in trained and name not in (without, "n-gram linear (baseline)")]
+    votes += [
+        [without, name] for name in trained if without in trained and name not in (without, "n-gram linear (baseline)")
+    ]
     for names in votes:
         rows, (share, _, chosen) = vote_scores(namespace, names)
         print(f"vote of the n-gram model and the mean of {names}:")
-        print("  by n-gram share (val/test): " + "  ".join(f"{s:.1f} {r['val']:.3f}/{r['test']:.3f}" for s, _, r in rows))
-        print(f"  at the share chosen on val (lowest log loss, {share:.1f}): val {chosen['val']:.4f}  test {chosen['test']:.4f}")
+        print(
+            "  by n-gram share (val/test): " + "  ".join(f"{s:.1f} {r['val']:.3f}/{r['test']:.3f}" for s, _, r in rows)
+        )
+        print(
+            f"  at the share chosen on val (lowest log loss, {share:.1f}): val {chosen['val']:.4f}  test {chosen['test']:.4f}"
+        )
 
 
 if __name__ == "__main__":

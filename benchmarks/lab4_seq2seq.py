@@ -10,6 +10,7 @@ of single steps at batch 32. The load average is printed too, since other work i
 
     python benchmarks/lab4_seq2seq.py [--budget full|smoke] [--executed OUT.ipynb]
 """
+
 import argparse
 import json
 import os
@@ -31,7 +32,9 @@ def verdict(ok):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", choices=("full", "smoke"), default="full")
-    parser.add_argument("--executed", type=Path, help="also write the executed notebook (with its outputs and plots) here")
+    parser.add_argument(
+        "--executed", type=Path, help="also write the executed notebook (with its outputs and plots) here"
+    )
     args = parser.parse_args()
     course = Course.find()
     lab = course.resolve_lab("lab4")
@@ -45,24 +48,38 @@ def main():
         description = json.loads((Path(tmp) / "lab4" / "normalizer.json").read_text())
     load_after = os.getloadavg()
 
-    print(f"budget={args.budget}, trained on {description['trained_on']}; load average (1, 5, 15 min) "
-          f"before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+    print(
+        f"budget={args.budget}, trained on {description['trained_on']}; load average (1, 5, 15 min) "
+        f"before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}"
+    )
     for name, seconds in description["train_seconds"].items():
         print(f"  training {name}: {seconds:.1f} s")
     exact = description["greedy_exact_match"]
     for name, scores in exact.items():
-        print(f"  {name:>17}, greedy exact match: " + ", ".join(f"{split} {score:.4f}" for split, score in scores.items()))
+        print(
+            f"  {name:>17}, greedy exact match: " + ", ".join(f"{split} {score:.4f}" for split, score in scores.items())
+        )
     attention, plain = exact["with attention"], exact["without attention"]
-    print(f"with attention: test {attention['test']:.4f} (target >= {TARGETS['test']}: {verdict(attention['test'] >= TARGETS['test'])}), "
-          f"long {attention['long']:.4f} (target >= {TARGETS['long']}: {verdict(attention['long'] >= TARGETS['long'])})")
-    print(f"without attention on long: {plain['long']:.4f} against {attention['long']:.4f} with it "
-          f"(target: worse, {verdict(plain['long'] < attention['long'])})")
+    print(
+        f"with attention: test {attention['test']:.4f} (target >= {TARGETS['test']}: {verdict(attention['test'] >= TARGETS['test'])}), "
+        f"long {attention['long']:.4f} (target >= {TARGETS['long']}: {verdict(attention['long'] >= TARGETS['long'])})"
+    )
+    print(
+        f"without attention on long: {plain['long']:.4f} against {attention['long']:.4f} with it "
+        f"(target: worse, {verdict(plain['long'] < attention['long'])})"
+    )
     for split, scores in description["beam_width_3"].items():
-        print(f"beam search (width 3) on the first {scores['examples']} of {split}: greedy {scores['greedy']:.4f}, beam {scores['beam']:.4f} "
-              f"(target: beam >= greedy, {verdict(scores['beam'] >= scores['greedy'])})")
+        print(
+            f"beam search (width 3) on the first {scores['examples']} of {split}: greedy {scores['greedy']:.4f}, beam {scores['beam']:.4f} "
+            f"(target: beam >= greedy, {verdict(scores['beam'] >= scores['greedy'])})"
+        )
     speedup = description["decoding_speedup_batch_32"]
-    print(f"compiled greedy decoding at batch 32: {speedup:.1f}x the eager loop (target >= {TARGETS['speedup']}x: {verdict(speedup >= TARGETS['speedup'])})")
-    print(f"whole notebook: {run.seconds:.1f} s (target <= {TARGETS['seconds']} s: {verdict(run.seconds <= TARGETS['seconds'])})")
+    print(
+        f"compiled greedy decoding at batch 32: {speedup:.1f}x the eager loop (target >= {TARGETS['speedup']}x: {verdict(speedup >= TARGETS['speedup'])})"
+    )
+    print(
+        f"whole notebook: {run.seconds:.1f} s (target <= {TARGETS['seconds']} s: {verdict(run.seconds <= TARGETS['seconds'])})"
+    )
 
 
 if __name__ == "__main__":

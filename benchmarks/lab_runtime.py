@@ -5,6 +5,7 @@ a 2-core CPU; under LAB_BUDGET=smoke (CI, autograding) in under 2 minutes.
 
     python benchmarks/lab_runtime.py [--budget full|smoke] [LAB ...]
 """
+
 import argparse
 import tempfile
 
@@ -25,7 +26,9 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             _, run = execute_solution(course, lab, cwd=tmp, env={"LAB_BUDGET": args.budget})
         verdict = "within" if run.seconds < target and run.ok else "MISSES"
-        print(f"{lab:32s} budget={args.budget:5s} {run.seconds:6.1f} s  ({verdict} the {target} s target; tests {'pass' if run.ok else 'FAIL'})")
+        print(
+            f"{lab:32s} budget={args.budget:5s} {run.seconds:6.1f} s  ({verdict} the {target} s target; tests {'pass' if run.ok else 'FAIL'})"
+        )
 
 
 if __name__ == "__main__":

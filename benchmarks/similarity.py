@@ -14,6 +14,7 @@ copies must be found, independent answers must not be.
 
     .venv/bin/python benchmarks/similarity.py
 """
+
 import ast
 import contextlib
 import io
@@ -47,8 +48,15 @@ CHECKS = {
 def renamed_copy(source):
     """``source`` with every variable assigned inside a function renamed, comments dropped, code reformatted."""
     tree = ast.parse(source)
-    local = sorted({node.id for function in ast.walk(tree) if isinstance(function, ast.FunctionDef)
-                    for node in ast.walk(function) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)})
+    local = sorted(
+        {
+            node.id
+            for function in ast.walk(tree)
+            if isinstance(function, ast.FunctionDef)
+            for node in ast.walk(function)
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+        }
+    )
     names = {name: f"my_var{i}" for i, name in enumerate(local)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id in names:
@@ -77,7 +85,9 @@ def lab_set(course, lab):
     codes, groups = {}, {}
     for submission in collect(course.example_submissions(lab), StudentIds()):
         if submission.status == Status.GRADABLE:
-            codes[submission.student_id] = similarity.student_code(rebuild(release, nbformat.from_dict(submission.notebook))[0])
+            codes[submission.student_id] = similarity.student_code(
+                rebuild(release, nbformat.from_dict(submission.notebook))[0]
+            )
     renamed = {grade_id: renamed_copy(code) for grade_id, code in answers.items()}
     codes["renamed-solution"] = similarity.student_code(fill(release, renamed, renamed))
     for student, cells in codes.items():
@@ -92,7 +102,12 @@ def lab_set(course, lab):
 def main():
     course = Course.find()
     started = time.monotonic()
-    copied, independent, listed_copies, false_positives = [], [], set(), []  # copied: (score, matched, what, pair and cell)
+    copied, independent, listed_copies, false_positives = (
+        [],
+        [],
+        set(),
+        [],
+    )  # copied: (score, matched, what, pair and cell)
     submissions = 0
     for lab in course.labs():
         release, answers, codes, groups = lab_set(course, lab)
@@ -100,7 +115,14 @@ def main():
         ignored = similarity.boilerplate(release)
         for grade_id, answer in answers.items():  # generated renamed copies of every answer cell
             score, matched = similarity.cell_score(answer, codes["renamed-solution"][grade_id], ignored)
-            copied.append((score, matched, f"{lab} {grade_id}: solution ~ renamed copy", ("full-marks", "renamed-solution", grade_id)))
+            copied.append(
+                (
+                    score,
+                    matched,
+                    f"{lab} {grade_id}: solution ~ renamed copy",
+                    ("full-marks", "renamed-solution", grade_id),
+                )
+            )
         for folder in sorted(p for p in (CASES / lab).glob("*") if p.is_dir()):
             grade_id = folder.name
             cases = {path.stem: path for path in sorted(folder.glob("*.py"))}
@@ -114,7 +136,9 @@ def main():
             for name in cases:
                 if name.endswith(COPY):
                     original = name.removesuffix(COPY)
-                    score, matched = similarity.cell_score(cases[original].read_text(), cases[name].read_text(), ignored)
+                    score, matched = similarity.cell_score(
+                        cases[original].read_text(), cases[name].read_text(), ignored
+                    )
                     pair = tuple(sorted([f"{grade_id}-{original}", f"{grade_id}-{name}"])) + (grade_id,)
                     copied.append((score, matched, f"{lab} {grade_id}: {original} ~ {name} (handwritten)", pair))
         for pair in similarity.compare(codes, release):  # what `course similarity` would list
@@ -125,8 +149,10 @@ def main():
                     false_positives.append(f"{lab} {cell.grade_id}: {pair.a} ~ {pair.b} {cell.score:.2f}")
     seconds = time.monotonic() - started
 
-    print(f"threshold {similarity.THRESHOLD}, at least {similarity.MIN_MATCHED_CHARS} matched characters "
-          f"(fingerprints of {similarity.NOISE_CHARS})\n")
+    print(
+        f"threshold {similarity.THRESHOLD}, at least {similarity.MIN_MATCHED_CHARS} matched characters "
+        f"(fingerprints of {similarity.NOISE_CHARS})\n"
+    )
     print("copied pairs (must be found):")
     for score, matched, what, _ in sorted(copied):
         print(f"  {score:5.2f}  {matched:5d} chars  {what}")
@@ -137,15 +163,21 @@ def main():
     comparable = [c for c in copied if c[1] >= similarity.MIN_MATCHED_CHARS]
     missed = [c[2] for c in comparable if c[3] not in listed_copies]
     top = max(independent)
-    print(f"\ncopied pairs: {len(comparable) - len(missed)} of {len(comparable)} found (scores "
-          f"{min(c[0] for c in comparable):.2f} to {max(c[0] for c in comparable):.2f}, {min(c[1] for c in comparable)} "
-          f"or more matching characters); {len(short)} one-line answers share fewer than {similarity.MIN_MATCHED_CHARS} "
-          f"characters with their copy and are not compared ({', '.join(c[2] for c in short)})")
-    print(f"independent answers: {len(independent)} pairs, highest score {top[0]:.2f} ({top[1]} matching characters, "
-          f"{top[2]}); most matching characters {max(c[1] for c in independent)}")
-    print(f"course similarity on the whole set ({submissions} submissions): "
-          f"{len(missed)} copies missed{': ' + '; '.join(missed) if missed else ''}; {len(false_positives)} independent "
-          f"answers listed{': ' + '; '.join(false_positives) if false_positives else ''}")
+    print(
+        f"\ncopied pairs: {len(comparable) - len(missed)} of {len(comparable)} found (scores "
+        f"{min(c[0] for c in comparable):.2f} to {max(c[0] for c in comparable):.2f}, {min(c[1] for c in comparable)} "
+        f"or more matching characters); {len(short)} one-line answers share fewer than {similarity.MIN_MATCHED_CHARS} "
+        f"characters with their copy and are not compared ({', '.join(c[2] for c in short)})"
+    )
+    print(
+        f"independent answers: {len(independent)} pairs, highest score {top[0]:.2f} ({top[1]} matching characters, "
+        f"{top[2]}); most matching characters {max(c[1] for c in independent)}"
+    )
+    print(
+        f"course similarity on the whole set ({submissions} submissions): "
+        f"{len(missed)} copies missed{': ' + '; '.join(missed) if missed else ''}; {len(false_positives)} independent "
+        f"answers listed{': ' + '; '.join(false_positives) if false_positives else ''}"
+    )
     print(f"{seconds:.1f} s")
     return 1 if missed or false_positives else 0
 

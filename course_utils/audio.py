@@ -4,6 +4,7 @@ Everything is Python: no system packages (abcmidi, timidity, fluidsynth), so it 
 in local Jupyter and headless. pretty_midi's ``synthesize`` adds up one enveloped oscillator per note,
 which is plain but enough to hear a melody.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Only layers that no exercise asks for live here: a lab's final model uses the student's own
 layers (Lab 3's ``MyAttentionPooling``), which the notebook registers with Keras.
 """
+
 from __future__ import annotations
 
 import os

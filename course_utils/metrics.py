@@ -5,6 +5,7 @@ course's dependencies and each of these is a few lines of numpy. What Lab 3 asks
 to write (the macro recall, balanced class weights) is deliberately not here: nothing a
 student can import is an exercise's answer.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -31,8 +32,9 @@ def per_class_recall(y_true: ArrayLike, y_pred: ArrayLike, num_classes: int) -> 
         return np.where(support > 0, np.diag(matrix) / support, np.nan)
 
 
-def plot_confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, class_names: Sequence[str], ax: Axes | None = None,
-                          title: str | None = None) -> Axes:
+def plot_confusion_matrix(
+    y_true: ArrayLike, y_pred: ArrayLike, class_names: Sequence[str], ax: Axes | None = None, title: str | None = None
+) -> Axes:
     """Confusion matrix normalised by row (each row: where that class's tweets went), with the counts."""
     import matplotlib.pyplot as plt
 
@@ -41,8 +43,17 @@ def plot_confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, class_names: Seq
     ax = ax or plt.subplots(figsize=(4.5, 4))[1]
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, f"{shares[i, j]:.0%}\n({count})", ha="center", va="center", color="white" if shares[i, j] > 0.5 else "black")
+        ax.text(
+            j,
+            i,
+            f"{shares[i, j]:.0%}\n({count})",
+            ha="center",
+            va="center",
+            color="white" if shares[i, j] > 0.5 else "black",
+        )
     ticks = np.arange(len(class_names))
-    ax.set(xticks=ticks, yticks=ticks, xticklabels=class_names, yticklabels=class_names, xlabel="predicted", ylabel="true")
+    ax.set(
+        xticks=ticks, yticks=ticks, xticklabels=class_names, yticklabels=class_names, xlabel="predicted", ylabel="true"
+    )
     ax.set_title(title or "Confusion matrix (row-normalised)")
     return ax

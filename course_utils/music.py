@@ -22,6 +22,7 @@ Every tune is normalised the same way, so a model learns one consistent format:
 
 music21 is imported only inside the functions that parse, so ``import course_utils.music`` is cheap.
 """
+
 from __future__ import annotations
 
 import re
@@ -67,7 +68,9 @@ DECORATIONS = [
     re.compile(r"![^!]*!|\+[^+\s]*\+"),  # !trill! and +trill+ decorations
     re.compile(r"\{[^}]*\}"),  # grace notes
     re.compile(r"\((?!\d)|\)"),  # slurs; "(3" starts a triplet and stays
-    re.compile(r"[.~HIJLMOPRSTUVWYuv]"),  # staccato dots, rolls, trills, fermatas, bowings and other one-symbol decorations
+    re.compile(
+        r"[.~HIJLMOPRSTUVWYuv]"
+    ),  # staccato dots, rolls, trills, fermatas, bowings and other one-symbol decorations
 ]
 
 
@@ -117,7 +120,19 @@ def _clean_header_value(value):
 # Transposing to a key signature without sharps or flats (written by hand: music21 reads ABC but cannot write it).
 LETTERS = "CDEFGAB"
 MAJOR_FIFTHS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F": -1}  # sharps (+) or flats (-) of each major key
-MODE_FIFTHS = {"": 0, "maj": 0, "ion": 0, "mix": -1, "dor": -2, "m": -3, "min": -3, "aeo": -3, "phr": -4, "loc": -5, "lyd": 1}
+MODE_FIFTHS = {
+    "": 0,
+    "maj": 0,
+    "ion": 0,
+    "mix": -1,
+    "dor": -2,
+    "m": -3,
+    "min": -3,
+    "aeo": -3,
+    "phr": -4,
+    "loc": -5,
+    "lyd": 1,
+}
 KEY = re.compile(r"^([A-G])([#b]?)\s*([A-Za-z]*)$")
 NOTE = re.compile(r"(\^\^|__|\^|_|=)?([A-Ga-g])([,']*)")
 ACCIDENTALS = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
@@ -138,12 +153,17 @@ def key_signature(key: str) -> int | None:
 def _signature_alterations(fifths):
     """The alteration (+1 sharp, -1 flat, 0) the key signature gives each letter C..B."""
     sharps, flats = "FCGDAEB", "BEADGCF"
-    return {letter: (1 if letter in sharps[: max(fifths, 0)] else -1 if letter in flats[: max(-fifths, 0)] else 0) for letter in LETTERS}
+    return {
+        letter: (1 if letter in sharps[: max(fifths, 0)] else -1 if letter in flats[: max(-fifths, 0)] else 0)
+        for letter in LETTERS
+    }
 
 
 def _transpose_note(match, steps, signature):
     accidental, letter, marks = match.groups()
-    position = LETTERS.index(letter.upper()) + 7 * ((4 if letter.isupper() else 5) + marks.count("'") - marks.count(","))
+    position = LETTERS.index(letter.upper()) + 7 * (
+        (4 if letter.isupper() else 5) + marks.count("'") - marks.count(",")
+    )
     position += steps
     octave, new_letter = divmod(position, 7)
     new_letter = LETTERS[new_letter]
@@ -181,8 +201,9 @@ def transpose_to_plain_key(tune: str) -> str:
     return "\n".join(out)
 
 
-def load_tunes(collection: str = DEFAULT_COLLECTION, titles: bool = False,
-               transpose: bool = True) -> tuple[list[str], dict[str, int]]:
+def load_tunes(
+    collection: str = DEFAULT_COLLECTION, titles: bool = False, transpose: bool = True
+) -> tuple[list[str], dict[str, int]]:
     """The normalised tunes of a music21 corpus collection, duplicates and fragments removed.
 
     With ``transpose=True`` every tune is also moved to a key without sharps or flats (see
@@ -192,7 +213,11 @@ def load_tunes(collection: str = DEFAULT_COLLECTION, titles: bool = False,
         (tunes, stats): a list of tune strings in corpus order, and a dict with the counts
         ``raw``, ``fragments``, ``duplicates`` and ``kept``.
     """
-    raw = [tune for path in corpus_files(collection) for tune in split_abc_file(path.read_text(encoding="utf-8", errors="replace"))]
+    raw = [
+        tune
+        for path in corpus_files(collection)
+        for tune in split_abc_file(path.read_text(encoding="utf-8", errors="replace"))
+    ]
     tunes, seen, fragments = [], set(), 0
     for text in raw:
         tune = normalise_tune(text, titles=titles)
@@ -203,7 +228,12 @@ def load_tunes(collection: str = DEFAULT_COLLECTION, titles: bool = False,
         elif tune not in seen:
             seen.add(tune)
             tunes.append(tune)
-    stats = {"raw": len(raw), "fragments": fragments, "duplicates": len(raw) - fragments - len(tunes), "kept": len(tunes)}
+    stats = {
+        "raw": len(raw),
+        "fragments": fragments,
+        "duplicates": len(raw) - fragments - len(tunes),
+        "kept": len(tunes),
+    }
     return tunes, stats
 
 
@@ -349,7 +379,7 @@ def _meter_parts(tune):
         unit_line = f"L:{Fraction(field.getDefaultQuarterLength()).limit_denominator() / 4}"
     fields = [line for line in header if not line.startswith(("M:", "L:"))]
     parts = [([*header, key], [])]  # (header, body); the first part is the tune's own start
-    for line in lines[key_line + 1:]:
+    for line in lines[key_line + 1 :]:
         change = METER_FIELD.match(line)  # at the line's start: a meter line, or a [M:...] that starts the line
         new_meter = change and _meter(change.group(1) or change.group(2))
         if not new_meter or new_meter == meter:  # no change (a malformed meter too: music21 ignores it)
@@ -357,8 +387,12 @@ def _meter_parts(tune):
             unit_line = line if line.startswith("L:") else unit_line
             continue
         meter = new_meter
-        parts.append(([*fields, f"M:{meter}", *[unit_line] * (unit_line is not None), key],
-                      [line[change.end():]] if change.group(2) is not None else []))
+        parts.append(
+            (
+                [*fields, f"M:{meter}", *[unit_line] * (unit_line is not None), key],
+                [line[change.end() :]] if change.group(2) is not None else [],
+            )
+        )
     if len(parts) == 1:
         return [tune]
     return ["\n".join([*head, *body]) for head, body in parts if NOTE_LETTERS.search(" ".join(body))]
@@ -380,8 +414,11 @@ def _bars(tune, score):
 
     part = score.parts[0] if getattr(score, "parts", None) else score
     written = _written_meters(tune)
-    endings = {id(m): bracket for bracket in score.recurse().getElementsByClass(spanner.RepeatBracket)
-               for m in bracket.getSpannedElements()}
+    endings = {
+        id(m): bracket
+        for bracket in score.recurse().getElementsByClass(spanner.RepeatBracket)
+        for m in bracket.getSpannedElements()
+    }
 
     def ends_section(barline):
         return isinstance(barline, bar.Repeat) or (barline is not None and barline.type in SECTION_BARLINES)
@@ -400,12 +437,24 @@ def _bars(tune, score):
         if length == 0:  # an empty bar, as in "|| ||": a boundary, nothing to check
             boundary = True
             continue
-        starts = boundary or ends_section(measure.leftBarline) or changed_meter or \
-            bool(bars and endings.get(id(measure)) is not bars[-1]["ending"])
+        starts = (
+            boundary
+            or ends_section(measure.leftBarline)
+            or changed_meter
+            or bool(bars and endings.get(id(measure)) is not bars[-1]["ending"])
+        )
         if bars and starts:
             bars[-1]["ends"] = True
-        bars.append({"length": length, "meter": meter, "starts": starts, "ends": False, "notes": _note_names(measure),
-                     "ending": endings.get(id(measure))})
+        bars.append(
+            {
+                "length": length,
+                "meter": meter,
+                "starts": starts,
+                "ends": False,
+                "notes": _note_names(measure),
+                "ending": endings.get(id(measure)),
+            }
+        )
         boundary = ends_section(measure.rightBarline)
     if bars:
         bars[-1]["ends"] = True
@@ -463,8 +512,12 @@ def check_rhythm(tune: str, score: stream.Stream | None = None) -> RhythmVerdict
     # left, each bar at most once; a pair next to another pair is no pickup but a tune barred in halves, and counts wrong.
     pairs = []
     for i in range(len(bars) - 1):
-        if (not pairs or pairs[-1] < i - 1) and bars[i]["length"] < fulls[i] and bars[i + 1]["length"] < fulls[i + 1] \
-                and bars[i]["length"] + bars[i + 1]["length"] == fulls[i]:
+        if (
+            (not pairs or pairs[-1] < i - 1)
+            and bars[i]["length"] < fulls[i]
+            and bars[i + 1]["length"] < fulls[i + 1]
+            and bars[i]["length"] + bars[i + 1]["length"] == fulls[i]
+        ):
             pairs.append(i)
     paired = {j for i in pairs if i - 2 not in pairs and i + 2 not in pairs for j in (i, i + 1)}
     wrong = []
@@ -476,7 +529,11 @@ def check_rhythm(tune: str, score: stream.Stream | None = None) -> RhythmVerdict
             wrong.append(where + ": longer than the meter")
         elif not (this["starts"] or this["ends"] or number - 1 in paired):
             wrong.append(where + ", inside a section")
-    reason = wrong[0] + (f"; {len(wrong) - 1} more wrong bar{'s' * (len(wrong) > 2)}" if len(wrong) > 1 else "") if wrong else ""
+    reason = (
+        wrong[0] + (f"; {len(wrong) - 1} more wrong bar{'s' * (len(wrong) > 2)}" if len(wrong) > 1 else "")
+        if wrong
+        else ""
+    )
     return RhythmVerdict(not wrong, reason, len(bars), len(wrong))
 
 

@@ -16,6 +16,7 @@ Example::
     normalization.make_examples(3, "test", languages=("de",), kinds=("date",), seed=1)
     # [Example(spoken='am dritten mai neunzehnhundertzwölf', written='1912-05-03', language='de', kind='date'), ...]
 """
+
 from __future__ import annotations
 
 import datetime
@@ -106,8 +107,13 @@ def split_of(value: datetime.date | int, kind: str) -> str:
     raise AssertionError("the bucket shares add up to 100")
 
 
-def make_examples(n: int, split: str = "train", languages: str | Iterable[str] = LANGUAGES, kinds: str | Iterable[str] = KINDS,
-                  seed: int = 0) -> list[Example]:
+def make_examples(
+    n: int,
+    split: str = "train",
+    languages: str | Iterable[str] = LANGUAGES,
+    kinds: str | Iterable[str] = KINDS,
+    seed: int = 0,
+) -> list[Example]:
     """``n`` examples of ``split``, as many of each (language, kind) pair (within one), in random order.
 
     Args:
@@ -138,7 +144,9 @@ def _draw(rng, pair, split):
         value = _random_value(rng, kind, longest=split == "long")
         if split_of(value, kind) != split:
             continue
-        forms = [form for form in _forms(value, language, kind) if (len(form) > MAX_TRAIN_INPUT_LENGTH) == (split == "long")]
+        forms = [
+            form for form in _forms(value, language, kind) if (len(form) > MAX_TRAIN_INPUT_LENGTH) == (split == "long")
+        ]
         if forms:
             return Example(rng.choice(forms), written_form(value, kind), language, kind)
 
@@ -147,7 +155,9 @@ def _random_value(rng, kind, longest=False):
     """A random date, or a number; with ``longest``, a number of the most digits (only those have the longest forms)."""
     if kind == "date":
         return FIRST_DATE + datetime.timedelta(days=rng.randrange((LAST_DATE - FIRST_DATE).days + 1))
-    digits = max(_DIGIT_WEIGHTS) if longest else rng.choices(list(_DIGIT_WEIGHTS), weights=list(_DIGIT_WEIGHTS.values()))[0]
+    digits = (
+        max(_DIGIT_WEIGHTS) if longest else rng.choices(list(_DIGIT_WEIGHTS), weights=list(_DIGIT_WEIGHTS.values()))[0]
+    )
     return rng.randrange(0 if digits == 1 else 10 ** (digits - 1), 10**digits)
 
 
@@ -196,8 +206,12 @@ def _english_dates(date):
     forms = []
     for year in _english_years(date.year):
         forms += [
-            f"the {day} of {month} {year}", f"{day} of {month} {year}", f"{month} {day} {year}", f"{month} the {day} {year}",
-            f"{weekday} the {day} of {month} {year}", f"{weekday} {month} {day} {year}",
+            f"the {day} of {month} {year}",
+            f"{day} of {month} {year}",
+            f"{month} {day} {year}",
+            f"{month} the {day} {year}",
+            f"{weekday} the {day} of {month} {year}",
+            f"{weekday} {month} {day} {year}",
         ]
     return forms
 
@@ -208,8 +222,11 @@ def _german_dates(date):
     weekday = _weekday(date, "de")
     year = num2words(date.year, lang="de", to="year")
     return [
-        f"{day}r {month} {year}", f"der {day} {month} {year}", f"am {day}n {month} {year}",
-        f"{weekday} der {day} {month} {year}", f"{weekday} den {day}n {month} {year}",
+        f"{day}r {month} {year}",
+        f"der {day} {month} {year}",
+        f"am {day}n {month} {year}",
+        f"{weekday} der {day} {month} {year}",
+        f"{weekday} den {day}n {month} {year}",
     ]
 
 
@@ -248,6 +265,14 @@ def _check_subset(argument, values, choices):
 
 
 __all__ = [
-    "Example", "KINDS", "LANGUAGES", "MAX_TRAIN_INPUT_LENGTH", "SPLITS", "make_examples", "spoken_forms", "split_of",
-    "standardize_spoken", "written_form",
+    "Example",
+    "KINDS",
+    "LANGUAGES",
+    "MAX_TRAIN_INPUT_LENGTH",
+    "SPLITS",
+    "make_examples",
+    "spoken_forms",
+    "split_of",
+    "standardize_spoken",
+    "written_form",
 ]

@@ -10,6 +10,7 @@ together with the character lookup tables. Loading it needs no Python class from
 
 Inputs are standardised first, as the training data was (lower case, punctuation to spaces).
 """
+
 from __future__ import annotations
 
 import json
@@ -49,7 +50,9 @@ class Normalizer:
         from course_utils.normalization import standardize_spoken
 
         if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
-            raise TypeError(f"texts should be a list of strings, e.g. normalize(['forty two']); got {type(texts).__name__}")
+            raise TypeError(
+                f"texts should be a list of strings, e.g. normalize(['forty two']); got {type(texts).__name__}"
+            )
         if not all(isinstance(text, str) for text in texts):
             raise TypeError("texts should be a list of strings; one of them is not a str")
         texts = [standardize_spoken(text) for text in texts]
@@ -59,7 +62,9 @@ class Normalizer:
             written = self._saved_model.greedy(tf.constant(texts))
             return [value.decode("utf-8") for value in written.numpy()]
         if beam_width not in self.beam_widths:
-            raise ValueError(f"beam_width={beam_width!r}: this model was saved with beam widths {self.beam_widths} (and 1, greedy)")
+            raise ValueError(
+                f"beam_width={beam_width!r}: this model was saved with beam widths {self.beam_widths} (and 1, greedy)"
+            )
         decode = getattr(self._saved_model, f"beam_{beam_width}")
         return [decode(tf.constant(text)).numpy().decode("utf-8") for text in texts]
 

@@ -4,6 +4,7 @@
 steps, for CI and the autograder). Anything a lab trains goes under
 ``artifacts/<lab>/`` in the working directory; ``LAB_OUTPUT_DIR`` replaces ``artifacts``.
 """
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@ character. :class:`CharSampler` instead takes the model's own layers apart (embe
 each recurrent layer, the output layer), advances the cells one step at a time with their state
 carried, and runs the whole loop inside one ``tf.function``, for many sequences at once.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -39,7 +40,9 @@ class CharSampler:
 
     def __init__(self, model: keras.Model, sample_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]):
         if not callable(sample_fn):
-            raise TypeError(f"sample_fn should be your sampling function sample_next(logits, temperature), got {type(sample_fn).__name__}")
+            raise TypeError(
+                f"sample_fn should be your sampling function sample_next(logits, temperature), got {type(sample_fn).__name__}"
+            )
         self.layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
         self.cells = [layer.cell for layer in self.layers if isinstance(layer, keras.layers.RNN)]
         if not self.cells:
@@ -94,13 +97,23 @@ class CharSampler:
         if not float(temperature) > 0:
             raise ValueError(f"temperature should be positive, got {temperature}")
         return self._generate(
-            tf.constant(start_ids), tf.constant(int(length)), tf.constant(int(num_samples)), tf.constant(float(temperature))
+            tf.constant(start_ids),
+            tf.constant(int(length)),
+            tf.constant(int(num_samples)),
+            tf.constant(float(temperature)),
         ).numpy()
 
 
-def generate_text(model: keras.Model, vocab: Vocabulary, start: str = "X:1\n", length: int = 1000, num_samples: int = 1,
-                  temperature: float = 1.0, sample_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
-                  sampler: CharSampler | None = None) -> list[str]:
+def generate_text(
+    model: keras.Model,
+    vocab: Vocabulary,
+    start: str = "X:1\n",
+    length: int = 1000,
+    num_samples: int = 1,
+    temperature: float = 1.0,
+    sample_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
+    sampler: CharSampler | None = None,
+) -> list[str]:
     """``num_samples`` texts, each ``start`` followed by ``length`` generated characters.
 
     Give the sampling step ``sample_fn`` (your ``sample_next``), or a ``sampler`` (a :class:`CharSampler`)

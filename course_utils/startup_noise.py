@@ -7,6 +7,7 @@ written to STDERR", "oneDNN custom operations are on" and "Could not find cuda d
 stderr here, by their exact text: stderr goes to a file while TensorFlow starts, and every other line is written
 back, in order, so no error is lost.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-""""Check my notebook before I submit": rerun it from the top in a fresh kernel and list what fails.
+""" "Check my notebook before I submit": rerun it from the top in a fresh kernel and list what fails.
 
 In Colab, in a cell of the lab::
 
@@ -14,6 +14,7 @@ because of something run earlier and since deleted, an exercise left as a stub, 
 that fails on a fresh run. It runs the lab with ``LAB_BUDGET=smoke`` (quick settings), as
 the grader does. Nothing is sent anywhere.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,17 +63,23 @@ def check_notebook(path: str | os.PathLike[str] | None = None, cell_timeout: int
     if os.environ.get(RUNNING):
         return True  # we are the notebook being checked
     if path is not None and not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path should be the notebook's file name, e.g. 'lab1_rnns_from_scratch.ipynb', got {type(path).__name__}")
+        raise TypeError(
+            f"path should be the notebook's file name, e.g. 'lab1_rnns_from_scratch.ipynb', got {type(path).__name__}"
+        )
     try:
         import nbformat
         from nbclient import NotebookClient
     except ImportError as error:  # course_utils installed without its dependencies (pip install --no-deps)
-        print(f"check_notebook needs nbformat, nbclient and ipykernel ({error}): run `pip install nbformat nbclient ipykernel`, then check again.")
+        print(
+            f"check_notebook needs nbformat, nbclient and ipykernel ({error}): run `pip install nbformat nbclient ipykernel`, then check again."
+        )
         return False
 
     if path is None:
         if "google.colab" not in sys.modules:
-            print("Give the notebook's path: check_notebook('lab1_rnns_from_scratch.ipynb'), or run `course-check FILE` in a terminal.")
+            print(
+                "Give the notebook's path: check_notebook('lab1_rnns_from_scratch.ipynb'), or run `course-check FILE` in a terminal."
+            )
             return False
         # Colab sends sources as lists of lines; reading the JSON back joins them into strings.
         notebook = nbformat.reads(json.dumps(_current_colab_notebook()), as_version=4)
@@ -87,9 +94,20 @@ def check_notebook(path: str | os.PathLike[str] | None = None, cell_timeout: int
     with tempfile.TemporaryDirectory() as workdir, child_stderr() as kernel_stderr:
         # The kernel's own stderr carries TensorFlow's start-up lines (TF_CPP_MIN_LOG_LEVEL silences most of them,
         # child_stderr the rest); what the notebook prints is captured in its outputs.
-        env = {"TF_CPP_MIN_LOG_LEVEL": TF_LOG_LEVEL, **os.environ, "LAB_BUDGET": "smoke", "LAB_OUTPUT_DIR": workdir, RUNNING: "1"}
-        client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3", allow_errors=True,
-                                resources={"metadata": {"path": workdir}})
+        env = {
+            "TF_CPP_MIN_LOG_LEVEL": TF_LOG_LEVEL,
+            **os.environ,
+            "LAB_BUDGET": "smoke",
+            "LAB_OUTPUT_DIR": workdir,
+            RUNNING: "1",
+        }
+        client = NotebookClient(
+            notebook,
+            timeout=cell_timeout,
+            kernel_name="python3",
+            allow_errors=True,
+            resources={"metadata": {"path": workdir}},
+        )
         client.execute(env=env, stderr=kernel_stderr, **_encrypted_transport())
     seconds = time.monotonic() - started
 
@@ -111,7 +129,9 @@ def check_notebook(path: str | os.PathLike[str] | None = None, cell_timeout: int
         for title in stubs:
             print(f"  - {title}")
     if broken:
-        print("Other cells that raised an error on a fresh run (did they depend on a cell you deleted or ran out of order?):")
+        print(
+            "Other cells that raised an error on a fresh run (did they depend on a cell you deleted or ran out of order?):"
+        )
         for title, error in broken:
             print(f"  - {title}\n      {error}")
     ok = not failures and not broken and not stubs

@@ -14,6 +14,7 @@ but stripped from TweetEval's validation split and nearly absent from its test s
 entities (``&amp;``, only in the training tweets) and literal ``\\u2019``-style escapes (only in
 the validation tweets).
 """
+
 import keras
 import tensorflow as tf
 

@@ -1,4 +1,5 @@
 """Training helpers for character models: validation loss in nats and bits per character, a live loss plot, checkpoints."""
+
 from __future__ import annotations
 
 import json
@@ -126,8 +127,13 @@ class TrainingCheckpoint:
     >>> first_step = checkpoint.restore(batch_rng, plot)  # 1 on a fresh start
     """
 
-    def __init__(self, folder: str | os.PathLike[str], model: keras.Model, optimizer: keras.optimizers.Optimizer,
-                 settings: dict[str, Any]):
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        model: keras.Model,
+        optimizer: keras.optimizers.Optimizer,
+        settings: dict[str, Any],
+    ):
         self.folder, self.model, self.optimizer, self.settings = Path(folder), model, optimizer, settings
         self.best_loss, self.best_step, self.seconds = float("inf"), 0, 0.0
 
@@ -141,8 +147,15 @@ class TrainingCheckpoint:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._write("current.weights.h5", self.model.save_weights)
         self._write("optimizer.npz", self._save_optimizer)
-        state = {"step": step, "best_loss": self.best_loss, "best_step": self.best_step, "seconds": self.seconds + seconds,
-                 "curves": plot.curves, "batch_rng": batch_rng.bit_generator.state, "settings": self.settings}
+        state = {
+            "step": step,
+            "best_loss": self.best_loss,
+            "best_step": self.best_step,
+            "seconds": self.seconds + seconds,
+            "curves": plot.curves,
+            "batch_rng": batch_rng.bit_generator.state,
+            "settings": self.settings,
+        }
         self._write("state.json", lambda path: Path(path).write_text(json.dumps(state)))
 
     def _save_optimizer(self, path):
@@ -164,8 +177,12 @@ class TrainingCheckpoint:
             return 1
         state = json.loads((self.folder / "state.json").read_text())
         if state["settings"] != self.settings:
-            changed = sorted(k for k in {**state["settings"], **self.settings} if state["settings"].get(k) != self.settings.get(k))
-            print(f"not resuming the checkpoint in {self.folder}: it was made with other settings ({', '.join(changed)}); starting afresh")
+            changed = sorted(
+                k for k in {**state["settings"], **self.settings} if state["settings"].get(k) != self.settings.get(k)
+            )
+            print(
+                f"not resuming the checkpoint in {self.folder}: it was made with other settings ({', '.join(changed)}); starting afresh"
+            )
             return 1
         try:
             self.model.load_weights(self.folder / "current.weights.h5")
@@ -173,7 +190,9 @@ class TrainingCheckpoint:
             with np.load(self.folder / "optimizer.npz") as saved:
                 values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
             if len(values) != len(self.optimizer.variables):
-                raise ValueError(f"{len(values)} optimizer variables saved, {len(self.optimizer.variables)} in this optimizer")
+                raise ValueError(
+                    f"{len(values)} optimizer variables saved, {len(self.optimizer.variables)} in this optimizer"
+                )
             for variable, value in zip(self.optimizer.variables, values):
                 variable.assign(value)
         except (ValueError, OSError) as error:
@@ -184,8 +203,10 @@ class TrainingCheckpoint:
         self.best_loss, self.best_step, self.seconds = state["best_loss"], state["best_step"], state["seconds"]
         batch_rng.bit_generator.state = state["batch_rng"]
         plot.curves = {name: tuple(points) for name, points in state["curves"].items()}
-        print(f"resumed from the checkpoint in {self.folder}: {state['step']} steps done, best validation loss "
-              f"{self.best_loss:.3f} at step {self.best_step}")
+        print(
+            f"resumed from the checkpoint in {self.folder}: {state['step']} steps done, best validation loss "
+            f"{self.best_loss:.3f} at step {self.best_step}"
+        )
         return state["step"] + 1
 
     def load_best(self) -> None:
@@ -219,7 +240,9 @@ def load_char_model(folder: str | os.PathLike[str]) -> tuple[keras.Model, Vocabu
     folder = Path(folder)
     for name in ("model.keras", "vocab.json"):
         if not (folder / name).is_file():
-            raise FileNotFoundError(f"{folder / name} is missing: save the model and vocabulary with save_char_model first")
+            raise FileNotFoundError(
+                f"{folder / name} is missing: save the model and vocabulary with save_char_model first"
+            )
     model = keras.models.load_model(folder / "model.keras")
     vocab = Vocabulary.load(folder / "vocab.json")
     logits = model(np.zeros((1, 3), dtype=np.int32))

@@ -16,6 +16,7 @@ never checked against these ids: it may hold other tweets in the same format.
 
 Reading a folder needs numpy only; Keras is imported when a download is needed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -119,14 +120,16 @@ def download_tweeteval(dest: str | os.PathLike[str], base_url: str | None = None
                 with _socket_timeout(DOWNLOAD_TIMEOUT_S):  # get_file takes none; a stalled server would hang the lab
                     path = keras.utils.get_file(name, url, cache_dir=tmp.parent, cache_subdir=tmp.name)
             except Exception as error:  # noqa: BLE001 -- get_file raises a bare Exception for network and HTTP errors
-                raise TweetDataError(f"the tweets are not here and could not be downloaded ({url}: {error}); "
-                                     f"{HOW_TO_PROVIDE}") from error
+                raise TweetDataError(
+                    f"the tweets are not here and could not be downloaded ({url}: {error}); {HOW_TO_PROVIDE}"
+                ) from error
             found = git_blob_id(path)
             if found != expected:
                 raise TweetDataError(
                     f"{url} is not TweetEval's {name}: its git blob id is {found}, the file at commit "
                     f"{TWEETEVAL_COMMIT[:8]} has {expected}. The download was cut short or altered, or the address "
-                    f"serves other files; nothing was kept, so running again retries. {HOW_TO_PROVIDE}")
+                    f"serves other files; nothing was kept, so running again retries. {HOW_TO_PROVIDE}"
+                )
         if dest.exists():
             shutil.rmtree(dest)
         tmp.rename(dest)
@@ -180,16 +183,22 @@ def load_split(split: str, path: str | os.PathLike[str] | None = None) -> tuple[
     text_file, label_file = folder / f"{split}_text.txt", folder / f"{split}_labels.txt"
     if not text_file.is_file() or not label_file.is_file():
         found = ", ".join(available_splits(folder)) or "none"
-        raise TweetDataError(f"there is no {split!r} split in {folder} (splits found: {found}); it needs {text_file.name} and {label_file.name}")
+        raise TweetDataError(
+            f"there is no {split!r} split in {folder} (splits found: {found}); it needs {text_file.name} and {label_file.name}"
+        )
     texts = [line.strip() for line in _lines(text_file)]
     label_lines = _lines(label_file)
     if len(label_lines) != len(texts):
-        raise TweetDataError(f"{label_file.name} has {len(label_lines)} labels but {text_file.name} has {len(texts)} tweets: each tweet needs one label")
+        raise TweetDataError(
+            f"{label_file.name} has {len(label_lines)} labels but {text_file.name} has {len(texts)} tweets: each tweet needs one label"
+        )
     num_classes = len(label_names(folder))
     labels = np.zeros(len(texts), dtype=np.int64)
     for number, line in enumerate(label_lines, start=1):
         if not line.strip().isdigit() or int(line) >= num_classes:
-            raise TweetDataError(f"{label_file} line {number}: {line.strip()!r} is not a label; mapping.txt defines 0..{num_classes - 1}")
+            raise TweetDataError(
+                f"{label_file} line {number}: {line.strip()!r} is not a label; mapping.txt defines 0..{num_classes - 1}"
+            )
         labels[number - 1] = int(line)
     return texts, labels
 

@@ -1,4 +1,5 @@
 """A character vocabulary: characters to integer ids and back, saved as JSON (Lab 2)."""
+
 from __future__ import annotations
 
 import json

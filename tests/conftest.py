@@ -1,4 +1,5 @@
 """Fixtures every test folder can ask for; shared functions and constants are in helpers.py."""
+
 import os
 
 import pytest

@@ -7,6 +7,7 @@
 - headless Chromium, to open the pages the grader writes (:func:`open_in_chromium`);
 - a notebook client whose kernel the grader's provisioner starts (:func:`fork_provisioned_client`).
 """
+
 import copy
 import dataclasses
 import json
@@ -29,8 +30,13 @@ TWEETS_DIR = ROOT.parent / "shared" / "data" / "tweets"  # the tweets Lab 3 read
 
 # --- the labs' reference code and checks -------------------------------------------------------------------------
 
-def solution_namespace(course, lab, preamble="import numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import ops\n"
-                       "from course_utils.predictions import Predictions\npredictions = Predictions()\n"):
+
+def solution_namespace(
+    course,
+    lab,
+    preamble="import numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import ops\n"
+    "from course_utils.predictions import Predictions\npredictions = Predictions()\n",
+):
     """Executes the solution cells of a lab's solution notebook and returns the names they define.
 
     Lets unit tests use the instructor's reference code without copying it.
@@ -77,7 +83,9 @@ STUB_HEAD = '''def clip_gradients(grads, max_norm):
     """Scales every gradient by max_norm / global_norm when the global norm is at least max_norm."""
 '''
 # One student's answer, a renamed copy of it with other comments, and two answers written independently.
-ORIGINAL = STUB_HEAD + '''    total = tf.constant(0.0)
+ORIGINAL = (
+    STUB_HEAD
+    + """    total = tf.constant(0.0)
     for g in grads:
         if g is not None:
             total += tf.reduce_sum(g ** 2)
@@ -90,8 +98,11 @@ ORIGINAL = STUB_HEAD + '''    total = tf.constant(0.0)
     for g in grads:
         clipped.append(None if g is None else g * factor)
     return clipped, norm
-'''
-RENAMED_COPY = STUB_HEAD + '''    # </pre><script>alert(1)</script> sum the squares
+"""
+)
+RENAMED_COPY = (
+    STUB_HEAD
+    + """    # </pre><script>alert(1)</script> sum the squares
     sq_sum = tf.constant(0.0)
     for grad in grads:
         if grad is not None:
@@ -105,19 +116,22 @@ RENAMED_COPY = STUB_HEAD + '''    # </pre><script>alert(1)</script> sum the squa
     for grad in grads:
         out.append(None if grad is None else grad * ratio)
     return out, gnorm
-'''
+"""
+)
 INDEPENDENT = [
-    STUB_HEAD + '''    norms = tf.stack([tf.norm(g) for g in grads if g is not None])
+    STUB_HEAD
+    + """    norms = tf.stack([tf.norm(g) for g in grads if g is not None])
     global_norm = tf.norm(norms)
     ratio = tf.minimum(1.0, max_norm / (global_norm + 1e-12))
     return [g * ratio if g is not None else None for g in grads], global_norm
-''',
-    STUB_HEAD + '''    flat = tf.concat([tf.reshape(g, [-1]) for g in grads if g is not None], axis=0)
+""",
+    STUB_HEAD
+    + """    flat = tf.concat([tf.reshape(g, [-1]) for g in grads if g is not None], axis=0)
     global_norm = tf.math.sqrt(tf.math.reduce_sum(flat * flat))
     if global_norm < max_norm or global_norm == 0:
         return list(grads), global_norm
     return [g if g is None else g * (max_norm / global_norm) for g in grads], global_norm
-''',
+""",
 ]
 EXTRA_CELL = "def helper_of_alice(x):\n    return [value * 2 for value in x if value is not None]\n"
 
@@ -140,11 +154,30 @@ def rebuilt(release, clip_gradients, extra=None):
 STUDENTS = {
     "alice": (ORIGINAL, None, [], [], 30.0),
     "bob": (RENAMED_COPY, f"ValueError: {EVIL}", [], [], 35.5),
-    "carol": (INDEPENDENT[0], f"ValueError: {EVIL}", ["timeout"], ["cell 28 ran past its time limit and was interrupted"], 61.0),
-    "dave": (INDEPENDENT[1], "AssertionError: shapes differ", ["memory", "output"],
-             ["the kernel used more than the 4096 MB memory limit and was stopped, in cell 30",
-              "cell 31 produced more output than the limits allow"], 44.0),
-    "erin": (INDEPENDENT[0].replace("1e-12", "1e-9"), "NameError: name 'make_selective_recall' is not defined", [], [], 38.0),
+    "carol": (
+        INDEPENDENT[0],
+        f"ValueError: {EVIL}",
+        ["timeout"],
+        ["cell 28 ran past its time limit and was interrupted"],
+        61.0,
+    ),
+    "dave": (
+        INDEPENDENT[1],
+        "AssertionError: shapes differ",
+        ["memory", "output"],
+        [
+            "the kernel used more than the 4096 MB memory limit and was stopped, in cell 30",
+            "cell 31 produced more output than the limits allow",
+        ],
+        44.0,
+    ),
+    "erin": (
+        INDEPENDENT[0].replace("1e-12", "1e-9"),
+        "NameError: name 'make_selective_recall' is not defined",
+        [],
+        [],
+        38.0,
+    ),
     "hank": (STUB_HEAD + "    raise NotImplementedError\n", "KeyError: 'the least common message'", [], [], 20.0),
     "gina": (ORIGINAL, None, [], [], 12.0),  # an environment problem
 }
@@ -163,11 +196,29 @@ def make_grading_folder(course, out):
         if failure:
             tests["test_recall_task"] = TestScore(0.0, points["test_recall_task"], failure)
         status = Status.ENVIRONMENT_PROBLEM if student == "gina" else Status.GRADED
-        how = found | ({"clip_gradients": (Found.SIMILARITY, "position and similarity 0.82 (stub left in place, answer in the cell below)"),
-                        "my_lstm_cell": (Found.MISSING, "missing"), "my_rnn_cell": (Found.CELL_ID, "cell id")} if student == "erin" else {})
+        how = found | (
+            {
+                "clip_gradients": (
+                    Found.SIMILARITY,
+                    "position and similarity 0.82 (stub left in place, answer in the cell below)",
+                ),
+                "my_lstm_cell": (Found.MISSING, "missing"),
+                "my_rnn_cell": (Found.CELL_ID, "cell id"),
+            }
+            if student == "erin"
+            else {}
+        )
         answers = [Answer(gid, kind, text) for gid, (kind, text) in how.items()]
-        row = Row(f"{student}.ipynb", student, status, sum(t.score for t in tests.values()), sum(points.values()),
-                  tests=tests, answers=answers, notes=list(problems))
+        row = Row(
+            f"{student}.ipynb",
+            student,
+            status,
+            sum(t.score for t in tests.values()),
+            sum(points.values()),
+            tests=tests,
+            answers=answers,
+            notes=list(problems),
+        )
         if student == "bob":
             row.notes.append(f"1 extra code cell(s) {EVIL}")
             row.flags = [f"cell 23: names '{EVIL}' (a path outside the working folder)"]
@@ -175,8 +226,18 @@ def make_grading_folder(course, out):
             row.notes.append("instructor cell 3 (a cell the student cannot edit) failed: TweetDataError: no tweets")
         row.notes += SANDBOX_GAPS
         rows.append(row)
-        result = GradeResult(student, status, tests, problems=problems, answers=answers, flags=row.flags, limits_hit=hit,
-                             total_seconds=seconds, execute_seconds=seconds - 1, sandbox_gaps=SANDBOX_GAPS)
+        result = GradeResult(
+            student,
+            status,
+            tests,
+            problems=problems,
+            answers=answers,
+            flags=row.flags,
+            limits_hit=hit,
+            total_seconds=seconds,
+            execute_seconds=seconds - 1,
+            sandbox_gaps=SANDBOX_GAPS,
+        )
         save_result(folder.result(student), result, key={})
         notebook = rebuilt(release, answer, EXTRA_CELL if student == "alice" else None)
         nbformat.write(notebook, folder.autograded(student))
@@ -188,8 +249,14 @@ def make_grading_folder(course, out):
 
 # --- headless Chromium, driven by Playwright (the system's Chromium: Playwright's own browsers are never needed) ---
 
-CHROMIUM = next((path for path in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
-                 if path and os.access(path, os.X_OK)), None)
+CHROMIUM = next(
+    (
+        path
+        for path in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
+        if path and os.access(path, os.X_OK)
+    ),
+    None,
+)
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed: apt-get install chromium")
 PNG = "data:image/png;base64,iVBORw0KGgo"  # a PNG file's signature, in base64
 LOAD_TIMEOUT_MS = 30_000
@@ -226,8 +293,14 @@ def open_in_chromium(path):
         try:
             page = browser.new_page()
             page.on("pageerror", lambda error: visit.exceptions.append(str(error)))
-            page.on("console", lambda message: visit.console_errors.append((message.text, message.location["url"]))
-                    if message.type in ("error", "assert") else None)
+            page.on(
+                "console",
+                lambda message: (
+                    visit.console_errors.append((message.text, message.location["url"]))
+                    if message.type in ("error", "assert")
+                    else None
+                ),
+            )
             page.on("request", lambda request: visit.requests.append(request.url))
             page.on("requestfailed", lambda request: visit.failed_requests.update({request.url: request.failure}))
             page.on("dialog", lambda dialog: (visit.dialogs.append(dialog.message), dialog.accept()))
@@ -240,6 +313,7 @@ def open_in_chromium(path):
 
 
 # --- kernels as the grader starts them ----------------------------------------------------------------------------
+
 
 def fork_provisioned_client(notebook, fork=True, **kwargs):
     """nbclient's client for ``notebook`` whose kernel ForkProvisioner starts, as the grader's are: forked from the

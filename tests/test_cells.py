@@ -1,4 +1,5 @@
 """The cell predicates (autograde.cells): one meaning each, nbgrader's where nbgrader has one."""
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell
@@ -36,18 +37,26 @@ def test_graded_and_solution_are_nbgraders_own_marks(course):
         assert cells.is_solution(cell) == bool(utils.is_solution(cell)), cell
 
 
-@pytest.mark.parametrize("name, graded, test, answer, origin", [
-    ("answer", False, False, True, "student"),
-    ("test", True, True, False, "test"),
-    ("autograded answer", True, False, True, "student"),  # points, but the student's to write: never put back
-    ("written answer", True, False, False, "student"),
-    ("locked setup", False, False, False, "instructor"),
-    ("plain", False, False, False, "instructor"),
-    ("student's extra", False, False, False, "student"),
-])
+@pytest.mark.parametrize(
+    "name, graded, test, answer, origin",
+    [
+        ("answer", False, False, True, "student"),
+        ("test", True, True, False, "test"),
+        ("autograded answer", True, False, True, "student"),  # points, but the student's to write: never put back
+        ("written answer", True, False, False, "student"),
+        ("locked setup", False, False, False, "instructor"),
+        ("plain", False, False, False, "instructor"),
+        ("student's extra", False, False, False, "student"),
+    ],
+)
 def test_a_graded_cell_is_a_test_cell_only_when_it_is_not_an_answer(name, graded, test, answer, origin):
     cell = CRAFTED[name]
-    assert (cells.is_graded(cell), cells.is_test(cell), cells.is_answer(cell), cells.cell_origin(cell)) == (graded, test, answer, origin)
+    assert (cells.is_graded(cell), cells.is_test(cell), cells.is_answer(cell), cells.cell_origin(cell)) == (
+        graded,
+        test,
+        answer,
+        origin,
+    )
 
 
 def test_points_and_grade_ids(course):

@@ -1,4 +1,5 @@
 """environment.yml (conda) and pyproject.toml (pip) must name the same dependencies."""
+
 import re
 import tomllib
 
@@ -16,10 +17,17 @@ def test_environment_yml_matches_pyproject():
     pip_side = [*project["dependencies"], *(d for extra in project["optional-dependencies"].values() for d in extra)]
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda_side = [d for d in env["dependencies"] if isinstance(d, str) and normalise(d)[0] not in ("python", "pip")]
-    conda_side += [d.split("#")[0] for entry in env["dependencies"] if isinstance(entry, dict)
-                   for d in entry.get("pip", []) if not d.startswith("-")]  # what conda-forge lacks
+    conda_side += [
+        d.split("#")[0]
+        for entry in env["dependencies"]
+        if isinstance(entry, dict)
+        for d in entry.get("pip", [])
+        if not d.startswith("-")
+    ]  # what conda-forge lacks
     assert dict(map(normalise, conda_side)) == dict(map(normalise, pip_side))
-    assert any(isinstance(d, dict) and "-e ." in d.get("pip", []) for d in env["dependencies"]), "environment.yml should pip-install the project itself"
+    assert any(isinstance(d, dict) and "-e ." in d.get("pip", []) for d in env["dependencies"]), (
+        "environment.yml should pip-install the project itself"
+    )
 
 
 def test_student_dependencies_exclude_grading_tools():
@@ -45,5 +53,6 @@ def test_floor_pins_are_the_declared_lower_bounds():
         if pin.name in declared:
             [lower] = [s for s in declared[pin.name] if s.operator == ">="]
             pinned, bound = Version(exact.version), Version(lower.version)
-            assert pinned in declared[pin.name] and pinned.release[:len(bound.release)] == bound.release, (
-                f"{pin} is not at pyproject.toml's lower bound {pin.name}{lower}: move the pin or the bound")
+            assert pinned in declared[pin.name] and pinned.release[: len(bound.release)] == bound.release, (
+                f"{pin} is not at pyproject.toml's lower bound {pin.name}{lower}: move the pin or the bound"
+            )

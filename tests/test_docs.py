@@ -1,5 +1,6 @@
 """The docs stay true to the code: their links resolve, the README stays a five-minute read, every ``course`` command
 and option they name exists, and docs/grades-csv.md explains every column and status ``grades.csv`` can hold."""
+
 import contextlib
 import csv
 import functools
@@ -61,7 +62,9 @@ def anchors(page):
 def code(markdown):
     """Every line of the page's code blocks and every inline code span."""
     blocks = FENCE.findall(markdown)
-    spans = [" ".join(match.group(2).split()) for match in CODE_SPAN.finditer(FENCE.sub("", markdown))]  # as rendered: one line
+    spans = [
+        " ".join(match.group(2).split()) for match in CODE_SPAN.finditer(FENCE.sub("", markdown))
+    ]  # as rendered: one line
     return [line for block in blocks for line in block.splitlines()[1:-1]] + spans
 
 
@@ -82,8 +85,11 @@ def course_commands():
 
 def named_commands(page):
     """(subcommand, its options) for every ``course SUBCOMMAND ...`` in the page's code."""
-    return [(match.group(1), OPTION.findall(match.group(2))) for text in code(page.read_text())
-            for match in COURSE_COMMAND.finditer(text)]
+    return [
+        (match.group(1), OPTION.findall(match.group(2)))
+        for text in code(page.read_text())
+        for match in COURSE_COMMAND.finditer(text)
+    ]
 
 
 def grade_statuses():
@@ -100,7 +106,7 @@ def section(markdown, title):
         match = re.match(r"(#+) (.*)", line)
         if match and match.group(2).strip() == title:
             level, body = len(match.group(1)), []
-            for later in lines[index + 1:]:
+            for later in lines[index + 1 :]:
                 heading = re.match(r"(#+) ", later)
                 if heading and len(heading.group(1)) <= level:
                     break
@@ -126,8 +132,10 @@ def test_every_relative_link_points_at_a_file(page):
 
 def test_the_readme_stays_a_five_minute_read():
     count = len(words(prose(README.read_text())))
-    assert count <= README_PROSE_WORDS, (f"README.md has {count} words of prose (outside code and tables), more than "
-                                         f"{README_PROSE_WORDS}: move the detail into a page of docs/")
+    assert count <= README_PROSE_WORDS, (
+        f"README.md has {count} words of prose (outside code and tables), more than "
+        f"{README_PROSE_WORDS}: move the detail into a page of docs/"
+    )
 
 
 def test_the_docs_have_every_page_the_readme_lists():

@@ -1,4 +1,5 @@
 """The layout of autograde/: its modules import one another without cycles (read with ast, nothing is imported)."""
+
 import ast
 import importlib.util
 
@@ -12,7 +13,9 @@ def modules():
     submissions' ``.py`` files are data, outside any package."""
     found = {}
     for path in sorted((ROOT / PACKAGE).rglob("*.py")):
-        if not all((folder / "__init__.py").is_file() for folder in path.parents if ROOT / PACKAGE in (folder, *folder.parents)):
+        if not all(
+            (folder / "__init__.py").is_file() for folder in path.parents if ROOT / PACKAGE in (folder, *folder.parents)
+        ):
             continue
         parts = path.relative_to(ROOT).with_suffix("").parts
         found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
@@ -27,7 +30,9 @@ def imported(path, known):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
-            names |= {f"{imported_from(node, package)}.{alias.name}" for alias in node.names}  # a module, or a name in it
+            names |= {
+                f"{imported_from(node, package)}.{alias.name}" for alias in node.names
+            }  # a module, or a name in it
     return {_module(name, known) for name in names if name.split(".")[0] == PACKAGE} - {None}
 
 
@@ -60,7 +65,7 @@ def cycles(graph):
         stack.append(node)
         for target in sorted(graph.get(node, ())):
             if state.get(target) == "open":
-                found.append(stack[stack.index(target):] + [target])
+                found.append(stack[stack.index(target) :] + [target])
             elif target not in state:
                 visit(target)
         stack.pop()
@@ -97,7 +102,8 @@ def test_a_cycle_is_found_and_named():
 def test_no_module_of_autograde_imports_itself_back():
     found = cycles(import_graph())
     assert not found, "import cycles (break them by moving the shared piece to its owner): " + "; ".join(
-        " -> ".join(cycle) for cycle in found)
+        " -> ".join(cycle) for cycle in found
+    )
 
 
 # What each part of autograde may import of autograde, besides itself (a name covers the modules under it). course.py

@@ -4,6 +4,7 @@ Public: a module-level function or a method of a module-level class, in a module
 whose own name has none (``__init__`` counts when it takes arguments); checked from the source, so nothing is imported.
 A parameter is annotated unless it is ``self`` or ``cls``; a function's return is annotated unless it is ``__init__``.
 """
+
 import ast
 from pathlib import Path
 
@@ -18,7 +19,9 @@ SKIPPED = ("autograde/examples/", "autograde/nbgrader_config.py")
 def public_modules(package):
     for path in sorted((ROOT / package).rglob("*.py")):
         relative = path.relative_to(ROOT).as_posix()
-        if relative.startswith(SKIPPED) or any(part.startswith("_") and part != "__init__.py" for part in path.relative_to(ROOT).parts):
+        if relative.startswith(SKIPPED) or any(
+            part.startswith("_") and part != "__init__.py" for part in path.relative_to(ROOT).parts
+        ):
             continue
         yield relative, ast.parse(path.read_text(), relative)
 
@@ -31,15 +34,20 @@ def public_functions(tree):
         elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
             for member in node.body:
                 if isinstance(member, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
-                        not member.name.startswith("_") or member.name == "__init__"):
+                    not member.name.startswith("_") or member.name == "__init__"
+                ):
                     yield f"{node.name}.{member.name}", member
 
 
 def missing_hints(node):
     """What of ``node``'s signature has no annotation: parameter names, and ``return``."""
     arguments = node.args
-    parameters = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
-                  *filter(None, [arguments.vararg, arguments.kwarg])]
+    parameters = [
+        *arguments.posonlyargs,
+        *arguments.args,
+        *arguments.kwonlyargs,
+        *filter(None, [arguments.vararg, arguments.kwarg]),
+    ]
     missing = [p.arg for p in parameters if p.annotation is None and p.arg not in ("self", "cls")]
     if node.returns is None and node.name != "__init__":
         missing.append("return")
@@ -63,6 +71,11 @@ def test_every_public_function_has_type_hints(package):
 
 
 def test_the_check_sees_a_missing_hint():
-    tree = ast.parse("def shown(a: int, b) -> int: ...\nclass Public:\n    def method(self, x: int): ...\n"
-                     "    def _private(self, y): ...\ndef _hidden(z): ...\n")
-    assert {name: missing_hints(node) for name, node in public_functions(tree)} == {"shown": ["b"], "Public.method": ["return"]}
+    tree = ast.parse(
+        "def shown(a: int, b) -> int: ...\nclass Public:\n    def method(self, x: int): ...\n"
+        "    def _private(self, y): ...\ndef _hidden(z): ...\n"
+    )
+    assert {name: missing_hints(node) for name, node in public_functions(tree)} == {
+        "shown": ["b"],
+        "Public.method": ["return"],
+    }

@@ -6,6 +6,7 @@ it in a throw-away gradebook and release folder, then copy the result into place
 building never touches the instructor's real gradebook and a check can build elsewhere
 and compare.
 """
+
 from __future__ import annotations
 
 import filecmp

@@ -6,6 +6,7 @@ the row each must get (status, score, and whether its code is flagged for review
 follow from the notebook's structure: a test cell passes when every answer cell before it is
 filled in.
 """
+
 from __future__ import annotations
 
 import copy
@@ -200,8 +201,15 @@ STUB_ATTACKS = {
 # The examples whose grade turns on how the lab's own answer cells are found. The others (edited tests, a time limit,
 # switched-off checks, silenced tracebacks, reading hidden tests, planted files, a huge result, broken files) test the
 # grading machinery, which is the same for every lab.
-LAB_SPECIFIC = ("full-marks", "untouched", "partial", "stripped-metadata", "rearranged", "answer-below-stub",
-                "copied-answer-cell")
+LAB_SPECIFIC = (
+    "full-marks",
+    "untouched",
+    "partial",
+    "stripped-metadata",
+    "rearranged",
+    "answer-below-stub",
+    "copied-answer-cell",
+)
 
 
 def answers_from_solution(course: Course, lab: str) -> dict[str, str]:
@@ -270,10 +278,26 @@ def make_examples(course: Course, lab: str, dest: Path | None = None) -> Path:
     examples.update(_habits(release, answers, total))
     short = lab.split("_")[0]
     half = expected_score(release, first_half)
-    flagged = {"switched-off-checks", "silenced-tracebacks", "reads-hidden-tests", "plants-files", "disguised", *STUB_ATTACKS}
-    examples["switched-off-checks"] = (_with_cell_after_setup(fill(release, answers, first_half), SWITCH_OFF_CHECKS.format(short=short)), half)
-    examples["silenced-tracebacks"] = (_with_cell_after_setup(fill(release, answers, first_half), SILENCE_TRACEBACKS), half)
-    examples["reads-hidden-tests"] = (_with_cell_at_end(fill(release, answers, everything), READ_HIDDEN_TESTS.format(short=short, lab=lab)), total)
+    flagged = {
+        "switched-off-checks",
+        "silenced-tracebacks",
+        "reads-hidden-tests",
+        "plants-files",
+        "disguised",
+        *STUB_ATTACKS,
+    }
+    examples["switched-off-checks"] = (
+        _with_cell_after_setup(fill(release, answers, first_half), SWITCH_OFF_CHECKS.format(short=short)),
+        half,
+    )
+    examples["silenced-tracebacks"] = (
+        _with_cell_after_setup(fill(release, answers, first_half), SILENCE_TRACEBACKS),
+        half,
+    )
+    examples["reads-hidden-tests"] = (
+        _with_cell_at_end(fill(release, answers, everything), READ_HIDDEN_TESTS.format(short=short, lab=lab)),
+        total,
+    )
     examples["plants-files"] = (_with_cell_at_end(fill(release, answers, everything), PLANT_FILES), total)
     examples["huge-result"] = (_with_cell_at_end(fill(release, answers, everything), HUGE_RESULT), total)
     for name, source in STUB_ATTACKS.items():
@@ -292,15 +316,35 @@ def make_examples(course: Course, lab: str, dest: Path | None = None) -> Path:
     for name, (notebook, score) in examples.items():
         filename = f"{name}.ipynb"
         nbformat.write(notebook, submissions / filename)
-        expected[filename] = {"student_id": name, "status": Status.GRADED, "score": score, "max_score": total, "flagged": name in flagged}
-    (submissions / "not-a-notebook.py").write_text("# Exported with File > Download > .py instead of .ipynb\nprint('hello')\n")
-    expected["not-a-notebook.py"] = {"student_id": "not-a-notebook", "status": Status.NOT_GRADED, "score": 0.0, "max_score": total, "flagged": False}
+        expected[filename] = {
+            "student_id": name,
+            "status": Status.GRADED,
+            "score": score,
+            "max_score": total,
+            "flagged": name in flagged,
+        }
+    (submissions / "not-a-notebook.py").write_text(
+        "# Exported with File > Download > .py instead of .ipynb\nprint('hello')\n"
+    )
+    expected["not-a-notebook.py"] = {
+        "student_id": "not-a-notebook",
+        "status": Status.NOT_GRADED,
+        "score": 0.0,
+        "max_score": total,
+        "flagged": False,
+    }
     _intake_attacks(release, answers, everything, total, submissions, expected)
     broken = json.loads(nbformat.writes(fill(release, answers, everything)))
     for cell in broken["cells"][:2]:
         del cell["source"]  # valid JSON that breaks the notebook schema
     (submissions / "schema-broken.ipynb").write_text(json.dumps(broken, indent=1))
-    expected["schema-broken.ipynb"] = {"student_id": "schema-broken", "status": Status.GRADED, "score": total, "max_score": total, "flagged": False}
+    expected["schema-broken.ipynb"] = {
+        "student_id": "schema-broken",
+        "status": Status.GRADED,
+        "score": total,
+        "max_score": total,
+        "flagged": False,
+    }
     (folder / "expected.json").write_text(json.dumps(expected, indent=2, sort_keys=True) + "\n")
     return folder
 
@@ -321,18 +365,33 @@ def _intake_attacks(release, answers, everything, total, submissions, expected):
     fixed = (1980, 1, 1, 0, 0, 0)  # zip member dates, so regenerated examples compare equal
     with zipfile.ZipFile(submissions / "names-another.zip", "w") as archive:
         archive.writestr(zipfile.ZipInfo("full-marks.ipynb", fixed), nbformat.writes(release))
-    expected["names-another.zip/full-marks.ipynb"] = {"student_id": "names-another", "status": Status.GRADED, "score": 0.0,
-                                                       "max_score": total, "flagged": False}
+    expected["names-another.zip/full-marks.ipynb"] = {
+        "student_id": "names-another",
+        "status": Status.GRADED,
+        "score": 0.0,
+        "max_score": total,
+        "flagged": False,
+    }
     with zipfile.ZipFile(submissions / "many-members.zip", "w", zipfile.ZIP_DEFLATED) as archive:
         for index in range(MANY_MEMBERS):
             archive.writestr(zipfile.ZipInfo(f"member-{index:04d}.ipynb", fixed), "{}")
-    expected["many-members.zip"] = {"student_id": "many-members", "status": Status.NOT_GRADED, "score": 0.0,
-                                    "max_score": total, "flagged": False}
+    expected["many-members.zip"] = {
+        "student_id": "many-members",
+        "status": Status.NOT_GRADED,
+        "score": 0.0,
+        "max_score": total,
+        "flagged": False,
+    }
     huge = copy.deepcopy(release)
     huge.cells.append(_student_cell((" " * 999 + "\n") * (HUGE_NOTEBOOK_CHARS // 1000), "a-megabyte-of-blank-lines"))
     nbformat.write(huge, submissions / "huge-blank-lines.ipynb")
-    expected["huge-blank-lines.ipynb"] = {"student_id": "huge-blank-lines", "status": Status.GRADED, "score": 0.0,
-                                          "max_score": total, "flagged": False}
+    expected["huge-blank-lines.ipynb"] = {
+        "student_id": "huge-blank-lines",
+        "status": Status.GRADED,
+        "score": 0.0,
+        "max_score": total,
+        "flagged": False,
+    }
 
 
 def _habits(release, answers, total):

@@ -1,4 +1,5 @@
 """nbgrader preprocessors of our own, used when generating the student labs."""
+
 from __future__ import annotations
 
 import re
@@ -39,7 +40,9 @@ class SetColabLinks(NbGraderPreprocessor):
     """Points the Open-in-Colab badge and the setup cell's install line at the public repository."""
 
     repository_slug = Unicode("", help="owner/name of the public GitHub repository").tag(config=True)
-    ref = Unicode("main", help="git tag (or branch) the links and the install line point at: the course's release").tag(config=True)
+    ref = Unicode("main", help="git tag (or branch) the links and the install line point at: the course's release").tag(
+        config=True
+    )
     labs_directory = Unicode("labs", help="folder of the student labs in the public repository").tag(config=True)
 
     COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^\s)\"']+")

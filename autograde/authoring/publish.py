@@ -6,6 +6,7 @@ the repository), and a README. ``solutions/`` and ``autograde/`` stay private; a
 scan refuses to publish if any solution or hidden-test text, or the code of any function of
 the private references (``autograde/grading/references/``), slipped in.
 """
+
 from __future__ import annotations
 
 import ast
@@ -35,7 +36,13 @@ def _bodies(source):
     found = {}
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body[1:] if node.body and isinstance(node.body[0], ast.Expr) and isinstance(getattr(node.body[0], "value", None), ast.Constant) else node.body
+            body = (
+                node.body[1:]
+                if node.body
+                and isinstance(node.body[0], ast.Expr)
+                and isinstance(getattr(node.body[0], "value", None), ast.Constant)
+                else node.body
+            )
             if len(body) >= REFERENCE_STATEMENTS:
                 found[ast.dump(ast.Module(body=body, type_ignores=[]))] = node.name
     return found
@@ -59,8 +66,11 @@ def instructor_text_in(course: Course, folder: Path) -> list[str]:
         text = path.read_text(errors="ignore")
         found += [f"{path.relative_to(folder)}: {marker}" for marker in LEAK_MARKERS if marker in text]
         if path.suffix == ".py":
-            found += [f"{path.relative_to(folder)}: {name}, the code of the private reference {references[body]}"
-                      for body, name in _bodies(text).items() if body in references]
+            found += [
+                f"{path.relative_to(folder)}: {name}, the code of the private reference {references[body]}"
+                for body, name in _bodies(text).items()
+                if body in references
+            ]
     return found
 
 
@@ -71,9 +81,13 @@ def publish_bundle(course: Course, dest: str | Path, repository: str | None = No
     course.github_slug  # noqa: B018 -- fails early, with a clear message, on a non-GitHub URL
     dest = Path(dest).resolve()
     if dest == course.root or course.root in dest.parents:
-        raise CourseError(f"{dest} is inside the course repository; publish to a separate folder (e.g. a clone of the public repository)")
+        raise CourseError(
+            f"{dest} is inside the course repository; publish to a separate folder (e.g. a clone of the public repository)"
+        )
     if (dest / SOLUTIONS).exists() or (dest / INSTRUCTOR_PACKAGE).exists():
-        raise CourseError(f"{dest} holds {SOLUTIONS}/ or {INSTRUCTOR_PACKAGE}/: that looks like a private course repository, not the public one")
+        raise CourseError(
+            f"{dest} holds {SOLUTIONS}/ or {INSTRUCTOR_PACKAGE}/: that looks like a private course repository, not the public one"
+        )
 
     dest.mkdir(parents=True, exist_ok=True)
     for name in (LABS, STUDENT_PACKAGE):
@@ -120,15 +134,17 @@ def bundle_pyproject(course: Course) -> str:
     course_pyproject = tomlkit.parse(course.pyproject.read_text())
     course_project = course_pyproject["project"]
     project = tomlkit.table()
-    project.update({
-        "name": BUNDLE_NAME,
-        "version": course.version,
-        "description": BUNDLE_DESCRIPTION,
-        "requires-python": course_project["requires-python"],
-        "dependencies": course_project["dependencies"],
-        "optional-dependencies": {"jupyter": course_project["optional-dependencies"]["jupyter"]},
-        "scripts": {"course-check": course_project["scripts"]["course-check"]},
-    })
+    project.update(
+        {
+            "name": BUNDLE_NAME,
+            "version": course.version,
+            "description": BUNDLE_DESCRIPTION,
+            "requires-python": course_project["requires-python"],
+            "dependencies": course_project["dependencies"],
+            "optional-dependencies": {"jupyter": course_project["optional-dependencies"]["jupyter"]},
+            "scripts": {"course-check": course_project["scripts"]["course-check"]},
+        }
+    )
     bundle = tomlkit.document()
     bundle["build-system"] = course_pyproject["build-system"]
     bundle["project"] = project
@@ -150,12 +166,22 @@ def lab_title(notebook_path: str | Path) -> str:
 def student_readme(course: Course) -> str:
     """The bundle's README.md, from ``autograde/authoring/templates/student_readme.md.j2``: a row per lab (its title
     and Colab badge) and how to work on a lab, in Colab or locally."""
-    labs = [{"name": lab, "title": lab_title(course.solution_notebook(lab)), "colab_url": course.colab_url(lab)}
-            for lab in course.labs()]
-    return _templates().get_template("student_readme.md.j2").render(labs=labs, package=BUNDLE_NAME, install_url=course.install_url())
+    labs = [
+        {"name": lab, "title": lab_title(course.solution_notebook(lab)), "colab_url": course.colab_url(lab)}
+        for lab in course.labs()
+    ]
+    return (
+        _templates()
+        .get_template("student_readme.md.j2")
+        .render(labs=labs, package=BUNDLE_NAME, install_url=course.install_url())
+    )
 
 
 def _templates():
     # Markdown, not HTML: nothing to escape. StrictUndefined: a misspelt name fails instead of printing nothing.
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, keep_trailing_newline=True)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        keep_trailing_newline=True,
+    )

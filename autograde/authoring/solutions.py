@@ -1,4 +1,5 @@
 """Runs a notebook top to bottom in a fresh Jupyter kernel and reports each test cell."""
+
 from __future__ import annotations
 
 import os
@@ -56,9 +57,15 @@ class NotebookRun:
         return sum(test.points for test in self.tests if test.passed), sum(test.points for test in self.tests)
 
 
-def execute_notebook(path: str | Path, cwd: str | Path, env: dict[str, str] | None = None,
-                     cell_timeout: int = 600, lab: str = "", seed_key: str = "",
-                     sources: dict[str, str] | None = None) -> tuple[nbformat.NotebookNode, NotebookRun]:
+def execute_notebook(
+    path: str | Path,
+    cwd: str | Path,
+    env: dict[str, str] | None = None,
+    cell_timeout: int = 600,
+    lab: str = "",
+    seed_key: str = "",
+    sources: dict[str, str] | None = None,
+) -> tuple[nbformat.NotebookNode, NotebookRun]:
     """Executes ``path`` with errors allowed (every cell runs) in working directory ``cwd``.
 
     ``env`` adds environment variables for the kernel, e.g. ``{"LAB_BUDGET": "smoke"}``.
@@ -68,8 +75,14 @@ def execute_notebook(path: str | Path, cwd: str | Path, env: dict[str, str] | No
     """
     nb = nbformat.read(path, as_version=4)
     client = JudgedNotebookClient(
-        nb, timeout=cell_timeout, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(cwd)}},
-        lab=lab, seed_key=seed_key, test_sources=sources,
+        nb,
+        timeout=cell_timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(cwd)}},
+        lab=lab,
+        seed_key=seed_key,
+        test_sources=sources,
     )
     start = time.monotonic()
     # The kernel process's own stderr carries TensorFlow's start-up log lines; what the
@@ -87,8 +100,9 @@ def execute_notebook(path: str | Path, cwd: str | Path, env: dict[str, str] | No
     return nb, run
 
 
-def execute_solution(course: Course, lab: str, cwd: str | Path, env: dict[str, str] | None = None,
-                     cell_timeout: int = 600) -> tuple[nbformat.NotebookNode, NotebookRun]:
+def execute_solution(
+    course: Course, lab: str, cwd: str | Path, env: dict[str, str] | None = None, cell_timeout: int = 600
+) -> tuple[nbformat.NotebookNode, NotebookRun]:
     """Executes ``lab``'s solution notebook, its test cells (hidden tests included) judged as the grader does, with
     seeds drawn from the course's grading secret (see :func:`execute_notebook`)."""
     path = course.solution_notebook(lab)

@@ -17,6 +17,7 @@ this module decides in the grader's process, from the rebuilt notebook's student
 Delegation hidden by indirection (``getattr`` with a built name, ``exec``) is not seen here; the review flags of
 :mod:`autograde.grading.flags` list it for a person.
 """
+
 import ast
 import functools
 import inspect
@@ -112,7 +113,12 @@ def _uses(definition):
             skipped.add(id(node.returns))
         elif isinstance(node, ast.AnnAssign):
             skipped.add(id(node.annotation))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("isinstance", "issubclass") and len(node.args) == 2:
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("isinstance", "issubclass")
+            and len(node.args) == 2
+        ):
             skipped.add(id(node.args[1]))
     stack = [definition]
     while stack:
@@ -157,7 +163,7 @@ def used_names(student_sources: tuple[str, ...], other_sources: tuple[str, ...],
 
 def _canonical(dotted):
     """``tensorflow.keras.x`` is ``keras.x`` (TensorFlow 2.16+ ships Keras 3 as tf.keras)."""
-    return "keras." + dotted[len("tensorflow.keras."):] if dotted.startswith("tensorflow.keras.") else dotted
+    return "keras." + dotted[len("tensorflow.keras.") :] if dotted.startswith("tensorflow.keras.") else dotted
 
 
 def _declared(forbidden):
@@ -211,7 +217,9 @@ def _codes(obj):
     return [code] if code is not None else []
 
 
-def delegation(exercise: Exercise, student_sources: Iterable[str], other_sources: Iterable[str], name: str) -> str | None:
+def delegation(
+    exercise: Exercise, student_sources: Iterable[str], other_sources: Iterable[str], name: str
+) -> str | None:
     """The refusal message when the student's ``name`` uses one of ``exercise``'s forbidden functions, else None."""
     for dotted in sorted(used_names(tuple(student_sources), tuple(other_sources), name)):
         by_name = next((f for f in exercise.forbidden if dotted in _declared(f)), None)  # a library not loaded here too
@@ -232,7 +240,11 @@ def probe_exercises(probe: Callable[..., Any]) -> list[Exercise]:
     module = inspect.getmodule(probe)
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("refuse_delegation", "refusing_delegation"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("refuse_delegation", "refusing_delegation")
+        ):
             for arg in node.args:
                 exercise = getattr(module, arg.id, None) if isinstance(arg, ast.Name) else None
                 if exercise is not None and hasattr(exercise, "forbidden") and exercise not in found:

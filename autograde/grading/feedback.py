@@ -9,6 +9,7 @@ tests' printouts are dropped. Widget outputs (a tqdm progress bar) keep only the
 page cannot show a widget, and nbconvert's placeholder script for one needs jQuery, which the
 feedback page does not load (the browser reported "$ is not defined").
 """
+
 from __future__ import annotations
 
 import functools

@@ -19,6 +19,7 @@ constants are folded (bounded) and read like literals; ``getattr(x, "a")``, ``va
 ``x.__dict__["a"]`` and ``[x][0]`` read as ``x.a`` and ``x``; what cannot be followed that way is
 flagged as such.
 """
+
 import ast
 import builtins
 import functools
@@ -28,7 +29,9 @@ from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
 # Names the instructor's setup cells bind to modules (the caller passes the real ones).
-DEFAULT_MODULE_NAMES = frozenset({"np", "tf", "keras", "plt", "checks", "course_utils", "os", "sys", "json", "ops", "math", "random"})
+DEFAULT_MODULE_NAMES = frozenset(
+    {"np", "tf", "keras", "plt", "checks", "course_utils", "os", "sys", "json", "ops", "math", "random"}
+)
 
 SHELL = "get_ipython()"  # how the IPython shell appears in dotted names below
 
@@ -55,8 +58,17 @@ _THREADS = "runs code in another thread or process, which the checks' watch for 
 _PROBES = "the checks' probes and their inputs: code that runs them can forge what the grader observes"
 
 NAMES = {
-    **dict.fromkeys(["threading.Thread", "threading.Timer", "_thread", "concurrent.futures", "multiprocessing",
-                     "asyncio.to_thread"], _THREADS),
+    **dict.fromkeys(
+        [
+            "threading.Thread",
+            "threading.Timer",
+            "_thread",
+            "concurrent.futures",
+            "multiprocessing",
+            "asyncio.to_thread",
+        ],
+        _THREADS,
+    ),
     # Replacing what the tests import or call.
     "sys.modules": _MODULES,
     "sys.meta_path": _MODULES,
@@ -158,7 +170,19 @@ HISTORY_NAME = re.compile(r"_(?:\d+|i\d*|ii|iii|ih|oh|dh)|_{1,3}")
 
 # Modules that other modules hold as attributes (os.sys, np.sys, importlib.sys): a chain from an
 # imported module that reaches one of these is judged as that module's (os.sys.modules is sys.modules).
-REEXPORTED_MODULES = {"sys", "os", "builtins", "importlib", "inspect", "gc", "types", "threading", "subprocess", "ctypes", "linecache"}
+REEXPORTED_MODULES = {
+    "sys",
+    "os",
+    "builtins",
+    "importlib",
+    "inspect",
+    "gc",
+    "types",
+    "threading",
+    "subprocess",
+    "ctypes",
+    "linecache",
+}
 
 # Attribute names flagged whatever object they are read from or written to: they are rare
 # enough in lab code that one use is worth a look. A dotted key means consecutive attributes.
@@ -183,23 +207,71 @@ ATTRIBUTES = {
     "user_ns_hidden": "the notebook's global names, the checks included",
     # IPython's events and its input, token, line, prefilter and AST hooks: each one can change, or
     # run code around, what every cell runs.
-    **dict.fromkeys(["events.register", "events.unregister", "events.callbacks", "events.trigger",
-                     "pre_run_cell", "post_run_cell", "pre_execute", "post_execute"], "runs code before or after every cell, the test cells included"),
-    **dict.fromkeys(["input_transformer_manager", "input_transformers_cleanup", "input_transformers_post", "line_transforms",
-                     "token_transformers", "cleanup_transforms", "ast_transformers", "input_splitter", "prefilter_manager",
-                     "register_transformer", "register_checker", "register_handler",
-                     "run_cell_async", "transform_cell", "transform_ast", "should_run_async"], _SHELL_HOOK),
+    **dict.fromkeys(
+        [
+            "events.register",
+            "events.unregister",
+            "events.callbacks",
+            "events.trigger",
+            "pre_run_cell",
+            "post_run_cell",
+            "pre_execute",
+            "post_execute",
+        ],
+        "runs code before or after every cell, the test cells included",
+    ),
+    **dict.fromkeys(
+        [
+            "input_transformer_manager",
+            "input_transformers_cleanup",
+            "input_transformers_post",
+            "line_transforms",
+            "token_transformers",
+            "cleanup_transforms",
+            "ast_transformers",
+            "input_splitter",
+            "prefilter_manager",
+            "register_transformer",
+            "register_checker",
+            "register_handler",
+            "run_cell_async",
+            "transform_cell",
+            "transform_ast",
+            "should_run_async",
+        ],
+        _SHELL_HOOK,
+    ),
     # A function's code, globals and defaults: replacing them changes a check without renaming it.
     **dict.fromkeys(["__code__", "__globals__", "__closure__", "__defaults__", "__kwdefaults__", "__func__"], _CODE),
     **dict.fromkeys(["co_code", "co_consts", "co_names"], _CODE),
     "__builtins__": _BUILTINS,
     "__self__": "a built-in function's module (print.__self__ is builtins) or a method's object",
-    **dict.fromkeys(["__getattribute__", "__setattr__", "__delattr__"], "reads or writes attributes past their normal lookup"),
+    **dict.fromkeys(
+        ["__getattribute__", "__setattr__", "__delattr__"], "reads or writes attributes past their normal lookup"
+    ),
     **dict.fromkeys(["run_probe", "EXPECTED_DIR", "stored_expectation"], _PROBES),
     **dict.fromkeys(["__subclasses__", "__mro__", "__bases__", "__base__"], _CLASSES),
     # Tracebacks, frames, generators and coroutines lead to the frames of running code.
-    **dict.fromkeys(["__traceback__", "tb_frame", "tb_next", "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "f_trace",
-                     "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code"], _FRAMES),
+    **dict.fromkeys(
+        [
+            "__traceback__",
+            "tb_frame",
+            "tb_next",
+            "f_globals",
+            "f_locals",
+            "f_builtins",
+            "f_back",
+            "f_code",
+            "f_trace",
+            "gi_frame",
+            "gi_code",
+            "cr_frame",
+            "cr_code",
+            "ag_frame",
+            "ag_code",
+        ],
+        _FRAMES,
+    ),
     # Where modules live on disk: the way to the course's and the grader's files.
     "__file__": "where a module's file is",
     "__path__": "where a module's file is",
@@ -216,9 +288,43 @@ SHELL_COMMANDS = {"system", "getoutput", "system_raw", "system_piped"}  # !cmd a
 
 _SHELL_MAGIC = "a shell command"
 MAGICS = {
-    **dict.fromkeys(["!", "system", "sx", "sc", "bash", "sh", "script", "perl", "ruby", "python", "python2", "python3", "pypy",
-                     "alias", "cat", "cp", "ls", "ll", "lf", "lk", "lx", "ldir", "mkdir", "mv", "rm", "rmdir", "less", "more", "man"], _SHELL_MAGIC),
-    **dict.fromkeys(["pip", "conda", "mamba", "micromamba"], "installs packages, which can replace the course's modules"),
+    **dict.fromkeys(
+        [
+            "!",
+            "system",
+            "sx",
+            "sc",
+            "bash",
+            "sh",
+            "script",
+            "perl",
+            "ruby",
+            "python",
+            "python2",
+            "python3",
+            "pypy",
+            "alias",
+            "cat",
+            "cp",
+            "ls",
+            "ll",
+            "lf",
+            "lk",
+            "lx",
+            "ldir",
+            "mkdir",
+            "mv",
+            "rm",
+            "rmdir",
+            "less",
+            "more",
+            "man",
+        ],
+        _SHELL_MAGIC,
+    ),
+    **dict.fromkeys(
+        ["pip", "conda", "mamba", "micromamba"], "installs packages, which can replace the course's modules"
+    ),
     "writefile": "writes a file",
     **dict.fromkeys(["run", "load", "loadpy"], "runs or loads code from a file"),
     **dict.fromkeys(["cd", "pushd", "popd", "bookmark"], "changes the working folder"),
@@ -278,12 +384,23 @@ FOLDED_PIECES = 1_000
 
 _SHELL_FUNCTIONS = {"get_ipython", "IPython.get_ipython", "IPython.core.getipython.get_ipython"}
 _SENSITIVE_ROOTS = {"sys", "os", "builtins", "__builtins__", "inspect", "gc", "importlib", SHELL}  # getattr(sys, name)
-_PATCHABLE = {"module", "setup", "name", "alias", "container"}  # how a root is bound when writing through it patches a module
+_PATCHABLE = {
+    "module",
+    "setup",
+    "name",
+    "alias",
+    "container",
+}  # how a root is bound when writing through it patches a module
 _GETATTR = {"getattr", "object.__getattribute__", "type.__getattribute__"}
 _SETATTR = {"setattr", "object.__setattr__", "type.__setattr__"}
 _DELATTR = {"delattr", "object.__delattr__", "type.__delattr__"}
 _SHELL_VALUE = "the review follows the shell no further"
-_NAMED_ACCESS = {"hasattr": "tests", **dict.fromkeys(_GETATTR, "uses"), **dict.fromkeys(_SETATTR, "sets"), **dict.fromkeys(_DELATTR, "deletes")}
+_NAMED_ACCESS = {
+    "hasattr": "tests",
+    **dict.fromkeys(_GETATTR, "uses"),
+    **dict.fromkeys(_SETATTR, "sets"),
+    **dict.fromkeys(_DELATTR, "deletes"),
+}
 
 
 def review_flags(cells: Iterable[tuple[str, str]], module_names: Iterable[str] = DEFAULT_MODULE_NAMES) -> list[str]:
@@ -362,8 +479,14 @@ def _collect_bindings(tree, bindings, shells):
             for alias in node.names:
                 if alias.name != "*":
                     bindings[alias.asname or alias.name] = (f"{node.module}.{alias.name}", "name")
-        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _call_name(node.value) in _SHELL_FUNCTIONS:
-            if all(isinstance(t, ast.Name) for t in node.targets):  # any other binding is flagged as passing the shell on
+        elif (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and _call_name(node.value) in _SHELL_FUNCTIONS
+        ):
+            if all(
+                isinstance(t, ast.Name) for t in node.targets
+            ):  # any other binding is flagged as passing the shell on
                 shells.update(t.id for t in node.targets)
 
 
@@ -419,7 +542,11 @@ def _assigned(node):
     else:
         return []
     for target, value in list(pairs):  # a, b = np.x, np.y
-        if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List)) and len(target.elts) == len(value.elts):
+        if (
+            isinstance(target, (ast.Tuple, ast.List))
+            and isinstance(value, (ast.Tuple, ast.List))
+            and len(target.elts) == len(value.elts)
+        ):
             pairs += zip(target.elts, value.elts)
     return [(t.id, v) for t, v in pairs if isinstance(t, ast.Name)]
 
@@ -494,10 +621,16 @@ def _named_step(node, text):
         return (namespace, name) if name is not None else None
     key = node.slice
     if isinstance(node.value, (ast.List, ast.Tuple)) and isinstance(key, ast.Constant) and type(key.value) is int:
-        if -len(node.value.elts) <= key.value < len(node.value.elts) and not any(isinstance(e, ast.Starred) for e in node.value.elts):
+        if -len(node.value.elts) <= key.value < len(node.value.elts) and not any(
+            isinstance(e, ast.Starred) for e in node.value.elts
+        ):
             return node.value.elts[key.value], None
     if isinstance(node.value, ast.Dict) and isinstance(key, ast.Constant) and None not in node.value.keys:  # no **d
-        found = [v for k, v in zip(node.value.keys, node.value.values) if isinstance(k, ast.Constant) and k.value == key.value]
+        found = [
+            v
+            for k, v in zip(node.value.keys, node.value.values)
+            if isinstance(k, ast.Constant) and k.value == key.value
+        ]
         if found:
             return found[-1], None
     return None
@@ -647,8 +780,20 @@ def _string_constants(trees):
 
 _GAP = (None, False)  # a piece of a string that cannot be known without running the code
 _EDGE = 100  # of a long literal piece, only the ends can join others to spell a name
-_STRING_METHODS = {"lower", "upper", "casefold", "swapcase", "title", "capitalize", "strip", "lstrip", "rstrip",
-                   "removeprefix", "removesuffix", "replace"}  # none makes a string longer, but replace (checked)
+_STRING_METHODS = {
+    "lower",
+    "upper",
+    "casefold",
+    "swapcase",
+    "title",
+    "capitalize",
+    "strip",
+    "lstrip",
+    "rstrip",
+    "removeprefix",
+    "removesuffix",
+    "replace",
+}  # none makes a string longer, but replace (checked)
 
 
 class _Folder:
@@ -699,7 +844,9 @@ class _Folder:
                     return None
                 matches = [match.span(1) for match in _built_names_pattern().finditer(whole)]
                 for start, end in matches:
-                    inside = any(a <= start and end <= b and (a, b) != (start, end) for a, b in matches)  # "globals" in "__globals__"
+                    inside = any(
+                        a <= start and end <= b and (a, b) != (start, end) for a, b in matches
+                    )  # "globals" in "__globals__"
                     if not inside and not any(a <= start and end <= b for a, b in literal_spans):
                         found.append(whole[start:end])
             run, literal_spans, at = [], [], 0
@@ -751,7 +898,11 @@ class _Folder:
             template = self.text(node.left)
             values = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
             parts = re.split(r"(%.)", template) if template is not None else None
-            if parts is None or any(p.startswith("%") and p not in ("%s", "%%") for p in parts[1::2]) or parts[1::2].count("%s") != len(values):
+            if (
+                parts is None
+                or any(p.startswith("%") and p not in ("%s", "%%") for p in parts[1::2])
+                or parts[1::2].count("%s") != len(values)
+            ):
                 return (_GAP,)
             literal = len(left) == 1 and left[0][1]
             pieces, values = [], iter(values)
@@ -785,7 +936,11 @@ class _Folder:
         if text is None or any(isinstance(a, ast.Starred) for a in args) or any(k.arg is None for k in node.keywords):
             return (_GAP,)
         if func.attr == "join":  # "".join(["hid", "den"])
-            if len(args) != 1 or not isinstance(args[0], (ast.List, ast.Tuple)) or any(isinstance(e, ast.Starred) for e in args[0].elts):
+            if (
+                len(args) != 1
+                or not isinstance(args[0], (ast.List, ast.Tuple))
+                or any(isinstance(e, ast.Starred) for e in args[0].elts)
+            ):
                 return (_GAP,)
             pieces = []
             for i, item in enumerate(args[0].elts):
@@ -796,7 +951,13 @@ class _Folder:
         values = [self.text(a) if _integer(a) is None else _integer(a) for a in args]
         if None in values or node.keywords:
             return (_GAP,)
-        if func.attr == "replace" and values and isinstance(values[0], str) and len(values) > 1 and isinstance(values[1], str):
+        if (
+            func.attr == "replace"
+            and values
+            and isinstance(values[0], str)
+            and len(values) > 1
+            and isinstance(values[1], str)
+        ):
             grows = (text.count(values[0]) if values[0] else len(text) + 1) * (len(values[1]) - len(values[0]))
             if len(text) + grows > FOLDED_CHARS:
                 return (_GAP,)
@@ -806,7 +967,7 @@ class _Folder:
             return (_GAP,)
 
     def _format(self, template, literal, args, keywords):
-        """"{}_{}".format("hidden", "tests"): plain fields only; one with a format or a conversion is unknown."""
+        """ "{}_{}".format("hidden", "tests"): plain fields only; one with a format or a conversion is unknown."""
         try:
             fields = list(string.Formatter().parse(template))
         except ValueError:
@@ -824,7 +985,9 @@ class _Folder:
                 value = args[int(field)] if int(field) < len(args) else None
             elif field.isidentifier():
                 value = keywords.get(field)
-            pieces.extend((self.fold(value) if value is not None and not spec and conversion in (None, "s") else None) or [_GAP])
+            pieces.extend(
+                (self.fold(value) if value is not None and not spec and conversion in (None, "s") else None) or [_GAP]
+            )
         return _capped(pieces)
 
 
@@ -882,7 +1045,14 @@ def _built_names_pattern():
 
 class _Review(ast.NodeVisitor):
     def __init__(self, label, bindings, shells, module_names, own, constants, flags):
-        self.label, self.bindings, self.shells, self.module_names, self.own, self.flags = label, bindings, shells, module_names, own, flags
+        self.label, self.bindings, self.shells, self.module_names, self.own, self.flags = (
+            label,
+            bindings,
+            shells,
+            module_names,
+            own,
+            flags,
+        )
         self.constants, self.folder = constants, _Folder(constants)
         self.called = set()  # ids of nodes that are the function of a call
         self.parents = {}  # id of a node -> the node it is in
@@ -899,7 +1069,9 @@ class _Review(ast.NodeVisitor):
                 self.called.add(id(node.func))
         self._rebindings(tree)
         for name in sorted(_dunder_bindings(tree)):
-            self.flag(f"binds {name} in the notebook's namespace (a name Python itself looks up: the grader's requests run there)")
+            self.flag(
+                f"binds {name} in the notebook's namespace (a name Python itself looks up: the grader's requests run there)"
+            )
         self.visit(tree)
 
     # --- resolving names -------------------------------------------------------------------
@@ -919,7 +1091,7 @@ class _Review(ast.NodeVisitor):
         name = [*self.bindings.get(root.id, (root.id,))[0].split("."), *parts]
         if root.id in self.bindings or root.id in self.module_names:  # os.sys.modules is sys.modules
             reached = [i for i, part in enumerate(name) if i and part in REEXPORTED_MODULES]
-            name = name[reached[-1]:] if reached else name
+            name = name[reached[-1] :] if reached else name
         return ".".join(name)
 
     def is_own(self, node):
@@ -946,7 +1118,11 @@ class _Review(ast.NodeVisitor):
             if self.is_shell(leaf):
                 return "shell", SHELL, indirect
             if isinstance(leaf, ast.Name) and leaf.id not in self.own:
-                how = self.bindings[leaf.id][1] if leaf.id in self.bindings else ("setup" if leaf.id in self.module_names else None)
+                how = (
+                    self.bindings[leaf.id][1]
+                    if leaf.id in self.bindings
+                    else ("setup" if leaf.id in self.module_names else None)
+                )
                 if how and (how != "container" or through):  # a container itself is no module
                     return how, leaf.id, indirect
             if isinstance(leaf, ast.Name) and (leaf.id in self.own or leaf.id not in vars(builtins)):
@@ -976,7 +1152,9 @@ class _Review(ast.NodeVisitor):
             elif isinstance(node, ast.Dict):
                 stack += [(v, True) for v in node.values]
             elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
-                stack += [(node.value if isinstance(node, ast.DictComp) else node.elt, True)] + [(g.iter, True) for g in node.generators]
+                stack += [(node.value if isinstance(node, ast.DictComp) else node.elt, True)] + [
+                    (g.iter, True) for g in node.generators
+                ]
             elif isinstance(node, ast.IfExp):
                 stack += [(node.body, True), (node.orelse, True)]
             elif isinstance(node, ast.BoolOp):
@@ -1101,7 +1279,9 @@ class _Review(ast.NodeVisitor):
             return
         if isinstance(parent, ast.Assign) and all(isinstance(t, ast.Name) for t in parent.targets):
             return
-        if isinstance(parent, (ast.If, ast.While, ast.IfExp, ast.Assert)) and parent.test is node:  # if ip is None / if ip:
+        if (
+            isinstance(parent, (ast.If, ast.While, ast.IfExp, ast.Assert)) and parent.test is node
+        ):  # if ip is None / if ip:
             return
         if (step := _named_step(parent, self.folder.text)) is not None and step[0] is node:
             return
@@ -1146,8 +1326,12 @@ class _Review(ast.NodeVisitor):
                 before = len(self.flags)
                 self._patched(target, verb, written)
                 self._special(target.attr, verb, written)
-                if CHECK_MACHINERY.fullmatch(target.attr) and len(self.flags) == before:  # through what this review cannot trace
-                    self.flag(f"{verb} an attribute named {target.attr}, as the checks name their parts ({written}: {_PROBES})")
+                if (
+                    CHECK_MACHINERY.fullmatch(target.attr) and len(self.flags) == before
+                ):  # through what this review cannot trace
+                    self.flag(
+                        f"{verb} an attribute named {target.attr}, as the checks name their parts ({written}: {_PROBES})"
+                    )
 
     def _patched(self, target, verb, written):
         """Flags writing an attribute of an imported module (or class), of an alias of one, or of the
@@ -1218,7 +1402,11 @@ class _Review(ast.NodeVisitor):
                 self.flag(f"uses vars({SHELL}) (the IPython shell's internals)")
             elif how in _PATCHABLE:
                 self.flag(f"uses vars({_short(args[0])}) ({_NAMESPACE})")
-        if isinstance(node.func, ast.Attribute) and node.func.attr == "replace" and any(k.arg and k.arg.startswith("co_") for k in node.keywords):
+        if (
+            isinstance(node.func, ast.Attribute)
+            and node.func.attr == "replace"
+            and any(k.arg and k.arg.startswith("co_") for k in node.keywords)
+        ):
             self.flag(f"makes a changed code object ({_short(node)}: {_CODE})")  # f.__code__.replace(co_consts=...)
         if isinstance(node.func, ast.Attribute) and self.is_shell(node.func.value):
             self._shell_call(node.func.attr, args)
@@ -1252,7 +1440,9 @@ class _Review(ast.NodeVisitor):
             return  # getattr(keras.layers, name): reading a module's attributes by name is ordinary
         elif _may_name_flagged(self.folder.prefix(name)):  # getattr(self, f"w_{gate}") cannot
             shown = form.format(_short(obj, 30), "<computed name>")
-            self.flag(f"{'reads' if verb == 'uses' else verb} an attribute whose name is chosen at run time ({shown}: it could be __globals__ or any name flagged here)")
+            self.flag(
+                f"{'reads' if verb == 'uses' else verb} an attribute whose name is chosen at run time ({shown}: it could be __globals__ or any name flagged here)"
+            )
 
     def _shell_call(self, method, args):
         literal = [self.folder.text(a) for a in args]
@@ -1271,12 +1461,18 @@ class _Review(ast.NodeVisitor):
             if name in MAGICS:
                 self.flag(f"runs {prefix}{name} ({MAGICS[name]})")
             elif name in CODE_MAGICS:
-                code = literal[2] if method == "run_cell_magic" and len(literal) > 2 else (literal[1] if len(literal) > 1 else (rest[0] if rest else None))
+                code = (
+                    literal[2]
+                    if method == "run_cell_magic" and len(literal) > 2
+                    else (literal[1] if len(literal) > 1 else (rest[0] if rest else None))
+                )
                 tree, problem = _read(code) if code else (None, None)
                 if problem:
                     self.flag(problem)
                 if tree is not None:  # %time sys.modules[...] = ...: the timed code is reviewed too
-                    _Review(self.label, self.bindings, self.shells, self.module_names, self.own, self.constants, self.flags).review(tree)
+                    _Review(
+                        self.label, self.bindings, self.shells, self.module_names, self.own, self.constants, self.flags
+                    ).review(tree)
 
     # --- rebinding the instructor's names ------------------------------------------------
 

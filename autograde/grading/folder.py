@@ -8,6 +8,7 @@ the rebuilt notebooks in parallel, each in its own process and sandboxed kernel
 record the scores in the gradebook and write ``grades.csv`` and one feedback file per student.
 Every file gets a row, whatever happened to it. What the output folder holds: :class:`autograde.course.OutputFolder`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,15 @@ from autograde.grading.worker import cache_folder, grade_one, grader_template, g
 from autograde.isolation.sandbox import probe
 
 # Errors in a cell the student cannot edit that point at the machine rather than the student's code.
-ENVIRONMENT_ERRORS = ("CellTimeoutError", "KernelDied", "TweetDataError", "ModuleNotFoundError", "ImportError",
-                      "PermissionError", "ConnectionError")
+ENVIRONMENT_ERRORS = (
+    "CellTimeoutError",
+    "KernelDied",
+    "TweetDataError",
+    "ModuleNotFoundError",
+    "ImportError",
+    "PermissionError",
+    "ConnectionError",
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +54,22 @@ class SelfTestFailed(CourseError):
     """The reference solution did not get full marks; the message says why and what to do."""
 
 
-def grade_folder(course: Course, lab: str, folder: str | Path, out: str | Path, workers: int | None = None,
-                 force: bool = False, student_ids: Callable[[str], str | None] | None = None,
-                 limits: dict[str, int] | None = None, db_url: str | None = None, dask_scheduler: str | None = None,
-                 budget: str = "smoke", progress: bool = True, skip_self_test: bool = False,
-                 sandboxed: bool = True) -> list[Row]:
+def grade_folder(
+    course: Course,
+    lab: str,
+    folder: str | Path,
+    out: str | Path,
+    workers: int | None = None,
+    force: bool = False,
+    student_ids: Callable[[str], str | None] | None = None,
+    limits: dict[str, int] | None = None,
+    db_url: str | None = None,
+    dask_scheduler: str | None = None,
+    budget: str = "smoke",
+    progress: bool = True,
+    skip_self_test: bool = False,
+    sandboxed: bool = True,
+) -> list[Row]:
     """Grades every file in ``folder``; returns the rows also written to ``out/grades.csv``.
 
     Raises DataUnavailable, before anything is read or written, when the lab's data is neither here nor
@@ -76,14 +95,25 @@ def grade_folder(course: Course, lab: str, folder: str | Path, out: str | Path, 
 
     rows, jobs = [], []
     for submission in collect(folder, student_ids or StudentIds()):
-        row = Row(submission.file, submission.student_id, submission.status, max_score=max_score, notes=list(submission.notes),
-                  reason=submission.reason)
+        row = Row(
+            submission.file,
+            submission.student_id,
+            submission.status,
+            max_score=max_score,
+            notes=list(submission.notes),
+            reason=submission.reason,
+        )
         rows.append(row)
         if submission.status != Status.GRADABLE:
             continue
         try:
-            new_job = grading_job(shared, secret, nbformat.from_dict(submission.notebook), row.student_id, submission.sha256)
-            key = {"sha256": submission.sha256, **{k: new_job[k] for k in ("grader_version", "limits", "env", "sandbox", "seed_key")}}
+            new_job = grading_job(
+                shared, secret, nbformat.from_dict(submission.notebook), row.student_id, submission.sha256
+            )
+            key = {
+                "sha256": submission.sha256,
+                **{k: new_job[k] for k in ("grader_version", "limits", "env", "sandbox", "seed_key")},
+            }
             cached = _cached(out.result(row.student_id), key) if not force else None
             if cached:
                 _apply(row, cached)
@@ -111,8 +141,14 @@ def grade_folder(course: Course, lab: str, folder: str | Path, out: str | Path, 
     return rows
 
 
-def self_test_lab(course: Course, lab: str, limits: dict[str, int] | None = None, budget: str = "smoke",
-                  sandboxed: bool = True, dask_scheduler: str | None = None) -> self_test.SelfTest:
+def self_test_lab(
+    course: Course,
+    lab: str,
+    limits: dict[str, int] | None = None,
+    budget: str = "smoke",
+    sandboxed: bool = True,
+    dask_scheduler: str | None = None,
+) -> self_test.SelfTest:
     """Grades only the reference solution, as ``grade_folder`` does before anyone (``course self-test``).
 
     Args:
@@ -135,22 +171,34 @@ def self_test_lab(course: Course, lab: str, limits: dict[str, int] | None = None
     return run_self_test(self_test_job(course, lab, shared, course.grading_secret()), max_score, dask_scheduler)
 
 
-def shared_job_fields(course: Course, lab: str, limits: dict[str, int] | None = None, budget: str = "smoke",
-                      sandboxed: bool = True) -> dict[str, Any]:
+def shared_job_fields(
+    course: Course, lab: str, limits: dict[str, int] | None = None, budget: str = "smoke", sandboxed: bool = True
+) -> dict[str, Any]:
     """What every grading job of a run shares (computed once: the version hashes every course and grading file)."""
-    return {"course_root": str(course.root), "lab": lab, "grader_version": grader_version(course, lab),
-            "limits": {**DEFAULT_LIMITS, **(limits or {})}, "env": kernel_env(budget), "sandbox": sandboxed}
+    return {
+        "course_root": str(course.root),
+        "lab": lab,
+        "grader_version": grader_version(course, lab),
+        "limits": {**DEFAULT_LIMITS, **(limits or {})},
+        "env": kernel_env(budget),
+        "sandbox": sandboxed,
+    }
 
 
-def grading_job(shared: dict[str, Any], secret: str, notebook: nbformat.NotebookNode, student_id: str,
-                sha256: str) -> dict[str, Any]:
+def grading_job(
+    shared: dict[str, Any], secret: str, notebook: nbformat.NotebookNode, student_id: str, sha256: str
+) -> dict[str, Any]:
     """The job that grades ``notebook`` (the file's hash ``sha256``) for ``student_id``.
 
     The worker rebuilds the notebook on the release (bounded in time: a huge notebook never stalls the caller).
     Seeds for the probes come from the course's secret and the file: unknown in advance, the same on a rerun.
     """
-    return {**shared, "student_id": student_id, "submission": nbformat.writes(notebook),
-            "seed_key": submission_seed_key(secret, sha256)}
+    return {
+        **shared,
+        "student_id": student_id,
+        "submission": nbformat.writes(notebook),
+        "seed_key": submission_seed_key(secret, sha256),
+    }
 
 
 def self_test_job(course: Course, lab: str, shared: dict[str, Any], secret: str) -> dict[str, Any]:
@@ -249,8 +297,11 @@ def _apply(row, result):
             row.status = Status.ENVIRONMENT_PROBLEM
         message = " ".join(error.message.split())[:200]  # one line: a note is one cell of the CSV
         where = f"instructor cell {error.cell} (a cell the student cannot edit) failed: {message}"
-        row.notes.append(f"{where}; likely an environment problem, not the student's work: regrade after fixing it"
-                         if error.ename in ENVIRONMENT_ERRORS else where)
+        row.notes.append(
+            f"{where}; likely an environment problem, not the student's work: regrade after fixing it"
+            if error.ename in ENVIRONMENT_ERRORS
+            else where
+        )
     row.notes.extend(result.sandbox_gaps)  # as found on the machine that graded it (a Dask worker too)
 
 
@@ -291,6 +342,8 @@ def summary(rows: list[Row]) -> str:
     graded = [r for r in rows if r.status == Status.GRADED]
     mean = sum(r.score for r in graded) / len(graded) if graded else 0.0
     others = sum(r.status == Status.ENVIRONMENT_PROBLEM for r in rows)
-    lines.append(f"{len(rows)} files: {len(graded)} graded (mean {mean:.1f}), {others} with an environment problem, "
-                 f"{len(rows) - len(graded) - others} not graded; {sum(bool(r.flags) for r in rows)} flagged for review")
+    lines.append(
+        f"{len(rows)} files: {len(graded)} graded (mean {mean:.1f}), {others} with an environment problem, "
+        f"{len(rows) - len(graded) - others} not graded; {sum(bool(r.flags) for r in rows)} flagged for review"
+    )
     return "\n".join(lines)

@@ -24,6 +24,7 @@ Every such event, the errors of cells the student cannot edit, and the execution
 recorded in the notebook's metadata under ``grading`` for the grades table. The limits' names,
 defaults and help come from :mod:`autograde.grading.limits`.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,7 +68,9 @@ class GuardedExecute(JudgedCells, Execute):
     max_notebook_output_chars = _limit("max_notebook_output_chars")
     max_processes = _limit("max_processes")
     max_file_mb = _limit("max_file_mb")
-    course_root = Unicode("", help="the course whose references judge the notebook (default: found from here)").tag(config=True)
+    course_root = Unicode("", help="the course whose references judge the notebook (default: found from here)").tag(
+        config=True
+    )
     poll_seconds = Float(0.2).tag(config=True)
     kernel_env = Dict(help="environment variables for the kernel, e.g. LAB_BUDGET").tag(config=True)
     kernel_cwd = Unicode("", help="the kernel's working folder (default: the notebook's folder)").tag(config=True)
@@ -80,11 +83,14 @@ class GuardedExecute(JudgedCells, Execute):
         # ForkProvisioner starts the kernel, forked or not, in its sandbox; jupyter_client's own would not sandbox it.
         return use_fork_provisioner(super().create_kernel_manager(), fork=self.fork_kernels)
 
-    def preprocess(self, nb: NotebookNode, resources: dict | None = None,
-                   km: KernelManager | None = None) -> tuple[NotebookNode, dict]:
+    def preprocess(
+        self, nb: NotebookNode, resources: dict | None = None, km: KernelManager | None = None
+    ) -> tuple[NotebookNode, dict]:
         self._started = time.monotonic()
         self._stopped = None  # why the remaining cells are not run
-        self._budget = OutputBudget(self.max_cell_text_chars, self.max_cell_output_chars, self.max_notebook_output_chars)
+        self._budget = OutputBudget(
+            self.max_cell_text_chars, self.max_cell_output_chars, self.max_notebook_output_chars
+        )
         self._problems = []
         self._limits_hit = set()  # which limits the notebook ran into: "timeout", "memory", "output"
         self._cell_errors = []  # errors in cells the student cannot edit
@@ -106,10 +112,14 @@ class GuardedExecute(JudgedCells, Execute):
             return self.nb, self.resources
         finally:
             self._watching = False
-            nb.metadata["grading"] = {"problems": self._problems, "execute_seconds": round(time.monotonic() - self._started, 2),
-                                      "forked_kernel": self._forked, "sandboxed": bool(self.sandbox and self.kernel_tmp),
-                                      "limits_hit": sorted(self._limits_hit),
-                                      "instructor_cell_errors": self._cell_errors}
+            nb.metadata["grading"] = {
+                "problems": self._problems,
+                "execute_seconds": round(time.monotonic() - self._started, 2),
+                "forked_kernel": self._forked,
+                "sandboxed": bool(self.sandbox and self.kernel_tmp),
+                "limits_hit": sorted(self._limits_hit),
+                "instructor_cell_errors": self._cell_errors,
+            }
 
     async def async_start_new_kernel(self, **kwargs: Any) -> None:
         # The kernel's own stderr carries only TensorFlow's start-up log lines.
@@ -130,8 +140,12 @@ class GuardedExecute(JudgedCells, Execute):
         paths = [value for value in self.kernel_env.values() if isinstance(value, str) and os.path.isabs(value)]
         writable = [path for path in [self.kernel_cwd, self.kernel_env.get("LAB_OUTPUT_DIR")] if path]
         return sandbox.SandboxPolicy(
-            temp_dir=self.kernel_tmp, writable=writable, readable=[p for p in paths if p not in writable and os.path.exists(p)],
-            env=dict(self.kernel_env), max_processes=self.max_processes, max_file_mb=self.max_file_mb,
+            temp_dir=self.kernel_tmp,
+            writable=writable,
+            readable=[p for p in paths if p not in writable and os.path.exists(p)],
+            env=dict(self.kernel_env),
+            max_processes=self.max_processes,
+            max_file_mb=self.max_file_mb,
             cpu_seconds=self.notebook_timeout * (os.cpu_count() or 1),  # every thread's CPU time counts
         )
 
@@ -206,7 +220,9 @@ class GuardedExecute(JudgedCells, Execute):
                 continue
             if used > limit:
                 self._limits_hit.add("memory")
-                self.kernel_stop_reason = f"the kernel used more than the {self.memory_limit_mb} MB memory limit and was stopped"
+                self.kernel_stop_reason = (
+                    f"the kernel used more than the {self.memory_limit_mb} MB memory limit and was stopped"
+                )
                 for process in [*kernel.children(recursive=True), kernel]:
                     try:
                         process.kill()

@@ -15,9 +15,11 @@ zip as the LMS's download of the whole class instead: members' names say whose t
 are read within :data:`ARCHIVE_LIMITS`, from the zip's own directory, without unpacking them to disk.
 File names are shown with control and invisible characters escaped (:func:`shown`).
 """
+
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import re
@@ -41,6 +43,7 @@ from autograde.grading.rows import SUPERSEDED_BY, Status
 # "s1234_lab1.ipynb" -> "s1234", "alice.lab1 (1).ipynb" -> "alice".
 DEFAULT_ID_PATTERN = r"^(?P<student>[A-Za-z0-9-]+)"
 COLAB_NAME_NOISE = re.compile(r"^(copy of\s+)+", re.IGNORECASE)
+
 
 # What one archive may hold. Over these, the archive (or the member) gets a row saying so and is not read;
 # the sizes are those the zip's directory declares, and no member is read past the size it declares.
@@ -111,7 +114,9 @@ class StudentIds:
     whose each file is) rather than one student's upload (everything in it is the zip owner's).
     """
 
-    def __init__(self, pattern: str = DEFAULT_ID_PATTERN, mapping_csv: str | Path | None = None, class_zip: bool = False):
+    def __init__(
+        self, pattern: str = DEFAULT_ID_PATTERN, mapping_csv: str | Path | None = None, class_zip: bool = False
+    ):
         self.class_zip = class_zip
         self.pattern = re.compile(pattern)
         if "student" not in self.pattern.groupindex:
@@ -149,8 +154,10 @@ def student_id(student_ids: Callable[[str], str | None], name: str) -> tuple[str
     An id holding control or invisible characters is rejected (None), never escaped: it could pass for another id."""
     found = student_ids(name)
     if found is not None and (not isinstance(found, str) or any(_hidden(ch) for ch in found)):
-        return None, (f"the student id read from the name, {shown(str(found))}, has control or invisible characters: "
-                      "rejected (rename the file, or map it to an id with --ids)")
+        return None, (
+            f"the student id read from the name, {shown(str(found))}, has control or invisible characters: "
+            "rejected (rename the file, or map it to an id with --ids)"
+        )
     return found, None
 
 
@@ -205,7 +212,9 @@ def _schema_error(notebook):
             warnings.simplefilter("ignore")
             nbformat.validate(notebook)
     except nbformat.ValidationError as error:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in getattr(error, "absolute_path", [])).lstrip(".")
+        where = "".join(
+            f"[{p}]" if isinstance(p, int) else f".{p}" for p in getattr(error, "absolute_path", [])
+        ).lstrip(".")
         message = _first_line(getattr(error, "message", error), 100)
         return f"{where}: {message}" if where else message
     except Exception as error:  # the validator itself choked on it
@@ -270,8 +279,12 @@ def _repair_cell(cell, with_ids):
     if source is None:
         cell["source"] = ""
         repairs.append(NO_SOURCE)
-    elif not isinstance(source, str) and not (isinstance(source, list) and all(isinstance(line, str) for line in source)):
-        cell["source"] = "".join(str(line) for line in source if line is not None) if isinstance(source, list) else str(source)
+    elif not isinstance(source, str) and not (
+        isinstance(source, list) and all(isinstance(line, str) for line in source)
+    ):
+        cell["source"] = (
+            "".join(str(line) for line in source if line is not None) if isinstance(source, list) else str(source)
+        )
         repairs.append(SOURCE_NOT_TEXT)
     if not isinstance(cell.get("metadata"), dict):
         cell["metadata"] = {}
@@ -320,8 +333,10 @@ def _strip_invalid_metadata(notebook):
 
 
 def _describe(repairs):
-    """"2 cells without source, 1 duplicate cell id"."""
-    return ", ".join(f"{n} {noun if n == 1 else noun + 's'} {rest}".strip() for (noun, rest), n in Counter(repairs).items())
+    """ "2 cells without source, 1 duplicate cell id"."""
+    return ", ".join(
+        f"{n} {noun if n == 1 else noun + 's'} {rest}".strip() for (noun, rest), n in Counter(repairs).items()
+    )
 
 
 def _entry(name, data, modified, identify):
@@ -341,8 +356,12 @@ def _entry(name, data, modified, identify):
     return submission
 
 
-def collect(folder: str | Path, student_ids: Callable[[str], str | None] | None = None, class_zip: bool | None = None,
-            archive_limits: ArchiveLimits = ARCHIVE_LIMITS) -> list[Submission]:
+def collect(
+    folder: str | Path,
+    student_ids: Callable[[str], str | None] | None = None,
+    class_zip: bool | None = None,
+    archive_limits: ArchiveLimits = ARCHIVE_LIMITS,
+) -> list[Submission]:
     """One :class:`Submission` per file in ``folder`` (recursively) and per file inside each zip.
 
     ``class_zip``: read every .zip as the LMS's download of the whole class, each member for the student
@@ -359,18 +378,25 @@ def collect(folder: str | Path, student_ids: Callable[[str], str | None] | None 
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
         name = path.relative_to(folder).as_posix()
         if path.suffix.lower() == ".zip":
-            submissions.extend(_guarded(name, by_name, lambda: _unpack(path, name, student_ids, class_zip, archive_limits)))  # noqa: B023 -- called at once
+            read = functools.partial(_unpack, path, name, student_ids, class_zip, archive_limits)
         else:
-            submissions.extend(_guarded(name, by_name, lambda: [_entry(name, path.read_bytes(), path.stat().st_mtime, by_name)]))  # noqa: B023 -- called at once
+            read = functools.partial(_read_file, path, name, by_name)
+        submissions.extend(_guarded(name, by_name, read))
     for submission in submissions:
         if submission.status == Status.GRADABLE and not submission.student_id:
-            submission.refuse("no student id in the zip's name (all its files count for the student it names): rename the "
-                              "zip or add it to the id mapping CSV (--ids); a download of the whole class: --class-zip"
-                              if submission.source and not class_zip else
-                              "no student id in the file name: add it to the id mapping CSV (--ids) or rename the file")
+            submission.refuse(
+                "no student id in the zip's name (all its files count for the student it names): rename the "
+                "zip or add it to the id mapping CSV (--ids); a download of the whole class: --class-zip"
+                if submission.source and not class_zip
+                else "no student id in the file name: add it to the id mapping CSV (--ids) or rename the file"
+            )
     _flag_duplicates(submissions)
     for submission in submissions:  # names are shown escaped wherever they appear
-        submission.file, submission.source, submission.reason = shown(submission.file), shown(submission.source), shown(submission.reason)
+        submission.file, submission.source, submission.reason = (
+            shown(submission.file),
+            shown(submission.source),
+            shown(submission.reason),
+        )
         submission.notes = [shown(note) for note in submission.notes]
     return submissions
 
@@ -378,6 +404,16 @@ def collect(folder: str | Path, student_ids: Callable[[str], str | None] | None 
 def _by_own_name(student_ids):
     """``identify`` for files that are whoever their own name says: a loose file, a member of a class download."""
     return lambda name: student_id(student_ids, Path(name).name)
+
+
+def _read_file(path, name, identify):
+    """The submission a plain file holds, as a list (what :func:`_guarded` reads)."""
+    return [_entry(name, path.read_bytes(), path.stat().st_mtime, identify)]
+
+
+def _one_member(archive, info, member, identify, limits):
+    """The submission one member of a zip holds, as a list (what :func:`_guarded` reads)."""
+    return [_member(archive, info, member, identify, limits)]
 
 
 def _guarded(name, identify, read):
@@ -390,7 +426,11 @@ def _guarded(name, identify, read):
         except Exception:
             found, note = None, None
         problem = f"grader error while reading the file: {type(error).__name__}: {_first_line(error)}"
-        return [Submission(file=name, student_id=found, status=Status.GRADER_ERROR, notes=[note, problem] if note else [problem])]
+        return [
+            Submission(
+                file=name, student_id=found, status=Status.GRADER_ERROR, notes=[note, problem] if note else [problem]
+            )
+        ]
 
 
 def _unpack(path, name, student_ids, class_zip=False, limits=ARCHIVE_LIMITS):
@@ -422,13 +462,17 @@ def _unpack(path, name, student_ids, class_zip=False, limits=ARCHIVE_LIMITS):
             entries = []
             for m in members:
                 member = f"{name}/{m.filename}"
-                entry = _guarded(member, identify, lambda: [_member(archive, m, member, identify, limits)])[0]  # noqa: B023 -- called at once
+                entry = _guarded(
+                    member, identify, functools.partial(_one_member, archive, m, member, identify, limits)
+                )[0]
                 entry.source = name
                 named = None if class_zip else student_id(student_ids, Path(m.filename).name)[0]
                 if named and named != owner:  # the member's name never chooses a student: the zip's does
-                    entry.notes.append(f"named for another student ({named}), but inside {name}: it counts only for "
-                                       f"{owner or 'the student the zip names'}, whose zip it is "
-                                       "(a download of the whole class: --class-zip)")
+                    entry.notes.append(
+                        f"named for another student ({named}), but inside {name}: it counts only for "
+                        f"{owner or 'the student the zip names'}, whose zip it is "
+                        "(a download of the whole class: --class-zip)"
+                    )
                 entries.append(entry)
     except zipfile.BadZipFile:
         return archive_row("a damaged .zip archive: ask for it again")
@@ -448,8 +492,10 @@ def _over_limits_on_disk(path, limits):
     if end and end[zipfile._ECD_ENTRIES_TOTAL] > limits.members:
         return f"archive has {end[zipfile._ECD_ENTRIES_TOTAL]:,} members, more than the {limits.members:,} allowed: {_UNPACK_IT}"
     if end and end[zipfile._ECD_SIZE] > limits.members * limits.directory_bytes_per_member:
-        return (f"archive's directory is {_mb(end[zipfile._ECD_SIZE])}, more than {limits.members:,} members need: "
-                f"it may hide more members than it says: {_UNPACK_IT}")
+        return (
+            f"archive's directory is {_mb(end[zipfile._ECD_SIZE])}, more than {limits.members:,} members need: "
+            f"it may hide more members than it says: {_UNPACK_IT}"
+        )
     return None
 
 
@@ -463,8 +509,10 @@ def _over_limits(infos, limits):
     return None
 
 
-_UNPACK_IT = ("not unpacked; ask the student for the .ipynb alone (an instructor's own download of the class: "
-              "unpack it into the folder and grade that)")
+_UNPACK_IT = (
+    "not unpacked; ask the student for the .ipynb alone (an instructor's own download of the class: "
+    "unpack it into the folder and grade that)"
+)
 
 
 def _member(archive, info, name, identify, limits):
@@ -472,27 +520,37 @@ def _member(archive, info, name, identify, limits):
     found, note = identify(name)
 
     def refused(reason):
-        return Submission(file=name, student_id=found, modified=_zip_time(info), notes=[note] if note else []).refuse(reason)
+        return Submission(file=name, student_id=found, modified=_zip_time(info), notes=[note] if note else []).refuse(
+            reason
+        )
 
     if Path(info.filename).suffix.lower() == ".zip":
         return refused("a .zip inside the .zip: zips inside zips are not unpacked; ask for the .ipynb itself")
     if info.flag_bits & 0x1:
         return refused("encrypted inside the .zip: ask for it without a password")
     if info.compress_type not in READABLE_METHODS:
-        return refused(f"compressed with zip method {info.compress_type}, which is not read (only stored and deflated "
-                       "files are): ask for a plain .zip or the .ipynb")
+        return refused(
+            f"compressed with zip method {info.compress_type}, which is not read (only stored and deflated "
+            "files are): ask for a plain .zip or the .ipynb"
+        )
     if info.file_size > limits.member_bytes:
-        return refused(f"{_mb(info.file_size)} unpacked, more than the {_mb(limits.member_bytes)} allowed for one file "
-                       "in a zip: not read; ask for the .ipynb itself")
+        return refused(
+            f"{_mb(info.file_size)} unpacked, more than the {_mb(limits.member_bytes)} allowed for one file "
+            "in a zip: not read; ask for the .ipynb itself"
+        )
     try:
         with archive.open(info) as f:
             data = f.read(info.file_size + 1)  # zipfile stops at the declared size too, then checks the CRC
     except (zipfile.BadZipFile, EOFError, zlib_error) as error:
-        return refused(f"damaged or tampered inside the .zip (its size or checksum is not what the zip declares: "
-                       f"{_first_line(error, 80)}): not read; ask for the file again")
+        return refused(
+            f"damaged or tampered inside the .zip (its size or checksum is not what the zip declares: "
+            f"{_first_line(error, 80)}): not read; ask for the file again"
+        )
     if len(data) != info.file_size:
-        return refused(f"damaged or tampered inside the .zip (it holds {'more' if len(data) > info.file_size else 'less'} "
-                       f"than the {info.file_size:,} bytes the zip declares): not read; ask for the file again")
+        return refused(
+            f"damaged or tampered inside the .zip (it holds {'more' if len(data) > info.file_size else 'less'} "
+            f"than the {info.file_size:,} bytes the zip declares): not read; ask for the file again"
+        )
     return _entry(name, data, _zip_time(info), identify)
 
 
@@ -530,8 +588,10 @@ def _flag_duplicates(submissions):
             newest.notes.append(f"also submitted {older.file} (older, not graded)")
         if len({s.source for s in files}) > 1:
             sources = ", ".join(sorted({s.source or s.file for s in files}))
-            newest.notes.append(f"files from several sources ({sources}): the newest was graded, but dates inside a zip "
-                                "are set by whoever made it; check that it is the student's latest work")
+            newest.notes.append(
+                f"files from several sources ({sources}): the newest was graded, but dates inside a zip "
+                "are set by whoever made it; check that it is the student's latest work"
+            )
 
 
 def _recency(submission, now):

@@ -18,6 +18,7 @@ of the cell (instructor code such as ``x, y = get_batch(...)``) runs in the kern
 are then what this process decided: a ``✔`` line per passing call, or the first failure as an error, which is how
 nbgrader scores it. So the kernel never holds a reference, an expected value or hidden-test text.
 """
+
 from __future__ import annotations
 
 import ast
@@ -100,16 +101,26 @@ def plan_test_cell(source: str) -> list[Setup | ProbeCall]:
     for statement in tree.body:
         call = statement.value if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call) else None
         func = call.func if call else None
-        if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == CHECKS_NAME
-                and func.attr.startswith(CHECK_PREFIX)):
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == CHECKS_NAME
+            and func.attr.startswith(CHECK_PREFIX)
+        ):
             if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
                 raise TestPlanError(f"line {statement.lineno}: a check call may not use *args or **kwargs")
             args = [ast.get_source_segment(source, a) for a in call.args]
             args += [f"{k.arg}={ast.get_source_segment(source, k.value)}" for k in call.keywords]
             params = {k.arg: _literal(k.value) for k in call.keywords if _is_literal(k.value)}
             positional = [_literal(a) if _is_literal(a) else _NOT_LITERAL for a in call.args]
-            steps.append(ProbeCall(func.attr[len(CHECK_PREFIX):], tuple(args), {"__positional__": positional, **params},
-                                   hidden=hidden_from is not None and statement.lineno > hidden_from))
+            steps.append(
+                ProbeCall(
+                    func.attr[len(CHECK_PREFIX) :],
+                    tuple(args),
+                    {"__positional__": positional, **params},
+                    hidden=hidden_from is not None and statement.lineno > hidden_from,
+                )
+            )
         else:
             steps.append(Setup(ast.get_source_segment(source, statement)))
     return steps
@@ -142,7 +153,10 @@ def bound_params(check: Check, call: ProbeCall, seed: int | None = None) -> dict
     """The arguments of ``call`` (see :func:`course_utils.checks.probing.parameters`) bound to ``check``'s probe,
     defaults included; ``seed`` replaces the seed. Raises TestPlanError when an argument is not a literal."""
     positional = call.params["__positional__"]
-    keywords = {arg.split("=", 1)[0]: call.params.get(arg.split("=", 1)[0], _NOT_LITERAL) for arg in call.args[len(positional):]}
+    keywords = {
+        arg.split("=", 1)[0]: call.params.get(arg.split("=", 1)[0], _NOT_LITERAL)
+        for arg in call.args[len(positional) :]
+    }
     try:
         bound = check.signature.bind(*positional, **keywords)
     except TypeError as error:
@@ -152,8 +166,10 @@ def bound_params(check: Check, call: ProbeCall, seed: int | None = None) -> dict
     for name in parameters(check.signature):
         value = bound.arguments[name]
         if value is _NOT_LITERAL:
-            raise TestPlanError(f"{CHECK_PREFIX}{call.check}: {name} must be written as a literal in the test cell "
-                                "(the grader computes the expectation from it)")
+            raise TestPlanError(
+                f"{CHECK_PREFIX}{call.check}: {name} must be written as a literal in the test cell "
+                "(the grader computes the expectation from it)"
+            )
         params[name] = as_param(value)
     if seed is not None and SEED in params:
         params[SEED] = seed
@@ -215,8 +231,10 @@ def judge(lab: str, call: ProbeCall, params: dict[str, typing.Any], observed: ty
     except CheckFailed:
         raise
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
-        raise CheckFailed(f"what your code gave could not be compared with the reference ({type(error).__name__}: "
-                          f"{str(error)[:120]}); if your notebook changes the course's checks or probes, undo that") from None
+        raise CheckFailed(
+            f"what your code gave could not be compared with the reference ({type(error).__name__}: "
+            f"{str(error)[:120]}); if your notebook changes the course's checks or probes, undo that"
+        ) from None
 
 
 def probe_code(lab: str, call: ProbeCall, params: dict[str, typing.Any]) -> str:
@@ -224,12 +242,14 @@ def probe_code(lab: str, call: ProbeCall, params: dict[str, typing.Any]) -> str:
     the grader bound them (the drawn seed in place of the cell's)."""
     check = get_check(lab, call.check)
     names = list(check.signature.parameters)
-    objects = [arg for i, arg in enumerate(call.args[:len(call.params["__positional__"])]) if names[i] not in params]
-    objects += [arg for arg in call.args[len(call.params["__positional__"]):] if arg.split("=", 1)[0] not in params]
+    objects = [arg for i, arg in enumerate(call.args[: len(call.params["__positional__"])]) if names[i] not in params]
+    objects += [arg for arg in call.args[len(call.params["__positional__"]) :] if arg.split("=", 1)[0] not in params]
     arguments = [f"{name}={value!r}" for name, value in params.items()]
     probe = check.probe
-    return (f"__import__('course_utils.checks.probing', fromlist=['run_probe']).run_probe("
-            f"__import__({probe.__module__!r}, fromlist=['_']).{probe.__name__}, {', '.join(objects + arguments)})")
+    return (
+        f"__import__('course_utils.checks.probing', fromlist=['run_probe']).run_probe("
+        f"__import__({probe.__module__!r}, fromlist=['_']).{probe.__name__}, {', '.join(objects + arguments)})"
+    )
 
 
 class JudgedCells(HasTraits):
@@ -239,15 +259,22 @@ class JudgedCells(HasTraits):
     hidden tests); without it the cell's own source is used (a solution notebook). ``seed_key`` draws the seeds.
     """
 
-    lab = Unicode("", help="the lab whose test cells are judged here; empty: test cells run as they are").tag(config=True)
+    lab = Unicode("", help="the lab whose test cells are judged here; empty: test cells run as they are").tag(
+        config=True
+    )
     seed_key = Unicode("", help="the submission's seed key (see submission_seed_key)").tag(config=True)
     test_sources = Any(None, allow_none=True, help="grade_id -> the instructor's source of that test cell")
-    max_observation_chars = Integer(MAX_OBSERVATION_CHARS, help="largest observations a probe may return").tag(config=True)
+    max_observation_chars = Integer(MAX_OBSERVATION_CHARS, help="largest observations a probe may return").tag(
+        config=True
+    )
 
-    async def async_execute_cell(self, cell: NotebookNode, cell_index: int, execution_count: int | None = None,
-                                 store_history: bool = True) -> NotebookNode:
+    async def async_execute_cell(
+        self, cell: NotebookNode, cell_index: int, execution_count: int | None = None, store_history: bool = True
+    ) -> NotebookNode:
         grade_id = grade_id_of(cell)
-        known = self.test_sources is None or grade_id in self.test_sources  # a cell a student marked as a test is theirs
+        known = (
+            self.test_sources is None or grade_id in self.test_sources
+        )  # a cell a student marked as a test is theirs
         if not self.lab or cell_origin(cell) != TEST or not known:
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         source = (self.test_sources or {}).get(grade_id, cell.source)
@@ -270,7 +297,9 @@ class JudgedCells(HasTraits):
                 except ProbeTimeout as timeout:
                     return self._fail(cell, "CellTimeoutError", f"`{step.source[:120]}`: {timeout}")
                 if reply.get("status") != "ok":
-                    return self._fail(cell, "CheckFailed", f"running `{step.source[:120]}` failed: {_reply_error(reply)}")
+                    return self._fail(
+                        cell, "CheckFailed", f"running `{step.source[:120]}` failed: {_reply_error(reply)}"
+                    )
                 continue
             try:
                 self._refuse_delegation(get_check(self.lab, step.check), step)
@@ -284,7 +313,9 @@ class JudgedCells(HasTraits):
                 return self._fail(cell, "CheckFailed", f"{failure}{note}")
             except (Exception, SystemExit) as error:  # the grader's own trouble: that test fails, and the row says so
                 last = traceback.format_exception_only(error)[-1].strip()[:300]
-                return self._fail(cell, "GraderError", f"judging {CHECK_PREFIX}{step.check} failed in the grader: {last}")
+                return self._fail(
+                    cell, "GraderError", f"judging {CHECK_PREFIX}{step.check} failed in the grader: {last}"
+                )
             if not step.hidden:
                 cell.outputs.append(new_output("stream", name="stdout", text=f"\u2714 {message}\n"))
         if any(step.hidden for step, params in steps if params is not None):
@@ -317,8 +348,14 @@ class JudgedCells(HasTraits):
 
         Raises ProbeTimeout when the kernel does not answer within the cell's time limit (the kernel is interrupted).
         """
-        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False, stop_on_error=False,
-                                 user_expressions=user_expressions or {})
+        msg_id = self.kc.execute(
+            code,
+            silent=True,
+            store_history=False,
+            allow_stdin=False,
+            stop_on_error=False,
+            user_expressions=user_expressions or {},
+        )
         try:
             reply = await self.async_wait_for_reply(msg_id, cell)
         except CellTimeoutError:
@@ -326,7 +363,9 @@ class JudgedCells(HasTraits):
         if reply is None or reply.get("content", {}).get("ename") == "CellTimeoutError":
             if not self.interrupt_on_timeout:  # nbclient interrupts only when told to; a probe must not block the rest
                 await ensure_async(self.km.interrupt_kernel())
-            raise ProbeTimeout("it ran past the cell's time limit and was interrupted (an endless loop, or far too slow)")
+            raise ProbeTimeout(
+                "it ran past the cell's time limit and was interrupted (an endless loop, or far too slow)"
+            )
         return reply.get("content")
 
     def _observations(self, reply):
@@ -334,14 +373,20 @@ class JudgedCells(HasTraits):
             raise CheckFailed(f"the probe could not run: {_reply_error(reply)}")
         answer = (reply.get("user_expressions") or {}).get("observed") or {}
         if answer.get("status") != "ok":
-            raise CheckFailed(f"the probe could not run: {answer.get('ename', '?')}: {str(answer.get('evalue', ''))[:300]}")
+            raise CheckFailed(
+                f"the probe could not run: {answer.get('ename', '?')}: {str(answer.get('evalue', ''))[:300]}"
+            )
         text = (answer.get("data") or {}).get("text/plain", "")
         if len(text) > self.max_observation_chars * 2 + 2:
-            raise CheckFailed(f"the probe's observations are larger than the {self.max_observation_chars:,} characters allowed")
+            raise CheckFailed(
+                f"the probe's observations are larger than the {self.max_observation_chars:,} characters allowed"
+            )
         try:
             return decode(ast.literal_eval(text), self.max_observation_chars)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
-            raise CheckFailed(f"the probe's observations could not be read ({str(error)[:200]}): was the probe replaced?") from None
+            raise CheckFailed(
+                f"the probe's observations could not be read ({str(error)[:200]}): was the probe replaced?"
+            ) from None
 
 
 def _reply_error(reply):
@@ -364,8 +409,9 @@ def test_sources(course: Course, lab: str) -> dict[str, str]:
     return _solution_test_sources(str(path), path.stat().st_mtime_ns)
 
 
-def planned_steps(lab: str, source: str, seed_key: str | None = None,
-                  grade_id: str = "") -> list[tuple[Setup, None] | tuple[ProbeCall, dict[str, typing.Any]]]:
+def planned_steps(
+    lab: str, source: str, seed_key: str | None = None, grade_id: str = ""
+) -> list[tuple[Setup, None] | tuple[ProbeCall, dict[str, typing.Any]]]:
     """A test cell's steps, each with its bound arguments: ``(Setup, None)`` or ``(ProbeCall, params)``.
 
     With ``seed_key`` (``""`` included), the n-th probe call's seed is :func:`seed_for` (key, test, n); without it
@@ -382,11 +428,25 @@ def planned_steps(lab: str, source: str, seed_key: str | None = None,
     return steps
 
 
-def judged_params(lab: str, source: str, seed_key: str | None = None,
-                  grade_id: str = "") -> list[tuple[ProbeCall, dict[str, typing.Any]]]:
+def judged_params(
+    lab: str, source: str, seed_key: str | None = None, grade_id: str = ""
+) -> list[tuple[ProbeCall, dict[str, typing.Any]]]:
     """Every probe call of a test cell's source with its bound arguments (see :func:`planned_steps`)."""
     return [(step, params) for step, params in planned_steps(lab, source, seed_key, grade_id) if params is not None]
 
 
-__all__ = ["JudgedCells", "ProbeCall", "Setup", "TestPlanError", "expectation", "get_check",
-           "judge", "judged_params", "plan_test_cell", "planned_steps", "probe_code", "seed_for", "submission_seed_key"]
+__all__ = [
+    "JudgedCells",
+    "ProbeCall",
+    "Setup",
+    "TestPlanError",
+    "expectation",
+    "get_check",
+    "judge",
+    "judged_params",
+    "plan_test_cell",
+    "planned_steps",
+    "probe_code",
+    "seed_for",
+    "submission_seed_key",
+]

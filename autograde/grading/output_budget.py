@@ -6,6 +6,7 @@ notebook and the student's feedback file. :class:`OutputBudget` sees every outpu
 before it is stored and shortens or drops what is over the limits. Error outputs are never
 dropped, only shortened: an error is what makes a test fail.
 """
+
 import json
 from typing import Any
 
@@ -67,9 +68,11 @@ class OutputBudget:
         if not cut or used["cut"]:
             return True, None
         used["cut"] = True
-        return True, (f"cell {cell_index + 1} produced more output than the limits allow (per cell {self.cell_text_chars:,} "
-                f"characters of text, {self.cell_output_chars:,} of all output; {self.notebook_output_chars:,} per notebook); "
-                "the rest was cut")
+        return True, (
+            f"cell {cell_index + 1} produced more output than the limits allow (per cell {self.cell_text_chars:,} "
+            f"characters of text, {self.cell_output_chars:,} of all output; {self.notebook_output_chars:,} per notebook); "
+            "the rest was cut"
+        )
 
     @staticmethod
     def _content_size(kind, content):

@@ -22,6 +22,7 @@ compared with at most :data:`CANDIDATES` student cells (those nearest where it b
 :data:`REBUILD_SECONDS` the rebuild stops with :class:`TooLargeToRebuild`. :func:`prepare_bounded`
 is everything grading needs of a notebook (rebuild, edited tests, the code review), bounded.
 """
+
 from __future__ import annotations
 
 import copy
@@ -75,7 +76,8 @@ class _Clock:
             raise TooLargeToRebuild(
                 f"the notebook is too large or slow to rebuild: stopped after {self.seconds:g} s ({len(cells):,} cells, "
                 f"{sum(len(c.source) for c in cells):,} characters); not graded: ask the student to delete the huge or "
-                "repeated cells (blank lines, pasted data) and submit again")
+                "repeated cells (blank lines, pasted data) and submit again"
+            )
 
 
 def _similarity(a, b, at_least=0.0):
@@ -89,8 +91,12 @@ def _remark(how, remark):
     return f"{how[:-1]}, {remark})" if how.endswith(")") else f"{how} ({remark})"
 
 
-def match_answers(release: nbformat.NotebookNode, submission: nbformat.NotebookNode, anchors: dict[int, int] | None = None,
-                  clock: _Clock | None = None) -> list[AnswerMatch]:
+def match_answers(
+    release: nbformat.NotebookNode,
+    submission: nbformat.NotebookNode,
+    anchors: dict[int, int] | None = None,
+    clock: _Clock | None = None,
+) -> list[AnswerMatch]:
     """Finds the student's cell for every answer cell of the release notebook."""
     clock = clock or _Clock(submission, None)
     anchors = _anchor_positions(release, submission, clock) if anchors is None else anchors
@@ -103,8 +109,12 @@ def match_answers(release: nbformat.NotebookNode, submission: nbformat.NotebookN
     def free(j, grade_id):
         # A cell carrying an answer's grade_id is that answer or a copy of it; a test's copy is no answer.
         theirs = grade_id_of(cells[j])
-        return (j not in claimed and cells[j].get("cell_type") == "code" and not is_test(cells[j])
-                and (theirs not in answer_ids or theirs == grade_id))
+        return (
+            j not in claimed
+            and cells[j].get("cell_type") == "code"
+            and not is_test(cells[j])
+            and (theirs not in answer_ids or theirs == grade_id)
+        )
 
     def claim(grade_id, candidates, found, how):
         index = candidates[-1]  # the last copy counts, as with nbgrader's DeduplicateIds
@@ -163,8 +173,13 @@ def _anchor_positions(release, submission, clock=None):
         if i in anchors:
             continue
         low, high = _window(i, anchors, len(cells))
-        for j in sorted(_nearest(low, high, [j for j, theirs in enumerate(cells)
-                                             if j not in used and theirs.get("cell_type") == cell.cell_type])):
+        for j in sorted(
+            _nearest(
+                low,
+                high,
+                [j for j, theirs in enumerate(cells) if j not in used and theirs.get("cell_type") == cell.cell_type],
+            )
+        ):
             clock.check()
             if _similarity(cells[j].source, cell.source, SAME_CELL) >= SAME_CELL:
                 anchors[i] = j
@@ -240,20 +255,27 @@ def _note_stubs_left_in_place(release, submission, matches, landmarks):
 
 def _student_cell(source):
     """nbformat's new_code_cell without its schema check, which costs 1 ms a cell (seconds for thousands)."""
-    return nbformat.from_dict({"id": random_cell_id(), "cell_type": "code", "metadata": copy.deepcopy(STUDENT_ORIGIN),
-                               "execution_count": None, "source": source, "outputs": []})
+    return nbformat.from_dict(
+        {
+            "id": random_cell_id(),
+            "cell_type": "code",
+            "metadata": copy.deepcopy(STUDENT_ORIGIN),
+            "execution_count": None,
+            "source": source,
+            "outputs": [],
+        }
+    )
 
 
 def edited_tests(release: nbformat.NotebookNode, submission: nbformat.NotebookNode) -> list[str]:
     """grade_ids of test cells the student changed (their copies are ignored: ours run)."""
     ours = {grade_id_of(c): c.source for c in release.cells if is_test(c)}
-    return sorted(
-        {grade_id_of(c) for c in submission.cells if is_test(c) and ours.get(grade_id_of(c)) != c.source}
-    )
+    return sorted({grade_id_of(c) for c in submission.cells if is_test(c) and ours.get(grade_id_of(c)) != c.source})
 
 
-def rebuild(release: nbformat.NotebookNode, submission: nbformat.NotebookNode,
-            seconds: float | None = REBUILD_SECONDS) -> tuple[nbformat.NotebookNode, list[AnswerMatch], int]:
+def rebuild(
+    release: nbformat.NotebookNode, submission: nbformat.NotebookNode, seconds: float | None = REBUILD_SECONDS
+) -> tuple[nbformat.NotebookNode, list[AnswerMatch], int]:
     """A clean copy of ``release`` holding the student's answers and extra code cells.
 
     Returns ``(notebook, matches, extra_count)``. Raises :class:`TooLargeToRebuild` past ``seconds``
@@ -279,8 +301,9 @@ def rebuild(release: nbformat.NotebookNode, submission: nbformat.NotebookNode,
     return rebuilt, matches, sum(len(v) for v in extras.values())
 
 
-def review_bounded(cells: Iterable[tuple[str, str]], cell_chars: int = REVIEW_CELL_CHARS,
-                   total_chars: int = REVIEW_CHARS) -> list[str]:
+def review_bounded(
+    cells: Iterable[tuple[str, str]], cell_chars: int = REVIEW_CELL_CHARS, total_chars: int = REVIEW_CHARS
+) -> list[str]:
     """:func:`autograde.grading.flags.review_flags` of ``cells`` (``(label, source)`` pairs) in bounded time: it costs
     about 1.5 s per 100,000 characters of code. A cell over ``cell_chars``, or past ``total_chars`` of code in all,
     is not reviewed; a flag says so instead, for a person to read it."""
@@ -289,15 +312,23 @@ def review_bounded(cells: Iterable[tuple[str, str]], cell_chars: int = REVIEW_CE
     reviewed, too_long, past_total, total = [], [], [], 0
     for label, source in cells:
         if len(source) > cell_chars:
-            too_long.append(f"{label}: not reviewed: {len(source):,} characters, more than the {cell_chars:,} reviewed per cell; read it")
+            too_long.append(
+                f"{label}: not reviewed: {len(source):,} characters, more than the {cell_chars:,} reviewed per cell; read it"
+            )
         elif total + len(source) > total_chars:
             past_total.append(label)
         else:
             reviewed.append((label, source))
             total += len(source)
     if past_total:
-        which = past_total[0] if len(past_total) == 1 else f"{past_total[0]} to {past_total[-1]} ({len(past_total):,} cells)"
-        too_long.append(f"{which}: not reviewed: the student's code passed the {total_chars:,} characters reviewed per notebook; read it")
+        which = (
+            past_total[0]
+            if len(past_total) == 1
+            else f"{past_total[0]} to {past_total[-1]} ({len(past_total):,} cells)"
+        )
+        too_long.append(
+            f"{which}: not reviewed: the student's code passed the {total_chars:,} characters reviewed per notebook; read it"
+        )
     return review_flags(reviewed) + too_long
 
 
@@ -308,11 +339,14 @@ class Prepared:
     notebook: nbformat.NotebookNode
     answers: list  # how each answer cell was found (autograde.grading.rows.Answer)
     notes: list = field(default_factory=list)
-    flags: list = field(default_factory=list)  # student code to review (autograde.grading.flags), and cells too large to review
+    flags: list = field(
+        default_factory=list
+    )  # student code to review (autograde.grading.flags), and cells too large to review
 
 
-def prepare_bounded(release: nbformat.NotebookNode, submission: nbformat.NotebookNode,
-                    seconds: float | None = REBUILD_SECONDS) -> Prepared:
+def prepare_bounded(
+    release: nbformat.NotebookNode, submission: nbformat.NotebookNode, seconds: float | None = REBUILD_SECONDS
+) -> Prepared:
     """Rebuilds ``submission`` on ``release``, finds its edited tests and reviews its code, in bounded time and size.
 
     Raises :class:`TooLargeToRebuild` (its message is the row's note) when the rebuild runs past ``seconds``;
@@ -321,10 +355,16 @@ def prepare_bounded(release: nbformat.NotebookNode, submission: nbformat.Noteboo
     notebook, matches, extra = rebuild(release, submission, seconds)
     prepared = Prepared(notebook, [Answer(m.grade_id, m.found, m.how) for m in matches])
     if extra:
-        prepared.notes.append(f"{extra} extra code cell(s) of the student's ran where they were, before the instructor cell that followed them")
+        prepared.notes.append(
+            f"{extra} extra code cell(s) of the student's ran where they were, before the instructor cell that followed them"
+        )
     edited = edited_tests(release, submission)
     if edited:
         prepared.notes.append(f"edited test cells were replaced by the originals: {', '.join(edited)}")
-    student_cells = [(f"cell {i + 1}", c.source) for i, c in enumerate(notebook.cells) if c.cell_type == "code" and cell_origin(c) == STUDENT]
+    student_cells = [
+        (f"cell {i + 1}", c.source)
+        for i, c in enumerate(notebook.cells)
+        if c.cell_type == "code" and cell_origin(c) == STUDENT
+    ]
     prepared.flags = review_bounded(student_cells)
     return prepared

@@ -6,6 +6,7 @@
 
 The report imports this module rather than :mod:`autograde.grading.folder`, which loads the whole grading stack.
 """
+
 from __future__ import annotations
 
 import csv
@@ -247,9 +248,19 @@ def write_csv(path: str | Path, rows: Iterable[Row], release: NotebookNode) -> N
         writer.writerow(["file", "student_id", "status", "score", "max_score", *test_ids, "answers", "flags", "notes"])
         for row in sorted(rows, key=lambda r: r.file):
             scores = [number(row.tests[t].score) if t in row.tests else "" for t in test_ids]
-            writer.writerow([_cell(row.file), _cell(row.student_id or ""), _cell(row.status_text), number(row.score),
-                             number(row.max_score), *scores, _cell(ANSWER_SEPARATOR.join(map(str, row.answers))),
-                             _cell(LIST_SEPARATOR.join(row.flags)), _cell(LIST_SEPARATOR.join(row.notes))])
+            writer.writerow(
+                [
+                    _cell(row.file),
+                    _cell(row.student_id or ""),
+                    _cell(row.status_text),
+                    number(row.score),
+                    number(row.max_score),
+                    *scores,
+                    _cell(ANSWER_SEPARATOR.join(map(str, row.answers))),
+                    _cell(LIST_SEPARATOR.join(row.flags)),
+                    _cell(LIST_SEPARATOR.join(row.notes)),
+                ]
+            )
 
 
 def read_rows(out: str | Path, lab: str) -> list[Row]:
@@ -277,9 +288,19 @@ def read_rows(out: str | Path, lab: str) -> list[Row]:
     rows = []
     for line in lines:
         status, reason = _status(line["status"])
-        rows.append(Row(line["file"], line["student_id"] or None, status, float(line["score"] or 0),
-                        float(line["max_score"] or 0), notes=_list(line["notes"]), flags=_list(line["flags"]),
-                        tests={t: TestScore(float(line[t])) for t in test_ids if line[t] != ""}, reason=reason))
+        rows.append(
+            Row(
+                line["file"],
+                line["student_id"] or None,
+                status,
+                float(line["score"] or 0),
+                float(line["max_score"] or 0),
+                notes=_list(line["notes"]),
+                flags=_list(line["flags"]),
+                tests={t: TestScore(float(line[t])) for t in test_ids if line[t] != ""},
+                reason=reason,
+            )
+        )
     return rows
 
 

@@ -7,6 +7,7 @@ missing package, limits too tight for this machine, a grader bug), and every gra
 wrong with it. A passing self-test is cached per grader version, limits, budget and kernel
 environment, so it costs one notebook per change, not one per run.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,15 +28,27 @@ if TYPE_CHECKING:
 REFERENCE_ID = "reference-solution"
 # Errors that come from the machine, not from code: (ename or text, what to do).
 CAUSES = (
-    ("TweetDataError", "missing data: the kernel could not load Lab 3's tweets (TweetDataError above): set TWEETS_DIR to a "
-                       "folder of TweetEval files that every grading machine can read (a kernel cannot download them: "
-                       "the sandbox has no network)"),
-    ("ModuleNotFoundError", "a package the lab imports is missing from the grading environment: install it (pip install -e '.[grading]')"),
+    (
+        "TweetDataError",
+        "missing data: the kernel could not load Lab 3's tweets (TweetDataError above): set TWEETS_DIR to a "
+        "folder of TweetEval files that every grading machine can read (a kernel cannot download them: "
+        "the sandbox has no network)",
+    ),
+    (
+        "ModuleNotFoundError",
+        "a package the lab imports is missing from the grading environment: install it (pip install -e '.[grading]')",
+    ),
     ("PermissionError", "the kernel's sandbox denied a file or folder the lab needs"),
-    ("CellTimeoutError", "this machine is slower than the time limits allow: raise --cell-timeout or --training-cell-timeout"),
+    (
+        "CellTimeoutError",
+        "this machine is slower than the time limits allow: raise --cell-timeout or --training-cell-timeout",
+    ),
     ("time limit", "this machine is slower than the time limits allow: raise --notebook-timeout"),
     ("memory limit", "the lab needs more memory than the limit: raise --memory-limit"),
-    ("KernelDied", "the kernel died while running the reference solution: check the machine (memory, a broken install)"),
+    (
+        "KernelDied",
+        "the kernel died while running the reference solution: check the machine (memory, a broken install)",
+    ),
     ("GraderError", "the grader could not judge a test of the reference solution: a grader bug, please report it"),
 )
 
@@ -54,7 +67,11 @@ class SelfTest:
         if self.passed:
             return head + (" (cached)" if self.cached else "")
         lines = [head + "; no one was graded.", *(f"  {failure}" for failure in self.failures)]
-        lines.append(f"Likely cause: {self.cause}" if self.cause else "Fix the failure above, or grade anyway with --skip-self-test.")
+        lines.append(
+            f"Likely cause: {self.cause}"
+            if self.cause
+            else "Fix the failure above, or grade anyway with --skip-self-test."
+        )
         return "\n".join(lines)
 
 
@@ -74,7 +91,11 @@ def cache_key(job: dict[str, Any]) -> str:
 def judge(result: GradeResult, max_score: float) -> SelfTest:
     """A SelfTest from the reference solution's :class:`~autograde.grading.rows.GradeResult`."""
     score = result.score
-    failures = [f"{name}: {t.message or 'no points'}" for name, t in sorted(result.tests.items()) if (t.score or 0) < t.max_score]
+    failures = [
+        f"{name}: {t.message or 'no points'}"
+        for name, t in sorted(result.tests.items())
+        if (t.score or 0) < t.max_score
+    ]
     failures = [f"instructor cell {e.cell}: {e.message}" for e in result.instructor_cell_errors] + failures
     failures += [f"grading: {problem}" for problem in result.problems] if result.status != Status.GRADED else []
     passed = result.status == Status.GRADED and score == max_score

@@ -10,6 +10,7 @@ results into the one real gradebook.
 
 A job is a plain dict and its result a :class:`~autograde.grading.rows.GradeResult`: both travel to any worker.
 """
+
 from __future__ import annotations
 
 import functools
@@ -40,8 +41,20 @@ if TYPE_CHECKING:
 
 IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
 # Packages whose version can change how a notebook runs or is scored.
-SCORING_PACKAGES = ("nbgrader", "nbclient", "nbconvert", "nbformat", "ipykernel", "ipython", "jupyter_client",
-                    "tensorflow", "keras", "numpy", "music21", "landlockpy")
+SCORING_PACKAGES = (
+    "nbgrader",
+    "nbclient",
+    "nbconvert",
+    "nbformat",
+    "ipykernel",
+    "ipython",
+    "jupyter_client",
+    "tensorflow",
+    "keras",
+    "numpy",
+    "music21",
+    "landlockpy",
+)
 
 
 def grader_version(course: Course, lab: str) -> str:
@@ -77,9 +90,13 @@ def register_lab(course: Course, lab: str, db_url: str) -> None:
         shutil.copytree(course.solutions_dir / lab, Path(tmp) / "source" / lab, ignore=IGNORED)
         config = course_config(course, tmp)
         config.CourseDirectory.db_url = db_url
-        result = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config).generate_assignment(lab, force=True, create=True)
+        result = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config).generate_assignment(
+            lab, force=True, create=True
+        )
     if not result["success"]:
-        raise RuntimeError(f"could not add {lab} to the gradebook {db_url}:\n{result.get('error') or result.get('log')}")
+        raise RuntimeError(
+            f"could not add {lab} to the gradebook {db_url}:\n{result.get('error') or result.get('log')}"
+        )
 
 
 def cache_folder() -> Path:
@@ -159,10 +176,15 @@ def _grade(job):
     course = Course.load(job["course_root"]) if Path(job["course_root"]).is_dir() else Course.find()
     lab, student = job["lab"], job["student_id"]
     if job["grader_version"] != grader_version(course, lab):
-        return GradeResult.failed(student, f"the worker's course, grading code or packages differ from the instructor's ({lab}): "
-                                           "install the same version of the course and its packages on the worker machines")
+        return GradeResult.failed(
+            student,
+            f"the worker's course, grading code or packages differ from the instructor's ({lab}): "
+            "install the same version of the course and its packages on the worker machines",
+        )
     try:
-        prepared = prepare_bounded(nbformat.read(course.lab_notebook(lab), as_version=4), nbformat.reads(job["submission"], as_version=4))
+        prepared = prepare_bounded(
+            nbformat.read(course.lab_notebook(lab), as_version=4), nbformat.reads(job["submission"], as_version=4)
+        )
     except TooLargeToRebuild as error:
         return GradeResult.failed(student, str(error), Status.NOT_GRADED)
     result = _grade_prepared(job, course, lab, student, prepared.notebook)
@@ -202,13 +224,19 @@ def _grade_prepared(job, course, lab, student, notebook):
         autograded = nbformat.read(autograded_path, as_version=4)
         feedback = api.generate_feedback(lab, student, force=True)
         feedback_path = root / "feedback" / student / lab / f"{lab}.html"
-        messages = {grade_id_of(cell): failure_message(cell) for cell in autograded.cells if cell.cell_type == "code" and is_graded(cell)}
+        messages = {
+            grade_id_of(cell): failure_message(cell)
+            for cell in autograded.cells
+            if cell.cell_type == "code" and is_graded(cell)
+        }
         with Gradebook(config.CourseDirectory.db_url) as gb:
             grades = gb.find_submission_notebook(lab, lab, student).grades
             tests = {g.name: TestScore(g.score, g.max_score, messages.get(g.name)) for g in grades}
         grading = autograded.metadata.get("grading", {})  # what GuardedExecute recorded
         return GradeResult(
-            student, Status.GRADED, tests,
+            student,
+            Status.GRADED,
+            tests,
             problems=grading.get("problems", []),
             instructor_cell_errors=[CellError(**error) for error in grading.get("instructor_cell_errors", [])],
             sandboxed=grading.get("sandboxed", False),

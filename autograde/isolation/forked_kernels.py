@@ -26,6 +26,7 @@ credentials, and a forked kernel inherits the server's memory), which modules th
 variables when imported read. It forks only for the grading process that started it: a kernel
 knows the server's socket and could otherwise ask it for a process outside any sandbox.
 """
+
 from __future__ import annotations
 
 import errno
@@ -60,9 +61,26 @@ SERVER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "module://matplotlib_in
 # the server imports this module from where the grader did (Python 3.11's forkserver drops the sys.path it is sent,
 # and nbgrader has changed the working folder by then): else a course on PYTHONPATH over an installed one would fork
 # kernels from the installed copy's code, or from none.
-SERVER_PASSES = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                 "OPENBLAS_NUM_THREADS", "TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_ENABLE_ONEDNN_OPTS",
-                 "TF_CPP_MIN_LOG_LEVEL", "CUDA_VISIBLE_DEVICES", "KERAS_BACKEND", "KERAS_HOME", "MPLBACKEND", "PYTHONPATH")
+SERVER_PASSES = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_ENABLE_ONEDNN_OPTS",
+    "TF_CPP_MIN_LOG_LEVEL",
+    "CUDA_VISIBLE_DEVICES",
+    "KERAS_BACKEND",
+    "KERAS_HOME",
+    "MPLBACKEND",
+    "PYTHONPATH",
+)
 SERVER_PARENT = "COURSE_FORKSERVER_PARENT"  # tells the server, at its preload, which process it serves
 PROVISIONER = "autograde-fork"  # ForkProvisioner's entry point name, in pyproject.toml
 
@@ -111,8 +129,10 @@ def use_fork_provisioner(km: KernelManager, fork: bool = True) -> KernelManager:
             sandbox its environment names.
     """
     if not entry_points(group=KernelProvisionerFactory.GROUP_NAME, name=PROVISIONER):
-        raise RuntimeError(f"jupyter_client finds no kernel provisioner {PROVISIONER!r}: the course package registers it "
-                           "when installed; reinstall it (pip install -e . in the repository, or bash scripts/setup.sh)")
+        raise RuntimeError(
+            f"jupyter_client finds no kernel provisioner {PROVISIONER!r}: the course package registers it "
+            "when installed; reinstall it (pip install -e . in the repository, or bash scripts/setup.sh)"
+        )
     spec = km.kernel_spec  # the manager's own copy, read from the kernel's spec file
     spec.metadata = {**spec.metadata, "kernel_provisioner": {"provisioner_name": PROVISIONER, "config": {"fork": fork}}}
     return km
@@ -146,7 +166,11 @@ class _KernelProcess:
 
 
 def _is_this_ipykernel(cmd):
-    return len(cmd) >= 3 and os.path.realpath(cmd[0]) == os.path.realpath(sys.executable) and cmd[1:3] == ["-m", "ipykernel_launcher"]
+    return (
+        len(cmd) >= 3
+        and os.path.realpath(cmd[0]) == os.path.realpath(sys.executable)
+        and cmd[1:3] == ["-m", "ipykernel_launcher"]
+    )
 
 
 def _sandboxed_command(cmd):

@@ -26,6 +26,7 @@ Orphans: a kernel's double-forked daemon escapes its process group, so jupyter_c
 shutdown misses it. :func:`become_subreaper` makes such orphans children of the grading
 process, and :func:`kill_strays` ends them once the kernel is gone.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -54,17 +55,43 @@ SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"
 # Read only, found by tracing kernels that run the labs (strace -f -e trace=%file). /etc: the
 # dynamic loader's cache and preload list, the time zone, fontconfig (matplotlib runs fc-list).
 SYSTEM_FILES = (
-    "/etc/ld.so.cache", "/etc/ld.so.preload", "/etc/localtime", "/etc/locale.alias", "/etc/ssl/openssl.cnf", "/etc/fonts",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.preload",
+    "/etc/localtime",
+    "/etc/locale.alias",
+    "/etc/ssl/openssl.cnf",
+    "/etc/fonts",
     "/var/cache/fontconfig",
-    "/dev/random", "/dev/urandom",
-    "/proc/cpuinfo", "/proc/meminfo", "/proc/stat", "/proc/filesystems",
-    "/sys/devices/system/cpu", "/sys/kernel/mm/transparent_hugepage",
+    "/dev/random",
+    "/dev/urandom",
+    "/proc/cpuinfo",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/filesystems",
+    "/sys/devices/system/cpu",
+    "/sys/kernel/mm/transparent_hugepage",
 )
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full")  # read and write
 # The kernel's own /proc/self entries (psutil, TensorFlow). Not net/ (nor task/, which holds it
 # again), which lists every unix socket on the machine; not environ; not the links root, cwd, exe.
-PROC_SELF = ("cgroup", "cmdline", "comm", "fd", "fdinfo", "io", "limits", "maps", "mountinfo", "mounts", "sched",
-             "smaps", "smaps_rollup", "stat", "statm", "status")
+PROC_SELF = (
+    "cgroup",
+    "cmdline",
+    "comm",
+    "fd",
+    "fdinfo",
+    "io",
+    "limits",
+    "maps",
+    "mountinfo",
+    "mounts",
+    "sched",
+    "smaps",
+    "smaps_rollup",
+    "stat",
+    "statm",
+    "status",
+)
 CONNECTION_PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 # The Landlock ABI version that brought each protection (as landlockpy numbers them).
 NETWORK_ABI, SCOPE_ABI, UNIX_SOCKET_ABI, UDP_ABI = 4, 6, 9, 10
@@ -140,12 +167,16 @@ def probe() -> Support:
     if landlockpy is None:
         missing.append("landlockpy is not installed: kernels can read and write every file and reach the network")
     elif abi == 0:
-        missing.append("no Landlock in this Linux kernel (5.13+ needed): kernels can read and write every file and reach the network")
+        missing.append(
+            "no Landlock in this Linux kernel (5.13+ needed): kernels can read and write every file and reach the network"
+        )
     else:
         if abi < NETWORK_ABI:
             missing.append("Landlock without network rules (Linux 6.7+ needed): kernels can open TCP connections")
         if abi < SCOPE_ABI:
-            missing.append("Landlock without scopes (Linux 6.12+ needed): kernels can signal the grader and other kernels")
+            missing.append(
+                "Landlock without scopes (Linux 6.12+ needed): kernels can signal the grader and other kernels"
+            )
         if abi < UNIX_SOCKET_ABI:
             missing.append(f"kernels can connect to named unix sockets (Landlock ABI {UNIX_SOCKET_ABI} needed)")
         if abi < UDP_ABI:
@@ -229,10 +260,20 @@ def filesystem_rules(policy: SandboxPolicy, connection_file: str | None = None) 
         A list of (path, landlockpy.AccessFS); paths may be missing on this machine.
     """
     read = AccessFS.READ_FILE | AccessFS.READ_DIR
-    write = (read | AccessFS.WRITE_FILE | AccessFS.TRUNCATE | AccessFS.REMOVE_FILE | AccessFS.REMOVE_DIR
-             | AccessFS.MAKE_REG | AccessFS.MAKE_DIR | AccessFS.REFER)  # no symlinks, fifos, sockets or devices
+    write = (
+        read
+        | AccessFS.WRITE_FILE
+        | AccessFS.TRUNCATE
+        | AccessFS.REMOVE_FILE
+        | AccessFS.REMOVE_DIR
+        | AccessFS.MAKE_REG
+        | AccessFS.MAKE_DIR
+        | AccessFS.REFER
+    )  # no symlinks, fifos, sockets or devices
     rules = [(path, read | AccessFS.EXECUTE) for path in (*SYSTEM_FOLDERS, *python_paths())]
-    rules += [(path, read) for path in (*SYSTEM_FILES, *(f"/proc/self/{entry}" for entry in PROC_SELF), *policy.readable)]
+    rules += [
+        (path, read) for path in (*SYSTEM_FILES, *(f"/proc/self/{entry}" for entry in PROC_SELF), *policy.readable)
+    ]
     rules += [(path, AccessFS.READ_FILE | AccessFS.WRITE_FILE | AccessFS.TRUNCATE) for path in DEVICES]
     rules += [(path, write) for path in (policy.temp_dir, *policy.writable)]
     if connection_file:
@@ -298,11 +339,19 @@ def _restrict(policy, connection_file):
     if not abi:
         _prctl(PR_SET_NO_NEW_PRIVS, 1)  # still: no setuid programs, and kill_strays can tell our processes apart
         return 0
-    with landlockpy.Ruleset(scoped=Scope.SIGNAL | Scope.ABSTRACT_UNIX_SOCKET) as ruleset:  # whatever this Linux supports
+    with landlockpy.Ruleset(
+        scoped=Scope.SIGNAL | Scope.ABSTRACT_UNIX_SOCKET
+    ) as ruleset:  # whatever this Linux supports
         for path, access in filesystem_rules(policy, connection_file):
             try:
                 if not os.path.isdir(path):
-                    access &= AccessFS.EXECUTE | AccessFS.READ_FILE | AccessFS.WRITE_FILE | AccessFS.TRUNCATE | AccessFS.IOCTL_DEV
+                    access &= (
+                        AccessFS.EXECUTE
+                        | AccessFS.READ_FILE
+                        | AccessFS.WRITE_FILE
+                        | AccessFS.TRUNCATE
+                        | AccessFS.IOCTL_DEV
+                    )
                 ruleset.allow_path(path, access)
             except (FileNotFoundError, NotADirectoryError):
                 continue
@@ -423,8 +472,11 @@ def kill_strays(keep: Iterable[int] = ()) -> int:
     marked = not _no_new_privs(os.getpid())
     killed = 0
     for _ in range(100):  # a stray that forks while we kill it hands its children to us: go again
-        strays = [child for child in psutil.Process().children()
-                  if child.pid not in spared and (not marked or _no_new_privs(child.pid))]
+        strays = [
+            child
+            for child in psutil.Process().children()
+            if child.pid not in spared and (not marked or _no_new_privs(child.pid))
+        ]
         if not strays:
             break
         for stray in strays:

@@ -4,6 +4,7 @@ What ``python -m ipykernel_launcher`` does, after :func:`autograde.isolation.san
 policy in ``COURSE_SANDBOX`` (before ipykernel, TensorFlow or anything else starts a thread).
 :mod:`autograde.isolation.forked_kernels` runs kernels this way when it cannot fork them.
 """
+
 import os
 import sys
 

@@ -45,6 +45,7 @@ Formats (one assignment column, named by ``--assignment``, default the lab's nam
     Moodle stops an import at a user it cannot find, so graded students missing from the roster get no
     row: they are listed instead, to be added to the roster.
 """
+
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,8 +56,11 @@ FORMATS = ("csv", "canvas", "moodle")
 ROSTER_COLUMNS = ("student_id", "name", "email", "lms_id", "sis_user_id", "login_id", "section")
 CANVAS_STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 # Moodle's "Map to" identifiers, in the order the export prefers them: (column, roster field, Moodle's name).
-MOODLE_IDENTIFIERS = [("Email address", "email", "useremail"), ("ID number", "sis_user_id", "useridnumber"),
-                      ("Username", "login_id", "username")]
+MOODLE_IDENTIFIERS = [
+    ("Email address", "email", "useremail"),
+    ("ID number", "sis_user_id", "useridnumber"),
+    ("Username", "login_id", "username"),
+]
 
 
 @dataclass
@@ -85,13 +89,18 @@ class ExportResult:
         """The lines ``course export`` prints."""
         lines = [f"wrote {self.rows} student rows ({self.format}) to {self.dest}"]
         if self.not_in_roster:
-            fate = {"moodle": "no row: Moodle stops at a user it cannot find; add them to the roster",
-                    "canvas": "their rows are named by grader id: Canvas's import preview lists them as unknown students"
-                    }.get(self.format, "they have a row")
-            lines.append(f"{len(self.not_in_roster)} graded student(s) not in the roster ({fate}): {', '.join(self.not_in_roster)}")
+            fate = {
+                "moodle": "no row: Moodle stops at a user it cannot find; add them to the roster",
+                "canvas": "their rows are named by grader id: Canvas's import preview lists them as unknown students",
+            }.get(self.format, "they have a row")
+            lines.append(
+                f"{len(self.not_in_roster)} graded student(s) not in the roster ({fate}): {', '.join(self.not_in_roster)}"
+            )
         if self.no_submission:
             fate = "empty score" if self.format == "csv" else "no row: the LMS keeps whatever grade they have"
-            lines.append(f"{len(self.no_submission)} roster student(s) without a submission ({fate}): {', '.join(self.no_submission)}")
+            lines.append(
+                f"{len(self.no_submission)} roster student(s) without a submission ({fate}): {', '.join(self.no_submission)}"
+            )
         if self.how_to_import:
             lines.append(self.how_to_import)
         return "\n".join(lines)
@@ -105,8 +114,10 @@ def gradebook_url(out: str | Path, lab: str, db_url: str | None = None) -> str:
     """
     folder = OutputFolder(Path(out))
     if not db_url and not folder.gradebook.is_file():
-        raise CourseError(f"no gradebook at {folder.gradebook}: run `course grade {lab} FOLDER` first "
-                          "(or give the --out or --db that grading used)")
+        raise CourseError(
+            f"no gradebook at {folder.gradebook}: run `course grade {lab} FOLDER` first "
+            "(or give the --out or --db that grading used)"
+        )
     return folder.gradebook_url(db_url)
 
 
@@ -127,7 +138,10 @@ def read_scores(db_url: str, lab: str) -> tuple[dict[str, float], float]:
             max_score = float(gb.find_assignment(lab).max_score)
         except MissingEntry:
             raise CourseError(f"the gradebook {db_url} holds no {lab}: run `course grade {lab} FOLDER` first") from None
-        scores = {sub.student_id: max(0.0, sub.score - (sub.late_submission_penalty or 0.0)) for sub in gb.assignment_submissions(lab)}
+        scores = {
+            sub.student_id: max(0.0, sub.score - (sub.late_submission_penalty or 0.0))
+            for sub in gb.assignment_submissions(lab)
+        }
     return scores, max_score
 
 
@@ -158,8 +172,14 @@ def read_roster(path: str | Path) -> dict[str, RosterEntry]:
     return roster
 
 
-def export_grades(db_url: str, lab: str, fmt: str, dest: str | Path, roster: dict[str, RosterEntry] | None = None,
-                  assignment: str | None = None) -> ExportResult:
+def export_grades(
+    db_url: str,
+    lab: str,
+    fmt: str,
+    dest: str | Path,
+    roster: dict[str, RosterEntry] | None = None,
+    assignment: str | None = None,
+) -> ExportResult:
     """Writes a lab's scores from the gradebook as a CSV file in an LMS's import format.
 
     Args:
@@ -177,29 +197,44 @@ def export_grades(db_url: str, lab: str, fmt: str, dest: str | Path, roster: dic
     if fmt not in FORMATS:
         raise CourseError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
     if fmt != "csv" and not roster:
-        raise CourseError(f"a {fmt} export needs --ids ROSTER.csv, mapping student ids to the LMS's users "
-                          f"(columns {', '.join(ROSTER_COLUMNS)}; see README)")
+        raise CourseError(
+            f"a {fmt} export needs --ids ROSTER.csv, mapping student ids to the LMS's users "
+            f"(columns {', '.join(ROSTER_COLUMNS)}; see README)"
+        )
     scores, max_score = read_scores(db_url, lab)
     roster = roster or {}
     column = assignment or lab
-    result = ExportResult(Path(dest), fmt, 0, no_submission=[s for s in roster if s not in scores],
-                          not_in_roster=sorted(s for s in scores if s not in roster) if roster else [])
+    result = ExportResult(
+        Path(dest),
+        fmt,
+        0,
+        no_submission=[s for s in roster if s not in scores],
+        not_in_roster=sorted(s for s in scores if s not in roster) if roster else [],
+    )
     known = [roster[s] for s in roster if s in scores]
     if fmt == "csv":
         table = [["student_id", "score", "max_score"]]
-        table += [[s, _number(scores[s]), _number(max_score)] for s in [*roster, *sorted(set(scores) - set(roster))] if s in scores]
+        table += [
+            [s, _number(scores[s]), _number(max_score)]
+            for s in [*roster, *sorted(set(scores) - set(roster))]
+            if s in scores
+        ]
         table += [[s, "", _number(max_score)] for s in result.no_submission]
     elif fmt == "canvas":
         _require_identifiers(known, ["lms_id", "sis_user_id", "login_id", "name"], "Canvas")
         table = [[*CANVAS_STUDENT_COLUMNS, column], ["Points Possible", "", "", "", "", _number(max_score)]]
-        table += [[r.name, r.lms_id, r.sis_user_id, r.login_id, r.section, _number(scores[r.student_id])] for r in known]
+        table += [
+            [r.name, r.lms_id, r.sis_user_id, r.login_id, r.section, _number(scores[r.student_id])] for r in known
+        ]
         table += [[s, "", "", "", "", _number(scores[s])] for s in result.not_in_roster]
     else:
         header, attribute, moodle_name = _moodle_identifier(known)
         table = [["Name", "ID number", "Username", "Email address", column]]
         table += [[r.name, r.sis_user_id, r.login_id, r.email, _number(scores[r.student_id])] for r in known]
-        result.how_to_import = (f'In Moodle (Grades > Import > CSV file): under "Identify user by" map "{header}" to '
-                                f'"{moodle_name}", and map "{column}" to the lab\'s grade item.')
+        result.how_to_import = (
+            f'In Moodle (Grades > Import > CSV file): under "Identify user by" map "{header}" to '
+            f'"{moodle_name}", and map "{column}" to the lab\'s grade item.'
+        )
     result.dest.parent.mkdir(parents=True, exist_ok=True)
     with open(result.dest, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(table)
@@ -210,8 +245,9 @@ def export_grades(db_url: str, lab: str, fmt: str, dest: str | Path, roster: dic
 def _require_identifiers(entries, fields, lms):
     missing = [e.student_id for e in entries if not any(getattr(e, name) for name in fields)]
     if missing:
-        raise CourseError(f"{lms} cannot find these students: the roster gives none of {', '.join(fields)} "
-                          f"for {', '.join(missing)}")
+        raise CourseError(
+            f"{lms} cannot find these students: the roster gives none of {', '.join(fields)} for {', '.join(missing)}"
+        )
 
 
 def _moodle_identifier(entries):
@@ -219,8 +255,10 @@ def _moodle_identifier(entries):
     for header, attribute, moodle_name in MOODLE_IDENTIFIERS:
         if all(getattr(e, attribute) for e in entries):
             return header, attribute, moodle_name
-    gaps = "; ".join(f"{attribute} for {', '.join(e.student_id for e in entries if not getattr(e, attribute))}"
-                     for _, attribute, _ in MOODLE_IDENTIFIERS)
+    gaps = "; ".join(
+        f"{attribute} for {', '.join(e.student_id for e in entries if not getattr(e, attribute))}"
+        for _, attribute, _ in MOODLE_IDENTIFIERS
+    )
     raise CourseError(f"Moodle needs one identifier column that every student has; the roster lacks {gaps}")
 
 

@@ -1,4 +1,5 @@
 """The HTML pages of :mod:`autograde.reporting`, rendered from ``autograde/reporting/templates/``."""
+
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ def render(template: str, **context: Any) -> str:
     """Renders one of ``autograde/reporting/templates/`` with autoescaping on: no student text becomes markup."""
     import jinja2
 
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                                     undefined=jinja2.StrictUndefined)
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
     return environment.get_template(template).render(**context)

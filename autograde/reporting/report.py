@@ -12,6 +12,7 @@ The page is one file: plots are PNG images inside it, there is no JavaScript, an
 offline. Everything from students (file names, ids, notes, failure messages, code) is escaped
 by the template engine.
 """
+
 from __future__ import annotations
 
 import base64
@@ -44,13 +45,17 @@ def read_results(out: str | Path, lab: str, rows: list[Row]) -> dict[str, GradeR
     graded = {row.student_id for row in rows if row.status.was_graded}
     results = {}
     for row in rows:
-        if row.student_id and (row.status.was_graded or (row.status == Status.GRADER_ERROR and row.student_id not in graded)):
+        if row.student_id and (
+            row.status.was_graded or (row.status == Status.GRADER_ERROR and row.student_id not in graded)
+        ):
             path = OutputFolder(Path(out)).result(row.student_id)
             try:
                 result = load_result(path)
             except ValueError:
-                raise CourseError(f"{path} was written by an older version of the grader: grade again "
-                                  f"(`course grade {lab.split('_', 1)[0]} FOLDER`, with the same --out) to report on it") from None
+                raise CourseError(
+                    f"{path} was written by an older version of the grader: grade again "
+                    f"(`course grade {lab.split('_', 1)[0]} FOLDER`, with the same --out) to report on it"
+                ) from None
             if result:
                 results[row.file] = result
     return results
@@ -117,8 +122,17 @@ def _tests(rows, results, release_points):
             else:
                 failures[(test and test.message) or "(no error message)"] += 1
         share = passed / len(rows) if rows else 0.0
-        tests.append({"grade_id": grade_id, "points": f"{points:g}", "passed": passed, "attempted": len(rows),
-                      "share": share, "rate": f"{share:.0%}", "failures": failures.most_common(TOP_FAILURES)})
+        tests.append(
+            {
+                "grade_id": grade_id,
+                "points": f"{points:g}",
+                "passed": passed,
+                "attempted": len(rows),
+                "share": share,
+                "rate": f"{share:.0%}",
+                "failures": failures.most_common(TOP_FAILURES),
+            }
+        )
     return tests
 
 
@@ -127,8 +141,14 @@ def _limit_hits(rows, results):
     for row in rows:
         result = results.get(row.file)
         if result and result.limits_hit:
-            hits.append({"file": row.file, "student": row.student_id,
-                         "limits": [LIMITS_HIT.get(kind, kind) for kind in result.limits_hit], "problems": result.problems})
+            hits.append(
+                {
+                    "file": row.file,
+                    "student": row.student_id,
+                    "limits": [LIMITS_HIT.get(kind, kind) for kind in result.limits_hit],
+                    "problems": result.problems,
+                }
+            )
     return hits
 
 
@@ -173,8 +193,14 @@ def _similarity(course, lab, out):
     except CourseError as error:  # copydetect is missing (the grades were read already)
         return {"error": f"similar code not compared: {error}"}
     page = similarity.write_html(OutputFolder(Path(out)).similarity, pairs, lab, compared)
-    return {"error": "", "pairs": pairs, "compared": compared, "threshold": f"{similarity.THRESHOLD:.2f}",
-            "not_verdicts": similarity.NOT_VERDICTS, "page": page.name}
+    return {
+        "error": "",
+        "pairs": pairs,
+        "compared": compared,
+        "threshold": f"{similarity.THRESHOLD:.2f}",
+        "not_verdicts": similarity.NOT_VERDICTS,
+        "page": page.name,
+    }
 
 
 def build_context(course: Course, lab: str, out: str | Path) -> dict[str, Any]:
@@ -190,21 +216,33 @@ def build_context(course: Course, lab: str, out: str | Path) -> dict[str, Any]:
     max_score = sum(points.values()) or max([r.max_score for r in rows] + [0.0])
     tests = _tests(graded, results, points)
     timed = [(results[row.file].total_seconds, row.file) for row in graded if row.file in results]
-    plots = {"scores": score_plot(scores, max_score) if scores else "",
-             "tests": tests_plot(tests) if graded and tests else "",
-             "time": time_plot([s for s, _ in timed]) if timed else ""}
+    plots = {
+        "scores": score_plot(scores, max_score) if scores else "",
+        "tests": tests_plot(tests) if graded and tests else "",
+        "time": time_plot([s for s, _ in timed]) if timed else "",
+    }
     longest = max(timed, default=(0.0, ""))
     return {
-        "lab": lab, "out": str(out), "written": datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "summary": {"files": len(rows), "graded": len(graded),
-                    "environment": sum(r.status == Status.ENVIRONMENT_PROBLEM for r in rows),
-                    "not_graded": sum(not r.status.was_graded for r in rows),
-                    "mean": f"{statistics.mean(scores):.1f}" if scores else "-",
-                    "median": f"{statistics.median(scores):g}" if scores else "-",
-                    "max_score": f"{max_score:g}", "flagged": sum(bool(r.flags) for r in rows)},
-        "plots": plots, "tests": tests,
-        "time": {"median": f"{statistics.median([s for s, _ in timed]):.0f}" if timed else "-",
-                 "longest": f"{longest[0]:.0f}", "longest_file": longest[1]},
+        "lab": lab,
+        "out": str(out),
+        "written": datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "summary": {
+            "files": len(rows),
+            "graded": len(graded),
+            "environment": sum(r.status == Status.ENVIRONMENT_PROBLEM for r in rows),
+            "not_graded": sum(not r.status.was_graded for r in rows),
+            "mean": f"{statistics.mean(scores):.1f}" if scores else "-",
+            "median": f"{statistics.median(scores):g}" if scores else "-",
+            "max_score": f"{max_score:g}",
+            "flagged": sum(bool(r.flags) for r in rows),
+        },
+        "plots": plots,
+        "tests": tests,
+        "time": {
+            "median": f"{statistics.median([s for s, _ in timed]):.0f}" if timed else "-",
+            "longest": f"{longest[0]:.0f}",
+            "longest_file": longest[1],
+        },
         "limit_hits": _limit_hits(rows, results),
         "review": _review(rows, results),
         "answers": _answers(results),

@@ -16,6 +16,7 @@ students may have learned from the same source, and a high score only says that 
 is alike. ``benchmarks/similarity.py`` measured where ``THRESHOLD`` lies between renamed
 copies and independently written answers.
 """
+
 from __future__ import annotations
 
 import io
@@ -41,8 +42,10 @@ if TYPE_CHECKING:
 THRESHOLD = 0.6
 MIN_MATCHED_CHARS = 60  # less in common than this (about two statements) is an idiom, not a copy
 NOISE_CHARS = 25  # a fingerprint is this many characters of filtered code (copydetect's default)
-NOT_VERDICTS = ("These are pairs to look at, not verdicts: similar code can be written independently, "
-                "above all for short exercises. Read the code side by side before drawing any conclusion.")
+NOT_VERDICTS = (
+    "These are pairs to look at, not verdicts: similar code can be written independently, "
+    "above all for short exercises. Read the code side by side before drawing any conclusion."
+)
 
 
 @dataclass
@@ -55,6 +58,7 @@ class CellMatch:
         matched_chars: characters of filtered code the two have in common.
         sides: for each student, the code as a list of ``(text, matched)`` pieces, for the side-by-side view.
     """
+
     grade_id: str
     score: float
     matched_chars: int
@@ -70,6 +74,7 @@ class Pair:
         overall: the share of all their student-written code found in the other's (the larger of the two).
         cells: the answer cells above the threshold, most alike first.
     """
+
     a: str
     b: str
     overall: float
@@ -137,7 +142,8 @@ def _fingerprint(code, ignored=frozenset()):
         fingerprint.hash_idx = {h: i for h, i in fingerprint.hash_idx.items() if h not in ignored}
         fingerprint.hashes = set(fingerprint.hash_idx)
         fingerprint.token_coverage = copydetect.utils.get_token_coverage(
-            fingerprint.hash_idx, NOISE_CHARS, len(fingerprint.filtered_code))
+            fingerprint.hash_idx, NOISE_CHARS, len(fingerprint.filtered_code)
+        )
     return fingerprint
 
 
@@ -163,7 +169,9 @@ def _match(fa, fb):
     return float(max(shares)), int(matched), (shares, slices)
 
 
-def compare(codes: dict[str, dict[str, str]], release: nbformat.NotebookNode, threshold: float = THRESHOLD) -> list[Pair]:
+def compare(
+    codes: dict[str, dict[str, str]], release: nbformat.NotebookNode, threshold: float = THRESHOLD
+) -> list[Pair]:
     """Compares every pair of students, answer cell by answer cell.
 
     Args:
@@ -176,7 +184,9 @@ def compare(codes: dict[str, dict[str, str]], release: nbformat.NotebookNode, th
         ``MIN_MATCHED_CHARS`` characters, most alike first.
     """
     ignored = boilerplate(release)
-    prints = {student: {gid: _fingerprint(code, ignored) for gid, code in cells.items()} for student, cells in codes.items()}
+    prints = {
+        student: {gid: _fingerprint(code, ignored) for gid, code in cells.items()} for student, cells in codes.items()
+    }
     pairs = []
     for a, b in itertools.combinations(sorted(prints), 2):
         cells, common, sizes = [], [0.0, 0.0], [0.0, 0.0]
@@ -242,8 +252,11 @@ def find_pairs(course: Course, lab: str, out: str | Path, threshold: float = THR
 
 def text_table(pairs: list[Pair], compared: int, threshold: float = THRESHOLD) -> str:
     """The short table ``course similarity`` prints."""
-    lines = [NOT_VERDICTS, f"{compared} submissions compared, answer cell by answer cell; "
-             f"{len(pairs)} pair{'s' * (len(pairs) != 1)} with a cell at {threshold:.2f} or more."]
+    lines = [
+        NOT_VERDICTS,
+        f"{compared} submissions compared, answer cell by answer cell; "
+        f"{len(pairs)} pair{'s' * (len(pairs) != 1)} with a cell at {threshold:.2f} or more.",
+    ]
     if pairs:
         width = max(len(p.a) for p in pairs) + max(len(p.b) for p in pairs) + 5
         lines.append(f"{'pair':{width}}  {'overall':>7}  cells at or above the threshold (score)")
@@ -255,6 +268,16 @@ def text_table(pairs: list[Pair], compared: int, threshold: float = THRESHOLD) -
 
 def write_html(path: str | Path, pairs: list[Pair], lab: str, compared: int, threshold: float = THRESHOLD) -> Path:
     """Writes the side-by-side view of every pair's matching code (one self-contained file)."""
-    Path(path).write_text(render("similarity.html.j2", lab=lab, pairs=pairs, compared=compared, threshold=threshold,
-                                 not_verdicts=NOT_VERDICTS, noise_chars=NOISE_CHARS, min_matched=MIN_MATCHED_CHARS))
+    Path(path).write_text(
+        render(
+            "similarity.html.j2",
+            lab=lab,
+            pairs=pairs,
+            compared=compared,
+            threshold=threshold,
+            not_verdicts=NOT_VERDICTS,
+            noise_chars=NOISE_CHARS,
+            min_matched=MIN_MATCHED_CHARS,
+        )
+    )
     return Path(path)

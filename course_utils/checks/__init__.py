@@ -5,6 +5,7 @@ pinned to one random seed) and raises :class:`CheckFailed` with a message that s
 is wrong, e.g. ``kernel: expected shape (3, 4), got (4, 3)``. The per-lab checks live in
 ``course_utils.checks.lab1`` and so on; this module holds what they share.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -63,11 +64,17 @@ def probe_prediction(predictions: Predictions, name: str = "", choices: Sequence
     """The answer recorded for prediction ``name`` (a check of a prediction compares no expected value)."""
     # Duck-typed: the notebook's Predictions comes from the public module.
     if not isinstance(predictions, dict) or not callable(getattr(predictions, "reveal", None)):
-        fail(f"predictions should be the Predictions() the notebook made, got {type(predictions).__name__}: set "
-             f"predictions[{name!r}] = ... rather than assigning predictions itself (rerun the imports cell to get it back)")
+        fail(
+            f"predictions should be the Predictions() the notebook made, got {type(predictions).__name__}: set "
+            f"predictions[{name!r}] = ... rather than assigning predictions itself (rerun the imports cell to get it back)"
+        )
     answer = predictions.get(name)
     answerable = isinstance(answer, str) or (isinstance(answer, (int, float)) and not isinstance(answer, bool))
-    return {"recorded": name in predictions, "answer": normalise(answer) if answerable else None, "shown": repr(answer)[:200]}
+    return {
+        "recorded": name in predictions,
+        "answer": normalise(answer) if answerable else None,
+        "shown": repr(answer)[:200],
+    }
 
 
 def compare_prediction(observed: Observations, expected: None, name: str, choices: Sequence[str | float]) -> str:

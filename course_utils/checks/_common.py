@@ -1,5 +1,6 @@
 """What the labs' checks share beyond course_utils.checks itself: TensorFlow helpers and the comparisons of
 recurrent cells that several labs' checks make."""
+
 from contextlib import contextmanager
 
 import numpy as np
@@ -22,7 +23,9 @@ def full_float32():
 
 def step_mismatch(atol, actual, expected, reference_name, hint_after_step_0):
     """None when (batch, time, ...) outputs agree to ``atol``, else a message naming the first step that differs."""
-    per_step = np.max(np.abs(np.asarray(actual) - np.asarray(expected)).reshape(actual.shape[0], actual.shape[1], -1), axis=(0, 2))
+    per_step = np.max(
+        np.abs(np.asarray(actual) - np.asarray(expected)).reshape(actual.shape[0], actual.shape[1], -1), axis=(0, 2)
+    )
     bad = np.flatnonzero(per_step > atol)
     if not bad.size:
         return None

@@ -30,6 +30,7 @@ Example::
     with refuse_delegation(CLIP):
         clipped, norm = clip_gradients(grads, 1.0)
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -304,6 +305,12 @@ def _normalised(filename):
 
 
 __all__ = [
-    "DelegationRefused", "Exercise", "Forbidden", "defining_file", "refusal_message", "refuse_delegation", "refuse_reference_while_watched",
+    "DelegationRefused",
+    "Exercise",
+    "Forbidden",
+    "defining_file",
+    "refusal_message",
+    "refuse_delegation",
+    "refuse_reference_while_watched",
     "refusing_delegation",
 ]

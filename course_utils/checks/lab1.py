@@ -47,7 +47,10 @@ _REFERENCES = "autograde/grading/references/lab1.py"
 RNN_CELL = Exercise(
     "MyRNNCell",
     hint="create kernel, recurrent_kernel and bias with self.add_weight and compute tanh(x W_xh + h W_hh + b) with tf.matmul",
-    forbidden=(Forbidden.defined_with("keras.layers.SimpleRNNCell (or SimpleRNN)", "keras.layers.SimpleRNNCell"), _CUDNN_RNN),
+    forbidden=(
+        Forbidden.defined_with("keras.layers.SimpleRNNCell (or SimpleRNN)", "keras.layers.SimpleRNNCell"),
+        _CUDNN_RNN,
+    ),
 )
 LSTM_CELL = Exercise(
     "MyLSTMCell",
@@ -76,7 +79,11 @@ CLIP_GRADIENTS = Exercise(
         Forbidden("tf.clip_by_global_norm", "tensorflow/python/ops/clip_ops.py", "clip_by_global_norm"),
         Forbidden("tf.linalg.global_norm", "tensorflow/python/ops/clip_ops.py", "global_norm"),
         # Keras keeps these in a private file that no public object of its is defined in (checked by tests/labs/test_delegation.py).
-        Forbidden("Keras's clip_by_global_norm (global_clipnorm)", "keras/src/optimizers/base_optimizer.py", "clip_by_global_norm"),
+        Forbidden(
+            "Keras's clip_by_global_norm (global_clipnorm)",
+            "keras/src/optimizers/base_optimizer.py",
+            "clip_by_global_norm",
+        ),
         Forbidden("Keras's global_norm", "keras/src/optimizers/base_optimizer.py", "global_norm"),
     ),
 )
@@ -154,8 +161,9 @@ def _compare_weight_shapes(shapes, expected):
 check_rnn_cell_weights = Check(probe_rnn_cell_weights, compare_rnn_cell_weights)
 
 
-def simple_rnn_inputs(batch: int, steps: int, input_dim: int, units: int,
-                      seed: int) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+def simple_rnn_inputs(
+    batch: int, steps: int, input_dim: int, units: int, seed: int
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
     """The inputs, weights (kernel, recurrent_kernel, bias) and output projection of the SimpleRNN comparison."""
     rng = np.random.default_rng(seed)
     x = _random_inputs(rng, batch, steps, input_dim)
@@ -166,8 +174,14 @@ def simple_rnn_inputs(batch: int, steps: int, input_dim: int, units: int,
     return x, weights, projection
 
 
-def probe_rnn_cell_matches_simple_rnn(cell_class: type[keras.layers.Layer], batch: int = 2, steps: int = 5,
-                                      input_dim: int = 3, units: int = 4, seed: int = 0) -> Observations:
+def probe_rnn_cell_matches_simple_rnn(
+    cell_class: type[keras.layers.Layer],
+    batch: int = 2,
+    steps: int = 5,
+    input_dim: int = 3,
+    units: int = 4,
+    seed: int = 0,
+) -> Observations:
     """Outputs and gradients of ``RNN(cell_class(units))`` on :func:`simple_rnn_inputs`, and its outputs with the
     recurrent kernel, then the bias, set to zero (which shows whether each is used)."""
     x, weights, projection = simple_rnn_inputs(batch, steps, input_dim, units, seed)
@@ -182,14 +196,21 @@ def probe_rnn_cell_matches_simple_rnn(cell_class: type[keras.layers.Layer], batc
         mine.set_weights(weights)
         grads = _gradients(mine, x, tf.constant(projection))
     names = ["inputs", "kernel", "recurrent_kernel", "bias"]
-    return {"outputs": outputs, **variants, "gradients": {n: None if g is None else np.asarray(g) for n, g in zip(names, grads)}}
+    return {
+        "outputs": outputs,
+        **variants,
+        "gradients": {n: None if g is None else np.asarray(g) for n, g in zip(names, grads)},
+    }
 
 
-def compare_rnn_cell_matches_simple_rnn(observed: Observations, expected: Expectation, batch: int, steps: int,
-                                        input_dim: int, units: int, seed: int) -> str:
+def compare_rnn_cell_matches_simple_rnn(
+    observed: Observations, expected: Expectation, batch: int, steps: int, input_dim: int, units: int, seed: int
+) -> str:
     actual = observed["outputs"]
     check_shape("RNN(MyRNNCell) outputs", actual, np.shape(expected["outputs"]))
-    message = step_mismatch(ATOL, actual, expected["outputs"], "SimpleRNN", "look at how the previous state h_{t-1} enters")
+    message = step_mismatch(
+        ATOL, actual, expected["outputs"], "SimpleRNN", "look at how the previous state h_{t-1} enters"
+    )
     if message:
         if np.allclose(observed["without_recurrent_kernel"], actual, atol=ATOL):
             message += "; recurrent_kernel is not used"
@@ -209,8 +230,9 @@ def compare_rnn_cell_matches_simple_rnn(observed: Observations, expected: Expect
 check_rnn_cell_matches_simple_rnn = Check(probe_rnn_cell_matches_simple_rnn, compare_rnn_cell_matches_simple_rnn)
 
 
-def rnn_model_inputs(batch: int, steps: int, input_dim: int, seed: int,
-                     weight_shapes: Iterable[Sequence[int]] = ()) -> tuple[np.ndarray, list[np.ndarray]]:
+def rnn_model_inputs(
+    batch: int, steps: int, input_dim: int, seed: int, weight_shapes: Iterable[Sequence[int]] = ()
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """The inputs of the model comparison, then random weights of ``weight_shapes`` (the model's own, in order)."""
     rng = np.random.default_rng(seed)
     x = _random_inputs(rng, batch, steps, input_dim)
@@ -218,8 +240,16 @@ def rnn_model_inputs(batch: int, steps: int, input_dim: int, seed: int,
     return x, weights
 
 
-def probe_rnn_model(build_fn: Callable[..., keras.Model], cell_class: type[keras.layers.Layer], input_dim: int = 3,
-                    units: int = 5, output_dim: int = 2, steps: int = 6, batch: int = 2, seed: int = 0) -> Observations:
+def probe_rnn_model(
+    build_fn: Callable[..., keras.Model],
+    cell_class: type[keras.layers.Layer],
+    input_dim: int = 3,
+    units: int = 5,
+    output_dim: int = 2,
+    steps: int = 6,
+    batch: int = 2,
+    seed: int = 0,
+) -> Observations:
     """``build_fn(input_dim, units, output_dim, return_sequences)``: many-to-many and many-to-one models.
 
     Checks the output shapes with ``return_sequences`` True and False, the parameter count, that the many-to-one
@@ -252,17 +282,32 @@ def probe_rnn_model(build_fn: Callable[..., keras.Model], cell_class: type[keras
         many_to_one.set_weights(weights)
         rnn = [layer for layer in many_to_many.layers if isinstance(layer, tf.keras.layers.RNN)][0]
         with full_float32():
-            observed.update(many_to_many=np.asarray(many_to_many(x)), many_to_one=np.asarray(many_to_one(x)), hidden=np.asarray(rnn(x)))
+            observed.update(
+                many_to_many=np.asarray(many_to_many(x)),
+                many_to_one=np.asarray(many_to_one(x)),
+                hidden=np.asarray(rnn(x)),
+            )
     except Exception as error:  # noqa: BLE001 -- the student's model raised
         observed["raised"] = f"{type(error).__name__}: {error}"[:2000]
     return observed
 
 
-def compare_rnn_model(observed: Observations, expected: Expectation, input_dim: int, units: int, output_dim: int,
-                      steps: int, batch: int, seed: int) -> str:
+def compare_rnn_model(
+    observed: Observations,
+    expected: Expectation,
+    input_dim: int,
+    units: int,
+    output_dim: int,
+    steps: int,
+    batch: int,
+    seed: int,
+) -> str:
     for return_sequences in (True, False):
-        check_shape(f"output with return_sequences={return_sequences}", tuple(observed["output_shapes"][str(return_sequences)]),
-                    tuple(expected["output_shapes"][str(return_sequences)]))
+        check_shape(
+            f"output with return_sequences={return_sequences}",
+            tuple(observed["output_shapes"][str(return_sequences)]),
+            tuple(expected["output_shapes"][str(return_sequences)]),
+        )
     parameters = sum(int(np.prod(shape)) for shape in observed["weight_shapes"])  # the model's count_params()
     if parameters != expected["parameters"]:
         fail(
@@ -272,8 +317,10 @@ def compare_rnn_model(observed: Observations, expected: Expectation, input_dim: 
     if "raised" in observed:
         fail(f"your code raised {observed['raised']}")
     if len(observed["weight_shapes"]) != 5:
-        fail(f"the model should hold 5 weights (the RNN's kernel, recurrent_kernel and bias, then the Dense layer's "
-             f"kernel and bias), it holds {len(observed['weight_shapes'])}")
+        fail(
+            f"the model should hold 5 weights (the RNN's kernel, recurrent_kernel and bias, then the Dense layer's "
+            f"kernel and bias), it holds {len(observed['weight_shapes'])}"
+        )
     y_all, hidden = observed["many_to_many"], observed["hidden"]
     check_shape("output with return_sequences=True", y_all, tuple(expected["output_shapes"]["True"]))
     check_shape("the RNN layer's output h_t", hidden, tuple(expected["hidden_shape"]))
@@ -301,9 +348,12 @@ def jacobian_inputs(units: int, steps: int, seed: int) -> dict[str, tuple[np.nda
     return pairs
 
 
-def probe_jacobian_norms(jacobian_norms_fn: Callable[[tf.Tensor, tf.Tensor, Callable[[tf.Tensor], tf.Tensor]],
-                                                    ArrayLike],
-                         units: int = 6, steps: int = 10, seed: int = 0) -> Observations:
+def probe_jacobian_norms(
+    jacobian_norms_fn: Callable[[tf.Tensor, tf.Tensor, Callable[[tf.Tensor], tf.Tensor]], ArrayLike],
+    units: int = 6,
+    steps: int = 10,
+    seed: int = 0,
+) -> Observations:
     """``jacobian_norms(W, inputs, activation)`` against the numpy product of step Jacobians.
 
     Args:
@@ -317,7 +367,9 @@ def probe_jacobian_norms(jacobian_norms_fn: Callable[[tf.Tensor, tf.Tensor, Call
     for name, activation in JACOBIAN_ACTIVATIONS:
         w, u = inputs[name]
         with full_float32(), refuse_delegation(JACOBIAN_NORMS):
-            norms[name] = np.asarray(jacobian_norms_fn(tf.constant(w), tf.constant(u), activation), dtype=np.float64).ravel()
+            norms[name] = np.asarray(
+                jacobian_norms_fn(tf.constant(w), tf.constant(u), activation), dtype=np.float64
+            ).ravel()
     return {"norms": norms}
 
 
@@ -331,7 +383,9 @@ def compare_jacobian_norms(observed: Observations, expected: Expectation, units:
         bad = np.flatnonzero(~np.isclose(actual, wanted, rtol=1e-3, atol=0.0))
         if bad.size:
             j = int(bad[0]) + 1
-            fail(f"with {activation_name} activation, ||dh_T/dh_(T-{j})|| should be {wanted[j - 1]:.4g}, got {actual[j - 1]:.4g}")
+            fail(
+                f"with {activation_name} activation, ||dh_T/dh_(T-{j})|| should be {wanted[j - 1]:.4g}, got {actual[j - 1]:.4g}"
+            )
     return f"jacobian_norms matches the product of step Jacobians over {steps} steps, for tanh and identity"
 
 
@@ -354,8 +408,9 @@ def clip_gradient_cases(seed: int) -> list[tuple[str, list[np.ndarray | None], f
     ]
 
 
-def probe_clip_gradients(clip_fn: Callable[[list[tf.Tensor | None], float], tuple[list[tf.Tensor | None], tf.Tensor]],
-                         seed: int = 0) -> Observations:
+def probe_clip_gradients(
+    clip_fn: Callable[[list[tf.Tensor | None], float], tuple[list[tf.Tensor | None], tf.Tensor]], seed: int = 0
+) -> Observations:
     """``clip_gradients(grads, max_norm)`` against ``tf.clip_by_global_norm``, None entries and zero gradients included.
 
     Args:
@@ -370,8 +425,14 @@ def probe_clip_gradients(clip_fn: Callable[[list[tf.Tensor | None], float], tupl
             cases.append({"description": description, "pair": False})
             continue
         clipped, norm = result
-        cases.append({"description": description, "pair": True, "norm": float(norm),
-                      "clipped": [None if g is None else np.asarray(g) for g in clipped]})
+        cases.append(
+            {
+                "description": description,
+                "pair": True,
+                "norm": float(norm),
+                "clipped": [None if g is None else np.asarray(g) for g in clipped],
+            }
+        )
     return {"cases": cases}
 
 
@@ -415,7 +476,9 @@ check_clip_gradients = Check(probe_clip_gradients, compare_clip_gradients)
 def _lstm_draws(rng, batch, steps, input_dim, units):
     x = _random_inputs(rng, batch, steps, input_dim)
     # Scaled so the recurrence matters without saturating the gates everywhere.
-    weights = [rng.normal(scale=0.5, size=shape).astype("float32") for _, shape in _lstm_weight_shapes(input_dim, units)]
+    weights = [
+        rng.normal(scale=0.5, size=shape).astype("float32") for _, shape in _lstm_weight_shapes(input_dim, units)
+    ]
     return x, weights
 
 
@@ -438,14 +501,22 @@ def _check_lstm_cell_structure(cell_class, units, input_dim, extra_weights=()):
     cell.build((None, input_dim))
     for name, weight in zip(extra_weights, cell.weights[3:]):
         if len(weight.shape) == 2:
-            fail(f"{name} has shape {tuple(weight.shape)}: peephole weights are diagonal, one vector of shape "
-                 f"(units,) = ({units},) per gate, multiplied elementwise with the cell state (w * c, not a matmul)")
+            fail(
+                f"{name} has shape {tuple(weight.shape)}: peephole weights are diagonal, one vector of shape "
+                f"(units,) = ({units},) per gate, multiplied elementwise with the cell state (w * c, not a matmul)"
+            )
     _check_weight_shapes(cell, _lstm_weight_shapes(input_dim, units) + [(name, (units,)) for name in extra_weights])
     return cell
 
 
-def probe_lstm_cell(cell_class: type[keras.layers.Layer], batch: int = 2, steps: int = 5, input_dim: int = 3,
-                    units: int = 4, seed: int = 0) -> Observations:
+def probe_lstm_cell(
+    cell_class: type[keras.layers.Layer],
+    batch: int = 2,
+    steps: int = 5,
+    input_dim: int = 3,
+    units: int = 4,
+    seed: int = 0,
+) -> Observations:
     """``RNN(cell_class(units))`` reproduces ``LSTM(units)``: outputs and final states h and c.
 
     A cell that reads the gate blocks in another order than Keras's i, f, c, o is told which order it reads.
@@ -473,12 +544,15 @@ def _gate_order_hint(outputs, fingerprints):
     return ""
 
 
-def compare_lstm_cell(observed: Observations, expected: Expectation, batch: int, steps: int, input_dim: int, units: int,
-                      seed: int) -> str:
+def compare_lstm_cell(
+    observed: Observations, expected: Expectation, batch: int, steps: int, input_dim: int, units: int, seed: int
+) -> str:
     actual_seq, actual_h, actual_c = observed["outputs"], observed["h"], observed["c"]
     expected_seq, expected_h, expected_c = expected["outputs"], expected["h"], expected["c"]
     check_shape("outputs", actual_seq, np.shape(expected_seq))
-    message = step_mismatch(ATOL, actual_seq, expected_seq, "keras.layers.LSTM", "check the new states you return: [h, c], in that order")
+    message = step_mismatch(
+        ATOL, actual_seq, expected_seq, "keras.layers.LSTM", "check the new states you return: [h, c], in that order"
+    )
     if message:
         fail(message + _gate_order_hint(actual_seq, expected["gate_orders"]))
     compare_final_states(ATOL, actual_h, actual_c, expected_h, expected_c)
@@ -488,8 +562,9 @@ def compare_lstm_cell(observed: Observations, expected: Expectation, batch: int,
 check_lstm_cell = Check(probe_lstm_cell, compare_lstm_cell)
 
 
-def peephole_lstm_inputs(batch: int, steps: int, input_dim: int, units: int,
-                         seed: int) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+def peephole_lstm_inputs(
+    batch: int, steps: int, input_dim: int, units: int, seed: int
+) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """The inputs and LSTM weights of :func:`lstm_inputs`'s form, then the three random peephole vectors (units,)."""
     rng = np.random.default_rng(seed)
     x, lstm_weights = _lstm_draws(rng, batch, steps, input_dim, units)
@@ -497,8 +572,14 @@ def peephole_lstm_inputs(batch: int, steps: int, input_dim: int, units: int,
     return x, lstm_weights, peepholes
 
 
-def probe_peephole_lstm_cell(cell_class: type[keras.layers.Layer], batch: int = 2, steps: int = 5, input_dim: int = 3,
-                             units: int = 4, seed: int = 0) -> Observations:
+def probe_peephole_lstm_cell(
+    cell_class: type[keras.layers.Layer],
+    batch: int = 2,
+    steps: int = 5,
+    input_dim: int = 3,
+    units: int = 4,
+    seed: int = 0,
+) -> Observations:
     """``RNN(cell_class(units))`` is a peephole LSTM: ``keras.layers.LSTM`` when the peepholes are zero, the numpy reference otherwise.
 
     The cell also runs with each peephole set to zero in turn, which shows whether it is used.
@@ -522,35 +603,51 @@ def probe_peephole_lstm_cell(cell_class: type[keras.layers.Layer], batch: int = 
             without[name] = np.asarray(mine(x)[0])
         mine.set_weights(weights)
         outputs, h, c = (np.asarray(t) for t in mine(x))
-    return {"zero_peepholes": {"outputs": plain_seq, "h": plain_h, "c": plain_c},
-            "outputs": outputs, "h": h, "c": c, "without": without}
+    return {
+        "zero_peepholes": {"outputs": plain_seq, "h": plain_h, "c": plain_c},
+        "outputs": outputs,
+        "h": h,
+        "c": c,
+        "without": without,
+    }
 
 
-def compare_peephole_lstm_cell(observed: Observations, expected: Expectation, batch: int, steps: int, input_dim: int,
-                               units: int, seed: int) -> str:
+def compare_peephole_lstm_cell(
+    observed: Observations, expected: Expectation, batch: int, steps: int, input_dim: int, units: int, seed: int
+) -> str:
     plain = expected["lstm_outputs"]
     zero = observed["zero_peepholes"]
     check_shape("outputs", zero["outputs"], np.shape(plain))
     last_output = zero["outputs"][:, -1]
     if np.allclose(zero["c"], last_output, atol=ATOL) and not np.allclose(zero["h"], last_output, atol=ATOL):
         fail("the states come back as [c, h]; Keras expects [h, c] (the first state is the output h)")
-    message = step_mismatch(ATOL, zero["outputs"], plain, "keras.layers.LSTM", "check the new states you return: [h, c], in that order")
+    message = step_mismatch(
+        ATOL, zero["outputs"], plain, "keras.layers.LSTM", "check the new states you return: [h, c], in that order"
+    )
     if message:
-        fail("with zero peephole weights the cell should compute keras.layers.LSTM, but its "
-             + message + _gate_order_hint(zero["outputs"], expected["gate_orders"]))
+        fail(
+            "with zero peephole weights the cell should compute keras.layers.LSTM, but its "
+            + message
+            + _gate_order_hint(zero["outputs"], expected["gate_orders"])
+        )
 
     actual_seq = observed["outputs"]
     check_shape("outputs", actual_seq, np.shape(expected["outputs"]))
     message = step_mismatch(
-        ATOL, actual_seq, expected["outputs"], "the peephole LSTM",
+        ATOL,
+        actual_seq,
+        expected["outputs"],
+        "the peephole LSTM",
         "look at the input and forget gates (at step 0 they read c_(t-1) = 0, so only the output gate's peephole counts)",
     )
     if message:
         fail(message + _peephole_hint(observed, expected))
     check_close("final hidden state h", observed["h"], expected["h"], atol=ATOL)
     check_close("final cell state c", observed["c"], expected["c"], atol=ATOL)
-    return (f"RNN(MyPeepholeLSTMCell({units})) equals keras.layers.LSTM({units}) with zero peepholes, and a peephole "
-            f"LSTM computed in numpy with random ones: outputs and final h, c agree to {ATOL}")
+    return (
+        f"RNN(MyPeepholeLSTMCell({units})) equals keras.layers.LSTM({units}) with zero peepholes, and a peephole "
+        f"LSTM computed in numpy with random ones: outputs and final h, c agree to {ATOL}"
+    )
 
 
 def _peephole_hint(observed, expected):
@@ -560,8 +657,12 @@ def _peephole_hint(observed, expected):
         return "; they equal keras.layers.LSTM's: the cell computes a plain LSTM and ignores its peephole weights"
     if np.allclose(actual, expected["output_gate_reads_c_prev"], atol=ATOL):
         return "; the output gate reads c_(t-1): it should read the new cell state c_t, the one it is about to show"
-    unused = [name for name in PEEPHOLES
-              if np.shape(observed["without"][name]) == np.shape(actual) and np.allclose(observed["without"][name], actual, atol=ATOL)]
+    unused = [
+        name
+        for name in PEEPHOLES
+        if np.shape(observed["without"][name]) == np.shape(actual)
+        and np.allclose(observed["without"][name], actual, atol=ATOL)
+    ]
     if unused:
         return f"; {' and '.join(unused)} {'is' if len(unused) == 1 else 'are'} not used: each gate reads the cell state through its own peephole"
     return ""
@@ -574,12 +675,22 @@ def _draw_observed(x, y):
     """x and y as observations: their shapes and dtypes, and the arrays when they hold numbers."""
     x, y = np.asarray(x), np.asarray(y)
     numeric = x.dtype.kind in "biuf" and y.dtype.kind in "biuf"
-    return {"x": x if numeric else None, "y": y if numeric else None,
-            "x_shape": list(x.shape), "y_shape": list(y.shape), "dtypes": [str(x.dtype), str(y.dtype)]}
+    return {
+        "x": x if numeric else None,
+        "y": y if numeric else None,
+        "x_shape": list(x.shape),
+        "y_shape": list(y.shape),
+        "dtypes": [str(x.dtype), str(y.dtype)],
+    }
 
 
-def probe_recall_task(make_fn: Callable[[int, int, int, int], tuple[ArrayLike, ArrayLike]], num_examples: int = 200,
-                      length: int = 12, num_symbols: int = 4, seed: int = 0) -> Observations:
+def probe_recall_task(
+    make_fn: Callable[[int, int, int, int], tuple[ArrayLike, ArrayLike]],
+    num_examples: int = 200,
+    length: int = 12,
+    num_symbols: int = 4,
+    seed: int = 0,
+) -> Observations:
     """``make_selective_recall(num_examples, length, num_symbols, seed)``: the data of Part 5.
 
     Checks the shapes and integer dtypes, one marker token (``num_symbols``) per row in the first half, the target
@@ -598,8 +709,9 @@ def probe_recall_task(make_fn: Callable[[int, int, int, int], tuple[ArrayLike, A
     return {**first, "x_same_seed": again["x"], "x_next_seed": other["x"]}
 
 
-def compare_recall_task(observed: Observations, expected: None, num_examples: int, length: int, num_symbols: int,
-                        seed: int) -> str:
+def compare_recall_task(
+    observed: Observations, expected: None, num_examples: int, length: int, num_symbols: int, seed: int
+) -> str:
     check_shape("x", tuple(observed["x_shape"]), (num_examples, length))
     check_shape("y", tuple(observed["y_shape"]), (num_examples,))
     x, y = observed["x"], observed["y"]
@@ -608,7 +720,9 @@ def compare_recall_task(observed: Observations, expected: None, num_examples: in
     marker = num_symbols
     markers_per_row = np.sum(x == marker, axis=1)
     if not np.all(markers_per_row == 1):
-        fail(f"every sequence needs exactly one marker token ({marker}); row {int(np.argmax(markers_per_row != 1))} has {int(markers_per_row[np.argmax(markers_per_row != 1)])}")
+        fail(
+            f"every sequence needs exactly one marker token ({marker}); row {int(np.argmax(markers_per_row != 1))} has {int(markers_per_row[np.argmax(markers_per_row != 1)])}"
+        )
     if x.min() < 0 or x.max() > marker:
         fail(f"token ids should lie in 0..{marker}, got {x.min()}..{x.max()}")
     position = np.argmax(x == marker, axis=1)

@@ -10,6 +10,7 @@ visible test cells. Visible test cells use one set of sizes and seeds; the grade
 drawn per submission. The student's code runs under ``refuse_delegation``: it may not call the function the exercise
 asks for (the ``Exercise`` constants below).
 """
+
 from __future__ import annotations
 
 import os
@@ -46,7 +47,9 @@ if TYPE_CHECKING:
 # compute_loss and make_train_step are built from Keras's loss and tf.clip_by_global_norm, as their TODOs say.
 _VOCABULARY = Forbidden("course_utils.vocab.Vocabulary", "course_utils/vocab.py")
 VECTORIZE_STRING = Exercise(
-    "vectorize_string", hint="look up each character in char2idx yourself and return np.array(ids)", forbidden=(_VOCABULARY,)
+    "vectorize_string",
+    hint="look up each character in char2idx yourself and return np.array(ids)",
+    forbidden=(_VOCABULARY,),
 )
 IDS_TO_STRING = Exercise(
     "ids_to_string", hint="look up each id in idx2char yourself and join the characters", forbidden=(_VOCABULARY,)
@@ -56,18 +59,29 @@ IDS_TO_STRING = Exercise(
 GENERATE = Exercise(
     "generate_ids",
     hint="advance the LSTM's cell one character at a time (lstm.cell(x, state) returns the output and the new state), "
-         "carrying the state; do not run the model or the LSTM layer over the whole text",
+    "carrying the state; do not run the model or the LSTM layer over the whole text",
     forbidden=(
         Forbidden("course_utils.sampling (CharSampler, generate_text)", "course_utils/sampling.py"),
-        Forbidden.defined_with("the whole model, model(ids) or model.predict: that recomputes every step from the start",
-                               "keras.Sequential", "Sequential.call"),
+        Forbidden.defined_with(
+            "the whole model, model(ids) or model.predict: that recomputes every step from the start",
+            "keras.Sequential",
+            "Sequential.call",
+        ),
         # Keras keeps the functional model's class and its backend's loop in private files that no public object of
         # its is defined in (checked by tests/labs/test_delegation.py).
         Forbidden("the whole model, model(ids) or model.predict", "keras/src/models/functional.py", "Functional.call"),
-        Forbidden.defined_with("the LSTM layer over a sequence (use its .cell for one step)", "keras.layers.RNN", "RNN.call"),
-        Forbidden.defined_with("the LSTM layer's loop over a sequence (use its .cell for one step)", "keras.layers.RNN", "RNN.inner_loop"),
-        Forbidden.defined_with("the LSTM layer's loop over a sequence (use its .cell for one step)", "keras.layers.LSTM", "LSTM.inner_loop"),
-        Forbidden("Keras's recurrent loop over a sequence (use the cell for one step)", "keras/src/backend/tensorflow/rnn.py"),
+        Forbidden.defined_with(
+            "the LSTM layer over a sequence (use its .cell for one step)", "keras.layers.RNN", "RNN.call"
+        ),
+        Forbidden.defined_with(
+            "the LSTM layer's loop over a sequence (use its .cell for one step)", "keras.layers.RNN", "RNN.inner_loop"
+        ),
+        Forbidden.defined_with(
+            "the LSTM layer's loop over a sequence (use its .cell for one step)", "keras.layers.LSTM", "LSTM.inner_loop"
+        ),
+        Forbidden(
+            "Keras's recurrent loop over a sequence (use the cell for one step)", "keras/src/backend/tensorflow/rnn.py"
+        ),
     ),
 )
 
@@ -77,6 +91,7 @@ def _error_text(error):
 
 
 # --- vectorize_string and ids_to_string ------------------------------------------------------------------------------
+
 
 def vectorize_inputs(vocab_size: int, length: int, seed: int) -> tuple[list[str], str, np.ndarray]:
     """The vectorize check's inputs: a random vocabulary (sorted characters), a text of ``length`` of its characters
@@ -103,9 +118,13 @@ def _attempt(fn, *args):
         return None, _error_text(error)
 
 
-def probe_vectorize(vectorize_fn: Callable[[str, dict[str, int]], np.ndarray],
-                    to_text_fn: Callable[[np.ndarray, np.ndarray], str], vocab_size: int = 20, length: int = 50,
-                    seed: int = 0) -> Observations:
+def probe_vectorize(
+    vectorize_fn: Callable[[str, dict[str, int]], np.ndarray],
+    to_text_fn: Callable[[np.ndarray, np.ndarray], str],
+    vocab_size: int = 20,
+    length: int = 50,
+    seed: int = 0,
+) -> Observations:
     """``vectorize_string(text, char2idx)`` and ``ids_to_string(ids, idx2char)`` against ``Vocabulary``.
 
     Args:
@@ -152,13 +171,17 @@ def compare_vectorize(observed: Observations, expected: Expectation, vocab_size:
     if not np.array_equal(ids, wanted):
         _, text, _ = vectorize_inputs(vocab_size, length, seed)
         first = int(np.flatnonzero(ids != wanted)[0])
-        fail(f"character {first} of the text is {text[first]!r}, whose id is char2idx[{text[first]!r}] = {wanted[first]}, got {ids[first]}")
+        fail(
+            f"character {first} of the text is {text[first]!r}, whose id is char2idx[{text[first]!r}] = {wanted[first]}, got {ids[first]}"
+        )
     if observed["text_type"] != "str":
         fail(f"ids_to_string should return a str, got {observed['text_type']}: join the characters with ''.join(...)")
     back, text = observed["text"], expected["text"]
     if back != text:
-        fail(f"ids_to_string(ids) should give back the text the ids stand for (idx2char[id] for each id, joined); "
-             f"it starts {back[:20]!r} instead of {text[:20]!r}")
+        fail(
+            f"ids_to_string(ids) should give back the text the ids stand for (idx2char[id] for each id, joined); "
+            f"it starts {back[:20]!r} instead of {text[:20]!r}"
+        )
     if observed["empty_error"] or observed["empty_shape"] != [0] or not observed["empty_text_is_empty"]:
         raised = f" (yours raised {observed['empty_error']})" if observed["empty_error"] else ""
         fail(f"the empty string should map to an empty array (shape (0,)) and back to ''{raised}")
@@ -169,6 +192,7 @@ check_vectorize = Check(probe_vectorize, compare_vectorize)
 
 
 # --- get_batch -------------------------------------------------------------------------------------------------------
+
 
 def batch_data(data_length: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The get_batch check's text: a random permutation of 0..data_length-1, so every window has one start.
@@ -200,8 +224,13 @@ def _spread_batches(batch_size):
     return max(40, -(-SPREAD_STARTS // batch_size))
 
 
-def probe_get_batch(get_batch_fn: Callable[..., tuple[np.ndarray, np.ndarray]], data_length: int = 500,
-                    seq_length: int = 20, batch_size: int = 16, seed: int = 0) -> Observations:
+def probe_get_batch(
+    get_batch_fn: Callable[..., tuple[np.ndarray, np.ndarray]],
+    data_length: int = 500,
+    seq_length: int = 20,
+    batch_size: int = 16,
+    seed: int = 0,
+) -> Observations:
     """``get_batch(vectorized, seq_length, batch_size)``: random windows x and the next characters y.
 
     Args:
@@ -228,10 +257,14 @@ def probe_get_batch(get_batch_fn: Callable[..., tuple[np.ndarray, np.ndarray]], 
     observed = {"x": result[0].astype(np.int64), "y": result[1].astype(np.int64)}
 
     observed["many_first"], observed["many_error"] = _attempt(
-        lambda: np.concatenate([_first_column(get_batch_fn(data, seq_length, batch_size)) for _ in range(_spread_batches(batch_size))]))
+        lambda: np.concatenate(
+            [_first_column(get_batch_fn(data, seq_length, batch_size)) for _ in range(_spread_batches(batch_size))]
+        )
+    )
     tiny = data[: seq_length + 2]  # exactly two possible starts: 0 and 1
     observed["tiny_first"], observed["tiny_error"] = _attempt(
-        lambda: np.concatenate([_first_column(get_batch_fn(tiny, seq_length, 8)) for _ in range(20)]))
+        lambda: np.concatenate([_first_column(get_batch_fn(tiny, seq_length, 8)) for _ in range(20)])
+    )
 
     shortest = data[: seq_length + 1]  # one window and its targets: just long enough
     observed["shortest_first"], observed["shortest_error"], observed["shortest_raised"] = None, None, None
@@ -249,8 +282,11 @@ def probe_get_batch(get_batch_fn: Callable[..., tuple[np.ndarray, np.ndarray]], 
         raise
     except Exception as error:  # noqa: BLE001
         origin = traceback.extract_tb(error.__traceback__)[-1].filename
-        too_short = {"raised": "ValueError" if isinstance(error, ValueError) else type(error).__name__,
-                     "message": str(error)[:300], "from_library": _in_library(origin)}
+        too_short = {
+            "raised": "ValueError" if isinstance(error, ValueError) else type(error).__name__,
+            "message": str(error)[:300],
+            "from_library": _in_library(origin),
+        }
     observed["too_short"] = too_short
     return observed
 
@@ -258,12 +294,15 @@ def probe_get_batch(get_batch_fn: Callable[..., tuple[np.ndarray, np.ndarray]], 
 def _positions(ids, position_of, what):
     ids = np.asarray(ids)
     if ids.size and (ids.min() < 0 or ids.max() >= len(position_of)):
-        fail(f"{what} holds ids that are not in the data (from {ids.min()} to {ids.max()}): take windows of vectorized itself")
+        fail(
+            f"{what} holds ids that are not in the data (from {ids.min()} to {ids.max()}): take windows of vectorized itself"
+        )
     return position_of[ids]
 
 
-def compare_get_batch(observed: Observations, expected: None, data_length: int, seq_length: int, batch_size: int,
-                      seed: int) -> str:
+def compare_get_batch(
+    observed: Observations, expected: None, data_length: int, seq_length: int, batch_size: int, seed: int
+) -> str:
     """Checks the windows against the text the probe gave (properties of the student's batches; no expectation)."""
     data, position_of = batch_data(data_length, seed)
     x, y = observed["x"], observed["y"]
@@ -271,32 +310,46 @@ def compare_get_batch(observed: Observations, expected: None, data_length: int, 
     for row in range(batch_size):
         window = data[starts[row] : starts[row] + seq_length]
         if not np.array_equal(x[row], window):
-            fail(f"row {row} of x is not {seq_length} consecutive characters of the data: take vectorized[i : i + seq_length]")
+            fail(
+                f"row {row} of x is not {seq_length} consecutive characters of the data: take vectorized[i : i + seq_length]"
+            )
         if starts[row] + seq_length >= data_length:
             fail(f"row {row} of x starts at {starts[row]}, too late to have a next character for its last step")
         if np.array_equal(y[row], x[row]):
-            fail("y equals x: y should be the same window shifted one character ahead, vectorized[i + 1 : i + seq_length + 1]")
+            fail(
+                "y equals x: y should be the same window shifted one character ahead, vectorized[i + 1 : i + seq_length + 1]"
+            )
         if not np.array_equal(y[row], data[starts[row] + 1 : starts[row] + seq_length + 1]):
-            fail(f"row {row}: y should be x shifted one character ahead (the character that follows each input), vectorized[i + 1 : i + seq_length + 1]")
+            fail(
+                f"row {row}: y should be x shifted one character ahead (the character that follows each input), vectorized[i + 1 : i + seq_length + 1]"
+            )
 
     if observed["many_error"]:
         fail(f"get_batch raised {observed['many_error']} when called again on the same data")
     many_starts = _positions(observed["many_first"], position_of, "x")
     last_start = data_length - seq_length - 1
     if len(np.unique(many_starts)) < min(10, last_start + 1):
-        fail(f"over {_spread_batches(batch_size)} batches x started at only {len(np.unique(many_starts))} different positions: "
-             "draw each row's start at random")
+        fail(
+            f"over {_spread_batches(batch_size)} batches x started at only {len(np.unique(many_starts))} different positions: "
+            "draw each row's start at random"
+        )
     if many_starts.max() < 0.8 * last_start or many_starts.min() > 0.2 * last_start:
         fail(f"starts should cover 0..{last_start}; yours ranged over {many_starts.min()}..{many_starts.max()}")
 
     if observed["tiny_error"]:
-        fail(f"with {seq_length + 2} characters and seq_length={seq_length} there are two windows, starting at 0 and 1; "
-             f"yours raised {observed['tiny_error']}")
+        fail(
+            f"with {seq_length + 2} characters and seq_length={seq_length} there are two windows, starting at 0 and 1; "
+            f"yours raised {observed['tiny_error']}"
+        )
     tiny_starts = set(_positions(observed["tiny_first"], position_of, "x").tolist())
     if tiny_starts != {0, 1}:
-        fail(f"with {seq_length + 2} characters and seq_length={seq_length} the possible starts are 0 and 1 (the last target must exist); yours were {sorted(tiny_starts)}")
+        fail(
+            f"with {seq_length + 2} characters and seq_length={seq_length} the possible starts are 0 and 1 (the last target must exist); yours were {sorted(tiny_starts)}"
+        )
 
-    one_window = f"with {seq_length + 1} characters and seq_length={seq_length} there is exactly one window, starting at 0"
+    one_window = (
+        f"with {seq_length + 1} characters and seq_length={seq_length} there is exactly one window, starting at 0"
+    )
     if observed["shortest_raised"] == "ValueError":
         fail(f"{one_window}; yours raised ValueError: {observed['shortest_error']}")
     if observed["shortest_raised"]:
@@ -313,9 +366,13 @@ def compare_get_batch(observed: Observations, expected: None, data_length: int, 
                 f"a library ({too_short['message']}), not from your code: check the length first and raise ValueError saying what is wrong"
             )
     elif too_short["raised"]:
-        fail(f"a text of {seq_length} characters is too short for seq_length={seq_length}: raise ValueError with a clear message, not {too_short['raised']}")
+        fail(
+            f"a text of {seq_length} characters is too short for seq_length={seq_length}: raise ValueError with a clear message, not {too_short['raised']}"
+        )
     else:
-        fail(f"a text of {seq_length} characters is too short for seq_length={seq_length} (no target for the last step): raise ValueError saying so")
+        fail(
+            f"a text of {seq_length} characters is too short for seq_length={seq_length} (no target for the last step): raise ValueError saying so"
+        )
     return f"get_batch returns random windows of shape ({batch_size}, {seq_length}) with y = x shifted by one, and refuses too-short data"
 
 
@@ -324,8 +381,14 @@ check_get_batch = Check(probe_get_batch, compare_get_batch, expects=False)
 
 # --- build_model -----------------------------------------------------------------------------------------------------
 
-def probe_build_model(build_fn: Callable[..., keras.Model], vocab_size: int = 30, embedding_dim: int = 8,
-                      rnn_units: int = 16, seed: int = 0) -> Observations:
+
+def probe_build_model(
+    build_fn: Callable[..., keras.Model],
+    vocab_size: int = 30,
+    embedding_dim: int = 8,
+    rnn_units: int = 16,
+    seed: int = 0,
+) -> Observations:
     """``build_model(vocab_size, embedding_dim, rnn_units, dropout=0.0)``: Embedding -> LSTM -> Dropout -> Dense logits, stateless.
 
     Args:
@@ -348,8 +411,10 @@ def probe_build_model(build_fn: Callable[..., keras.Model], vocab_size: int = 30
         try:
             out = model(ids)
         except Exception as error:
-            fail(f"the model fails on ids of shape {(batch, steps)}: {type(error).__name__}: {str(error)[:200]}. "
-                 "It should accept any batch size and length: keras.Input(shape=(None,), dtype='int32'), no fixed batch size")
+            fail(
+                f"the model fails on ids of shape {(batch, steps)}: {type(error).__name__}: {str(error)[:200]}. "
+                "It should accept any batch size and length: keras.Input(shape=(None,), dtype='int32'), no fixed batch size"
+            )
         check_shape(f"logits for ids of shape {(batch, steps)}", out, (batch, steps, vocab_size))
     lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
     last = model.layers[-1] if model.layers else None
@@ -357,11 +422,19 @@ def probe_build_model(build_fn: Callable[..., keras.Model], vocab_size: int = 30
     observed = {
         "layers": [type(layer).__name__ for layer in model.layers],
         "first_is_embedding": bool(model.layers) and isinstance(model.layers[0], keras.layers.Embedding),
-        "lstms": [{"units": int(layer.units), "stateful": bool(layer.stateful), "return_sequences": bool(layer.return_sequences)}
-                  for layer in lstms],
+        "lstms": [
+            {
+                "units": int(layer.units),
+                "stateful": bool(layer.stateful),
+                "return_sequences": bool(layer.return_sequences),
+            }
+            for layer in lstms
+        ],
         "last_is_dense": isinstance(last, keras.layers.Dense),
         "last_units": int(last.units) if isinstance(last, keras.layers.Dense) else None,
-        "last_activation": None if activation in (keras.activations.linear, None) else getattr(activation, "__name__", repr(activation)),
+        "last_activation": None
+        if activation in (keras.activations.linear, None)
+        else getattr(activation, "__name__", repr(activation)),
         "parameter_count": int(model.count_params()),
     }
     ids = rng.integers(0, vocab_size, size=(3, 6)).astype("int32")
@@ -372,15 +445,21 @@ def probe_build_model(build_fn: Callable[..., keras.Model], vocab_size: int = 30
     except TypeError:
         return {**observed, "dropout_argument": False}
     observed["dropout_argument"] = True
-    observed["dropout_rates"] = [float(layer.rate) for layer in with_dropout.layers if isinstance(layer, keras.layers.Dropout)]
+    observed["dropout_rates"] = [
+        float(layer.rate) for layer in with_dropout.layers if isinstance(layer, keras.layers.Dropout)
+    ]
     ids = rng.integers(0, vocab_size, size=(4, 10)).astype("int32")
-    observed["inference"] = [np.asarray(with_dropout(ids, training=False)), np.asarray(with_dropout(ids, training=False))]
+    observed["inference"] = [
+        np.asarray(with_dropout(ids, training=False)),
+        np.asarray(with_dropout(ids, training=False)),
+    ]
     observed["training"] = np.asarray(with_dropout(ids, training=True))
     return observed
 
 
-def compare_build_model(observed: Observations, expected: Expectation, vocab_size: int, embedding_dim: int,
-                        rnn_units: int, seed: int) -> str:
+def compare_build_model(
+    observed: Observations, expected: Expectation, vocab_size: int, embedding_dim: int, rnn_units: int, seed: int
+) -> str:
     """Fails on the first layer, setting or parameter count that differs from Embedding -> LSTM -> Dropout -> Dense."""
     lstms = observed["lstms"]
     if len(lstms) != 1 or not observed["first_is_embedding"]:
@@ -389,7 +468,9 @@ def compare_build_model(observed: Observations, expected: Expectation, vocab_siz
     if lstm["units"] != rnn_units:
         fail(f"the LSTM should have rnn_units={rnn_units} units, got {lstm['units']}")
     if lstm["stateful"]:
-        fail("the LSTM should be stateless (stateful=False): every training window starts from a zero state, and so does generation")
+        fail(
+            "the LSTM should be stateless (stateful=False): every training window starts from a zero state, and so does generation"
+        )
     if not lstm["return_sequences"]:
         fail("the LSTM needs return_sequences=True: the model predicts the next character at every step")
     if not observed["last_is_dense"] or observed["last_units"] != vocab_size:
@@ -398,25 +479,38 @@ def compare_build_model(observed: Observations, expected: Expectation, vocab_siz
         fail(f"the Dense layer should output raw logits (no activation); it applies {observed['last_activation']}")
     wanted = expected["parameter_count"]
     if observed["parameter_count"] != wanted:
-        fail(f"expected {wanted} parameters (Embedding {vocab_size}x{embedding_dim}, LSTM({rnn_units}) on {embedding_dim} inputs, "
-             f"Dense {rnn_units}->{vocab_size}), got {observed['parameter_count']}")
+        fail(
+            f"expected {wanted} parameters (Embedding {vocab_size}x{embedding_dim}, LSTM({rnn_units}) on {embedding_dim} inputs, "
+            f"Dense {rnn_units}->{vocab_size}), got {observed['parameter_count']}"
+        )
     check_close("a second call on the same ids (a stateless model forgets between calls)", *observed["repeat"])
     if not observed["dropout_argument"]:
-        fail("build_model should take a dropout argument: build_model(vocab_size, embedding_dim, rnn_units, dropout=0.0)")
+        fail(
+            "build_model should take a dropout argument: build_model(vocab_size, embedding_dim, rnn_units, dropout=0.0)"
+        )
     rates = observed["dropout_rates"]
     if rates != [0.5]:
-        fail(f"with dropout=0.5 the model should have one keras.layers.Dropout(0.5) between the LSTM and the Dense layer; its Dropout rates were {rates}")
+        fail(
+            f"with dropout=0.5 the model should have one keras.layers.Dropout(0.5) between the LSTM and the Dense layer; its Dropout rates were {rates}"
+        )
     check_close("with dropout, two calls at inference (training=False)", *observed["inference"])
-    if np.shape(observed["training"]) == np.shape(observed["inference"][0]) and np.allclose(observed["training"], observed["inference"][0]):
-        fail("with dropout=0.5 the outputs in training mode equal those at inference: is the Dropout layer in the model?")
-    return (f"build_model({vocab_size}, {embedding_dim}, {rnn_units}) maps ids (batch, time) to logits (batch, time, {vocab_size}), "
-            "stateless, with optional dropout")
+    if np.shape(observed["training"]) == np.shape(observed["inference"][0]) and np.allclose(
+        observed["training"], observed["inference"][0]
+    ):
+        fail(
+            "with dropout=0.5 the outputs in training mode equal those at inference: is the Dropout layer in the model?"
+        )
+    return (
+        f"build_model({vocab_size}, {embedding_dim}, {rnn_units}) maps ids (batch, time) to logits (batch, time, {vocab_size}), "
+        "stateless, with optional dropout"
+    )
 
 
 check_build_model = Check(probe_build_model, compare_build_model)
 
 
 # --- compute_loss ----------------------------------------------------------------------------------------------------
+
 
 def loss_inputs(batch: int, steps: int, vocab_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Random labels (batch, steps) and logits (batch, steps, vocab_size) for the loss check."""
@@ -426,8 +520,13 @@ def loss_inputs(batch: int, steps: int, vocab_size: int, seed: int) -> tuple[np.
     return labels, logits
 
 
-def probe_loss(loss_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], batch: int = 4, steps: int = 9,
-               vocab_size: int = 12, seed: int = 0) -> Observations:
+def probe_loss(
+    loss_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
+    batch: int = 4,
+    steps: int = 9,
+    vocab_size: int = 12,
+    seed: int = 0,
+) -> Observations:
     """``compute_loss(labels, logits)``: mean sparse categorical cross-entropy from logits.
 
     Args:
@@ -444,8 +543,9 @@ def probe_loss(loss_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], batch: int 
     return {"loss": loss.item() if loss.ndim == 0 else loss}
 
 
-def compare_loss(observed: Observations, expected: Expectation, batch: int, steps: int, vocab_size: int,
-                 seed: int) -> str:
+def compare_loss(
+    observed: Observations, expected: Expectation, batch: int, steps: int, vocab_size: int, seed: int
+) -> str:
     """Fails when the loss is not one number, is the sum, reads the logits as probabilities, or differs from Keras's."""
     actual = observed["loss"]
     if np.ndim(actual) != 0:
@@ -457,14 +557,22 @@ def compare_loss(observed: Observations, expected: Expectation, batch: int, step
         fail("the model outputs logits, not probabilities: use from_logits=True")
     if not np.isclose(actual, wanted, rtol=1e-4, atol=1e-5):
         fail(f"the mean cross-entropy should be {wanted:.5f} nats, got {actual:.5f}")
-    return f"compute_loss equals Keras's sparse categorical cross-entropy from logits ({wanted:.4f} nats on random logits)"
+    return (
+        f"compute_loss equals Keras's sparse categorical cross-entropy from logits ({wanted:.4f} nats on random logits)"
+    )
 
 
 check_loss = Check(probe_loss, compare_loss)
 
 
-def probe_untrained_loss(loss_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], model: keras.Model, x: np.ndarray,
-                         y: np.ndarray, vocab_size: int, tolerance: float = 0.1) -> Observations:
+def probe_untrained_loss(
+    loss_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
+    model: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    vocab_size: int,
+    tolerance: float = 0.1,
+) -> Observations:
     """An untrained model predicts nearly uniformly, so its loss is close to ln(vocab_size).
 
     Args:
@@ -485,8 +593,10 @@ def compare_untrained_loss(observed: Observations, expected: None, tolerance: fl
     loss, vocab_size = observed["loss"], observed["vocab_size"]
     uniform = float(np.log(vocab_size))
     if not abs(loss - uniform) <= tolerance:
-        fail(f"the untrained model's loss is {loss:.3f}; a nearly uniform guess over {vocab_size} characters gives ln({vocab_size}) = {uniform:.3f}. "
-             "Is the model freshly built, and does compute_loss take logits?")
+        fail(
+            f"the untrained model's loss is {loss:.3f}; a nearly uniform guess over {vocab_size} characters gives ln({vocab_size}) = {uniform:.3f}. "
+            "Is the model freshly built, and does compute_loss take logits?"
+        )
     return f"untrained loss {loss:.3f} nats/char is close to ln({vocab_size}) = {uniform:.3f}: the model starts by guessing uniformly"
 
 
@@ -495,14 +605,21 @@ check_untrained_loss = Check(probe_untrained_loss, compare_untrained_loss, expec
 
 # --- make_train_step -------------------------------------------------------------------------------------------------
 
-TRAIN_STEP_EMBEDDING_DIM, TRAIN_STEP_UNITS = 4, 6  # the model the step is tried on: build_model(vocab_size, 4, 6), small to store
+TRAIN_STEP_EMBEDDING_DIM, TRAIN_STEP_UNITS = (
+    4,
+    6,
+)  # the model the step is tried on: build_model(vocab_size, 4, 6), small to store
 TRAIN_STEP_LEARNING_RATE = 0.5  # plain SGD
-TRAIN_STEP_CASES = ((100.0, "without clipping (max_norm above the gradient norm)"), (0.05, "with clipping (max_norm = 0.05)"))
+TRAIN_STEP_CASES = (
+    (100.0, "without clipping (max_norm above the gradient norm)"),
+    (0.05, "with clipping (max_norm = 0.05)"),
+)
 TRAIN_STEP_WEIGHT_SCALE = 0.5
 
 
-def train_step_inputs(vocab_size: int, batch: int, steps: int, seed: int,
-                      weight_shapes: Iterable[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+def train_step_inputs(
+    vocab_size: int, batch: int, steps: int, seed: int, weight_shapes: Iterable[Sequence[int]]
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """The train-step check's batch and the model's starting weights, drawn for the given weight shapes.
 
     Returns:
@@ -512,7 +629,9 @@ def train_step_inputs(vocab_size: int, batch: int, steps: int, seed: int,
     rng = np.random.default_rng(seed)
     x = rng.integers(0, vocab_size, size=(batch, steps)).astype(np.int32)
     y = rng.integers(0, vocab_size, size=(batch, steps)).astype(np.int32)
-    weights = [rng.normal(scale=TRAIN_STEP_WEIGHT_SCALE, size=tuple(shape)).astype(np.float32) for shape in weight_shapes]
+    weights = [
+        rng.normal(scale=TRAIN_STEP_WEIGHT_SCALE, size=tuple(shape)).astype(np.float32) for shape in weight_shapes
+    ]
     return x, y, weights
 
 
@@ -532,16 +651,29 @@ def _training_mode_calls(make_train_step_fn, vocab_size, x, y):
     """The training flags a step passes to a layer of its model (dropout is silently off unless training=True)."""
     # The layer name is a TensorFlow name scope when a step calls model.call() or the layers directly: no leading "_".
     recorder = _TrainingModeRecorder(name="training_probe")
-    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(vocab_size, 4), recorder, keras.layers.Dense(vocab_size)])
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(vocab_size, 4),
+            recorder,
+            keras.layers.Dense(vocab_size),
+        ]
+    )
     recorder.calls.clear()  # building the model called it once, symbolically
     make_train_step_fn(model, keras.optimizers.SGD(0.1), 1.0)(tf.constant(x), tf.constant(y))
     return list(recorder.calls)
 
 
-def probe_train_step(make_train_step_fn: Callable[[keras.Model, keras.optimizers.Optimizer, float],
-                                                  Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]],
-                     build_fn: Callable[..., keras.Model], vocab_size: int = 11, batch: int = 3, steps: int = 8,
-                     seed: int = 0) -> Observations:
+def probe_train_step(
+    make_train_step_fn: Callable[
+        [keras.Model, keras.optimizers.Optimizer, float], Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+    ],
+    build_fn: Callable[..., keras.Model],
+    vocab_size: int = 11,
+    batch: int = 3,
+    steps: int = 8,
+    seed: int = 0,
+) -> Observations:
     """``make_train_step(model, optimizer, max_norm)`` returns a ``tf.function`` ``train_step(x, y) -> (loss, norm)``
     that applies one clipped update; compared with a reference update of the same weights, using plain SGD.
 
@@ -565,11 +697,15 @@ def probe_train_step(make_train_step_fn: Callable[[keras.Model, keras.optimizers
         model.set_weights(weights)
         train_step = make_train_step_fn(model, keras.optimizers.SGD(TRAIN_STEP_LEARNING_RATE), max_norm)
         if not hasattr(train_step, "get_concrete_function"):
-            fail("make_train_step should return a function decorated with @tf.function (compiled), not a plain Python function")
+            fail(
+                "make_train_step should return a function decorated with @tf.function (compiled), not a plain Python function"
+            )
         with full_float32():
             result = train_step(tf.constant(x), tf.constant(y))
         if not isinstance(result, (tuple, list)) or len(result) != 2:
-            fail("train_step should return (loss, global_norm): the loss before the update and the gradient norm before clipping")
+            fail(
+                "train_step should return (loss, global_norm): the loss before the update and the gradient norm before clipping"
+            )
         loss, norm = map(float, result)
         observed["weight_shapes"] = shapes
         observed["cases"].append({"loss": loss, "norm": norm, "weights": [np.asarray(w) for w in model.get_weights()]})
@@ -577,33 +713,46 @@ def probe_train_step(make_train_step_fn: Callable[[keras.Model, keras.optimizers
     return observed
 
 
-def compare_train_step(observed: Observations, expected: Expectation, vocab_size: int, batch: int, steps: int,
-                       seed: int) -> str:
+def compare_train_step(
+    observed: Observations, expected: Expectation, vocab_size: int, batch: int, steps: int, seed: int
+) -> str:
     """Fails on the first case whose loss, norm or updated weights differ from the reference step's, then on a step
     that calls the model in inference mode."""
     shapes, wanted_shapes = observed["weight_shapes"], expected["weight_shapes"]
     if [list(s) for s in shapes] != [list(s) for s in wanted_shapes]:
-        fail(f"train_step is tried on build_model({vocab_size}, {TRAIN_STEP_EMBEDDING_DIM}, {TRAIN_STEP_UNITS}), whose weights have "
-             f"shapes {[tuple(s) for s in shapes]}; Embedding -> LSTM -> Dropout -> Dense gives {[tuple(s) for s in wanted_shapes]}: "
-             "make build_model pass its test first")
+        fail(
+            f"train_step is tried on build_model({vocab_size}, {TRAIN_STEP_EMBEDDING_DIM}, {TRAIN_STEP_UNITS}), whose weights have "
+            f"shapes {[tuple(s) for s in shapes]}; Embedding -> LSTM -> Dropout -> Dense gives {[tuple(s) for s in wanted_shapes]}: "
+            "make build_model pass its test first"
+        )
     _, _, initial = train_step_inputs(vocab_size, batch, steps, seed, shapes)
     for (max_norm, case), mine, reference in zip(TRAIN_STEP_CASES, observed["cases"], expected["cases"]):
         loss, norm = mine["loss"], mine["norm"]
         if not np.isclose(loss, reference["loss"], rtol=1e-4):
-            fail(f"{case}: the returned loss should be the cross-entropy before the update, {reference['loss']:.5f}, got {loss:.5f}")
+            fail(
+                f"{case}: the returned loss should be the cross-entropy before the update, {reference['loss']:.5f}, got {loss:.5f}"
+            )
         if not np.isclose(norm, reference["norm"], rtol=1e-3):
-            fail(f"{case}: the returned norm should be the global norm of all gradients before clipping, {reference['norm']:.5g}, got {norm:.5g}")
+            fail(
+                f"{case}: the returned norm should be the global norm of all gradients before clipping, {reference['norm']:.5g}, got {norm:.5g}"
+            )
         if all(np.array_equal(a, b) for a, b in zip(mine["weights"], initial)):
-            fail("train_step did not change the weights: apply the gradients with optimizer.apply_gradients(zip(grads, model.trainable_variables))")
+            fail(
+                "train_step did not change the weights: apply the gradients with optimizer.apply_gradients(zip(grads, model.trainable_variables))"
+            )
         worst = max(max_abs_diff(a, b) for a, b in zip(mine["weights"], reference["weights"]))
         if not worst <= 1e-4:
             message = f"{case}: after one step the weights differ from the reference update by up to {worst:.3g}"
             if max_norm < 1:
-                message += "; clip all gradients together by their global norm (tf.clip_by_global_norm), before applying them"
+                message += (
+                    "; clip all gradients together by their global norm (tf.clip_by_global_norm), before applying them"
+                )
             fail(message)
     calls = observed["training_calls"]
     if not calls or not all(calls):
-        fail("train_step calls the model in inference mode: call model(x, training=True), or the Dropout layer does nothing while training")
+        fail(
+            "train_step calls the model in inference mode: call model(x, training=True), or the Dropout layer does nothing while training"
+        )
     return "train_step computes the loss in training mode, clips the gradients by global norm and applies them, inside tf.function"
 
 
@@ -620,8 +769,9 @@ def sample_logits(vocab_size: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(scale=1.5, size=vocab_size).astype("float32")
 
 
-def probe_sample_next(sample_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], vocab_size: int = 5, draws: int = 20000,
-                      seed: int = 0) -> Observations:
+def probe_sample_next(
+    sample_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], vocab_size: int = 5, draws: int = 20000, seed: int = 0
+) -> Observations:
     """``sample_next(logits, temperature)``: draws from softmax(logits / temperature), one id per row.
 
     Compares the frequencies of many draws with the reference probabilities; with ``draws`` samples a
@@ -645,7 +795,9 @@ def probe_sample_next(sample_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], vo
         try:
             ids = compiled(batch_logits, tf.constant(temperature))
         except Exception as error:
-            fail(f"sample_next fails inside tf.function ({type(error).__name__}: {str(error)[:160]}); use TensorFlow ops such as tf.random.categorical")
+            fail(
+                f"sample_next fails inside tf.function ({type(error).__name__}: {str(error)[:160]}); use TensorFlow ops such as tf.random.categorical"
+            )
         ids = np.asarray(ids)
         if ids.shape == (draws, 1):
             fail(f"sample_next should return shape (batch,) = ({draws},), got ({draws}, 1): take [:, 0]")
@@ -662,22 +814,36 @@ def compare_sample_next(observed: Observations, expected: Expectation, vocab_siz
     """Compares the frequencies with softmax(logits / temperature), and names the mistake whose distribution they follow."""
     for i, temperature in enumerate(SAMPLE_TEMPERATURES):
         counts = np.asarray(observed["counts"][i])
-        if counts.shape != (vocab_size,) or not np.issubdtype(counts.dtype, np.integer) or counts.min() < 0 \
-                or counts.sum() + observed["outside"][i] != draws:
-            fail(f"at temperature {temperature} the counts of the draws do not add up to the {draws} drawn: was the probe changed?")
+        if (
+            counts.shape != (vocab_size,)
+            or not np.issubdtype(counts.dtype, np.integer)
+            or counts.min() < 0
+            or counts.sum() + observed["outside"][i] != draws
+        ):
+            fail(
+                f"at temperature {temperature} the counts of the draws do not add up to the {draws} drawn: was the probe changed?"
+            )
         if observed["outside"][i]:
-            fail(f"at temperature {temperature}, {observed['outside'][i]} of the {draws} ids were outside 0..{vocab_size - 1}")
+            fail(
+                f"at temperature {temperature}, {observed['outside'][i]} of the {draws} ids were outside 0..{vocab_size - 1}"
+            )
         frequencies = np.asarray(observed["counts"][i], dtype=np.float64) / draws
         wanted = np.asarray(expected["probabilities"][i])
         if np.max(np.abs(frequencies - wanted)) > 0.02:
             if np.max(frequencies) > 0.999:
-                fail("sample_next always picks the same id: sample with tf.random.categorical instead of taking the argmax")
+                fail(
+                    "sample_next always picks the same id: sample with tf.random.categorical instead of taking the argmax"
+                )
             if np.max(np.abs(frequencies - expected["multiplied"][i])) < 0.02:
-                fail(f"at temperature {temperature} the draws follow softmax(logits * temperature): divide the logits by the temperature")
+                fail(
+                    f"at temperature {temperature} the draws follow softmax(logits * temperature): divide the logits by the temperature"
+                )
             if np.max(np.abs(frequencies - expected["from_probabilities"][i])) < 0.02:
                 fail("tf.random.categorical takes logits, not probabilities: do not apply softmax first")
-            fail(f"at temperature {temperature} the draws should follow softmax(logits / temperature) = {np.round(wanted, 3)}; "
-                 f"their frequencies were {np.round(frequencies, 3)}")
+            fail(
+                f"at temperature {temperature} the draws should follow softmax(logits / temperature) = {np.round(wanted, 3)}; "
+                f"their frequencies were {np.round(frequencies, 3)}"
+            )
     return f"sample_next draws from softmax(logits / temperature) at temperatures 0.5, 1 and 2 ({draws} draws each)"
 
 
@@ -698,13 +864,15 @@ def generation_model(vocab_size: int, seed: int) -> keras.Sequential:
     changes the logits clearly. The Dropout layer (rate 0.5) must do nothing while generating.
     """
     units, dim = GENERATION_UNITS, GENERATION_EMBEDDING_DIM
-    model = keras.Sequential([
-        keras.Input(shape=(None,), dtype="int32"),
-        keras.layers.Embedding(vocab_size, dim),
-        keras.layers.LSTM(units, return_sequences=True),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(vocab_size),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(None,), dtype="int32"),
+            keras.layers.Embedding(vocab_size, dim),
+            keras.layers.LSTM(units, return_sequences=True),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(vocab_size),
+        ]
+    )
     rng = np.random.default_rng([seed, 1])
     bias = rng.normal(scale=0.5, size=4 * units)
     bias[units : 2 * units] += 2.0  # gates in Keras's order i, f, c, o
@@ -783,9 +951,13 @@ class _CellSteps:
             sys.setprofile(previous)
 
 
-def probe_generate(generate_fn: Callable[[keras.Model, np.ndarray, int, float, Callable[[tf.Tensor, float], tf.Tensor]],
-                                         ArrayLike],
-                   vocab_size: int = 7, start_length: int = 5, length: int = 12, seed: int = 0) -> Observations:
+def probe_generate(
+    generate_fn: Callable[[keras.Model, np.ndarray, int, float, Callable[[tf.Tensor, float], tf.Tensor]], ArrayLike],
+    vocab_size: int = 7,
+    start_length: int = 5,
+    length: int = 12,
+    seed: int = 0,
+) -> Observations:
     """``generate_ids(model, start_ids, length, temperature, sample_fn)``: one character at a time, the LSTM state carried.
 
     The sampling step is replaced by one that records the logits it gets and returns ids set in advance; each must equal
@@ -810,7 +982,9 @@ def probe_generate(generate_fn: Callable[[keras.Model, np.ndarray, int, float, C
     steps = _CellSteps(model.layers[1].cell)
     with full_float32(), steps.counting():
         try:
-            generated = refusing_delegation(generate_fn, GENERATE)(model, start_ids, length, GENERATION_TEMPERATURE, sampler)
+            generated = refusing_delegation(generate_fn, GENERATE)(
+                model, start_ids, length, GENERATION_TEMPERATURE, sampler
+            )
         except CheckFailed:
             raise
         except Exception:
@@ -827,7 +1001,9 @@ def probe_generate(generate_fn: Callable[[keras.Model, np.ndarray, int, float, C
         "returned_shape": list(generated.shape),
         "returned_dtype": str(generated.dtype),
         "cell_steps": steps.count,
-        "weights_changed": any(not np.array_equal(before, after) for before, after in zip(weights, model.get_weights())),
+        "weights_changed": any(
+            not np.array_equal(before, after) for before, after in zip(weights, model.get_weights())
+        ),
     }
 
 
@@ -841,21 +1017,28 @@ def _close_up_to_a_constant(a, b):
     return max_abs_diff(_centred(a), _centred(b)) <= 1e-3
 
 
-def compare_generate(observed: Observations, expected: Expectation, vocab_size: int, start_length: int, length: int,
-                     seed: int) -> str:
+def compare_generate(
+    observed: Observations, expected: Expectation, vocab_size: int, start_length: int, length: int, seed: int
+) -> str:
     """Fails on the loop's bookkeeping (weights, calls, cell steps, temperature, returned ids), then at the first draw whose
     logits differ from the model's for the text so far, naming the mistake whose logits they are."""
     if observed["weights_changed"]:
         fail("generate_ids changed the model's weights: only read them")
     logits = observed["logits"]
     if len(logits) != length:
-        fail(f"sample_fn was called {len(logits)} times for length={length}: call it once for every character generated")
+        fail(
+            f"sample_fn was called {len(logits)} times for length={length}: call it once for every character generated"
+        )
     if observed["cell_steps"] > start_length + length:
-        fail(f"the LSTM cell took {observed['cell_steps']} steps for a {start_length}-character start and {length} draws: one step "
-             "per character is enough when the state is carried; do not recompute the text so far for every draw")
+        fail(
+            f"the LSTM cell took {observed['cell_steps']} steps for a {start_length}-character start and {length} draws: one step "
+            "per character is enough when the state is carried; do not recompute the text so far for every draw"
+        )
     temperatures = observed["temperatures"]
     if not np.allclose(temperatures, GENERATION_TEMPERATURE, rtol=1e-6):
-        fail(f"sample_fn got temperature {sorted(set(temperatures))}, not the temperature={GENERATION_TEMPERATURE} given: pass it through")
+        fail(
+            f"sample_fn got temperature {sorted(set(temperatures))}, not the temperature={GENERATION_TEMPERATURE} given: pass it through"
+        )
     check_shape(f"generate_ids(..., length={length})", tuple(observed["returned_shape"]), (length,))
     generated = observed["returned"]
     if generated is None or not np.issubdtype(generated.dtype, np.integer):
@@ -866,32 +1049,46 @@ def compare_generate(observed: Observations, expected: Expectation, vocab_size: 
     for t, got in enumerate(logits):
         wanted = expected["logits"][t]
         if np.shape(got) != np.shape(wanted):
-            fail(f"sample_fn got logits of shape (1, {np.size(got)}) at draw {t}, not (1, vocab_size={vocab_size}): give it the Dense layer's output")
+            fail(
+                f"sample_fn got logits of shape (1, {np.size(got)}) at draw {t}, not (1, vocab_size={vocab_size}): give it the Dense layer's output"
+            )
         if not _close_up_to_a_constant(got, wanted):
             _explain_wrong_logits(t, got, wanted, expected)
-    return f"generate_ids reads a {start_length}-character start and draws {length} characters with the LSTM state carried"
+    return (
+        f"generate_ids reads a {start_length}-character start and draws {length} characters with the LSTM state carried"
+    )
 
 
 def _explain_wrong_logits(t, got, wanted, expected):
     """Names the mistake whose fingerprint (its logits at draw ``t``, from the expectation) the logits ``got`` match."""
     if _close_up_to_a_constant(got, expected["tempered"][t]):
-        fail("the logits given to sample_fn were already divided by the temperature: give the Dense layer's logits as they are, "
-             "sample_fn divides them")
+        fail(
+            "the logits given to sample_fn were already divided by the temperature: give the Dense layer's logits as they are, "
+            "sample_fn divides them"
+        )
     if max_abs_diff(got, expected["probabilities"][t]) <= 1e-4:
         fail("sample_fn got probabilities: give it the Dense layer's logits, before any softmax")
     alone = expected["last_character_alone"][t]  # the model's logits for the last character, from a zero state
     if t == 0 and _close_up_to_a_constant(got, alone):
-        fail("the first draw saw only the last character of the start text: feed every start character through the "
-             "LSTM cell first, carrying the state, and sample from the logits after the last one")
+        fail(
+            "the first draw saw only the last character of the start text: feed every start character through the "
+            "LSTM cell first, carrying the state, and sample from the logits after the last one"
+        )
     if t == 0:
-        fail("the logits of the first draw differ from the model's after the start text: read the whole start text, "
-             "one character at a time from a zero state, and apply the Dense layer to the LSTM's output (Dropout "
-             "must drop nothing while generating: leave it out, or call it with training=False)")
+        fail(
+            "the logits of the first draw differ from the model's after the start text: read the whole start text, "
+            "one character at a time from a zero state, and apply the Dense layer to the LSTM's output (Dropout "
+            "must drop nothing while generating: leave it out, or call it with training=False)"
+        )
     if _close_up_to_a_constant(got, alone):
-        fail(f"draw {t} saw only the previous character, from a fresh state: carry the state the cell returns "
-             "into the next step instead of starting again from zeros")
-    fail(f"the logits of draw {t} differ from the model's for the text so far by {max_abs_diff(got, wanted):.3g} "
-         "(draw 0 matched): feed each drawn id back in as the next input, with the state carried")
+        fail(
+            f"draw {t} saw only the previous character, from a fresh state: carry the state the cell returns "
+            "into the next step instead of starting again from zeros"
+        )
+    fail(
+        f"the logits of draw {t} differ from the model's for the text so far by {max_abs_diff(got, wanted):.3g} "
+        "(draw 0 matched): feed each drawn id back in as the next input, with the state carried"
+    )
 
 
 check_generate = Check(probe_generate, compare_generate)

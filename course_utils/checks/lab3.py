@@ -10,6 +10,7 @@ layer-normalised LSTM, and what each known mistake gives), which students' self-
 The student's code runs under ``refuse_delegation``: it may not call the function the exercise asks for (the
 ``Exercise`` constants below).
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -60,8 +61,12 @@ MACRO_RECALL = Exercise(
         Forbidden("the check's reference macro recall", _REFERENCES, "_macro_recall_*"),
         Forbidden("course_utils.metrics.per_class_recall", "course_utils/metrics.py", "per_class_recall"),
         Forbidden("sklearn.metrics.recall_score", _SKLEARN_METRICS, "recall_score"),
-        Forbidden("sklearn.metrics.balanced_accuracy_score (the macro recall)", _SKLEARN_METRICS, "balanced_accuracy_score"),
-        Forbidden("sklearn.metrics.precision_recall_fscore_support", _SKLEARN_METRICS, "precision_recall_fscore_support"),
+        Forbidden(
+            "sklearn.metrics.balanced_accuracy_score (the macro recall)", _SKLEARN_METRICS, "balanced_accuracy_score"
+        ),
+        Forbidden(
+            "sklearn.metrics.precision_recall_fscore_support", _SKLEARN_METRICS, "precision_recall_fscore_support"
+        ),
         Forbidden("sklearn.metrics.classification_report", _SKLEARN_METRICS, "classification_report"),
     ),
 )
@@ -69,7 +74,8 @@ LAYER_NORM_LSTM_CELL = Exercise(
     "LayerNormLSTMCell",
     hint="compute the four gate blocks, the new c and the new h in call with keras.ops and the cell's own norm layers",
     # Lab 1's LSTM shortcuts (Keras's LSTM, the fused LSTMBlockCell, cuDNN) and the check's own numpy.
-    forbidden=LSTM_CELL.forbidden + (
+    forbidden=LSTM_CELL.forbidden
+    + (
         Forbidden("the check's reference cell", _REFERENCES, "_reference_layer_norm_lstm"),
         Forbidden("the check's reference layer norm", _REFERENCES, "_layer_norm"),
         Forbidden("the check's reference sigmoid", _REFERENCES, "_sigmoid"),
@@ -155,8 +161,16 @@ def classifier_encoders(units: int) -> dict[str, Callable[[], list[keras.layers.
     }
 
 
-def probe_classifier(build_fn: Callable[..., keras.Model], vocab_size: int = 50, embed_dim: int = 8, units: int = 4,
-                     num_classes: int = 3, batch: int = 4, steps: int = 7, seed: int = 0) -> Observations:
+def probe_classifier(
+    build_fn: Callable[..., keras.Model],
+    vocab_size: int = 50,
+    embed_dim: int = 8,
+    units: int = 4,
+    num_classes: int = 3,
+    batch: int = 4,
+    steps: int = 7,
+    seed: int = 0,
+) -> Observations:
     """``build_classifier(vocab_size, embed_dim, encoder, num_classes, dropout)``: shapes, masking, probabilities, parameters.
 
     Builds a model with each encoder of :func:`classifier_encoders` and no dropout, then one with ``dropout=0.4``,
@@ -199,7 +213,9 @@ def probe_classifier(build_fn: Callable[..., keras.Model], vocab_size: int = 50,
 
 
 def _dropout_observations(build_fn, vocab_size, embed_dim, num_classes, tokens, rate=DROPOUT):
-    model = build_fn(vocab_size, embed_dim, [keras.layers.GlobalAveragePooling1D()], num_classes=num_classes, dropout=rate)
+    model = build_fn(
+        vocab_size, embed_dim, [keras.layers.GlobalAveragePooling1D()], num_classes=num_classes, dropout=rate
+    )
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     seen = {"layers": [type(layer).__name__ for layer in layers]}
     after_embedding = layers[1] if len(layers) > 1 else None
@@ -219,19 +235,32 @@ def _dropout_observations(build_fn, vocab_size, embed_dim, num_classes, tokens, 
     return seen
 
 
-def compare_classifier(observed: Observations, expected: Expectation, vocab_size: int, embed_dim: int, units: int,
-                       num_classes: int, batch: int, steps: int, seed: int) -> str:
+def compare_classifier(
+    observed: Observations,
+    expected: Expectation,
+    vocab_size: int,
+    embed_dim: int,
+    units: int,
+    num_classes: int,
+    batch: int,
+    steps: int,
+    seed: int,
+) -> str:
     names = []
     for index, (name, parameters) in enumerate(expected["parameters"]):
         entry = _entry(observed, "encoders", index)
         if not entry["is_model"]:
             fail(f"build_classifier should return a keras Model, got {entry['type']}")
         if not entry["holds_encoder"]:
-            fail("the model should contain the encoder layers it is given, in order, between the Embedding and the output layer")
+            fail(
+                "the model should contain the encoder layers it is given, in order, between the Embedding and the output layer"
+            )
         probabilities = _reached(observed, entry, "probabilities")
         check_shape(f"output with the {name} encoder", probabilities, (batch, num_classes))
         if np.any(probabilities < 0) or not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5):
-            fail("the outputs should be class probabilities (non-negative, summing to 1): end with Dense(num_classes, activation='softmax')")
+            fail(
+                "the outputs should be class probabilities (non-negative, summing to 1): end with Dense(num_classes, activation='softmax')"
+            )
         _compare_padding(f"with the {name} encoder", probabilities, _reached(observed, entry, "padded_probabilities"))
         if _reached(observed, entry, "parameters") != parameters:
             fail(
@@ -251,16 +280,22 @@ def _compare_dropout(seen, observed, rate=DROPOUT):
             f"(the same channels at every step); your layers are {names}"
         )
     if not seen["dropout_before_output"]:
-        fail(f"right before the output layer put Dropout({rate}) (plain dropout on the tweet's vector); your layers are {names}")
+        fail(
+            f"right before the output layer put Dropout({rate}) (plain dropout on the tweet's vector); your layers are {names}"
+        )
     for layer, layer_rate in _reached(observed, seen, "rates"):
         if layer_rate != rate:
             fail(f"with dropout={rate} the {layer} layer should have rate {rate}, got {layer_rate}")
     dropped = _reached(observed, seen, "dropped")
     if not np.all(dropped == dropped[:, :1, :]):
-        fail("the layer after the Embedding drops single numbers; SpatialDropout1D drops a channel at every step of the tweet")
+        fail(
+            "the layer after the Embedding drops single numbers; SpatialDropout1D drops a channel at every step of the tweet"
+        )
     # At least 64 channels at rate 0.4: all kept, or all dropped, by chance has probability below 1e-14.
     if not 0 < dropped.mean() < 1:
-        fail(f"in training mode the layer after the Embedding dropped {dropped.mean():.0%} of the channels; with rate {rate} it should drop about {rate:.0%}")
+        fail(
+            f"in training mode the layer after the Embedding dropped {dropped.mean():.0%} of the channels; with rate {rate} it should drop about {rate:.0%}"
+        )
     first, second = _reached(observed, seen, "predictions")
     check_close("predictions with dropout (inference: dropout is off)", first, second)
 
@@ -284,8 +319,15 @@ def _class_names(obj):
     return [cls.__name__ for cls in type(obj).__mro__]
 
 
-def probe_encoder(make_fn: Callable[..., list[keras.layers.Layer]], input_dim: int = 6, units: int = 5,
-                  vocab_size: int = 40, batch: int = 3, steps: int = 6, seed: int = 0) -> Observations:
+def probe_encoder(
+    make_fn: Callable[..., list[keras.layers.Layer]],
+    input_dim: int = 6,
+    units: int = 5,
+    vocab_size: int = 40,
+    batch: int = 3,
+    steps: int = 6,
+    seed: int = 0,
+) -> Observations:
     """``make_encoder(kind, units, recurrent_dropout)``: the right layer, output size, parameters, dropout and masking.
 
     Args:
@@ -305,8 +347,12 @@ def probe_encoder(make_fn: Callable[..., list[keras.layers.Layer]], input_dim: i
     try:
         for kind in ENCODER_KINDS:
             layers = make_fn(kind, units, recurrent_dropout=RECURRENT_DROPOUT)
-            entry = {"kind": kind, "returned": type(layers).__name__,
-                     "is_layer_list": isinstance(layers, list) and all(isinstance(layer, keras.layers.Layer) for layer in layers)}
+            entry = {
+                "kind": kind,
+                "returned": type(layers).__name__,
+                "is_layer_list": isinstance(layers, list)
+                and all(isinstance(layer, keras.layers.Layer) for layer in layers),
+            }
             observed["kinds"].append(entry)
             if not entry["is_layer_list"]:
                 return observed
@@ -321,7 +367,11 @@ def probe_encoder(make_fn: Callable[..., list[keras.layers.Layer]], input_dim: i
             recurrent = layer if forward is None else forward
             entry["recurrent_dropout"] = getattr(recurrent, "recurrent_dropout", None)
             model = keras.Sequential(
-                [keras.Input((None,), dtype="int32"), keras.layers.Embedding(vocab_size, input_dim, mask_zero=True), *layers]
+                [
+                    keras.Input((None,), dtype="int32"),
+                    keras.layers.Embedding(vocab_size, input_dim, mask_zero=True),
+                    *layers,
+                ]
             )
             entry["outputs"] = np.asarray(model(tokens))
             entry["parameters"] = int(layer.count_params())
@@ -341,8 +391,16 @@ def probe_encoder(make_fn: Callable[..., list[keras.layers.Layer]], input_dim: i
     return observed
 
 
-def compare_encoder(observed: Observations, expected: Expectation, input_dim: int, units: int, vocab_size: int,
-                    batch: int, steps: int, seed: int) -> str:
+def compare_encoder(
+    observed: Observations,
+    expected: Expectation,
+    input_dim: int,
+    units: int,
+    vocab_size: int,
+    batch: int,
+    steps: int,
+    seed: int,
+) -> str:
     for index, wanted in enumerate(expected["kinds"]):
         kind, layer_class = wanted["kind"], wanted["layer"]
         entry = _entry(observed, "kinds", index)
@@ -354,21 +412,31 @@ def compare_encoder(observed: Observations, expected: Expectation, input_dim: in
             got = entry["wrapped"][0] if entry["wrapped"] else None
             fail(f"{kind!r} should wrap an {wanted['wraps']} in Bidirectional, it wraps a {got}")
         if wanted["merge_mode"] is not None and entry["merge_mode"] != wanted["merge_mode"]:
-            fail(f"keep Bidirectional's default merge_mode={wanted['merge_mode']!r} (both directions side by side), not {entry['merge_mode']!r}")
+            fail(
+                f"keep Bidirectional's default merge_mode={wanted['merge_mode']!r} (both directions side by side), not {entry['merge_mode']!r}"
+            )
         if entry["recurrent_dropout"] != RECURRENT_DROPOUT:
-            fail(f"make_encoder({kind!r}, units, recurrent_dropout={RECURRENT_DROPOUT}) built a layer with recurrent_dropout={entry['recurrent_dropout']}")
+            fail(
+                f"make_encoder({kind!r}, units, recurrent_dropout={RECURRENT_DROPOUT}) built a layer with recurrent_dropout={entry['recurrent_dropout']}"
+            )
         outputs = _reached(observed, entry, "outputs")
         if outputs.ndim == 3:
-            fail(f"{kind}: the output has a time axis {outputs.shape}; use return_sequences=False (the default) to keep one vector per tweet")
+            fail(
+                f"{kind}: the output has a time axis {outputs.shape}; use return_sequences=False (the default) to keep one vector per tweet"
+            )
         check_shape(f"{kind} output for {units} units", outputs, (batch, wanted["features"]))
         if _reached(observed, entry, "parameters") != wanted["parameters"]:
-            fail(f"{kind} with {units} units on inputs of size {input_dim} should have {wanted['parameters']} parameters, got {entry['parameters']}")
+            fail(
+                f"{kind} with {units} units on inputs of size {input_dim} should have {wanted['parameters']} parameters, got {entry['parameters']}"
+            )
         _compare_padding(kind, outputs, _reached(observed, entry, "padded_outputs"))
     unknown = _reached(observed, observed, "unknown_kind")
     if not unknown["value_error"]:
         if unknown["raised"] is not None:
             fail(f"an unknown kind should raise ValueError naming the kinds, it raised {unknown['raised']}")
-        fail("make_encoder('transformer', ...) should raise ValueError: it is not one of 'simple_rnn', 'lstm', 'bilstm'")
+        fail(
+            "make_encoder('transformer', ...) should raise ValueError: it is not one of 'simple_rnn', 'lstm', 'bilstm'"
+        )
     return f"make_encoder builds SimpleRNN, LSTM and Bidirectional(LSTM) encoders of {units} units with the right outputs and parameters"
 
 
@@ -376,6 +444,7 @@ check_encoder = Check(probe_encoder, compare_encoder)
 
 
 # --- Exercise 4.1: class_weights ------------------------------------------------------------------------------
+
 
 def random_labels(rng: np.random.Generator, size: int, num_classes: int) -> np.ndarray:
     """Labels 0..num_classes-1 with unequal class shares (drawn from a Dirichlet), so that accuracy and macro recall differ."""
@@ -393,8 +462,12 @@ def class_weights_labels(size: int, num_classes: int, seed: int) -> np.ndarray:
     return labels
 
 
-def probe_class_weights(class_weights_fn: Callable[[np.ndarray, int], dict[int, float]], size: int = 300,
-                        num_classes: int = 3, seed: int = 0) -> Observations:
+def probe_class_weights(
+    class_weights_fn: Callable[[np.ndarray, int], dict[int, float]],
+    size: int = 300,
+    num_classes: int = 3,
+    seed: int = 0,
+) -> Observations:
     """``class_weights(labels, num_classes)`` against n / (num_classes * n_c).
 
     Args:
@@ -407,7 +480,9 @@ def probe_class_weights(class_weights_fn: Callable[[np.ndarray, int], dict[int, 
     labels = class_weights_labels(size, num_classes, seed)
     weights = refusing_delegation(class_weights_fn, CLASS_WEIGHTS)(labels, num_classes)
     if not isinstance(weights, dict) or sorted(weights) != list(range(num_classes)):
-        fail(f"class_weights should return a dict with one weight per class 0..{num_classes - 1}, got {weights!r}"[:2000])
+        fail(
+            f"class_weights should return a dict with one weight per class 0..{num_classes - 1}, got {weights!r}"[:2000]
+        )
     return {"weights": [float(weights[c]) for c in range(num_classes)]}
 
 
@@ -419,10 +494,16 @@ def compare_class_weights(observed: Observations, expected: Expectation, size: i
     # Right first: with classes of equal size the right weights (all 1) are proportional to the class sizes too.
     if not np.allclose(actual, reference, rtol=1e-6):
         if np.allclose(actual / actual.sum(), counts / counts.sum(), rtol=1e-6):
-            fail("your weights grow with the class size; rare classes need the larger weights (n / (num_classes * n_c))")
+            fail(
+                "your weights grow with the class size; rare classes need the larger weights (n / (num_classes * n_c))"
+            )
         if np.allclose(actual / actual.sum(), reference / reference.sum(), rtol=1e-6):
-            fail("your weights have the right proportions but the wrong scale: use n / (num_classes * n_c), so the weighted total stays n")
-        fail(f"for class counts {counts.tolist()} the weights should be {np.round(reference, 4).tolist()}, got {np.round(actual, 4).tolist()}")
+            fail(
+                "your weights have the right proportions but the wrong scale: use n / (num_classes * n_c), so the weighted total stays n"
+            )
+        fail(
+            f"for class counts {counts.tolist()} the weights should be {np.round(reference, 4).tolist()}, got {np.round(actual, 4).tolist()}"
+        )
     return f"class_weights matches n / (num_classes * n_c) on {size} labels of {num_classes} classes"
 
 
@@ -431,8 +512,10 @@ check_class_weights = Check(probe_class_weights, compare_class_weights)
 
 # --- Exercise 5: macro_recall ---------------------------------------------------------------------------------
 
-def macro_recall_cases(size: int, num_classes: int,
-                       seed: int) -> dict[str, tuple[np.ndarray | list[int], np.ndarray | list[int]]]:
+
+def macro_recall_cases(
+    size: int, num_classes: int, seed: int
+) -> dict[str, tuple[np.ndarray | list[int], np.ndarray | list[int]]]:
     """The (y_true, y_pred) pairs the macro-recall check feeds, by description: random labels and edge cases.
 
     The last case gives the random labels as Python lists.
@@ -454,8 +537,12 @@ def macro_recall_cases(size: int, num_classes: int,
     }
 
 
-def probe_macro_recall(macro_recall_fn: Callable[[np.ndarray | list[int], np.ndarray | list[int], int], float],
-                       size: int = 200, num_classes: int = 3, seed: int = 0) -> Observations:
+def probe_macro_recall(
+    macro_recall_fn: Callable[[np.ndarray | list[int], np.ndarray | list[int], int], float],
+    size: int = 200,
+    num_classes: int = 3,
+    seed: int = 0,
+) -> Observations:
     """``macro_recall(y_true, y_pred, num_classes)`` against the reference, on random labels and edge cases.
 
     Args:
@@ -469,7 +556,9 @@ def probe_macro_recall(macro_recall_fn: Callable[[np.ndarray | list[int], np.nda
     observed = {"cases": []}
     try:
         for description, (truth, prediction) in macro_recall_cases(size, num_classes, seed).items():
-            actual = macro_recall_fn(_copy(truth), _copy(prediction), num_classes)  # copies: the next cases share arrays
+            actual = macro_recall_fn(
+                _copy(truth), _copy(prediction), num_classes
+            )  # copies: the next cases share arrays
             entry = {"case": description}
             observed["cases"].append(entry)
             try:
@@ -497,7 +586,9 @@ def compare_macro_recall(observed: Observations, expected: Expectation, size: in
         if actual is None:
             fail(f"macro_recall should return a number, got {entry['type']}")
         if np.isnan(actual):
-            fail(f"with {description} you returned NaN: a class absent from y_true has no recall, leave it out of the mean")
+            fail(
+                f"with {description} you returned NaN: a class absent from y_true has no recall, leave it out of the mean"
+            )
         if not any(np.isclose(actual, case[accepted], atol=1e-9) for accepted in ("expected", "as_sklearn")):
             hint = ""
             if np.isclose(actual, case["accuracy"]):
@@ -523,8 +614,9 @@ def attention_layout(features: int, units: int) -> list[tuple[str, tuple[int, ..
     return [("kernel", (features, units)), ("bias", (units,)), ("score_vector", (units,))]
 
 
-def attention_pooling_inputs(batch: int, steps: int, features: int, units: int,
-                             seed: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+def attention_pooling_inputs(
+    batch: int, steps: int, features: int, units: int, seed: int
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """What the attention check feeds, from ``seed``: (weights in :func:`attention_layout`'s order, inputs x of shape
     (batch, steps, features), a mask (batch, steps) with one row full, token ids for a model)."""
     rng = np.random.default_rng(seed)
@@ -540,8 +632,14 @@ def attention_masks(mask: np.ndarray) -> list[tuple[str, np.ndarray | None]]:
     return [("without a mask", None), ("with a mask", mask)]
 
 
-def probe_attention_pooling(layer_class: type[keras.layers.Layer], batch: int = 4, steps: int = 6, features: int = 5,
-                            units: int = 3, seed: int = 0) -> Observations:
+def probe_attention_pooling(
+    layer_class: type[keras.layers.Layer],
+    batch: int = 4,
+    steps: int = 6,
+    features: int = 5,
+    units: int = 3,
+    seed: int = 0,
+) -> Observations:
     """``MyAttentionPooling(units)`` against attention pooling computed in numpy with the same weights.
 
     Args:
@@ -569,8 +667,14 @@ def probe_attention_pooling(layer_class: type[keras.layers.Layer], batch: int = 
                 observed["cases"].append(entry)
                 entry["attention"] = np.asarray(layer.attention_weights(x, mask=m))
                 entry["pooled"] = np.asarray(layer(x, mask=m))
-            model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(ATTENTION_VOCAB, features, mask_zero=True),
-                                      layer_class(units), keras.layers.Dense(2)])
+            model = keras.Sequential(
+                [
+                    keras.Input((None,), dtype="int32"),
+                    keras.layers.Embedding(ATTENTION_VOCAB, features, mask_zero=True),
+                    layer_class(units),
+                    keras.layers.Dense(2),
+                ]
+            )
             observed["model_outputs"] = np.asarray(model(tokens))
             observed["padded_model_outputs"] = np.asarray(model(_padded(tokens)))
         except CheckFailed:
@@ -580,8 +684,9 @@ def probe_attention_pooling(layer_class: type[keras.layers.Layer], batch: int = 
     return observed
 
 
-def compare_attention_pooling(observed: Observations, expected: Expectation, batch: int, steps: int, features: int,
-                              units: int, seed: int) -> str:
+def compare_attention_pooling(
+    observed: Observations, expected: Expectation, batch: int, steps: int, features: int, units: int, seed: int
+) -> str:
     mask = np.asarray(expected["mask"], dtype=bool)
     for index, case in enumerate(expected["cases"]):
         description = case["case"]
@@ -589,14 +694,25 @@ def compare_attention_pooling(observed: Observations, expected: Expectation, bat
         attention = _reached(observed, entry, "attention")
         check_shape(f"attention_weights {description}", attention, (batch, steps))
         if not np.allclose(attention.sum(axis=1), 1.0, atol=1e-5):
-            fail(f"attention weights {description} should sum to 1 over the time steps (softmax over axis 1), they sum to {attention.sum(axis=1).round(3).tolist()}")
+            fail(
+                f"attention weights {description} should sum to 1 over the time steps (softmax over axis 1), they sum to {attention.sum(axis=1).round(3).tolist()}"
+            )
         if case["masked"] and np.any(~mask) and np.max(attention[~mask]) > 1e-6:
-            fail(f"masked (padding) steps got weights up to {np.max(attention[~mask]):.3g}; they should get 0: set their scores to a large negative number before the softmax")
+            fail(
+                f"masked (padding) steps got weights up to {np.max(attention[~mask]):.3g}; they should get 0: set their scores to a large negative number before the softmax"
+            )
         check_close(f"attention weights {description}", attention, case["attention"], atol=ATOL)
-        check_close(f"pooled output {description} (sum over t of a_t h_t)", _reached(observed, entry, "pooled"), case["pooled"], atol=ATOL)
+        check_close(
+            f"pooled output {description} (sum over t of a_t h_t)",
+            _reached(observed, entry, "pooled"),
+            case["pooled"],
+            atol=ATOL,
+        )
     outputs = _reached(observed, observed, "model_outputs")
     check_shape("Embedding(mask_zero=True) -> your layer -> Dense output", outputs, (batch, 2))
-    _compare_padding("Embedding(mask_zero=True) -> your layer", outputs, _reached(observed, observed, "padded_model_outputs"))
+    _compare_padding(
+        "Embedding(mask_zero=True) -> your layer", outputs, _reached(observed, observed, "padded_model_outputs")
+    )
     return f"MyAttentionPooling({units}) matches the reference: weights zero on padding, sum to 1, same outputs"
 
 
@@ -605,15 +721,23 @@ check_attention_pooling = Check(probe_attention_pooling, compare_attention_pooli
 
 # --- Exercise 4.2: LayerNormLSTMCell --------------------------------------------------------------------------
 
+
 def layer_norm_lstm_layout(input_dim: int, units: int) -> list[tuple[str, tuple[int, ...]]]:
     """The cell's weights, read by name from the layout the exercise's ``build`` gives: [(name, shape)], in order."""
-    return [("kernel", (input_dim, 4 * units)), ("recurrent_kernel", (units, 4 * units)), ("bias", (4 * units,)),
-            ("input_norm.gamma", (4 * units,)), ("recurrent_norm.gamma", (4 * units,)), ("cell_norm.gamma", (units,)),
-            ("cell_norm.beta", (units,))]
+    return [
+        ("kernel", (input_dim, 4 * units)),
+        ("recurrent_kernel", (units, 4 * units)),
+        ("bias", (4 * units,)),
+        ("input_norm.gamma", (4 * units,)),
+        ("recurrent_norm.gamma", (4 * units,)),
+        ("cell_norm.gamma", (units,)),
+        ("cell_norm.beta", (units,)),
+    ]
 
 
-def layer_norm_lstm_inputs(batch: int, steps: int, input_dim: int, units: int,
-                           seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+def layer_norm_lstm_inputs(
+    batch: int, steps: int, input_dim: int, units: int, seed: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """What the layer-norm LSTM check feeds, from ``seed``: (inputs x of shape (batch, steps, input_dim), values of the
     cell's weights in :func:`layer_norm_lstm_layout`'s order).
 
@@ -649,14 +773,29 @@ _LAYER_NORM_LSTM_CHANGES = (
 def _layer_norm_lstm_weights(cell):
     """The cell's weights in :func:`layer_norm_lstm_layout`'s order."""
     try:
-        return [cell.kernel, cell.recurrent_kernel, cell.bias, cell.input_norm.gamma, cell.recurrent_norm.gamma,
-                cell.cell_norm.gamma, cell.cell_norm.beta]
+        return [
+            cell.kernel,
+            cell.recurrent_kernel,
+            cell.bias,
+            cell.input_norm.gamma,
+            cell.recurrent_norm.gamma,
+            cell.cell_norm.gamma,
+            cell.cell_norm.beta,
+        ]
     except AttributeError as error:
-        fail(f"the cell is missing a weight or a norm layer of the given build method ({error}); keep build as it is given")
+        fail(
+            f"the cell is missing a weight or a norm layer of the given build method ({error}); keep build as it is given"
+        )
 
 
-def probe_layer_norm_lstm_cell(cell_class: type[keras.layers.Layer], batch: int = 4, steps: int = 5, input_dim: int = 3,
-                               units: int = 4, seed: int = 0) -> Observations:
+def probe_layer_norm_lstm_cell(
+    cell_class: type[keras.layers.Layer],
+    batch: int = 4,
+    steps: int = 5,
+    input_dim: int = 3,
+    units: int = 4,
+    seed: int = 0,
+) -> Observations:
     """``RNN(LayerNormLSTMCell(units))`` against the layer-normalised LSTM computed in numpy with the same weights.
 
     Args:
@@ -699,40 +838,61 @@ def probe_layer_norm_lstm_cell(cell_class: type[keras.layers.Layer], batch: int 
         try:
             in_graph = np.asarray(tf.function(lambda inputs: layer(inputs)[0])(tf.constant(x)))
         except Exception as error:  # noqa: BLE001  any failure to trace is the student's to fix
-            fail(f"the cell works step by step but not inside a compiled model, as model.fit runs it ({type(error).__name__}: "
-                 f"{str(error)[:150]}); compute with keras.ops on the tensors you get, not with numpy")
-    return {"epsilons": epsilons, "outputs": outputs, "h": h, "c": c, "with_weight_changed": with_weight_changed,
-            "first_alone": first_alone, "in_graph": in_graph}
+            fail(
+                f"the cell works step by step but not inside a compiled model, as model.fit runs it ({type(error).__name__}: "
+                f"{str(error)[:150]}); compute with keras.ops on the tensors you get, not with numpy"
+            )
+    return {
+        "epsilons": epsilons,
+        "outputs": outputs,
+        "h": h,
+        "c": c,
+        "with_weight_changed": with_weight_changed,
+        "first_alone": first_alone,
+        "in_graph": in_graph,
+    }
 
 
-def compare_layer_norm_lstm_cell(observed: Observations, expected: Expectation, batch: int, steps: int, input_dim: int,
-                                 units: int, seed: int) -> str:
+def compare_layer_norm_lstm_cell(
+    observed: Observations, expected: Expectation, batch: int, steps: int, input_dim: int, units: int, seed: int
+) -> str:
     actual_seq, actual_h, actual_c = observed["outputs"], observed["h"], observed["c"]
     expected_seq, expected_h, expected_c = expected["outputs"], expected["h"], expected["c"]
     check_shape("outputs", actual_seq, np.shape(expected_seq))
     if not np.all(np.isfinite(actual_seq)):
         step = int(np.flatnonzero(~np.all(np.isfinite(actual_seq), axis=(0, 2)))[0])
-        fail(f"the outputs contain NaN or inf, first at step {step}: with h_0 = 0 the recurrent term h_(t-1) W_hh is all zeros, "
-             "and normalising it divides 0 by 0 unless epsilon is added to the variance inside the square root (the norm layers do)")
+        fail(
+            f"the outputs contain NaN or inf, first at step {step}: with h_0 = 0 the recurrent term h_(t-1) W_hh is all zeros, "
+            "and normalising it divides 0 by 0 unless epsilon is added to the variance inside the square root (the norm layers do)"
+        )
     if not np.allclose(observed["in_graph"], actual_seq, atol=ATOL):
-        fail("the cell gives other outputs inside a compiled model (as model.fit runs it) than step by step: "
-             "compute with keras.ops on the tensors you get, with no Python-side state")
+        fail(
+            "the cell gives other outputs inside a compiled model (as model.fit runs it) than step by step: "
+            "compute with keras.ops on the tensors you get, with no Python-side state"
+        )
     if not np.allclose(actual_seq, expected_seq, atol=ATOL):
         if not np.allclose(observed["epsilons"], expected["epsilons"], rtol=1e-6, atol=0):
-            fail(f"the norm layers' epsilons are {observed['epsilons']}, the given build makes them {list(expected['epsilons'])}; "
-                 "keep build as it is given (the check compares with a reference that uses those)")
+            fail(
+                f"the norm layers' epsilons are {observed['epsilons']}, the given build makes them {list(expected['epsilons'])}; "
+                "keep build as it is given (the check compares with a reference that uses those)"
+            )
         for what, outputs in observed["with_weight_changed"]:
             if np.allclose(outputs, actual_seq, atol=ATOL):
                 fail(f"the outputs do not depend on {what}: call that layer, it holds the learnt gain and shift")
         if not np.allclose(observed["first_alone"], actual_seq[:1], atol=ATOL):
-            fail("the outputs for one example change with the other examples of the batch: normalise over the features "
-                 "of each example (the last axis), never over the batch; per-example statistics are what make layer norm "
-                 "work at any batch size, and the same in training and at inference")
+            fail(
+                "the outputs for one example change with the other examples of the batch: normalise over the features "
+                "of each example (the last axis), never over the batch; per-example statistics are what make layer norm "
+                "work at any batch size, and the same in training and at inference"
+            )
         for mistake, message in LAYER_NORM_LSTM_MISTAKES.items():
             if np.allclose(actual_seq, expected["mistakes"][mistake], atol=ATOL):
                 fail(message)
-        fail(step_mismatch(ATOL, actual_seq, expected_seq, "the reference", "look at how c_{t-1} and h_{t-1} enter") + "; check the "
-             "formula of each line of call (gate blocks in Keras's order i, f, c, o; c_t from c_{t-1}; h_t from LN(c_t))")
+        fail(
+            step_mismatch(ATOL, actual_seq, expected_seq, "the reference", "look at how c_{t-1} and h_{t-1} enter")
+            + "; check the "
+            "formula of each line of call (gate blocks in Keras's order i, f, c, o; c_t from c_{t-1}; h_t from LN(c_t))"
+        )
     compare_final_states(ATOL, actual_h, actual_c, expected_h, expected_c, "final cell state c (not normalised)")
     return f"RNN(LayerNormLSTMCell({units})) matches the layer-normalised LSTM computed in numpy, each example with its own statistics"
 
@@ -742,9 +902,13 @@ check_layer_norm_lstm_cell = Check(probe_layer_norm_lstm_cell, compare_layer_nor
 
 # --- Exercise 7: build_string_model ---------------------------------------------------------------------------
 
-def probe_string_model(build_fn: Callable[[keras.layers.TextVectorization, keras.Model], keras.Model],
-                       vectorizer: keras.layers.TextVectorization, model: keras.Model,
-                       texts: Sequence[str]) -> Observations:
+
+def probe_string_model(
+    build_fn: Callable[[keras.layers.TextVectorization, keras.Model], keras.Model],
+    vectorizer: keras.layers.TextVectorization,
+    model: keras.Model,
+    texts: Sequence[str],
+) -> Observations:
     """``build_string_model(vectorizer, model)``: raw strings in, the model's probabilities out, and it saves and reloads.
 
     Compares the student's string model with the student's own ``model(vectorizer(texts))``: no reference.
@@ -767,7 +931,9 @@ def probe_string_model(build_fn: Callable[[keras.layers.TextVectorization, keras
     try:
         from_strings = np.asarray(string_model.predict(texts, verbose=0))
     except Exception as error:  # noqa: BLE001  report what the model could not digest
-        fail(f"the model could not predict a batch of raw strings ({type(error).__name__}: {str(error)[:200]}); its input should be keras.Input(shape=(), dtype='string')")
+        fail(
+            f"the model could not predict a batch of raw strings ({type(error).__name__}: {str(error)[:200]}); its input should be keras.Input(shape=(), dtype='string')"
+        )
     observed = {"number_of_texts": len(texts), "direct": direct, "from_strings": from_strings}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.keras"
@@ -787,7 +953,9 @@ def probe_string_model(build_fn: Callable[[keras.layers.TextVectorization, keras
 
 def compare_string_model(observed: Observations, expected: None) -> str:
     direct = observed["direct"]
-    check_close("probabilities of the string model vs model(vectorizer(texts))", observed["from_strings"], direct, atol=ATOL)
+    check_close(
+        "probabilities of the string model vs model(vectorizer(texts))", observed["from_strings"], direct, atol=ATOL
+    )
     if "reload_error" in observed:
         fail(f"the saved model does not reload with course_utils.layers.load_model: {observed['reload_error']}")
     check_close("probabilities after saving and reloading", _reached(observed, observed, "reloaded"), direct, atol=ATOL)

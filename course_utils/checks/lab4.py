@@ -75,8 +75,9 @@ def gru_weight_shapes(input_dim: int, units: int) -> list[tuple[str, tuple[int, 
     return [("kernel", (input_dim, 3 * units)), ("recurrent_kernel", (units, 3 * units)), ("bias", (2, 3 * units))]
 
 
-def gru_inputs(batch: int, steps: int, input_dim: int, units: int,
-               seed: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
+def gru_inputs(
+    batch: int, steps: int, input_dim: int, units: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
     """The inputs of the GRU comparison: x (batch, steps, input_dim), a random initial state h0 (batch, units), the
     weights [kernel, recurrent_kernel, bias] (see :func:`gru_weight_shapes`) and the projection (batch, steps, units)
     whose product with the outputs is differentiated."""
@@ -96,8 +97,14 @@ def _gradients(layer, x, initial_state, projection):
     return tape.gradient(loss, [x] + layer.trainable_weights)
 
 
-def probe_gru_cell(cell_class: type[keras.layers.Layer], input_dim: int = 3, units: int = 4, batch: int = 2,
-                   steps: int = 5, seed: int = 0) -> Observations:
+def probe_gru_cell(
+    cell_class: type[keras.layers.Layer],
+    input_dim: int = 3,
+    units: int = 4,
+    batch: int = 2,
+    steps: int = 5,
+    seed: int = 0,
+) -> Observations:
     """``keras.layers.RNN(cell_class(units))`` against ``keras.layers.GRU(units)`` with the same weights: outputs and gradients.
 
     The probe gives the cell the weights of :func:`gru_inputs` and returns its outputs from a zero and from a random
@@ -121,15 +128,23 @@ def probe_gru_cell(cell_class: type[keras.layers.Layer], input_dim: int = 3, uni
         for weight, (name, shape) in zip(mine.weights, gru_weight_shapes(input_dim, units)):
             check_shape(f"{name} (weight in creation order)", tuple(weight.shape), shape)
         mine.set_weights(weights)
-        outputs = {description: np.asarray(mine(x, initial_state=initial))
-                   for description, initial in zip(INITIAL_STATES, (None, [h0]))}
+        outputs = {
+            description: np.asarray(mine(x, initial_state=initial))
+            for description, initial in zip(INITIAL_STATES, (None, [h0]))
+        }
         gradients = _gradients(mine, x, [h0], tf.constant(projection))
-    return {"outputs": outputs,
-            "gradients": {label: None if g is None else np.asarray(tf.convert_to_tensor(g)) for label, g in zip(GRU_GRADIENTS, gradients)}}
+    return {
+        "outputs": outputs,
+        "gradients": {
+            label: None if g is None else np.asarray(tf.convert_to_tensor(g))
+            for label, g in zip(GRU_GRADIENTS, gradients)
+        },
+    }
 
 
-def compare_gru_cell(observed: Observations, expected: Expectation, input_dim: int, units: int, batch: int, steps: int,
-                     seed: int) -> str:
+def compare_gru_cell(
+    observed: Observations, expected: Expectation, input_dim: int, units: int, batch: int, steps: int, seed: int
+) -> str:
     """The outputs from each initial state, naming the mistake whose fingerprint they match, then the gradients."""
     for description in INITIAL_STATES:
         actual, wanted = observed["outputs"][description], expected["outputs"][description]
@@ -152,6 +167,7 @@ check_gru_cell = Check(probe_gru_cell, compare_gru_cell)
 
 # --- Exercise 2: the encoder ---------------------------------------------------------------------------------
 
+
 def random_tokens(rng: np.random.Generator, batch: int, steps: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Token ids in 1..vocab_size-1 with random lengths (one row full), padded with 0 at the end: (tokens, lengths)."""
     lengths = rng.integers(1, steps + 1, size=batch)
@@ -169,8 +185,15 @@ def encoder_inputs(vocab_size: int, batch: int, steps: int, seed: int) -> tuple[
 ENCODER_PADDING = 3  # padding steps appended to the input, which must change nothing
 
 
-def probe_encoder(build_fn: Callable[[int, int, int], keras.Model], vocab_size: int = 20, embed_dim: int = 5,
-                  units: int = 3, batch: int = 3, steps: int = 7, seed: int = 0) -> Observations:
+def probe_encoder(
+    build_fn: Callable[[int, int, int], keras.Model],
+    vocab_size: int = 20,
+    embed_dim: int = 5,
+    units: int = 3,
+    batch: int = 3,
+    steps: int = 7,
+    seed: int = 0,
+) -> Observations:
     """``build_encoder(vocab_size, embed_dim, units)``: [states (batch, T, 2u), summary (batch, 2u)], padding ignored.
 
     The probe returns the states and the summary for :func:`encoder_inputs`, again with padding appended, and the
@@ -192,32 +215,54 @@ def probe_encoder(build_fn: Callable[[int, int, int], keras.Model], vocab_size: 
     padded = model(np.pad(tokens, [(0, 0), (0, ENCODER_PADDING)]))
     if not isinstance(padded, (tuple, list)) or len(padded) != 2:
         fail("the encoder should return [states, summary]")
-    return {"states": np.asarray(outputs[0]), "summary": np.asarray(outputs[1]),
-            "padded_states": np.asarray(padded[0]), "padded_summary": np.asarray(padded[1]),
-            "parameters": int(model.count_params())}
+    return {
+        "states": np.asarray(outputs[0]),
+        "summary": np.asarray(outputs[1]),
+        "padded_states": np.asarray(padded[0]),
+        "padded_summary": np.asarray(padded[1]),
+        "parameters": int(model.count_params()),
+    }
 
 
-def compare_encoder(observed: Observations, expected: Expectation, vocab_size: int, embed_dim: int, units: int,
-                    batch: int, steps: int, seed: int) -> str:
+def compare_encoder(
+    observed: Observations,
+    expected: Expectation,
+    vocab_size: int,
+    embed_dim: int,
+    units: int,
+    batch: int,
+    steps: int,
+    seed: int,
+) -> str:
     """Shapes, the parameter count, padding changing nothing, and the summary being the two directions' final states."""
     states, summary = observed["states"], observed["summary"]
     check_shape("states", states, (batch, steps, 2 * units))
     check_shape("summary", summary, (batch, 2 * units))
     wanted, gru = expected["parameters"], expected["gru_parameters"]
     if observed["parameters"] != wanted:
-        fail(f"the encoder should have {wanted} parameters (Embedding {vocab_size * embed_dim} and two GRUs of {gru}), "
-             f"it has {observed['parameters']}: an Embedding and a Bidirectional GRU of {units} units, nothing else")
+        fail(
+            f"the encoder should have {wanted} parameters (Embedding {vocab_size * embed_dim} and two GRUs of {gru}), "
+            f"it has {observed['parameters']}: an Embedding and a Bidirectional GRU of {units} units, nothing else"
+        )
     padded_states, padded_summary = observed["padded_states"], observed["padded_summary"]
     check_shape("states with padding appended", padded_states, (batch, steps + ENCODER_PADDING, 2 * units))
     check_shape("summary with padding appended", padded_summary, (batch, 2 * units))
     lengths = np.asarray(expected["lengths"])
     real = np.arange(steps)[None, :] < lengths[:, None]
-    if not np.allclose(padded_states[:, :steps][real], states[real], atol=ATOL) or not np.allclose(padded_summary, summary, atol=ATOL):
-        fail("padding appended to the input changed the states or the summary: use Embedding(..., mask_zero=True) so that the GRUs skip it")
+    if not np.allclose(padded_states[:, :steps][real], states[real], atol=ATOL) or not np.allclose(
+        padded_summary, summary, atol=ATOL
+    ):
+        fail(
+            "padding appended to the input changed the states or the summary: use Embedding(..., mask_zero=True) so that the GRUs skip it"
+        )
     forward_last = states[np.arange(batch), lengths - 1, :units]
-    if not np.allclose(summary[:, :units], forward_last, atol=ATOL) or not np.allclose(summary[:, units:], states[:, 0, units:], atol=ATOL):
-        fail("the summary should be [the forward GRU's state at the last real character, the backward GRU's state at the first]: "
-             "concatenate the two final states that Bidirectional(..., return_state=True) returns")
+    if not np.allclose(summary[:, :units], forward_last, atol=ATOL) or not np.allclose(
+        summary[:, units:], states[:, 0, units:], atol=ATOL
+    ):
+        fail(
+            "the summary should be [the forward GRU's state at the last real character, the backward GRU's state at the first]: "
+            "concatenate the two final states that Bidirectional(..., return_state=True) returns"
+        )
     return f"build_encoder: shapes, {wanted} parameters, padding ignored, summary of both directions"
 
 
@@ -226,13 +271,15 @@ check_encoder = Check(probe_encoder, compare_encoder)
 
 # --- Exercise 3: additive attention --------------------------------------------------------------------------
 
+
 def attention_weight_shapes(query_dim: int, key_dim: int, units: int) -> list[tuple[str, tuple[int, ...]]]:
     """[(name, shape)] of the attention layer's weights in creation order."""
     return [("query_kernel", (query_dim, units)), ("key_kernel", (key_dim, units)), ("score_vector", (units,))]
 
 
-def attention_inputs(batch: int, query_steps: int, key_steps: int, query_dim: int, key_dim: int, units: int,
-                     seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+def attention_inputs(
+    batch: int, query_steps: int, key_steps: int, query_dim: int, key_dim: int, units: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
     """The inputs of the attention comparison: query (batch, query_steps, query_dim), keys (batch, key_steps,
     key_dim), a mask (batch, key_steps) of random lengths (row 0 full) and the weights (see
     :func:`attention_weight_shapes`)."""
@@ -242,15 +289,25 @@ def attention_inputs(batch: int, query_steps: int, key_steps: int, query_dim: in
     lengths = rng.integers(1, key_steps + 1, size=batch)
     lengths[0] = key_steps
     mask = np.arange(key_steps)[None, :] < lengths[:, None]
-    weights = [rng.normal(size=shape).astype("float32") for _, shape in attention_weight_shapes(query_dim, key_dim, units)]
+    weights = [
+        rng.normal(size=shape).astype("float32") for _, shape in attention_weight_shapes(query_dim, key_dim, units)
+    ]
     return query, keys, mask, weights
 
 
 ATTENTION_MASKS = ("without a mask", "with a mask")
 
 
-def probe_attention(layer_class: type[keras.layers.Layer], batch: int = 3, query_steps: int = 4, key_steps: int = 6,
-                    query_dim: int = 5, key_dim: int = 7, units: int = 3, seed: int = 0) -> Observations:
+def probe_attention(
+    layer_class: type[keras.layers.Layer],
+    batch: int = 3,
+    query_steps: int = 4,
+    key_steps: int = 6,
+    query_dim: int = 5,
+    key_dim: int = 7,
+    units: int = 3,
+    seed: int = 0,
+) -> Observations:
     """``layer_class(units)(query, keys, mask=mask)`` against additive attention in numpy.
 
     The probe gives the layer the weights of :func:`attention_inputs` and returns its context and weights without a
@@ -276,7 +333,9 @@ def probe_attention(layer_class: type[keras.layers.Layer], batch: int = 3, query
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             fail("call should return (context, weights)")
         if len(layer.weights) != 3:
-            fail(f"the layer should create 3 weights (query_kernel, key_kernel, score_vector), it created {len(layer.weights)}")
+            fail(
+                f"the layer should create 3 weights (query_kernel, key_kernel, score_vector), it created {len(layer.weights)}"
+            )
         for weight, (name, shape) in zip(layer.weights, attention_weight_shapes(query_dim, key_dim, units)):
             check_shape(f"{name} (weight in creation order)", tuple(weight.shape), shape)
         layer.set_weights(weights)
@@ -287,29 +346,49 @@ def probe_attention(layer_class: type[keras.layers.Layer], batch: int = 3, query
     return observed
 
 
-def compare_attention(observed: Observations, expected: Expectation, batch: int, query_steps: int, key_steps: int,
-                      query_dim: int, key_dim: int, units: int, seed: int) -> str:
+def compare_attention(
+    observed: Observations,
+    expected: Expectation,
+    batch: int,
+    query_steps: int,
+    key_steps: int,
+    query_dim: int,
+    key_dim: int,
+    units: int,
+    seed: int,
+) -> str:
     """Shapes, the softmax's axis, masking, the reference's weights and context, all-padding rows, one row, one step."""
     mask = np.asarray(expected["mask"], dtype=bool)
     for description in ATTENTION_MASKS:
         context, attention = observed[description]["context"], observed[description]["weights"]
         check_shape(f"attention weights {description}", attention, (batch, query_steps, key_steps))
         check_shape(f"context {description}", context, (batch, query_steps, key_dim))
-        if np.allclose(attention.sum(axis=1), 1.0, atol=1e-5) and not np.allclose(attention.sum(axis=-1), 1.0, atol=1e-5):
+        if np.allclose(attention.sum(axis=1), 1.0, atol=1e-5) and not np.allclose(
+            attention.sum(axis=-1), 1.0, atol=1e-5
+        ):
             fail("the weights sum to 1 over the query steps: take the softmax over the keys, the last axis")
-        if description == "with a mask" and np.max(attention[~np.broadcast_to(mask[:, None, :], attention.shape)], initial=0) > 1e-6:
-            fail("padded key steps get attention: set their scores to a large negative number (e.g. -1e9) before the softmax")
+        if (
+            description == "with a mask"
+            and np.max(attention[~np.broadcast_to(mask[:, None, :], attention.shape)], initial=0) > 1e-6
+        ):
+            fail(
+                "padded key steps get attention: set their scores to a large negative number (e.g. -1e9) before the softmax"
+            )
         check_close(f"attention weights {description}", attention, expected[description]["weights"], atol=ATOL)
         check_close(f"context {description}", context, expected[description]["context"], atol=1e-4)
     all_padding = observed["all padding in the last row"]
     if not (np.all(np.isfinite(all_padding["context"])) and np.all(np.isfinite(all_padding["weights"]))):
-        fail("a row whose keys are all padding gives NaN: use a large negative number like -1e9 for masked scores, not -inf")
+        fail(
+            "a row whose keys are all padding gives NaN: use a large negative number like -1e9 for masked scores, not -inf"
+        )
     masked_context = np.asarray(expected["with a mask"]["context"])
     check_close("context for a batch of one", observed["a batch of one"]["context"], masked_context[:1], atol=1e-4)
     step = observed["one query step"]
     check_shape("attention weights for one query step (as in decoding)", step["weights"], (batch, 1, key_steps))
     check_close("context for one query step (as in decoding)", step["context"], masked_context[:, :1], atol=1e-4)
-    return f"AdditiveAttention({units}) matches the reference, masks padding, survives all-padding rows and batches of one"
+    return (
+        f"AdditiveAttention({units}) matches the reference, masks padding, survives all-padding rows and batches of one"
+    )
 
 
 check_attention = Check(probe_attention, compare_attention)
@@ -317,8 +396,10 @@ check_attention = Check(probe_attention, compare_attention)
 
 # --- Exercise 4: decoder inputs, loss, accuracy ---------------------------------------------------------------
 
-def random_written(rng: np.random.Generator, batch: int, steps: int, vocab_size: int = 9,
-                   first_id: int = 3) -> tuple[np.ndarray, np.ndarray]:
+
+def random_written(
+    rng: np.random.Generator, batch: int, steps: int, vocab_size: int = 9, first_id: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
     """Written ids in first_id..vocab_size-1 (after padding, start and end) with random lengths, one row full:
     (ids, lengths)."""
     lengths = rng.integers(1, steps + 1, size=batch)
@@ -333,8 +414,14 @@ def decoder_io_inputs(batch: int, steps: int, seed: int) -> tuple[np.ndarray, np
     return random_written(np.random.default_rng(seed), batch, steps)
 
 
-def probe_decoder_io(make_fn: Callable[[np.ndarray, int, int], tuple[ArrayLike, ArrayLike]], start_id: int = 1,
-                     end_id: int = 2, batch: int = 4, steps: int = 5, seed: int = 0) -> Observations:
+def probe_decoder_io(
+    make_fn: Callable[[np.ndarray, int, int], tuple[ArrayLike, ArrayLike]],
+    start_id: int = 1,
+    end_id: int = 2,
+    batch: int = 4,
+    steps: int = 5,
+    seed: int = 0,
+) -> Observations:
     """``make_decoder_io(written_ids, start_id, end_id)``: the end token after each row, the input one step behind.
 
     The probe returns what ``make_fn`` makes of :func:`decoder_io_inputs`.
@@ -352,8 +439,9 @@ def probe_decoder_io(make_fn: Callable[[np.ndarray, int, int], tuple[ArrayLike, 
     return {"decoder_input": np.asarray(result[0]), "decoder_target": np.asarray(result[1])}
 
 
-def compare_decoder_io(observed: Observations, expected: Expectation, start_id: int, end_id: int, batch: int,
-                       steps: int, seed: int) -> str:
+def compare_decoder_io(
+    observed: Observations, expected: Expectation, start_id: int, end_id: int, batch: int, steps: int, seed: int
+) -> str:
     """The target and the input against the expected ones, naming the usual mistakes."""
     actual_input, actual_target = observed["decoder_input"], observed["decoder_target"]
     target, inputs, lengths = (np.asarray(expected[key]) for key in ("decoder_target", "decoder_input", "lengths"))
@@ -364,11 +452,15 @@ def compare_decoder_io(observed: Observations, expected: Expectation, start_id: 
     if not np.array_equal(actual_target, target):
         if np.all(actual_target[:, -1] == end_id) and not np.all(lengths == steps):
             fail("the end token is at the very end of the padding; put it right after each row's last character")
-        fail(f"decoder_target should be the written ids with the end token right after the last character, e.g. {target[-1].tolist()}, got {actual_target[-1].tolist()}")
+        fail(
+            f"decoder_target should be the written ids with the end token right after the last character, e.g. {target[-1].tolist()}, got {actual_target[-1].tolist()}"
+        )
     if actual_input[0, 0] != start_id:
         fail(f"decoder_input should start with the start token {start_id}")
     if not np.array_equal(actual_input, inputs):
-        fail(f"decoder_input should be the start token followed by the written ids, e.g. {inputs[-1].tolist()}, got {actual_input[-1].tolist()}")
+        fail(
+            f"decoder_input should be the start token followed by the written ids, e.g. {inputs[-1].tolist()}, got {actual_input[-1].tolist()}"
+        )
     return "make_decoder_io: targets end with the end token after each row's characters, inputs are one step behind"
 
 
@@ -383,8 +475,13 @@ def masked_loss_inputs(batch: int, steps: int, vocab_size: int, seed: int) -> tu
     return targets, logits
 
 
-def probe_masked_loss(loss_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], batch: int = 3, steps: int = 6,
-                      vocab_size: int = 7, seed: int = 0) -> Observations:
+def probe_masked_loss(
+    loss_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
+    batch: int = 3,
+    steps: int = 6,
+    vocab_size: int = 7,
+    seed: int = 0,
+) -> Observations:
     """``masked_loss(targets, logits)``: the mean cross-entropy over the non-padding positions.
 
     The probe returns the loss of :func:`masked_loss_inputs`.
@@ -399,8 +496,9 @@ def probe_masked_loss(loss_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], batc
         return {"loss": float(loss_fn(tf.constant(targets), tf.constant(logits)))}
 
 
-def compare_masked_loss(observed: Observations, expected: Expectation, batch: int, steps: int, vocab_size: int,
-                        seed: int) -> str:
+def compare_masked_loss(
+    observed: Observations, expected: Expectation, batch: int, steps: int, vocab_size: int, seed: int
+) -> str:
     """The loss against the masked mean, naming the unmasked mean and the sum."""
     actual, wanted = observed["loss"], expected["loss"]
     if not np.isclose(actual, wanted, rtol=1e-4):
@@ -419,14 +517,17 @@ def sequence_accuracy_inputs(batch: int, steps: int, seed: int) -> tuple[np.ndar
     """Targets (batch, steps) padded with 0, and predictions: mostly right, row 0 all right, noise on the padding."""
     rng = np.random.default_rng(seed)
     targets, _ = random_written(rng, batch, steps, 5)
-    predicted = np.where(rng.random(targets.shape) < 0.8, targets, rng.integers(0, 5, size=targets.shape)).astype("int32")
+    predicted = np.where(rng.random(targets.shape) < 0.8, targets, rng.integers(0, 5, size=targets.shape)).astype(
+        "int32"
+    )
     predicted[0] = targets[0]
     predicted[targets == 0] = rng.integers(1, 5, size=int(np.sum(targets == 0)))  # noise on padding must not count
     return targets, predicted
 
 
-def probe_sequence_accuracy(accuracy_fn: Callable[[np.ndarray, np.ndarray], tuple[float, float]], batch: int = 6,
-                            steps: int = 5, seed: int = 0) -> Observations:
+def probe_sequence_accuracy(
+    accuracy_fn: Callable[[np.ndarray, np.ndarray], tuple[float, float]], batch: int = 6, steps: int = 5, seed: int = 0
+) -> Observations:
     """``sequence_accuracy(targets, predicted)`` -> (token accuracy, exact match), padding ignored.
 
     The probe returns both for :func:`sequence_accuracy_inputs`.
@@ -503,8 +604,9 @@ def tiny_model(seed: int, source_vocab_size: int = 9, target_vocab_size: int = 6
 TRAIN_STEP_LEARNING_RATE = 0.5  # of the SGD optimizer given to make_train_step
 
 
-def train_step_inputs(batch: int, source_steps: int, target_steps: int,
-                      seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def train_step_inputs(
+    batch: int, source_steps: int, target_steps: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(source, decoder_input, decoder_target) for one training step of :func:`tiny_model`: source ids below 9, target
     ids below 6, the decoder input starting with 1."""
     rng = np.random.default_rng(seed)
@@ -514,9 +616,15 @@ def train_step_inputs(batch: int, source_steps: int, target_steps: int,
     return source, decoder_input, decoder_target
 
 
-def probe_train_step(make_train_step_fn: Callable[[keras.Model, keras.optimizers.Optimizer],
-                                                  Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]],
-                     batch: int = 3, source_steps: int = 6, target_steps: int = 4, seed: int = 0) -> Observations:
+def probe_train_step(
+    make_train_step_fn: Callable[
+        [keras.Model, keras.optimizers.Optimizer], Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
+    ],
+    batch: int = 3,
+    source_steps: int = 6,
+    target_steps: int = 4,
+    seed: int = 0,
+) -> Observations:
     """``make_train_step(model, optimizer)`` returns a tf.function step (source, decoder_input, decoder_target) -> loss.
 
     The probe gives ``make_train_step_fn`` :func:`tiny_model` (``seed``, with dropout) and plain SGD, runs one step on
@@ -533,29 +641,39 @@ def probe_train_step(make_train_step_fn: Callable[[keras.Model, keras.optimizers
     with full_float32():
         train_step = make_train_step_fn(model, keras.optimizers.SGD(TRAIN_STEP_LEARNING_RATE))
         if not hasattr(train_step, "get_concrete_function"):
-            fail("make_train_step should return a function decorated with @tf.function (compiled), not a plain Python function")
+            fail(
+                "make_train_step should return a function decorated with @tf.function (compiled), not a plain Python function"
+            )
         loss = float(train_step(tf.constant(source), tf.constant(decoder_input), tf.constant(decoder_target)))
     return {"loss": loss, "weights_before": before, "weights_after": model.get_weights()}
 
 
-def compare_train_step(observed: Observations, expected: Expectation, batch: int, source_steps: int, target_steps: int,
-                       seed: int) -> str:
+def compare_train_step(
+    observed: Observations, expected: Expectation, batch: int, source_steps: int, target_steps: int, seed: int
+) -> str:
     """The weights changed, the loss is the masked loss in training mode, the update is the reference step's."""
     before, after = observed["weights_before"], observed["weights_after"]
     if len(after) == len(before) and all(np.array_equal(a, b) for a, b in zip(after, before)):
-        fail("train_step did not change the weights: apply the gradients with optimizer.apply_gradients(zip(grads, model.trainable_variables))")
+        fail(
+            "train_step did not change the weights: apply the gradients with optimizer.apply_gradients(zip(grads, model.trainable_variables))"
+        )
     loss, wanted = observed["loss"], expected["loss"]
     if not np.isclose(loss, wanted, rtol=1e-3):
         message = f"the returned loss should be the masked loss before the update, {wanted:.5f}, got {loss:.5f}"
         if np.isclose(loss, expected["loss_without_dropout"], rtol=1e-3):
             fail(message + "; that is the loss with dropout off: call model(source, decoder_input, training=True)")
-        fail(message + ": return masked_loss(decoder_target, logits) of model(source, decoder_input, training=True), computed before the update")
+        fail(
+            message
+            + ": return masked_loss(decoder_target, logits) of model(source, decoder_input, training=True), computed before the update"
+        )
     reference = expected["weights_after"]
     if len(after) != len(reference) or any(np.shape(a) != np.shape(b) for a, b in zip(after, reference)):
         fail("after one step the model's weights are not those it was given: the step should only update them")
     worst = max(max_abs_diff(a, b) for a, b in zip(after, reference))
     if worst > 1e-4:
-        fail(f"after one step the weights differ from the reference update by up to {worst:.3g}: take the gradients of your masked loss")
+        fail(
+            f"after one step the weights differ from the reference update by up to {worst:.3g}: take the gradients of your masked loss"
+        )
     return "train_step computes the masked loss in training mode, applies its gradients, and is compiled"
 
 
@@ -575,9 +693,15 @@ def greedy_decoder_inputs(batch: int, steps: int, seed: int) -> tuple[keras.Mode
     return model, source
 
 
-def probe_greedy_decoder(make_fn: Callable[[keras.Model, int, int, int], Callable[[tf.Tensor], tf.Tensor]],
-                         start_id: int = 1, end_id: int = 2, max_length: int = 6, batch: int = 5, steps: int = 7,
-                         seed: int = 0) -> Observations:
+def probe_greedy_decoder(
+    make_fn: Callable[[keras.Model, int, int, int], Callable[[tf.Tensor], tf.Tensor]],
+    start_id: int = 1,
+    end_id: int = 2,
+    max_length: int = 6,
+    batch: int = 5,
+    steps: int = 7,
+    seed: int = 0,
+) -> Observations:
     """``make_greedy_decoder(model, start_id, end_id, max_length)``: compiled, batched, predictions fed back, 0 after the end.
 
     The probe decodes the source of :func:`greedy_decoder_inputs` as a batch, then each row alone.
@@ -594,7 +718,7 @@ def probe_greedy_decoder(make_fn: Callable[[keras.Model, int, int, int], Callabl
         if not hasattr(decode, "get_concrete_function"):
             fail("make_greedy_decoder should return a function decorated with @tf.function (compiled)")
         tokens = np.asarray(decode(tf.constant(source)))
-        alone = [np.asarray(decode(tf.constant(source[row:row + 1]))) for row in range(batch)]
+        alone = [np.asarray(decode(tf.constant(source[row : row + 1]))) for row in range(batch)]
     return {"tokens": tokens, "alone": alone}
 
 
@@ -604,8 +728,16 @@ def _padded_tokens(tokens, max_length):
     return np.pad(tokens, [(0, 0), (0, max_length - tokens.shape[1])])
 
 
-def compare_greedy_decoder(observed: Observations, expected: Expectation, start_id: int, end_id: int, max_length: int,
-                           batch: int, steps: int, seed: int) -> str:
+def compare_greedy_decoder(
+    observed: Observations,
+    expected: Expectation,
+    start_id: int,
+    end_id: int,
+    max_length: int,
+    batch: int,
+    steps: int,
+    seed: int,
+) -> str:
     """The batch against step-by-step decoding, naming tokens after the end; each row alone against the batch."""
     actual, wanted = observed["tokens"], np.asarray(expected["tokens"])
     if actual.ndim != 2 or actual.shape[0] != batch or actual.shape[1] > max_length:
@@ -616,16 +748,24 @@ def compare_greedy_decoder(observed: Observations, expected: Expectation, start_
         ended = wanted[row] == end_id
         end = int(np.argmax(ended)) + 1
         if ended.any() and np.any(actual[row, end:] != 0) and np.array_equal(actual[row, :end], wanted[row, :end]):
-            fail(f"after the end token a row should only get 0 (padding); row {row}: expected {wanted[row].tolist()}, got {actual[row].tolist()}")
-        fail(f"row {row} should decode to {wanted[row].tolist()} (argmax at each step, fed back as the next input), got {actual[row].tolist()}")
+            fail(
+                f"after the end token a row should only get 0 (padding); row {row}: expected {wanted[row].tolist()}, got {actual[row].tolist()}"
+            )
+        fail(
+            f"row {row} should decode to {wanted[row].tolist()} (argmax at each step, fed back as the next input), got {actual[row].tolist()}"
+        )
     for row, alone in enumerate(observed["alone"]):  # one row at a time, as in a batch
         alone = np.asarray(alone)
         if alone.ndim != 2 or alone.shape[0] != 1 or alone.shape[1] > max_length:
             fail(f"decoding row {row} alone gives tokens of shape {alone.shape}, not (1, up to {max_length})")
         alone = _padded_tokens(alone, max_length)
         if not np.array_equal(alone[0], wanted[row]):
-            fail(f"decoding row {row} alone gives {alone[0].tolist()}, in the batch {wanted[row].tolist()}: rows must not depend on each other")
-    return f"greedy decoding of {batch} inputs matches step-by-step decoding, with padding after the end token, compiled"
+            fail(
+                f"decoding row {row} alone gives {alone[0].tolist()}, in the batch {wanted[row].tolist()}: rows must not depend on each other"
+            )
+    return (
+        f"greedy decoding of {batch} inputs matches step-by-step decoding, with padding after the end token, compiled"
+    )
 
 
 check_greedy_decoder = Check(probe_greedy_decoder, compare_greedy_decoder)
@@ -670,8 +810,14 @@ def beam_search_tables(vocab_size: int, seed: int) -> list[np.ndarray]:
     return tables
 
 
-def probe_beam_search(beam_search_fn: Callable[..., tuple[tf.Tensor, tf.Tensor]], vocab_size: int = 4,
-                      max_length: int = 4, start_id: int = 3, end_id: int = 1, seed: int = 0) -> Observations:
+def probe_beam_search(
+    beam_search_fn: Callable[..., tuple[tf.Tensor, tf.Tensor]],
+    vocab_size: int = 4,
+    max_length: int = 4,
+    start_id: int = 3,
+    end_id: int = 1,
+    seed: int = 0,
+) -> Observations:
     """Against exhaustive search on tiny Markov models, greedy decoding at width 1, length normalisation, tf.function.
 
     For each table of :func:`beam_search_tables` the probe returns the tokens the search finds at width 1 and, with a
@@ -692,12 +838,17 @@ def probe_beam_search(beam_search_fn: Callable[..., tuple[tf.Tensor, tf.Tensor]]
         tokens, _ = search(markov_step_fn(table), markov_initial_state(start_id), start_id, end_id, 1, max_length, 1.0)
         trial = {"width_1": np.asarray(tokens).tolist(), "wide": []}
         for alpha in BEAM_SEARCH_ALPHAS:
-            tokens, score = search(markov_step_fn(table), markov_initial_state(start_id), start_id, end_id, wide, max_length, alpha)
+            tokens, score = search(
+                markov_step_fn(table), markov_initial_state(start_id), start_id, end_id, wide, max_length, alpha
+            )
             trial["wide"].append({"tokens": np.asarray(tokens).tolist(), "score": float(score)})
         trials.append(trial)
     try:
+
         def compiled_search():
-            return search(markov_step_fn(tables[-1]), markov_initial_state(start_id), start_id, end_id, 2, max_length, 1.0)
+            return search(
+                markov_step_fn(tables[-1]), markov_initial_state(start_id), start_id, end_id, 2, max_length, 1.0
+            )
 
         tf.function(compiled_search)()
         compile_error = None
@@ -708,24 +859,41 @@ def probe_beam_search(beam_search_fn: Callable[..., tuple[tf.Tensor, tf.Tensor]]
     return {"trials": trials, "compile_error": compile_error}
 
 
-def compare_beam_search(observed: Observations, expected: Expectation, vocab_size: int, max_length: int, start_id: int,
-                        end_id: int, seed: int) -> str:
+def compare_beam_search(
+    observed: Observations,
+    expected: Expectation,
+    vocab_size: int,
+    max_length: int,
+    start_id: int,
+    end_id: int,
+    seed: int,
+) -> str:
     """Per table: width 1 against greedy decoding, then each alpha against exhaustive search (naming a missing length
     normalisation); finally whether the search compiles."""
     for trial, wanted in zip(observed["trials"], expected["trials"]):
         if trial["width_1"] != wanted["greedy"]:
-            fail(f"with beam_width=1 beam search should be greedy decoding, {wanted['greedy']}; you returned {trial['width_1']}")
+            fail(
+                f"with beam_width=1 beam search should be greedy decoding, {wanted['greedy']}; you returned {trial['width_1']}"
+            )
         for alpha, found, best in zip(BEAM_SEARCH_ALPHAS, trial["wide"], wanted["best"]):
             if found["tokens"] != best["tokens"]:
                 unnormalised = wanted["best_unnormalised"]
                 if alpha > 0 and found["tokens"] == unnormalised and unnormalised != best["tokens"]:
-                    fail(f"with alpha={alpha} you return the best raw score {unnormalised}; divide each finished sequence's score by length ** alpha")
-                fail(f"with a beam wide enough to keep every sequence (alpha={alpha}) the best is {best['tokens']}, you returned {found['tokens']}")
+                    fail(
+                        f"with alpha={alpha} you return the best raw score {unnormalised}; divide each finished sequence's score by length ** alpha"
+                    )
+                fail(
+                    f"with a beam wide enough to keep every sequence (alpha={alpha}) the best is {best['tokens']}, you returned {found['tokens']}"
+                )
             if not np.isclose(found["score"], best["score"], atol=1e-4):
-                fail(f"the score of {best['tokens']} with alpha={alpha} should be {best['score']:.4f} (log-probability / length ** alpha), got {found['score']:.4f}")
+                fail(
+                    f"the score of {best['tokens']} with alpha={alpha} should be {best['score']:.4f} (log-probability / length ** alpha), got {found['score']:.4f}"
+                )
     if observed["compile_error"] is not None:
-        fail(f"beam_search does not run inside tf.function ({observed['compile_error']}); use TensorFlow operations only, "
-             "no .numpy() and no Python if on tensors")
+        fail(
+            f"beam_search does not run inside tf.function ({observed['compile_error']}); use TensorFlow operations only, "
+            "no .numpy() and no Python if on tensors"
+        )
     return "beam_search agrees with exhaustive search and with greedy decoding, normalises by length, and compiles"
 
 

@@ -20,6 +20,7 @@ and compares in its own process with a freshly computed expectation.
 Observations cross from the kernel to the grader as JSON text (:func:`encode`, :func:`decode`): arrays as dtype,
 shape and base64 bytes, numeric dtypes only, size-capped; no pickle.
 """
+
 from __future__ import annotations
 
 import base64
@@ -56,12 +57,16 @@ def _to_data(value):
         if value.dtype.kind not in ARRAY_KINDS:
             raise TypeError(f"an observation's array must hold numbers or booleans, not {value.dtype}")
         shape = list(value.shape)  # np.ascontiguousarray makes a 0-d array 1-d: keep the shape it had
-        return {ARRAY: [value.dtype.str, shape, base64.b64encode(np.ascontiguousarray(value).tobytes()).decode("ascii")]}
+        return {
+            ARRAY: [value.dtype.str, shape, base64.b64encode(np.ascontiguousarray(value).tobytes()).decode("ascii")]
+        }
     if isinstance(value, float) and not math.isfinite(value):
         return {ARRAY: [np.dtype(float).str, [], base64.b64encode(np.float64(value).tobytes()).decode("ascii")]}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    raise TypeError(f"an observation must be plain data (arrays, numbers, strings, lists, dicts), not {type(value).__name__}")
+    raise TypeError(
+        f"an observation must be plain data (arrays, numbers, strings, lists, dicts), not {type(value).__name__}"
+    )
 
 
 def encode(observations: Observations | Expectation) -> str:
@@ -163,9 +168,11 @@ def stored_expectation(lab: str, name: str, params: dict[str, Any]) -> Expectati
         if same_params(entry["params"], params):
             return _from_data(entry["expectation"])
     shown = "; ".join(", ".join(f"{k}={v!r}" for k, v in sorted(e["params"].items())) for e in entries) or "none"
-    fail(f"this self-check has stored results only for the arguments its test cell uses ({shown}); "
-         f"it cannot check other arguments ({', '.join(f'{k}={v!r}' for k, v in sorted(params.items()))}): "
-         "run the test cell as it is given")
+    fail(
+        f"this self-check has stored results only for the arguments its test cell uses ({shown}); "
+        f"it cannot check other arguments ({', '.join(f'{k}={v!r}' for k, v in sorted(params.items()))}): "
+        "run the test cell as it is given"
+    )
 
 
 class Check:
@@ -201,7 +208,9 @@ class Check:
         params = {name: bound.arguments[name] for name in parameters(self.signature)}
         for name, value in params.items():
             if not is_literal(value):
-                fail(f"{self.__name__}: {name} should be plain data (a number, a string, a list of them), got {type(value).__name__}")
+                fail(
+                    f"{self.__name__}: {name} should be plain data (a number, a string, a list of them), got {type(value).__name__}"
+                )
         return {name: as_param(value) for name, value in params.items()}
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
@@ -212,6 +221,8 @@ class Check:
 
     def __repr__(self) -> str:
         # The call as a test cell writes it, names and defaults: the annotations (in help()) would crowd it.
-        call = self.signature.replace(parameters=[p.replace(annotation=p.empty) for p in self.signature.parameters.values()],
-                                      return_annotation=inspect.Signature.empty)
+        call = self.signature.replace(
+            parameters=[p.replace(annotation=p.empty) for p in self.signature.parameters.values()],
+            return_annotation=inspect.Signature.empty,
+        )
         return f"<check {self.lab}.{self.__name__}{call}>"

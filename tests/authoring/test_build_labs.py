@@ -18,7 +18,9 @@ def test_labs_are_in_sync_with_solutions(course):
     assert stale_labs(course) == [], "labs/ is stale: run `course build-labs` and commit labs/"
 
 
-@pytest.mark.parametrize("lab", ["lab1_rnns_from_scratch", "lab2_music_generation", "lab3_tweet_sentiment", "lab4_seq2seq_attention"])
+@pytest.mark.parametrize(
+    "lab", ["lab1_rnns_from_scratch", "lab2_music_generation", "lab3_tweet_sentiment", "lab4_seq2seq_attention"]
+)
 def test_the_stored_expectations_are_what_the_references_compute(course, lab):
     from autograde.grading.references import stored_differences
 
@@ -48,7 +50,9 @@ def test_labs_hold_no_solutions_or_hidden_tests(course):
 
 def test_every_exercise_becomes_a_todo_stub(course):
     for lab in course.labs():
-        solutions = [c for c in load(course.solution_notebook(lab)).cells if c.metadata.get("nbgrader", {}).get("solution")]
+        solutions = [
+            c for c in load(course.solution_notebook(lab)).cells if c.metadata.get("nbgrader", {}).get("solution")
+        ]
         stubs = [c for c in load(course.lab_notebook(lab)).cells if c.metadata.get("nbgrader", {}).get("solution")]
         assert len(stubs) == len(solutions) > 0
         for solution, stub in zip(solutions, stubs):
@@ -63,7 +67,9 @@ def test_lab_links_point_at_the_public_repository(course):
         setup = cells[1].source
         assert '"google.colab" in sys.modules' in setup and course.install_url() in setup
         # pinned: the release's tag, never a branch that moves during the term
-        assert course.install_url().endswith(f"@v{course.version}") and f"/blob/v{course.version}/" in course.colab_url(lab)
+        assert course.install_url().endswith(f"@v{course.version}") and f"/blob/v{course.version}/" in course.colab_url(
+            lab
+        )
 
 
 def clear(course, source, cell_type="code"):
@@ -74,7 +80,13 @@ def clear(course, source, cell_type="code"):
     from autograde.authoring.preprocessors import RequireTodo
 
     cell = new_code_cell(source) if cell_type == "code" else new_markdown_cell(source)
-    cell.metadata["nbgrader"] = {"solution": True, "grade": False, "locked": False, "grade_id": "f", "schema_version": 3}
+    cell.metadata["nbgrader"] = {
+        "solution": True,
+        "grade": False,
+        "locked": False,
+        "grade_id": "f",
+        "schema_version": 3,
+    }
     notebook = nbformat.v4.new_notebook(cells=[cell])
     config = load_nbgrader_config(course)
     for preprocessor in (RequireTodo(config=config), ClearSolutions(config=config)):
@@ -90,7 +102,9 @@ def test_stub_keeps_todo_lines_and_indentation(course):
 def test_a_solution_without_todo_is_refused(course):
     with pytest.raises(RuntimeError, match="has no '# TODO: ...' line right above its '### BEGIN SOLUTION'"):
         clear(course, "### BEGIN SOLUTION\nx = 1\n### END SOLUTION")
-    with pytest.raises(RuntimeError, match="has no '# TODO"):  # the TODO inside the region (where it used to go) is removed with it
+    with pytest.raises(
+        RuntimeError, match="has no '# TODO"
+    ):  # the TODO inside the region (where it used to go) is removed with it
         clear(course, "### BEGIN SOLUTION\n# TODO: x\nx = 1\n### END SOLUTION")
 
 
@@ -112,7 +126,9 @@ def test_example_submissions_are_in_sync(course, tmp_path):
         fresh = make_examples(course, lab, dest=tmp_path / lab)
         committed = course.examples_dir(lab)
         comparison = filecmp.dircmp(fresh / "submissions", committed / "submissions")
-        _, mismatch, errors = filecmp.cmpfiles(fresh / "submissions", committed / "submissions", comparison.common_files, shallow=False)
+        _, mismatch, errors = filecmp.cmpfiles(
+            fresh / "submissions", committed / "submissions", comparison.common_files, shallow=False
+        )
         stale = comparison.left_only + comparison.right_only + mismatch + errors
         assert not stale and filecmp.cmp(fresh / "expected.json", committed / "expected.json", shallow=False), (
             f"autograde/examples/{lab} is stale ({stale}): run `course make-examples {lab}` and commit it"

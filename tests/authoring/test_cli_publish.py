@@ -1,4 +1,5 @@
 """The instructor command line and the student bundle."""
+
 import subprocess
 import sys
 import tomllib
@@ -41,7 +42,9 @@ def test_repository_must_be_on_github(course):
 
 @pytest.fixture(scope="module")
 def bundle(course, tmp_path_factory):
-    return publish_bundle(course, tmp_path_factory.mktemp("public") / "rnn-labs", repository="https://github.com/someone/their-labs")
+    return publish_bundle(
+        course, tmp_path_factory.mktemp("public") / "rnn-labs", repository="https://github.com/someone/their-labs"
+    )
 
 
 @pytest.mark.slow  # its bundle fixture generates every lab
@@ -75,7 +78,18 @@ def test_bundle_installs_with_pip(course, bundle, tmp_path):
     main_project = tomllib.loads((course.root / "pyproject.toml").read_text())["project"]
     assert project["dependencies"] == main_project["dependencies"]
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", str(tmp_path / "site"), str(bundle)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(tmp_path / "site"),
+            str(bundle),
+        ],
         check=True,
     )
     assert (tmp_path / "site" / "course_utils" / "checks" / "lab1.py").is_file()
@@ -90,13 +104,20 @@ def test_publish_version_is_written_once_and_links_follow_it(course, tmp_path):
     assert released.version == "0.3.1" and Course.load(tmp_path).version == "0.3.1"
     assert released.install_url() == "git+https://github.com/rnn-course/rnn-labs@v0.3.1"
     assert "/blob/v0.3.1/labs/lab1_rnns_from_scratch/" in released.colab_url("lab1_rnns_from_scratch")
-    changed = [(before, after) for before, after in zip(original.splitlines(), (tmp_path / "pyproject.toml").read_text().splitlines(), strict=True)
-               if before != after]
+    changed = [
+        (before, after)
+        for before, after in zip(
+            original.splitlines(), (tmp_path / "pyproject.toml").read_text().splitlines(), strict=True
+        )
+        if before != after
+    ]
     assert changed == [(f'version = "{course.version}"', 'version = "0.3.1"')]  # comments and layout kept
 
 
 def test_publish_version_needs_a_version_in_the_project_table(course, tmp_path):
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.other]\nversion = "1.0.0"  # not this one\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.other]\nversion = "1.0.0"  # not this one\n'
+    )
     with pytest.raises(CourseError, match=r'no version = "..." in its \[project\] table'):
         set_version(Course(tmp_path, course.repository, "1.0.0"), "0.3.1")
     assert 'version = "1.0.0"  # not this one' in (tmp_path / "pyproject.toml").read_text()
@@ -117,9 +138,15 @@ def test_bundle_pyproject_takes_the_student_side_of_the_course_pyproject(course)
 def test_student_readme_has_a_row_and_a_badge_per_lab(course):
     readme = student_readme(course)
     rows = [line for line in readme.splitlines() if line.startswith("| [")]
-    assert [row.split("](")[0] for row in rows] == [f"| [{lab_title(course.solution_notebook(lab))}" for lab in course.labs()]
+    assert [row.split("](")[0] for row in rows] == [
+        f"| [{lab_title(course.solution_notebook(lab))}" for lab in course.labs()
+    ]
     for row, lab in zip(rows, course.labs()):
-        assert f"(labs/{lab}/{lab}.ipynb)" in row and f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({course.colab_url(lab)}) |" in row
+        assert (
+            f"(labs/{lab}/{lab}.ipynb)" in row
+            and f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({course.colab_url(lab)}) |"
+            in row
+        )
     assert f'pip install "rnn-course-utils[jupyter] @ {course.install_url()}"' in readme
     assert readme.endswith("quick check that everything runs.\n") and "{{" not in readme and "{%" not in readme
 
@@ -127,7 +154,9 @@ def test_student_readme_has_a_row_and_a_badge_per_lab(course):
 def test_every_template_is_package_data(course):
     """pip installs only what package-data names: a template left out works here and fails in an installed copy."""
     patterns = tomllib.loads(course.pyproject.read_text())["tool"]["setuptools"]["package-data"]["autograde"]
-    templates = [path.relative_to(course.instructor_package) for path in course.instructor_package.glob("*/templates/*")]
+    templates = [
+        path.relative_to(course.instructor_package) for path in course.instructor_package.glob("*/templates/*")
+    ]
     assert templates and [str(t) for t in templates if not any(t.match(pattern) for pattern in patterns)] == []
 
 

@@ -1,6 +1,7 @@
 """The declared floor holds: on the oldest versions the package promises (constraints/floor.txt), every lab's solution
 runs clean under LAB_BUDGET=smoke and the grader passes its self-test. Deselected by default: `pytest -m floor`
 (it installs an environment on first use, then takes about as long as running every lab twice)."""
+
 import subprocess
 
 import pytest

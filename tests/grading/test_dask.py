@@ -1,4 +1,5 @@
 """Grading spread over a Dask cluster (here a local one with two worker processes) gives the same rows."""
+
 import json
 import shutil
 
@@ -22,8 +23,12 @@ def test_grading_on_a_local_dask_cluster(course, tmp_path):
 
     # Non-daemonic workers, as the README says, so that they may start the kernel server.
     with dask.config.set({"distributed.worker.daemon": False}):
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-            rows = grade_folder(course, LAB, submissions, tmp_path / "out", dask_scheduler=cluster.scheduler_address, progress=False)
+        with distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster:
+            rows = grade_folder(
+                course, LAB, submissions, tmp_path / "out", dask_scheduler=cluster.scheduler_address, progress=False
+            )
 
     assert sorted(r.file for r in rows) == ["not-a-notebook.py", "partial.ipynb", "untouched.ipynb"]
     for row in rows:

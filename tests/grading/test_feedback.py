@@ -2,6 +2,7 @@
 
 tests/grading/test_grading.py checks the same on every example submission's real feedback page (slow).
 """
+
 import html
 import re
 
@@ -57,7 +58,9 @@ def test_hidden_test_markers_in_a_students_cell_are_cut_out_not_an_error(feedbac
 
 
 def test_widget_outputs_keep_only_their_text(feedback_text):
-    widget = new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "abc"},
-                                              "text/plain": "epoch 3/3: 100%"})
+    widget = new_output(
+        "display_data",
+        data={"application/vnd.jupyter.widget-view+json": {"model_id": "abc"}, "text/plain": "epoch 3/3: 100%"},
+    )
     text = feedback_text([new_code_cell("train()", outputs=[widget])])
     assert "epoch 3/3: 100%" in text and "abc" not in text

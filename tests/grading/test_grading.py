@@ -1,4 +1,5 @@
 """`course grade` on every lab's example submissions: exact scores, every file a row, no leaks, repeatable."""
+
 import csv
 import html
 import io
@@ -56,7 +57,9 @@ def on_disk(row_file):
 def machinery_examples(lab, rows):
     """The rows by file, or a skip where this lab's grading machinery examples were not graded (see MACHINERY_LAB)."""
     if not grades_machinery(lab):
-        pytest.skip(f"the grading machinery's examples are graded for {MACHINERY_LAB}; GRADE_EVERY_EXAMPLE=1 grades every lab's")
+        pytest.skip(
+            f"the grading machinery's examples are graded for {MACHINERY_LAB}; GRADE_EVERY_EXAMPLE=1 grades every lab's"
+        )
     return {r.file: r for r in rows}
 
 
@@ -65,7 +68,9 @@ def test_every_lab_has_examples(course):
         examples = course.examples_dir(lab)
         assert (examples / "expected.json").is_file(), f"run `course make-examples {lab}`"
         expected = json.loads((examples / "expected.json").read_text())
-        assert sorted({on_disk(name) for name in expected}) == sorted(p.name for p in (examples / "submissions").iterdir())
+        assert sorted({on_disk(name) for name in expected}) == sorted(
+            p.name for p in (examples / "submissions").iterdir()
+        )
         assert set(LAB_SPECIFIC) < {Path(on_disk(name)).stem for name in expected}
 
 
@@ -83,8 +88,12 @@ def test_exact_scores_and_a_row_for_every_file(graded):
 def printed(notebook_path):
     """Everything the code cells of a graded notebook printed."""
     notebook = json.loads(notebook_path.read_text())
-    return "".join("".join(output.get("text", [])) for cell in notebook["cells"] if cell["cell_type"] == "code"
-                   for output in cell.get("outputs", []))
+    return "".join(
+        "".join(output.get("text", []))
+        for cell in notebook["cells"]
+        if cell["cell_type"] == "code"
+        for output in cell.get("outputs", [])
+    )
 
 
 def test_what_happened_is_said_in_the_row(graded):
@@ -95,7 +104,13 @@ def test_what_happened_is_said_in_the_row(graded):
     assert any("extra code cell" in n for n in by_name["rearranged.ipynb"].notes)
     assert all("stub left in place" in a.how for a in by_name["answer-below-stub.ipynb"].answers)
     assert all("the last of 2 copies" in a.how for a in by_name["copied-answer-cell.ipynb"].answers)
-    honest = ("full-marks.ipynb", "partial.ipynb", "rearranged.ipynb", "stripped-metadata.ipynb", "answer-below-stub.ipynb")
+    honest = (
+        "full-marks.ipynb",
+        "partial.ipynb",
+        "rearranged.ipynb",
+        "stripped-metadata.ipynb",
+        "answer-below-stub.ipynb",
+    )
     for name in honest:
         assert not [n for n in by_name[name].notes if "grading machinery" in n], (name, by_name[name].notes)
         assert not by_name[name].flags, (name, by_name[name].flags)
@@ -141,11 +156,13 @@ def test_student_code_cannot_plant_files_for_later_students(course, graded):
 def test_gradebook_holds_the_scores(graded):
     *_, out, rows = graded
     with sqlite3.connect(out / "gradebook.db") as db:
-        totals = dict(db.execute(
-            "SELECT student.id, SUM(grade.auto_score) FROM grade JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
-            "JOIN student ON submitted_assignment.student_id = student.id GROUP BY student.id"
-        ))
+        totals = dict(
+            db.execute(
+                "SELECT student.id, SUM(grade.auto_score) FROM grade JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+                "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
+                "JOIN student ON submitted_assignment.student_id = student.id GROUP BY student.id"
+            )
+        )
     for row in rows:
         if row.status == "graded":
             assert totals[row.student_id] == pytest.approx(row.score)
@@ -159,8 +176,13 @@ def hidden_text(course, lab):
     references = course.references_file(lab).read_text()
     # The references' own lines: not those a student's answer holds too (a reference model is built as the answer is).
     answers = "\n".join(cell.source for cell in solution.cells)
-    lines = {line.strip() for line in references.splitlines()
-             if len(line.strip()) >= 40 and not line.strip().startswith(("#", "import", "from")) and line.strip() not in answers}
+    lines = {
+        line.strip()
+        for line in references.splitlines()
+        if len(line.strip()) >= 40
+        and not line.strip().startswith(("#", "import", "from"))
+        and line.strip() not in answers
+    }
     for cell in solution.cells:
         if is_test(cell) and "### BEGIN HIDDEN TESTS" in cell.source:
             region = cell.source.split("### BEGIN HIDDEN TESTS", 1)[1].split("### END HIDDEN TESTS", 1)[0]
@@ -201,17 +223,29 @@ def test_report_and_similarity_pages_open_in_chromium(course, graded):
     assert page.exceptions == [] and page.console_errors == [] and page.failed_requests == {} and page.dialogs == []
     assert all(url.startswith(("file:", "data:")) for url in page.requests), page.requests
     images = page.state["images"]
-    assert len(images) == 3 and all(i["src"].startswith(PNG) and i["complete"] and i["width"] > 100 for i in images), images
+    assert len(images) == 3 and all(i["src"].startswith(PNG) and i["complete"] and i["width"] > 100 for i in images), (
+        images
+    )
     assert re.search(r'<img class="plot" alt="Histogram of scores" src="data:image/png;base64,', page_path.read_text())
     text = page.state["text"]
-    for heading in ("Summary", "Scores", "Tests", "Time per notebook", "Flagged, superseded and ungraded files",
-                    "How each answer cell was found", "Similar code"):
+    for heading in (
+        "Summary",
+        "Scores",
+        "Tests",
+        "Time per notebook",
+        "Flagged, superseded and ungraded files",
+        "How each answer cell was found",
+        "Similar code",
+    ):
         assert f"\n{heading}\n" in text, heading
     assert f"Files\t{len(expected)}\n" in text and f"Graded\t{sum(r.status == 'graded' for r in rows)}\n" in text
     graded_rows = [r for r in rows if r.status == "graded"]
     release = json.loads(course.lab_notebook(lab).read_text())
-    tests = {c["metadata"]["nbgrader"]["grade_id"]: c["metadata"]["nbgrader"].get("points", 0)
-             for c in release["cells"] if c["metadata"].get("nbgrader", {}).get("grade")}
+    tests = {
+        c["metadata"]["nbgrader"]["grade_id"]: c["metadata"]["nbgrader"].get("points", 0)
+        for c in release["cells"]
+        if c["metadata"].get("nbgrader", {}).get("grade")
+    }
     assert tests
     for grade_id, points in tests.items():
         passed = sum(r.tests[grade_id].score >= points for r in graded_rows)

@@ -1,4 +1,5 @@
 """`course grade`'s orchestration with the kernels mocked: self-test, cache keys, rows for every failure (milliseconds)."""
+
 import copy
 import json
 import logging
@@ -17,16 +18,33 @@ from autograde.grading.rows import CellError, GradeResult, Status, TestScore, lo
 LAB = "lab1_rnns_from_scratch"
 EXAMPLES = Course.load(ROOT).example_submissions(LAB)
 MAX = 18.0
-TESTS = ("test_rnn_cell_weights", "test_rnn_cell_matches_simple_rnn", "test_rnn_model", "test_jacobian_norms",
-         "test_predict_tanh_rho2", "test_clip_gradients", "test_predict_clip_direction", "test_lstm_cell",
-         "test_peephole_lstm_cell", "test_recall_task", "test_predict_recall_length_40")
+TESTS = (
+    "test_rnn_cell_weights",
+    "test_rnn_cell_matches_simple_rnn",
+    "test_rnn_model",
+    "test_jacobian_norms",
+    "test_predict_tanh_rho2",
+    "test_clip_gradients",
+    "test_predict_clip_direction",
+    "test_lstm_cell",
+    "test_peephole_lstm_cell",
+    "test_recall_task",
+    "test_predict_recall_length_40",
+)
 POINTS = dict(zip(TESTS, (1, 2, 2, 2, 1, 2, 1, 3, 2, 1, 1)))
 
 
 def result(student, failing=(), instructor_errors=()):
-    tests = {t: TestScore(0.0 if t in failing else float(p), float(p), "ValueError: no" if t in failing else None) for t, p in POINTS.items()}
-    return GradeResult(student, Status.GRADED, tests,
-                       instructor_cell_errors=[CellError(c, e.split(":")[0], e) for c, e in instructor_errors])
+    tests = {
+        t: TestScore(0.0 if t in failing else float(p), float(p), "ValueError: no" if t in failing else None)
+        for t, p in POINTS.items()
+    }
+    return GradeResult(
+        student,
+        Status.GRADED,
+        tests,
+        instructor_cell_errors=[CellError(c, e.split(":")[0], e) for c, e in instructor_errors],
+    )
 
 
 @pytest.fixture
@@ -48,7 +66,9 @@ def fake_run(monkeypatch, tmp_path):
     def run(jobs, workers, dask_scheduler, progress):
         for job in jobs:
             calls.append(job[2]["student_id"])
-            prepared = prepare_bounded(release, nbformat.reads(job[2]["submission"], as_version=4))  # as the worker does
+            prepared = prepare_bounded(
+                release, nbformat.reads(job[2]["submission"], as_version=4)
+            )  # as the worker does
             graded = copy.deepcopy(answers.get(job[2]["student_id"]) or result(job[2]["student_id"]))
             graded.answers, graded.prepare_notes, graded.flags = prepared.answers, prepared.notes, prepared.flags
             yield job, graded
@@ -61,15 +81,19 @@ def fake_run(monkeypatch, tmp_path):
 
 def test_a_failing_reference_stops_grading_before_anyone_and_says_why(course, submissions, tmp_path, fake_run, caplog):
     calls, answers = fake_run
-    answers["reference-solution"] = result("reference-solution", failing=TESTS[3:],
-                                           instructor_errors=[(16, "TweetDataError: no tweets. Set TWEETS_DIR")])
+    answers["reference-solution"] = result(
+        "reference-solution", failing=TESTS[3:], instructor_errors=[(16, "TweetDataError: no tweets. Set TWEETS_DIR")]
+    )
     with pytest.raises(SelfTestFailed) as failure:
         grade_folder(course, LAB, submissions, tmp_path / "out", progress=False)
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING][-1] == str(failure.value)
     assert calls == ["reference-solution"], "no student was graded"
     message = str(failure.value)
     assert "5/18" in message and "test_jacobian_norms: ValueError: no" in message and "instructor cell 16" in message
-    assert "Likely cause: missing data: the kernel could not load Lab 3's tweets" in message and "set TWEETS_DIR" in message
+    assert (
+        "Likely cause: missing data: the kernel could not load Lab 3's tweets" in message
+        and "set TWEETS_DIR" in message
+    )
     assert not (tmp_path / "out" / "grades.csv").exists()
 
 
@@ -80,7 +104,9 @@ def test_skip_self_test_grades_anyway(course, submissions, tmp_path, fake_run):
     assert "reference-solution" not in calls and len(rows) == 3
 
 
-def test_a_passing_self_test_is_cached_per_grader_version_limits_and_budget(course, submissions, tmp_path, fake_run, caplog):
+def test_a_passing_self_test_is_cached_per_grader_version_limits_and_budget(
+    course, submissions, tmp_path, fake_run, caplog
+):
     calls, _ = fake_run
     caplog.set_level(logging.INFO, logger=grading.__name__)
     grade_folder(course, LAB, submissions, tmp_path / "a", progress=False)
@@ -105,7 +131,9 @@ def test_course_self_test_fails_when_a_cell_raises_despite_full_marks(fake_run, 
     from autograde.cli import main
 
     _, answers = fake_run
-    answers["reference-solution"] = result("reference-solution", instructor_errors=[(57, "AssertionError: an untracked resource")])
+    answers["reference-solution"] = result(
+        "reference-solution", instructor_errors=[(57, "AssertionError: an untracked resource")]
+    )
     assert main(["--root", str(ROOT), "self-test", "lab1"]) == 1
     out = capsys.readouterr().out
     assert "scored 18/18" in out and "instructor cell 57: AssertionError: an untracked resource" in out
@@ -113,8 +141,13 @@ def test_course_self_test_fails_when_a_cell_raises_despite_full_marks(fake_run, 
 
 def test_environment_faults_in_instructor_cells_are_said_in_the_row(course, submissions, tmp_path, fake_run):
     _, answers = fake_run
-    answers["partial"] = result("partial", failing=TESTS[3:], instructor_errors=[(30, "CellTimeoutError: the cell ran past its time limit")])
-    rows = {r.student_id: r for r in grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)}
+    answers["partial"] = result(
+        "partial", failing=TESTS[3:], instructor_errors=[(30, "CellTimeoutError: the cell ran past its time limit")]
+    )
+    rows = {
+        r.student_id: r
+        for r in grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)
+    }
     assert rows["partial"].status == "environment problem"
     assert any("instructor cell 30" in n and "environment problem" in n for n in rows["partial"].notes)
     assert rows["full-marks"].status == "graded"
@@ -131,7 +164,10 @@ def test_an_error_while_handling_one_file_becomes_its_row(course, submissions, t
         return real_from_dict(notebook)
 
     monkeypatch.setattr(grading.nbformat, "from_dict", from_dict)
-    rows = {r.student_id: r for r in grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)}
+    rows = {
+        r.student_id: r
+        for r in grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)
+    }
     assert rows["untouched"].status == "grader error" and "RuntimeError: boom" in rows["untouched"].notes[-1]
     assert rows["full-marks"].status == rows["partial"].status == "graded"
     assert "untouched.ipynb,untouched,grader error" in (tmp_path / "out" / "grades.csv").read_text()
@@ -152,10 +188,20 @@ def course_copy(tmp_path):
     return Course.load(root)
 
 
-@pytest.mark.parametrize("changed", ["course_utils/checks/lab1.py", "course_utils/checks/delegation.py", "autograde/grading/guarded_execute.py",
-                                     "autograde/grading/references/lab1.py", "autograde/grading/judge.py", "labs/lab1_rnns_from_scratch/lab1_rnns_from_scratch.ipynb",
-                                     "solutions/lab1_rnns_from_scratch/lab1_rnns_from_scratch.ipynb", "autograde/isolation/sandbox.py",
-                                     "autograde/cells.py"])
+@pytest.mark.parametrize(
+    "changed",
+    [
+        "course_utils/checks/lab1.py",
+        "course_utils/checks/delegation.py",
+        "autograde/grading/guarded_execute.py",
+        "autograde/grading/references/lab1.py",
+        "autograde/grading/judge.py",
+        "labs/lab1_rnns_from_scratch/lab1_rnns_from_scratch.ipynb",
+        "solutions/lab1_rnns_from_scratch/lab1_rnns_from_scratch.ipynb",
+        "autograde/isolation/sandbox.py",
+        "autograde/cells.py",
+    ],
+)
 def test_the_grader_version_covers_everything_that_can_change_a_score(course_copy, changed):
     before = worker.grader_version(course_copy, LAB)
     path = course_copy.root / changed
@@ -176,7 +222,13 @@ def test_a_fixed_check_regrades_instead_of_reusing_stale_results(course_copy, su
 
 
 def test_a_worker_whose_course_differs_refuses_the_job(course_copy):
-    job = {"course_root": str(course_copy.root), "lab": LAB, "student_id": "s1", "grader_version": "0" * 16, "submission": "{}"}
+    job = {
+        "course_root": str(course_copy.root),
+        "lab": LAB,
+        "student_id": "s1",
+        "grader_version": "0" * 16,
+        "submission": "{}",
+    }
     answer = worker.grade_one(job)
     assert answer.status == Status.GRADER_ERROR and "differ from the instructor's" in answer.problems[0]
 
@@ -198,17 +250,23 @@ def test_a_file_name_cannot_become_a_spreadsheet_formula(course, submissions, tm
     shutil.copy(EXAMPLES / "full-marks.ipynb", submissions / '=HYPERLINK("http:__evil.example","click") x.ipynb')
     grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)
     text = (tmp_path / "out" / "grades.csv").read_text()
-    assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text and ',=HYPERLINK' not in text
+    assert "'=HYPERLINK" in text and "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
 
 
-def test_a_result_is_cached_as_readable_json_and_an_older_graders_file_is_regraded(course, submissions, tmp_path, fake_run):
+def test_a_result_is_cached_as_readable_json_and_an_older_graders_file_is_regraded(
+    course, submissions, tmp_path, fake_run
+):
     calls, _ = fake_run
     graded = result("x", failing=TESTS[:2], instructor_errors=[(3, "KernelDied: gone")])
     assert GradeResult.from_json(json.loads(json.dumps(graded.to_json()))) == graded
     grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)
     path = OutputFolder(tmp_path / "out").result("partial")
     data = json.loads(path.read_text())
-    assert data["format"] == GradeResult.FORMAT and data["status"] == "graded" and data["tests"]["test_rnn_model"]["score"] == 2.0
+    assert (
+        data["format"] == GradeResult.FORMAT
+        and data["status"] == "graded"
+        and data["tests"]["test_rnn_model"]["score"] == 2.0
+    )
     assert load_result(path).answers[0].found == "grade_id"
     del data["format"]  # as an older grader wrote it, under the same key
     path.write_text(json.dumps(data))

@@ -1,4 +1,5 @@
 """Runaway student code costs its own points and never stops grading."""
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -39,9 +40,17 @@ def test_an_infinite_loop_is_interrupted_and_grading_goes_on(tmp_path):
 
 
 def test_only_the_cells_the_instructor_marks_as_training_get_the_longer_timeout(tmp_path):
-    training = new_code_cell("train_model()  # a comment naming .fit( earns nothing", metadata={"autograde": {"training": True}})
-    _, errors, _ = run(tmp_path, "import time\ndef train_model(): time.sleep(3)\n", training,
-                       "train_model()  # model.fit(x) for epoch in tqdm", cell_timeout=1, training_cell_timeout=10)
+    training = new_code_cell(
+        "train_model()  # a comment naming .fit( earns nothing", metadata={"autograde": {"training": True}}
+    )
+    _, errors, _ = run(
+        tmp_path,
+        "import time\ndef train_model(): time.sleep(3)\n",
+        training,
+        "train_model()  # model.fit(x) for epoch in tqdm",
+        cell_timeout=1,
+        training_cell_timeout=10,
+    )
     assert errors[:2] == [[], []]
     assert ("CellTimeoutError", "") in errors[2], "a comment must not buy a longer timeout"
 
@@ -53,13 +62,18 @@ def test_huge_output_is_cut(tmp_path):
     assert "cell 1 produced more output than the limits allow" in problems[0]
 
 
-@pytest.mark.parametrize("source", [
-    "'x' * 100_000_000",  # a return value: execute_result
-    "from IPython.display import HTML, display; display(HTML('<p>' * 30_000_000))",
-    "from IPython.display import display; display({'text/plain': 'y' * 50_000_000}, raw=True)",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "'x' * 100_000_000",  # a return value: execute_result
+        "from IPython.display import HTML, display; display(HTML('<p>' * 30_000_000))",
+        "from IPython.display import display; display({'text/plain': 'y' * 50_000_000}, raw=True)",
+    ],
+)
 def test_every_output_type_is_capped_per_cell(tmp_path, source):
-    notebook, errors, problems = run(tmp_path, source, "print('ok')", max_cell_text_chars=1000, max_cell_output_chars=5000)
+    notebook, errors, problems = run(
+        tmp_path, source, "print('ok')", max_cell_text_chars=1000, max_cell_output_chars=5000
+    )
     assert len(nbformat.writes(notebook)) < 20_000 and errors == [[], []]
     assert "cell 1 produced more output" in problems[0]
 
@@ -78,7 +92,9 @@ def test_output_is_capped_per_notebook(tmp_path):
 
 
 def test_memory_hog_is_stopped(tmp_path):
-    _, errors, problems = run(tmp_path, "import numpy as np", "a = np.ones(2_000_000_000 // 8)", "print('after')", memory_limit_mb=500)
+    _, errors, problems = run(
+        tmp_path, "import numpy as np", "a = np.ones(2_000_000_000 // 8)", "print('after')", memory_limit_mb=500
+    )
     assert errors[0] == [], "the kernel was stopped before the student's allocation"
     assert errors[1][0][0] == "KernelDied" and "500 MB memory limit" in errors[1][0][1]
     assert errors[2][0][0] == "NotRun" and "memory limit" in problems[0]

@@ -1,4 +1,5 @@
 """Test cells judged in the grader (autograde.grading.judge): planning, seeds, what reaches the kernel, what comes back."""
+
 import json
 
 import nbformat
@@ -58,32 +59,42 @@ def test_the_kernel_gets_the_probe_call_and_nothing_of_the_test_cell():
         assert secret not in code
 
 
-@pytest.mark.parametrize("source, message", [
-    ("checks.check_rnn_cell_weights(MyRNNCell, input_dim=n, units=4)", "input_dim must be written as a literal"),
-    ("checks.check_rnn_cell_weights(*args)", "may not use"),
-    ("checks.check_no_such_thing(MyRNNCell)", "has no check called check_no_such_thing"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("checks.check_rnn_cell_weights(MyRNNCell, input_dim=n, units=4)", "input_dim must be written as a literal"),
+        ("checks.check_rnn_cell_weights(*args)", "may not use"),
+        ("checks.check_no_such_thing(MyRNNCell)", "has no check called check_no_such_thing"),
+    ],
+)
 def test_a_test_cell_the_grader_cannot_judge_says_why(source, message):
     with pytest.raises(PlanError, match=message):
         call = plan_test_cell(source)[0]
         bound_params(get_check(LAB, call.check), call)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("x" * 100, "Expecting value"),
-    (json.dumps({"a": {ARRAY: ["|O", [1], "AA=="]}}), "not accepted"),
-    (json.dumps({"a": {ARRAY: ["<f8", [1000], "AAAAAAAAAAA="]}}), "does not fit its shape"),
-    (json.dumps({"a": {ARRAY: ["<f8", [-1], ""]}}), "does not fit its shape"),
-    (json.dumps({"a": [1] * 10}), "more than the 10 allowed"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("x" * 100, "Expecting value"),
+        (json.dumps({"a": {ARRAY: ["|O", [1], "AA=="]}}), "not accepted"),
+        (json.dumps({"a": {ARRAY: ["<f8", [1000], "AAAAAAAAAAA="]}}), "does not fit its shape"),
+        (json.dumps({"a": {ARRAY: ["<f8", [-1], ""]}}), "does not fit its shape"),
+        (json.dumps({"a": [1] * 10}), "more than the 10 allowed"),
+    ],
+)
 def test_observations_are_parsed_safely(text, message):
     with pytest.raises(ValueError, match=message):
         decode(text, max_chars=10 if "more than" in message else 16_000_000)
 
 
 def test_observations_round_trip_arrays_and_plain_data():
-    observed = {"a": np.arange(6, dtype="float32").reshape(2, 3), "b": [1, "x", None, True], "c": {"d": np.float64(2.5)},
-                "nan": float("nan")}
+    observed = {
+        "a": np.arange(6, dtype="float32").reshape(2, 3),
+        "b": [1, "x", None, True],
+        "c": {"d": np.float64(2.5)},
+        "nan": float("nan"),
+    }
     back = decode(encode(observed))
     assert back["a"].dtype == np.float32 and back["a"].shape == (2, 3) and back["b"] == [1, "x", None, True]
     assert back["c"]["d"] == 2.5 and np.isnan(back["nan"])
@@ -99,16 +110,22 @@ def test_a_probe_that_fails_or_raises_becomes_a_failure_not_a_crash():
         raise SystemExit(0)
 
     call = plan_test_cell("checks.check_rnn_cell_weights(MyRNNCell)")[0]
-    for probe, message in ((raises, "your code raised NotImplementedError: Replace"), (exits, "your code raised SystemExit")):
+    for probe, message in (
+        (raises, "your code raised NotImplementedError: Replace"),
+        (exits, "your code raised SystemExit"),
+    ):
         with pytest.raises(CheckFailed, match=message):
             judge(LAB, call, {"input_dim": 3, "units": 4}, decode(run_probe(probe)))
 
 
-@pytest.mark.parametrize("observed", [
-    {},  # the probe replaced by one that returns nothing
-    {"state_size": 4, "weight_shapes": "all of them"},
-    {"recorded": True, "answer": None, "shown": "?"},  # another check's observations
-])
+@pytest.mark.parametrize(
+    "observed",
+    [
+        {},  # the probe replaced by one that returns nothing
+        {"state_size": 4, "weight_shapes": "all of them"},
+        {"recorded": True, "answer": None, "shown": "?"},  # another check's observations
+    ],
+)
 def test_forged_observations_of_the_wrong_form_fail(observed):
     call = plan_test_cell("checks.check_rnn_cell_weights(MyRNNCell)")[0]
     with pytest.raises(CheckFailed):
@@ -119,9 +136,15 @@ def test_replayed_observations_of_the_visible_seed_fail_under_the_drawn_seed(cou
     # What a student could store from a self-check (the visible seed) does not pass the grader's seed.
     from autograde.grading.judge import expectation
 
-    visible = expectation(LAB, "rnn_cell_matches_simple_rnn", {"batch": 2, "steps": 5, "input_dim": 3, "units": 4, "seed": 0})
+    visible = expectation(
+        LAB, "rnn_cell_matches_simple_rnn", {"batch": 2, "steps": 5, "input_dim": 3, "units": 4, "seed": 0}
+    )
     call = plan_test_cell(CELL)[1]
-    replayed = {**visible, "without_recurrent_kernel": np.zeros_like(visible["outputs"]), "without_bias": np.zeros_like(visible["outputs"])}
+    replayed = {
+        **visible,
+        "without_recurrent_kernel": np.zeros_like(visible["outputs"]),
+        "without_bias": np.zeros_like(visible["outputs"]),
+    }
     with pytest.raises(CheckFailed, match="outputs differ"):
         judge(LAB, call, {"batch": 2, "steps": 5, "input_dim": 3, "units": 4, "seed": seed_for("k", "t", 0)}, replayed)
     assert judge(LAB, call, {"batch": 2, "steps": 5, "input_dim": 3, "units": 4, "seed": 0}, replayed)
@@ -160,8 +183,10 @@ def test_in_a_kernel_hooks_and_patches_earn_nothing_and_the_test_text_never_arri
         "probing.run_probe = lambda probe, *a, **k: json.dumps({'state_size': k.get('units'), 'weight_shapes': []})\n"
         "checks.check_rnn_cell_weights = lambda *a, **k: None\n"
     )
-    test = "checks.check_rnn_cell_matches_simple_rnn(MyRNNCell, batch=2, steps=5, input_dim=3, units=4, seed=0)\n" \
-           "### BEGIN HIDDEN TESTS\nchecks.check_rnn_cell_weights(MyRNNCell, input_dim=7, units=2)\n### END HIDDEN TESTS\n"
+    test = (
+        "checks.check_rnn_cell_matches_simple_rnn(MyRNNCell, batch=2, steps=5, input_dim=3, units=4, seed=0)\n"
+        "### BEGIN HIDDEN TESTS\nchecks.check_rnn_cell_weights(MyRNNCell, input_dim=7, units=2)\n### END HIDDEN TESTS\n"
+    )
     notebook = tiny_notebook(attack, test)
     notebook.cells.append(nbformat.v4.new_code_cell("print('SEEN', seen)"))
     executed, run = run_judged(tmp_path, notebook)
@@ -175,7 +200,9 @@ def test_in_a_kernel_hooks_and_patches_earn_nothing_and_the_test_text_never_arri
 
 @pytest.mark.slow  # starts a kernel
 def test_a_probe_that_never_ends_fails_its_test_and_the_notebook_goes_on(tmp_path):
-    looping = STUB.replace("raise NotImplementedError('Replace this line with your code')", "while True:\n            pass")
+    looping = STUB.replace(
+        "raise NotImplementedError('Replace this line with your code')", "while True:\n            pass"
+    )
     notebook = tiny_notebook(looping, "checks.check_rnn_cell_weights(MyRNNCell)")
     notebook.cells.append(nbformat.v4.new_code_cell("print('still running')"))
     executed, run = run_judged(tmp_path, notebook, timeout=20)  # the setup cell imports TensorFlow within it

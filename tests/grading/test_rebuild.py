@@ -1,4 +1,5 @@
 """Submissions are rebuilt on the release notebook, whatever their editor did to the metadata."""
+
 import copy
 import time
 
@@ -72,7 +73,9 @@ def test_a_deleted_answer_is_reported_missing_and_keeps_the_stub(release, finish
     assert "raise NotImplementedError" in lstm.source
     # The next answer, a subclass of MyLSTMCell, resembles the missing one's stub: it stays the answer it is.
     assert how["my_peephole_lstm_cell"].startswith("position and similarity")
-    peephole = [c for c in rebuilt.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "my_peephole_lstm_cell"][0]
+    peephole = [c for c in rebuilt.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "my_peephole_lstm_cell"][
+        0
+    ]
     assert "class MyPeepholeLSTMCell" in peephole.source and "raise NotImplementedError" not in peephole.source
 
 
@@ -96,7 +99,10 @@ def test_extra_cells_run_before_the_answer_they_preceded(release, finished):
     rebuilt, _, extra = rebuild(release, notebook)
     sources = [c.source for c in rebuilt.cells]
     assert extra == 1
-    assert sources.index("SCALE = 2  # my helper") == next(i for i, s in enumerate(sources) if "def clip_gradients" in s) - 1
+    assert (
+        sources.index("SCALE = 2  # my helper")
+        == next(i for i, s in enumerate(sources) if "def clip_gradients" in s) - 1
+    )
 
 
 def test_edited_tests_are_replaced_by_ours(release, finished):
@@ -148,7 +154,7 @@ def test_of_two_copies_of_an_answer_the_last_counts_and_the_first_runs_before_it
 
 def first_after(notebook, grade_id, wanted):
     """The id of the first cell after the cell ``grade_id`` that is ``wanted``."""
-    return next(c.id for c in notebook.cells[index_of(notebook, grade_id) + 1:] if wanted(c))
+    return next(c.id for c in notebook.cells[index_of(notebook, grade_id) + 1 :] if wanted(c))
 
 
 def plain(cell_type):
@@ -169,7 +175,10 @@ def test_extra_cells_stay_before_the_instructor_cell_that_followed_them(release,
     """A helper between an answer and its test, or before text or setup code, is not moved past them."""
     cell_id = INSTRUCTOR_CELLS[before](release)
     notebook = copy.deepcopy(finished[0])
-    notebook.cells.insert(next(i for i, c in enumerate(notebook.cells) if c.id == cell_id), nbformat.v4.new_code_cell("SCALE = 2  # my helper"))
+    notebook.cells.insert(
+        next(i for i, c in enumerate(notebook.cells) if c.id == cell_id),
+        nbformat.v4.new_code_cell("SCALE = 2  # my helper"),
+    )
     rebuilt, _, extra = rebuild(release, notebook)
     ids = [c.id for c in rebuilt.cells]
     assert extra == 1 and rebuilt.cells[ids.index(cell_id) - 1].source == "SCALE = 2  # my helper"
@@ -203,7 +212,11 @@ def test_cells_the_rebuild_inserts_are_marked_as_the_students(release, finished)
     notebook.cells.insert(index_of(notebook, "test_lstm_cell"), nbformat.v4.new_code_cell("print(MyLSTMCell)"))
     notebook.cells.append(nbformat.v4.new_code_cell("print('done')"))  # after the last instructor cell: at the end
     rebuilt, _, extra = rebuild(release, notebook)
-    assert [c.source for c in student_cells(rebuilt)] == ["import math", "print(MyLSTMCell)", "print('done')"] and extra == 3
+    assert [c.source for c in student_cells(rebuilt)] == [
+        "import math",
+        "print(MyLSTMCell)",
+        "print('done')",
+    ] and extra == 3
     assert rebuilt.cells[-1].source == "print('done')"
     assert all(c.metadata == {"autograde": {"origin": "student"}} for c in student_cells(rebuilt))
     ours = [c for c in rebuilt.cells if c not in student_cells(rebuilt)]
@@ -215,10 +228,18 @@ def small_release():
     cells = []
     for name in ("alpha", "beta", "gamma"):
         cells.append(nbformat.v4.new_markdown_cell(f"## Exercise {name}\nWrite `{name}`."))
-        cells.append(nbformat.v4.new_code_cell(f"def {name}(x):\n\n    # YOUR CODE HERE\n\n    raise NotImplementedError()\n",
-                                               metadata={"nbgrader": {"grade_id": name, "solution": True, "grade": False}}))
-        cells.append(nbformat.v4.new_code_cell(f"assert {name}(1) == 1\n",
-                                               metadata={"nbgrader": {"grade_id": f"test_{name}", "grade": True, "points": 1}}))
+        cells.append(
+            nbformat.v4.new_code_cell(
+                f"def {name}(x):\n\n    # YOUR CODE HERE\n\n    raise NotImplementedError()\n",
+                metadata={"nbgrader": {"grade_id": name, "solution": True, "grade": False}},
+            )
+        )
+        cells.append(
+            nbformat.v4.new_code_cell(
+                f"assert {name}(1) == 1\n",
+                metadata={"nbgrader": {"grade_id": f"test_{name}", "grade": True, "points": 1}},
+            )
+        )
     return nbformat.v4.new_notebook(cells=cells)
 
 
@@ -228,8 +249,12 @@ def answered(release, *extra_cells, at=1):
     for cell in notebook.cells:
         if cell.metadata.get("nbgrader", {}).get("solution"):
             cell.source = cell.source.replace("    raise NotImplementedError()", "    return x  # done")
-    notebook.cells[at:at] = [nbformat.from_dict({"cell_type": "code", "metadata": {}, "source": source, "outputs": [],
-                                                 "execution_count": None}) for source in extra_cells]  # unchecked: 5,000 checks take seconds
+    notebook.cells[at:at] = [
+        nbformat.from_dict(
+            {"cell_type": "code", "metadata": {}, "source": source, "outputs": [], "execution_count": None}
+        )
+        for source in extra_cells
+    ]  # unchecked: 5,000 checks take seconds
     return strip_metadata(notebook)
 
 
@@ -239,8 +264,11 @@ def timed(function, *args, **kwargs):
     return result, time.monotonic() - started
 
 
-@pytest.mark.parametrize("blank", ["\n" * 1_000_000, " " * 1_000_000, (" " * 1_000 + "\n") * 1_000],
-                         ids=["1 MB of newlines", "1 MB of spaces", "1,000 lines of 1,000 spaces"])
+@pytest.mark.parametrize(
+    "blank",
+    ["\n" * 1_000_000, " " * 1_000_000, (" " * 1_000 + "\n") * 1_000],
+    ids=["1 MB of newlines", "1 MB of spaces", "1,000 lines of 1,000 spaces"],
+)
 def test_a_megabyte_of_blank_lines_rebuilds_quickly(blank):
     """A score once compared the whole cell with every stub (minutes, for 1 MB of newlines); now it reads 5,000 characters."""
     release = small_release()
@@ -254,7 +282,9 @@ def test_thousands_of_cells_rebuild_quickly(monkeypatch):
     """5,000 cells between an exercise's text and its answer: each answer is compared with the 100 cells nearest its place."""
     compared = []
     similarity = autograde.grading.rebuild._similarity
-    monkeypatch.setattr(autograde.grading.rebuild, "_similarity", lambda a, b, *args: compared.append(a) or similarity(a, b, *args))
+    monkeypatch.setattr(
+        autograde.grading.rebuild, "_similarity", lambda a, b, *args: compared.append(a) or similarity(a, b, *args)
+    )
     release = small_release()
     cells = [f"x{i} = {i}\n" + " " * 100 for i in range(5_000)]
     (rebuilt, matches, extra), seconds = timed(rebuild, release, answered(release, *cells, at=4), seconds=None)
@@ -265,20 +295,26 @@ def test_thousands_of_cells_rebuild_quickly(monkeypatch):
 
 def test_a_rebuild_past_its_time_budget_stops_with_a_clear_message():
     release = small_release()
-    with pytest.raises(TooLargeToRebuild, match=r"^the notebook is too large or slow to rebuild: stopped after 0 s \(9 cells, "):
+    with pytest.raises(
+        TooLargeToRebuild, match=r"^the notebook is too large or slow to rebuild: stopped after 0 s \(9 cells, "
+    ):
         rebuild(release, answered(release), seconds=0)
     with pytest.raises(TooLargeToRebuild, match="not graded: ask the student to delete the huge or repeated cells"):
         prepare_bounded(release, answered(release), seconds=0)
 
 
 def test_the_review_reads_a_bounded_amount_of_code():
-    cells = [("cell 1", "import ctypes"), ("cell 2", "\n" * 1_000_000)] + [(f"cell {i}", "x = 1\n" * 1_000) for i in range(3, 40)]
+    cells = [("cell 1", "import ctypes"), ("cell 2", "\n" * 1_000_000)] + [
+        (f"cell {i}", "x = 1\n" * 1_000) for i in range(3, 40)
+    ]
     flags, seconds = timed(review_bounded, cells)
     assert seconds < 5, seconds
-    assert flags == ["cell 1: imports ctypes (reaches raw memory and native code)",
-                     "cell 2: not reviewed: 1,000,000 characters, more than the 20,000 reviewed per cell; read it",
-                     "cell 19 to cell 39 (21 cells): not reviewed: the student's code passed the 100,000 characters "
-                     "reviewed per notebook; read it"]
+    assert flags == [
+        "cell 1: imports ctypes (reaches raw memory and native code)",
+        "cell 2: not reviewed: 1,000,000 characters, more than the 20,000 reviewed per cell; read it",
+        "cell 19 to cell 39 (21 cells): not reviewed: the student's code passed the 100,000 characters "
+        "reviewed per notebook; read it",
+    ]
 
 
 def test_prepare_bounded_fills_the_row(release, finished):
@@ -288,7 +324,9 @@ def test_prepare_bounded_fills_the_row(release, finished):
     notebook.cells[index_of(notebook, "test_lstm_cell")].source = "pass"
     prepared = prepare_bounded(release, copy.deepcopy(notebook))
     assert all(a.how == "grade_id" and a.found == Found.GRADE_ID for a in prepared.answers)
-    assert any("edited test cells were replaced" in n for n in prepared.notes) and any("ctypes" in f for f in prepared.flags)
+    assert any("edited test cells were replaced" in n for n in prepared.notes) and any(
+        "ctypes" in f for f in prepared.flags
+    )
     test = prepared.notebook.cells[index_of(prepared.notebook, "test_lstm_cell")]
     assert test.source == release.cells[index_of(release, "test_lstm_cell")].source
     nbformat.validate(prepared.notebook)

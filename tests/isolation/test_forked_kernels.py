@@ -1,4 +1,5 @@
 """Kernels forked from the preloaded server: faster to start, and still one clean process per notebook."""
+
 import importlib.metadata
 import math
 import multiprocessing.forkserver
@@ -17,8 +18,9 @@ pytestmark = pytest.mark.slow  # every test starts a kernel or the preloaded ker
 def run(tmp_path, *sources, env=None):
     """Runs cells in a new forked kernel; returns what each cell printed (or its error)."""
     notebook = new_notebook(cells=[new_code_cell(s) for s in sources])
-    client = fork_provisioned_client(notebook, kernel_name="python3", timeout=60, allow_errors=True,
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = fork_provisioned_client(
+        notebook, kernel_name="python3", timeout=60, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute(env={"PATH": "/usr/bin:/bin", **(env or {})})
     return ["".join(_shown(o) for o in cell.outputs).strip() for cell in notebook.cells]
 
@@ -36,13 +38,22 @@ def test_tensorflow_is_imported_before_the_first_cell(tmp_path):
 
 
 def test_nothing_one_notebook_changes_reaches_the_next(tmp_path):
-    first = run(tmp_path, "import os, numpy, tensorflow as tf\nnumpy.pi = 3\ntf.from_a_student = True\nos.environ['LEAK'] = '1'\nprint('changed')")
-    second = run(tmp_path, "import os, numpy, tensorflow as tf\nprint(numpy.pi, hasattr(tf, 'from_a_student'), 'LEAK' in os.environ)")
+    first = run(
+        tmp_path,
+        "import os, numpy, tensorflow as tf\nnumpy.pi = 3\ntf.from_a_student = True\nos.environ['LEAK'] = '1'\nprint('changed')",
+    )
+    second = run(
+        tmp_path,
+        "import os, numpy, tensorflow as tf\nprint(numpy.pi, hasattr(tf, 'from_a_student'), 'LEAK' in os.environ)",
+    )
     assert first == ["changed"] and second == [f"{math.pi} False False"]
 
 
 def test_each_kernel_gets_its_environment_folder_and_own_random_seed(tmp_path):
-    cells = ("import os; print(os.environ.get('LAB_BUDGET'), os.getcwd(), os.getpid())", "import numpy as np; print(np.random.rand())")
+    cells = (
+        "import os; print(os.environ.get('LAB_BUDGET'), os.getcwd(), os.getpid())",
+        "import numpy as np; print(np.random.rand())",
+    )
     first, second = run(tmp_path, *cells, env={"LAB_BUDGET": "smoke"}), run(tmp_path, *cells)
     assert first[0].split()[:2] == ["smoke", str(tmp_path)] and second[0].split()[:2] == ["None", str(tmp_path)]
     assert first[0].split()[2] != second[0].split()[2], "two notebooks ran in the same process"
@@ -80,11 +91,14 @@ def test_jupyter_client_finds_the_provisioner_pyproject_registers():
 
     group = KernelProvisionerFactory.GROUP_NAME
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"][group]
-    assert importlib.metadata.EntryPoint(forked_kernels.PROVISIONER, declared[forked_kernels.PROVISIONER], group).load() \
+    assert (
+        importlib.metadata.EntryPoint(forked_kernels.PROVISIONER, declared[forked_kernels.PROVISIONER], group).load()
         is forked_kernels.ForkProvisioner
+    )
     installed = importlib.metadata.entry_points(group=group, name=forked_kernels.PROVISIONER)
-    assert [e.value for e in installed] == [declared[forked_kernels.PROVISIONER]], \
+    assert [e.value for e in installed] == [declared[forked_kernels.PROVISIONER]], (
         "the installed entry points are not pyproject.toml's: reinstall (pip install -e .)"
+    )
 
 
 @pytest.mark.parametrize("fork", [True, False])
@@ -95,4 +109,6 @@ def test_the_kernel_spec_names_the_provisioner_and_whether_to_fork(fork):
     km = forked_kernels.use_fork_provisioner(AsyncKernelManager(kernel_name="python3"), fork=fork)
     provisioner = KernelProvisionerFactory.instance().create_provisioner_instance("a-kernel", km.kernel_spec, parent=km)
     assert type(provisioner) is forked_kernels.ForkProvisioner and provisioner.fork is fork
-    assert "kernel_provisioner" not in AsyncKernelManager(kernel_name="python3").kernel_spec.metadata, "another kernel's spec changed"
+    assert "kernel_provisioner" not in AsyncKernelManager(kernel_name="python3").kernel_spec.metadata, (
+        "another kernel's spec changed"
+    )

@@ -1,4 +1,5 @@
 """The grading kernels' sandbox: what student code may not touch, and that labs still run in it."""
+
 import hashlib
 import json
 import os
@@ -26,17 +27,25 @@ def needs_abi(version, what):
 @pytest.fixture
 def job(tmp_path, monkeypatch):
     """A grading job's folders, and the places around it that a kernel must not reach."""
-    folders = {name: tmp_path / name for name in ("work", "temp", "data", "course_utils", "hidden_tests", "template", "home")}
+    folders = {
+        name: tmp_path / name for name in ("work", "temp", "data", "course_utils", "hidden_tests", "template", "home")
+    }
     for folder in folders.values():
         folder.mkdir()
     (folders["data"] / "tweets.txt").write_text("a tweet\n")
     (folders["hidden_tests"] / "lab1.py").write_text("SECRET_CHECK = 42\n")
     (folders["home"] / ".netrc").write_text("machine example.org password hunter2\n")
     monkeypatch.setenv("SECRET_TOKEN", "s3cr3t")  # in the grader's environment only
-    policy = sandbox.SandboxPolicy(temp_dir=str(folders["temp"]), writable=[str(folders["work"])],
-                                   readable=[str(folders["data"]), str(folders["course_utils"])],
-                                   env={"LAB_BUDGET": "smoke", "TF_CPP_MIN_LOG_LEVEL": "3",
-                                        "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
+    policy = sandbox.SandboxPolicy(
+        temp_dir=str(folders["temp"]),
+        writable=[str(folders["work"])],
+        readable=[str(folders["data"]), str(folders["course_utils"])],
+        env={
+            "LAB_BUDGET": "smoke",
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        },
+    )
     return policy, folders
 
 
@@ -44,7 +53,9 @@ def in_sandbox(policy, code, cwd):
     """Runs Python ``code`` in a new process that enters the sandbox first; returns what it printed."""
     program = f"import sys\nfrom autograde.isolation import sandbox\nsandbox.enter(sys.argv)\n{textwrap.dedent(code)}"
     env = {**os.environ, sandbox.VARIABLE: policy.to_json()}
-    result = subprocess.run([sys.executable, "-c", program], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", program], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.split()
 
@@ -72,28 +83,45 @@ def read(path):
 @needs_abi(1, "file rules")
 def test_a_sandboxed_process_writes_only_its_folders(job):
     policy, folders = job
-    code = ATTEMPT + f"""
+    code = (
+        ATTEMPT
+        + f"""
 for folder in {[str(folders[name]) for name in ("course_utils", "hidden_tests", "template", "data")]!r}:
     attempt(write, folder + "/planted.py")
 attempt(write, {str(folders["work"] / "answer.txt")!r})
 attempt(write, {str(folders["temp"] / "scratch.txt")!r})
 attempt(os.symlink, "/etc/passwd", "link")  # the grader could follow a link planted in the job's folder
 """
-    assert in_sandbox(policy, code, folders["work"]) == ["PermissionError"] * 4 + ["allowed", "allowed", "PermissionError"]
-    assert not any(folders[name].joinpath("planted.py").exists() for name in ("course_utils", "hidden_tests", "template"))
+    )
+    assert in_sandbox(policy, code, folders["work"]) == ["PermissionError"] * 4 + [
+        "allowed",
+        "allowed",
+        "PermissionError",
+    ]
+    assert not any(
+        folders[name].joinpath("planted.py").exists() for name in ("course_utils", "hidden_tests", "template")
+    )
 
 
 @needs_abi(1, "file rules")
 def test_a_sandboxed_process_reads_neither_hidden_tests_nor_home_nor_the_course(job):
     policy, folders = job
-    private = [folders["hidden_tests"] / "lab1.py", folders["home"] / ".netrc", Course.load(ROOT).references_file("lab1"),
-               ROOT / "README.md", *sorted((ROOT / "solutions").glob("*/*.ipynb"))[:1]]
-    code = ATTEMPT + f"""
+    private = [
+        folders["hidden_tests"] / "lab1.py",
+        folders["home"] / ".netrc",
+        Course.load(ROOT).references_file("lab1"),
+        ROOT / "README.md",
+        *sorted((ROOT / "solutions").glob("*/*.ipynb"))[:1],
+    ]
+    code = (
+        ATTEMPT
+        + f"""
 for path in {list(map(str, private))!r}:
     attempt(read, path)
 attempt(read, {str(folders["data"] / "tweets.txt")!r})
 attempt(read, {str(ROOT / "course_utils" / "__init__.py")!r})
 """
+    )
     assert in_sandbox(policy, code, folders["work"]) == ["PermissionError"] * len(private) + ["allowed", "allowed"]
 
 
@@ -109,10 +137,13 @@ def test_the_python_environment_is_readable_but_not_the_course_or_home():
 def test_a_sandboxed_process_cannot_connect_to_a_listening_socket(job):
     policy, folders = job
     with socket.create_server(("127.0.0.1", 0)) as server:
-        code = ATTEMPT + f"""
+        code = (
+            ATTEMPT
+            + f"""
 import socket
 attempt(socket.create_connection, ("127.0.0.1", {server.getsockname()[1]}), 5)
 """
+        )
         assert in_sandbox(policy, code, folders["work"]) == ["PermissionError"]
 
 
@@ -126,14 +157,23 @@ def test_a_sandboxed_process_binds_only_its_connection_ports(job, tmp_path):
             free.append(probe.getsockname()[1])
     connection = tmp_path / "kernel.json"
     connection.write_text(json.dumps(dict(zip(sandbox.CONNECTION_PORTS, free))))
-    code = ATTEMPT + f"""
+    code = (
+        ATTEMPT
+        + f"""
 import socket
 for port in {free!r} + [0]:  # 0: any free port
     attempt(socket.create_server, ("127.0.0.1", port))
 """
+    )
     program = f"import sys\nfrom autograde.isolation import sandbox\nsandbox.enter(sys.argv)\n{textwrap.dedent(code)}"
-    result = subprocess.run([sys.executable, "-c", program, "-f", str(connection)], env={**os.environ, sandbox.VARIABLE: policy.to_json()},
-                            cwd=folders["work"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", program, "-f", str(connection)],
+        env={**os.environ, sandbox.VARIABLE: policy.to_json()},
+        cwd=folders["work"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.stdout.split() == ["allowed"] * 5 + ["PermissionError"] * 2, result.stderr
 
 
@@ -144,12 +184,15 @@ def test_a_sandboxed_process_cannot_signal_the_grader_or_reach_its_abstract_sock
     with socket.socket(socket.AF_UNIX) as server:
         server.bind(name)
         server.listen()
-        code = ATTEMPT + f"""
+        code = (
+            ATTEMPT
+            + f"""
 import socket
 attempt(os.kill, {os.getpid()}, 0)  # signal 0 only asks whether a signal would be allowed
 attempt(socket.socket(socket.AF_UNIX).connect, {name!r})
 attempt(os.kill, os.getpid(), 0)
 """
+        )
         assert in_sandbox(policy, code, folders["work"]) == ["PermissionError", "PermissionError", "allowed"]
 
 
@@ -182,23 +225,35 @@ def test_resource_limits_apply(job):
     policy, folders = job
     policy.max_file_mb, policy.cpu_seconds = 1, 30
     tasks = int(Path("/proc/loadavg").read_text().split()[3].split("/")[1])  # every process and thread running
-    code = ATTEMPT + f"""
+    code = (
+        ATTEMPT
+        + f"""
 import resource
 attempt(lambda: open("big", "wb").write(b"x" * 2**21))
 print(resource.getrlimit(resource.RLIMIT_FSIZE)[1] == 2**20, resource.getrlimit(resource.RLIMIT_CORE) == (0, 0),
       resource.getrlimit(resource.RLIMIT_CPU)[0] == 30, {tasks} < resource.getrlimit(resource.RLIMIT_NPROC)[0] < {tasks + 600})
 """
+    )
     assert in_sandbox(policy, code, folders["work"]) == ["OSError", "True", "True", "True", "True"]
     assert (folders["work"] / "big").stat().st_size <= 2**20
 
 
 def test_without_landlock_the_rest_still_applies(job):
     policy, folders = job
-    program = (ATTEMPT + "import os, resource, sys\nfrom autograde.isolation import sandbox\nsandbox.landlock_abi = lambda: 0\n"
-               "print(sandbox.enter(sys.argv))\nprint('SECRET_TOKEN' in os.environ, resource.getrlimit(resource.RLIMIT_CORE))\n"
-               f"attempt(write, {str(folders['template'] / 'planted')!r})\n")
-    result = subprocess.run([sys.executable, "-c", program], env={**os.environ, sandbox.VARIABLE: policy.to_json()},
-                            cwd=folders["work"], capture_output=True, text=True, timeout=60)
+    program = (
+        ATTEMPT
+        + "import os, resource, sys\nfrom autograde.isolation import sandbox\nsandbox.landlock_abi = lambda: 0\n"
+        "print(sandbox.enter(sys.argv))\nprint('SECRET_TOKEN' in os.environ, resource.getrlimit(resource.RLIMIT_CORE))\n"
+        f"attempt(write, {str(folders['template'] / 'planted')!r})\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        env={**os.environ, sandbox.VARIABLE: policy.to_json()},
+        cwd=folders["work"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.stdout.split() == ["0", "False", "(0,", "0)", "allowed"], result.stderr
 
 
@@ -212,8 +267,11 @@ def test_the_environment_is_an_allow_list(job):
 def test_kernels_start_with_the_allow_list_only(job):
     policy, _ = job
     grader = {**os.environ, "JPY_PARENT_PID": "1", sandbox.VARIABLE: policy.to_json()}
-    assert sandbox.launch_environment(grader) == {**sandbox.kernel_environment(policy), "JPY_PARENT_PID": "1",
-                                                  sandbox.VARIABLE: policy.to_json()}
+    assert sandbox.launch_environment(grader) == {
+        **sandbox.kernel_environment(policy),
+        "JPY_PARENT_PID": "1",
+        sandbox.VARIABLE: policy.to_json(),
+    }
     assert sandbox.launch_environment({"SECRET_TOKEN": "s3cr3t"}) == {"SECRET_TOKEN": "s3cr3t"}  # no sandbox asked for
 
 
@@ -266,8 +324,14 @@ def run(tmp_path, policy, fork, *sources):
     """Runs cells in a new kernel (forked from the preloaded server if ``fork``) under ``policy``; returns what each
     cell printed (or its error)."""
     notebook = new_notebook(cells=[new_code_cell(s) for s in sources])
-    client = fork_provisioned_client(notebook, fork, kernel_name="python3", timeout=120, allow_errors=True,
-                                     resources={"metadata": {"path": str(tmp_path / "work")}})
+    client = fork_provisioned_client(
+        notebook,
+        fork,
+        kernel_name="python3",
+        timeout=120,
+        allow_errors=True,
+        resources={"metadata": {"path": str(tmp_path / "work")}},
+    )
     client.execute(env={**os.environ, sandbox.VARIABLE: policy.to_json()})
     return ["".join(_shown(o) for o in cell.outputs).strip() for cell in notebook.cells]
 
@@ -280,8 +344,10 @@ def _shown(output):
     return "[image]" if "image/png" in output.get("data", {}) else ""
 
 
-LSTM = ("import keras, numpy as np\nmodel = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4)])\n"
-        "print(model(np.ones((2, 5, 3))).shape)")
+LSTM = (
+    "import keras, numpy as np\nmodel = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4)])\n"
+    "print(model(np.ones((2, 5, 3))).shape)"
+)
 
 
 def environment_check(policy):
@@ -293,10 +359,12 @@ def environment_check(policy):
     started = dict(line.split("=", 1) for line in open("/proc/self/environ").read().split("\0") if "=" in line)
     own = {name: value for name, value in os.environ.items() if name in started or "SECRET" in name}
     grader = {name: hashlib.sha256(value.encode()).hexdigest() for name, value in own.items() if name not in allowed}
-    return (f"import hashlib, os\ngrader = {grader!r}\n"
-            "try:\n    started = open('/proc/self/environ', 'rb').read()\nexcept OSError:\n    started = b''\n"
-            "print([name for name, value in os.environ.items() if grader.get(name) == hashlib.sha256(value.encode()).hexdigest()],\n"
-            "      b'SECRET_TOKEN' in started)")
+    return (
+        f"import hashlib, os\ngrader = {grader!r}\n"
+        "try:\n    started = open('/proc/self/environ', 'rb').read()\nexcept OSError:\n    started = b''\n"
+        "print([name for name, value in os.environ.items() if grader.get(name) == hashlib.sha256(value.encode()).hexdigest()],\n"
+        "      b'SECRET_TOKEN' in started)"
+    )
 
 
 @pytest.mark.notebook
@@ -306,7 +374,9 @@ def test_a_forked_kernel_runs_tensorflow_in_its_sandbox(tmp_path, job):
     policy, folders = job
     escaped = tmp_path / "escaped"
     outputs = run(
-        tmp_path, policy, True,
+        tmp_path,
+        policy,
+        True,
         "import sys; print('tensorflow' in sys.modules)",  # forked from the preloaded server
         LSTM,
         "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()",
@@ -341,7 +411,9 @@ def test_a_forked_kernel_runs_tensorflow_in_its_sandbox(tmp_path, job):
 def test_a_kernel_started_the_usual_way_is_sandboxed_too(tmp_path, job):
     policy, folders = job
     outputs = run(
-        tmp_path, policy, False,
+        tmp_path,
+        policy,
+        False,
         "import sys; print('tensorflow' in sys.modules)",
         LSTM,
         "from music21 import converter\ntune = 'X:1\\nT:t\\nM:4/4\\nL:1/4\\nK:C\\nCDEF|'\n"

@@ -3,6 +3,7 @@
 Playwright drives the system's Chromium (``helpers.open_in_chromium``). Without Chromium the tests skip, saying how to
 install it; CI installs it (.ci/run).
 """
+
 import shutil
 
 import pytest
@@ -20,8 +21,15 @@ def test_the_report_opens_offline_without_errors_and_shows_its_plots(course, tmp
     assert all(url.startswith(("file:", "data:")) for url in page.requests), page.requests
     images = page.state["images"]
     assert len(images) == 3 and all(i["src"].startswith(PNG) and i["complete"] and i["width"] > 100 for i in images)
-    for heading in ("Summary", "Scores", "Tests", "Time per notebook", "Flagged, superseded and ungraded files",
-                    "How each answer cell was found", "Similar code"):
+    for heading in (
+        "Summary",
+        "Scores",
+        "Tests",
+        "Time per notebook",
+        "Flagged, superseded and ungraded files",
+        "How each answer cell was found",
+        "Similar code",
+    ):
         assert heading in page.state["text"]
     assert EVIL in page.state["text"], "the student's text is shown as text"
     side_by_side = open_in_chromium(out / "similarity.html")
@@ -48,7 +56,10 @@ def test_feedback_is_readable_without_mathjax(course, tmp_path):
     text = page.state["text"]
     assert page.state["mathjax"] > 0 or "$h_t$" in text, "math is rendered, or its source is readable"
     # "partial" answers the first half of the exercises (autograde/authoring/examples.py): Lab 1's MyLSTMCell is in the second half.
-    assert "test_rnn_cell_weights passed" in text and "test_lstm_cell failed: CheckFailed: your code raised NotImplementedError" in text
+    assert (
+        "test_rnn_cell_weights passed" in text
+        and "test_lstm_cell failed: CheckFailed: your code raised NotImplementedError" in text
+    )
     assert "HIDDEN TESTS" not in text, "the hidden tests' region is not shown"
     plots = [image for image in page.state["images"] if image["src"].startswith("data:")]  # the Colab badge is online
     assert plots and all(image["src"].startswith(PNG) and image["complete"] and image["width"] > 0 for image in plots)

@@ -4,6 +4,7 @@ The lab and its test cells are added to the gradebook with nbgrader's Gradebook 
 template gets from nbgrader generate_assignment, without its seconds), then the scores are written the way
 `course grade` writes them (autograde.grading.folder.record_in_gradebook), from rows made up here: no kernel runs.
 """
+
 import csv
 import io
 import shutil
@@ -29,8 +30,11 @@ cat,"Cox, Cat",cat@uni.edu,103,S-3,ccox,Sec A,cat_lab1.ipynb
 
 def points_of(course):
     release = nbformat.read(course.lab_notebook(LAB), as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"]["points"])
-            for c in release.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    return {
+        c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"]["points"])
+        for c in release.cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +51,15 @@ def graded(course, tmp_path_factory):
         for grade_id, max_score in points.items():
             gb.add_grade_cell(grade_id, LAB, LAB, max_score=max_score, cell_type="code")
     first = next(iter(points))
-    rows = [Row(f"{student}_lab1.ipynb", student, Status.GRADED, tests={t: TestScore(0.0 if t in failed else p, p) for t, p in points.items()})
-            for student, failed in (("ann", ()), ("ben", (first,)), ("zoe", ()))]
+    rows = [
+        Row(
+            f"{student}_lab1.ipynb",
+            student,
+            Status.GRADED,
+            tests={t: TestScore(0.0 if t in failed else p, p) for t, p in points.items()},
+        )
+        for student, failed in (("ann", ()), ("ben", (first,)), ("zoe", ()))
+    ]
     record_in_gradebook(course, LAB, url, rows)
     (out / "roster.csv").write_text(ROSTER)
     return out
@@ -90,7 +101,9 @@ def test_canvas_layout(gradebook, tmp_path):
     ]
     assert (result.not_in_roster, result.no_submission, result.rows) == (["zoe"], ["cat"], 3)
     summary = result.summary()
-    assert "not in the roster" in summary and "zoe" in summary and "without a submission" in summary and "cat" in summary
+    assert (
+        "not in the roster" in summary and "zoe" in summary and "without a submission" in summary and "cat" in summary
+    )
 
 
 def test_moodle_layout_names_the_identifier_to_map(gradebook, tmp_path):
@@ -115,10 +128,20 @@ def test_moodle_layout_names_the_identifier_to_map(gradebook, tmp_path):
 def test_plain_csv_with_and_without_a_roster(gradebook, tmp_path):
     url, roster = gradebook
     result = export_grades(url, LAB, "csv", tmp_path / "plain.csv")
-    assert rows_of(tmp_path / "plain.csv") == [["student_id", "score", "max_score"], ["ann", "18", "18"], ["ben", "17", "18"], ["zoe", "18", "18"]]
+    assert rows_of(tmp_path / "plain.csv") == [
+        ["student_id", "score", "max_score"],
+        ["ann", "18", "18"],
+        ["ben", "17", "18"],
+        ["zoe", "18", "18"],
+    ]
     assert result.not_in_roster == result.no_submission == []
     export_grades(url, LAB, "csv", tmp_path / "plain.csv", roster)
-    assert rows_of(tmp_path / "plain.csv")[1:] == [["ann", "18", "18"], ["ben", "17", "18"], ["zoe", "18", "18"], ["cat", "", "18"]]
+    assert rows_of(tmp_path / "plain.csv")[1:] == [
+        ["ann", "18", "18"],
+        ["ben", "17", "18"],
+        ["zoe", "18", "18"],
+        ["cat", "", "18"],
+    ]
 
 
 def test_a_student_canvas_cannot_identify_is_refused(gradebook, tmp_path):
@@ -135,15 +158,33 @@ def test_rosters_that_cannot_be_used_say_why(tmp_path):
     (tmp_path / "b.csv").write_text("student_id,email\nann,a@x\nann,b@x\n")
     with pytest.raises(CourseError, match="line 3: a second, different row for student ann"):
         read_roster(tmp_path / "b.csv")
-    (tmp_path / "c.csv").write_bytes("\ufeffstudent_id,email\nann,a@x\nann,a@x\n".encode())  # Excel's BOM; a repeated row
+    (tmp_path / "c.csv").write_bytes(
+        "\ufeffstudent_id,email\nann,a@x\nann,a@x\n".encode()
+    )  # Excel's BOM; a repeated row
     assert list(read_roster(tmp_path / "c.csv")) == ["ann"]
 
 
 def test_export_command(course, graded, tmp_path, capsys):
     root = ["--root", str(course.root)]
     dest = tmp_path / "canvas.csv"
-    assert main([*root, "export", "lab1", "--out", str(graded), "--format", "canvas", "--ids", str(graded / "roster.csv"),
-                 "--dest", str(dest)]) == 0
+    assert (
+        main(
+            [
+                *root,
+                "export",
+                "lab1",
+                "--out",
+                str(graded),
+                "--format",
+                "canvas",
+                "--ids",
+                str(graded / "roster.csv"),
+                "--dest",
+                str(dest),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert f"wrote 3 student rows (canvas) to {dest}" in printed and "zoe" in printed and "cat" in printed
     assert rows_of(dest)[0][-1] == LAB
@@ -164,4 +205,7 @@ def test_nbgrader_export_reads_the_gradebook_the_grader_writes(gradebook, tmp_pa
     app.start()
     rows = list(csv.DictReader(io.StringIO((tmp_path / "nbgrader.csv").read_text())))
     assert {(r["assignment"], r["student_id"], float(r["score"]), float(r["max_score"])) for r in rows} == {
-        (LAB, "ann", MAX, MAX), (LAB, "ben", 17.0, MAX), (LAB, "zoe", MAX, MAX)}
+        (LAB, "ann", MAX, MAX),
+        (LAB, "ben", 17.0, MAX),
+        (LAB, "zoe", MAX, MAX),
+    }

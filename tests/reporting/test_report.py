@@ -1,4 +1,5 @@
 """`course report`: one self-contained HTML page per graded lab, with every section, and no student text as markup."""
+
 import base64
 import re
 from pathlib import Path
@@ -30,9 +31,15 @@ def test_the_report_is_one_file_with_every_section(graded):
     assert not re.search(r'(src|href)="(https?:)?//', html), "nothing is loaded from elsewhere"
     summary = re.search(r'<section id="summary">(.*?)</section>', html, re.S).group(1)
     # 9 files: 6 graded, 1 environment problem, 2 not graded (superseded, .py); scores 18 x 1, 17 x 5 (out of 18).
-    for label, value in [("Files", "9"), ("Graded", "6"), ("With an environment problem", "1"),
-                         ("Not graded (see below)", "2"), ("Mean score", "17.2 / 18"), ("Median score", "17 / 18"),
-                         ("Flagged for review", "1")]:
+    for label, value in [
+        ("Files", "9"),
+        ("Graded", "6"),
+        ("With an environment problem", "1"),
+        ("Not graded (see below)", "2"),
+        ("Mean score", "17.2 / 18"),
+        ("Median score", "17 / 18"),
+        ("Flagged for review", "1"),
+    ]:
         assert re.search(rf"<th>{re.escape(label)}</th><td class=\"number\">{re.escape(value)}</td>", summary), label
 
 
@@ -59,8 +66,11 @@ def test_each_test_shows_its_pass_rate_and_three_most_common_failures(graded):
     row = re.search(r"<code>test_recall_task</code>(.*?)(?=<tr><td><code>|</section>)", html, re.S).group(1)
     assert '<td class="number">1 / 6</td><td class="number">17%</td>' in row
     messages = re.findall(r'<td class="message">(.*?)</td><td class="number">(\d+)</td>', row)
-    assert messages == [("ValueError: &lt;script&gt;alert(1)&lt;/script&gt;", "2"), ("AssertionError: shapes differ", "1"),
-                        ("NameError: name &#39;make_selective_recall&#39; is not defined", "1")]
+    assert messages == [
+        ("ValueError: &lt;script&gt;alert(1)&lt;/script&gt;", "2"),
+        ("AssertionError: shapes differ", "1"),
+        ("NameError: name &#39;make_selective_recall&#39; is not defined", "1"),
+    ]
     passing = re.search(r"<code>test_clip_gradients</code>(.*?)(?=<tr><td><code>|</section>)", html, re.S).group(1)
     assert "6 / 6" in passing and "100%" in passing
 
@@ -70,9 +80,13 @@ def test_limit_hits_and_files_to_review_say_why(graded):
     time_section = re.search(r'<section id="time">(.*?)</section>', html, re.S).group(1)
     assert "Median 37 s, longest 61 s (carol.ipynb)" in time_section
     assert re.search(r"<td>carol.ipynb</td><td>carol</td><td>time</td>.*ran past its time limit", time_section, re.S)
-    assert re.search(r"<td>dave.ipynb</td><td>dave</td><td>memory, output</td>.*4096 MB memory limit", time_section, re.S)
+    assert re.search(
+        r"<td>dave.ipynb</td><td>dave</td><td>memory, output</td>.*4096 MB memory limit", time_section, re.S
+    )
     review = re.search(r'<section id="review">(.*?)</section>', html, re.S).group(1)
-    assert re.search(r"<td>erin_old.ipynb</td><td>erin</td><td>superseded</td>\s*<td>.*superseded by the newer file", review)
+    assert re.search(
+        r"<td>erin_old.ipynb</td><td>erin</td><td>superseded</td>\s*<td>.*superseded by the newer file", review
+    )
     assert re.search(r"<td>frank.py</td><td>frank</td><td>not graded</td>\s*<td>.*a Python file", review)
     assert re.search(r"<td>bob.ipynb</td><td>bob</td><td>flagged</td>", review)
     gina = re.search(r"<td>gina.ipynb</td><td>gina</td><td>environment problem</td>(.*?)</tr>", review, re.S).group(1)
@@ -101,12 +115,17 @@ def test_the_similarity_section_lists_the_copy_and_says_these_are_not_verdicts(g
     assert set(listed) == {("alice", "bob"), ("alice", "gina"), ("bob", "gina"), ("carol", "erin")}
 
 
-def test_the_command_line_writes_the_report_and_says_what_to_do_before_grading(course, graded, tmp_path, capsys, monkeypatch):
+def test_the_command_line_writes_the_report_and_says_what_to_do_before_grading(
+    course, graded, tmp_path, capsys, monkeypatch
+):
     out, _ = graded
     assert main(["--root", str(course.root), "report", "lab1", "--out", str(out)]) == 0
     assert f"report: {out / 'report.html'}" in capsys.readouterr().out
     assert main(["--root", str(course.root), "report", "lab1", "--out", str(tmp_path)]) == 2
-    assert f"no grades found in {tmp_path}: run `course grade lab1 FOLDER --out {tmp_path}` first" in capsys.readouterr().err
+    assert (
+        f"no grades found in {tmp_path}: run `course grade lab1 FOLDER --out {tmp_path}` first"
+        in capsys.readouterr().err
+    )
     monkeypatch.chdir(tmp_path)
     with pytest.raises(CourseError, match=rf"no grades found in grading/{LAB}: run `course grade lab1 FOLDER` first"):
         read_rows(Path("grading") / LAB, LAB)
@@ -125,14 +144,19 @@ def test_the_report_reads_back_every_status_the_grader_writes(course, tmp_path):
     files = [intake.Submission(f"a_{i}.ipynb", "a", modified=float(i)) for i in (1, 2)]
     intake._flag_duplicates(files)
     assert files[0].status == Status.SUPERSEDED and files[1].status == Status.GRADABLE
-    written = [Row(f"{status}.ipynb", "s", status) for status in Status if status not in (Status.GRADABLE, Status.SUPERSEDED)]
-    written += [Row(files[0].file, "a", files[0].status, reason=files[0].reason),
-                Row("=cmd.py", "b", Status.NOT_GRADED, reason="-not a notebook", notes=["+1", "@x"], flags=["=f"])]
+    written = [
+        Row(f"{status}.ipynb", "s", status) for status in Status if status not in (Status.GRADABLE, Status.SUPERSEDED)
+    ]
+    written += [
+        Row(files[0].file, "a", files[0].status, reason=files[0].reason),
+        Row("=cmd.py", "b", Status.NOT_GRADED, reason="-not a notebook", notes=["+1", "@x"], flags=["=f"]),
+    ]
     write_csv(OutputFolder(tmp_path).grades, written, release)
     assert "'=cmd.py" in OutputFolder(tmp_path).grades.read_text(), "no text becomes a spreadsheet formula"
     read = {row.file: row for row in read_rows(tmp_path, LAB)}
     assert {(r.file, r.status, r.reason, tuple(r.notes), tuple(r.flags)) for r in written} == {
-        (r.file, r.status, r.reason, tuple(r.notes), tuple(r.flags)) for r in read.values()}
+        (r.file, r.status, r.reason, tuple(r.notes), tuple(r.flags)) for r in read.values()
+    }
 
 
 def test_a_file_intake_could_not_read_is_filed_as_a_grader_error_with_why(course, tmp_path, monkeypatch):
@@ -143,8 +167,12 @@ def test_a_file_intake_could_not_read_is_filed_as_a_grader_error_with_why(course
     (tmp_path / "in" / "zed_lab1.ipynb").write_text("{}")
     monkeypatch.setattr(intake, "read_notebook", lambda data, name: 1 / 0)
     [submission] = intake.collect(tmp_path / "in")
-    row = Row(submission.file, submission.student_id, submission.status, notes=submission.notes, reason=submission.reason)
+    row = Row(
+        submission.file, submission.student_id, submission.status, notes=submission.notes, reason=submission.reason
+    )
     write_csv(OutputFolder(tmp_path).grades, [row], nbformat.read(course.lab_notebook(LAB), as_version=4))
     assert OutputFolder(tmp_path).grades.read_text().splitlines()[1].startswith("zed_lab1.ipynb,zed,grader error,")
     [item] = report._review(read_rows(tmp_path, LAB), {})
-    assert item["what"] == "grader error" and item["why"] == ["grader error while reading the file: ZeroDivisionError: division by zero"]
+    assert item["what"] == "grader error" and item["why"] == [
+        "grader error while reading the file: ZeroDivisionError: division by zero"
+    ]

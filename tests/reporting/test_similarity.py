@@ -1,4 +1,5 @@
 """`course similarity`: renamed copies are found, independently written answers are not, and it lists pairs, not verdicts."""
+
 import nbformat
 import pytest
 from helpers import EXTRA_CELL, INDEPENDENT, LAB, ORIGINAL, RENAMED_COPY, STUB_HEAD, make_grading_folder, rebuilt
@@ -13,14 +14,23 @@ def release(course):
 
 
 def test_a_renamed_copy_is_found_and_independent_answers_are_not(release):
-    codes = {student: similarity.student_code(rebuilt(release, answer)) for student, answer in
-             {"original": ORIGINAL, "copy": RENAMED_COPY, "own-1": INDEPENDENT[0], "own-2": INDEPENDENT[1]}.items()}
+    codes = {
+        student: similarity.student_code(rebuilt(release, answer))
+        for student, answer in {
+            "original": ORIGINAL,
+            "copy": RENAMED_COPY,
+            "own-1": INDEPENDENT[0],
+            "own-2": INDEPENDENT[1],
+        }.items()
+    }
     pairs = similarity.compare(codes, release)
     assert [(p.a, p.b) for p in pairs] == [("copy", "original")]
     [cell] = pairs[0].cells
     assert cell.grade_id == "clip_gradients" and cell.score >= similarity.THRESHOLD
     for a, b in [("original", "own-1"), ("original", "own-2"), ("own-1", "own-2")]:
-        score, _ = similarity.cell_score(codes[a]["clip_gradients"], codes[b]["clip_gradients"], similarity.boilerplate(release))
+        score, _ = similarity.cell_score(
+            codes[a]["clip_gradients"], codes[b]["clip_gradients"], similarity.boilerplate(release)
+        )
         assert score < similarity.THRESHOLD, (a, b)
 
 
@@ -29,14 +39,21 @@ def test_the_release_notebook_is_boilerplate(release):
     codes = {"a": similarity.student_code(rebuilt(release, stub)), "b": similarity.student_code(rebuilt(release, stub))}
     assert similarity.compare(codes, release) == [], "two untouched stubs are not a copy"
     ignored = similarity.boilerplate(release)
-    assert similarity.cell_score(STUB_HEAD + "    return grads, 0.0\n", STUB_HEAD + "    return grads, 1.0\n", ignored)[0] == 0.0
+    assert (
+        similarity.cell_score(STUB_HEAD + "    return grads, 0.0\n", STUB_HEAD + "    return grads, 1.0\n", ignored)[0]
+        == 0.0
+    )
 
 
 def test_a_stub_left_in_place_and_copied_below_is_still_boilerplate(release):
     stub = next(c.source for c in release.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "clip_gradients")
     signature_and_docstring = stub.split("    # TODO")[0]
-    below = [signature_and_docstring + body.split('"""\n', 2)[-1] for body in INDEPENDENT]  # each answer under the stub's head
-    codes = {f"student-{i}": similarity.student_code(rebuilt(release, stub, extra=answer)) for i, answer in enumerate(below)}
+    below = [
+        signature_and_docstring + body.split('"""\n', 2)[-1] for body in INDEPENDENT
+    ]  # each answer under the stub's head
+    codes = {
+        f"student-{i}": similarity.student_code(rebuilt(release, stub, extra=answer)) for i, answer in enumerate(below)
+    }
     assert similarity.compare(codes, release) == [], "the stub's signature and docstring, twice, are not a copy"
 
 

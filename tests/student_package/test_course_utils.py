@@ -76,11 +76,29 @@ def test_a_check_shows_the_call_a_test_cell_writes():
     assert list(inspect.signature(check).parameters) == ["model", "size", "seed"]  # the grader binds arguments by name
 
 
-@pytest.mark.parametrize("module", ["audio", "metrics", "music", "normalization", "normalizer", "predictions", "runtime", "submission",
-                                    "training", "tweets", "vocab", "checks.probing", "checks.delegation"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "audio",
+        "metrics",
+        "music",
+        "normalization",
+        "normalizer",
+        "predictions",
+        "runtime",
+        "submission",
+        "training",
+        "tweets",
+        "vocab",
+        "checks.probing",
+        "checks.delegation",
+    ],
+)
 def test_a_module_that_imports_no_heavy_library_stays_light(module):
     # Type hints name TensorFlow, Keras, music21 and matplotlib types under TYPE_CHECKING only.
-    code = (f"import sys, course_utils.{module}; "
-            "print(sorted(m for m in ('tensorflow', 'keras', 'music21', 'matplotlib') if m in sys.modules))")
+    code = (
+        f"import sys, course_utils.{module}; "
+        "print(sorted(m for m in ('tensorflow', 'keras', 'music21', 'matplotlib') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -1,4 +1,5 @@
 """Lab 2 audio: ABC -> MIDI -> WAV in Python, not silent and as long as the tune; a piano roll."""
+
 import re
 import wave
 

@@ -1,4 +1,5 @@
 """Lab 2 data: corpus loading and normalisation, the split, tune extraction and validity."""
+
 import re
 
 import numpy as np
@@ -14,7 +15,10 @@ def oneills():
 
 def test_counts_add_up(oneills):
     tunes, stats = oneills
-    headers = sum(len(re.findall(r"^X:", p.read_text(errors="replace"), flags=re.MULTILINE)) for p in music.corpus_files("oneills1850"))
+    headers = sum(
+        len(re.findall(r"^X:", p.read_text(errors="replace"), flags=re.MULTILINE))
+        for p in music.corpus_files("oneills1850")
+    )
     assert stats["raw"] == headers
     assert stats["kept"] == len(tunes) == stats["raw"] - stats["fragments"] - stats["duplicates"]
     assert 1900 < len(tunes) <= 2100  # "about 2,000 tunes"
@@ -136,7 +140,22 @@ def test_random_characters_are_not_valid():
 
 
 @pytest.mark.parametrize(
-    "key, fifths", [("C", 0), ("G", 1), ("D", 2), ("Em", 1), ("Gm", -2), ("Bb", -2), ("F#m", 3), ("Dmix", 1), ("Ador", 1), ("Glyd", 2), ("Bphr", 1), ("none", None), ("HP", None)]
+    "key, fifths",
+    [
+        ("C", 0),
+        ("G", 1),
+        ("D", 2),
+        ("Em", 1),
+        ("Gm", -2),
+        ("Bb", -2),
+        ("F#m", 3),
+        ("Dmix", 1),
+        ("Ador", 1),
+        ("Glyd", 2),
+        ("Bphr", 1),
+        ("none", None),
+        ("HP", None),
+    ],
 )
 def test_key_signatures(key, fifths):
     assert music.key_signature(key) == fifths
@@ -144,7 +163,10 @@ def test_key_signatures(key, fifths):
 
 def test_transposition_respells_accidentals():
     # D major -> C major, one step down: a natural c (a lowered 7th) becomes a flat B; a redundant sharp stays explicit.
-    assert music.transpose_to_plain_key("X:1\nM:6/8\nL:1/8\nK:D\nAB=c ^c2d|f'g,a F2|") == "X:1\nM:6/8\nL:1/8\nK:C\nGA_B =B2c|e'Fg E2|"
+    assert (
+        music.transpose_to_plain_key("X:1\nM:6/8\nL:1/8\nK:D\nAB=c ^c2d|f'g,a F2|")
+        == "X:1\nM:6/8\nL:1/8\nK:C\nGA_B =B2c|e'Fg E2|"
+    )
     # G minor -> A minor, one step up: the raised 7th F# becomes G#, E flat (already in the key) an explicit F natural.
     assert music.transpose_to_plain_key("X:1\nL:1/8\nK:Gm\n^FGA _e2|") == "X:1\nL:1/8\nK:Am\n^GAB =f2|"
     for unchanged in ("X:1\nL:1/8\nK:HP\nABc|", "X:1\nL:1/8\nK:D\nAB|\nK:G\nAB|", "X:1\nL:1/8\nK:D\nAB [K:G] AB|"):
@@ -160,7 +182,10 @@ def test_transposition_moves_every_note_by_the_same_interval(oneills):
     transposed = oneills[0]
     assert len(original) == len(transposed)
     for i in np.random.default_rng(1).choice(len(original), 80, replace=False):
-        before, after = ([p.midi for n in converter.parse(t, format="abc").recurse().notes for p in n.pitches] for t in (original[i], transposed[i]))
+        before, after = (
+            [p.midi for n in converter.parse(t, format="abc").recurse().notes for p in n.pitches]
+            for t in (original[i], transposed[i])
+        )
         assert len(before) == len(after) > 0
         shifts = set(np.subtract(after, before).tolist())
         assert len(shifts) == 1 and abs(shifts.pop()) <= 6, (original[i], transposed[i])
@@ -196,7 +221,10 @@ def test_well_kept_rhythm_passes(body):
     [
         ("GAB cde|fga ba|fed cBA|G3 G3|]", "bar 2 (F G A B A) lasts 5/6 of a bar of 6/8, inside a section"),
         ("GAB cde|fga bag a|fed cBA|G3 G3|]", "bar 2 (F G A B A G A) lasts 7/6 of a bar of 6/8: longer than the meter"),
-        ("D|GAB cde|fga bag2|fed cBA|G3 G2|]", "bar 3 (F G A B A G G) lasts 7/6 of a bar of 6/8: longer than the meter"),
+        (
+            "D|GAB cde|fga bag2|fed cBA|G3 G2|]",
+            "bar 3 (F G A B A G G) lasts 7/6 of a bar of 6/8: longer than the meter",
+        ),
         ("GAB cde|fga bag|fed c2|G3 G3|]", "bar 3 (F E D C) lasts 5/6 of a bar of 6/8, inside a section"),
     ],
 )
@@ -210,7 +238,9 @@ def test_a_meter_change_in_the_body_is_measured_in_the_new_meter():
     short = music.check_rhythm(HEADER + "GAB cde|fga bag|fed cBA|G3 G2:|\nM:9/8\nD|GAB cde fga|bag fed cB|G3 G3 G2|]")
     assert short.reason == "bar 7 (B A G F E D C B) lasts 8/9 of a bar of 9/8, inside a section"
     # Without L:, the unit length stays the one the first meter implies (1/16 for 2/4), not the new meter's (1/8).
-    sixteenths = "X:1\nM:2/4\nK:C\nGABc defg|abag fedc|gfed cBAG|c4 c4:|\nM:3/4\nGABc defg abag|fedc BAGF EDCB|c4 c4 c4|]"
+    sixteenths = (
+        "X:1\nM:2/4\nK:C\nGABc defg|abag fedc|gfed cBAG|c4 c4:|\nM:3/4\nGABc defg abag|fedc BAGF EDCB|c4 c4 c4|]"
+    )
     assert music.check_rhythm(sixteenths).ok, music.check_rhythm(sixteenths).reason
     # ... and an L: line in the body holds for the parts after it.
     halved = HEADER + "GAB cde|fga bag|\nL:1/16\nG2A2B2 c2d2e2|f2g2a2 b2a2g2|\nM:3/4\nG2A2B2 c2d2e2|f2g2a2 b2a2g2|]"
@@ -240,7 +270,9 @@ def test_short_bars_pair_up_only_once():
     """A pickup written as a bar of its own pairs with one neighbour; a run of half bars is not a run of pairs."""
     assert music.check_rhythm(HEADER + "GAB cde|fga bag|fed|cBA|G3 G3|]").ok  # one full bar split by a bar line
     halves = music.check_rhythm(HEADER + "GAB|cde|fga|bag|fed|cBA|G3|G3|]")
-    assert not halves.ok and halves.wrong_bars == 6 and halves.reason.startswith("bar 2 (C D E) lasts 1/2 of a bar of 6/8")
+    assert (
+        not halves.ok and halves.wrong_bars == 6 and halves.reason.startswith("bar 2 (C D E) lasts 1/2 of a bar of 6/8")
+    )
     assert music.check_rhythm(HEADER + "GA|Bcde|GA|Bcde|fg|abag|]").wrong_bars == 4
 
 
@@ -251,4 +283,7 @@ def test_a_malformed_inline_meter_is_no_crash(meter):
 
 
 def test_a_tune_with_too_few_bar_lines_says_so():
-    assert music.check_rhythm(HEADER + "GAB cde|fga bag|]").reason == "fewer than two bar lines: music21 made no bars to check"
+    assert (
+        music.check_rhythm(HEADER + "GAB cde|fga bag|]").reason
+        == "fewer than two bar lines: music21 made no bars to check"
+    )

@@ -1,4 +1,5 @@
 """Lab 2 generation and the saved model: the compiled sampler agrees with the model; reload checks its files."""
+
 import keras
 import numpy as np
 import pytest
@@ -39,7 +40,7 @@ def test_sampler_continues_like_the_model_run_over_the_whole_text(model):
     generated = CharSampler(model, greedy)(start, 12, num_samples=3)
     assert generated.shape == (3, 12) and generated.dtype == np.int32
     for row in generated:
-        np.testing.assert_array_equal(row, text[len(start):])
+        np.testing.assert_array_equal(row, text[len(start) :])
 
 
 def categorical(logits, temperature):
@@ -55,7 +56,10 @@ def test_sampled_ids_and_texts(model):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"start": "X:1\nK:G\nAB♯c"}, r"the start string has 1 character\(s\) not in the .*'♯' \(first at position 10\)"),
+        (
+            {"start": "X:1\nK:G\nAB♯c"},
+            r"the start string has 1 character\(s\) not in the .*'♯' \(first at position 10\)",
+        ),
         ({"start": ""}, "the start text is empty"),
         ({"length": 0}, "length should be at least 1"),
         ({"temperature": 0.0}, "temperature should be positive"),
@@ -75,7 +79,11 @@ def test_the_sampler_takes_the_students_sampling_step(model):
 def test_loss_evaluator_matches_a_direct_computation(model):
     sequences = [VOCAB.encode("X:1\nK:G\nABc|"), VOCAB.encode("X:1\nK:D\nd2 e|f"), VOCAB.encode("X:")]
     expected_sum = sum(
-        float(tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(s[None, 1:], model(s[None, :-1]), from_logits=True)))
+        float(
+            tf.reduce_sum(
+                keras.losses.sparse_categorical_crossentropy(s[None, 1:], model(s[None, :-1]), from_logits=True)
+            )
+        )
         for s in sequences
     )
     evaluator = training.LossEvaluator(model, sequences, batch_size=2)
@@ -104,8 +112,14 @@ def test_reload_refuses_files_that_do_not_belong_together(model, tmp_path):
 def _run(folder, steps, stop_after=None, settings=None):
     """A tiny training run with checkpoints every 2 steps; returns the final weights and the checkpoint."""
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(len(VOCAB), 4),
-                              keras.layers.LSTM(6, return_sequences=True), keras.layers.Dense(len(VOCAB))])
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(len(VOCAB), 4),
+            keras.layers.LSTM(6, return_sequences=True),
+            keras.layers.Dense(len(VOCAB)),
+        ]
+    )
     optimizer = keras.optimizers.Adam(0.01)
     plot = training.LiveLossPlot()
     rng = np.random.default_rng(1)
@@ -131,7 +145,9 @@ def test_a_run_cut_off_resumes_where_its_checkpoint_stopped(tmp_path):
     resumed, checkpoint, plot = _run(tmp_path / "cut", steps=8)
     for a, b in zip(straight, resumed):  # same weights, optimizer moments and batches as the uninterrupted run
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    assert plot.curves["train"][0] == straight_plot.curves["train"][0]  # the loss curve from step 1, not from the resume
+    assert (
+        plot.curves["train"][0] == straight_plot.curves["train"][0]
+    )  # the loss curve from step 1, not from the resume
     assert checkpoint.seconds == 1.0  # what the cut-off session had trained when it last saved
     assert checkpoint.best_step in (2, 4, 6, 8)
 

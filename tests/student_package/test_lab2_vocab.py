@@ -1,4 +1,5 @@
 """Lab 2 vocabulary: the round trip, saving, and clear messages for characters and ids it does not know."""
+
 import numpy as np
 import pytest
 
@@ -23,7 +24,10 @@ def test_save_and_load(tmp_path):
 
 def test_unknown_characters_are_named():
     vocab = Vocabulary.from_text("ABC")
-    with pytest.raises(ValueError, match=r"the start string has 2 character\(s\) not in the 3-character vocabulary: 'x', 'é' \(first at position 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"the start string has 2 character\(s\) not in the 3-character vocabulary: 'x', 'é' \(first at position 1\)",
+    ):
         vocab.encode("AxéB", what="the start string")
 
 

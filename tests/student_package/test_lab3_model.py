@@ -1,4 +1,5 @@
 """Lab 3's library code: the tweet standardisation, the layers, the reference metrics, and the saved model."""
+
 import os
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from course_utils.text import standardize_tweet
         ("I\\u2019m here\\u002c really", "i'm here really"),
         ("I'm sad :( (really)...", "i'm sad :( really"),
         ("Is it Friday yet?? <3", "is it friday yet ?? <3"),
-        ("10:30, a \"quote\" & more", "10 30 a quote more"),
+        ('10:30, a "quote" & more', "10 30 a quote more"),
         ("", ""),
     ],
 )
@@ -63,7 +64,9 @@ def test_word_dropout_drops_every_occurrence_of_a_word_and_only_while_training()
     assert WordDropout(0.2, vocab_size=10).get_config()["rate"] == 0.2
 
 
-@pytest.mark.parametrize("kwargs, named", [({"rate": 1.0, "vocab_size": 5}, "rate"), ({"rate": 0.1, "vocab_size": 0}, "vocab_size")])
+@pytest.mark.parametrize(
+    "kwargs, named", [({"rate": 1.0, "vocab_size": 5}, "rate"), ({"rate": 0.1, "vocab_size": 0}, "vocab_size")]
+)
 def test_word_dropout_refuses_bad_arguments_by_name(kwargs, named):
     with pytest.raises(ValueError, match=named):
         WordDropout(**kwargs)
@@ -92,21 +95,29 @@ def test_metrics_on_a_hand_worked_example():
     y_pred = [0, 0, 1, 2, 1, 1, 2, 2, 2, 1]
     np.testing.assert_array_equal(metrics.confusion_matrix(y_true, y_pred, 3), [[2, 1, 1], [0, 2, 0], [0, 1, 3]])
     np.testing.assert_allclose(metrics.per_class_recall(y_true, y_pred, 3), [0.5, 1.0, 0.75])
-    np.testing.assert_allclose(metrics.per_class_recall([0, 0, 1], [1, 1, 1], 3), [0.0, 1.0, np.nan])  # class 2 never occurs
+    np.testing.assert_allclose(
+        metrics.per_class_recall([0, 0, 1], [1, 1, 1], 3), [0.0, 1.0, np.nan]
+    )  # class 2 never occurs
 
 
 @pytest.mark.slow  # trains, saves, reloads in a new Python
 def test_saved_string_model_reloads_in_a_fresh_process_and_predicts_raw_tweets(tmp_path):
     """Lab 3's final model: the average of an n-gram model and a BiLSTM that skips unknown words (trained with word dropout)."""
-    texts = np.array(["so happy :) #win", "@user awful day :(", "meeting at 10", "love it!!!", "", "brand new wordz"], dtype=object)
+    texts = np.array(
+        ["so happy :) #win", "@user awful day :(", "meeting at 10", "love it!!!", "", "brand new wordz"], dtype=object
+    )
     vectorizer = keras.layers.TextVectorization(max_tokens=40, standardize=standardize_tweet, output_sequence_length=8)
     vectorizer.adapt(texts[:5])
     tokens = keras.Input(shape=(None,), dtype="int32")
     x = keras.layers.Embedding(40, 6, mask_zero=True)(WordDropout(0.3, 40)(SkipUnknownWords()(tokens)))
     x = keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True))(x)
-    x = keras.layers.GlobalAveragePooling1D()(x)  # the lab uses the student's attention layer here; not the course's to ship
+    x = keras.layers.GlobalAveragePooling1D()(
+        x
+    )  # the lab uses the student's attention layer here; not the course's to ship
     core = keras.Model(tokens, keras.layers.Dense(3, activation="softmax")(x))
-    chars = keras.layers.TextVectorization(standardize=standardize_tweet, split="character", ngrams=(2, 3), output_mode="count", sparse=True)
+    chars = keras.layers.TextVectorization(
+        standardize=standardize_tweet, split="character", ngrams=(2, 3), output_mode="count", sparse=True
+    )
     chars.adapt(texts[:5])
     strings = keras.Input(shape=(), dtype="string")
     ngrams = keras.layers.Dense(3, activation="softmax")(NgramFeatures()([chars(strings)]))
@@ -122,6 +133,8 @@ def test_saved_string_model_reloads_in_a_fresh_process_and_predicts_raw_tweets(t
         np.testing.assert_allclose(model.predict(texts, verbose=0), np.load({str(tmp_path / "expected.npy")!r}), atol=1e-6)
         print("reloaded")
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "reloaded" in result.stdout

@@ -3,6 +3,7 @@ malformed files.
 
 Every tweet here is synthetic: no real tweet is committed to the project.
 """
+
 import functools
 import http.server
 import socket
@@ -82,7 +83,9 @@ def test_more_labels_than_texts(data):
 @pytest.mark.parametrize("bad", ["7", "-1", "positive", ""])
 def test_a_label_outside_the_mapping(data, bad):
     (data / "val_labels.txt").write_text(f"0\n1\n{bad}\n2\n0\n")
-    with pytest.raises(TweetDataError, match=rf"val_labels.txt line 3: '{bad}' is not a label; mapping.txt defines 0..2"):
+    with pytest.raises(
+        TweetDataError, match=rf"val_labels.txt line 3: '{bad}' is not a label; mapping.txt defines 0..2"
+    ):
         tweets.load_split("val", data)
 
 
@@ -134,17 +137,25 @@ def test_a_corrupted_file_is_refused_and_nothing_is_cached(tweeteval_server, no_
     corrupted = git_hash_object(remote / "train_labels.txt")
     monkeypatch.setattr(tweets, "TWEETEVAL_URL", url)
     expected = tweets.TWEETEVAL_BLOBS["train_labels.txt"]
-    with pytest.raises(TweetDataError, match=rf"{url}train_labels.txt is not TweetEval's train_labels.txt: its git blob id "
-                                             rf"is {corrupted}, the file at commit 4fbd22cd has {expected}.*nothing was kept"):
+    with pytest.raises(
+        TweetDataError,
+        match=rf"{url}train_labels.txt is not TweetEval's train_labels.txt: its git blob id "
+        rf"is {corrupted}, the file at commit 4fbd22cd has {expected}.*nothing was kept",
+    ):
         tweets.load_split("val")
     assert_nothing_cached(no_data_configured)
 
 
-def test_a_file_missing_from_the_server_is_refused_and_nothing_is_cached(tweeteval_server, no_data_configured, monkeypatch):
+def test_a_file_missing_from_the_server_is_refused_and_nothing_is_cached(
+    tweeteval_server, no_data_configured, monkeypatch
+):
     remote, url = tweeteval_server
     (remote / "test_labels.txt").unlink()
     monkeypatch.setattr(tweets, "TWEETEVAL_URL", url)
-    with pytest.raises(TweetDataError, match=rf"could not be downloaded \({url}test_labels.txt: .*404.*set the environment variable TWEETS_DIR"):
+    with pytest.raises(
+        TweetDataError,
+        match=rf"could not be downloaded \({url}test_labels.txt: .*404.*set the environment variable TWEETS_DIR",
+    ):
         tweets.load_split("val")
     assert_nothing_cached(no_data_configured)
 
@@ -174,8 +185,13 @@ def test_a_server_that_never_answers_fails_the_download_after_its_timeout(no_dat
 
 
 def test_the_download_is_of_one_commit_and_its_files_are_known_by_their_git_ids(tmp_path):
-    assert tweets.TWEETEVAL_URL == f"https://raw.githubusercontent.com/cardiffnlp/tweeteval/{tweets.TWEETEVAL_COMMIT}/datasets/sentiment/"
-    assert sorted(tweets.FILES) == sorted(["mapping.txt", *(f"{split}_{kind}.txt" for split in tweets.SPLITS for kind in ("text", "labels"))])
+    assert (
+        tweets.TWEETEVAL_URL
+        == f"https://raw.githubusercontent.com/cardiffnlp/tweeteval/{tweets.TWEETEVAL_COMMIT}/datasets/sentiment/"
+    )
+    assert sorted(tweets.FILES) == sorted(
+        ["mapping.txt", *(f"{split}_{kind}.txt" for split in tweets.SPLITS for kind in ("text", "labels"))]
+    )
     sample = tmp_path / "tweets.txt"
     sample.write_bytes("caf\u00e9 \U0001f600\n\u2028\x00".encode())
     assert tweets.git_blob_id(sample) == git_hash_object(sample)

@@ -1,4 +1,5 @@
 """course_utils.normalization: Lab 4's spoken and written forms, reproducible and split by value."""
+
 import collections
 import datetime
 import random
@@ -12,18 +13,21 @@ from course_utils import normalization as data
 NOVEMBER_21 = datetime.date(2026, 11, 21)
 
 
-@pytest.mark.parametrize("value, language, kind, spoken", [
-    (NOVEMBER_21, "en", "date", "the twenty first of november twenty twenty six"),
-    (NOVEMBER_21, "en", "date", "saturday the twenty first of november twenty twenty six"),
-    (NOVEMBER_21, "de", "date", "einundzwanzigster november zweitausendsechsundzwanzig"),
-    (NOVEMBER_21, "de", "date", "samstag den einundzwanzigsten november zweitausendsechsundzwanzig"),
-    (342005, "en", "number", "three hundred and forty two thousand five"),
-    (342005, "de", "number", "dreihundertzweiundvierzigtausendfünf"),
-    (101000, "de", "number", "einhunderteintausend"),  # num2words writes "einhunderteinstausend"
-    (1, "de", "number", "eins"),
-    (datetime.date(1905, 3, 3), "en", "date", "march third nineteen oh five"),
-    (datetime.date(1905, 3, 3), "en", "date", "march third nineteen hundred and five"),
-])
+@pytest.mark.parametrize(
+    "value, language, kind, spoken",
+    [
+        (NOVEMBER_21, "en", "date", "the twenty first of november twenty twenty six"),
+        (NOVEMBER_21, "en", "date", "saturday the twenty first of november twenty twenty six"),
+        (NOVEMBER_21, "de", "date", "einundzwanzigster november zweitausendsechsundzwanzig"),
+        (NOVEMBER_21, "de", "date", "samstag den einundzwanzigsten november zweitausendsechsundzwanzig"),
+        (342005, "en", "number", "three hundred and forty two thousand five"),
+        (342005, "de", "number", "dreihundertzweiundvierzigtausendfünf"),
+        (101000, "de", "number", "einhunderteintausend"),  # num2words writes "einhunderteinstausend"
+        (1, "de", "number", "eins"),
+        (datetime.date(1905, 3, 3), "en", "date", "march third nineteen oh five"),
+        (datetime.date(1905, 3, 3), "en", "date", "march third nineteen hundred and five"),
+    ],
+)
 def test_known_forms(value, language, kind, spoken):
     assert spoken in data.spoken_forms(value, language, kind)
 
@@ -35,20 +39,25 @@ def test_written_forms():
     assert data.written_form(342005, "number") == "342005"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("The twenty-first of November, twenty twenty-six", "the twenty first of november twenty twenty six"),
-    ("  Samstag,  den 21. März ", "samstag den 21 märz"),
-    ("DREIßIG", "dreißig"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("The twenty-first of November, twenty twenty-six", "the twenty first of november twenty twenty six"),
+        ("  Samstag,  den 21. März ", "samstag den 21 märz"),
+        ("DREIßIG", "dreißig"),
+        ("", ""),
+    ],
+)
 def test_standardize_spoken(text, expected):
     assert data.standardize_spoken(text) == expected
 
 
 def test_forms_are_standardized_distinct_and_name_the_true_weekday():
     rng = random.Random(0)
-    weekdays = {"en": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"],
-                "de": ["montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonntag"]}
+    weekdays = {
+        "en": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"],
+        "de": ["montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonntag"],
+    }
     for _ in range(200):
         date = data._random_value(rng, "date")
         for language in data.LANGUAGES:
@@ -73,7 +82,9 @@ def test_examples_are_what_they_say():
 
 @pytest.mark.parametrize("kind", data.KINDS)
 def test_no_value_is_in_two_splits(kind):
-    written = {split: {e.written for e in data.make_examples(2000, split, kinds=(kind,), seed=6)} for split in data.SPLITS}
+    written = {
+        split: {e.written for e in data.make_examples(2000, split, kinds=(kind,), seed=6)} for split in data.SPLITS
+    }
     for first in data.SPLITS:
         for second in data.SPLITS:
             if first < second:
@@ -82,7 +93,11 @@ def test_no_value_is_in_two_splits(kind):
 
 def test_numbers_below_a_thousand_are_only_in_train():
     assert {data.split_of(value, "number") for value in range(1000)} == {"train"}
-    assert all(int(e.written) >= 1000 for split in ("val", "test", "long") for e in data.make_examples(500, split, kinds=("number",)))
+    assert all(
+        int(e.written) >= 1000
+        for split in ("val", "test", "long")
+        for e in data.make_examples(500, split, kinds=("number",))
+    )
 
 
 def test_the_long_split_is_longer_than_every_other_split():
@@ -102,8 +117,10 @@ def test_the_long_split_is_the_tail_of_the_lengths():
         language, kind = rng.choice(data.LANGUAGES), rng.choice(data.KINDS)
         lengths += [len(form) for form in data._forms(data._random_value(rng, kind), language, kind)]
     share_within = np.mean(np.array(lengths) <= data.MAX_TRAIN_INPUT_LENGTH)
-    print(f"median {np.median(lengths):.0f}, 90th percentile {np.percentile(lengths, 90):.0f}, longest {max(lengths)}; "
-          f"{share_within:.1%} of forms within MAX_TRAIN_INPUT_LENGTH = {data.MAX_TRAIN_INPUT_LENGTH}")
+    print(
+        f"median {np.median(lengths):.0f}, 90th percentile {np.percentile(lengths, 90):.0f}, longest {max(lengths)}; "
+        f"{share_within:.1%} of forms within MAX_TRAIN_INPUT_LENGTH = {data.MAX_TRAIN_INPUT_LENGTH}"
+    )
     assert 0.88 <= share_within <= 0.96
 
 
@@ -118,20 +135,25 @@ def test_languages_and_kinds_are_balanced_and_filtered():
 def test_thirty_thousand_examples_are_quick():
     start = time.perf_counter()
     data.make_examples(30_000, seed=9)
-    print(f"30,000 examples in {time.perf_counter() - start:.2f} s")  # measured, not asserted: timing belongs in benchmarks
+    print(
+        f"30,000 examples in {time.perf_counter() - start:.2f} s"
+    )  # measured, not asserted: timing belongs in benchmarks
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: data.make_examples(0), r"n=0 should be a positive int"),
-    (lambda: data.make_examples(2.5), r"n=2.5 should be a positive int"),
-    (lambda: data.make_examples(5, "dev"), r"split='dev' is not one of 'train', 'val', 'test', 'long'"),
-    (lambda: data.make_examples(5, languages=("fr",)), r"languages='fr' is not one of 'en', 'de'"),
-    (lambda: data.make_examples(5, languages=()), r"languages is empty"),
-    (lambda: data.make_examples(5, kinds=("time",)), r"kinds='time' is not one of 'date', 'number'"),
-    (lambda: data.spoken_forms(5, "xx", "number"), r"language='xx' is not one of"),
-    (lambda: data.written_form(5, "money"), r"kind='money' is not one of"),
-    (lambda: data.written_form(1_000_000, "number"), r"from 0 to 999999"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: data.make_examples(0), r"n=0 should be a positive int"),
+        (lambda: data.make_examples(2.5), r"n=2.5 should be a positive int"),
+        (lambda: data.make_examples(5, "dev"), r"split='dev' is not one of 'train', 'val', 'test', 'long'"),
+        (lambda: data.make_examples(5, languages=("fr",)), r"languages='fr' is not one of 'en', 'de'"),
+        (lambda: data.make_examples(5, languages=()), r"languages is empty"),
+        (lambda: data.make_examples(5, kinds=("time",)), r"kinds='time' is not one of 'date', 'number'"),
+        (lambda: data.spoken_forms(5, "xx", "number"), r"language='xx' is not one of"),
+        (lambda: data.written_form(5, "money"), r"kind='money' is not one of"),
+        (lambda: data.written_form(1_000_000, "number"), r"from 0 to 999999"),
+    ],
+)
 def test_bad_arguments_say_what_is_wrong(call, message):
     with pytest.raises(ValueError, match=message):
         call()

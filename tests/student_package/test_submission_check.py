@@ -1,4 +1,5 @@
 """The students' "check my notebook before I submit" command."""
+
 import pytest
 
 from course_utils.submission import check_notebook, main
@@ -21,8 +22,10 @@ def test_an_unfinished_notebook_lists_what_is_left(course, capsys):
     out = capsys.readouterr().out
     assert "Tests passing: 6 of 11." in out  # 3 of the 11 are predictions
     # Each test's whole name, and under it what failed.
-    assert ("\u2718 Test 4.1: RNN(MyLSTMCell) with the weights of keras.layers.LSTM gives the same outputs and final "
-            "states.\n      NotImplementedError: Replace this line with your code\n") in out
+    assert (
+        "\u2718 Test 4.1: RNN(MyLSTMCell) with the weights of keras.layers.LSTM gives the same outputs and final "
+        "states.\n      NotImplementedError: Replace this line with your code\n"
+    ) in out
     assert "Exercises still to do" in out and "class MyLSTMCell" in out
 
 

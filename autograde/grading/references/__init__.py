@@ -9,6 +9,7 @@ Students' self-checks read the expectation for their test cells' own arguments f
 ``course_utils/checks/expected/labN.json``, which :func:`write_expected` makes (``course build-labs``) and a test
 keeps from drifting (:func:`stored_differences`).
 """
+
 from __future__ import annotations
 
 import json
@@ -74,7 +75,9 @@ def stored_differences(course: Course, lab: str, rtol: float = 1e-5, atol: float
     for name in sorted(set(stored) | set(fresh)):
         a, b = stored.get(name, []), fresh.get(name, [])
         if [e["params"] for e in a] != [e["params"] for e in b]:
-            problems.append(f"{name}: stored for {[e['params'] for e in a]}, the notebook calls {[e['params'] for e in b]}")
+            problems.append(
+                f"{name}: stored for {[e['params'] for e in a]}, the notebook calls {[e['params'] for e in b]}"
+            )
             continue
         for old, new in zip(a, b):
             where = _first_difference(_from_data(old["expectation"]), _from_data(new["expectation"]), rtol, atol)

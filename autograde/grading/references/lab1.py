@@ -3,6 +3,7 @@
 Each ``expect_<name>`` takes the arguments of ``course_utils.checks.lab1.probe_<name>`` (sizes and a seed; never the
 student's objects), makes the same inputs with the public input function, and returns plain data.
 """
+
 import itertools
 from collections.abc import Sequence
 from typing import Any
@@ -73,7 +74,11 @@ def _reference_jacobian_norms(recurrent_kernel, inputs, activation="tanh"):
 def expect_jacobian_norms(units: int, steps: int, seed: int) -> dict[str, Any]:
     """The norms of dh_T/dh_(T-j), j = 1..steps, for each activation, from the numpy product of step Jacobians."""
     inputs = public.jacobian_inputs(units, steps, seed)
-    return {"norms": {name: _reference_jacobian_norms(*inputs[name], activation=name) for name, _ in public.JACOBIAN_ACTIVATIONS}}
+    return {
+        "norms": {
+            name: _reference_jacobian_norms(*inputs[name], activation=name) for name, _ in public.JACOBIAN_ACTIVATIONS
+        }
+    }
 
 
 def expect_clip_gradients(seed: int) -> dict[str, Any]:
@@ -83,11 +88,15 @@ def expect_clip_gradients(seed: int) -> dict[str, Any]:
     for description, grads, max_norm in public.clip_gradient_cases(seed):
         clipped, norm = tf.clip_by_global_norm([None if g is None else tf.constant(g) for g in grads], max_norm)
         norm = float(norm)
-        cases.append({
-            "description": description, "max_norm": max_norm, "norm": norm,
-            "scale": norm and min(1.0, max_norm / norm),
-            "clipped": [None if g is None else g.numpy() for g in clipped],
-        })
+        cases.append(
+            {
+                "description": description,
+                "max_norm": max_norm,
+                "norm": norm,
+                "scale": norm and min(1.0, max_norm / norm),
+                "clipped": [None if g is None else g.numpy() for g in clipped],
+            }
+        )
     return {"cases": cases}
 
 
@@ -110,7 +119,7 @@ def gate_blocks_as_read(weights: Sequence[np.ndarray], order: str, units: int) -
     three weights (kernel, recurrent_kernel, bias) are rearranged.
     """
     blocks = [order.index(gate) for gate in GATES]
-    return [np.concatenate([w[..., k * units:(k + 1) * units] for k in blocks], axis=-1) for w in weights[:3]]
+    return [np.concatenate([w[..., k * units : (k + 1) * units] for k in blocks], axis=-1) for w in weights[:3]]
 
 
 def _gate_order_fingerprints(x, lstm_weights, units):
@@ -120,7 +129,10 @@ def _gate_order_fingerprints(x, lstm_weights, units):
     Keras layer costs a second in all, on the grader's clock.
     """
     zeros = [np.zeros(units)] * 3
-    outputs = [_reference_peephole_lstm(x, *gate_blocks_as_read(lstm_weights, order, units), *zeros)[0] for order in WRONG_GATE_ORDERS]
+    outputs = [
+        _reference_peephole_lstm(x, *gate_blocks_as_read(lstm_weights, order, units), *zeros)[0]
+        for order in WRONG_GATE_ORDERS
+    ]
     return {"orders": list(WRONG_GATE_ORDERS), "outputs": np.stack(outputs).astype("float32")}
 
 
@@ -147,7 +159,9 @@ def _reference_peephole_lstm(inputs, kernel, recurrent_kernel, bias, w_ci, w_cf,
     """
     refuse_reference_while_watched("the check's reference")
     x = np.asarray(inputs, dtype=np.float64)
-    w, u, b, w_ci, w_cf, w_co = (np.asarray(a, dtype=np.float64) for a in (kernel, recurrent_kernel, bias, w_ci, w_cf, w_co))
+    w, u, b, w_ci, w_cf, w_co = (
+        np.asarray(a, dtype=np.float64) for a in (kernel, recurrent_kernel, bias, w_ci, w_cf, w_co)
+    )
     h = c = np.zeros((x.shape[0], u.shape[0]))
     outputs = []
     for x_t in np.moveaxis(x, 1, 0):
@@ -164,12 +178,18 @@ def expect_peephole_lstm_cell(batch: int, steps: int, input_dim: int, units: int
     peephole LSTM's outputs and final h and c with the random peepholes, and the outputs of an output gate reading
     c_(t-1) (a fingerprint)."""
     if steps < 2:
-        raise ValueError(f"steps should be at least 2 (the input and forget gates read c_(t-1), zero at the first step), got {steps}")
+        raise ValueError(
+            f"steps should be at least 2 (the input and forget gates read c_(t-1), zero at the first step), got {steps}"
+        )
     x, lstm_weights, peepholes = public.peephole_lstm_inputs(batch, steps, input_dim, units, seed)
     outputs, h, c = _reference_peephole_lstm(x, *lstm_weights, *peepholes)
     return {
         "lstm_outputs": _keras_lstm_outputs(x, lstm_weights)[0],
         "gate_orders": _gate_order_fingerprints(x, lstm_weights, units),
-        "outputs": outputs.astype("float32"), "h": h.astype("float32"), "c": c.astype("float32"),
-        "output_gate_reads_c_prev": _reference_peephole_lstm(x, *lstm_weights, *peepholes, output_gate_reads_c_prev=True)[0].astype("float32"),
+        "outputs": outputs.astype("float32"),
+        "h": h.astype("float32"),
+        "c": c.astype("float32"),
+        "output_gate_reads_c_prev": _reference_peephole_lstm(
+            x, *lstm_weights, *peepholes, output_gate_reads_c_prev=True
+        )[0].astype("float32"),
     }

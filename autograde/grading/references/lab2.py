@@ -45,13 +45,15 @@ def expect_loss(batch: int, steps: int, vocab_size: int, seed: int) -> dict[str,
 
 def reference_model(vocab_size: int, embedding_dim: int, rnn_units: int, dropout: float = 0.0) -> keras.Sequential:
     """The lab's Embedding -> LSTM -> Dropout -> Dense model (Part 4), built."""
-    model = keras.Sequential([
-        keras.Input(shape=(None,), dtype="int32"),
-        keras.layers.Embedding(vocab_size, embedding_dim),
-        keras.layers.LSTM(rnn_units, return_sequences=True),
-        keras.layers.Dropout(dropout),
-        keras.layers.Dense(vocab_size),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(None,), dtype="int32"),
+            keras.layers.Embedding(vocab_size, embedding_dim),
+            keras.layers.LSTM(rnn_units, return_sequences=True),
+            keras.layers.Dropout(dropout),
+            keras.layers.Dense(vocab_size),
+        ]
+    )
     model(np.zeros((1, 1), "int32"))
     return model
 
@@ -77,7 +79,9 @@ def expect_train_step(vocab_size: int, batch: int, steps: int, seed: int) -> dic
     with full_float32():
         for max_norm, _ in public.TRAIN_STEP_CASES:
             model.set_weights(weights)
-            loss, norm = _reference_step(model, tf.constant(x), tf.constant(y), public.TRAIN_STEP_LEARNING_RATE, max_norm)
+            loss, norm = _reference_step(
+                model, tf.constant(x), tf.constant(y), public.TRAIN_STEP_LEARNING_RATE, max_norm
+            )
             cases.append({"loss": loss, "norm": norm, "weights": [w.astype(np.float32) for w in model.get_weights()]})
     return {"weight_shapes": shapes, "cases": cases}
 

@@ -9,6 +9,7 @@ macro recall, an LSTM normalising each gate alone, carrying the normalised cell 
 The numpy references refuse to run while an exercise is watched (``refuse_reference_while_watched``): the grader
 runs them in its own process, after the probe, so one that runs under a watch was called by a student's code.
 """
+
 from typing import Any
 
 import keras
@@ -25,16 +26,24 @@ STORED = np.float32
 
 # --- build_classifier: the parameter count of the reference model with each encoder ----------------------------
 
+
 def _reference_parameters(vocab_size, embed_dim, encoder, num_classes):
-    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(vocab_size, embed_dim), *encoder])
+    model = keras.Sequential(
+        [keras.Input((None,), dtype="int32"), keras.layers.Embedding(vocab_size, embed_dim), *encoder]
+    )
     features = model.output_shape[-1]
     return model.count_params() + features * num_classes + num_classes
 
 
-def expect_classifier(vocab_size: int, embed_dim: int, units: int, num_classes: int, batch: int, steps: int,
-                      seed: int) -> dict[str, Any]:
+def expect_classifier(
+    vocab_size: int, embed_dim: int, units: int, num_classes: int, batch: int, steps: int, seed: int
+) -> dict[str, Any]:
     encoders = public.classifier_encoders(units)
-    return {"parameters": [[name, _reference_parameters(vocab_size, embed_dim, make(), num_classes)] for name, make in encoders.items()]}
+    return {
+        "parameters": [
+            [name, _reference_parameters(vocab_size, embed_dim, make(), num_classes)] for name, make in encoders.items()
+        ]
+    }
 
 
 # --- make_encoder: the layer each kind is, its output features and parameters ---------------------------------
@@ -51,18 +60,23 @@ def expect_encoder(input_dim: int, units: int, vocab_size: int, batch: int, step
     kinds = []
     for kind in public.ENCODER_KINDS:
         layer_class, wraps, parameters, features = RECURRENT_KINDS[kind]
-        kinds.append({
-            "kind": kind,
-            "layer": layer_class.__name__,
-            "wraps": None if wraps is None else wraps.__name__,
-            "merge_mode": "concat" if layer_class is keras.layers.Bidirectional else None,  # Bidirectional's default
-            "features": features(units),
-            "parameters": parameters(input_dim, units),
-        })
+        kinds.append(
+            {
+                "kind": kind,
+                "layer": layer_class.__name__,
+                "wraps": None if wraps is None else wraps.__name__,
+                "merge_mode": "concat"
+                if layer_class is keras.layers.Bidirectional
+                else None,  # Bidirectional's default
+                "features": features(units),
+                "parameters": parameters(input_dim, units),
+            }
+        )
     return {"kinds": kinds}
 
 
 # --- class_weights --------------------------------------------------------------------------------------------
+
 
 def _balanced_weights(labels, num_classes):
     refuse_reference_while_watched("the check's reference weights")
@@ -74,11 +88,14 @@ def expect_class_weights(size: int, num_classes: int, seed: int) -> dict[str, An
     labels = public.class_weights_labels(size, num_classes, seed)
     weights = _balanced_weights(labels, num_classes)
     # The class counts are the fingerprint of weights that grow with the class size (proportional to them).
-    return {"weights": [float(weights[c]) for c in range(num_classes)],
-            "counts": np.bincount(labels, minlength=num_classes).tolist()}
+    return {
+        "weights": [float(weights[c]) for c in range(num_classes)],
+        "counts": np.bincount(labels, minlength=num_classes).tolist(),
+    }
 
 
 # --- macro_recall ---------------------------------------------------------------------------------------------
+
 
 def _macro_recall_over_true_classes(y_true, y_pred, num_classes):
     """The lab's convention: the mean recall of the classes that occur in y_true."""
@@ -102,18 +119,21 @@ def expect_macro_recall(size: int, num_classes: int, seed: int) -> dict[str, Any
     cases = []
     for description, (truth, prediction) in public.macro_recall_cases(size, num_classes, seed).items():
         truth, prediction = np.asarray(truth), np.asarray(prediction)
-        cases.append({
-            "case": description,
-            "expected": _macro_recall_over_true_classes(truth, prediction, num_classes),
-            "as_sklearn": _macro_recall_as_sklearn(truth, prediction, num_classes),
-            # Fingerprints: what a macro recall that is the accuracy, or the macro precision, returns.
-            "accuracy": float(np.mean(truth == prediction)),
-            "macro_precision": _macro_precision(truth, prediction, num_classes),
-        })
+        cases.append(
+            {
+                "case": description,
+                "expected": _macro_recall_over_true_classes(truth, prediction, num_classes),
+                "as_sklearn": _macro_recall_as_sklearn(truth, prediction, num_classes),
+                # Fingerprints: what a macro recall that is the accuracy, or the macro precision, returns.
+                "accuracy": float(np.mean(truth == prediction)),
+                "macro_precision": _macro_precision(truth, prediction, num_classes),
+            }
+        )
     return {"cases": cases}
 
 
 # --- MyAttentionPooling ---------------------------------------------------------------------------------------
+
 
 def _reference_attention(weights, x, mask):
     """Attention pooling in numpy with ``weights`` = [kernel W, bias b, score vector v]: (attention weights, pooled output)."""
@@ -132,11 +152,19 @@ def expect_attention_pooling(batch: int, steps: int, features: int, units: int, 
     cases = []
     for description, m in public.attention_masks(mask):
         attention, pooled = _reference_attention(weights, x, m)
-        cases.append({"case": description, "masked": m is not None, "attention": attention.astype(STORED), "pooled": pooled.astype(STORED)})
+        cases.append(
+            {
+                "case": description,
+                "masked": m is not None,
+                "attention": attention.astype(STORED),
+                "pooled": pooled.astype(STORED),
+            }
+        )
     return {"mask": mask, "cases": cases}
 
 
 # --- LayerNormLSTMCell ----------------------------------------------------------------------------------------
+
 
 def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
@@ -156,7 +184,9 @@ def _reference_layer_norm_lstm(weights, epsilons, x, mistake=None):
     checks) computes that wrong version instead: its fingerprint.
     """
     refuse_reference_while_watched("the check's reference cell")
-    kernel, recurrent_kernel, bias, input_gain, recurrent_gain, cell_gain, cell_shift = (np.asarray(w, np.float64) for w in weights)
+    kernel, recurrent_kernel, bias, input_gain, recurrent_gain, cell_gain, cell_shift = (
+        np.asarray(w, np.float64) for w in weights
+    )
     input_epsilon, recurrent_epsilon, cell_epsilon = epsilons
     x = np.asarray(x, np.float64)
     units = recurrent_kernel.shape[0]
@@ -170,7 +200,11 @@ def _reference_layer_norm_lstm(weights, epsilons, x, mistake=None):
 
     outputs = []
     for t in range(x.shape[1]):
-        z = normalised(x[:, t] @ kernel, input_gain, input_epsilon) + normalised(h @ recurrent_kernel, recurrent_gain, recurrent_epsilon) + bias
+        z = (
+            normalised(x[:, t] @ kernel, input_gain, input_epsilon)
+            + normalised(h @ recurrent_kernel, recurrent_gain, recurrent_epsilon)
+            + bias
+        )
         i, f, g, o = np.split(z, 4, axis=-1)
         c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
         c_normalised = _layer_norm(c, cell_gain, cell_shift, cell_epsilon)
@@ -187,7 +221,14 @@ def expect_layer_norm_lstm_cell(batch: int, steps: int, input_dim: int, units: i
     x, values = public.layer_norm_lstm_inputs(batch, steps, input_dim, units, seed)
     epsilons = (GIVEN_EPSILON,) * 3
     outputs, h, c = _reference_layer_norm_lstm(values, epsilons, x)
-    mistakes = {mistake: _reference_layer_norm_lstm(values, epsilons, x, mistake)[0].astype(STORED)
-                for mistake in public.LAYER_NORM_LSTM_MISTAKES}
-    return {"epsilons": list(epsilons), "outputs": outputs.astype(STORED), "h": h.astype(STORED), "c": c.astype(STORED),
-            "mistakes": mistakes}
+    mistakes = {
+        mistake: _reference_layer_norm_lstm(values, epsilons, x, mistake)[0].astype(STORED)
+        for mistake in public.LAYER_NORM_LSTM_MISTAKES
+    }
+    return {
+        "epsilons": list(epsilons),
+        "outputs": outputs.astype(STORED),
+        "h": h.astype(STORED),
+        "c": c.astype(STORED),
+        "mistakes": mistakes,
+    }

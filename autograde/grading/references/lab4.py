@@ -5,6 +5,7 @@ the student's objects), makes the same inputs with the public input functions, a
 result (a Keras layer, numpy twins, a reference train step, step-by-step decoding, exhaustive search) and the
 fingerprints of the mistakes the comparison names.
 """
+
 import itertools
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from course_utils.checks._common import full_float32
 from course_utils.checks.delegation import refuse_reference_while_watched
 
 # --- Exercise 1: the GRU cell -------------------------------------------------------------------------------
+
 
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
@@ -37,7 +39,7 @@ def gru_variant(weights: Sequence[np.ndarray], x: np.ndarray, h0: np.ndarray, va
         if variant == "gates swapped":
             z, r = r, z
         if variant == "reset before":
-            candidate = np.tanh(x_h + (r * h) @ recurrent_kernel[:, 2 * units:] + recurrent_bias[2 * units:])
+            candidate = np.tanh(x_h + (r * h) @ recurrent_kernel[:, 2 * units :] + recurrent_bias[2 * units :])
         else:
             candidate = np.tanh(x_h + r * h_h)
         h = (1 - z) * h + z * candidate if variant == "z flipped" else z * h + (1 - z) * candidate
@@ -53,17 +55,27 @@ def expect_gru_cell(input_dim: int, units: int, batch: int, steps: int, seed: in
         reference = keras.layers.GRU(units, return_sequences=True)
         reference.build((batch, steps, input_dim))
         reference.set_weights(weights)
-        outputs = {description: np.asarray(reference(x, initial_state=state))
-                   for description, state in zip(public.INITIAL_STATES, (None, initial))}
+        outputs = {
+            description: np.asarray(reference(x, initial_state=state))
+            for description, state in zip(public.INITIAL_STATES, (None, initial))
+        }
         gradients = public._gradients(reference, x, initial, tf.constant(projection))
     starts = (np.zeros((batch, units)), h0)
-    mistakes = {description: {variant: gru_variant(weights, x, start, variant).astype("float32") for variant in public.GRU_MISTAKES}
-                for description, start in zip(public.INITIAL_STATES, starts)}
-    return {"outputs": outputs, "mistakes": mistakes,
-            "gradients": {label: np.asarray(g) for label, g in zip(public.GRU_GRADIENTS, gradients)}}
+    mistakes = {
+        description: {
+            variant: gru_variant(weights, x, start, variant).astype("float32") for variant in public.GRU_MISTAKES
+        }
+        for description, start in zip(public.INITIAL_STATES, starts)
+    }
+    return {
+        "outputs": outputs,
+        "mistakes": mistakes,
+        "gradients": {label: np.asarray(g) for label, g in zip(public.GRU_GRADIENTS, gradients)},
+    }
 
 
 # --- Exercise 2: the encoder ---------------------------------------------------------------------------------
+
 
 def expect_encoder(vocab_size: int, embed_dim: int, units: int, batch: int, steps: int, seed: int) -> dict[str, Any]:
     """The parameter count of an Embedding and a Bidirectional GRU, and the input rows' lengths."""
@@ -74,8 +86,10 @@ def expect_encoder(vocab_size: int, embed_dim: int, units: int, batch: int, step
 
 # --- Exercise 3: additive attention --------------------------------------------------------------------------
 
-def reference_attention(weights: Sequence[np.ndarray], query: np.ndarray, keys: np.ndarray,
-                        mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+
+def reference_attention(
+    weights: Sequence[np.ndarray], query: np.ndarray, keys: np.ndarray, mask: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Additive attention in numpy: (context, weights)."""
     refuse_reference_while_watched("the check's reference attention")
     query_kernel, key_kernel, score_vector = (np.asarray(w, dtype=np.float64) for w in weights)
@@ -87,8 +101,9 @@ def reference_attention(weights: Sequence[np.ndarray], query: np.ndarray, keys: 
     return attention @ keys, attention
 
 
-def expect_attention(batch: int, query_steps: int, key_steps: int, query_dim: int, key_dim: int, units: int,
-                     seed: int) -> dict[str, Any]:
+def expect_attention(
+    batch: int, query_steps: int, key_steps: int, query_dim: int, key_dim: int, units: int, seed: int
+) -> dict[str, Any]:
     """The reference's context and weights without and with the mask, and the mask."""
     query, keys, mask, weights = public.attention_inputs(batch, query_steps, key_steps, query_dim, key_dim, units, seed)
     expected = {"mask": mask}
@@ -99,6 +114,7 @@ def expect_attention(batch: int, query_steps: int, key_steps: int, query_dim: in
 
 
 # --- Exercise 4: decoder inputs, loss, training, accuracy -------------------------------------------------------
+
 
 def expect_decoder_io(start_id: int, end_id: int, batch: int, steps: int, seed: int) -> dict[str, Any]:
     """The decoder's target (the end token after each row) and input (start token, then the written ids), and the
@@ -119,18 +135,23 @@ def expect_masked_loss(batch: int, steps: int, vocab_size: int, seed: int) -> di
     log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     per_position = -np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
     real = targets != 0
-    return {"loss": float(per_position[real].mean()), "mean_over_every_position": float(per_position.mean()),
-            "sum_over_real_positions": float(per_position[real].sum())}
+    return {
+        "loss": float(per_position[real].mean()),
+        "mean_over_every_position": float(per_position.mean()),
+        "sum_over_real_positions": float(per_position[real].sum()),
+    }
 
 
 def expect_sequence_accuracy(batch: int, steps: int, seed: int) -> dict[str, Any]:
     """Token accuracy and exact match over the real positions; both counting the padding too (fingerprints)."""
     targets, predicted = public.sequence_accuracy_inputs(batch, steps, seed)
     real, right = targets != 0, predicted == targets
-    return {"token_accuracy": float(np.sum(right & real) / np.sum(real)),
-            "exact_match": float(np.mean(np.all(right | ~real, axis=1))),
-            "token_accuracy_counting_padding": float(np.mean(right)),
-            "exact_match_of_whole_rows": float(np.mean(np.all(right, axis=1)))}
+    return {
+        "token_accuracy": float(np.sum(right & real) / np.sum(real)),
+        "exact_match": float(np.mean(np.all(right | ~real, axis=1))),
+        "token_accuracy_counting_padding": float(np.mean(right)),
+        "exact_match_of_whole_rows": float(np.mean(np.all(right, axis=1))),
+    }
 
 
 def _masked_loss(targets, logits):
@@ -142,7 +163,9 @@ def _masked_loss(targets, logits):
 def expect_train_step(batch: int, source_steps: int, target_steps: int, seed: int) -> dict[str, Any]:
     """The reference step on the probe's model: the masked loss in training mode (the same dropout mask: the model's
     first training call), the weights after one plain SGD step; the loss with dropout off (a fingerprint)."""
-    source, decoder_input, decoder_target = (tf.constant(a) for a in public.train_step_inputs(batch, source_steps, target_steps, seed))
+    source, decoder_input, decoder_target = (
+        tf.constant(a) for a in public.train_step_inputs(batch, source_steps, target_steps, seed)
+    )
     with full_float32():
         twin = public.tiny_model(seed)
         with tf.GradientTape() as tape:
@@ -151,10 +174,15 @@ def expect_train_step(batch: int, source_steps: int, target_steps: int, seed: in
         loss_without_dropout = _masked_loss(decoder_target, twin(source, decoder_input, training=False))
         for variable, gradient in zip(twin.trainable_variables, gradients):
             variable.assign_sub(public.TRAIN_STEP_LEARNING_RATE * tf.convert_to_tensor(gradient))
-    return {"loss": float(loss), "loss_without_dropout": float(loss_without_dropout), "weights_after": twin.get_weights()}
+    return {
+        "loss": float(loss),
+        "loss_without_dropout": float(loss_without_dropout),
+        "weights_after": twin.get_weights(),
+    }
 
 
 # --- Exercise 5: greedy decoding -------------------------------------------------------------------------------
+
 
 def reference_greedy(model: keras.Model, source: np.ndarray, start_id: int, end_id: int, max_length: int) -> np.ndarray:
     """Row by row, step by step, eagerly: tokens (rows, max_length), 0 after the end token."""
@@ -172,8 +200,9 @@ def reference_greedy(model: keras.Model, source: np.ndarray, start_id: int, end_
     return np.array(rows, dtype="int32")
 
 
-def expect_greedy_decoder(start_id: int, end_id: int, max_length: int, batch: int, steps: int,
-                          seed: int) -> dict[str, Any]:
+def expect_greedy_decoder(
+    start_id: int, end_id: int, max_length: int, batch: int, steps: int, seed: int
+) -> dict[str, Any]:
     """Step-by-step greedy decoding of the probe's source with the probe's model."""
     model, source = public.greedy_decoder_inputs(batch, steps, seed)
     with full_float32():
@@ -182,8 +211,10 @@ def expect_greedy_decoder(start_id: int, end_id: int, max_length: int, batch: in
 
 # --- Exercise 6: beam search ---------------------------------------------------------------------------------
 
-def exhaustive_search(log_prob_table: np.ndarray, start_id: int, end_id: int, max_length: int,
-                      alpha: float) -> tuple[list[int], float] | None:
+
+def exhaustive_search(
+    log_prob_table: np.ndarray, start_id: int, end_id: int, max_length: int, alpha: float
+) -> tuple[list[int], float] | None:
     """The best sequence of a second-order Markov table by trying every one: (tokens padded to max_length, normalised score)."""
     refuse_reference_while_watched("the check's exhaustive search")
     vocab_size = log_prob_table.shape[0]
@@ -218,7 +249,11 @@ def expect_beam_search(vocab_size: int, max_length: int, start_id: int, end_id: 
     trials = []
     for table in public.beam_search_tables(vocab_size, seed):
         best = [exhaustive_search(table, start_id, end_id, max_length, alpha) for alpha in public.BEAM_SEARCH_ALPHAS]
-        trials.append({"greedy": greedy_markov(table, start_id, end_id, max_length),
-                       "best": [{"tokens": tokens, "score": float(score)} for tokens, score in best],
-                       "best_unnormalised": exhaustive_search(table, start_id, end_id, max_length, 0.0)[0]})
+        trials.append(
+            {
+                "greedy": greedy_markov(table, start_id, end_id, max_length),
+                "best": [{"tokens": tokens, "score": float(score)} for tokens, score in best],
+                "best_unnormalised": exhaustive_search(table, start_id, end_id, max_length, 0.0)[0],
+            }
+        )
     return {"trials": trials}
