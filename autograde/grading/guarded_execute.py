@@ -34,7 +34,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import psutil
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
@@ -180,6 +180,20 @@ class GuardedExecute(JudgedCells, Execute):
             reason = self.kernel_stop_reason or "the kernel died (a crash, os._exit() or running out of memory)"
             cell.outputs.append(_error("KernelDied", reason))
             self._stop(f"{reason}, in cell {index + 1}")
+            self._note_instructor_error(cell, index)
+            return cell, self.resources
+        except CellTimeoutError:
+            # The kernel replied, but its output did not all arrive within iopub_timeout (nbgrader raises then):
+            # a flood of output, from the cell or a thread it left running. That costs the cell, not the notebook.
+            cell.outputs.append(
+                _error(
+                    "OutputTimeout",
+                    f"the cell's output did not arrive within {self.iopub_timeout} s "
+                    "of its end (far too much output); the rest of it was dropped",
+                )
+            )
+            self._problems.append(f"cell {index + 1} sent more output than could be read in time; the rest was dropped")
+            self._limits_hit.add("output")
             self._note_instructor_error(cell, index)
             return cell, self.resources
         if any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError" for o in cell.outputs):

@@ -1,5 +1,7 @@
 """Runaway student code costs its own points and never stops grading."""
 
+import asyncio
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -121,3 +123,25 @@ def test_errors_in_cells_the_student_cannot_edit_are_recorded_apart(tmp_path):
     recorded = notebook.metadata["grading"]["instructor_cell_errors"]
     assert [e["cell"] for e in recorded] == [2] and recorded[0]["ename"] == "CellTimeoutError"
     assert recorded[0]["message"].startswith("CellTimeoutError: ")
+
+
+class SlowOutputReader(GuardedExecute):
+    """Reads a cell's output late, as the grader does when a thread of the kernel flooded it while a test was judged."""
+
+    async def _async_poll_output_msg(self, parent_msg_id, cell, cell_index):
+        if cell_index == 0:
+            await asyncio.sleep(2)
+        return await super()._async_poll_output_msg(parent_msg_id, cell, cell_index)
+
+
+def test_output_that_arrives_too_late_costs_the_cell_not_the_notebook(tmp_path):
+    # nbgrader raises when a cell's output is still arriving iopub_timeout after its reply. A kernel thread that floods
+    # the output while the grader judges a test cell used to end the notebook's grading: a "grader error" row, no score.
+    notebook = new_notebook(cells=[new_code_cell("print('late')"), new_code_cell("print('on')")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    notebook, _ = SlowOutputReader(iopub_timeout=1).preprocess(notebook, {"metadata": {"path": str(tmp_path)}})
+    assert [o.ename for o in notebook.cells[0].outputs if o.output_type == "error"] == ["OutputTimeout"]
+    assert any(
+        "cell 1 sent more output than could be read in time" in p for p in notebook.metadata["grading"]["problems"]
+    )
+    assert [o.get("text") for o in notebook.cells[1].outputs] == ["on\n"], "the notebook goes on"
