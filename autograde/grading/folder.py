@@ -16,9 +16,10 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,14 @@ from autograde.grading.intake import StudentIds, collect
 from autograde.grading.judge import submission_seed_key
 from autograde.grading.limits import DEFAULT_LIMITS
 from autograde.grading.rows import GradeResult, Row, Status, load_result, number, save_result, write_csv
-from autograde.grading.worker import cache_folder, grade_one, grader_template, grader_version, register_lab
+from autograde.grading.worker import (
+    cache_folder,
+    grade_one,
+    grader_template,
+    grader_version,
+    register_lab,
+    render_feedback,
+)
 from autograde.isolation.sandbox import probe
 
 # Errors in a cell the student cannot edit that point at the machine rather than the student's code.
@@ -129,12 +137,20 @@ def grade_folder(
             logger.log(logging.INFO if check.passed else logging.WARNING, check.summary())
             if not check.passed:
                 raise SelfTestFailed(check.summary())
-        for (row, key, _), result in _run(jobs, workers, dask_scheduler, progress):
-            try:
-                _save(out, row, key, result)
-                _apply(row, result)
-            except Exception as error:
-                _grader_error(row, "recording the result", error)
+        # Local workers leave each feedback page to this process, which makes it while they grade the next notebook.
+        with tempfile.TemporaryDirectory(prefix="grading-") as feedback_root, ThreadPoolExecutor(1) as pages:
+            if not dask_scheduler:
+                for _, _, job in jobs:
+                    job["feedback_root"] = feedback_root
+            waiting = []  # (row, key, result, the future of its page): recorded as soon as the page is made
+            for (row, key, _), result in _run(jobs, workers, dask_scheduler, progress):
+                if result.feedback_folder:
+                    page = pages.submit(render_feedback, course, lab, result.student_id, result.feedback_folder)
+                    waiting.append((row, key, result, page))
+                else:
+                    _record(out, row, key, result)
+                waiting = _record_made_pages(out, waiting)
+            _record_made_pages(out, waiting, wait=True)
 
     record_in_gradebook(course, lab, out.gradebook_url(db_url), rows)
     write_csv(out.grades, rows, release)
@@ -238,6 +254,33 @@ def run_self_test(job: dict[str, Any], max_score: float, dask_scheduler: str | N
     if check.passed:
         cache.write_text(json.dumps({k: v for k, v in vars(check).items() if k != "cached"}))
     return check
+
+
+def _record(out, row, key, result):
+    try:
+        _save(out, row, key, result)
+        _apply(row, result)
+    except Exception as error:
+        _grader_error(row, "recording the result", error)
+
+
+def _record_made_pages(out, waiting, wait=False):
+    """Records the results in ``waiting`` whose feedback page is made (all of them, with ``wait``); returns the rest.
+
+    A page that could not be made is said in the log; the grade stands without it.
+    """
+    pending = []
+    for row, key, result, page in waiting:
+        if not (wait or page.done()):
+            pending.append((row, key, result, page))
+            continue
+        try:
+            result.feedback_html = page.result()
+        except Exception as error:
+            logger.warning("no feedback page for %s: %s", row.file, traceback.format_exception_only(error)[-1].strip())
+        result.feedback_folder = None
+        _record(out, row, key, result)
+    return pending
 
 
 def _grader_error(row, during, error):

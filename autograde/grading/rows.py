@@ -131,6 +131,8 @@ class GradeResult:
         forked_kernel: whether its kernel was forked from the preloaded server.
         feedback_html, autograded: the feedback page and the autograded notebook (JSON); saved as files of their own,
             never in the cache file.
+        feedback_folder: where the feedback page is still to be made from, when the worker left that to its caller
+            (:func:`autograde.grading.worker.render_feedback`); never cached.
     """
 
     student_id: str | None
@@ -149,9 +151,10 @@ class GradeResult:
     forked_kernel: bool = False
     feedback_html: str | None = None
     autograded: str | None = None
+    feedback_folder: str | None = None
 
     FORMAT = 2  # of the cache file; files without it (written before results were typed) are refused, never misread
-    NOT_CACHED = ("feedback_html", "autograded")
+    NOT_CACHED = ("feedback_html", "autograded", "feedback_folder")
 
     @classmethod
     def failed(cls, student_id: str | None, problem: str, status: Status = Status.GRADER_ERROR) -> GradeResult:
@@ -163,7 +166,7 @@ class GradeResult:
         return sum(test.score or 0 for test in self.tests.values())
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict: every field but the feedback page and the autograded notebook, and ``format``."""
+        """A JSON-ready dict: every field but the feedback page, its folder and the autograded notebook, and ``format``."""
         data = {name: value for name, value in dataclasses.asdict(self).items() if name not in self.NOT_CACHED}
         return {"format": self.FORMAT, **data}
 

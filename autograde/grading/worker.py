@@ -146,7 +146,9 @@ def grade_one(job: dict[str, Any]) -> GradeResult:
     key for the probes' seeds, :func:`autograde.grading.judge.submission_seed_key`; the course's secret stays with the caller). Returns a
     :class:`~autograde.grading.rows.GradeResult`: the scores of every test cell, their failure messages, the problems
     met (timeouts, kernel deaths, errors in cells the student cannot edit), the feedback HTML and the autograded
-    notebook, what the rebuild found and the review's flags. Whatever goes wrong, it returns a result: status
+    notebook, what the rebuild found and the review's flags. With ``feedback_root`` (a folder of a caller on the same
+    machine), the feedback page is left to the caller: the result names the folder to make it from
+    (:func:`render_feedback`), so that the page is made while this process grades the next notebook. Whatever goes wrong, it returns a result: status
     GRADER_ERROR and why, or NOT_GRADED for a notebook too large to rebuild.
     """
     started = time.monotonic()
@@ -193,60 +195,96 @@ def _grade(job):
 
 
 def _grade_prepared(job, course, lab, student, notebook):
+    template = grader_template(course, lab)
+    nbgrader_environment()
+    # With a feedback_root (a caller on this machine) the folder is left there for the caller to render the feedback
+    # page from (render_feedback) while this process grades the next notebook; otherwise it goes when done.
+    leave_feedback = bool(job.get("feedback_root"))
+    root = Path(tempfile.mkdtemp(prefix="grade-", dir=job.get("feedback_root")))
+    try:
+        result = _grade_in(root, job, course, lab, student, notebook, template, leave_feedback)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    if not result.feedback_folder:
+        shutil.rmtree(root, ignore_errors=True)
+    return result
+
+
+def _grade_in(root, job, course, lab, student, notebook, template, leave_feedback):
     from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    template = grader_template(course, lab)
-    nbgrader_environment()
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        root = Path(tmp)
-        shutil.copy(template / GRADEBOOK, root / GRADEBOOK)
-        shutil.copytree(template / "source", root / "source")  # each job its own copy: nothing writable is shared
-        work, private_tmp = root / "work", root / "tmp"
-        shutil.copytree(root / "source" / lab, work, ignore=shutil.ignore_patterns("*.ipynb"))
-        private_tmp.mkdir()
-        submitted = root / "submitted" / student / lab
-        submitted.mkdir(parents=True)
-        nbformat.write(notebook, submitted / f"{lab}.ipynb")
-        config = course_config(course, root, {**DEFAULT_LIMITS, **job.get("limits", {})})
-        config.GuardedExecute.kernel_env = {**job.get("env", {}), "LAB_OUTPUT_DIR": str(work / "artifacts")}
-        config.GuardedExecute.kernel_cwd = str(work)
-        config.GuardedExecute.kernel_tmp = str(private_tmp)
-        config.GuardedExecute.sandbox = job.get("sandbox", True)
-        config.GuardedExecute.seed_key = job["seed_key"]
-        api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
-        outcome = api.autograde(lab, student, force=True, create=True)
-        autograded_path = root / "autograded" / student / lab / f"{lab}.ipynb"
-        if not outcome["success"] or not autograded_path.exists():
-            return GradeResult.failed(student, _last_line(outcome))
+    shutil.copy(template / GRADEBOOK, root / GRADEBOOK)
+    shutil.copytree(template / "source", root / "source")  # each job its own copy: nothing writable is shared
+    work, private_tmp = root / "work", root / "tmp"
+    shutil.copytree(root / "source" / lab, work, ignore=shutil.ignore_patterns("*.ipynb"))
+    private_tmp.mkdir()
+    submitted = root / "submitted" / student / lab
+    submitted.mkdir(parents=True)
+    nbformat.write(notebook, submitted / f"{lab}.ipynb")
+    config = course_config(course, root, {**DEFAULT_LIMITS, **job.get("limits", {})})
+    config.GuardedExecute.kernel_env = {**job.get("env", {}), "LAB_OUTPUT_DIR": str(work / "artifacts")}
+    config.GuardedExecute.kernel_cwd = str(work)
+    config.GuardedExecute.kernel_tmp = str(private_tmp)
+    config.GuardedExecute.sandbox = job.get("sandbox", True)
+    config.GuardedExecute.seed_key = job["seed_key"]
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    outcome = api.autograde(lab, student, force=True, create=True)
+    autograded_path = root / "autograded" / student / lab / f"{lab}.ipynb"
+    if not outcome["success"] or not autograded_path.exists():
+        return GradeResult.failed(student, _last_line(outcome))
 
-        autograded = nbformat.read(autograded_path, as_version=4)
-        feedback = api.generate_feedback(lab, student, force=True)
-        feedback_path = root / "feedback" / student / lab / f"{lab}.html"
-        messages = {
-            grade_id_of(cell): failure_message(cell)
-            for cell in autograded.cells
-            if cell.cell_type == "code" and is_graded(cell)
-        }
-        with Gradebook(config.CourseDirectory.db_url) as gb:
-            grades = gb.find_submission_notebook(lab, lab, student).grades
-            tests = {g.name: TestScore(g.score, g.max_score, messages.get(g.name)) for g in grades}
-        grading = autograded.metadata.get("grading", {})  # what GuardedExecute recorded
-        return GradeResult(
-            student,
-            Status.GRADED,
-            tests,
-            problems=grading.get("problems", []),
-            instructor_cell_errors=[CellError(**error) for error in grading.get("instructor_cell_errors", [])],
-            sandboxed=grading.get("sandboxed", False),
-            sandbox_gaps=_sandbox_gaps(grading.get("sandboxed", False)),
-            execute_seconds=grading.get("execute_seconds", 0.0),
-            limits_hit=grading.get("limits_hit", []),
-            forked_kernel=grading.get("forked_kernel", False),
-            feedback_html=feedback_path.read_text() if feedback["success"] and feedback_path.exists() else None,
-            autograded=json.dumps(autograded),
+    autograded = nbformat.read(autograded_path, as_version=4)
+    feedback_html = None if leave_feedback else _feedback_page(api, lab, student, root)
+    messages = {
+        grade_id_of(cell): failure_message(cell)
+        for cell in autograded.cells
+        if cell.cell_type == "code" and is_graded(cell)
+    }
+    with Gradebook(config.CourseDirectory.db_url) as gb:
+        grades = gb.find_submission_notebook(lab, lab, student).grades
+        tests = {g.name: TestScore(g.score, g.max_score, messages.get(g.name)) for g in grades}
+    grading = autograded.metadata.get("grading", {})  # what GuardedExecute recorded
+    return GradeResult(
+        student,
+        Status.GRADED,
+        tests,
+        problems=grading.get("problems", []),
+        instructor_cell_errors=[CellError(**error) for error in grading.get("instructor_cell_errors", [])],
+        sandboxed=grading.get("sandboxed", False),
+        sandbox_gaps=_sandbox_gaps(grading.get("sandboxed", False)),
+        execute_seconds=grading.get("execute_seconds", 0.0),
+        limits_hit=grading.get("limits_hit", []),
+        forked_kernel=grading.get("forked_kernel", False),
+        feedback_html=feedback_html,
+        feedback_folder=str(root) if leave_feedback else None,
+        autograded=json.dumps(autograded),
+    )
+
+
+def render_feedback(course: Course, lab: str, student: str, folder: str | Path) -> str | None:
+    """The feedback page of the notebook graded in ``folder``, which :func:`grade_one` left there for it (a job with
+    a ``feedback_root``); None if nbgrader could not make it. ``folder`` is removed, page or not.
+    """
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    try:
+        nbgrader_environment()
+        config = course_config(course, folder)
+        return _feedback_page(
+            NbGraderAPI(coursedir=CourseDirectory(config=config), config=config), lab, student, Path(folder)
         )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _feedback_page(api, lab, student, root):
+    feedback = api.generate_feedback(lab, student, force=True)
+    path = root / "feedback" / student / lab / f"{lab}.html"
+    return path.read_text() if feedback["success"] and path.exists() else None
 
 
 def _sandbox_gaps(sandboxed):
