@@ -131,6 +131,10 @@ def course_config(course: Course, root: str | Path, limits: dict[str, int] | Non
     config.CourseDirectory.release_directory = "release"
     config.CourseDirectory.db_url = sqlite_url(Path(root) / GRADEBOOK)
     config.Application.log_level = "ERROR"
+    config.NbGraderAPI.log_level = "ERROR"  # its log is traitlets' own, which the grading process also prints
+    # NbGraderAPI looks for its exchange (for releasing to students on a shared server, unused here) when made, and
+    # logs a critical line if it cannot write there: the grading folder is one it can.
+    config.Exchange.root = str(root)
     config.GuardedExecute.course_root = str(course.root)
     for name, value in (limits or {}).items():
         setattr(config.GuardedExecute, name, value)
