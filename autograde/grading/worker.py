@@ -37,6 +37,7 @@ from autograde.grading.rows import CellError, GradeResult, Status, TestScore
 from autograde.isolation import sandbox
 
 if TYPE_CHECKING:
+    from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
 IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
@@ -82,17 +83,12 @@ def grader_version(course: Course, lab: str) -> str:
 
 def register_lab(course: Course, lab: str, db_url: str) -> None:
     """Adds the lab (its cells, tests and points) to a gradebook, with nbgrader generate_assignment."""
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-
     nbgrader_environment()
     with tempfile.TemporaryDirectory(prefix="register-") as tmp:
         shutil.copytree(course.solutions_dir / lab, Path(tmp) / "source" / lab, ignore=IGNORED)
         config = course_config(course, tmp)
         config.CourseDirectory.db_url = db_url
-        result = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config).generate_assignment(
-            lab, force=True, create=True
-        )
+        result = nbgrader_api(config).generate_assignment(lab, force=True, create=True)
     if not result["success"]:
         raise RuntimeError(
             f"could not add {lab} to the gradebook {db_url}:\n{result.get('error') or result.get('log')}"
@@ -121,6 +117,14 @@ def grader_template(course: Course, lab: str) -> Path:
     except OSError:
         shutil.rmtree(building, ignore_errors=True)
     return template
+
+
+def nbgrader_api(config: Config) -> NbGraderAPI:
+    """nbgrader's API on the course folder ``config`` names (a :func:`course_config`)."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
 
 def course_config(course: Course, root: str | Path, limits: dict[str, int] | None = None) -> Config:
@@ -217,8 +221,6 @@ def _grade_prepared(job, course, lab, student, notebook):
 
 def _grade_in(root, job, course, lab, student, notebook, template, leave_feedback):
     from nbgrader.api import Gradebook
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
 
     shutil.copy(template / GRADEBOOK, root / GRADEBOOK)
     shutil.copytree(template / "source", root / "source")  # each job its own copy: nothing writable is shared
@@ -234,7 +236,7 @@ def _grade_in(root, job, course, lab, student, notebook, template, leave_feedbac
     config.GuardedExecute.kernel_tmp = str(private_tmp)
     config.GuardedExecute.sandbox = job.get("sandbox", True)
     config.GuardedExecute.seed_key = job["seed_key"]
-    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    api = nbgrader_api(config)
     outcome = api.autograde(lab, student, force=True, create=True)
     autograded_path = root / "autograded" / student / lab / f"{lab}.ipynb"
     if not outcome["success"] or not autograded_path.exists():
@@ -272,15 +274,10 @@ def render_feedback(course: Course, lab: str, student: str, folder: str | Path) 
     """The feedback page of the notebook graded in ``folder``, which :func:`grade_one` left there for it (a job with
     a ``feedback_root``); None if nbgrader could not make it. ``folder`` is removed, page or not.
     """
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-
     try:
         nbgrader_environment()
         config = course_config(course, folder)
-        return _feedback_page(
-            NbGraderAPI(coursedir=CourseDirectory(config=config), config=config), lab, student, Path(folder)
-        )
+        return _feedback_page(nbgrader_api(config), lab, student, Path(folder))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
