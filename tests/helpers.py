@@ -259,6 +259,16 @@ CHROMIUM = next(
 )
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed: apt-get install chromium")
 PNG = "data:image/png;base64,iVBORw0KGgo"  # a PNG file's signature, in base64
+# The sections of the grading report (autograde/reporting/templates/report.html.j2), as a reader sees their headings.
+REPORT_SECTIONS = (
+    "Summary",
+    "Scores",
+    "Tests",
+    "Time per notebook",
+    "Flagged, superseded and ungraded files",
+    "How each answer cell was found",
+    "Similar code",
+)
 LOAD_TIMEOUT_MS = 30_000
 SETTLE_MS = 1_000  # after the load event, for late errors (a script that failed to load, a timer)
 # What the page shows once loaded: its text, its images as the browser decoded them, MathJax's output.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import PNG, ROOT, needs_chromium, open_in_chromium
+from helpers import PNG, REPORT_SECTIONS, ROOT, needs_chromium, open_in_chromium
 
 from autograde.authoring.examples import LAB_SPECIFIC, STUB_ATTACKS
 from autograde.course import Course
@@ -228,15 +228,7 @@ def test_report_and_similarity_pages_open_in_chromium(course, graded):
     )
     assert re.search(r'<img class="plot" alt="Histogram of scores" src="data:image/png;base64,', page_path.read_text())
     text = page.state["text"]
-    for heading in (
-        "Summary",
-        "Scores",
-        "Tests",
-        "Time per notebook",
-        "Flagged, superseded and ungraded files",
-        "How each answer cell was found",
-        "Similar code",
-    ):
+    for heading in REPORT_SECTIONS:
         assert f"\n{heading}\n" in text, heading
     assert f"Files\t{len(expected)}\n" in text and f"Graded\t{sum(r.status == 'graded' for r in rows)}\n" in text
     graded_rows = [r for r in rows if r.status == "graded"]

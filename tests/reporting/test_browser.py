@@ -7,7 +7,7 @@ install it; CI installs it (.ci/run).
 import shutil
 
 import pytest
-from helpers import EVIL, LAB, PNG, make_grading_folder, needs_chromium, open_in_chromium
+from helpers import EVIL, LAB, PNG, REPORT_SECTIONS, make_grading_folder, needs_chromium, open_in_chromium
 
 from autograde.reporting import report
 
@@ -21,15 +21,7 @@ def test_the_report_opens_offline_without_errors_and_shows_its_plots(course, tmp
     assert all(url.startswith(("file:", "data:")) for url in page.requests), page.requests
     images = page.state["images"]
     assert len(images) == 3 and all(i["src"].startswith(PNG) and i["complete"] and i["width"] > 100 for i in images)
-    for heading in (
-        "Summary",
-        "Scores",
-        "Tests",
-        "Time per notebook",
-        "Flagged, superseded and ungraded files",
-        "How each answer cell was found",
-        "Similar code",
-    ):
+    for heading in REPORT_SECTIONS:
         assert heading in page.state["text"]
     assert EVIL in page.state["text"], "the student's text is shown as text"
     side_by_side = open_in_chromium(out / "similarity.html")
