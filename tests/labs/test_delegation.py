@@ -1,4 +1,5 @@
 """refuse_delegation recognises a forbidden function by its code, however the student reaches it, and only inside the watch."""
+
 import ast
 import fnmatch
 import importlib.util
@@ -9,14 +10,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import ROOT
 from tensorflow import clip_by_global_norm as imported_early  # an alias taken before any check runs
 
 from course_utils import metrics, text
-from course_utils.checks import CheckFailed
-from course_utils.checks import lab1, lab2, lab3
-from course_utils.checks.delegation import DelegationRefused, Exercise, Forbidden, defining_file, refuse_delegation, refusing_delegation
+from course_utils.checks import CheckFailed, lab1, lab2, lab3
+from course_utils.checks.delegation import (
+    DelegationRefused,
+    Exercise,
+    Forbidden,
+    defining_file,
+    refuse_delegation,
+    refusing_delegation,
+)
 from course_utils.vocab import Vocabulary
-from helpers import ROOT
 
 GRADS = [tf.ones((2, 3)), None, tf.fill((4,), 2.0)]
 CLIP_REFUSED = r"^clip_gradients calls tf.clip_by_global_norm, which is the exercise itself: compute the global norm and the scale yourself$"
@@ -38,6 +45,7 @@ def load_file_as_module(path, name):
 
 
 # --- every route to tf.clip_by_global_norm ---------------------------------------------------------------
+
 
 def direct(grads, max_norm):
     return tf.clip_by_global_norm(grads, max_norm)
@@ -70,7 +78,14 @@ def via_wrapper(grads, max_norm):
 
 @pytest.mark.parametrize(
     "student",
-    [direct, via_early_alias, via_default_argument, via_closure(), via_wrapper, lambda g, m: tf.clip_by_global_norm(g, m)],
+    [
+        direct,
+        via_early_alias,
+        via_default_argument,
+        via_closure(),
+        via_wrapper,
+        lambda g, m: tf.clip_by_global_norm(g, m),
+    ],
     ids=["direct", "alias imported earlier", "default argument", "closure", "wrapper", "lambda"],
 )
 def test_every_route_to_the_forbidden_function_is_refused(student):
@@ -161,6 +176,7 @@ def test_refusing_delegation_wraps_a_function():
 
 # --- recognised by file and name --------------------------------------------------------------------------
 
+
 def test_a_fresh_copy_of_a_course_module_elsewhere_is_recognised(tmp_path):
     copy = tmp_path / "grader" / "course_utils" / "metrics.py"
     copy.parent.mkdir(parents=True)
@@ -191,7 +207,10 @@ def test_a_function_of_the_same_name_in_another_file_is_allowed(tmp_path, relati
 
 
 def test_a_librarys_file_is_found_from_its_public_object_wherever_the_library_keeps_it(tmp_path, monkeypatch):
-    for release, private in (("1.0", "fakelib/_impl/cells.py"), ("2.0", "fakelib/_src/layers/cells.py")):  # 2.0 moved it
+    for release, private in (
+        ("1.0", "fakelib/_impl/cells.py"),
+        ("2.0", "fakelib/_src/layers/cells.py"),
+    ):  # 2.0 moved it
         root = tmp_path / release
         (root / private).parent.mkdir(parents=True)
         (root / private).write_text("class Cell:\n    def call(self):\n        return 1\n")
@@ -228,20 +247,34 @@ def test_every_forbidden_keras_function_is_where_the_checks_look():
     """Where a public object leads to Keras's file, the checks follow Keras; the rest name private files, which a new
     Keras may move: then this fails, naming them."""
     import keras
+
     from course_utils.checks import lab4
 
     site = Path(keras.__file__).parents[1]
-    keras_forbidden = {f for module in (lab1, lab2, lab3, lab4) for exercise in vars(module).values()
-                       if isinstance(exercise, Exercise) for f in exercise.forbidden if f.path.startswith("keras/")}
+    keras_forbidden = {
+        f
+        for module in (lab1, lab2, lab3, lab4)
+        for exercise in vars(module).values()
+        if isinstance(exercise, Exercise)
+        for f in exercise.forbidden
+        if f.path.startswith("keras/")
+    }
     assert len(keras_forbidden) >= 10
-    missing = [f"{f.path}: {f.qualname}" for f in keras_forbidden
-               if not (site / f.path).is_file() or not fnmatch.filter(_qualnames(site / f.path), f.qualname)]
+    missing = [
+        f"{f.path}: {f.qualname}"
+        for f in keras_forbidden
+        if not (site / f.path).is_file() or not fnmatch.filter(_qualnames(site / f.path), f.qualname)
+    ]
     assert not missing, f"keras {keras.__version__} no longer defines these where the checks look: {missing}"
 
 
 def test_a_qualname_pattern_matches_every_method_of_a_class():
-    exercise = Exercise("Demo", hint="write it yourself", forbidden=(Forbidden("Vocabulary", "course_utils/vocab.py", "Vocabulary.*"),))
-    with pytest.raises(DelegationRefused, match="^Demo calls Vocabulary, which is the exercise itself: write it yourself$"):
+    exercise = Exercise(
+        "Demo", hint="write it yourself", forbidden=(Forbidden("Vocabulary", "course_utils/vocab.py", "Vocabulary.*"),)
+    )
+    with pytest.raises(
+        DelegationRefused, match="^Demo calls Vocabulary, which is the exercise itself: write it yourself$"
+    ):
         with refuse_delegation(exercise):
             Vocabulary(["a", "b"])
 
@@ -251,13 +284,18 @@ def test_course_code_converted_by_autograph_inside_tf_function_is_recognised():
     def compiled(texts):
         return text.standardize_tweet(texts)  # AutoGraph runs a generated copy of standardize_tweet
 
-    exercise = Exercise("Demo", hint="write it yourself", forbidden=(Forbidden("standardize_tweet", "course_utils/text.py", "standardize_tweet"),))
+    exercise = Exercise(
+        "Demo",
+        hint="write it yourself",
+        forbidden=(Forbidden("standardize_tweet", "course_utils/text.py", "standardize_tweet"),),
+    )
     with pytest.raises(DelegationRefused, match="^Demo calls standardize_tweet"):
         with refuse_delegation(exercise):
             compiled(tf.constant(["Hello :)"]))
 
 
 # --- the profile hook: restored, chained, nested ----------------------------------------------------------
+
 
 def test_the_previous_profile_function_is_restored_after_success_refusal_and_error():
     before = sys.getprofile()
@@ -314,7 +352,7 @@ def test_nested_watches_each_watch_their_own_body():
 
 # --- scikit-learn (not a course dependency, but in Colab): a stand-in at the same paths -------------------
 
-SKLEARN_CLASSIFICATION = '''
+SKLEARN_CLASSIFICATION = """
 import numpy as np
 
 
@@ -325,16 +363,16 @@ def recall_score(y_true, y_pred, average="macro"):
 
 def balanced_accuracy_score(y_true, y_pred):
     return recall_score(y_true, y_pred)
-'''
+"""
 
-SKLEARN_CLASS_WEIGHT = '''
+SKLEARN_CLASS_WEIGHT = """
 import numpy as np
 
 
 def compute_class_weight(class_weight, classes, y):
     counts = np.bincount(np.asarray(y), minlength=len(classes))
     return len(y) / (len(classes) * counts[classes])
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -374,8 +412,14 @@ def test_every_forbidden_file_of_the_course_exists():
     from course_utils.checks import lab4
 
     course = Course.load(ROOT)
-    ours = {f.path for module in (lab1, lab2, lab3, lab4) for exercise in vars(module).values() if isinstance(exercise, Exercise)
-            for f in exercise.forbidden if f.path.startswith(f"{INSTRUCTOR_PACKAGE}/")}
+    ours = {
+        f.path
+        for module in (lab1, lab2, lab3, lab4)
+        for exercise in vars(module).values()
+        if isinstance(exercise, Exercise)
+        for f in exercise.forbidden
+        if f.path.startswith(f"{INSTRUCTOR_PACKAGE}/")
+    }
     assert ours, "the checks refuse the references' own functions"
     assert {(course.root / path).parent for path in ours} == {course.references_dir}
     assert all((course.root / path).is_file() for path in ours), sorted(ours)

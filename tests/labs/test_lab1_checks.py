@@ -5,6 +5,7 @@ expectation for any arguments), and, where the arguments are those of the soluti
 student's self-check runs it too (``checks.check_<name>``: the probe, then the expectation stored in
 ``course_utils/checks/expected/lab1.json``).
 """
+
 import inspect
 import json
 
@@ -12,17 +13,17 @@ import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import fails_with, judged, solution_namespace
 from keras import ops
 from tensorflow import clip_by_global_norm as clip_alias  # aliases taken before any check runs
 
 from autograde.cells import is_test
 from autograde.grading.judge import get_check, judged_params
-from autograde.grading.references import lab1 as references
-from autograde.grading.references import stored_differences
-from autograde.grading.references.lab1 import _reference_jacobian_norms as reference_alias  # private, but importable here
-from helpers import fails_with, judged, solution_namespace
-from course_utils.checks import CheckFailed
-from course_utils.checks import lab1 as checks
+from autograde.grading.references import lab1 as references, stored_differences
+from autograde.grading.references.lab1 import (
+    _reference_jacobian_norms as reference_alias,  # private, but importable here
+)
+from course_utils.checks import CheckFailed, lab1 as checks
 from course_utils.checks.probing import EXPECTED_DIR
 
 LAB = "lab1_rnns_from_scratch"
@@ -42,12 +43,16 @@ def caught_by_self_check(pattern, check, *args, **kwargs):
 
 def test_reference_solution_passes_every_check(solution):
     judged(checks.check_rnn_cell_weights, solution["MyRNNCell"], input_dim=5, units=3)
-    judged(checks.check_rnn_cell_matches_simple_rnn, solution["MyRNNCell"], batch=2, steps=4, input_dim=2, units=3, seed=5)
+    judged(
+        checks.check_rnn_cell_matches_simple_rnn, solution["MyRNNCell"], batch=2, steps=4, input_dim=2, units=3, seed=5
+    )
     judged(checks.check_rnn_model, solution["build_rnn_model"], solution["MyRNNCell"], seed=5)
     judged(checks.check_jacobian_norms, solution["jacobian_norms"], units=5, steps=7, seed=5)
     judged(checks.check_clip_gradients, solution["clip_gradients"], seed=5)
     judged(checks.check_lstm_cell, solution["MyLSTMCell"], batch=2, steps=4, input_dim=2, units=3, seed=5)
-    judged(checks.check_peephole_lstm_cell, solution["MyPeepholeLSTMCell"], batch=2, steps=4, input_dim=2, units=3, seed=5)
+    judged(
+        checks.check_peephole_lstm_cell, solution["MyPeepholeLSTMCell"], batch=2, steps=4, input_dim=2, units=3, seed=5
+    )
     judged(checks.check_recall_task, solution["make_selective_recall"], num_examples=100, length=10, seed=5)
 
 
@@ -57,7 +62,9 @@ def lab1_check_calls(course, seed_key=None):
     solution = nbformat.read(course.solution_notebook(LAB), as_version=4)
     for cell in solution.cells:
         if is_test(cell):
-            for call, params in judged_params(LAB, cell.source, seed_key=seed_key, grade_id=cell.metadata["nbgrader"]["grade_id"]):
+            for call, params in judged_params(
+                LAB, cell.source, seed_key=seed_key, grade_id=cell.metadata["nbgrader"]["grade_id"]
+            ):
                 if call.check != "prediction":  # shared by every lab, tested with the predictions
                     yield call, params
 
@@ -83,7 +90,9 @@ def test_the_solution_passes_every_test_cell_call_with_drawn_seeds(course, solut
 
 def test_the_self_checks_pass_the_solution_from_stored_data_alone(course, solution):
     visible = [(call, params) for call, params in lab1_check_calls(course) if not call.hidden]
-    assert {call.check for call, _ in visible} == {name.removeprefix("check_") for name in checks.__all__ if name.startswith("check_")} - {"prediction"}
+    assert {call.check for call, _ in visible} == {
+        name.removeprefix("check_") for name in checks.__all__ if name.startswith("check_")
+    } - {"prediction"}
     for call, params in visible:
         objects, arguments = call_arguments(solution, call, params)
         get_check(LAB, call.check)(*objects, **arguments)
@@ -101,11 +110,24 @@ def test_the_stored_expectations_are_small():
 
 
 def test_the_public_module_holds_no_reference_or_mistake_variant():
-    for name in ("_reference_jacobian_norms", "_reference_peephole_lstm", "_sigmoid", "_randomise", "_random_weights_like",
-                 "WRONG_GATE_ORDERS", "gate_blocks_as_read", "_gate_order_fingerprints"):
+    for name in (
+        "_reference_jacobian_norms",
+        "_reference_peephole_lstm",
+        "_sigmoid",
+        "_randomise",
+        "_random_weights_like",
+        "WRONG_GATE_ORDERS",
+        "gate_blocks_as_read",
+        "_gate_order_fingerprints",
+    ):
         assert not hasattr(checks, name), name
     source = inspect.getsource(checks)
-    for computation in ("tf.clip_by_global_norm(", "tf.keras.layers.LSTM(", "tf.keras.layers.SimpleRNN(", "itertools.permutations"):
+    for computation in (
+        "tf.clip_by_global_norm(",
+        "tf.keras.layers.LSTM(",
+        "tf.keras.layers.SimpleRNN(",
+        "itertools.permutations",
+    ):
         assert computation not in source, computation
 
 
@@ -125,8 +147,12 @@ def test_rnn_cell_ignoring_the_previous_state(solution):
             h = tf.tanh(tf.matmul(inputs, self.kernel) + self.bias)
             return h, [h]
 
-    fails_with("at step 1; step 0 matches.*recurrent_kernel is not used", checks.check_rnn_cell_matches_simple_rnn, Forgetful)
-    caught_by_self_check("at step 1; step 0 matches.*recurrent_kernel is not used", checks.check_rnn_cell_matches_simple_rnn, Forgetful)
+    fails_with(
+        "at step 1; step 0 matches.*recurrent_kernel is not used", checks.check_rnn_cell_matches_simple_rnn, Forgetful
+    )
+    caught_by_self_check(
+        "at step 1; step 0 matches.*recurrent_kernel is not used", checks.check_rnn_cell_matches_simple_rnn, Forgetful
+    )
 
 
 def test_rnn_cell_without_bias(solution):
@@ -140,23 +166,36 @@ def test_rnn_cell_without_bias(solution):
 
 def test_rnn_model_without_output_layer(solution):
     def no_dense(input_dim, units, output_dim, return_sequences=True):
-        return tf.keras.Sequential([tf.keras.Input((None, input_dim)), tf.keras.layers.RNN(solution["MyRNNCell"](units), return_sequences=return_sequences)])
+        return tf.keras.Sequential(
+            [
+                tf.keras.Input((None, input_dim)),
+                tf.keras.layers.RNN(solution["MyRNNCell"](units), return_sequences=return_sequences),
+            ]
+        )
 
     fails_with(r"expected shape \(2, 6, 2\), got \(2, 6, 5\)", checks.check_rnn_model, no_dense, solution["MyRNNCell"])
-    caught_by_self_check(r"expected shape \(2, 6, 2\), got \(2, 6, 5\)", checks.check_rnn_model, no_dense, solution["MyRNNCell"])
+    caught_by_self_check(
+        r"expected shape \(2, 6, 2\), got \(2, 6, 5\)", checks.check_rnn_model, no_dense, solution["MyRNNCell"]
+    )
 
 
 def test_rnn_model_with_an_extra_layer(solution):
     def deeper(input_dim, units, output_dim, return_sequences=True):
-        return tf.keras.Sequential([
-            tf.keras.Input((None, input_dim)),
-            tf.keras.layers.RNN(solution["MyRNNCell"](units), return_sequences=return_sequences),
-            tf.keras.layers.Dense(units),
-            tf.keras.layers.Dense(output_dim),
-        ])
+        return tf.keras.Sequential(
+            [
+                tf.keras.Input((None, input_dim)),
+                tf.keras.layers.RNN(solution["MyRNNCell"](units), return_sequences=return_sequences),
+                tf.keras.layers.Dense(units),
+                tf.keras.layers.Dense(output_dim),
+            ]
+        )
 
-    fails_with(r"^expected 57 parameters \(RNN: 3\*5 \+ 5\*5 \+ 5, Dense: 5\*2 \+ 2\), got 87$", checks.check_rnn_model,
-               deeper, solution["MyRNNCell"])
+    fails_with(
+        r"^expected 57 parameters \(RNN: 3\*5 \+ 5\*5 \+ 5, Dense: 5\*2 \+ 2\), got 87$",
+        checks.check_rnn_model,
+        deeper,
+        solution["MyRNNCell"],
+    )
     caught_by_self_check("expected 57 parameters", checks.check_rnn_model, deeper, solution["MyRNNCell"])
 
 
@@ -167,16 +206,23 @@ def test_rnn_model_whose_many_to_one_output_is_not_the_last_step(solution):
             return model
         return tf.keras.Model(model.inputs, model.outputs[0][:, 0])
 
-    fails_with("many-to-one output vs the last step of many-to-many: differs", checks.check_rnn_model, first_step, solution["MyRNNCell"])
+    fails_with(
+        "many-to-one output vs the last step of many-to-many: differs",
+        checks.check_rnn_model,
+        first_step,
+        solution["MyRNNCell"],
+    )
 
 
 def test_rnn_model_with_an_activation_on_the_output(solution):
     def squashed(input_dim, units, output_dim, return_sequences=True):
-        return tf.keras.Sequential([
-            tf.keras.Input((None, input_dim)),
-            tf.keras.layers.RNN(solution["MyRNNCell"](units), return_sequences=return_sequences),
-            tf.keras.layers.Dense(output_dim, activation="tanh"),
-        ])
+        return tf.keras.Sequential(
+            [
+                tf.keras.Input((None, input_dim)),
+                tf.keras.layers.RNN(solution["MyRNNCell"](units), return_sequences=return_sequences),
+                tf.keras.layers.Dense(output_dim, activation="tanh"),
+            ]
+        )
 
     fails_with(r"y_t = h_t W_hy \+ b_y at every step: differs", checks.check_rnn_model, squashed, solution["MyRNNCell"])
 
@@ -186,12 +232,21 @@ def test_jacobian_norms_in_reverse_order(solution):
 
 
 def test_jacobian_norms_ignoring_the_activation(solution):
-    fails_with("with tanh activation", checks.check_jacobian_norms, lambda w, u, f: solution["jacobian_norms"](w, u, tf.identity))
+    fails_with(
+        "with tanh activation",
+        checks.check_jacobian_norms,
+        lambda w, u, f: solution["jacobian_norms"](w, u, tf.identity),
+    )
 
 
 def test_jacobian_norms_one_short(solution):
-    fails_with(r"expected 4 norms \(one per distance T-k = 1..4\), got 3", checks.check_jacobian_norms,
-               lambda w, u, f: solution["jacobian_norms"](w, u, f)[:-1], units=3, steps=4)
+    fails_with(
+        r"expected 4 norms \(one per distance T-k = 1..4\), got 3",
+        checks.check_jacobian_norms,
+        lambda w, u, f: solution["jacobian_norms"](w, u, f)[:-1],
+        units=3,
+        steps=4,
+    )
 
 
 def test_reference_jacobian_norms_of_a_scaled_orthogonal_matrix():
@@ -231,8 +286,11 @@ def test_clip_dividing_by_zero():
 
 
 def test_clip_returning_a_list():
-    fails_with(r"should return a pair \(clipped_grads, global_norm\)", checks.check_clip_gradients,
-               lambda grads, max_norm: [grads, global_norm(grads)])
+    fails_with(
+        r"should return a pair \(clipped_grads, global_norm\)",
+        checks.check_clip_gradients,
+        lambda grads, max_norm: [grads, global_norm(grads)],
+    )
 
 
 def test_clip_replacing_none_by_zeros(solution):
@@ -280,8 +338,16 @@ def test_lstm_returning_states_swapped(solution):
 
     fails_with(r"step 0 matches, so check the new states you return: \[h, c\]", checks.check_lstm_cell, Swapped)
     # Over a single step the outputs agree: only the final states show it.
-    fails_with(r"^the states come back as \[c, h\]; Keras expects \[h, c\]$", checks.check_lstm_cell, Swapped,
-               batch=1, steps=1, input_dim=1, units=2, seed=18)
+    fails_with(
+        r"^the states come back as \[c, h\]; Keras expects \[h, c\]$",
+        checks.check_lstm_cell,
+        Swapped,
+        batch=1,
+        steps=1,
+        input_dim=1,
+        units=2,
+        seed=18,
+    )
 
 
 def test_lstm_with_one_state(solution):
@@ -311,7 +377,9 @@ def test_the_peephole_step_these_tests_break_passes_when_written_right(solution)
     # Guards the mistakes below: each differs from the solution only where it says.
     class Written(solution["MyPeepholeLSTMCell"]):
         def call(self, inputs, states):
-            return peephole_step(self, inputs, states, self.input_gate_peephole, self.forget_gate_peephole, self.output_gate_peephole)
+            return peephole_step(
+                self, inputs, states, self.input_gate_peephole, self.forget_gate_peephole, self.output_gate_peephole
+            )
 
     checks.check_peephole_lstm_cell(Written)
 
@@ -320,32 +388,58 @@ def test_peephole_lstm_without_peepholes(solution):
     class Plain(solution["MyPeepholeLSTMCell"]):
         call = solution["MyLSTMCell"].call  # the weights are created, never read
 
-    fails_with("at step 0; they equal keras.layers.LSTM's: the cell computes a plain LSTM and ignores its peephole weights",
-               checks.check_peephole_lstm_cell, Plain)
+    fails_with(
+        "at step 0; they equal keras.layers.LSTM's: the cell computes a plain LSTM and ignores its peephole weights",
+        checks.check_peephole_lstm_cell,
+        Plain,
+    )
 
 
 def test_peephole_lstm_whose_output_gate_reads_the_previous_cell_state(solution):
     class Early(solution["MyPeepholeLSTMCell"]):
         def call(self, inputs, states):
-            return peephole_step(self, inputs, states, self.input_gate_peephole, self.forget_gate_peephole,
-                                 self.output_gate_peephole, output_gate_reads_new_c=False)
+            return peephole_step(
+                self,
+                inputs,
+                states,
+                self.input_gate_peephole,
+                self.forget_gate_peephole,
+                self.output_gate_peephole,
+                output_gate_reads_new_c=False,
+            )
 
-    fails_with(r"the output gate reads c_\(t-1\): it should read the new cell state c_t", checks.check_peephole_lstm_cell, Early)
-    caught_by_self_check(r"the output gate reads c_\(t-1\): it should read the new cell state c_t", checks.check_peephole_lstm_cell, Early)
+    fails_with(
+        r"the output gate reads c_\(t-1\): it should read the new cell state c_t",
+        checks.check_peephole_lstm_cell,
+        Early,
+    )
+    caught_by_self_check(
+        r"the output gate reads c_\(t-1\): it should read the new cell state c_t",
+        checks.check_peephole_lstm_cell,
+        Early,
+    )
 
 
 @pytest.mark.parametrize("gate", checks.PEEPHOLES)
 def test_peephole_lstm_with_one_gate_blind_to_the_cell(solution, gate):
     class OneBlind(solution["MyPeepholeLSTMCell"]):
         def call(self, inputs, states):
-            w_ci, w_cf, w_co = (tf.zeros([self.units]) if name == gate else getattr(self, name) for name in checks.PEEPHOLES)
+            w_ci, w_cf, w_co = (
+                tf.zeros([self.units]) if name == gate else getattr(self, name) for name in checks.PEEPHOLES
+            )
             return peephole_step(self, inputs, states, w_ci, w_cf, w_co)
 
     first_step = "step 0" if gate == "output_gate_peephole" else "step 1; step 0 matches"
-    fails_with(f"at {first_step}.*; {gate} is not used: each gate reads the cell state through its own peephole$",
-               checks.check_peephole_lstm_cell, OneBlind)
-    caught_by_self_check(f"at {first_step}.*; {gate} is not used: each gate reads the cell state through its own peephole$",
-                         checks.check_peephole_lstm_cell, OneBlind)
+    fails_with(
+        f"at {first_step}.*; {gate} is not used: each gate reads the cell state through its own peephole$",
+        checks.check_peephole_lstm_cell,
+        OneBlind,
+    )
+    caught_by_self_check(
+        f"at {first_step}.*; {gate} is not used: each gate reads the cell state through its own peephole$",
+        checks.check_peephole_lstm_cell,
+        OneBlind,
+    )
 
 
 def test_peephole_lstm_with_peephole_matrices(solution):
@@ -353,14 +447,25 @@ def test_peephole_lstm_with_peephole_matrices(solution):
         def build(self, input_shape):
             solution["MyLSTMCell"].build(self, input_shape)
             self.input_gate_peephole, self.forget_gate_peephole, self.output_gate_peephole = (
-                self.add_weight(shape=(self.units, self.units), name=name) for name in checks.PEEPHOLES)
+                self.add_weight(shape=(self.units, self.units), name=name) for name in checks.PEEPHOLES
+            )
 
         def call(self, inputs, states):
-            return peephole_step(self, inputs, states, self.input_gate_peephole, self.forget_gate_peephole,
-                                 self.output_gate_peephole, read=tf.matmul)
+            return peephole_step(
+                self,
+                inputs,
+                states,
+                self.input_gate_peephole,
+                self.forget_gate_peephole,
+                self.output_gate_peephole,
+                read=tf.matmul,
+            )
 
-    fails_with(r"input_gate_peephole has shape \(4, 4\): peephole weights are diagonal, one vector of shape \(units,\) = \(4,\)",
-               checks.check_peephole_lstm_cell, Matrices)
+    fails_with(
+        r"input_gate_peephole has shape \(4, 4\): peephole weights are diagonal, one vector of shape \(units,\) = \(4,\)",
+        checks.check_peephole_lstm_cell,
+        Matrices,
+    )
 
 
 def test_peephole_lstm_with_the_peepholes_in_one_vector(solution):
@@ -369,8 +474,12 @@ def test_peephole_lstm_with_the_peepholes_in_one_vector(solution):
             solution["MyLSTMCell"].build(self, input_shape)
             self.peepholes = self.add_weight(shape=(3 * self.units,), name="peepholes")
 
-    fails_with(r"should create 6 weights \(kernel, recurrent_kernel, bias, input_gate_peephole, forget_gate_peephole, "
-               r"output_gate_peephole\), it created 4", checks.check_peephole_lstm_cell, Packed)
+    fails_with(
+        r"should create 6 weights \(kernel, recurrent_kernel, bias, input_gate_peephole, forget_gate_peephole, "
+        r"output_gate_peephole\), it created 4",
+        checks.check_peephole_lstm_cell,
+        Packed,
+    )
 
 
 def test_peephole_lstm_returning_states_swapped(solution):
@@ -388,14 +497,24 @@ def test_peephole_lstm_with_gates_in_the_wrong_order_fails_on_zero_peepholes(sol
             h_prev, c_prev = states
             z = tf.matmul(inputs, self.kernel) + tf.matmul(h_prev, self.recurrent_kernel) + self.bias
             z_i, z_f, z_o, z_c = tf.split(z, 4, axis=-1)
-            c = tf.sigmoid(z_f + self.forget_gate_peephole * c_prev) * c_prev + tf.sigmoid(z_i + self.input_gate_peephole * c_prev) * tf.tanh(z_c)
+            c = tf.sigmoid(z_f + self.forget_gate_peephole * c_prev) * c_prev + tf.sigmoid(
+                z_i + self.input_gate_peephole * c_prev
+            ) * tf.tanh(z_c)
             h = tf.sigmoid(z_o + self.output_gate_peephole * c) * tf.tanh(c)
             return h, [h, c]
 
-    fails_with("^with zero peephole weights the cell should compute keras.layers.LSTM, but its outputs differ .* at step 0; "
-               "your code reads the gate blocks in the order i, f, o, c", checks.check_peephole_lstm_cell, WrongOrder)
-    caught_by_self_check("^with zero peephole weights the cell should compute keras.layers.LSTM, but its outputs differ .* at step 0; "
-                         "your code reads the gate blocks in the order i, f, o, c", checks.check_peephole_lstm_cell, WrongOrder)
+    fails_with(
+        "^with zero peephole weights the cell should compute keras.layers.LSTM, but its outputs differ .* at step 0; "
+        "your code reads the gate blocks in the order i, f, o, c",
+        checks.check_peephole_lstm_cell,
+        WrongOrder,
+    )
+    caught_by_self_check(
+        "^with zero peephole weights the cell should compute keras.layers.LSTM, but its outputs differ .* at step 0; "
+        "your code reads the gate blocks in the order i, f, o, c",
+        checks.check_peephole_lstm_cell,
+        WrongOrder,
+    )
 
 
 def test_peephole_check_needs_two_steps(solution):
@@ -451,6 +570,7 @@ def test_recall_task_with_the_marker_anywhere(solution):
 
 # --- refusing delegation: the exercise may not call the function it asks for ------------------------------
 
+
 def delegating_cell(keras_cell_class):
     """A cell that hands its weights and every step to a Keras cell it holds."""
 
@@ -502,8 +622,17 @@ class BlockLSTMCell(tf.keras.layers.Layer):
         b_i, b_f, b_c, b_o = tf.split(self.bias, 4)
         w_ci, w_cf, w_co = self.peepholes()
         _, c, _, _, _, _, h = tf.raw_ops.LSTMBlockCell(
-            x=inputs, cs_prev=c_prev, h_prev=h_prev, w=tf.concat([w_i, w_c, w_f, w_o], 1), wci=w_ci, wcf=w_cf, wco=w_co,
-            b=tf.concat([b_i, b_c, b_f, b_o], 0), forget_bias=0.0, cell_clip=-1.0, use_peephole=self.use_peephole,
+            x=inputs,
+            cs_prev=c_prev,
+            h_prev=h_prev,
+            w=tf.concat([w_i, w_c, w_f, w_o], 1),
+            wci=w_ci,
+            wcf=w_cf,
+            wco=w_co,
+            b=tf.concat([b_i, b_c, b_f, b_o], 0),
+            forget_bias=0.0,
+            cell_clip=-1.0,
+            use_peephole=self.use_peephole,
         )
         return h, [h, c]
 
@@ -524,7 +653,9 @@ class PeepholeBlockLSTMCell(BlockLSTMCell):
 @pytest.mark.parametrize("make", [delegating_cell, subclassed_cell], ids=["wrapper", "subclass"])
 def test_rnn_cell_handing_its_work_to_keras_is_refused(make):
     cell = make(tf.keras.layers.SimpleRNNCell)
-    refused = r"^MyRNNCell calls keras.layers.SimpleRNNCell \(or SimpleRNN\), which is the exercise itself: create kernel"
+    refused = (
+        r"^MyRNNCell calls keras.layers.SimpleRNNCell \(or SimpleRNN\), which is the exercise itself: create kernel"
+    )
     fails_with(refused, checks.check_rnn_cell_weights, cell)
     fails_with(refused, checks.check_rnn_cell_matches_simple_rnn, cell)
 
@@ -536,7 +667,11 @@ def test_rnn_cell_written_with_keras_ops_passes_where_keras_own_cell_is_refused(
             return h, [h]
 
     checks.check_rnn_cell_matches_simple_rnn(WithKerasOps)
-    fails_with("^MyRNNCell calls keras.layers.SimpleRNNCell", checks.check_rnn_cell_matches_simple_rnn, subclassed_cell(tf.keras.layers.SimpleRNNCell))
+    fails_with(
+        "^MyRNNCell calls keras.layers.SimpleRNNCell",
+        checks.check_rnn_cell_matches_simple_rnn,
+        subclassed_cell(tf.keras.layers.SimpleRNNCell),
+    )
 
 
 @pytest.mark.parametrize(
@@ -549,7 +684,11 @@ def test_rnn_cell_written_with_keras_ops_passes_where_keras_own_cell_is_refused(
     ids=["wrapper", "subclass", "fused op"],
 )
 def test_lstm_cell_handing_its_work_to_a_library_is_refused(cell, refused):
-    fails_with(f"^MyLSTMCell calls {refused}, which is the exercise itself: create the three weights", checks.check_lstm_cell, cell)
+    fails_with(
+        f"^MyLSTMCell calls {refused}, which is the exercise itself: create the three weights",
+        checks.check_lstm_cell,
+        cell,
+    )
 
 
 def test_tensorflows_peephole_lstm_is_a_right_answer_that_is_refused():
@@ -561,33 +700,49 @@ def test_tensorflows_peephole_lstm_is_a_right_answer_that_is_refused():
     weights = [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in layer.get_weights()]
     layer.set_weights(weights)
     np.testing.assert_allclose(layer(x), references._reference_peephole_lstm(x, *weights)[0], atol=1e-5)
-    fails_with(r"^MyPeepholeLSTMCell calls tf.raw_ops.LSTMBlockCell \(or BlockLSTM\), which is the exercise itself: add the three",
-               checks.check_peephole_lstm_cell, PeepholeBlockLSTMCell)
+    fails_with(
+        r"^MyPeepholeLSTMCell calls tf.raw_ops.LSTMBlockCell \(or BlockLSTM\), which is the exercise itself: add the three",
+        checks.check_peephole_lstm_cell,
+        PeepholeBlockLSTMCell,
+    )
 
 
 @pytest.mark.parametrize(
-    "cell", [delegating_cell(tf.keras.layers.LSTMCell), subclassed_cell(tf.keras.layers.LSTMCell)], ids=["wrapper", "subclass"]
+    "cell",
+    [delegating_cell(tf.keras.layers.LSTMCell), subclassed_cell(tf.keras.layers.LSTMCell)],
+    ids=["wrapper", "subclass"],
 )
 def test_peephole_lstm_cell_built_on_keras_lstm_is_refused(cell):
-    fails_with(r"^MyPeepholeLSTMCell calls keras.layers.LSTMCell \(or LSTM\), which is the exercise itself",
-               checks.check_peephole_lstm_cell, cell)
+    fails_with(
+        r"^MyPeepholeLSTMCell calls keras.layers.LSTMCell \(or LSTM\), which is the exercise itself",
+        checks.check_peephole_lstm_cell,
+        cell,
+    )
 
 
 def test_peephole_lstm_cell_calling_the_checks_reference_is_refused(solution):
     class FromTheReference(solution["MyPeepholeLSTMCell"]):
         def call(self, inputs, states):
             super().call(inputs, states)
-            _, h, c = references._reference_peephole_lstm(inputs[:, None], *self.get_weights())  # right from zero states only
+            _, h, c = references._reference_peephole_lstm(
+                inputs[:, None], *self.get_weights()
+            )  # right from zero states only
             return h, [h, c]
 
     # Not anchored: Keras wraps errors raised inside a layer's call in a message of its own.
-    fails_with("MyPeepholeLSTMCell calls the check's reference, which is the exercise itself", checks.check_peephole_lstm_cell, FromTheReference)
+    fails_with(
+        "MyPeepholeLSTMCell calls the check's reference, which is the exercise itself",
+        checks.check_peephole_lstm_cell,
+        FromTheReference,
+    )
 
 
 @pytest.mark.parametrize(
     "jacobian_norms",
     [
-        lambda w, u, f: references._reference_jacobian_norms(w.numpy(), u.numpy(), "tanh" if f is tf.tanh else "identity"),
+        lambda w, u, f: references._reference_jacobian_norms(
+            w.numpy(), u.numpy(), "tanh" if f is tf.tanh else "identity"
+        ),
         lambda w, u, f: reference_alias(w.numpy(), u.numpy(), "tanh" if f is tf.tanh else "identity"),
     ],
     ids=["module attribute", "alias imported earlier"],
@@ -614,7 +769,11 @@ def clip_with_global_norm_from_tf(grads, max_norm):
     ids=["direct", "alias imported earlier", "default argument", "global norm from tf"],
 )
 def test_clip_gradients_calling_tf_is_refused(clip, refused):
-    fails_with(f"^clip_gradients calls {refused}, which is the exercise itself: compute the global norm and the scale yourself$", checks.check_clip_gradients, clip)
+    fails_with(
+        f"^clip_gradients calls {refused}, which is the exercise itself: compute the global norm and the scale yourself$",
+        checks.check_clip_gradients,
+        clip,
+    )
 
 
 def test_clip_from_tf_primitives_passes_where_tf_clip_by_global_norm_is_refused():

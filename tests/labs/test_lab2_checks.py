@@ -3,20 +3,20 @@
 Mistakes are judged as the grader judges them (``fails_with``: the probe, then an expectation computed afresh by the
 private references); the notebook's self-checks, which read stored expectations, are tried at the end.
 """
+
 import string
 
+import keras
 import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf
-import keras
+from helpers import fails_with, judged, solution_namespace
 
 from autograde.cells import is_test
 from autograde.grading.judge import Setup, judge, judged_params, plan_test_cell, probe_code
 from autograde.grading.references import expected_path, stored_differences
-from helpers import fails_with, judged, solution_namespace
-from course_utils.checks import CheckFailed
-from course_utils.checks import lab2 as checks
+from course_utils.checks import CheckFailed, lab2 as checks
 from course_utils.checks.probing import decode
 from course_utils.vocab import Vocabulary
 
@@ -29,7 +29,14 @@ def solution(course):
 
 
 def test_reference_solution_passes_every_check(solution):
-    judged(checks.check_vectorize, solution["vectorize_string"], solution["ids_to_string"], vocab_size=10, length=30, seed=5)
+    judged(
+        checks.check_vectorize,
+        solution["vectorize_string"],
+        solution["ids_to_string"],
+        vocab_size=10,
+        length=30,
+        seed=5,
+    )
     judged(checks.check_get_batch, solution["get_batch"], data_length=300, seq_length=12, batch_size=5, seed=5)
     judged(checks.check_build_model, solution["build_model"], vocab_size=9, embedding_dim=4, rnn_units=6, seed=5)
     judged(checks.check_loss, solution["compute_loss"], seed=5)
@@ -42,15 +49,30 @@ def test_reference_solution_passes_every_check(solution):
 
 
 def test_vectorize_returning_a_list(solution):
-    fails_with("should return a numpy array, got list", checks.check_vectorize, lambda s, c: [c[ch] for ch in s], solution["ids_to_string"])
+    fails_with(
+        "should return a numpy array, got list",
+        checks.check_vectorize,
+        lambda s, c: [c[ch] for ch in s],
+        solution["ids_to_string"],
+    )
 
 
 def test_vectorize_off_by_one(solution):
-    fails_with(r"character 0 of the text is .* whose id is", checks.check_vectorize, lambda s, c: np.array([c[ch] + 1 for ch in s]), solution["ids_to_string"])
+    fails_with(
+        r"character 0 of the text is .* whose id is",
+        checks.check_vectorize,
+        lambda s, c: np.array([c[ch] + 1 for ch in s]),
+        solution["ids_to_string"],
+    )
 
 
 def test_ids_to_string_returning_a_list(solution):
-    fails_with("should return a str", checks.check_vectorize, solution["vectorize_string"], lambda ids, chars: [chars[i] for i in ids])
+    fails_with(
+        "should return a str",
+        checks.check_vectorize,
+        solution["vectorize_string"],
+        lambda ids, chars: [chars[i] for i in ids],
+    )
 
 
 def test_batch_with_y_equal_to_x(solution):
@@ -85,7 +107,9 @@ def test_batch_never_using_the_last_window():
         if len(data) <= seq_length:
             raise ValueError("too short")
         starts = np.random.default_rng().integers(0, len(data) - seq_length - 1, size=batch_size)
-        return np.stack([data[i : i + seq_length] for i in starts]), np.stack([data[i + 1 : i + seq_length + 1] for i in starts])
+        return np.stack([data[i : i + seq_length] for i in starts]), np.stack(
+            [data[i + 1 : i + seq_length + 1] for i in starts]
+        )
 
     fails_with(r"the possible starts are 0 and 1 .* yours were \[0\]", checks.check_get_batch, one_short)
 
@@ -106,7 +130,9 @@ def test_batch_whose_only_guard_is_numpys_own_error(solution):
         x = np.stack([data[i : i + seq_length] for i in starts])
         return x, np.stack([data[i + 1 : i + seq_length + 1] for i in starts])
 
-    fails_with("the ValueError came from inside a library .* check the length first", checks.check_get_batch, numpy_guard)
+    fails_with(
+        "the ValueError came from inside a library .* check the length first", checks.check_get_batch, numpy_guard
+    )
 
 
 def test_batch_that_refuses_data_just_long_enough(solution):
@@ -123,7 +149,9 @@ def model_with(lstm=None, activation=None, stateful_batch=None):
         layers = [
             keras.Input(shape=(None,), dtype="int32", batch_size=stateful_batch),
             keras.layers.Embedding(vocab_size, embedding_dim),
-            lstm(rnn_units) if lstm else keras.layers.LSTM(rnn_units, return_sequences=True, stateful=bool(stateful_batch)),
+            lstm(rnn_units)
+            if lstm
+            else keras.layers.LSTM(rnn_units, return_sequences=True, stateful=bool(stateful_batch)),
             keras.layers.Dense(vocab_size, activation=activation),
         ]
         return keras.Sequential(layers)
@@ -136,7 +164,11 @@ def test_model_with_softmax_output():
 
 
 def test_model_returning_only_the_last_step():
-    fails_with(r"expected shape \(2, 7, 30\), got \(2, 30\)", checks.check_build_model, model_with(lstm=lambda units: keras.layers.LSTM(units)))
+    fails_with(
+        r"expected shape \(2, 7, 30\), got \(2, 30\)",
+        checks.check_build_model,
+        model_with(lstm=lambda units: keras.layers.LSTM(units)),
+    )
 
 
 def test_stateful_model_with_a_fixed_batch():
@@ -155,19 +187,35 @@ def test_model_ignoring_dropout(solution):
 
 
 def test_model_with_a_simple_rnn():
-    fails_with("Embedding, LSTM, Dropout, Dense; got .*SimpleRNN", checks.check_build_model, model_with(lstm=lambda units: keras.layers.SimpleRNN(units, return_sequences=True)))
+    fails_with(
+        "Embedding, LSTM, Dropout, Dense; got .*SimpleRNN",
+        checks.check_build_model,
+        model_with(lstm=lambda units: keras.layers.SimpleRNN(units, return_sequences=True)),
+    )
 
 
 def test_loss_summed():
-    fails_with("sum over all characters", checks.check_loss, lambda y, logits: tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)))
+    fails_with(
+        "sum over all characters",
+        checks.check_loss,
+        lambda y, logits: tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)),
+    )
 
 
 def test_loss_without_from_logits():
-    fails_with("from_logits=True", checks.check_loss, lambda y, logits: tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits)))
+    fails_with(
+        "from_logits=True",
+        checks.check_loss,
+        lambda y, logits: tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits)),
+    )
 
 
 def test_loss_per_step():
-    fails_with("one number", checks.check_loss, lambda y, logits: keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+    fails_with(
+        "one number",
+        checks.check_loss,
+        lambda y, logits: keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True),
+    )
 
 
 def test_untrained_loss_far_from_uniform(solution):
@@ -197,18 +245,33 @@ def make_step(solution, clip=True, compiled=True, returns_norm=True, training=Tr
 
 
 def test_train_step_without_clipping(solution):
-    fails_with("with clipping.*clip all gradients together by their global norm", checks.check_train_step, make_step(solution, clip=False), solution["build_model"])
+    fails_with(
+        "with clipping.*clip all gradients together by their global norm",
+        checks.check_train_step,
+        make_step(solution, clip=False),
+        solution["build_model"],
+    )
 
 
 def test_train_step_clipping_each_tensor(solution):
-    fails_with("with clipping.*global norm", checks.check_train_step, make_step(solution, clip="per-tensor"), solution["build_model"])
+    fails_with(
+        "with clipping.*global norm",
+        checks.check_train_step,
+        make_step(solution, clip="per-tensor"),
+        solution["build_model"],
+    )
 
 
 @pytest.mark.parametrize("training", [None, False], ids=["model(x)", "training=False"])
 def test_train_step_in_inference_mode(solution, training):
     # The step is tried on build_model(vocab_size, 4, 6), without dropout, so its update matches the reference: only the
     # layer that records the training flag sees this mistake (dropout silently off in training).
-    fails_with("calls the model in inference mode: call model\\(x, training=True\\)", checks.check_train_step, make_step(solution, training=training), solution["build_model"])
+    fails_with(
+        "calls the model in inference mode: call model\\(x, training=True\\)",
+        checks.check_train_step,
+        make_step(solution, training=training),
+        solution["build_model"],
+    )
 
 
 @pytest.mark.parametrize("call", ["model.call", "layers"])
@@ -238,10 +301,16 @@ def test_train_step_calling_the_model_another_way_passes(solution, call):
 
 def test_train_step_on_a_model_of_another_architecture_says_so_before_comparing(solution):
     def with_a_gru(vocab_size, embedding_dim, rnn_units, dropout=0.0):
-        return model_with(lstm=lambda units: keras.layers.GRU(units, return_sequences=True))(vocab_size, embedding_dim, rnn_units)
+        return model_with(lstm=lambda units: keras.layers.GRU(units, return_sequences=True))(
+            vocab_size, embedding_dim, rnn_units
+        )
 
-    fails_with("tried on build_model\\(11, 4, 6\\), whose weights have shapes .* make build_model pass its test first",
-               checks.check_train_step, solution["make_train_step"], with_a_gru)
+    fails_with(
+        "tried on build_model\\(11, 4, 6\\), whose weights have shapes .* make build_model pass its test first",
+        checks.check_train_step,
+        solution["make_train_step"],
+        with_a_gru,
+    )
 
 
 def test_train_step_not_compiled(solution):
@@ -249,7 +318,12 @@ def test_train_step_not_compiled(solution):
 
 
 def test_train_step_returning_only_the_loss(solution):
-    fails_with(r"\(loss, global_norm\)", checks.check_train_step, make_step(solution, returns_norm=False), solution["build_model"])
+    fails_with(
+        r"\(loss, global_norm\)",
+        checks.check_train_step,
+        make_step(solution, returns_norm=False),
+        solution["build_model"],
+    )
 
 
 def test_train_step_that_never_updates(solution):
@@ -270,11 +344,19 @@ def test_sampling_with_argmax():
 
 
 def test_sampling_multiplying_by_the_temperature():
-    fails_with("divide the logits by the temperature", checks.check_sample_next, lambda logits, t: tf.random.categorical(logits * t, 1)[:, 0])
+    fails_with(
+        "divide the logits by the temperature",
+        checks.check_sample_next,
+        lambda logits, t: tf.random.categorical(logits * t, 1)[:, 0],
+    )
 
 
 def test_sampling_from_probabilities():
-    fails_with("takes logits, not probabilities", checks.check_sample_next, lambda logits, t: tf.random.categorical(tf.nn.softmax(logits / t), 1)[:, 0])
+    fails_with(
+        "takes logits, not probabilities",
+        checks.check_sample_next,
+        lambda logits, t: tf.random.categorical(tf.nn.softmax(logits / t), 1)[:, 0],
+    )
 
 
 def test_sampling_with_the_wrong_shape():
@@ -291,6 +373,7 @@ def test_sampling_with_numpy():
 
 # --- refusing delegation: the exercise may not call the function it asks for ------------------------------
 
+
 def test_vectorize_with_the_course_vocabulary_is_refused(solution):
     def vectorize_string(string, char2idx):
         return Vocabulary(list(char2idx)).encode(string)
@@ -299,7 +382,9 @@ def test_vectorize_with_the_course_vocabulary_is_refused(solution):
         return Vocabulary(list(idx2char)).decode(ids)
 
     refused = "calls course_utils.vocab.Vocabulary, which is the exercise itself: look up each"
-    fails_with(f"^vectorize_string {refused} character", checks.check_vectorize, vectorize_string, solution["ids_to_string"])
+    fails_with(
+        f"^vectorize_string {refused} character", checks.check_vectorize, vectorize_string, solution["ids_to_string"]
+    )
     fails_with(f"^ids_to_string {refused} id", checks.check_vectorize, solution["vectorize_string"], ids_to_string)
 
 
@@ -308,7 +393,12 @@ def test_vectorize_with_numpy_passes_where_the_vocabulary_is_refused(solution):
         return np.fromiter(map(char2idx.__getitem__, string), dtype=np.int64, count=len(string))
 
     checks.check_vectorize(vectorize_string, solution["ids_to_string"])
-    fails_with("^vectorize_string calls course_utils.vocab.Vocabulary", checks.check_vectorize, lambda s, c: Vocabulary(list(c)).encode(s), solution["ids_to_string"])
+    fails_with(
+        "^vectorize_string calls course_utils.vocab.Vocabulary",
+        checks.check_vectorize,
+        lambda s, c: Vocabulary(list(c)).encode(s),
+        solution["ids_to_string"],
+    )
 
 
 def test_gumbel_max_sampling_passes():
@@ -330,7 +420,9 @@ def _loop(model, start_ids, length, temperature, sample_fn, carry=True, dropout=
     generated = []
     for _ in range(length):
         logits = dense(dropout_layer(output, training=True) if dropout else output)
-        generated.append(int(np.asarray(sample_fn(logits, temperature if temperature_used is None else temperature_used))[0]))
+        generated.append(
+            int(np.asarray(sample_fn(logits, temperature if temperature_used is None else temperature_used))[0])
+        )
         output, state = lstm.cell(embedding(tf.constant([generated[-1]])), state if carry else zero)
     return np.array(generated)
 
@@ -338,12 +430,24 @@ def _loop(model, start_ids, length, temperature, sample_fn, carry=True, dropout=
 @pytest.mark.parametrize(
     "wrong, message",
     [
-        (lambda m, s, n, t, f: _loop(m, s, n, t, f, carry=False), "draw 1 saw only the previous character, from a fresh state"),
-        (lambda m, s, n, t, f: _loop(m, s[-1:], n, t, f), "the first draw saw only the last character of the start text"),
+        (
+            lambda m, s, n, t, f: _loop(m, s, n, t, f, carry=False),
+            "draw 1 saw only the previous character, from a fresh state",
+        ),
+        (
+            lambda m, s, n, t, f: _loop(m, s[-1:], n, t, f),
+            "the first draw saw only the last character of the start text",
+        ),
         (lambda m, s, n, t, f: _loop(m, s, n, t, f, dropout=True), "Dropout must drop nothing while generating"),
-        (lambda m, s, n, t, f: _loop(m, s, n, t, f, temperature_used=1.0), "got temperature \\[1.0\\], not the temperature=0.7"),
+        (
+            lambda m, s, n, t, f: _loop(m, s, n, t, f, temperature_used=1.0),
+            "got temperature \\[1.0\\], not the temperature=0.7",
+        ),
         (lambda m, s, n, t, f: _loop(m, s, n + 1, t, f)[1:], "sample_fn was called 13 times for length=12"),
-        (lambda m, s, n, t, f: np.argmax(np.eye(7)[_loop(m, s, n, t, f)], axis=1)[::-1], "should return the ids sample_fn drew, in order"),
+        (
+            lambda m, s, n, t, f: np.argmax(np.eye(7)[_loop(m, s, n, t, f)], axis=1)[::-1],
+            "should return the ids sample_fn drew, in order",
+        ),
     ],
 )
 def test_generation_loop_mistakes(wrong, message):
@@ -354,7 +458,7 @@ def _recompute_with_the_model(model, start_ids, length, temperature, sample_fn):
     ids = list(start_ids)
     for _ in range(length):
         ids.append(int(np.asarray(sample_fn(model(np.array([ids]))[:, -1], temperature))[0]))
-    return np.array(ids[len(start_ids):])
+    return np.array(ids[len(start_ids) :])
 
 
 def _recompute_with_the_layers(model, start_ids, length, temperature, sample_fn):
@@ -362,7 +466,7 @@ def _recompute_with_the_layers(model, start_ids, length, temperature, sample_fn)
     ids = list(start_ids)
     for _ in range(length):
         ids.append(int(np.asarray(sample_fn(dense(lstm(embedding(np.array([ids]))))[:, -1], temperature))[0]))
-    return np.array(ids[len(start_ids):])
+    return np.array(ids[len(start_ids) :])
 
 
 def _course_sampler(model, start_ids, length, temperature, sample_fn):
@@ -373,8 +477,11 @@ def _course_sampler(model, start_ids, length, temperature, sample_fn):
 
 @pytest.mark.parametrize(
     "delegating, what",
-    [(_recompute_with_the_model, "the whole model"), (_recompute_with_the_layers, "the LSTM layer over a sequence"),
-     (_course_sampler, "course_utils.sampling")],
+    [
+        (_recompute_with_the_model, "the whole model"),
+        (_recompute_with_the_layers, "the LSTM layer over a sequence"),
+        (_course_sampler, "course_utils.sampling"),
+    ],
 )
 def test_generation_that_recomputes_or_delegates_is_refused(delegating, what):
     fails_with(f"generate_ids calls {what}", checks.check_generate, delegating)
@@ -388,7 +495,7 @@ def _recompute_with_the_cell(model, start_ids, length, temperature, sample_fn):
         for i in ids:
             output, state = lstm.cell(embedding(tf.constant([i])), state)
         ids.append(int(np.asarray(sample_fn(dense(output), temperature))[0]))
-    return np.array(ids[len(start_ids):])
+    return np.array(ids[len(start_ids) :])
 
 
 def _zeroes_the_output_layer(model, start_ids, length, temperature, sample_fn):
@@ -398,7 +505,11 @@ def _zeroes_the_output_layer(model, start_ids, length, temperature, sample_fn):
 
 
 def test_recomputing_the_text_with_the_cell_is_refused():
-    fails_with("the LSTM cell took 126 steps for a 5-character start and 12 draws", checks.check_generate, _recompute_with_the_cell)
+    fails_with(
+        "the LSTM cell took 126 steps for a 5-character start and 12 draws",
+        checks.check_generate,
+        _recompute_with_the_cell,
+    )
 
 
 def test_changing_the_model_is_refused():
@@ -407,11 +518,16 @@ def test_changing_the_model_is_refused():
 
 @pytest.mark.parametrize(
     "change, message",
-    [(lambda logits, t: logits / t, "already divided by the temperature"), (lambda logits, t: tf.nn.softmax(logits), "sample_fn got probabilities")],
+    [
+        (lambda logits, t: logits / t, "already divided by the temperature"),
+        (lambda logits, t: tf.nn.softmax(logits), "sample_fn got probabilities"),
+    ],
 )
 def test_logits_changed_before_sampling_are_named(solution, change, message):
     def wrong(model, start_ids, length, temperature, sample_fn):
-        return solution["generate_ids"](model, start_ids, length, temperature, lambda logits, t: sample_fn(change(logits, t), t))
+        return solution["generate_ids"](
+            model, start_ids, length, temperature, lambda logits, t: sample_fn(change(logits, t), t)
+        )
 
     fails_with(message, checks.check_generate, wrong)
 
@@ -420,7 +536,9 @@ def test_logits_changed_before_sampling_are_named(solution, change, message):
 def test_equivalent_generation_loops_pass(solution, variant):
     def loop(model, start_ids, length, temperature, sample_fn):
         if variant == "log_softmax":
-            return solution["generate_ids"](model, start_ids, length, temperature, lambda logits, t: sample_fn(tf.nn.log_softmax(logits), t))
+            return solution["generate_ids"](
+                model, start_ids, length, temperature, lambda logits, t: sample_fn(tf.nn.log_softmax(logits), t)
+            )
         return solution["generate_ids"](model, start_ids, length, np.float32(temperature), sample_fn)
 
     checks.check_generate(loop)
@@ -443,6 +561,7 @@ def test_a_loop_inside_tf_function_is_told_to_run_eagerly(solution):
 
 
 # --- the solution's test cells, as the grader judges them and as students run them ----------------------------------
+
 
 def solution_test_cells(course):
     """(grade_id, source) of every test cell of the solution notebook, hidden tests included."""
@@ -484,7 +603,10 @@ def test_the_visible_test_cells_pass_from_stored_data_alone(course, cell_namespa
         exec(source.split("### BEGIN HIDDEN TESTS")[0], dict(cell_namespace))
     printed = capsys.readouterr().out
     assert printed.count("\u2714") == sum(
-        1 for _, source in solution_test_cells(course) for step in plan_test_cell(source) if not isinstance(step, Setup) and not step.hidden
+        1
+        for _, source in solution_test_cells(course)
+        for step in plan_test_cell(source)
+        if not isinstance(step, Setup) and not step.hidden
     )
 
 
@@ -495,7 +617,9 @@ def test_stored_expectations_are_those_of_the_references_and_small(course):
 
 def _generation_mistake(solution, change):
     def wrong(model, start_ids, length, temperature, sample_fn):
-        return solution["generate_ids"](model, start_ids, length, temperature, lambda logits, t: sample_fn(change(logits, t), t))
+        return solution["generate_ids"](
+            model, start_ids, length, temperature, lambda logits, t: sample_fn(change(logits, t), t)
+        )
 
     return wrong
 
@@ -520,21 +644,38 @@ def _generation_mistake(solution, change):
 def test_catalogued_mistakes_are_caught_from_stored_data_alone(solution, mistake, message):
     # The visible test cells' arguments (the checks' defaults): the self-check reads the stored expectation.
     calls = {
-        "vectorize off by one": lambda: checks.check_vectorize(lambda s, c: np.array([c[ch] + 1 for ch in s]), solution["ids_to_string"]),
+        "vectorize off by one": lambda: checks.check_vectorize(
+            lambda s, c: np.array([c[ch] + 1 for ch in s]), solution["ids_to_string"]
+        ),
         "build_model with softmax": lambda: checks.check_build_model(model_with(activation="softmax")),
         "loss summed": lambda: checks.check_loss(
-            lambda y, logits: tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))),
+            lambda y, logits: tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+        ),
         "loss without from_logits": lambda: checks.check_loss(
-            lambda y, logits: tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits))),
-        "train_step without clipping": lambda: checks.check_train_step(make_step(solution, clip=False), solution["build_model"]),
-        "train_step clipping each tensor": lambda: checks.check_train_step(make_step(solution, clip="per-tensor"), solution["build_model"]),
-        "sampling multiplying by the temperature": lambda: checks.check_sample_next(lambda logits, t: tf.random.categorical(logits * t, 1)[:, 0]),
+            lambda y, logits: tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits))
+        ),
+        "train_step without clipping": lambda: checks.check_train_step(
+            make_step(solution, clip=False), solution["build_model"]
+        ),
+        "train_step clipping each tensor": lambda: checks.check_train_step(
+            make_step(solution, clip="per-tensor"), solution["build_model"]
+        ),
+        "sampling multiplying by the temperature": lambda: checks.check_sample_next(
+            lambda logits, t: tf.random.categorical(logits * t, 1)[:, 0]
+        ),
         "sampling from probabilities": lambda: checks.check_sample_next(
-            lambda logits, t: tf.random.categorical(tf.nn.softmax(logits / t), 1)[:, 0]),
-        "generation forgetting its state": lambda: checks.check_generate(lambda m, s, n, t, f: _loop(m, s, n, t, f, carry=False)),
+            lambda logits, t: tf.random.categorical(tf.nn.softmax(logits / t), 1)[:, 0]
+        ),
+        "generation forgetting its state": lambda: checks.check_generate(
+            lambda m, s, n, t, f: _loop(m, s, n, t, f, carry=False)
+        ),
         "generation skipping the start": lambda: checks.check_generate(lambda m, s, n, t, f: _loop(m, s[-1:], n, t, f)),
-        "generation dividing by the temperature": lambda: checks.check_generate(_generation_mistake(solution, lambda logits, t: logits / t)),
-        "generation giving probabilities": lambda: checks.check_generate(_generation_mistake(solution, lambda logits, t: tf.nn.softmax(logits))),
+        "generation dividing by the temperature": lambda: checks.check_generate(
+            _generation_mistake(solution, lambda logits, t: logits / t)
+        ),
+        "generation giving probabilities": lambda: checks.check_generate(
+            _generation_mistake(solution, lambda logits, t: tf.nn.softmax(logits))
+        ),
     }
     with pytest.raises(CheckFailed, match=message):
         calls[mistake]()
@@ -560,7 +701,19 @@ def test_the_public_module_computes_no_reference():
     for node in ast.walk(ast.parse(inspect.getsource(checks))):
         if isinstance(node, ast.Call):
             called.add(node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", ""))
-    reference_calls = {"clip_by_global_norm", "SparseCategoricalCrossentropy", "sparse_categorical_crossentropy", "softmax",
-                       "encode", "decode", "expected_parameter_count", "GradientTape"}
+    reference_calls = {
+        "clip_by_global_norm",
+        "SparseCategoricalCrossentropy",
+        "sparse_categorical_crossentropy",
+        "softmax",
+        "encode",
+        "decode",
+        "expected_parameter_count",
+        "GradientTape",
+    }
     assert not called & reference_calls
-    assert not [name for name in vars(checks) if name.startswith("_reference") or name in ("_twin_models", "expected_parameter_count")]
+    assert not [
+        name
+        for name in vars(checks)
+        if name.startswith("_reference") or name in ("_twin_models", "expected_parameter_count")
+    ]

@@ -4,22 +4,21 @@
 the private references compute afresh, for any arguments); ``checks.check_<name>(...)`` runs it as a student's
 self-check does, from the expectation stored for the notebook's visible test calls.
 """
+
 import ast
 
 import keras
 import nbformat
 import numpy as np
 import pytest
+from helpers import fails_with, judged, solution_namespace
 from keras import ops
 
 from autograde.cells import is_test
 from autograde.grading.judge import judged_params
-from autograde.grading.references import lab3 as references
-from autograde.grading.references import stored_differences
-from helpers import fails_with, judged, solution_namespace
+from autograde.grading.references import lab3 as references, stored_differences
 from course_utils import metrics
-from course_utils.checks import CheckFailed
-from course_utils.checks import lab3 as checks
+from course_utils.checks import CheckFailed, lab3 as checks
 
 LAB = "lab3_tweet_sentiment"
 
@@ -50,7 +49,9 @@ def test_reference_solution_passes_every_check(solution, tiny_vectorizer_and_mod
     judged(checks.check_macro_recall, solution["macro_recall"], seed=5)
     judged(checks.check_attention_pooling, solution["MyAttentionPooling"], seed=5)
     judged(checks.check_layer_norm_lstm_cell, solution["LayerNormLSTMCell"], seed=5)
-    checks.check_string_model(solution["build_string_model"], *tiny_vectorizer_and_model, TEXTS)  # compares no expectation
+    checks.check_string_model(
+        solution["build_string_model"], *tiny_vectorizer_and_model, TEXTS
+    )  # compares no expectation
 
 
 def solution_calls(course, solution, seed_key=None, hidden=True):
@@ -61,7 +62,9 @@ def solution_calls(course, solution, seed_key=None, hidden=True):
     for cell in notebook.cells:
         if not is_test(cell):
             continue
-        for call, params in judged_params(LAB, cell.source, seed_key=seed_key, grade_id=cell.metadata["nbgrader"]["grade_id"]):
+        for call, params in judged_params(
+            LAB, cell.source, seed_key=seed_key, grade_id=cell.metadata["nbgrader"]["grade_id"]
+        ):
             if call.hidden and not hidden:
                 continue
             check = getattr(checks, f"check_{call.check}")
@@ -79,7 +82,14 @@ def solution_calls(course, solution, seed_key=None, hidden=True):
 def test_the_solution_notebook_calls_every_check_with_solution_objects(course, solution):
     # Guards the two tests below: the calls they run include every check that compares with an expectation.
     names = {check.name for check, _, _ in solution_calls(course, solution)}
-    assert names == {"classifier", "encoder", "class_weights", "layer_norm_lstm_cell", "macro_recall", "attention_pooling"}
+    assert names == {
+        "classifier",
+        "encoder",
+        "class_weights",
+        "layer_norm_lstm_cell",
+        "macro_recall",
+        "attention_pooling",
+    }
 
 
 def test_the_solution_passes_the_visible_checks_from_stored_data_alone(course, solution, capsys):
@@ -102,16 +112,29 @@ def test_the_stored_expectations_match_the_references(course):
 
 
 def test_the_public_checks_hold_no_reference():
-    for name in ("_balanced_weights", "_macro_recall_over_true_classes", "_macro_recall_as_sklearn", "_macro_precision",
-                 "_reference_attention", "_reference_layer_norm_lstm", "_layer_norm", "_sigmoid", "_reference_parameters",
-                 "RECURRENT_KINDS"):
+    for name in (
+        "_balanced_weights",
+        "_macro_recall_over_true_classes",
+        "_macro_recall_as_sklearn",
+        "_macro_precision",
+        "_reference_attention",
+        "_reference_layer_norm_lstm",
+        "_layer_norm",
+        "_sigmoid",
+        "_reference_parameters",
+        "RECURRENT_KINDS",
+    ):
         assert not hasattr(checks, name), name
         assert hasattr(references, name), name
 
 
 def classifier_variant(
-    solution, mask_zero=True, activation="softmax", use_encoder=True,
-    embedding_dropout=keras.layers.SpatialDropout1D, output_dropout=keras.layers.Dropout,
+    solution,
+    mask_zero=True,
+    activation="softmax",
+    use_encoder=True,
+    embedding_dropout=keras.layers.SpatialDropout1D,
+    output_dropout=keras.layers.Dropout,
 ):
     def build(vocab_size, embed_dim, encoder, num_classes=3, dropout=0.0):
         tokens = keras.Input(shape=(None,), dtype="int32")
@@ -128,7 +151,11 @@ def classifier_variant(
 
 
 def test_classifier_without_mask_zero(solution):
-    fails_with("padding tokens.*changed the outputs.*mask_zero=True", checks.check_classifier, classifier_variant(solution, mask_zero=False))
+    fails_with(
+        "padding tokens.*changed the outputs.*mask_zero=True",
+        checks.check_classifier,
+        classifier_variant(solution, mask_zero=False),
+    )
 
 
 def test_classifier_without_softmax(solution):
@@ -144,22 +171,38 @@ def test_classifier_variant_with_both_dropouts_passes(solution):
 
 
 def test_classifier_ignoring_dropout(solution):
-    fails_with(r"right after the Embedding put SpatialDropout1D\(0.4\)", checks.check_classifier, classifier_variant(solution, embedding_dropout=None, output_dropout=None))
+    fails_with(
+        r"right after the Embedding put SpatialDropout1D\(0.4\)",
+        checks.check_classifier,
+        classifier_variant(solution, embedding_dropout=None, output_dropout=None),
+    )
 
 
 def test_classifier_with_plain_dropout_after_the_embedding(solution):
-    fails_with(r"right after the Embedding put SpatialDropout1D\(0.4\).*\['Embedding', 'Dropout'", checks.check_classifier, classifier_variant(solution, embedding_dropout=keras.layers.Dropout))
+    fails_with(
+        r"right after the Embedding put SpatialDropout1D\(0.4\).*\['Embedding', 'Dropout'",
+        checks.check_classifier,
+        classifier_variant(solution, embedding_dropout=keras.layers.Dropout),
+    )
 
 
 def test_classifier_without_dropout_before_the_output(solution):
-    fails_with(r"right before the output layer put Dropout\(0.4\)", checks.check_classifier, classifier_variant(solution, output_dropout=None))
+    fails_with(
+        r"right before the output layer put Dropout\(0.4\)",
+        checks.check_classifier,
+        classifier_variant(solution, output_dropout=None),
+    )
 
 
 def test_classifier_with_a_dropout_subclass_after_the_embedding(solution):
     class SpatialDropout(keras.layers.Dropout):  # the right name, the wrong layer
         pass
 
-    fails_with(r"right after the Embedding put SpatialDropout1D", checks.check_classifier, classifier_variant(solution, embedding_dropout=SpatialDropout))
+    fails_with(
+        r"right after the Embedding put SpatialDropout1D",
+        checks.check_classifier,
+        classifier_variant(solution, embedding_dropout=SpatialDropout),
+    )
 
 
 def test_classifier_whose_spatial_dropout_drops_single_numbers(solution):
@@ -167,7 +210,11 @@ def test_classifier_whose_spatial_dropout_drops_single_numbers(solution):
         def call(self, inputs, training=False):
             return keras.layers.Dropout.call(self, inputs, training=training)
 
-    fails_with("drops single numbers", checks.check_classifier, classifier_variant(solution, embedding_dropout=SpatialByNameOnly))
+    fails_with(
+        "drops single numbers",
+        checks.check_classifier,
+        classifier_variant(solution, embedding_dropout=SpatialByNameOnly),
+    )
 
 
 def test_classifier_whose_spatial_dropout_drops_nothing(solution):
@@ -175,7 +222,11 @@ def test_classifier_whose_spatial_dropout_drops_nothing(solution):
         def call(self, inputs, training=False):
             return inputs
 
-    fails_with("dropped 0% of the channels; with rate 0.4", checks.check_classifier, classifier_variant(solution, embedding_dropout=SpatialDoingNothing))
+    fails_with(
+        "dropped 0% of the channels; with rate 0.4",
+        checks.check_classifier,
+        classifier_variant(solution, embedding_dropout=SpatialDoingNothing),
+    )
 
 
 def encoder_variant(solution, **overrides):
@@ -188,7 +239,9 @@ def encoder_variant(solution, **overrides):
 
 
 def test_encoder_returning_sequences(solution):
-    make = encoder_variant(solution, lstm=lambda u, r: [keras.layers.LSTM(u, recurrent_dropout=r, return_sequences=True)])
+    make = encoder_variant(
+        solution, lstm=lambda u, r: [keras.layers.LSTM(u, recurrent_dropout=r, return_sequences=True)]
+    )
     fails_with("time axis.*return_sequences=False", checks.check_encoder, make)
 
 
@@ -198,7 +251,10 @@ def test_encoder_with_the_wrong_layer(solution):
 
 
 def test_bidirectional_summing_the_directions(solution):
-    make = encoder_variant(solution, bilstm=lambda u, r: [keras.layers.Bidirectional(keras.layers.LSTM(u, recurrent_dropout=r), merge_mode="sum")])
+    make = encoder_variant(
+        solution,
+        bilstm=lambda u, r: [keras.layers.Bidirectional(keras.layers.LSTM(u, recurrent_dropout=r), merge_mode="sum")],
+    )
     fails_with("merge_mode='concat'", checks.check_encoder, make)
 
 
@@ -213,7 +269,11 @@ def test_encoder_accepting_an_unknown_kind(solution):
 
 
 def test_class_weights_growing_with_the_class():
-    fails_with("grow with the class size", checks.check_class_weights, lambda y, k: {c: float(np.mean(y == c)) for c in range(k)})
+    fails_with(
+        "grow with the class size",
+        checks.check_class_weights,
+        lambda y, k: {c: float(np.mean(y == c)) for c in range(k)},
+    )
 
 
 def test_class_weights_of_classes_of_equal_size_pass(solution):
@@ -223,22 +283,32 @@ def test_class_weights_of_classes_of_equal_size_pass(solution):
 
 
 def test_class_weights_without_scaling():
-    fails_with("right proportions but the wrong scale", checks.check_class_weights, lambda y, k: {c: 1 / np.sum(y == c) for c in range(k)})
+    fails_with(
+        "right proportions but the wrong scale",
+        checks.check_class_weights,
+        lambda y, k: {c: 1 / np.sum(y == c) for c in range(k)},
+    )
 
 
 def test_macro_recall_that_is_accuracy():
-    fails_with("that is the accuracy", checks.check_macro_recall, lambda t, p, k=3: np.mean(np.asarray(t) == np.asarray(p)))
+    fails_with(
+        "that is the accuracy", checks.check_macro_recall, lambda t, p, k=3: np.mean(np.asarray(t) == np.asarray(p))
+    )
 
 
 def test_macro_recall_that_is_precision(solution):
-    fails_with("that is the macro precision", checks.check_macro_recall, lambda t, p, k=3: solution["macro_recall"](p, t, k))
+    fails_with(
+        "that is the macro precision", checks.check_macro_recall, lambda t, p, k=3: solution["macro_recall"](p, t, k)
+    )
 
 
 def test_macro_recall_dividing_by_zero_for_an_absent_class():
     def nan_for_absent(y_true, y_pred, num_classes=3):
         y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
         with np.errstate(invalid="ignore"):
-            return float(np.mean([np.sum((y_true == c) & (y_pred == c)) / np.sum(y_true == c) for c in range(num_classes)]))
+            return float(
+                np.mean([np.sum((y_true == c) & (y_pred == c)) / np.sum(y_true == c) for c in range(num_classes)])
+            )
 
     fails_with("NaN", checks.check_macro_recall, nan_for_absent)
 
@@ -258,7 +328,9 @@ def test_macro_recall_with_scikit_learns_convention_passes():
 def test_macro_recall_counting_an_absent_class_as_one():
     def one_for_absent(y_true, y_pred, num_classes=3):
         y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-        return float(np.mean([np.mean(y_pred[y_true == c] == c) if np.any(y_true == c) else 1.0 for c in range(num_classes)]))
+        return float(
+            np.mean([np.mean(y_pred[y_true == c] == c) if np.any(y_true == c) else 1.0 for c in range(num_classes)])
+        )
 
     fails_with("never occurs in y_true.*leave it out of the mean", checks.check_macro_recall, one_for_absent)
 
@@ -267,17 +339,24 @@ def test_macro_recall_counting_every_class_as_zero_when_absent():
     # Agrees with scikit-learn while the absent class is predicted; only a class in neither array tells them apart.
     def zero_for_absent(y_true, y_pred, num_classes=3):
         y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-        return float(np.mean([np.mean(y_pred[y_true == c] == c) if np.any(y_true == c) else 0.0 for c in range(num_classes)]))
+        return float(
+            np.mean([np.mean(y_pred[y_true == c] == c) if np.any(y_true == c) else 0.0 for c in range(num_classes)])
+        )
 
-    fails_with("occurs in neither y_true nor y_pred.*leave it out of the mean", checks.check_macro_recall, zero_for_absent)
+    fails_with(
+        "occurs in neither y_true nor y_pred.*leave it out of the mean", checks.check_macro_recall, zero_for_absent
+    )
 
 
 def attention_variant(solution, weights_fn=None, call_fn=None):
     class Variant(solution["MyAttentionPooling"]):
         if weights_fn:
+
             def attention_weights(self, inputs, mask=None):
                 return weights_fn(self, inputs, mask)
+
         if call_fn:
+
             def call(self, inputs, mask=None):
                 return call_fn(self, inputs, mask)
 
@@ -295,7 +374,11 @@ def test_attention_softmax_over_the_batch(solution):
         scores = ops.tensordot(ops.tanh(ops.matmul(x, self.kernel) + self.bias), self.score_vector, axes=1)
         return ops.softmax(scores, axis=0)
 
-    fails_with("should sum to 1 over the time steps", checks.check_attention_pooling, attention_variant(solution, weights_fn=over_batch))
+    fails_with(
+        "should sum to 1 over the time steps",
+        checks.check_attention_pooling,
+        attention_variant(solution, weights_fn=over_batch),
+    )
 
 
 def test_attention_averaging_instead_of_weighting(solution):
@@ -304,10 +387,17 @@ def test_attention_averaging_instead_of_weighting(solution):
 
 
 def test_string_model_taking_token_ids(solution, tiny_vectorizer_and_model):
-    fails_with("could not predict a batch of raw strings", checks.check_string_model, lambda v, m: m, *tiny_vectorizer_and_model, TEXTS)
+    fails_with(
+        "could not predict a batch of raw strings",
+        checks.check_string_model,
+        lambda v, m: m,
+        *tiny_vectorizer_and_model,
+        TEXTS,
+    )
 
 
 # --- refusing delegation: the exercise may not call the function it asks for ------------------------------
+
 
 def test_class_weights_from_the_checks_reference_are_refused():
     refused = "^class_weights calls the check's reference weights, which is the exercise itself: count"
@@ -326,9 +416,18 @@ def test_class_weights_from_np_unique_pass():
 @pytest.mark.parametrize(
     "macro_recall, refused",
     [
-        (lambda t, p, k=3: references._macro_recall_over_true_classes(np.asarray(t), np.asarray(p), k), "the check's reference macro recall"),
-        (lambda t, p, k=3: references._macro_recall_as_sklearn(np.asarray(t), np.asarray(p), k), "the check's reference macro recall"),
-        (lambda t, p, k=3: float(np.nanmean(metrics.per_class_recall(t, p, k))), "course_utils.metrics.per_class_recall"),
+        (
+            lambda t, p, k=3: references._macro_recall_over_true_classes(np.asarray(t), np.asarray(p), k),
+            "the check's reference macro recall",
+        ),
+        (
+            lambda t, p, k=3: references._macro_recall_as_sklearn(np.asarray(t), np.asarray(p), k),
+            "the check's reference macro recall",
+        ),
+        (
+            lambda t, p, k=3: float(np.nanmean(metrics.per_class_recall(t, p, k))),
+            "course_utils.metrics.per_class_recall",
+        ),
     ],
     ids=["the check's reference", "the check's sklearn convention", "per-class recall"],
 )
@@ -361,7 +460,9 @@ class AttentionFromTheCheck(keras.layers.Layer):
 
     def attention_weights(self, inputs, mask=None):
         weights = [w.numpy() for w in self.weights]
-        return references._reference_attention(weights, np.asarray(inputs), None if mask is None else np.asarray(mask))[0]
+        return references._reference_attention(weights, np.asarray(inputs), None if mask is None else np.asarray(mask))[
+            0
+        ]
 
     def call(self, inputs, mask=None):
         return ops.sum(inputs * ops.expand_dims(self.attention_weights(inputs, mask), -1), axis=1)
@@ -384,8 +485,13 @@ def layer_norm_lstm_variant(solution, gates=None, cell_state=None, output=None, 
         output: fn(cell, o, c_new) -> h_t.
         states: fn(h, c) -> the list of states returned.
     """
+
     def normalised_gates(cell, x, h):
-        return cell.input_norm(ops.matmul(x, cell.kernel)) + cell.recurrent_norm(ops.matmul(h, cell.recurrent_kernel)) + cell.bias
+        return (
+            cell.input_norm(ops.matmul(x, cell.kernel))
+            + cell.recurrent_norm(ops.matmul(h, cell.recurrent_kernel))
+            + cell.bias
+        )
 
     class Variant(solution["LayerNormLSTMCell"]):
         def call(self, inputs, states_in, training=False):
@@ -407,7 +513,11 @@ def by_hand(term, norm, axis=-1):
 
 def test_layer_norm_lstm_by_hand_with_the_gains_passes(solution):
     def gates(cell, x, h):
-        return by_hand(ops.matmul(x, cell.kernel), cell.input_norm) + by_hand(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm) + cell.bias
+        return (
+            by_hand(ops.matmul(x, cell.kernel), cell.input_norm)
+            + by_hand(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm)
+            + cell.bias
+        )
 
     checks.check_layer_norm_lstm_cell(layer_norm_lstm_variant(solution, gates=gates))
 
@@ -416,41 +526,76 @@ def test_layer_norm_lstm_without_normalisation(solution):
     def gates(cell, x, h):
         return ops.matmul(x, cell.kernel) + ops.matmul(h, cell.recurrent_kernel) + cell.bias
 
-    fails_with(r"do not depend on the gain of self.input_norm", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, gates=gates))
+    fails_with(
+        r"do not depend on the gain of self.input_norm",
+        checks.check_layer_norm_lstm_cell,
+        layer_norm_lstm_variant(solution, gates=gates),
+    )
 
 
 def test_layer_norm_lstm_normalising_the_sum(solution):
     def gates(cell, x, h):
         return cell.input_norm(ops.matmul(x, cell.kernel) + ops.matmul(h, cell.recurrent_kernel)) + cell.bias
 
-    fails_with(r"do not depend on the gain of self.recurrent_norm", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, gates=gates))
+    fails_with(
+        r"do not depend on the gain of self.recurrent_norm",
+        checks.check_layer_norm_lstm_cell,
+        layer_norm_lstm_variant(solution, gates=gates),
+    )
 
 
 def test_layer_norm_lstm_by_hand_without_the_gains(solution):
     def gates(cell, x, h):
-        plain = lambda term: (term - ops.mean(term, axis=-1, keepdims=True)) / ops.sqrt(ops.var(term, axis=-1, keepdims=True) + 1e-3)
+        def plain(term):
+            return (term - ops.mean(term, axis=-1, keepdims=True)) / ops.sqrt(
+                ops.var(term, axis=-1, keepdims=True) + 1e-3
+            )
+
         return plain(ops.matmul(x, cell.kernel)) + plain(ops.matmul(h, cell.recurrent_kernel)) + cell.bias
 
-    fails_with(r"do not depend on the gain of self.input_norm", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, gates=gates))
+    fails_with(
+        r"do not depend on the gain of self.input_norm",
+        checks.check_layer_norm_lstm_cell,
+        layer_norm_lstm_variant(solution, gates=gates),
+    )
 
 
 def test_layer_norm_lstm_with_batch_statistics(solution):
     def gates(cell, x, h):
-        return by_hand(ops.matmul(x, cell.kernel), cell.input_norm, axis=0) + by_hand(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm, axis=0) + cell.bias
+        return (
+            by_hand(ops.matmul(x, cell.kernel), cell.input_norm, axis=0)
+            + by_hand(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm, axis=0)
+            + cell.bias
+        )
 
-    fails_with(r"change with the other examples of the batch", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, gates=gates))
+    fails_with(
+        r"change with the other examples of the batch",
+        checks.check_layer_norm_lstm_cell,
+        layer_norm_lstm_variant(solution, gates=gates),
+    )
 
 
 def test_layer_norm_lstm_normalising_each_gate_alone(solution):
     def per_gate(term, norm):
         blocks, gains = ops.split(term, 4, axis=-1), ops.split(norm.gamma, 4)
-        plain = [(b - ops.mean(b, axis=-1, keepdims=True)) / ops.sqrt(ops.var(b, axis=-1, keepdims=True) + norm.epsilon) for b in blocks]
+        plain = [
+            (b - ops.mean(b, axis=-1, keepdims=True)) / ops.sqrt(ops.var(b, axis=-1, keepdims=True) + norm.epsilon)
+            for b in blocks
+        ]
         return ops.concatenate([block * gain for block, gain in zip(plain, gains)], axis=-1)
 
     def gates(cell, x, h):
-        return per_gate(ops.matmul(x, cell.kernel), cell.input_norm) + per_gate(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm) + cell.bias
+        return (
+            per_gate(ops.matmul(x, cell.kernel), cell.input_norm)
+            + per_gate(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm)
+            + cell.bias
+        )
 
-    fails_with(r"normalised each gate's block on its own", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, gates=gates))
+    fails_with(
+        r"normalised each gate's block on its own",
+        checks.check_layer_norm_lstm_cell,
+        layer_norm_lstm_variant(solution, gates=gates),
+    )
 
 
 def test_layer_norm_lstm_without_the_cell_norm(solution):
@@ -460,7 +605,9 @@ def test_layer_norm_lstm_without_the_cell_norm(solution):
 
 def test_layer_norm_lstm_carrying_the_normalised_cell(solution):
     variant = layer_norm_lstm_variant(solution, cell_state=lambda cell, c: cell.cell_norm(c))
-    fails_with(r"cell state you carry to the next step is the normalised one", checks.check_layer_norm_lstm_cell, variant)
+    fails_with(
+        r"cell state you carry to the next step is the normalised one", checks.check_layer_norm_lstm_cell, variant
+    )
 
 
 def test_layer_norm_lstm_returning_c_first(solution):
@@ -470,10 +617,20 @@ def test_layer_norm_lstm_returning_c_first(solution):
 
 def test_layer_norm_lstm_with_the_gates_in_another_order(solution):
     def gates(cell, x, h):
-        i, f, g, o = ops.split(cell.input_norm(ops.matmul(x, cell.kernel)) + cell.recurrent_norm(ops.matmul(h, cell.recurrent_kernel)) + cell.bias, 4, axis=-1)
+        i, f, g, o = ops.split(
+            cell.input_norm(ops.matmul(x, cell.kernel))
+            + cell.recurrent_norm(ops.matmul(h, cell.recurrent_kernel))
+            + cell.bias,
+            4,
+            axis=-1,
+        )
         return ops.concatenate([f, i, g, o], axis=-1)
 
-    fails_with(r"outputs differ from the reference.*Keras's order i, f, c, o", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, gates=gates))
+    fails_with(
+        r"outputs differ from the reference.*Keras's order i, f, c, o",
+        checks.check_layer_norm_lstm_cell,
+        layer_norm_lstm_variant(solution, gates=gates),
+    )
 
 
 def test_layer_norm_lstm_handing_its_work_to_keras_lstm_cell_is_refused(solution):
@@ -489,37 +646,79 @@ def test_layer_norm_lstm_handing_its_work_to_keras_lstm_cell_is_refused(solution
 def test_layer_norm_lstm_handing_its_work_to_the_checks_reference_is_refused(solution):
     class FromTheCheck(solution["LayerNormLSTMCell"]):
         def call(self, inputs, states, training=False):
-            weights = [w.numpy() for w in (self.kernel, self.recurrent_kernel, self.bias, self.input_norm.gamma,
-                                           self.recurrent_norm.gamma, self.cell_norm.gamma, self.cell_norm.beta)]
+            weights = [
+                w.numpy()
+                for w in (
+                    self.kernel,
+                    self.recurrent_kernel,
+                    self.bias,
+                    self.input_norm.gamma,
+                    self.recurrent_norm.gamma,
+                    self.cell_norm.gamma,
+                    self.cell_norm.beta,
+                )
+            ]
             epsilons = (self.input_norm.epsilon, self.recurrent_norm.epsilon, self.cell_norm.epsilon)
             _, h, c = references._reference_layer_norm_lstm(weights, epsilons, np.asarray(inputs)[:, None, :])
             return h, [h, c]
 
     # Raised inside the layer's call, so Keras puts its own line in front of the message.
-    fails_with("LayerNormLSTMCell calls the check's reference cell, which is the exercise itself", checks.check_layer_norm_lstm_cell, FromTheCheck)
+    fails_with(
+        "LayerNormLSTMCell calls the check's reference cell, which is the exercise itself",
+        checks.check_layer_norm_lstm_cell,
+        FromTheCheck,
+    )
 
 
 def test_layer_norm_lstm_ignoring_the_cell_norms_shift(solution):
     def without_shift(cell, o, c):
         centred = c - ops.mean(c, axis=-1, keepdims=True)
-        return ops.sigmoid(o) * ops.tanh(centred / ops.sqrt(ops.var(c, axis=-1, keepdims=True) + cell.cell_norm.epsilon) * cell.cell_norm.gamma)
+        return ops.sigmoid(o) * ops.tanh(
+            centred / ops.sqrt(ops.var(c, axis=-1, keepdims=True) + cell.cell_norm.epsilon) * cell.cell_norm.gamma
+        )
 
-    fails_with(r"do not depend on the shift \(beta\) of self.cell_norm", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, output=without_shift))
+    fails_with(
+        r"do not depend on the shift \(beta\) of self.cell_norm",
+        checks.check_layer_norm_lstm_cell,
+        layer_norm_lstm_variant(solution, output=without_shift),
+    )
 
 
 def test_layer_norm_lstm_without_epsilon_says_why_it_is_nan(solution):
     def gates(cell, x, h):
-        no_epsilon = lambda term, norm: (term - ops.mean(term, axis=-1, keepdims=True)) / ops.sqrt(ops.var(term, axis=-1, keepdims=True)) * norm.gamma
-        return no_epsilon(ops.matmul(x, cell.kernel), cell.input_norm) + no_epsilon(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm) + cell.bias
+        def no_epsilon(term, norm):
+            return (
+                (term - ops.mean(term, axis=-1, keepdims=True))
+                / ops.sqrt(ops.var(term, axis=-1, keepdims=True))
+                * norm.gamma
+            )
 
-    fails_with(r"NaN or inf, first at step 0.*epsilon", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, gates=gates))
+        return (
+            no_epsilon(ops.matmul(x, cell.kernel), cell.input_norm)
+            + no_epsilon(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm)
+            + cell.bias
+        )
+
+    fails_with(
+        r"NaN or inf, first at step 0.*epsilon",
+        checks.check_layer_norm_lstm_cell,
+        layer_norm_lstm_variant(solution, gates=gates),
+    )
 
 
 def test_layer_norm_lstm_computed_in_numpy_fails_where_fit_would(solution):
     def gates(cell, x, h):  # works eagerly, but a traced tensor has no numpy value
-        return ops.convert_to_tensor(np.asarray(cell.input_norm(ops.matmul(x, cell.kernel))) + np.asarray(cell.recurrent_norm(ops.matmul(h, cell.recurrent_kernel))) + np.asarray(cell.bias))
+        return ops.convert_to_tensor(
+            np.asarray(cell.input_norm(ops.matmul(x, cell.kernel)))
+            + np.asarray(cell.recurrent_norm(ops.matmul(h, cell.recurrent_kernel)))
+            + np.asarray(cell.bias)
+        )
 
-    fails_with(r"not inside a compiled model", checks.check_layer_norm_lstm_cell, layer_norm_lstm_variant(solution, gates=gates))
+    fails_with(
+        r"not inside a compiled model",
+        checks.check_layer_norm_lstm_cell,
+        layer_norm_lstm_variant(solution, gates=gates),
+    )
 
 
 def test_layer_norm_lstm_handing_the_lstm_to_the_fused_block_cell_is_refused(solution):
@@ -528,13 +727,26 @@ def test_layer_norm_lstm_handing_the_lstm_to_the_fused_block_cell_is_refused(sol
     class Fused(solution["LayerNormLSTMCell"]):
         def call(self, inputs, states, training=False):
             h_previous, c_previous = states
-            z = self.input_norm(ops.matmul(inputs, self.kernel)) + self.recurrent_norm(ops.matmul(h_previous, self.recurrent_kernel)) + self.bias
+            z = (
+                self.input_norm(ops.matmul(inputs, self.kernel))
+                + self.recurrent_norm(ops.matmul(h_previous, self.recurrent_kernel))
+                + self.bias
+            )
             i, f, g, o = ops.split(z, 4, axis=-1)
             weights = tf.zeros((2 * self.units, 4 * self.units))
             _, c, *_ = tf.raw_ops.LSTMBlockCell(
-                x=tf.concat([i, f], axis=-1)[:, : 2 * self.units] * 0 + tf.concat([i, f], axis=-1), cs_prev=c_previous, h_prev=tf.zeros_like(h_previous),
-                w=weights, wci=tf.zeros(self.units), wcf=tf.zeros(self.units), wco=tf.zeros(self.units), b=tf.concat([i, g, f, o], axis=-1)[0],
-                forget_bias=0.0, cell_clip=-1.0, use_peephole=False)
+                x=tf.concat([i, f], axis=-1)[:, : 2 * self.units] * 0 + tf.concat([i, f], axis=-1),
+                cs_prev=c_previous,
+                h_prev=tf.zeros_like(h_previous),
+                w=weights,
+                wci=tf.zeros(self.units),
+                wcf=tf.zeros(self.units),
+                wco=tf.zeros(self.units),
+                b=tf.concat([i, g, f, o], axis=-1)[0],
+                forget_bias=0.0,
+                cell_clip=-1.0,
+                use_peephole=False,
+            )
             h = ops.sigmoid(o) * ops.tanh(self.cell_norm(c))
             return h, [h, c]
 
@@ -547,74 +759,141 @@ def test_layer_norm_lstm_using_the_checks_layer_norm_is_refused(solution):
             references._layer_norm(np.ones((1, 4)), 1.0, 0.0, 1e-3)
             return super().call(inputs, states, training)
 
-    fails_with(r"LayerNormLSTMCell calls the check's reference layer norm", checks.check_layer_norm_lstm_cell, WithTheChecksHelper)
+    fails_with(
+        r"LayerNormLSTMCell calls the check's reference layer norm",
+        checks.check_layer_norm_lstm_cell,
+        WithTheChecksHelper,
+    )
 
 
 # --- the student's self-check catches the mistakes too, from the stored expectation alone -------------------
 
+
 def _gates_in_order_f_i_c_o(cell, x, h):
-    i, f, g, o = ops.split(cell.input_norm(ops.matmul(x, cell.kernel)) + cell.recurrent_norm(ops.matmul(h, cell.recurrent_kernel)) + cell.bias, 4, axis=-1)
+    i, f, g, o = ops.split(
+        cell.input_norm(ops.matmul(x, cell.kernel))
+        + cell.recurrent_norm(ops.matmul(h, cell.recurrent_kernel))
+        + cell.bias,
+        4,
+        axis=-1,
+    )
     return ops.concatenate([f, i, g, o], axis=-1)
 
 
 def _gates_normalised_per_gate(cell, x, h):
     def per_gate(term, norm):
         blocks, gains = ops.split(term, 4, axis=-1), ops.split(norm.gamma, 4)
-        return ops.concatenate([(b - ops.mean(b, axis=-1, keepdims=True)) / ops.sqrt(ops.var(b, axis=-1, keepdims=True) + norm.epsilon) * gain
-                                for b, gain in zip(blocks, gains)], axis=-1)
+        return ops.concatenate(
+            [
+                (b - ops.mean(b, axis=-1, keepdims=True))
+                / ops.sqrt(ops.var(b, axis=-1, keepdims=True) + norm.epsilon)
+                * gain
+                for b, gain in zip(blocks, gains)
+            ],
+            axis=-1,
+        )
 
-    return per_gate(ops.matmul(x, cell.kernel), cell.input_norm) + per_gate(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm) + cell.bias
+    return (
+        per_gate(ops.matmul(x, cell.kernel), cell.input_norm)
+        + per_gate(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm)
+        + cell.bias
+    )
 
 
 def _gates_with_batch_statistics(cell, x, h):
-    return by_hand(ops.matmul(x, cell.kernel), cell.input_norm, axis=0) + by_hand(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm, axis=0) + cell.bias
+    return (
+        by_hand(ops.matmul(x, cell.kernel), cell.input_norm, axis=0)
+        + by_hand(ops.matmul(h, cell.recurrent_kernel), cell.recurrent_norm, axis=0)
+        + cell.bias
+    )
 
 
 # (check, the mistake made from the solution, what the failure says); every one with the visible test's arguments.
 STORED_MISTAKES = {
     "classifier without mask_zero": (
-        checks.check_classifier, lambda s: classifier_variant(s, mask_zero=False), "padding tokens.*changed the outputs.*mask_zero=True"),
+        checks.check_classifier,
+        lambda s: classifier_variant(s, mask_zero=False),
+        "padding tokens.*changed the outputs.*mask_zero=True",
+    ),
     "classifier without the output dropout": (
-        checks.check_classifier, lambda s: classifier_variant(s, output_dropout=None), r"right before the output layer put Dropout\(0.4\)"),
+        checks.check_classifier,
+        lambda s: classifier_variant(s, output_dropout=None),
+        r"right before the output layer put Dropout\(0.4\)",
+    ),
     "encoder returning sequences": (
         checks.check_encoder,
-        lambda s: encoder_variant(s, lstm=lambda u, r: [keras.layers.LSTM(u, recurrent_dropout=r, return_sequences=True)]),
-        "time axis.*return_sequences=False"),
+        lambda s: encoder_variant(
+            s, lstm=lambda u, r: [keras.layers.LSTM(u, recurrent_dropout=r, return_sequences=True)]
+        ),
+        "time axis.*return_sequences=False",
+    ),
     "encoder with the wrong layer": (
-        checks.check_encoder, lambda s: encoder_variant(s, lstm=lambda u, r: [keras.layers.GRU(u, recurrent_dropout=r)]),
-        r"make_encoder\('lstm', ...\) should return \[keras.layers.LSTM"),
+        checks.check_encoder,
+        lambda s: encoder_variant(s, lstm=lambda u, r: [keras.layers.GRU(u, recurrent_dropout=r)]),
+        r"make_encoder\('lstm', ...\) should return \[keras.layers.LSTM",
+    ),
     "class weights growing with the class": (
-        checks.check_class_weights, lambda s: lambda y, k: {c: float(np.mean(y == c)) for c in range(k)}, "grow with the class size"),
+        checks.check_class_weights,
+        lambda s: lambda y, k: {c: float(np.mean(y == c)) for c in range(k)},
+        "grow with the class size",
+    ),
     "class weights without scaling": (
-        checks.check_class_weights, lambda s: lambda y, k: {c: 1 / np.sum(y == c) for c in range(k)}, "right proportions but the wrong scale"),
+        checks.check_class_weights,
+        lambda s: lambda y, k: {c: 1 / np.sum(y == c) for c in range(k)},
+        "right proportions but the wrong scale",
+    ),
     "macro recall that is accuracy": (
-        checks.check_macro_recall, lambda s: lambda t, p, k=3: np.mean(np.asarray(t) == np.asarray(p)), "that is the accuracy"),
+        checks.check_macro_recall,
+        lambda s: lambda t, p, k=3: np.mean(np.asarray(t) == np.asarray(p)),
+        "that is the accuracy",
+    ),
     "macro recall that is precision": (
-        checks.check_macro_recall, lambda s: lambda t, p, k=3: s["macro_recall"](p, t, k), "that is the macro precision"),
+        checks.check_macro_recall,
+        lambda s: lambda t, p, k=3: s["macro_recall"](p, t, k),
+        "that is the macro precision",
+    ),
     "attention ignoring the mask": (
         checks.check_attention_pooling,
-        lambda s: attention_variant(s, weights_fn=lambda self, x, mask: s["MyAttentionPooling"].attention_weights(self, x, None)),
-        r"masked \(padding\) steps got weights"),
+        lambda s: attention_variant(
+            s, weights_fn=lambda self, x, mask: s["MyAttentionPooling"].attention_weights(self, x, None)
+        ),
+        r"masked \(padding\) steps got weights",
+    ),
     "attention averaging": (
-        checks.check_attention_pooling, lambda s: attention_variant(s, call_fn=lambda self, x, mask: ops.mean(x, axis=1)),
-        r"pooled output without a mask.*differs from the reference"),
+        checks.check_attention_pooling,
+        lambda s: attention_variant(s, call_fn=lambda self, x, mask: ops.mean(x, axis=1)),
+        r"pooled output without a mask.*differs from the reference",
+    ),
     "layer norm lstm without the cell norm": (
-        checks.check_layer_norm_lstm_cell, lambda s: layer_norm_lstm_variant(s, output=lambda cell, o, c: ops.sigmoid(o) * ops.tanh(c)),
-        r"do not depend on the gain of self.cell_norm"),
+        checks.check_layer_norm_lstm_cell,
+        lambda s: layer_norm_lstm_variant(s, output=lambda cell, o, c: ops.sigmoid(o) * ops.tanh(c)),
+        r"do not depend on the gain of self.cell_norm",
+    ),
     "layer norm lstm with batch statistics": (
-        checks.check_layer_norm_lstm_cell, lambda s: layer_norm_lstm_variant(s, gates=_gates_with_batch_statistics),
-        r"change with the other examples of the batch"),
+        checks.check_layer_norm_lstm_cell,
+        lambda s: layer_norm_lstm_variant(s, gates=_gates_with_batch_statistics),
+        r"change with the other examples of the batch",
+    ),
     "layer norm lstm normalising each gate alone": (
-        checks.check_layer_norm_lstm_cell, lambda s: layer_norm_lstm_variant(s, gates=_gates_normalised_per_gate),
-        r"normalised each gate's block on its own"),
+        checks.check_layer_norm_lstm_cell,
+        lambda s: layer_norm_lstm_variant(s, gates=_gates_normalised_per_gate),
+        r"normalised each gate's block on its own",
+    ),
     "layer norm lstm carrying the normalised cell": (
-        checks.check_layer_norm_lstm_cell, lambda s: layer_norm_lstm_variant(s, cell_state=lambda cell, c: cell.cell_norm(c)),
-        r"cell state you carry to the next step is the normalised one"),
+        checks.check_layer_norm_lstm_cell,
+        lambda s: layer_norm_lstm_variant(s, cell_state=lambda cell, c: cell.cell_norm(c)),
+        r"cell state you carry to the next step is the normalised one",
+    ),
     "layer norm lstm returning c first": (
-        checks.check_layer_norm_lstm_cell, lambda s: layer_norm_lstm_variant(s, states=lambda h, c: [c, h]), r"states are in the order \[c, h\]"),
+        checks.check_layer_norm_lstm_cell,
+        lambda s: layer_norm_lstm_variant(s, states=lambda h, c: [c, h]),
+        r"states are in the order \[c, h\]",
+    ),
     "layer norm lstm with the gates in another order": (
-        checks.check_layer_norm_lstm_cell, lambda s: layer_norm_lstm_variant(s, gates=_gates_in_order_f_i_c_o),
-        r"outputs differ from the reference.*Keras's order i, f, c, o"),
+        checks.check_layer_norm_lstm_cell,
+        lambda s: layer_norm_lstm_variant(s, gates=_gates_in_order_f_i_c_o),
+        r"outputs differ from the reference.*Keras's order i, f, c, o",
+    ),
 }
 
 
@@ -636,7 +915,11 @@ def test_a_layer_norm_lstm_with_another_epsilon_is_told_to_keep_build(solution):
             super().build(input_shape)
             self.input_norm.epsilon = 1e-1
 
-    fails_with(r"epsilons are \[0.1, 0.001, 0.001\].*keep build as it is given", checks.check_layer_norm_lstm_cell, OtherEpsilon)
+    fails_with(
+        r"epsilons are \[0.1, 0.001, 0.001\].*keep build as it is given",
+        checks.check_layer_norm_lstm_cell,
+        OtherEpsilon,
+    )
 
 
 def test_an_error_after_a_mistake_is_reported_after_it(solution):
@@ -644,6 +927,12 @@ def test_an_error_after_a_mistake_is_reported_after_it(solution):
     def broken(units, recurrent_dropout):
         raise RuntimeError("not written yet")
 
-    make = encoder_variant(solution, lstm=lambda u, r: [keras.layers.LSTM(u, recurrent_dropout=r, return_sequences=True)], bilstm=broken)
+    make = encoder_variant(
+        solution, lstm=lambda u, r: [keras.layers.LSTM(u, recurrent_dropout=r, return_sequences=True)], bilstm=broken
+    )
     fails_with("time axis", checks.check_encoder, make)
-    fails_with("^your code raised RuntimeError: not written yet", checks.check_encoder, encoder_variant(solution, bilstm=broken))
+    fails_with(
+        "^your code raised RuntimeError: not written yet",
+        checks.check_encoder,
+        encoder_variant(solution, bilstm=broken),
+    )

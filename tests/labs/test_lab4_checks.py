@@ -4,20 +4,19 @@ Both as the grader judges them (:func:`helpers.judged`: the probe, then an expec
 afresh, for any arguments and seeds) and as students run them in the notebook (``checks.check_<name>(...)``: the probe,
 then the expectation stored in ``course_utils/checks/expected/lab4.json`` for the visible test calls' arguments).
 """
+
 import keras
 import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import fails_with, judged, solution_namespace
 from keras import ops
 
 from autograde.cells import is_test
 from autograde.grading.judge import get_check, judged_params
-from autograde.grading.references import lab4 as references
-from autograde.grading.references import stored_differences
-from helpers import fails_with, judged, solution_namespace
-from course_utils.checks import CheckFailed
-from course_utils.checks import lab4 as checks
+from autograde.grading.references import lab4 as references, stored_differences
+from course_utils.checks import CheckFailed, lab4 as checks
 from course_utils.checks.delegation import DelegationRefused
 from course_utils.checks.probing import Check
 
@@ -37,8 +36,17 @@ def test_cells(course):
     return {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in notebook.cells if is_test(cell)}
 
 
-TEST_CELLS = ("test_gru_cell", "test_encoder", "test_attention", "test_decoder_io", "test_masked_loss", "test_train_step",
-              "test_sequence_accuracy", "test_greedy_decoder", "test_beam_search")
+TEST_CELLS = (
+    "test_gru_cell",
+    "test_encoder",
+    "test_attention",
+    "test_decoder_io",
+    "test_masked_loss",
+    "test_train_step",
+    "test_sequence_accuracy",
+    "test_greedy_decoder",
+    "test_beam_search",
+)
 
 
 def fails_from_stored_data(pattern, check, *args, **kwargs):
@@ -66,14 +74,18 @@ def call_arguments(check, call, params, namespace):
 
 # --- the reference passes ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("check, name", [
-    (checks.check_gru_cell, "MyGRUCell"),
-    (checks.check_encoder, "build_encoder"),
-    (checks.check_attention, "AdditiveAttention"),
-    (checks.check_decoder_io, "make_decoder_io"),
-    (checks.check_masked_loss, "masked_loss"),
-    (checks.check_sequence_accuracy, "sequence_accuracy"),
-])
+
+@pytest.mark.parametrize(
+    "check, name",
+    [
+        (checks.check_gru_cell, "MyGRUCell"),
+        (checks.check_encoder, "build_encoder"),
+        (checks.check_attention, "AdditiveAttention"),
+        (checks.check_decoder_io, "make_decoder_io"),
+        (checks.check_masked_loss, "masked_loss"),
+        (checks.check_sequence_accuracy, "sequence_accuracy"),
+    ],
+)
 def test_reference_passes(solution, check, name):
     judged(check, solution[name], seed=5)
 
@@ -123,12 +135,22 @@ def test_every_check_is_a_probe_and_a_comparison_with_a_private_expectation():
 
 def test_no_reference_is_public():
     names = set(vars(checks))
-    for moved in ("_gru_variant", "_reference_attention", "_reference_greedy", "_exhaustive_search", "gru_variant",
-                  "reference_attention", "reference_greedy", "exhaustive_search", "_sigmoid"):
+    for moved in (
+        "_gru_variant",
+        "_reference_attention",
+        "_reference_greedy",
+        "_exhaustive_search",
+        "gru_variant",
+        "reference_attention",
+        "reference_greedy",
+        "exhaustive_search",
+        "_sigmoid",
+    ):
         assert moved not in names
 
 
 # --- Exercise 1: the GRU cell ----------------------------------------------------------------------------------
+
 
 def gru_variant(solution, mistake):
     """MyGRUCell with one typical mistake."""
@@ -143,7 +165,7 @@ def gru_variant(solution, mistake):
             if mistake == "gates swapped":
                 z, r = r, z
             if mistake == "reset before":
-                h_h = ops.matmul(r * h_prev, self.recurrent_kernel[:, 2 * units:]) + self.bias[1][2 * units:]
+                h_h = ops.matmul(r * h_prev, self.recurrent_kernel[:, 2 * units :]) + self.bias[1][2 * units :]
                 candidate = ops.tanh(x_h + h_h)
             else:
                 candidate = ops.tanh(x_h + r * h_h)
@@ -153,12 +175,15 @@ def gru_variant(solution, mistake):
     return Variant
 
 
-@pytest.mark.parametrize("mistake, message", [
-    ("gates swapped", "update gate z and the reset gate r are swapped"),
-    ("reset before", "reset gate is applied before the recurrent product"),
-    ("z flipped", r"h_t = z \* h_\(t-1\) \+ \(1 - z\) \* candidate"),
-    ("no recurrent bias", r"recurrent bias \(bias row 1\) is not used"),
-])
+@pytest.mark.parametrize(
+    "mistake, message",
+    [
+        ("gates swapped", "update gate z and the reset gate r are swapped"),
+        ("reset before", "reset gate is applied before the recurrent product"),
+        ("z flipped", r"h_t = z \* h_\(t-1\) \+ \(1 - z\) \* candidate"),
+        ("no recurrent bias", r"recurrent bias \(bias row 1\) is not used"),
+    ],
+)
 def test_gru_cell_mistakes(solution, mistake, message, rejects):
     rejects(message, checks.check_gru_cell, gru_variant(solution, mistake))
 
@@ -169,7 +194,11 @@ def test_gru_cell_with_one_bias_vector(solution, rejects):
             super().build(input_shape)
             self.bias = self.add_weight(shape=(3 * self.units,), initializer="zeros", name="bias")
 
-    rejects(r"the cell should create 3 weights|bias \(weight in creation order\): expected shape", checks.check_gru_cell, OneBias)
+    rejects(
+        r"the cell should create 3 weights|bias \(weight in creation order\): expected shape",
+        checks.check_gru_cell,
+        OneBias,
+    )
 
 
 def test_gru_cell_delegating_to_keras_is_refused():
@@ -187,16 +216,21 @@ def test_gru_cell_delegating_to_keras_is_refused():
 
     with pytest.raises(DelegationRefused, match="^MyGRUCell calls keras.layers.GRUCell"):
         checks.check_gru_cell(Delegating)  # in the notebook: the probe raises
-    fails_with("^MyGRUCell calls keras.layers.GRUCell", checks.check_gru_cell, Delegating)  # the grader: the probe's failure
+    fails_with(
+        "^MyGRUCell calls keras.layers.GRUCell", checks.check_gru_cell, Delegating
+    )  # the grader: the probe's failure
 
 
 # --- Exercise 2: the encoder -----------------------------------------------------------------------------------
+
 
 def test_encoder_without_mask_zero(rejects):
     def build(vocab_size, embed_dim, units):
         tokens = keras.Input(shape=(None,), dtype="int32")
         x = keras.layers.Embedding(vocab_size, embed_dim)(tokens)
-        states, forward, backward = keras.layers.Bidirectional(keras.layers.GRU(units, return_sequences=True, return_state=True))(x)
+        states, forward, backward = keras.layers.Bidirectional(
+            keras.layers.GRU(units, return_sequences=True, return_state=True)
+        )(x)
         return keras.Model(tokens, [states, keras.layers.Concatenate()([forward, backward])])
 
     rejects("padding appended.*mask_zero=True", checks.check_encoder, build)
@@ -206,7 +240,9 @@ def test_encoder_with_a_wrong_summary(rejects):
     def build(vocab_size, embed_dim, units):
         tokens = keras.Input(shape=(None,), dtype="int32")
         x = keras.layers.Embedding(vocab_size, embed_dim, mask_zero=True)(tokens)
-        states, forward, backward = keras.layers.Bidirectional(keras.layers.GRU(units, return_sequences=True, return_state=True))(x)
+        states, forward, backward = keras.layers.Bidirectional(
+            keras.layers.GRU(units, return_sequences=True, return_state=True)
+        )(x)
         return keras.Model(tokens, [states, keras.layers.Concatenate()([backward, forward])])
 
     rejects("the summary should be", checks.check_encoder, build)
@@ -214,24 +250,33 @@ def test_encoder_with_a_wrong_summary(rejects):
 
 # --- Exercise 3: attention -------------------------------------------------------------------------------------
 
+
 def attention_variant(solution, mistake):
     class Variant(solution["AdditiveAttention"]):
         def call(self, query, keys, mask=None):
-            scores = ops.sum(ops.tanh(ops.matmul(query, self.query_kernel)[:, :, None] + ops.matmul(keys, self.key_kernel)[:, None])
-                             * self.score_vector, axis=-1)
+            scores = ops.sum(
+                ops.tanh(ops.matmul(query, self.query_kernel)[:, :, None] + ops.matmul(keys, self.key_kernel)[:, None])
+                * self.score_vector,
+                axis=-1,
+            )
             if mask is not None and mistake != "mask ignored":
-                scores = ops.where(ops.cast(mask, "bool")[:, None, :], scores, float("-inf") if mistake == "-inf" else -1e9)
+                scores = ops.where(
+                    ops.cast(mask, "bool")[:, None, :], scores, float("-inf") if mistake == "-inf" else -1e9
+                )
             weights = ops.softmax(scores, axis=1 if mistake == "wrong axis" else -1)
             return ops.matmul(weights, keys), weights
 
     return Variant
 
 
-@pytest.mark.parametrize("mistake, message", [
-    ("wrong axis", "sum to 1 over the query steps"),
-    ("mask ignored", "padded key steps get attention"),
-    ("-inf", "all padding gives NaN.*not -inf"),
-])
+@pytest.mark.parametrize(
+    "mistake, message",
+    [
+        ("wrong axis", "sum to 1 over the query steps"),
+        ("mask ignored", "padded key steps get attention"),
+        ("-inf", "all padding gives NaN.*not -inf"),
+    ],
+)
 def test_attention_mistakes(solution, mistake, message, rejects):
     rejects(message, checks.check_attention, attention_variant(solution, mistake))
 
@@ -244,20 +289,27 @@ def test_attention_delegating_to_keras_is_refused(solution):
 
     with pytest.raises(DelegationRefused, match="^AdditiveAttention calls keras.layers.AdditiveAttention"):
         checks.check_attention(Delegating)  # in the notebook: the probe raises
-    fails_with("^AdditiveAttention calls keras.layers.AdditiveAttention", checks.check_attention, Delegating)  # the grader
+    fails_with(
+        "^AdditiveAttention calls keras.layers.AdditiveAttention", checks.check_attention, Delegating
+    )  # the grader
 
 
 def test_attention_calling_the_private_reference_is_refused(solution):
-    class Copying(solution["AdditiveAttention"]):  # where the instructor's references are installed (the grader's machines)
+    class Copying(
+        solution["AdditiveAttention"]
+    ):  # where the instructor's references are installed (the grader's machines)
         def call(self, query, keys, mask=None):
             weights = [w.numpy() for w in (self.query_kernel, self.key_kernel, self.score_vector)]
-            references.reference_attention(weights, np.asarray(query), np.asarray(keys), None if mask is None else np.asarray(mask))
+            references.reference_attention(
+                weights, np.asarray(query), np.asarray(keys), None if mask is None else np.asarray(mask)
+            )
             return super().call(query, keys, mask)
 
     fails_with("AdditiveAttention calls the check's reference attention", checks.check_attention, Copying)
 
 
 # --- Exercise 4: teacher forcing, loss, training, accuracy -------------------------------------------------------
+
 
 def test_decoder_io_without_the_shift(solution, rejects):
     def no_shift(written_ids, start_id, end_id):
@@ -282,7 +334,9 @@ def test_decoder_io_shifted_the_wrong_way(solution, rejects):
         decoder_input, target = solution["make_decoder_io"](written_ids, start_id, end_id)
         return np.roll(target, -1, axis=1), target
 
-    rejects("decoder_input should start with the start token|decoder_input should be", checks.check_decoder_io, wrong_way)
+    rejects(
+        "decoder_input should start with the start token|decoder_input should be", checks.check_decoder_io, wrong_way
+    )
 
 
 def test_loss_not_masked(rejects):
@@ -332,6 +386,7 @@ def test_exact_match_comparing_whole_rows(solution, rejects):
 
 # --- Exercises 5 and 6: decoding ---------------------------------------------------------------------------------
 
+
 def test_greedy_decoder_not_compiled(solution, rejects):
     def make(model, start_id, end_id, max_length):
         return solution["make_greedy_decoder"](model, start_id, end_id, max_length).python_function
@@ -369,7 +424,9 @@ def test_beam_search_without_length_normalisation(solution, rejects):
 @pytest.mark.slow
 def test_beam_search_that_goes_on_after_the_end(solution):
     def never_finishing(step_fn, initial_state, start_id, end_id, beam_width, max_length, alpha=1.0):
-        return solution["beam_search"](step_fn, initial_state, start_id, -1, beam_width, max_length, alpha)  # extends past the end
+        return solution["beam_search"](
+            step_fn, initial_state, start_id, -1, beam_width, max_length, alpha
+        )  # extends past the end
 
     fails_with("with beam_width=1 beam search should be greedy decoding", checks.check_beam_search, never_finishing)
 
@@ -377,8 +434,12 @@ def test_beam_search_that_goes_on_after_the_end(solution):
 def test_attention_that_squeezes_every_axis_of_one(solution, rejects):
     class SqueezeAll(solution["AdditiveAttention"]):
         def call(self, query, keys, mask=None):
-            projected = ops.tanh(ops.matmul(query, self.query_kernel)[:, :, None] + ops.matmul(keys, self.key_kernel)[:, None])
-            scores = ops.squeeze(ops.matmul(projected, self.score_vector[:, None]))  # no axis: one query step loses its axis too
+            projected = ops.tanh(
+                ops.matmul(query, self.query_kernel)[:, :, None] + ops.matmul(keys, self.key_kernel)[:, None]
+            )
+            scores = ops.squeeze(
+                ops.matmul(projected, self.score_vector[:, None])
+            )  # no axis: one query step loses its axis too
             if mask is not None:
                 scores = ops.where(ops.cast(mask, "bool")[:, None, :], scores, -1e9)
             weights = ops.softmax(scores, axis=-1)
@@ -394,13 +455,19 @@ def test_train_step_with_an_unmasked_loss_is_not_blamed_on_dropout(solution):
         def train_step(source, decoder_input, decoder_target):
             with tf.GradientTape() as tape:
                 logits = model(source, decoder_input, training=True)
-                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(decoder_target, logits, from_logits=True))
+                loss = tf.reduce_mean(
+                    keras.losses.sparse_categorical_crossentropy(decoder_target, logits, from_logits=True)
+                )
             optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
             return loss
 
         return train_step
 
-    fails_with(r"^(?!.*dropout).*(masked_loss\(decoder_target, logits\)|gradients of your masked loss)", checks.check_train_step, make)
+    fails_with(
+        r"^(?!.*dropout).*(masked_loss\(decoder_target, logits\)|gradients of your masked loss)",
+        checks.check_train_step,
+        make,
+    )
 
 
 @pytest.mark.slow
@@ -413,6 +480,8 @@ def test_beam_search_that_does_not_reorder_the_states(solution):
             previous["state"] = new_state
             return log_probs, new_state
 
-        return solution["beam_search"](in_creation_order, initial_state, start_id, end_id, beam_width, max_length, alpha)
+        return solution["beam_search"](
+            in_creation_order, initial_state, start_id, end_id, beam_width, max_length, alpha
+        )
 
     fails_with("the best is|should be greedy decoding|the score of", checks.check_beam_search, stale_states)

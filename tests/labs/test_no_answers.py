@@ -5,6 +5,7 @@ references is in the student package.
 The exercises are read from the solution notebooks (every function or class their solution cells define), so a new
 exercise without a row in ``EXERCISES`` fails ``test_every_exercise_is_tried``.
 """
+
 import ast
 import functools
 import importlib
@@ -16,9 +17,9 @@ import signal
 import keras
 import numpy as np
 import pytest
+from helpers import judged, solution_namespace
 
 import course_utils
-from helpers import judged, solution_namespace
 from course_utils.checks import lab1, lab2, lab3, lab4
 
 LABS = ("lab1_rnns_from_scratch", "lab2_music_generation", "lab3_tweet_sentiment", "lab4_seq2seq_attention")
@@ -55,7 +56,10 @@ def exercises(solutions):
     model = s3["build_classifier"](30, 4, [keras.layers.GlobalAveragePooling1D()])
     by_lab = {
         "lab1_rnns_from_scratch": {
-            "MyRNNCell": lambda c: (judged(lab1.check_rnn_cell_weights, c), judged(lab1.check_rnn_cell_matches_simple_rnn, c)),
+            "MyRNNCell": lambda c: (
+                judged(lab1.check_rnn_cell_weights, c),
+                judged(lab1.check_rnn_cell_matches_simple_rnn, c),
+            ),
             "build_rnn_model": lambda f: judged(lab1.check_rnn_model, f, s1["MyRNNCell"]),
             "jacobian_norms": functools.partial(judged, lab1.check_jacobian_norms),
             "clip_gradients": functools.partial(judged, lab1.check_clip_gradients),
@@ -80,7 +84,9 @@ def exercises(solutions):
             "macro_recall": functools.partial(judged, lab3.check_macro_recall),
             "MyAttentionPooling": functools.partial(judged, lab3.check_attention_pooling),
             "LayerNormLSTMCell": functools.partial(judged, lab3.check_layer_norm_lstm_cell),
-            "build_string_model": lambda f: judged(lab3.check_string_model, f, vectorizer, model, ["good day", "bad", "new words"]),
+            "build_string_model": lambda f: judged(
+                lab3.check_string_model, f, vectorizer, model, ["good day", "bad", "new words"]
+            ),
         },
         "lab4_seq2seq_attention": {
             "MyGRUCell": functools.partial(judged, lab4.check_gru_cell),
@@ -152,8 +158,12 @@ def test_no_public_name_passes_any_exercise(exercises, tmp_path, monkeypatch):
 def test_the_public_names_include_the_course_layers_and_helpers():
     # Guards the enumeration: an empty or partial list would make the test above pass vacuously.
     names = public_callables()
-    for expected in ("course_utils.layers.SkipUnknownWords", "course_utils.metrics.per_class_recall",
-                     "course_utils.sampling.CharSampler", "course_utils.checks.lab3.check_macro_recall"):
+    for expected in (
+        "course_utils.layers.SkipUnknownWords",
+        "course_utils.metrics.per_class_recall",
+        "course_utils.sampling.CharSampler",
+        "course_utils.checks.lab3.check_macro_recall",
+    ):
         assert expected in names
     assert len(names) > 60
 
@@ -166,7 +176,9 @@ def test_the_student_package_holds_no_code_of_the_references(course, tmp_path):
     # A reference copied into the package under another name is found.
     source = course.references_file("lab1").read_text()
     (tmp_path / "copied.py").write_text(source.replace("def expect_", "def my_own_"))
-    assert [line for line in instructor_text_in(course, tmp_path) if "the code of the private reference expect_" in line]
+    assert [
+        line for line in instructor_text_in(course, tmp_path) if "the code of the private reference expect_" in line
+    ]
 
 
 def test_no_reference_function_is_left_in_the_public_checks():

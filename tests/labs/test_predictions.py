@@ -1,5 +1,6 @@
 """Prediction questions: a recorded answer among the choices passes, anything else says what to do; every lab asks at
 least three, each before its experiment, and reveals what the run measured after it."""
+
 import json
 import re
 
@@ -26,7 +27,10 @@ def test_an_answer_among_the_choices_passes_whatever_it_is(answer, capsys):
         (Predictions(tanh_rho2=["grow"]), "predictions['tanh_rho2'] is ['grow']"),
         ("grow", "predictions should be the Predictions() the notebook made, got str"),
         ({"tanh_rho2": "grow"}, "rather than assigning predictions itself"),
-        (Predictions(tanh_rho2=0.5), "predictions['tanh_rho2'] is 0.5: it should be 'grow' or 'shrink' (a string, in quotes)"),
+        (
+            Predictions(tanh_rho2=0.5),
+            "predictions['tanh_rho2'] is 0.5: it should be 'grow' or 'shrink' (a string, in quotes)",
+        ),
     ],
 )
 def test_a_missing_or_unknown_answer_fails_saying_what_to_set(predictions, message):
@@ -40,8 +44,11 @@ def test_a_number_is_an_answer_when_the_choice_is_that_number():
 
 @pytest.mark.parametrize(
     "answer, start",
-    [("grow", "\u2714 You predicted 'grow'; this run shows 'grow'"), ("shrink", "\u2718 You predicted 'shrink', but this run shows 'grow'"),
-     (None, "You made no prediction for 'tanh_rho2'")],
+    [
+        ("grow", "\u2714 You predicted 'grow'; this run shows 'grow'"),
+        ("shrink", "\u2718 You predicted 'shrink', but this run shows 'grow'"),
+        (None, "You made no prediction for 'tanh_rho2'"),
+    ],
 )
 def test_reveal_compares_the_answer_with_the_measured_outcome(answer, start, capsys):
     predictions = Predictions() if answer is None else Predictions(tanh_rho2=answer)
