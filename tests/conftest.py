@@ -1,9 +1,10 @@
 """Fixtures every test folder can ask for; shared functions and constants are in helpers.py."""
 
 import os
+import shutil
 
 import pytest
-from helpers import ROOT, TWEETS_DIR
+from helpers import ROOT, TWEETS_DIR, examples_to_grade, grading_options, on_disk
 
 from autograde.course import Course
 
@@ -24,3 +25,27 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def course():
     return Course.load(ROOT)
+
+
+@pytest.fixture(scope="session")
+def graded_examples(course, tmp_path_factory):
+    """A function lab -> (lab, submissions folder, {file: expected row}, grading folder, rows): the lab's example
+    submissions that this run grades (helpers.examples_to_grade), graded once a session and shared by every test that
+    reads their rows, feedback or autograded notebooks."""
+    from autograde.grading.folder import grade_folder
+
+    graded = {}
+
+    def grade(lab):
+        if lab not in graded:
+            examples = course.examples_dir(lab)
+            expected = examples_to_grade(course, lab)
+            submissions = tmp_path_factory.mktemp(f"submissions-{lab}")
+            for name in {on_disk(name) for name in expected}:
+                shutil.copy(examples / "submissions" / name, submissions / name)
+            out = tmp_path_factory.mktemp(f"grading-{lab}")
+            rows = grade_folder(course, lab, submissions, out, **grading_options(lab))
+            graded[lab] = lab, submissions, expected, out, rows
+        return graded[lab]
+
+    return grade

@@ -3,6 +3,7 @@
 - ``ROOT``, the repository, and ``TWEETS_DIR``, the tweets beside it;
 - the labs' reference code and checks as the grader runs them (:func:`solution_namespace`, :func:`judged`,
   :func:`fails_with`);
+- which of a lab's example submissions the suite grades, and how (:func:`examples_to_grade`, :func:`grading_options`);
 - a grading output folder made up for the report's tests (:func:`make_grading_folder`);
 - headless Chromium, to open the pages the grader writes (:func:`open_in_chromium`);
 - a notebook client whose kernel the grader's provisioner starts (:func:`fork_provisioned_client`).
@@ -73,6 +74,51 @@ def fails_with(pattern, check, *args, **kwargs):
 
     with pytest.raises(CheckFailed, match=pattern):
         judged(check, *args, **kwargs)
+
+
+# --- the example submissions, graded (conftest.py's graded_examples grades each lab's once a session) -------------
+
+# Grading runs notebooks, the suite's costliest step, so each example is executed where what it shows depends on
+# execution. All of a lab's examples are graded for the quickest lab, MACHINERY_LAB: the grading machinery is the same
+# code for every lab. The other labs execute the examples whose score depends on their own exercises; the rest of
+# LAB_SPECIFIC (an answer found in a rearranged notebook, below its stub, in a copied cell) differ from full-marks only
+# in where the answers sit, which tests/grading/test_grading.py checks for every lab by rebuilding them, no kernel.
+# Those labs skip the self-test: their full-marks example is the same check through the student's path.
+# GRADE_EVERY_EXAMPLE=1 grades every example of every lab, self-tests included.
+MACHINERY_LAB = "lab2_music_generation"
+EXECUTED_FOR_EVERY_LAB = ("full-marks", "untouched", "partial", "stripped-metadata")
+GRADE_EVERY_EXAMPLE = os.environ.get("GRADE_EVERY_EXAMPLE") == "1"
+# The same limits wherever examples are graded, so that a lab's self-test runs once a session (it is cached by them).
+EXAMPLE_LIMITS = {"cell_timeout": 30}  # the infinite-loop example costs one timeout
+
+
+def grades_machinery(lab):
+    """Whether every example of ``lab`` is graded in this run (else only EXECUTED_FOR_EVERY_LAB)."""
+    return GRADE_EVERY_EXAMPLE or lab == MACHINERY_LAB
+
+
+def on_disk(row_file):
+    """The file a row is for: ``names-another.zip/full-marks.ipynb`` is a member of ``names-another.zip``."""
+    return row_file.split("/")[0]
+
+
+def examples_to_grade(course, lab):
+    """{file: expected row} for the example submissions of ``lab`` that this run grades (:func:`grades_machinery`)."""
+    expected = json.loads((course.examples_dir(lab) / "expected.json").read_text())
+    if not grades_machinery(lab):
+        expected = {name: row for name, row in expected.items() if Path(on_disk(name)).stem in EXECUTED_FOR_EVERY_LAB}
+    return expected
+
+
+def graded_examples_group(lab):
+    """The mark that keeps the tests reading ``lab``'s graded examples in one pytest-xdist worker (`--dist
+    loadgroup`, as scripts/test.sh runs), which grades them once."""
+    return pytest.mark.xdist_group(f"graded-examples-{lab}")
+
+
+def grading_options(lab):
+    """grade_folder's keyword arguments for the examples of ``lab``: the same for every grading of them in a run."""
+    return {"workers": 2, "limits": EXAMPLE_LIMITS, "progress": False, "skip_self_test": not grades_machinery(lab)}
 
 
 # --- a grading output folder, made up ---------------------------------------------------------------------------

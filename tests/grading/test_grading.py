@@ -4,54 +4,41 @@ import csv
 import html
 import io
 import json
-import os
 import re
-import shutil
 import sqlite3
 from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import PNG, REPORT_SECTIONS, ROOT, needs_chromium, open_in_chromium
+from helpers import (
+    EXECUTED_FOR_EVERY_LAB,
+    MACHINERY_LAB,
+    PNG,
+    REPORT_SECTIONS,
+    ROOT,
+    graded_examples_group,
+    grades_machinery,
+    grading_options,
+    needs_chromium,
+    on_disk,
+    open_in_chromium,
+)
 
 from autograde.authoring.examples import LAB_SPECIFIC, STUB_ATTACKS
+from autograde.cells import grade_id_of
 from autograde.course import Course
 from autograde.grading.folder import grade_folder
 from autograde.grading.rows import Found
 
 LABS = Course.load(ROOT).labs()
 pytestmark = [pytest.mark.notebook, pytest.mark.slow]
-LIMITS = {"cell_timeout": 30}  # the infinite-loop example costs one timeout
-# Every lab's examples of its own cells are graded; the grading machinery's examples (the same code for every lab) only
-# for the quickest lab, which saves about a quarter of the suite's time. GRADE_EVERY_EXAMPLE=1 grades them all.
-MACHINERY_LAB = "lab2_music_generation"
-GRADE_EVERY_EXAMPLE = os.environ.get("GRADE_EVERY_EXAMPLE") == "1"
 
 
-def grades_machinery(lab):
-    """Whether the grading machinery's examples are graded for ``lab`` in this run."""
-    return GRADE_EVERY_EXAMPLE or lab == MACHINERY_LAB
-
-
-@pytest.fixture(scope="module", params=LABS)
-def graded(request, course, tmp_path_factory):
-    """(lab, submissions folder, {file: expected row}, grading folder, rows) for the examples graded for ``lab``."""
-    lab = request.param
-    examples = course.examples_dir(lab)
-    expected = json.loads((examples / "expected.json").read_text())
-    if not grades_machinery(lab):
-        expected = {name: row for name, row in expected.items() if Path(on_disk(name)).stem in LAB_SPECIFIC}
-    submissions = tmp_path_factory.mktemp(f"submissions-{lab}")
-    for name in {on_disk(name) for name in expected}:
-        shutil.copy(examples / "submissions" / name, submissions / name)
-    out = tmp_path_factory.mktemp(f"grading-{lab}")
-    rows = grade_folder(course, lab, submissions, out, workers=2, limits=LIMITS, progress=False)
-    return lab, submissions, expected, out, rows
-
-
-def on_disk(row_file):
-    """The file a row is for: ``names-another.zip/full-marks.ipynb`` is a member of ``names-another.zip``."""
-    return row_file.split("/")[0]
+@pytest.fixture(scope="module", params=[pytest.param(lab, marks=graded_examples_group(lab)) for lab in LABS])
+def graded(request, graded_examples):
+    """(lab, submissions folder, {file: expected row}, grading folder, rows) for the examples this run grades
+    (helpers.examples_to_grade)."""
+    return graded_examples(request.param)
 
 
 def machinery_examples(lab, rows):
@@ -72,6 +59,7 @@ def test_every_lab_has_examples(course):
             p.name for p in (examples / "submissions").iterdir()
         )
         assert set(LAB_SPECIFIC) < {Path(on_disk(name)).stem for name in expected}
+    assert set(EXECUTED_FOR_EVERY_LAB) < set(LAB_SPECIFIC)
 
 
 def test_exact_scores_and_a_row_for_every_file(graded):
@@ -97,20 +85,16 @@ def printed(notebook_path):
 
 
 def test_what_happened_is_said_in_the_row(graded):
-    *_, out, rows = graded
+    lab, *_, out, rows = graded
     by_name = {r.file: r for r in rows}
     assert all(a.how == "grade_id" for a in by_name["full-marks.ipynb"].answers)
     assert any(a.found == Found.SIMILARITY for a in by_name["stripped-metadata.ipynb"].answers)
-    assert any("extra code cell" in n for n in by_name["rearranged.ipynb"].notes)
-    assert all("stub left in place" in a.how for a in by_name["answer-below-stub.ipynb"].answers)
-    assert all("the last of 2 copies" in a.how for a in by_name["copied-answer-cell.ipynb"].answers)
-    honest = (
-        "full-marks.ipynb",
-        "partial.ipynb",
-        "rearranged.ipynb",
-        "stripped-metadata.ipynb",
-        "answer-below-stub.ipynb",
-    )
+    honest = ["full-marks.ipynb", "partial.ipynb", "stripped-metadata.ipynb"]
+    if grades_machinery(lab):  # else these are rebuilt, not graded: test_answers_are_found_wherever_they_sit
+        assert any("extra code cell" in n for n in by_name["rearranged.ipynb"].notes)
+        assert all("stub left in place" in a.how for a in by_name["answer-below-stub.ipynb"].answers)
+        assert all("the last of 2 copies" in a.how for a in by_name["copied-answer-cell.ipynb"].answers)
+        honest += ["rearranged.ipynb", "answer-below-stub.ipynb"]
     for name in honest:
         assert not [n for n in by_name[name].notes if "grading machinery" in n], (name, by_name[name].notes)
         assert not by_name[name].flags, (name, by_name[name].flags)
@@ -120,6 +104,48 @@ def test_what_happened_is_said_in_the_row(graded):
     # Nor does any visible check pass on a stub (its hidden tests, in the same cell, would hide that from the score).
     assert "\u2714" not in printed(out / "autograded" / "untouched.ipynb")
     assert "\u2714" in printed(out / "autograded" / "full-marks.ipynb")
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_answers_are_found_wherever_they_sit(course, lab):
+    """The examples that hold full-marks' answers elsewhere (another cell below the stub, a second copy, among extra
+    cells, without metadata), rebuilt for every lab, no kernel: each answer runs in its answer cell or in the student's
+    cells right after it, before any instructor cell, and the row says how it was found. Executing them is the same
+    machinery for every lab: MACHINERY_LAB's grading does it (helpers.EXECUTED_FOR_EVERY_LAB)."""
+    from autograde.cells import is_answer, is_students_extra
+    from autograde.grading.rebuild import prepare_bounded
+
+    release = nbformat.read(course.lab_notebook(lab), as_version=4)
+
+    def prepared(name):
+        return prepare_bounded(release, nbformat.read(course.example_submissions(lab) / f"{name}.ipynb", as_version=4))
+
+    def code_run_for_each_answer(notebook):
+        """grade_id -> the code of its answer cell and of the student's cells that follow it."""
+        code, current = {}, None
+        for cell in notebook.cells:
+            if is_answer(cell):
+                current = grade_id_of(cell)
+                code[current] = cell.source
+            elif current and is_students_extra(cell):
+                code[current] += "\n" + cell.source
+            elif cell.cell_type == "code":
+                current = None
+        return code
+
+    expected = json.loads((course.examples_dir(lab) / "expected.json").read_text())
+    full_marks = code_run_for_each_answer(prepared("full-marks").notebook)
+    assert full_marks and all(a.how == "grade_id" for a in prepared("full-marks").answers)
+    for name in ("stripped-metadata", *(name for name in LAB_SPECIFIC if name not in EXECUTED_FOR_EVERY_LAB)):
+        assert expected[f"{name}.ipynb"]["score"] == expected["full-marks.ipynb"]["score"], name
+        found = prepared(name)
+        runs = code_run_for_each_answer(found.notebook)
+        assert [grade_id for grade_id, answer in full_marks.items() if answer not in runs[grade_id]] == [], name
+        assert not found.flags, (name, found.flags)
+    assert any(a.found == Found.SIMILARITY for a in prepared("stripped-metadata").answers)
+    assert any("extra code cell" in n for n in prepared("rearranged").notes)
+    assert all("stub left in place" in a.how for a in prepared("answer-below-stub").answers)
+    assert all("the last of 2 copies" in a.how for a in prepared("copied-answer-cell").answers)
 
 
 def test_what_the_grading_machinery_did_is_said_in_the_row(graded):
@@ -258,6 +284,6 @@ def test_report_and_similarity_pages_open_in_chromium(course, graded):
 def test_a_second_run_gives_the_same_csv_without_regrading(course, graded):
     lab, submissions, _, out, _ = graded
     first = (out / "grades.csv").read_text()
-    rows = grade_folder(course, lab, submissions, out, workers=2, limits=LIMITS, progress=False)
+    rows = grade_folder(course, lab, submissions, out, **grading_options(lab))
     assert (out / "grades.csv").read_text() == first
     assert len(rows) == len(list(csv.reader(io.StringIO(first)))) - 1

@@ -4,10 +4,17 @@ Playwright drives the system's Chromium (``helpers.open_in_chromium``). Without 
 install it; CI installs it (.ci/run).
 """
 
-import shutil
-
 import pytest
-from helpers import EVIL, LAB, PNG, REPORT_SECTIONS, make_grading_folder, needs_chromium, open_in_chromium
+from helpers import (
+    EVIL,
+    LAB,
+    PNG,
+    REPORT_SECTIONS,
+    graded_examples_group,
+    make_grading_folder,
+    needs_chromium,
+    open_in_chromium,
+)
 
 from autograde.reporting import report
 
@@ -31,15 +38,12 @@ def test_the_report_opens_offline_without_errors_and_shows_its_plots(course, tmp
 
 @pytest.mark.slow
 @needs_chromium
-def test_feedback_is_readable_without_mathjax(course, tmp_path):
-    """Grades one example submission; its feedback page loads MathJax from a CDN, which may be out of reach."""
-    from autograde.grading.folder import grade_folder
-
-    folder = tmp_path / "submissions"
-    folder.mkdir()
-    shutil.copy(course.example_submissions(LAB) / "partial.ipynb", folder)
-    grade_folder(course, LAB, folder, tmp_path / "out", workers=1, progress=False, limits={"cell_timeout": 60})
-    feedback = tmp_path / "out" / "feedback" / "partial.html"
+@graded_examples_group(LAB)
+def test_feedback_is_readable_without_mathjax(graded_examples):
+    """An example submission's feedback page (graded once a session); it loads MathJax from a CDN, which may be out
+    of reach."""
+    *_, out, _ = graded_examples(LAB)
+    feedback = out / "feedback" / "partial.html"
     page = open_in_chromium(feedback)
     assert page.exceptions == [] and page.dialogs == []
     # Only downloads from the network (MathJax's) may fail, and the only errors be the browser's reports of them.
