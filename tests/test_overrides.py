@@ -177,6 +177,48 @@ OVERRIDES = [
         "=(restart)",
         "isolation/forked_kernels.py overrides it",
     ),
+    (
+        "nbgrader",
+        "nbgrader.preprocessors:Execute",
+        "__init__",
+        "=(args, **)",
+        "grading/guarded_execute.py overrides it to pass kernel_manager_class (Execute's own names AsyncKernelManager)",
+    ),
+    (
+        "nbclient",
+        "nbclient:NotebookClient",
+        "kernel_manager_class",
+        None,
+        "grading/guarded_execute.py makes it BoundedKernelManager",
+    ),
+    (
+        "jupyter_client",
+        "jupyter_client.manager:AsyncKernelManager",
+        "client",
+        "=(**)",
+        "isolation/bounded_sockets.py: BoundedKernelManager overrides it to size its clients",
+    ),
+    (
+        "jupyter_client",
+        "jupyter_client.manager:AsyncKernelManager",
+        "client_factory",
+        None,
+        "isolation/bounded_sockets.py: BoundedKernelManager's clients are BoundedKernelClient",
+    ),
+    (
+        "jupyter_client",
+        "jupyter_client.asynchronous:AsyncKernelClient",
+        "connect_iopub",
+        "=(identity)",
+        "isolation/bounded_sockets.py: BoundedKernelClient overrides it to bound the output channel alone",
+    ),
+    (
+        "jupyter_client",
+        "jupyter_client.asynchronous:AsyncKernelClient",
+        "context",
+        None,
+        "isolation/bounded_sockets.py sets the socket options of the client's own context",
+    ),
     # ForkProvisioner starts a process that is not a subprocess.Popen, so it does by hand what LocalProvisioner.launch_kernel
     # does after its Popen: the rest of LocalProvisioner (poll, wait, signals, kill, shutdown) reads these.
     *[

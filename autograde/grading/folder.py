@@ -251,8 +251,10 @@ def run_self_test(job: dict[str, Any], max_score: float, dask_scheduler: str | N
         return self_test.SelfTest(**{**json.loads(cache.read_text()), "cached": True})
     [(_, result)] = list(_run([(None, None, job)], 1, dask_scheduler, progress=False))
     check = self_test.judge(result, max_score)
-    if check.passed:
-        cache.write_text(json.dumps({k: v for k, v in vars(check).items() if k != "cached"}))
+    if check.passed:  # written whole, then renamed: another grading process may be reading it
+        written = cache.with_name(f"{cache.name}.{os.getpid()}")
+        written.write_text(json.dumps({k: v for k, v in vars(check).items() if k != "cached"}))
+        written.replace(cache)
     return check
 
 

@@ -47,6 +47,7 @@ from autograde.grading.judge import JudgedCells, test_sources
 from autograde.grading.limits import LIMIT_NAMED
 from autograde.grading.output_budget import OutputBudget
 from autograde.isolation import sandbox
+from autograde.isolation.bounded_sockets import MB, BoundedKernelManager
 from autograde.isolation.forked_kernels import use_fork_provisioner
 
 if TYPE_CHECKING:
@@ -79,9 +80,21 @@ class GuardedExecute(JudgedCells, Execute):
     sandbox = Bool(True, help="run each kernel in the sandbox (needs kernel_tmp)").tag(config=True)
     kernel_stop_reason = Unicode("")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # nbgrader's Execute names jupyter_client's AsyncKernelManager unless told another.
+        kwargs.setdefault("kernel_manager_class", BoundedKernelManager)
+        super().__init__(*args, **kwargs)
+
     def create_kernel_manager(self) -> KernelManager:
         # ForkProvisioner starts the kernel, forked or not, in its sandbox; jupyter_client's own would not sandbox it.
-        return use_fork_provisioner(super().create_kernel_manager(), fork=self.fork_kernels)
+        km = use_fork_provisioner(super().create_kernel_manager(), fork=self.fork_kernels)
+        if isinstance(km, BoundedKernelManager):
+            # Messages larger than anything kept are not read: output larger than a whole notebook may keep, as JSON
+            # (which can double its characters); a probe's reply larger than its observations (text of up to twice
+            # their characters), in JSON. A larger message ends that channel (bounded_sockets' docstring).
+            km.max_output_message_bytes = 2 * self.max_notebook_output_chars + MB
+            km.max_message_bytes = 4 * self.max_observation_chars + MB
+        return km
 
     def preprocess(
         self, nb: NotebookNode, resources: dict | None = None, km: KernelManager | None = None

@@ -1,0 +1,84 @@
+"""Kernel clients whose sockets hold a bounded amount of what a kernel sends.
+
+ZeroMQ queues the messages a socket receives in the receiving process until that process reads them: by default
+up to 1,000 messages a socket, each of any size. While a probe runs, the grader waits for the kernel's reply and
+does not read the kernel's output channel (iopub), so a thread left running by student code could queue output there,
+in the grading process, outside the kernel's memory limit and the output caps. The grader's sockets here queue at
+most ``queued_messages`` messages each (past that, ZeroMQ stops reading and the kernel's own queue fills and drops
+what follows, in the kernel's memory), and a socket that receives a message larger than its channel can use drops
+the connection instead of reading it: on the output channel, more output than a whole notebook may keep
+(``max_output_message_bytes``); on the others, a reply larger than the observations a probe may return
+(``max_message_bytes``). ZeroMQ does not reconnect after such a message, so that channel ends: a notebook that
+prints more than it may keep in one go loses the rest of its output (each later cell fails with ``OutputTimeout``,
+after waiting 4 s for it); its tests are judged all the same, from the replies of the other channel.
+
+:class:`autograde.grading.guarded_execute.GuardedExecute` makes its kernel managers of
+:class:`BoundedKernelManager`, sized from its limits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Integer, Type
+
+QUEUED_MESSAGES = 32  # a normal cell's output is read as it comes; only a flood while a probe runs fills this
+MB = 1 << 20
+
+
+class BoundedKernelClient(AsyncKernelClient):
+    """jupyter_client's asynchronous kernel client, its sockets bounded (see the module's docstring).
+
+    Args:
+        max_output_message_bytes: the largest message read on the output channel (iopub).
+        max_message_bytes: the largest message read on every other channel (shell, control, stdin, heartbeat).
+        queued_messages: the messages each socket may hold unread.
+    """
+
+    max_output_message_bytes = Integer(16 * MB, help="largest message read on the output channel (iopub)").tag(
+        config=True
+    )
+    max_message_bytes = Integer(64 * MB, help="largest message read on the other channels").tag(config=True)
+    queued_messages = Integer(QUEUED_MESSAGES, help="messages each socket may hold unread").tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # A context's socket options are the defaults of the sockets it makes after they are set; this client's
+        # context is its own (jupyter_client makes one for each client, and destroys it with the channels).
+        self.context.setsockopt(zmq.RCVHWM, self.queued_messages)
+        self.context.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
+
+    def connect_iopub(self, identity: bytes | None = None) -> zmq.Socket:
+        # ZeroMQ reads a socket's options when it connects: the output channel's limit is the default while it does.
+        self.context.setsockopt(zmq.MAXMSGSIZE, self.max_output_message_bytes)
+        try:
+            return super().connect_iopub(identity)
+        finally:
+            self.context.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
+
+
+class BoundedKernelManager(AsyncKernelManager):
+    """jupyter_client's asynchronous kernel manager, whose clients are :class:`BoundedKernelClient` with its sizes.
+
+    Args:
+        max_output_message_bytes, max_message_bytes, queued_messages: as :class:`BoundedKernelClient`'s.
+    """
+
+    max_output_message_bytes = Integer(16 * MB, help="largest message its clients read on iopub").tag(config=True)
+    max_message_bytes = Integer(64 * MB, help="largest message its clients read on the other channels").tag(config=True)
+    queued_messages = Integer(QUEUED_MESSAGES, help="messages each of its clients' sockets may hold unread").tag(
+        config=True
+    )
+    # AsyncKernelManager gives its clients' class as this trait's default (client_class then sets it, when configured).
+    client_factory = Type(klass=BoundedKernelClient, config=True)
+
+    def client(self, **kwargs: Any) -> BoundedKernelClient:
+        sizes = {
+            "max_output_message_bytes": self.max_output_message_bytes,
+            "max_message_bytes": self.max_message_bytes,
+            "queued_messages": self.queued_messages,
+        }
+        return super().client(**{**sizes, **kwargs})
