@@ -89,10 +89,10 @@ class GuardedExecute(JudgedCells, Execute):
         # ForkProvisioner starts the kernel, forked or not, in its sandbox; jupyter_client's own would not sandbox it.
         km = use_fork_provisioner(super().create_kernel_manager(), fork=self.fork_kernels)
         if isinstance(km, BoundedKernelManager):
-            # Messages larger than anything kept are not read: output larger than a whole notebook may keep, as JSON
-            # (which can double its characters); a probe's reply larger than its observations (text of up to twice
-            # their characters), in JSON. A larger message ends that channel (bounded_sockets' docstring).
-            km.max_output_message_bytes = 2 * self.max_notebook_output_chars + MB
+            # Output is read whatever its size up to what the kernel's memory could hold (the output caps cut a
+            # huge one and say so); a probe's reply, no larger than its observations (text of up to twice their
+            # characters) in JSON. A larger message ends that channel (bounded_sockets' docstring).
+            km.max_output_message_bytes = self.memory_limit_mb * MB
             km.max_message_bytes = 4 * self.max_observation_chars + MB
         return km
 

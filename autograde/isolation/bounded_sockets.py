@@ -3,14 +3,13 @@
 ZeroMQ queues the messages a socket receives in the receiving process until that process reads them: by default
 up to 1,000 messages a socket, each of any size. While a probe runs, the grader waits for the kernel's reply and
 does not read the kernel's output channel (iopub), so a thread left running by student code could queue output there,
-in the grading process, outside the kernel's memory limit and the output caps. The grader's sockets here queue at
-most ``queued_messages`` messages each (past that, ZeroMQ stops reading and the kernel's own queue fills and drops
-what follows, in the kernel's memory), and a socket that receives a message larger than its channel can use drops
-the connection instead of reading it: on the output channel, more output than a whole notebook may keep
-(``max_output_message_bytes``); on the others, a reply larger than the observations a probe may return
-(``max_message_bytes``). ZeroMQ does not reconnect after such a message, so that channel ends: a notebook that
-prints more than it may keep in one go loses the rest of its output (each later cell fails with ``OutputTimeout``,
-after waiting 4 s for it); its tests are judged all the same, from the replies of the other channel.
+in the grading process, outside the kernel's memory limit and the output caps. The grader's sockets here hold at
+most ``queued_messages`` messages each: past that, ZeroMQ stops reading, and the kernel's own queue fills (in the
+kernel's memory, under its limit) and drops what follows. A socket also refuses a message larger than its channel
+can use, dropping the connection instead of reading it: on the output channel, one larger than the kernel's memory
+limit (``max_output_message_bytes``; smaller ones are read and cut by the output caps, which say so); on the others,
+a reply larger than the observations a probe may return (``max_message_bytes``). ZeroMQ does not reconnect after
+such a message, so that channel ends for the rest of the notebook.
 
 :class:`autograde.grading.guarded_execute.GuardedExecute` makes its kernel managers of
 :class:`BoundedKernelManager`, sized from its limits.

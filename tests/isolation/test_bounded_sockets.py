@@ -31,29 +31,36 @@ def test_the_output_channel_reads_less_than_the_others_and_every_socket_holds_fe
 
 
 def test_the_grader_sizes_its_sockets_from_its_limits():
-    executor = GuardedExecute(max_notebook_output_chars=1_000, max_observation_chars=2_000, kernel_name="python3")
+    executor = GuardedExecute(memory_limit_mb=1_000, max_observation_chars=2_000, kernel_name="python3")
     executor.nb = nbformat.v4.new_notebook()
     manager = executor.create_kernel_manager()
     assert isinstance(manager, BoundedKernelManager)
-    assert manager.max_output_message_bytes == 2 * 1_000 + MB
+    assert manager.max_output_message_bytes == 1_000 * MB
     assert manager.max_message_bytes == 4 * 2_000 + MB
     assert manager.queued_messages == QUEUED_MESSAGES
 
 
+class SmallOutputMessages(GuardedExecute):
+    """The grader, reading no output message over 1 MB (its own limit is the kernel's memory limit)."""
+
+    def create_kernel_manager(self):
+        manager = super().create_kernel_manager()
+        manager.max_output_message_bytes = MB
+        return manager
+
+
 @pytest.mark.slow  # starts a kernel
-def test_a_message_larger_than_a_notebook_may_keep_is_never_read_and_the_notebook_goes_on(tmp_path):
+def test_a_message_over_the_limit_is_never_read_and_the_notebook_goes_on(tmp_path):
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
-        nbformat.v4.new_code_cell("print('x' * 3_000_000, flush=True)"),  # one message of 3 MB; the cap is 1.2 MB
+        nbformat.v4.new_code_cell("print('x' * 3_000_000, flush=True)"),  # one message of 3 MB
         nbformat.v4.new_code_cell("print('after it')"),
     ]
-    executor = GuardedExecute(
-        max_notebook_output_chars=100_000, sandbox=False, fork_kernels=False, timeout=60, kernel_name="python3"
-    )
+    executor = SmallOutputMessages(sandbox=False, fork_kernels=False, timeout=60, kernel_name="python3")
     executed, _ = executor.preprocess(notebook, {"metadata": {"path": str(tmp_path)}})
     printed = "".join(o.get("text", "") for cell in executed.cells for o in cell.outputs)
     assert "x" * 1_000 not in printed
     # The output channel has ended (ZeroMQ does not reconnect after a message over its size): what follows is lost,
-    # each cell said so, and every cell ran.
+    # each cell says so, and every cell ran.
     assert executed.metadata.grading["limits_hit"] == ["output"]
     assert [cell.outputs[-1].ename for cell in executed.cells] == ["OutputTimeout", "OutputTimeout"]
