@@ -33,6 +33,20 @@ def load_nbgrader_config(course: Course) -> Config:
     return PyFileConfigLoader(course.nbgrader_config.name, path=str(course.nbgrader_config.parent)).load_config()
 
 
+def api_config(course: Course, folder: str | Path) -> Config:
+    """The course's nbgrader configuration for nbgrader's API working in ``folder``, which says only what went wrong.
+
+    NbGraderAPI logs through traitlets' own logger, which this process prints; and when made it looks for its exchange
+    (for releasing to students on a shared server, unused here), with a critical line where it cannot write: ``folder``
+    is one it can.
+    """
+    config = load_nbgrader_config(course)
+    config.Application.log_level = "ERROR"
+    config.NbGraderAPI.log_level = "ERROR"
+    config.Exchange.root = str(folder)
+    return config
+
+
 def nbgrader_environment() -> None:
     """Prepares this process to run nbgrader.
 
@@ -55,10 +69,9 @@ def generate_labs(course: Course, labs: Iterable[str] | None = None, dest: str |
     nbgrader_environment()
     written = []
     with tempfile.TemporaryDirectory(prefix="build-labs-") as tmp:
-        config = load_nbgrader_config(course)
+        config = api_config(course, tmp)
         config.CourseDirectory.release_directory = str(Path(tmp) / "release")
         config.CourseDirectory.db_url = sqlite_url(Path(tmp) / GRADEBOOK)
-        config.Application.log_level = "WARN"
         # The course object decides where links point, so `course publish --repository` can override it.
         config.SetColabLinks.repository_slug = course.github_slug
         config.SetColabLinks.ref = course.release

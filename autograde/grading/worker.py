@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import nbformat
 
-from autograde.authoring.build import load_nbgrader_config, nbgrader_environment
+from autograde.authoring.build import api_config, nbgrader_environment
 from autograde.cells import grade_id_of, is_graded
 from autograde.course import GRADEBOOK, Course, sqlite_url
 from autograde.grading.feedback import failure_message
@@ -129,16 +129,11 @@ def nbgrader_api(config: Config) -> NbGraderAPI:
 
 def course_config(course: Course, root: str | Path, limits: dict[str, int] | None = None) -> Config:
     """The course's nbgrader configuration, pointed at a grading folder ``root``."""
-    config = load_nbgrader_config(course)
+    config = api_config(course, root)
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.source_directory = "source"
     config.CourseDirectory.release_directory = "release"
     config.CourseDirectory.db_url = sqlite_url(Path(root) / GRADEBOOK)
-    config.Application.log_level = "ERROR"
-    config.NbGraderAPI.log_level = "ERROR"  # its log is traitlets' own, which the grading process also prints
-    # NbGraderAPI looks for its exchange (for releasing to students on a shared server, unused here) when made, and
-    # logs a critical line if it cannot write there: the grading folder is one it can.
-    config.Exchange.root = str(root)
     config.GuardedExecute.course_root = str(course.root)
     for name, value in (limits or {}).items():
         setattr(config.GuardedExecute, name, value)

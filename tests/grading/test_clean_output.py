@@ -151,3 +151,16 @@ def test_course_grade_prints_no_startup_lines(tmp_path):
     progress = [line for line in done.stderr.replace("\r", "\n").splitlines() if line.strip()]
     # tqdm's bar, and what the grader logs: what this machine's sandbox lacks (running as root, say); nothing else
     assert all(line.startswith(("grading:", "sandbox on this machine:")) for line in progress), progress
+
+
+@pytest.mark.slow  # nbgrader generates every lab
+def test_building_the_labs_prints_only_the_commands_own_lines():
+    # nbgrader's API logged through traitlets' logger ("Updating/creating assignment ...") and, looking for an
+    # exchange it never uses, "Unwritable directory, please contact your instructor: ...".
+    command = [sys.executable, "-m", "autograde.cli", "check-labs"]
+    done = subprocess.run(command, env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr == ""
+    assert done.stdout.strip().splitlines() == [
+        "labs/ and course_utils/checks/expected/ are up to date with solutions/ and autograde/grading/references/"
+    ]
