@@ -90,7 +90,9 @@ def grade_folder(
     # Kernels cannot download (the sandbox has no network): the data is fetched here, before kernel_env points at it.
     course.require_data(lab)
     nbgrader_environment()
-    out = OutputFolder(Path(out)).make()
+    # Absolute: nbgrader changes this process's working folder while it makes a feedback page, which it does in a
+    # thread while results are recorded here.
+    folder, out = Path(folder).resolve(), OutputFolder(Path(out).resolve()).make()
     release = nbformat.read(course.lab_notebook(lab), as_version=4)
     max_score = total_points(release)
 

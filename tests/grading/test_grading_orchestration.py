@@ -3,6 +3,7 @@
 import copy
 import json
 import logging
+import os
 import shutil
 
 import nbformat
@@ -273,3 +274,30 @@ def test_a_result_is_cached_as_readable_json_and_an_older_graders_file_is_regrad
     grade_folder(course, LAB, submissions, tmp_path / "out", progress=False, skip_self_test=True)
     assert calls.count("partial") == 2 and calls.count("full-marks") == 1
     assert json.loads(path.read_text())["format"] == GradeResult.FORMAT
+
+
+def test_relative_folders_survive_the_working_folder_changing_while_pages_are_made(
+    course, submissions, tmp_path, fake_run, monkeypatch
+):
+    # nbgrader changes the process's working folder while it makes a feedback page, in a thread beside the recording:
+    # `course grade lab1 in --out grading/lab1` lost rows to FileNotFoundError when its folders stayed relative.
+    monkeypatch.chdir(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def page_made_elsewhere(course, lab, student, folder):
+        os.chdir(elsewhere)  # and left there: what a page made at the wrong moment looks like to the recording
+        return f"<p>feedback of {student}</p>"
+
+    monkeypatch.setattr(grading, "render_feedback", page_made_elsewhere)
+    calls, answers = fake_run
+    for student in ("full-marks", "partial", "untouched"):
+        answers[student] = result(student)
+        answers[student].feedback_folder = str(tmp_path / f"left-by-{student}")
+    rows = grade_folder(course, LAB, "in", "out", skip_self_test=True, progress=False)
+    assert [row.status for row in rows] == [Status.GRADED] * 3, [row.notes for row in rows]
+    assert sorted(path.name for path in (tmp_path / "out" / "feedback").iterdir()) == [
+        "full-marks.html",
+        "partial.html",
+        "untouched.html",
+    ]
