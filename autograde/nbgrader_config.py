@@ -12,7 +12,7 @@ from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades
 
 from autograde.authoring.preprocessors import STUB_CODE, RequireTodo, SetColabLinks
 from autograde.course import Course
-from autograde.grading.feedback import FeedbackExporter, HideTestDetails
+from autograde.grading.feedback import FeedbackExporter, HideTestDetails, InertOutputs
 from autograde.grading.guarded_execute import GuardedExecute
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
@@ -31,11 +31,17 @@ c.ClearSolutions.code_stub = {"python": STUB_CODE}
 c.SetColabLinks.repository_slug = course.github_slug
 c.SetColabLinks.ref = course.release
 
-# Grading: our hardened Execute, and feedback that never shows hidden tests.
+# Grading: our hardened Execute, and feedback that never shows hidden tests nor runs anything the student's code sent.
 c.Autograde.autograde_preprocessors = [
     GuardedExecute if p is Execute else p for p in Autograde.class_traits()["autograde_preprocessors"].default()
 ]
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, HideTestDetails, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [
+    GetGrades,
+    ClearHiddenTests,
+    HideTestDetails,
+    InertOutputs,
+    CSSHTMLHeaderPreprocessor,
+]
 # A student's own cell may hold the hidden-tests markers too: cut that region out of the page instead of failing it.
 # (Set for the feedback exporter, whose preprocessors read it: the release must still refuse markers outside test cells.)
 c.FeedbackExporter.ClearHiddenTests.enforce_metadata = False

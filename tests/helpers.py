@@ -320,7 +320,7 @@ SETTLE_MS = 1_000  # after the load event, for late errors (a script that failed
 # What the page shows once loaded: its text, its images as the browser decoded them, MathJax's output.
 PAGE_STATE = """() => ({
     text: document.body.innerText,
-    images: Array.from(document.images).map(i => ({src: i.getAttribute("src").slice(0, 40), complete: i.complete, width: i.naturalWidth})),
+    images: Array.from(document.images).map(i => ({src: (i.getAttribute("src") || "").slice(0, 40), complete: i.complete, width: i.naturalWidth})),
     mathjax: document.querySelectorAll(".MathJax, .MathJax_CHTML, mjx-container").length,
 })"""
 

@@ -1,13 +1,19 @@
-"""Feedback that never shows hidden tests.
+"""Feedback that never shows hidden tests, and where nothing the student's code sent runs.
 
 nbgrader's feedback is the autograded notebook rendered to HTML, hidden test code and
 tracebacks included (nbgrader issue #917). Before rendering, nbgrader's own ClearHiddenTests
 cuts the hidden regions out of every cell's source (nbgrader_config.py lists it first), and
 HideTestDetails does the rest: a test cell's outputs become one line with the test's name, pass
 or fail, and the failure message. Tracebacks (which quote the hidden test code) and the hidden
-tests' printouts are dropped. Widget outputs (a tqdm progress bar) keep only their text: a static
-page cannot show a widget, and nbconvert's placeholder script for one needs jQuery, which the
-feedback page does not load (the browser reported "$ is not defined").
+tests' printouts are dropped.
+
+Every output comes from the student's kernel, which can send any: nbconvert writes HTML and Markdown outputs into
+the page as they are, runs JavaScript ones and writes an image's size into its tag unquoted, so the student's code
+could run in the browser of whoever opens the page (the student, the instructor) or make it load from elsewhere.
+InertOutputs keeps only text, images and HTML cleaned of scripts, event handlers, frames, forms, style sheets and
+remote addresses. Widget outputs (a tqdm progress bar) so keep only their text: a static page cannot show a widget,
+and nbconvert's placeholder script for one needs jQuery, which the feedback page does not load (the browser
+reported "$ is not defined").
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import bleach
+from bleach.css_sanitizer import CSSSanitizer
 from jinja2 import Environment, FileSystemBytecodeCache
 from nbconvert.exporters import HTMLExporter
 from nbformat import NotebookNode
@@ -23,7 +31,23 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 
 from autograde.cells import grade_id_of, is_graded
 
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# What a page shows of an output's data. nbconvert also writes Markdown and LaTeX (with raw HTML, or for MathJax),
+# runs JavaScript and loads widgets: the rest is dropped. An SVG image is shown as an <img>, where it runs nothing.
+SHOWN_DATA = ("text/plain", "text/html", "image/png", "image/jpeg", "image/svg+xml")
+IMAGES = ("image/png", "image/jpeg")
+# What HTML outputs keep: text formatting, tables, images and the audio player embedded in the page (data: URLs), the
+# inline styles of Keras's model summaries (rich), links. No script, event handler, frame, form, style sheet, class
+# or id (the page's own style sheets could then lay the output over the page's scores), nor anything fetched
+# from elsewhere when the page opens.
+HTML_TAGS = frozenset(
+    "a abbr audio b blockquote br caption code div em h1 h2 h3 h4 h5 h6 hr i img li ol p pre s small source span "
+    "strong sub sup table tbody td tfoot th thead tr u ul".split()
+)
+HTML_ATTRIBUTES = frozenset("alt title style width height colspan rowspan controls type".split())
+CSS_PROPERTIES = frozenset(
+    "background-color color font-family font-style font-weight line-height overflow-x text-align text-decoration "
+    "text-decoration-color white-space".split()
+)
 
 
 def failure(cell: dict[str, Any]) -> tuple[str, str] | None:
@@ -64,17 +88,71 @@ def _bytecode_cache():
 
 
 class HideTestDetails(NbGraderPreprocessor):
-    """A test cell's outputs become its one-line verdict; widget outputs keep only their text.
+    """A test cell's outputs become its one-line verdict.
 
     Runs after nbgrader's ClearHiddenTests, which leaves outputs alone.
     """
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
-        for output in cell.get("outputs", []):
-            output.get("data", {}).pop(WIDGET_VIEW, None)
         if cell.cell_type == "code" and is_graded(cell):
             message = failure_message(cell)
             name = grade_id_of(cell)
             verdict = f"\u2714 {name} passed" if message is None else f"\u2718 {name} failed: {message}"
             cell.outputs = [new_output("stream", name="stdout", text=verdict + "\n")]
         return cell, resources
+
+
+class InertOutputs(NbGraderPreprocessor):
+    """Every output keeps only what is safe to show: text, images, cleaned HTML (see SHOWN_DATA and HTML_TAGS).
+
+    Output metadata is dropped but for an image's size in whole pixels: nbconvert writes an image's width and height
+    into its tag unquoted (a width of ``1 onerror=...`` is an event handler), shows HTML marked ``isolated`` in a frame
+    and an image named in ``filenames`` from that address.
+    """
+
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
+        for output in cell.get("outputs", []):
+            if "data" not in output:  # streams and errors: nbconvert escapes their text
+                continue
+            output.data = {mimetype: value for mimetype, value in output.data.items() if mimetype in SHOWN_DATA}
+            if "text/html" in output.data:
+                output.data["text/html"] = clean_html(output.data["text/html"])
+            output.metadata = _image_sizes(output.get("metadata"))
+        return cell, resources
+
+
+def clean_html(html: str | list[str]) -> str:
+    """``html`` (an output's text/html) without anything that runs, loads from elsewhere or restyles the page."""
+    return _html_cleaner().clean("".join(html) if isinstance(html, list) else str(html))
+
+
+def _allowed_attribute(tag, name, value):
+    if name == "src":  # only media embedded in the page (data: URLs): opening it fetches nothing
+        return tag in ("img", "audio", "source") and value.startswith("data:")
+    if name == "href":
+        return tag == "a" and value.startswith(("https:", "http:", "mailto:"))
+    return name in HTML_ATTRIBUTES
+
+
+@functools.cache
+def _html_cleaner():
+    return bleach.Cleaner(
+        tags=HTML_TAGS,
+        attributes=_allowed_attribute,
+        protocols={"data", "http", "https", "mailto"},  # and _allowed_attribute says which attribute may use which
+        css_sanitizer=CSSSanitizer(allowed_css_properties=CSS_PROPERTIES, allowed_svg_properties=()),
+        strip=True,
+        strip_comments=True,
+    )
+
+
+def _image_sizes(metadata):
+    """Of an output's metadata, the width and height of its images that are whole numbers of pixels."""
+    kept = {}
+    for mimetype in IMAGES:
+        sizes = (metadata or {}).get(mimetype)
+        if isinstance(sizes, dict):
+            whole = {k: sizes[k] for k in ("width", "height") if type(sizes.get(k)) is int}
+            if whole:
+                kept[mimetype] = whole
+    return kept

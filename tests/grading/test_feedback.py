@@ -7,6 +7,7 @@ import html
 import re
 
 import pytest
+from helpers import needs_chromium, open_in_chromium
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from autograde.authoring.build import load_nbgrader_config
@@ -18,27 +19,36 @@ GRADED = {"grade": True, "solution": False, "locked": True, "points": 1, "schema
 
 
 @pytest.fixture(scope="module")
-def feedback_text(course):
-    """A function: the text of the feedback page for some cells, as GenerateFeedback renders it (GetGrades left out:
-    no gradebook)."""
+def feedback_page(course):
+    """A function: the feedback page (HTML) for some cells, as GenerateFeedback renders it (GetGrades left out: no
+    gradebook)."""
+    from nbgrader.converters import GenerateFeedback
     from nbgrader.preprocessors import GetGrades
 
-    config = load_nbgrader_config(course)
+    config = GenerateFeedback(config=load_nbgrader_config(course)).config  # with nbgrader's feedback template
 
     def render(cells):
         exporter = FeedbackExporter(config=config)
         for preprocessor in config.GenerateFeedback.preprocessors:
             if preprocessor is not GetGrades:
                 exporter.register_preprocessor(preprocessor, enabled=True)
-        page, _ = exporter.from_notebook_node(new_notebook(cells=cells))
-        return html.unescape(re.sub(r"<[^>]+>", "", page))
+        scores = {"notebook": "lab", "score": 0.0, "max_score": 1.0, "late_penalty": 0.0}  # what GetGrades would add
+        page, _ = exporter.from_notebook_node(new_notebook(cells=cells), resources={"nbgrader": scores})
+        return page
 
     return render
 
 
+@pytest.fixture(scope="module")
+def feedback_text(feedback_page):
+    """A function: the text of the feedback page for some cells, as a reader sees it (no style sheet, no script)."""
+    hidden = re.compile(r"<(style|script)\b.*?</\1>", re.DOTALL)
+    return lambda cells: html.unescape(re.sub(r"<[^>]+>", "", hidden.sub("", feedback_page(cells))))
+
+
 def graded_cell(grade_id, outputs):
     cell = new_code_cell(TEST, outputs=outputs)
-    cell.metadata["nbgrader"] = {**GRADED, "grade_id": grade_id}
+    cell.metadata["nbgrader"] = {**GRADED, "grade_id": grade_id, "score": 0.0}  # the score GetGrades would add
     return cell
 
 
@@ -64,3 +74,73 @@ def test_widget_outputs_keep_only_their_text(feedback_text):
     )
     text = feedback_text([new_code_cell("train()", outputs=[widget])])
     assert "epoch 3/3: 100%" in text and "abc" not in text
+
+
+# Outputs a student's code can send, each of which used to run code in the browser that opens the page, or make it
+# fetch from elsewhere (127.0.0.1:9: nothing answers there); and honest ones, which keep what they show.
+HOSTILE_OUTPUTS = [
+    new_output(
+        "display_data",
+        data={
+            "text/html": '<b onclick="alert(1)">bold</b><script>alert(2)</script><img src=x onerror="alert(3)">'
+            '<iframe src="data:text/html,<script>alert(4)</script>"></iframe><img src="http://127.0.0.1:9/a.png">'
+            '<a href="javascript:alert(5)">link</a><form action="http://127.0.0.1:9/"><input name=q></form>'
+            '<style>body {display: none}</style><p class="navbar-fixed-top" style="position: fixed">over</p>'
+        },
+    ),
+    new_output("display_data", data={"application/javascript": "alert(6)", "text/plain": "js as text"}),
+    new_output("display_data", data={"text/markdown": "<img src=y onerror=alert(7)>", "text/plain": "md as text"}),
+    new_output(
+        "display_data", data={"image/png": "iVBORw0KGgo="}, metadata={"image/png": {"width": "1 onerror=alert(8)"}}
+    ),
+    new_output(
+        "display_data",
+        data={"image/png": "iVBORw0KGgo="},
+        metadata={"filenames": {"image/png": "http://127.0.0.1:9/b.png"}},
+    ),
+    new_output(
+        "display_data", data={"text/html": "<script>alert(9)</script>"}, metadata={"text/html": {"isolated": True}}
+    ),
+]
+SUMMARY = (  # as Keras's model.summary() shows (rich)
+    '<pre style="white-space:pre;overflow-x:auto;line-height:normal"><span style="font-weight: bold">Total params: '
+    '</span><span style="color: #00af00; text-decoration-color: #00af00">57</span></pre>'
+)
+PLAYER = (  # as IPython.display.Audio shows
+    '<audio  controls="controls" >\n<source src="data:audio/wav;base64,UklGRiQAAABXQVZF" type="audio/wav" />\n'
+    "Your browser does not support the audio element.\n</audio>"
+)
+HONEST_OUTPUTS = [
+    new_output("display_data", data={"text/html": SUMMARY, "text/plain": "Total params: 57"}),
+    new_output("display_data", data={"text/html": PLAYER, "text/plain": "<IPython.lib.display.Audio object>"}),
+    new_output("display_data", data={"image/png": "iVBORw0KGgo="}, metadata={"image/png": {"width": 300}}),
+]
+
+
+def test_outputs_cannot_run_code_or_load_anything_in_the_page(feedback_page):
+    page = feedback_page([new_code_cell("show()", outputs=HOSTILE_OUTPUTS)])
+    body = page[page.index("<body") :]  # the page's own head loads MathJax
+    assert "<script" not in body and "<iframe" not in body and "<form" not in body and "<style" not in body
+    assert not re.search(r"<[^>]*\son\w+\s*=", body), "no event handler"
+    assert "127.0.0.1" not in body and "javascript:" not in body and "position" not in body and "navbar" not in body
+    assert "<b>bold</b>" in body and ">over</p>" in body and "js as text" in body and "md as text" in body
+
+
+def test_honest_outputs_keep_their_html_and_images(feedback_page):
+    page = feedback_page([new_code_cell("show()", outputs=HONEST_OUTPUTS)])
+    assert '<span style="font-weight: bold' in page and "color: #00af00" in page and "white-space:pre" in page
+    assert (
+        "<audio controls=" in page and '<source src="data:audio/wav;base64,UklGRiQAAABXQVZF" type="audio/wav"/>' in page
+    )
+    assert 'src="data:image/png;base64,iVBORw0KGgo=" width="300"' in page
+
+
+@needs_chromium
+def test_a_browser_opening_the_page_runs_and_fetches_nothing_a_student_sent(feedback_page, tmp_path):
+    path = tmp_path / "feedback.html"
+    path.write_text(feedback_page([new_code_cell("show()", outputs=HOSTILE_OUTPUTS + HONEST_OUTPUTS)]))
+    page = open_in_chromium(path)
+    assert page.dialogs == []
+    assert [
+        url for url in page.requests if "127.0.0.1" in url or url.startswith("file:") and url != path.as_uri()
+    ] == []
