@@ -12,7 +12,7 @@ from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades
 
 from autograde.authoring.preprocessors import STUB_CODE, RequireTodo, SetColabLinks
 from autograde.course import Course
-from autograde.grading.feedback import FeedbackExporter, HideTestDetails, InertOutputs
+from autograde.grading.feedback import BoundedPage, FeedbackExporter, HideTestDetails, InertOutputs
 from autograde.grading.guarded_execute import GuardedExecute
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
@@ -39,6 +39,7 @@ c.GenerateFeedback.preprocessors = [
     GetGrades,
     ClearHiddenTests,
     HideTestDetails,
+    BoundedPage,
     InertOutputs,
     CSSHTMLHeaderPreprocessor,
 ]

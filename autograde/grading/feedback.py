@@ -5,7 +5,8 @@ tracebacks included (nbgrader issue #917). Before rendering, nbgrader's own Clea
 cuts the hidden regions out of every cell's source (nbgrader_config.py lists it first), and
 HideTestDetails does the rest: a test cell's outputs become one line with the test's name, pass
 or fail, and the failure message. Tracebacks (which quote the hidden test code) and the hidden
-tests' printouts are dropped.
+tests' printouts are dropped. BoundedPage keeps the page's size, and the time and memory the grading process spends
+making it, bounded: a notebook may hold any amount of code and 20 MB of outputs.
 
 Every output comes from the student's kernel, which can send any: nbconvert writes HTML and Markdown outputs into
 the page as they are, runs JavaScript ones and writes an image's size into its tag unquoted, so the student's code
@@ -19,6 +20,7 @@ reported "$ is not defined").
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 import bleach
@@ -26,11 +28,20 @@ from bleach.css_sanitizer import CSSSanitizer
 from jinja2 import Environment, FileSystemBytecodeCache
 from nbconvert.exporters import HTMLExporter
 from nbformat import NotebookNode
-from nbformat.v4 import new_output
+from nbformat.v4 import new_markdown_cell, new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from autograde.cells import grade_id_of, is_graded
+from autograde.cells import grade_id_of, is_graded, is_students_extra
 
+# What a page shows of code cells and their outputs, in characters (images embedded in it aside; each cell counts
+# CELL_CHARS more, for its frame): honest pages show under 100,000. Making a page costs the grading process about 10 µs
+# of CPU and 200 bytes of memory per character of HTML output (nbconvert parses the whole page with BeautifulSoup, and
+# bleach cleans HTML), 30 bytes per character of code; a notebook may keep 20 MB of outputs and hold any amount of
+# code, and one such page took the grading process 3 minutes and 3.5 GB.
+PAGE_CHARS = 1_000_000
+CELL_CHARS = 1_000
+NOT_SHOWN = f"not shown: a feedback page shows at most {PAGE_CHARS:,} characters of code and outputs"
+DATA_URL = re.compile(r"data:[^\"'\s>]*")
 # What a page shows of an output's data. nbconvert also writes Markdown and LaTeX (with raw HTML, or for MathJax),
 # runs JavaScript and loads widgets: the rest is dropped. An SVG image is shown as an <img>, where it runs nothing.
 SHOWN_DATA = ("text/plain", "text/html", "image/png", "image/jpeg", "image/svg+xml")
@@ -100,6 +111,46 @@ class HideTestDetails(NbGraderPreprocessor):
             verdict = f"\u2714 {name} passed" if message is None else f"\u2718 {name} failed: {message}"
             cell.outputs = [new_output("stream", name="stdout", text=verdict + "\n")]
         return cell, resources
+
+
+class BoundedPage(NbGraderPreprocessor):
+    """A page shows at most PAGE_CHARS characters of code cells and outputs; what is past that is left out, and said.
+
+    Instructions and test cells (with their verdicts) are always shown. Past the limit, an answer or instructor code
+    cell keeps its place with a note instead of its code and outputs, and the student's own extra cells are left out
+    (a note at the end counts them): their number has no bound. Runs before InertOutputs, which cleans only what is left.
+    """
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        left, cells, left_out = PAGE_CHARS, [], 0
+        for cell in nb.cells:
+            if cell.cell_type == "code" and not is_graded(cell):
+                size = CELL_CHARS + len(cell.source) + sum(map(_shown_chars, cell.get("outputs", [])))
+                if size > left and is_students_extra(cell):
+                    left_out += 1
+                    continue
+                if size > left:
+                    cell.source, cell.outputs, size = (
+                        f"# {len(cell.source):,} characters and their outputs {NOT_SHOWN}",
+                        [],
+                        0,
+                    )
+                left -= size
+            cells.append(cell)
+        if left_out:
+            cells.append(new_markdown_cell(f"*{left_out:,} of the student's own code cells are {NOT_SHOWN}.*"))
+        nb.cells = cells
+        return nb, resources
+
+
+def _shown_chars(output):
+    """The characters of an output a page shows as text or HTML (images embedded as data: URLs aside)."""
+    if output.get("output_type") == "stream":
+        return len(output.get("text", ""))
+    if output.get("output_type") == "error":
+        return len(output.get("evalue", "")) + sum(map(len, output.get("traceback", [])))
+    data = output.get("data", {})
+    return sum(len(DATA_URL.sub("", str(value))) for mimetype, value in data.items() if mimetype not in IMAGES)
 
 
 class InertOutputs(NbGraderPreprocessor):

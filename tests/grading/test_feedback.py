@@ -3,6 +3,7 @@
 tests/grading/test_grading.py checks the same on every example submission's real feedback page (slow).
 """
 
+import copy
 import html
 import re
 
@@ -11,7 +12,8 @@ from helpers import needs_chromium, open_in_chromium
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from autograde.authoring.build import load_nbgrader_config
-from autograde.grading.feedback import FeedbackExporter
+from autograde.cells import STUDENT_ORIGIN
+from autograde.grading.feedback import CELL_CHARS, NOT_SHOWN, PAGE_CHARS, FeedbackExporter
 
 HIDDEN = "checks.check_secret(MyCell, size=97)"
 TEST = f"checks.check_visible(MyCell, size=3)\n### BEGIN HIDDEN TESTS\n{HIDDEN}\n### END HIDDEN TESTS"
@@ -144,3 +146,26 @@ def test_a_browser_opening_the_page_runs_and_fetches_nothing_a_student_sent(feed
     assert [
         url for url in page.requests if "127.0.0.1" in url or url.startswith("file:") and url != path.as_uri()
     ] == []
+
+
+def students_cell(source, outputs=()):
+    return new_code_cell(source, outputs=list(outputs), metadata=copy.deepcopy(STUDENT_ORIGIN))
+
+
+def test_a_page_shows_a_bounded_amount_of_code_and_outputs(feedback_page):
+    """What the grading process spends on a page grows with it (about 200 bytes of memory per character of HTML)."""
+    printed = new_output("stream", name="stdout", text="y" * (PAGE_CHARS - CELL_CHARS - 20))
+    answer = new_code_cell("def answer():\n" + "    pass\n" * 150_000, metadata={"nbgrader": {"solution": True}})
+    cells = [
+        students_cell("show()", [printed]),  # fits, just
+        answer,  # 1,350,014 characters: a note in its place
+        graded_cell("test_answer", []),  # tests and their verdicts are always shown
+        *(students_cell(f"x{i} = 1") for i in range(200)),  # each counts 1,000 characters more, for its frame
+    ]
+    page = feedback_page(cells)
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "y" * (PAGE_CHARS - CELL_CHARS - 20) in text
+    assert f"# 1,350,014 characters and their outputs {NOT_SHOWN}" in text and "    pass" not in text
+    assert "test_answer passed" in text
+    assert "x0 = 1" not in text and f"200 of the student's own code cells are {NOT_SHOWN}." in text
+    assert len(page) < 2 * PAGE_CHARS
