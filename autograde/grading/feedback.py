@@ -23,8 +23,7 @@ import functools
 import re
 from typing import Any
 
-import bleach
-from bleach.css_sanitizer import CSSSanitizer
+import nh3
 from jinja2 import Environment, FileSystemBytecodeCache
 from nbconvert.exporters import HTMLExporter
 from nbformat import NotebookNode
@@ -35,13 +34,18 @@ from autograde.cells import grade_id_of, is_graded, is_students_extra
 
 # What a page shows of code cells and their outputs, in characters (images embedded in it aside; each cell counts
 # CELL_CHARS more, for its frame): honest pages show under 100,000. Making a page costs the grading process about 10 µs
-# of CPU and 200 bytes of memory per character of HTML output (nbconvert parses the whole page with BeautifulSoup, and
-# bleach cleans HTML), 30 bytes per character of code; a notebook may keep 20 MB of outputs and hold any amount of
-# code, and one such page took the grading process 3 minutes and 3.5 GB.
+# of CPU and 200 bytes of memory per character of HTML output (nbconvert parses the whole page with BeautifulSoup) and
+# 30 bytes per character of code; a notebook may keep 20 MB of outputs and hold any amount of code, and one page of
+# such outputs took the grading process 3 minutes and 3.5 GB.
 PAGE_CHARS = 1_000_000
 CELL_CHARS = 1_000
 NOT_SHOWN = f"not shown: a feedback page shows at most {PAGE_CHARS:,} characters of code and outputs"
 DATA_URL = re.compile(r"data:[^\"'\s>]*")
+# HTML outputs a page shows, in characters (data: URLs aside; honest pages have under 4,000: Keras's model summaries).
+# Parsing HTML takes time that grows with the square of its nesting, in any parser that parses as browsers do (nh3:
+# 1.5 s for 20,000 nested <div>, 37 s for 80,000; bleach, tried first, 18 s for 20,000).
+HTML_CHARS = 100_000
+HTML_NOT_SHOWN = f"not shown: a feedback page shows at most {HTML_CHARS:,} characters of HTML outputs"
 # What a page shows of an output's data. nbconvert also writes Markdown and LaTeX (with raw HTML, or for MathJax),
 # runs JavaScript and loads widgets: the rest is dropped. An SVG image is shown as an <img>, where it runs nothing.
 SHOWN_DATA = ("text/plain", "text/html", "image/png", "image/jpeg", "image/svg+xml")
@@ -158,43 +162,52 @@ class InertOutputs(NbGraderPreprocessor):
 
     Output metadata is dropped but for an image's size in whole pixels: nbconvert writes an image's width and height
     into its tag unquoted (a width of ``1 onerror=...`` is an event handler), shows HTML marked ``isolated`` in a frame
-    and an image named in ``filenames`` from that address.
+    and an image named in ``filenames`` from that address. Past HTML_CHARS of HTML in a page, an output shows its text
+    instead.
     """
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        self.html_left = HTML_CHARS
+        return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
         for output in cell.get("outputs", []):
             if "data" not in output:  # streams and errors: nbconvert escapes their text
                 continue
             output.data = {mimetype: value for mimetype, value in output.data.items() if mimetype in SHOWN_DATA}
-            if "text/html" in output.data:
-                output.data["text/html"] = clean_html(output.data["text/html"])
+            html = output.data.pop("text/html", None)
+            if html is not None:
+                html = "".join(html) if isinstance(html, list) else str(html)
+                size = len(DATA_URL.sub("", html))
+                if size <= self.html_left:
+                    output.data["text/html"] = clean_html(html)
+                    self.html_left -= size
+                else:
+                    output.data.setdefault("text/plain", f"[HTML {HTML_NOT_SHOWN}]")
             output.metadata = _image_sizes(output.get("metadata"))
         return cell, resources
 
 
-def clean_html(html: str | list[str]) -> str:
+def clean_html(html: str) -> str:
     """``html`` (an output's text/html) without anything that runs, loads from elsewhere or restyles the page."""
-    return _html_cleaner().clean("".join(html) if isinstance(html, list) else str(html))
+    return nh3.clean(
+        html,
+        tags=HTML_TAGS,
+        clean_content_tags={"script", "style"},  # dropped with their text
+        attributes={"*": HTML_ATTRIBUTES, "a": {"href"}, "img": {"src"}, "audio": {"src"}, "source": {"src"}},
+        attribute_filter=_allowed_attribute,
+        url_schemes={"data", "http", "https", "mailto"},
+        filter_style_properties=CSS_PROPERTIES,
+        strip_comments=True,
+    )
 
 
 def _allowed_attribute(tag, name, value):
     if name == "src":  # only media embedded in the page (data: URLs): opening it fetches nothing
-        return tag in ("img", "audio", "source") and value.startswith("data:")
-    if name == "href":
-        return tag == "a" and value.startswith(("https:", "http:", "mailto:"))
-    return name in HTML_ATTRIBUTES
-
-
-@functools.cache
-def _html_cleaner():
-    return bleach.Cleaner(
-        tags=HTML_TAGS,
-        attributes=_allowed_attribute,
-        protocols={"data", "http", "https", "mailto"},  # and _allowed_attribute says which attribute may use which
-        css_sanitizer=CSSSanitizer(allowed_css_properties=CSS_PROPERTIES, allowed_svg_properties=()),
-        strip=True,
-        strip_comments=True,
-    )
+        return value if value.startswith("data:") else None
+    if name == "href":  # a link to a page elsewhere, opened only when followed
+        return value if value.startswith(("https:", "http:", "mailto:")) else None
+    return value
 
 
 def _image_sizes(metadata):
