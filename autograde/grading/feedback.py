@@ -30,7 +30,7 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_markdown_cell, new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from autograde.cells import grade_id_of, is_graded, is_students_extra
+from autograde.cells import grade_id_of, is_graded, is_students_extra, is_test
 
 # What a page shows of code cells and their outputs, in characters (images embedded in it aside; each cell counts
 # CELL_CHARS more, for its frame): honest pages show under 100,000. Making a page costs the grading process about 10 µs
@@ -128,7 +128,7 @@ class BoundedPage(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         left, cells, left_out = PAGE_CHARS, [], 0
         for cell in nb.cells:
-            if cell.cell_type == "code" and not is_graded(cell):
+            if cell.cell_type == "code" and not is_test(cell):
                 size = CELL_CHARS + len(cell.source) + sum(map(_shown_chars, cell.get("outputs", [])))
                 if size > left and is_students_extra(cell):
                     left_out += 1
