@@ -22,14 +22,14 @@ from typing import Any
 import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Integer, Type
+from traitlets import HasTraits, Integer, Type
 
 QUEUED_MESSAGES = 32  # a normal cell's output is read as it comes; only a flood while a probe runs fills this
 MB = 1 << 20
 
 
-class BoundedKernelClient(AsyncKernelClient):
-    """jupyter_client's asynchronous kernel client, its sockets bounded (see the module's docstring).
+class SocketBounds(HasTraits):
+    """The sizes that bound a kernel client's sockets (see the module's docstring).
 
     Args:
         max_output_message_bytes: the largest message read on the output channel (iopub).
@@ -42,6 +42,13 @@ class BoundedKernelClient(AsyncKernelClient):
     )
     max_message_bytes = Integer(64 * MB, help="largest message read on the other channels").tag(config=True)
     queued_messages = Integer(QUEUED_MESSAGES, help="messages each socket may hold unread").tag(config=True)
+
+    def socket_bounds(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in SocketBounds.class_trait_names()}
+
+
+class BoundedKernelClient(AsyncKernelClient, SocketBounds):
+    """jupyter_client's asynchronous kernel client, its sockets bounded by :class:`SocketBounds`' sizes."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -59,25 +66,11 @@ class BoundedKernelClient(AsyncKernelClient):
             self.context.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
 
 
-class BoundedKernelManager(AsyncKernelManager):
-    """jupyter_client's asynchronous kernel manager, whose clients are :class:`BoundedKernelClient` with its sizes.
+class BoundedKernelManager(AsyncKernelManager, SocketBounds):
+    """jupyter_client's asynchronous kernel manager, whose clients are :class:`BoundedKernelClient` with its sizes."""
 
-    Args:
-        max_output_message_bytes, max_message_bytes, queued_messages: as :class:`BoundedKernelClient`'s.
-    """
-
-    max_output_message_bytes = Integer(16 * MB, help="largest message its clients read on iopub").tag(config=True)
-    max_message_bytes = Integer(64 * MB, help="largest message its clients read on the other channels").tag(config=True)
-    queued_messages = Integer(QUEUED_MESSAGES, help="messages each of its clients' sockets may hold unread").tag(
-        config=True
-    )
     # AsyncKernelManager gives its clients' class as this trait's default (client_class then sets it, when configured).
     client_factory = Type(klass=BoundedKernelClient, config=True)
 
     def client(self, **kwargs: Any) -> BoundedKernelClient:
-        sizes = {
-            "max_output_message_bytes": self.max_output_message_bytes,
-            "max_message_bytes": self.max_message_bytes,
-            "queued_messages": self.queued_messages,
-        }
-        return super().client(**{**sizes, **kwargs})
+        return super().client(**{**self.socket_bounds(), **kwargs})
