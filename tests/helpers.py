@@ -26,6 +26,17 @@ from autograde.course import OutputFolder
 from autograde.grading.rows import Answer, Found, GradeResult, Row, Status, TestScore, save_result, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def lab_check_modules():
+    """``course_utils.checks.labN`` of every lab in solutions/, in order: the inventory tests read, not a list."""
+    import importlib
+
+    from autograde.course import Course
+
+    return [importlib.import_module(f"course_utils.checks.{lab.split('_')[0]}") for lab in Course.load(ROOT).labs()]
+
+
 TWEETS_DIR = ROOT.parent / "shared" / "data" / "tweets"  # the tweets Lab 3 reads, beside the repository (never in it)
 
 
@@ -36,7 +47,8 @@ def solution_namespace(
     course,
     lab,
     preamble="import numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import ops\n"
-    "from course_utils.predictions import Predictions\npredictions = Predictions()\n",
+    "from course_utils.predictions import Predictions\npredictions = Predictions()\n"
+    "from course_utils.captioning import END_ID, PAD_ID, START_ID\n",  # Lab 5's imports cell names them
 ):
     """Executes the solution cells of a lab's solution notebook and returns the names they define.
 
