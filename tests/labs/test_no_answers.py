@@ -21,9 +21,15 @@ from helpers import ROOT, judged, solution_namespace
 
 import course_utils
 from autograde.course import Course
-from course_utils.checks import lab1, lab2, lab3, lab4
+from course_utils.checks import lab1, lab2, lab3, lab4, lab5
 
-LABS = ("lab1_rnns_from_scratch", "lab2_music_generation", "lab3_tweet_sentiment", "lab4_seq2seq_attention")
+LABS = (
+    "lab1_rnns_from_scratch",
+    "lab2_music_generation",
+    "lab3_tweet_sentiment",
+    "lab4_seq2seq_attention",
+    "lab5_image_captioning",
+)
 SECONDS_PER_ATTEMPT = 60  # the slowest honest failure (a check training a tiny model) takes a few seconds
 
 
@@ -51,7 +57,7 @@ def solutions(course):
 @pytest.fixture(scope="module")
 def exercises(solutions):
     """{(lab, exercise name): check(candidate)} for every exercise (two labs may name an exercise alike)."""
-    s1, s2, s3, _ = (solutions[lab] for lab in LABS)
+    s1, s2, s3, _, _ = (solutions[lab] for lab in LABS)
     vectorizer = keras.layers.TextVectorization(max_tokens=30, output_sequence_length=6)
     vectorizer.adapt(np.array(["good day", "bad day", "ok then"], dtype=object))
     model = s3["build_classifier"](30, 4, [keras.layers.GlobalAveragePooling1D()])
@@ -99,6 +105,13 @@ def exercises(solutions):
             "sequence_accuracy": functools.partial(judged, lab4.check_sequence_accuracy),
             "make_greedy_decoder": functools.partial(judged, lab4.check_greedy_decoder),
             "beam_search": functools.partial(judged, lab4.check_beam_search),
+        },
+        "lab5_image_captioning": {
+            "ImageEncoder": functools.partial(judged, lab5.check_image_encoder),
+            "SoftAttention": functools.partial(judged, lab5.check_attention),
+            "Captioner": functools.partial(judged, lab5.check_decoder_step),
+            "captioning_loss": functools.partial(judged, lab5.check_captioning_loss),
+            "make_greedy_captioner": functools.partial(judged, lab5.check_greedy_captioner),
         },
     }
     return {(lab, name): check for lab, checks in by_lab.items() for name, check in checks.items()}
@@ -190,6 +203,6 @@ def test_the_student_package_holds_no_code_of_the_references(course, tmp_path):
 
 def test_no_reference_function_is_left_in_the_public_checks():
     # References moved to autograde/grading/references: the public checks hold probes and comparisons only.
-    for module in (lab1, lab2, lab3, lab4):
+    for module in (lab1, lab2, lab3, lab4, lab5):
         leftovers = [name for name in vars(module) if name.startswith(("_reference", "reference_", "expect_"))]
         assert not leftovers, f"{module.__name__} still defines {leftovers}"

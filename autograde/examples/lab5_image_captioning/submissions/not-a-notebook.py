@@ -1,0 +1,2 @@
+# Exported with File > Download > .py instead of .ipynb
+print('hello')
