@@ -72,6 +72,22 @@ def encoder_inputs(batch: int, image_size: int, seed: int) -> tuple[np.ndarray, 
     return images, changed
 
 
+def encoder_weight_shapes(filters: Sequence[int]) -> list[tuple[int, ...]]:
+    """The shapes of ImageEncoder's weights in order: each block's 3x3 convolution kernel, then its bias."""
+    channels = [3, *filters]
+    return [shape for c_in, c_out in zip(channels, channels[1:]) for shape in ((3, 3, c_in, c_out), (c_out,))]
+
+
+def encoder_weights(filters: Sequence[int], seed: int) -> list[np.ndarray]:
+    """Random weights in :func:`encoder_weight_shapes`' order: He-scaled kernels keep the features near 1 block after
+    block, and biases of either sign let the ReLU cut."""
+    rng = np.random.default_rng([seed, 1])
+    return [
+        rng.normal(scale=np.sqrt(2 / (9 * shape[2])) if len(shape) == 4 else 0.3, size=shape).astype(np.float32)
+        for shape in encoder_weight_shapes(filters)
+    ]
+
+
 def probe_image_encoder(
     encoder_class: type[keras.layers.Layer],
     filters: Sequence[int] = (4, 6),
@@ -83,7 +99,8 @@ def probe_image_encoder(
 
     The probe encodes :func:`encoder_inputs`' images and the same images changed in their top-left corner, and returns
     the grid's shape, the last two features of each cell of the first image (its coordinates), which cells the change
-    reached, and the number of weights.
+    reached, and the number of weights; then, if the weights have :func:`encoder_weight_shapes`, sets them to
+    :func:`encoder_weights` and returns the features of the images.
 
     Args:
         encoder_class: the student's ``ImageEncoder``.
@@ -100,13 +117,20 @@ def probe_image_encoder(
         if grid.ndim != 3 or grid.shape[0] != batch:
             fail(f"the encoder should return a grid of shape (batch, cells, features); got shape {grid.shape}")
         other = np.asarray(encoder(tf.constant(changed)))
-    reached = np.max(np.abs(other - grid)[..., :-2], axis=(0, 2)) > 1e-6 if other.shape == grid.shape else None
+        reached = np.max(np.abs(other - grid)[..., :-2], axis=(0, 2)) > 1e-6 if other.shape == grid.shape else None
+        shapes = [tuple(w.shape) for w in encoder.weights]
+        features = None
+        if shapes == encoder_weight_shapes(filters):
+            encoder.set_weights(encoder_weights(filters, seed))
+            features = np.asarray(encoder(tf.constant(images)), np.float64)[..., :-2]
     return {
         "shape": list(grid.shape),
         "coordinates": grid[0, :, -2:].astype(np.float64),
         "reached": reached,
         "non_negative": bool(np.all(grid[..., :-2] >= 0)),
         "weights": int(sum(np.prod(w.shape) for w in encoder.weights)),
+        "weight_shapes": [list(shape) for shape in shapes],
+        "features": features,
     }
 
 
@@ -153,6 +177,21 @@ def compare_image_encoder(
         fail(
             f"the encoder has {observed['weights']} weights; {len(filters)} blocks of a 3x3 convolution with bias ({list(filters)} filters) have {expected['weights']}"
         )
+    wanted_shapes = encoder_weight_shapes(filters)
+    if [tuple(shape) for shape in observed["weight_shapes"]] != wanted_shapes:
+        fail(
+            f"the encoder's weights have shapes {[tuple(s) for s in observed['weight_shapes']]}; expected each block's "
+            f"3x3 kernel then its bias, in order: {wanted_shapes}"
+        )
+    features = np.asarray(observed["features"])
+    if not np.allclose(features, expected["features"], rtol=1e-4, atol=1e-5):
+        for mistake, message in ENCODER_FEATURE_MISTAKES.items():
+            if np.allclose(features, expected[mistake], rtol=1e-4, atol=1e-5):
+                fail(message)
+        fail(
+            f"with the same weights, the features differ from {len(filters)} blocks of a 3x3 convolution ('same' padding, "
+            f"ReLU) and 2x2 max pooling by up to {max_abs_diff(features, expected['features']):.3g}"
+        )
     return f"ImageEncoder: a {side}x{side} grid of {filters[-1]} features and its coordinates, each cell seeing its own part of the image"
 
 
@@ -161,6 +200,11 @@ ENCODER_COORDINATE_MISTAKES = {
     "keras.ops.reshape of (batch, rows, columns, features) does) and put x, the column's, first",
     "corners": "the coordinates run from -1 to 1 at the outer cells; use each cell's centre, (2 * index + 1) / side - 1",
     "indices": "the coordinates are the cells' indices; scale them to their centres in [-1, 1], (2 * index + 1) / side - 1",
+}
+
+ENCODER_FEATURE_MISTAKES = {
+    "average_pooling": "the features are average-pooled: pool each block with keras.layers.MaxPooling2D(2)",
+    "strided": "the convolutions stride by 2 instead of being max-pooled: 3x3 convolutions with stride 1, then MaxPooling2D(2)",
 }
 
 check_image_encoder = Check(probe_image_encoder, compare_image_encoder)
@@ -526,7 +570,7 @@ class _TinyCaptioner(keras.Model):
 
     Its words turn on the word fed back, the image and a GRU; it never writes the padding or the start token, and writes the end token from a step
     that depends on the image (2 to 9, from the sum of its pixels): with ``max_length`` 6, most images end early and
-    some never do.
+    some never do. It keeps the fewest images any call of ``step`` got, for the probe to see whether decoding is batched.
     """
 
     def __init__(self, units, **kwargs):
@@ -536,6 +580,7 @@ class _TinyCaptioner(keras.Model):
         self.embedding = keras.layers.Embedding(GREEDY_VOCAB_SIZE, units)
         self.recurrent = keras.layers.GRUCell(units)
         self.output_layer = keras.layers.Dense(GREEDY_VOCAB_SIZE)
+        self.fewest_images = tf.Variable(np.iinfo(np.int32).max, dtype=tf.int32, trainable=False)
 
     def encode(self, images):
         features = self.conv(tf.cast(images, tf.float32) / 255.0)
@@ -548,6 +593,7 @@ class _TinyCaptioner(keras.Model):
         return [self.start_layer(tf.reduce_mean(grid[..., :3], 1)), tf.zeros([tf.shape(grid)[0], 1])]
 
     def step(self, tokens, state, grid):
+        self.fewest_images.assign(tf.minimum(self.fewest_images, tf.size(tokens)))
         h, count = state
         features = grid[..., :3]
         weights = tf.nn.softmax(tf.reduce_sum(features, -1) * tf.reduce_mean(h, -1, keepdims=True), axis=-1)
@@ -585,7 +631,8 @@ def probe_greedy_captioner(
 ) -> Observations:
     """``make_greedy_captioner(model, max_length)``: compiled and batched; images -> (tokens, attention weights).
 
-    The probe decodes :func:`greedy_inputs`' images as a batch, then each alone.
+    The probe decodes :func:`greedy_inputs`' images as a batch, noting the fewest images a call of the model's
+    ``step`` got and any call back into Python in the compiled function, then decodes each image alone.
 
     Args:
         make_fn: the student's ``make_greedy_captioner``.
@@ -598,11 +645,30 @@ def probe_greedy_captioner(
         decode = make_fn(model, max_length)
         if not hasattr(decode, "get_concrete_function"):
             fail("make_greedy_captioner should return a function decorated with @tf.function (compiled)")
+        model.fewest_images.assign(np.iinfo(np.int32).max)
         result = decode(tf.constant(images))
         if not isinstance(result, (list, tuple)) or len(result) != 2:
             fail("the decoder should return (tokens, attention weights)")
+        fewest_images = int(model.fewest_images.numpy())
+        python_calls = _python_calls(decode.get_concrete_function(tf.constant(images)))
         alone = [np.asarray(decode(tf.constant(images[row : row + 1]))[0]) for row in range(batch)]
-    return {"tokens": np.asarray(result[0]), "weights": np.asarray(result[1], np.float64), "alone": alone}
+    return {
+        "tokens": np.asarray(result[0]),
+        "weights": np.asarray(result[1], np.float64),
+        "alone": alone,
+        "fewest_images": fewest_images,
+        "python_calls": python_calls,
+    }
+
+
+PYTHON_CALL_OPS = ("PyFunc", "PyFuncStateless", "EagerPyFunc")  # tf.numpy_function and tf.py_function
+
+
+def _python_calls(concrete_function) -> list[str]:
+    """The operations of a traced function, the functions it calls included, that run Python code."""
+    graph = concrete_function.graph.as_graph_def()
+    nodes = [*graph.node, *(node for function in graph.library.function for node in function.node_def)]
+    return sorted({node.op for node in nodes if node.op in PYTHON_CALL_OPS})
 
 
 def compare_greedy_captioner(
@@ -625,11 +691,21 @@ def compare_greedy_captioner(
         fail(
             f"image {row} should decode to {wanted[row].tolist()} (argmax at each step, fed back as the next input, from START_ID), got {tokens[row].tolist()}"
         )
+    if observed["python_calls"]:
+        fail(
+            f"the tf.function calls back into Python ({', '.join(observed['python_calls'])}: tf.py_function or "
+            "tf.numpy_function), so it is not compiled: write the loop with TensorFlow operations"
+        )
     weights = observed["weights"]
     check_shape("attention weights", weights, np.shape(expected["weights"]))
     if not np.allclose(weights, expected["weights"], atol=1e-5):
         fail(
             "the attention weights differ from step-by-step decoding's: keep each step's weights, and zeros after the end token"
+        )
+    if observed["fewest_images"] != batch:
+        fail(
+            f"a call of model.step got {observed['fewest_images']} image(s), not the batch of {batch}: decode all the "
+            "images together, one model.step on the whole batch at each position (no loop or tf.map_fn over images)"
         )
     for row, alone in enumerate(observed["alone"]):
         if np.shape(alone) != (1, max_length) or not np.array_equal(alone[0], wanted[row]):

@@ -214,6 +214,44 @@ def test_an_encoder_without_relu_or_with_other_layers_is_named(solution):
     fails_with("the encoder has .* weights; 2 blocks", checks.check_image_encoder, Wider)
 
 
+def test_an_encoder_whose_features_are_not_the_blocks_is_caught(solution, rejects):
+    class CornerOnly(solution["ImageEncoder"]):
+        """Builds its blocks, then keeps zeros but for a first cell that reads the top-left pixels."""
+
+        def call(self, images):
+            grid = super().call(images)
+            corner = ops.mean(images[:, :4, :4], axis=(1, 2, 3))[:, None, None]
+            first_cell = ops.one_hot(ops.zeros([1], "int32"), ops.shape(grid)[1])[0][None, :, None]
+            return ops.concatenate([corner * first_cell * ops.ones_like(grid[..., :-2]), grid[..., -2:]], axis=-1)
+
+    class Sigmoid(solution["ImageEncoder"]):
+        def __init__(self, filters=(32, 64, 64), **kwargs):
+            super().__init__(filters, **kwargs)
+            for conv, _ in self.blocks:
+                conv.activation = keras.activations.sigmoid
+
+    for wrong in (CornerOnly, Sigmoid):
+        rejects("with the same weights, the features differ", checks.check_image_encoder, wrong, filters=[4, 6], image_size=32)
+
+
+@pytest.mark.parametrize(
+    "mistake, block",
+    [
+        ("average_pooling", lambda f: (keras.layers.Conv2D(f, 3, padding="same", activation="relu"), keras.layers.AveragePooling2D(2))),
+        ("strided", lambda f: (keras.layers.Conv2D(f, 3, strides=2, padding="same", activation="relu"), keras.layers.Identity())),
+    ],
+)
+def test_encoder_feature_mistakes(solution, mistake, block, rejects):
+    class Variant(solution["ImageEncoder"]):
+        def __init__(self, filters=(32, 64, 64), **kwargs):
+            super().__init__(filters, **kwargs)
+            self.blocks = [block(f) for f in self.filters]
+
+    message = pytest_escape(checks.ENCODER_FEATURE_MISTAKES[mistake])
+    rejects(message, checks.check_image_encoder, Variant, filters=[4, 6], image_size=32)
+    fails_with(message, checks.check_image_encoder, Variant, filters=[3, 5, 4], image_size=64, batch=3, seed=9)
+
+
 # --- Exercise 2: soft attention -------------------------------------------------------------------------------
 
 
@@ -410,6 +448,70 @@ def test_greedy_decoding_from_the_wrong_start_is_named():
         return decode
 
     fails_with("from START_ID", checks.check_greedy_captioner, make)
+
+
+def decode_one_by_one(model, max_length, one_image):
+    """Greedy decoding of one image (a batch of one), as the reference does it, compiled."""
+    grid = model.encode(one_image)
+    state = model.start(grid)
+    tokens, finished = tf.fill([1], START_ID), tf.zeros([1], tf.bool)
+    all_tokens, all_weights = [], []
+    for _ in range(max_length):
+        logits, state, weights = model.step(tokens, state, grid)
+        tokens = tf.where(finished, PAD_ID, tf.argmax(logits, axis=-1, output_type=tf.int32))
+        all_tokens.append(tokens)
+        all_weights.append(tf.where(finished[:, None], 0.0, weights))
+        finished = finished | (tokens == END_ID)
+    return tf.stack(all_tokens, axis=1), tf.stack(all_weights, axis=1)
+
+
+def test_greedy_decoding_image_by_image_is_caught(rejects):
+    def with_map_fn(model, max_length):
+        @tf.function
+        def decode(images):
+            def one(image):
+                tokens, weights = decode_one_by_one(model, max_length, image[None])
+                return tokens[0], weights[0]
+
+            return tf.map_fn(one, images, fn_output_signature=(tf.int32, tf.float32))
+
+        return decode
+
+    def with_python_loop(model, max_length):
+        @tf.function
+        def decode(images):
+            rows = [decode_one_by_one(model, max_length, images[i : i + 1]) for i in range(images.shape[0])]
+            return tf.concat([t for t, _ in rows], 0), tf.concat([w for _, w in rows], 0)
+
+        return decode
+
+    for make in (with_map_fn, with_python_loop):
+        rejects("a call of model.step got 1 image", checks.check_greedy_captioner, make, max_length=6)
+
+
+def test_greedy_decoding_in_python_inside_the_tf_function_is_caught(rejects):
+    def make(model, max_length):
+        def eager(images):  # batched and right, but run by Python at each call
+            grid = model.encode(images)
+            state = model.start(grid)
+            tokens, finished = tf.fill([len(images)], START_ID), np.zeros(len(images), bool)
+            all_tokens, all_weights = [], []
+            for _ in range(max_length):
+                logits, state, weights = model.step(tokens, state, grid)
+                tokens = tf.where(finished, PAD_ID, tf.argmax(logits, axis=-1, output_type=tf.int32))
+                all_tokens.append(tokens)
+                all_weights.append(tf.where(finished[:, None], 0.0, weights))
+                finished = finished | (tokens.numpy() == END_ID)
+            return tf.stack(all_tokens, axis=1), tf.stack(all_weights, axis=1)
+
+        @tf.function
+        def decode(images):
+            tokens, weights = tf.py_function(eager, [images], [tf.int32, tf.float32])
+            return tokens, weights
+
+        return decode
+
+    rejects("calls back into Python", checks.check_greedy_captioner, make, max_length=6)
 
 
 def test_the_references_refuse_to_run_while_student_code_is_watched():

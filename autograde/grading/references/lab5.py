@@ -31,6 +31,28 @@ def _reach(first: int, last: int, blocks: int, side: int) -> tuple[int, int]:
     return first, min(last, side - 1)
 
 
+def encoder_features(weights: list[np.ndarray], images: np.ndarray, variant: str = "reference") -> np.ndarray:
+    """The encoder's features (batch, cells, filters[-1]) in float64: blocks of a 3x3 'same' convolution, ReLU and 2x2
+    max pooling (or a mistake's: ``average_pooling``, ``strided``), cells row by row."""
+    x = np.asarray(images, np.float64)
+    for kernel, bias in zip(weights[::2], weights[1::2], strict=True):
+        height, width = x.shape[1:3]
+        padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        x = sum(
+            padded[:, dy : dy + height, dx : dx + width] @ np.asarray(kernel[dy, dx], np.float64)
+            for dy in range(3)
+            for dx in range(3)
+        ) + np.asarray(bias, np.float64)
+        x = np.maximum(x, 0.0)
+        if variant == "strided":  # stride 2 with 'same' padding: TensorFlow pads an even side at the end only
+            x = x[:, height % 2 == 0 :: 2, width % 2 == 0 :: 2]
+            continue
+        rows, columns = height // 2, width // 2
+        blocks = x[:, : 2 * rows, : 2 * columns].reshape(len(x), rows, 2, columns, 2, -1)
+        x = blocks.mean(axis=(2, 4)) if variant == "average_pooling" else blocks.max(axis=(2, 4))
+    return x.reshape(len(x), -1, x.shape[-1])
+
+
 def expect_image_encoder(filters: Sequence[int], image_size: int, batch: int, seed: int) -> dict[str, Any]:
     """The grid's shape, each cell's coordinates (and the mistakes'), the cells the top-left change may reach, and the
     number of weights."""
@@ -43,7 +65,11 @@ def expect_image_encoder(filters: Sequence[int], image_size: int, batch: int, se
     may_reach = np.zeros((side, side), bool)
     may_reach[rows_first : rows_last + 1, columns_first : columns_last + 1] = True
     channels = [3, *filters]
+    images, _ = public.encoder_inputs(batch, image_size, seed)
+    weights = public.encoder_weights(filters, seed)
     return {
+        "features": encoder_features(weights, images),
+        **{mistake: encoder_features(weights, images, mistake) for mistake in public.ENCODER_FEATURE_MISTAKES},
         "shape": [batch, side * side, filters[-1] + 2],
         "coordinates": np.stack([x.ravel(), y.ravel()], -1),
         "swapped": np.stack([y.ravel(), x.ravel()], -1),  # and the cells listed column by column, on a square grid
