@@ -350,7 +350,8 @@ def probe_captioning_loss(
     cells: int = 4,
     seed: int = 0,
 ) -> Observations:
-    """``captioning_loss(targets, logits, attention_weights, penalty_weight)`` -> a scalar, for each penalty weight.
+    """``captioning_loss(targets, logits, attention_weights, penalty_weight)`` -> a scalar, for each penalty weight,
+    and its gradients with respect to the logits and the attention weights (what training follows).
 
     Args:
         loss_fn: the student's ``captioning_loss``.
@@ -359,14 +360,23 @@ def probe_captioning_loss(
         seed: the inputs' random seed.
     """
     targets, logits, weights = loss_inputs(batch, steps, vocab_size, cells, seed)
-    losses = []
+    observed = {"losses": [], "logits_gradients": [], "weights_gradients": []}
     with full_float32():
         for penalty_weight in penalty_weights:
-            loss = loss_fn(tf.constant(targets), tf.constant(logits), tf.constant(weights), float(penalty_weight))
+            logits_tensor, weights_tensor = tf.constant(logits), tf.constant(weights)
+            with tf.GradientTape() as tape:
+                tape.watch([logits_tensor, weights_tensor])
+                loss = loss_fn(tf.constant(targets), logits_tensor, weights_tensor, float(penalty_weight))
+                loss = tf.convert_to_tensor(loss, tf.float32)  # a number computed outside TensorFlow has no gradient
             if np.shape(loss) != ():
                 fail(f"captioning_loss should return one number (a scalar tensor), got shape {np.shape(loss)}")
-            losses.append(float(loss))
-    return {"losses": losses}
+            gradients = tape.gradient(
+                loss, [logits_tensor, weights_tensor], unconnected_gradients=tf.UnconnectedGradients.ZERO
+            )
+            observed["losses"].append(float(loss))
+            observed["logits_gradients"].append(np.asarray(gradients[0], np.float64))
+            observed["weights_gradients"].append(np.asarray(gradients[1], np.float64))
+    return observed
 
 
 LOSS_MISTAKES = {
@@ -397,6 +407,13 @@ def compare_captioning_loss(
         shown = ", ".join(f"{w}: {x:.5f}" for w, x in zip(penalty_weights, wanted, strict=True))
         got = ", ".join(f"{x:.5f}" for x in losses)
         fail(f"the losses for penalty weights {list(penalty_weights)} should be {shown}; got {got}")
+    for part, what in (("logits_gradients", "logits"), ("weights_gradients", "attention weights")):
+        if not np.allclose(observed[part], expected[part], atol=1e-6):
+            fail(
+                f"the loss is right but its gradient with respect to the {what} is not (it differs by up to "
+                f"{max_abs_diff(np.asarray(observed[part]), np.asarray(expected[part])):.3g}): compute it with TensorFlow "
+                "operations on the tensors it gets (no numpy, no .numpy(), no stop_gradient), so that training can follow it"
+            )
     return "captioning_loss: masked cross-entropy plus the doubly stochastic penalty over the real steps"
 
 

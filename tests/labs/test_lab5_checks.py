@@ -385,6 +385,25 @@ def test_loss_mistakes(mistake, rejects):
     )
 
 
+def test_a_loss_that_training_cannot_follow_is_caught(solution, rejects):
+    reference = solution["captioning_loss"]
+
+    def in_numpy(targets, logits, attention_weights, penalty_weight):  # the right number, but no gradient
+        arrays = [tf.constant(np.asarray(x)) for x in (targets, logits, attention_weights)]
+        return float(reference(*arrays, penalty_weight))
+
+    def penalty_stopped(targets, logits, attention_weights, penalty_weight):
+        return reference(targets, logits, ops.stop_gradient(attention_weights), penalty_weight)
+
+    rejects("gradient with respect to the logits is not", checks.check_captioning_loss, in_numpy, penalty_weights=[0.0, 0.5])
+    rejects(
+        "gradient with respect to the attention weights is not",
+        checks.check_captioning_loss,
+        penalty_stopped,
+        penalty_weights=[0.0, 0.5],
+    )
+
+
 def test_a_loss_that_is_not_one_number_is_named():
     fails_with("should return one number", checks.check_captioning_loss, lambda t, logits, w, p: logits[..., 0])
 

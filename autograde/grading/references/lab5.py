@@ -154,6 +154,19 @@ def captioning_loss(targets, logits, weights, penalty_weight: float, variant: st
     return float(loss + penalty_weight * penalty)
 
 
+def captioning_loss_gradients(targets, logits, weights, penalty_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """The reference loss's gradients with respect to the logits and the attention weights, in float64."""
+    targets, logits, weights = np.asarray(targets), np.asarray(logits, np.float64), np.asarray(weights, np.float64)
+    real = (targets != 0).astype(np.float64)
+    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+    probabilities /= probabilities.sum(-1, keepdims=True)
+    one_hot = np.eye(logits.shape[-1])[targets]
+    logits_gradient = (probabilities - one_hot) * real[..., None] / real.sum()
+    totals = (weights * real[..., None]).sum(1)  # (batch, cells)
+    weights_gradient = -2.0 * penalty_weight * (1 - totals)[:, None, :] * real[..., None] / len(targets)
+    return logits_gradient, weights_gradient
+
+
 def expect_captioning_loss(
     penalty_weights: Sequence[float], batch: int, steps: int, vocab_size: int, cells: int, seed: int
 ) -> dict[str, Any]:
@@ -163,7 +176,13 @@ def expect_captioning_loss(
     def losses(variant):
         return [captioning_loss(targets, logits, weights, w, variant) for w in penalty_weights]
 
-    return {"losses": losses("reference"), "mistakes": {m: losses(m) for m in public.LOSS_MISTAKES}}
+    gradients = [captioning_loss_gradients(targets, logits, weights, w) for w in penalty_weights]
+    return {
+        "losses": losses("reference"),
+        "logits_gradients": [logits_gradient for logits_gradient, _ in gradients],
+        "weights_gradients": [weights_gradient for _, weights_gradient in gradients],
+        "mistakes": {m: losses(m) for m in public.LOSS_MISTAKES},
+    }
 
 
 # --- Exercise 3: the decoder's first state and its step ----------------------------------------------------------
