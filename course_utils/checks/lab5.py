@@ -239,6 +239,16 @@ def attention_inputs(
     return grid, hidden, weights
 
 
+def attention_projections(batch: int, cells: int, grid_dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(for the context (batch, grid_dim), for the weights (batch, cells)): the probe's gradients are those of
+    sum(context * the first) + sum(weights * the second)."""
+    rng = np.random.default_rng([seed, 2])
+    return rng.normal(size=(batch, grid_dim)).astype(np.float32), rng.normal(size=(batch, cells)).astype(np.float32)
+
+
+ATTENTION_GRADIENTS = ("grid", "hidden", *(name for name, _ in attention_weight_shapes(1, 1, 1)))
+
+
 def probe_attention(
     attention_class: type[keras.layers.Layer],
     batch: int = 3,
@@ -251,7 +261,8 @@ def probe_attention(
     """``SoftAttention(units)(grid, hidden)`` returns (context (batch, grid_dim), weights (batch, cells)).
 
     The probe builds the layer on :func:`attention_inputs`, sets its weights to the inputs' and returns the context and
-    weights, and those for a grid of one cell (a pooled image).
+    weights, the gradients (with respect to the grid, hidden and the weights, in :data:`ATTENTION_GRADIENTS`' order) of
+    their sums times :func:`attention_projections`, and the context and weights for a grid of one cell (a pooled image).
 
     Args:
         attention_class: the student's ``SoftAttention``.
@@ -260,19 +271,32 @@ def probe_attention(
     """
     grid, hidden, weights = attention_inputs(batch, cells, grid_dim, hidden_dim, units, seed)
     layer = attention_class(units)
-    with full_float32(), refuse_delegation(ATTENTION):
-        layer(tf.constant(grid), tf.constant(hidden))
-        shapes = [tuple(w.shape) for w in layer.weights]
-        wanted = [shape for _, shape in attention_weight_shapes(grid_dim, hidden_dim, units)]
-        if shapes != wanted:
-            names = ", ".join(f"{name} {shape}" for name, shape in attention_weight_shapes(grid_dim, hidden_dim, units))
-            fail(f"SoftAttention({units}) should create its weights in this order: {names}; it has shapes {shapes}")
-        layer.set_weights(weights)
-        context, attention = layer(tf.constant(grid), tf.constant(hidden))
-        pooled_context, pooled_attention = layer(tf.constant(grid[:, :1]), tf.constant(hidden))
+    grid_tensor, hidden_tensor = tf.constant(grid), tf.constant(hidden)
+    for_context, for_weights = attention_projections(batch, cells, grid_dim, seed)
+    with full_float32():
+        with tf.GradientTape() as tape:
+            tape.watch([grid_tensor, hidden_tensor])
+            with refuse_delegation(ATTENTION):
+                layer(grid_tensor, hidden_tensor)
+                shapes = [tuple(w.shape) for w in layer.weights]
+                wanted = [shape for _, shape in attention_weight_shapes(grid_dim, hidden_dim, units)]
+                if shapes != wanted:
+                    names = ", ".join(f"{name} {shape}" for name, shape in attention_weight_shapes(grid_dim, hidden_dim, units))
+                    fail(f"SoftAttention({units}) should create its weights in this order: {names}; it has shapes {shapes}")
+                layer.set_weights(weights)
+                context, attention = layer(grid_tensor, hidden_tensor)
+                pooled_context, pooled_attention = layer(tf.constant(grid[:, :1]), tf.constant(hidden))
+            objective = tf.reduce_sum(context * for_context) + tf.reduce_sum(attention * for_weights)
+        # Outside the watch: TensorFlow's gradient code, which trips the watcher's hook where a path has no gradient.
+        sources = [grid_tensor, hidden_tensor, *layer.weights]
+        gradients = tape.gradient(objective, sources)
     return {
         "context": np.asarray(context, np.float64),
         "weights": np.asarray(attention, np.float64),
+        "gradients": [
+            np.zeros(source.shape) if g is None else np.asarray(tf.convert_to_tensor(g), np.float64)  # None: not reached
+            for source, g in zip(sources, gradients, strict=True)
+        ],
         "pooled_weights": np.asarray(pooled_attention, np.float64),
         "pooled_context": np.asarray(pooled_context, np.float64),
     }
@@ -314,6 +338,12 @@ def compare_attention(
                 f"the attention weights differ from the reference by up to {max_abs_diff(weights, expected['weights']):.3g}"
             )
         fail(f"the context differs from the reference by up to {max_abs_diff(context, expected['context']):.3g}")
+    for name, gradient, wanted in zip(ATTENTION_GRADIENTS, observed["gradients"], expected["gradients"], strict=True):
+        if np.shape(gradient) != np.shape(wanted) or not np.allclose(gradient, wanted, atol=1e-4):
+            fail(
+                f"the context and weights are right but their gradient with respect to {name} is not: compute them with "
+                "keras.ops on the inputs and the layer's weights (no numpy, no stop_gradient), so that training can follow it"
+            )
     if not np.allclose(observed["pooled_weights"], 1.0, atol=ATOL):
         fail("with a grid of one cell every weight should be 1 (a softmax over one cell)")
     check_shape("context for a grid of one cell", observed["pooled_context"], (batch, grid_dim))

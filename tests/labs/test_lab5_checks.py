@@ -281,6 +281,19 @@ def test_attention_mistakes(solution, mistake, rejects):
     rejects(pytest_escape(message), checks.check_attention, attention_variant(solution, mistake))
 
 
+def test_attention_that_training_cannot_follow_is_caught(solution, rejects):
+    class ScoresStopped(solution["SoftAttention"]):
+        """Right numbers, but the scores' weights never learn."""
+
+        def call(self, grid, hidden):
+            _, weights = super().call(grid, hidden)
+            weights = ops.stop_gradient(weights)
+            gate = ops.sigmoid(ops.matmul(hidden, self.gate_kernel) + self.gate_bias)
+            return gate * ops.einsum("bl,bld->bd", weights, grid), weights
+
+    rejects("their gradient with respect to grid is not", checks.check_attention, ScoresStopped)
+
+
 def test_attention_with_weights_in_another_order_is_named(solution):
     class Reordered(solution["SoftAttention"]):
         def build(self, grid_shape, hidden_shape):

@@ -114,15 +114,40 @@ def soft_attention(weights, grid, hidden, variant: str = "reference") -> tuple[n
     return context, attention
 
 
+def _numeric_gradients(function, arrays: list[np.ndarray], step: float = 1e-6) -> list[np.ndarray]:
+    """The gradient of ``function(*arrays)`` (a float64 number) with respect to each array, by central differences."""
+    arrays = [np.array(a, np.float64) for a in arrays]
+    gradients = []
+    for array in arrays:
+        gradient = np.zeros_like(array)
+        for index in np.ndindex(array.shape):
+            kept = array[index]
+            array[index] = kept + step
+            above = function(*arrays)
+            array[index] = kept - step
+            below = function(*arrays)
+            array[index] = kept
+            gradient[index] = (above - below) / (2 * step)
+        gradients.append(gradient)
+    return gradients
+
+
 def expect_attention(batch: int, cells: int, grid_dim: int, hidden_dim: int, units: int, seed: int) -> dict[str, Any]:
     """The reference's context and weights, and each mistake's."""
     grid, hidden, weights = public.attention_inputs(batch, cells, grid_dim, hidden_dim, units, seed)
     context, attention = soft_attention(weights, grid, hidden)
+    for_context, for_weights = public.attention_projections(batch, cells, grid_dim, seed)
+
+    def objective(grid, hidden, *weights):
+        c, a = soft_attention(weights, grid, hidden)
+        return float((c * for_context).sum() + (a * for_weights).sum())
+
+    gradients = _numeric_gradients(objective, [grid, hidden, *weights])
     mistakes = {}
     for mistake in public.ATTENTION_MISTAKES:
         c, a = soft_attention(weights, grid, hidden, mistake)
         mistakes[mistake] = {"context": c, "weights": a}
-    return {"context": context, "weights": attention, "mistakes": mistakes}
+    return {"context": context, "weights": attention, "gradients": gradients, "mistakes": mistakes}
 
 
 # --- Exercise 4: the loss ------------------------------------------------------------------------------------------
