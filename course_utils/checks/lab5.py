@@ -281,8 +281,12 @@ def probe_attention(
                 shapes = [tuple(w.shape) for w in layer.weights]
                 wanted = [shape for _, shape in attention_weight_shapes(grid_dim, hidden_dim, units)]
                 if shapes != wanted:
-                    names = ", ".join(f"{name} {shape}" for name, shape in attention_weight_shapes(grid_dim, hidden_dim, units))
-                    fail(f"SoftAttention({units}) should create its weights in this order: {names}; it has shapes {shapes}")
+                    names = ", ".join(
+                        f"{name} {shape}" for name, shape in attention_weight_shapes(grid_dim, hidden_dim, units)
+                    )
+                    fail(
+                        f"SoftAttention({units}) should create its weights in this order: {names}; it has shapes {shapes}"
+                    )
                 layer.set_weights(weights)
                 context, attention = layer(grid_tensor, hidden_tensor)
                 pooled_context, pooled_attention = layer(tf.constant(grid[:, :1]), tf.constant(hidden))
@@ -294,7 +298,9 @@ def probe_attention(
         "context": np.asarray(context, np.float64),
         "weights": np.asarray(attention, np.float64),
         "gradients": [
-            np.zeros(source.shape) if g is None else np.asarray(tf.convert_to_tensor(g), np.float64)  # None: not reached
+            np.zeros(source.shape)
+            if g is None
+            else np.asarray(tf.convert_to_tensor(g), np.float64)  # None: not reached
             for source, g in zip(sources, gradients, strict=True)
         ],
         "pooled_weights": np.asarray(pooled_attention, np.float64),

@@ -231,14 +231,29 @@ def test_an_encoder_whose_features_are_not_the_blocks_is_caught(solution, reject
                 conv.activation = keras.activations.sigmoid
 
     for wrong in (CornerOnly, Sigmoid):
-        rejects("with the same weights, the features differ", checks.check_image_encoder, wrong, filters=[4, 6], image_size=32)
+        rejects(
+            "with the same weights, the features differ",
+            checks.check_image_encoder,
+            wrong,
+            filters=[4, 6],
+            image_size=32,
+        )
 
 
 @pytest.mark.parametrize(
     "mistake, block",
     [
-        ("average_pooling", lambda f: (keras.layers.Conv2D(f, 3, padding="same", activation="relu"), keras.layers.AveragePooling2D(2))),
-        ("strided", lambda f: (keras.layers.Conv2D(f, 3, strides=2, padding="same", activation="relu"), keras.layers.Identity())),
+        (
+            "average_pooling",
+            lambda f: (keras.layers.Conv2D(f, 3, padding="same", activation="relu"), keras.layers.AveragePooling2D(2)),
+        ),
+        (
+            "strided",
+            lambda f: (
+                keras.layers.Conv2D(f, 3, strides=2, padding="same", activation="relu"),
+                keras.layers.Identity(),
+            ),
+        ),
     ],
 )
 def test_encoder_feature_mistakes(solution, mistake, block, rejects):
@@ -408,7 +423,9 @@ def test_a_loss_that_training_cannot_follow_is_caught(solution, rejects):
     def penalty_stopped(targets, logits, attention_weights, penalty_weight):
         return reference(targets, logits, ops.stop_gradient(attention_weights), penalty_weight)
 
-    rejects("gradient with respect to the logits is not", checks.check_captioning_loss, in_numpy, penalty_weights=[0.0, 0.5])
+    rejects(
+        "gradient with respect to the logits is not", checks.check_captioning_loss, in_numpy, penalty_weights=[0.0, 0.5]
+    )
     rejects(
         "gradient with respect to the attention weights is not",
         checks.check_captioning_loss,
