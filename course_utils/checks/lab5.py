@@ -528,30 +528,61 @@ def probe_decoder_step(
         vocab_size, embed_dim=embed_dim, units=units, attention_units=attention_units, filters=[grid_dim - 2]
     )
     grid_tensor = tf.constant(grid)
-    with full_float32(), refuse_delegation(DECODER_STEP):
-        state = model.start(grid_tensor)
-        model.step(tf.constant(tokens[:, 0]), state, grid_tensor)  # builds the layers
-        for layer, values in weights.items():
-            shapes = [tuple(w.shape) for w in getattr(model, layer).weights]
-            if shapes != [v.shape for v in values]:
-                fail(
-                    f"the Captioner's {layer} has weights of shapes {shapes}, expected {[v.shape for v in values]}: "
-                    "use the layers __init__ makes, with the inputs the exercise names (in that order)"
-                )
-            getattr(model, layer).set_weights(values)
-        state = model.start(grid_tensor)
-        if not isinstance(state, (list, tuple)) or len(state) != 2:
-            fail("start should return the LSTM's state, a list [h, c]")
-        observed = {"start": [np.asarray(s, np.float64) for s in state], "logits": [], "weights": [], "states": []}
-        for t in range(steps):
-            result = model.step(tf.constant(tokens[:, t]), state, grid_tensor)
-            if not isinstance(result, (list, tuple)) or len(result) != 3:
-                fail("step should return (logits, state, attention weights)")
-            logits, state, attention = result
-            observed["logits"].append(np.asarray(logits, np.float64))
-            observed["weights"].append(np.asarray(attention, np.float64))
-            observed["states"].append([np.asarray(s, np.float64) for s in state])
+    for_logits, for_weights = decoder_projections(vocab_size, batch, cells, steps, seed)
+    with full_float32():
+        with refuse_delegation(DECODER_STEP):
+            state = model.start(grid_tensor)
+            model.step(tf.constant(tokens[:, 0]), state, grid_tensor)  # builds the layers
+            for layer, values in weights.items():
+                shapes = [tuple(w.shape) for w in getattr(model, layer).weights]
+                if shapes != [v.shape for v in values]:
+                    fail(
+                        f"the Captioner's {layer} has weights of shapes {shapes}, expected {[v.shape for v in values]}: "
+                        "use the layers __init__ makes, with the inputs the exercise names (in that order)"
+                    )
+                getattr(model, layer).set_weights(values)
+        sources = [grid_tensor] + [w for layer in weights for w in getattr(model, layer).weights]
+        with tf.GradientTape() as tape:
+            tape.watch(grid_tensor)
+            with refuse_delegation(DECODER_STEP):
+                state = model.start(grid_tensor)
+                if not isinstance(state, (list, tuple)) or len(state) != 2:
+                    fail("start should return the LSTM's state, a list [h, c]")
+                observed = {
+                    "start": [np.asarray(s, np.float64) for s in state],
+                    "logits": [],
+                    "weights": [],
+                    "states": [],
+                }
+                objective = 0.0
+                for t in range(steps):
+                    result = model.step(tf.constant(tokens[:, t]), state, grid_tensor)
+                    if not isinstance(result, (list, tuple)) or len(result) != 3:
+                        fail("step should return (logits, state, attention weights)")
+                    logits, state, attention = result
+                    objective += tf.reduce_sum(logits * for_logits[t]) + tf.reduce_sum(attention * for_weights[t])
+                    observed["logits"].append(np.asarray(logits, np.float64))
+                    observed["weights"].append(np.asarray(attention, np.float64))
+                    observed["states"].append([np.asarray(s, np.float64) for s in state])
+        # Outside the watch: TensorFlow's gradient code trips the watcher's hook where a path has no gradient.
+        gradients = tape.gradient(objective, sources)
+    observed["gradients"] = [
+        np.zeros(source.shape) if g is None else np.asarray(tf.convert_to_tensor(g), np.float64)  # None: not reached
+        for source, g in zip(sources, gradients, strict=True)
+    ]
     return observed
+
+
+def decoder_projections(
+    vocab_size: int, batch: int, cells: int, steps: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(for the logits (steps, batch, vocab_size), for the weights (steps, batch, cells)): the probe's gradients are
+    those of the sum over the steps of sum(logits * the first) + sum(weights * the second)."""
+    rng = np.random.default_rng([seed, 3])
+    return (
+        rng.normal(size=(steps, batch, vocab_size)).astype(np.float32),
+        rng.normal(size=(steps, batch, cells)).astype(np.float32),
+    )
 
 
 DECODER_MISTAKES = {
@@ -589,6 +620,17 @@ def compare_decoder_step(
 
     parts = ("start", "logits", "weights", "states")
     if all(agrees(observed[p], expected[p]) for p in parts):
+        # The gradient, along a few random directions of (grid, every decoder weight): cheap for the grader to know.
+        flat = np.concatenate([np.ravel(g) for g in observed["gradients"]])
+        along = [
+            float(flat @ np.ravel(direction))
+            for direction in decoder_directions(flat.size, len(expected["slopes"]), seed)
+        ]
+        if not np.allclose(along, expected["slopes"], rtol=1e-3, atol=1e-3):
+            fail(
+                "the first state and the steps are right but their gradient is not: compute them with the layers and "
+                "keras.ops (no numpy, no stop_gradient), so that training can follow it"
+            )
         return f"Captioner.start and .step: the first state from the image, {steps} steps of attention, LSTM and deep output"
     for mistake, message in DECODER_MISTAKES.items():
         fingerprint = expected["mistakes"][mistake]
@@ -602,6 +644,13 @@ def compare_decoder_step(
                 hint = "; Test 2 (SoftAttention) must pass first" if part == "weights" else ""
                 fail(f"step {t}: the {what} differ from the reference{hint}")
     fail("the decoder differs from the reference")
+
+
+def decoder_directions(size: int, count: int, seed: int) -> list[np.ndarray]:
+    """``count`` random unit directions in the space of (grid, every decoder weight), flattened in the probe's order."""
+    rng = np.random.default_rng([seed, 4])
+    directions = rng.normal(size=(count, size))
+    return list(directions / np.linalg.norm(directions, axis=1, keepdims=True))
 
 
 def _flat(values):

@@ -570,3 +570,31 @@ def test_the_references_refuse_to_run_while_student_code_is_watched():
     with pytest.raises(DelegationRefused), refuse_delegation(checks.ATTENTION):
         references.soft_attention(weights, grid, hidden)
     assert np.isfinite(references.soft_attention(weights, grid, hidden)[0]).all()
+
+
+@pytest.mark.parametrize("where", ["context", "embedding", "state"])
+def test_a_decoder_that_blocks_its_gradient_is_named(solution, where):
+    class Blocked(solution["Captioner"]):
+        def step(self, tokens, state, grid):
+            context, weights = self.attention(grid, state[0])
+            embedded = self.embedding(tokens)
+            if where == "context":
+                context = tf.stop_gradient(context)
+            if where == "embedding":
+                embedded = tf.stop_gradient(embedded)
+            if where == "state":
+                state = [tf.stop_gradient(s) for s in state]
+            h, state = self.cell(ops.concatenate([embedded, context], axis=-1), state)
+            logits = self.output_layer(embedded + self.deep_output(ops.concatenate([h, context], axis=-1)))
+            return logits, state, weights
+
+    fails_with("the first state and the steps are right but their gradient is not", checks.check_decoder_step, Blocked)
+
+
+def test_the_decoder_gradient_agrees_with_central_differences_well_inside_the_tolerance(solution):
+    params = checks.check_decoder_step.params(solution["Captioner"], seed=9)
+    observed = checks.probe_decoder_step(solution["Captioner"], seed=9)
+    expected = references.expect_decoder_step(**params)
+    flat = np.concatenate([np.ravel(g) for g in observed["gradients"]])
+    along = [flat @ d for d in checks.decoder_directions(flat.size, len(expected["slopes"]), 9)]
+    assert np.allclose(along, expected["slopes"], rtol=1e-5, atol=1e-5), (along, expected["slopes"])

@@ -272,7 +272,38 @@ def expect_decoder_step(
     )
     expected = decoder_steps(weights, grid, tokens)
     expected["mistakes"] = {m: decoder_steps(weights, grid, tokens, m) for m in public.DECODER_MISTAKES}
+    expected["slopes"] = _decoder_slopes(weights, grid, tokens, vocab_size, cells, seed)
     return expected
+
+
+DECODER_DIRECTIONS = 4
+
+
+def _decoder_slopes(weights, grid, tokens, vocab_size, cells, seed, step=1e-5) -> list[float]:
+    """The probe's objective's derivative along each of public.decoder_directions, by central differences."""
+    batch, steps = tokens.shape
+    for_logits, for_weights = public.decoder_projections(vocab_size, batch, cells, steps, seed)
+    arrays = [np.asarray(grid, np.float64)] + [np.asarray(w, np.float64) for values in weights.values() for w in values]
+    sizes = [a.size for a in arrays]
+    flat = np.concatenate([a.ravel() for a in arrays])
+
+    def objective(vector):
+        parts = np.split(vector, np.cumsum(sizes)[:-1])
+        unpacked = [p.reshape(a.shape) for p, a in zip(parts, arrays, strict=True)]
+        layers, position = {}, 1
+        for layer, values in weights.items():
+            layers[layer] = unpacked[position : position + len(values)]
+            position += len(values)
+        result = decoder_steps(layers, unpacked[0], tokens)
+        return sum(
+            float((logits * for_logits[t]).sum() + (attention * for_weights[t]).sum())
+            for t, (logits, attention) in enumerate(zip(result["logits"], result["weights"], strict=True))
+        )
+
+    return [
+        (objective(flat + step * direction) - objective(flat - step * direction)) / (2 * step)
+        for direction in public.decoder_directions(flat.size, DECODER_DIRECTIONS, seed)
+    ]
 
 
 # --- Exercise 5: greedy decoding -------------------------------------------------------------------------------
