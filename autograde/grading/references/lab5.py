@@ -8,7 +8,9 @@ result (numpy computations, step-by-step decoding) and the fingerprints of the m
 from collections.abc import Sequence
 from typing import Any
 
+import keras
 import numpy as np
+from numpy.typing import ArrayLike
 
 from course_utils.checks import lab5 as public
 from course_utils.checks.delegation import refuse_reference_while_watched
@@ -93,7 +95,9 @@ def _softmax(x, axis):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def soft_attention(weights, grid, hidden, variant: str = "reference") -> tuple[np.ndarray, np.ndarray]:
+def soft_attention(
+    weights: Sequence[ArrayLike], grid: ArrayLike, hidden: ArrayLike, variant: str = "reference"
+) -> tuple[np.ndarray, np.ndarray]:
     """(context, attention weights) of Show, Attend and Tell's soft attention with its gate, in float64; or a mistake's
     (the keys of ``public.ATTENTION_MISTAKES``)."""
     refuse_reference_while_watched("the reference soft attention")
@@ -153,7 +157,9 @@ def expect_attention(batch: int, cells: int, grid_dim: int, hidden_dim: int, uni
 # --- Exercise 4: the loss ------------------------------------------------------------------------------------------
 
 
-def captioning_loss(targets, logits, weights, penalty_weight: float, variant: str = "reference") -> float:
+def captioning_loss(
+    targets: ArrayLike, logits: ArrayLike, weights: ArrayLike, penalty_weight: float, variant: str = "reference"
+) -> float:
     """Masked mean cross-entropy plus penalty_weight times the doubly stochastic penalty, in float64; or a mistake's."""
     targets, logits, weights = np.asarray(targets), np.asarray(logits, np.float64), np.asarray(weights, np.float64)
     log_probs = logits - logits.max(-1, keepdims=True)
@@ -179,7 +185,9 @@ def captioning_loss(targets, logits, weights, penalty_weight: float, variant: st
     return float(loss + penalty_weight * penalty)
 
 
-def captioning_loss_gradients(targets, logits, weights, penalty_weight: float) -> tuple[np.ndarray, np.ndarray]:
+def captioning_loss_gradients(
+    targets: ArrayLike, logits: ArrayLike, weights: ArrayLike, penalty_weight: float
+) -> tuple[np.ndarray, np.ndarray]:
     """The reference loss's gradients with respect to the logits and the attention weights, in float64."""
     targets, logits, weights = np.asarray(targets), np.asarray(logits, np.float64), np.asarray(weights, np.float64)
     real = (targets != 0).astype(np.float64)
@@ -221,7 +229,9 @@ def _lstm(kernel, recurrent_kernel, bias, x, h, c):
     return _sigmoid(o) * np.tanh(c), c
 
 
-def decoder_steps(weights: dict[str, list[np.ndarray]], grid, tokens, variant: str = "reference") -> dict[str, Any]:
+def decoder_steps(
+    weights: dict[str, list[np.ndarray]], grid: ArrayLike, tokens: np.ndarray, variant: str = "reference"
+) -> dict[str, Any]:
     """The first state, then each step's logits, attention weights and state, in float64; or a mistake's (the keys
     of ``public.DECODER_MISTAKES``)."""
     refuse_reference_while_watched("the reference decoder")
@@ -309,7 +319,7 @@ def _decoder_slopes(weights, grid, tokens, vocab_size, cells, seed, step=1e-5) -
 # --- Exercise 5: greedy decoding -------------------------------------------------------------------------------
 
 
-def reference_greedy(model, images: np.ndarray, max_length: int) -> tuple[np.ndarray, np.ndarray]:
+def reference_greedy(model: keras.Model, images: np.ndarray, max_length: int) -> tuple[np.ndarray, np.ndarray]:
     """Image by image, step by step, eagerly: tokens (images, max_length), 0 after the end token, and attention
     weights (images, max_length, cells), 0 after the end token."""
     import tensorflow as tf
