@@ -80,6 +80,24 @@ def judged(check, *args, **kwargs):
     return check.compare(observed, expected, **params)
 
 
+def fails_from_stored_data(pattern, check, *args, **kwargs):
+    """Asserts that the public check, as a student runs it (the expectation stored for the visible test calls),
+    rejects a wrong implementation with a message matching ``pattern``."""
+    from course_utils.checks import CheckFailed
+
+    with pytest.raises(CheckFailed, match=pattern):
+        check(*args, **kwargs)
+
+
+def call_arguments(check, call, params, namespace):
+    """(args, kwargs) of a test cell's check call: its objects evaluated in ``namespace``, its arguments ``params``."""
+    args, kwargs = eval(f"(lambda *args, **kwargs: (args, kwargs))({', '.join(call.args)})", dict(namespace))  # noqa: S307
+    bound = check.signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    bound.arguments.update(params)
+    return bound.args, bound.kwargs
+
+
 def fails_with(pattern, check, *args, **kwargs):
     """Asserts that a check, as the grader judges it, rejects a wrong implementation with a message matching ``pattern``."""
     from course_utils.checks import CheckFailed

@@ -10,13 +10,13 @@ import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import fails_with, judged, solution_namespace
+from helpers import call_arguments, fails_from_stored_data, fails_with, judged, solution_namespace
 from keras import ops
 
 from autograde.cells import is_test
 from autograde.grading.judge import get_check, judged_params
 from autograde.grading.references import lab4 as references, stored_differences
-from course_utils.checks import CheckFailed, lab4 as checks
+from course_utils.checks import lab4 as checks
 from course_utils.checks.delegation import DelegationRefused
 from course_utils.checks.probing import Check
 
@@ -49,27 +49,11 @@ TEST_CELLS = (
 )
 
 
-def fails_from_stored_data(pattern, check, *args, **kwargs):
-    """Asserts that the public check, as a student runs it (the expectation stored for the visible test calls),
-    rejects a wrong implementation with a message matching ``pattern``."""
-    with pytest.raises(CheckFailed, match=pattern):
-        check(*args, **kwargs)
-
-
 @pytest.fixture(params=[fails_with, fails_from_stored_data], ids=["judged", "stored"])
 def rejects(request):
     """``fails_with`` (as the grader judges) or ``fails_from_stored_data`` (as a student runs the check): the mistake
     tests that use the visible test calls' arguments (the probes' defaults) run both ways."""
     return request.param
-
-
-def call_arguments(check, call, params, namespace):
-    """(args, kwargs) of a test cell's check call: its objects evaluated in ``namespace``, its arguments ``params``."""
-    args, kwargs = eval(f"(lambda *args, **kwargs: (args, kwargs))({', '.join(call.args)})", dict(namespace))  # noqa: S307
-    bound = check.signature.bind(*args, **kwargs)
-    bound.apply_defaults()
-    bound.arguments.update(params)
-    return bound.args, bound.kwargs
 
 
 # --- the reference passes ------------------------------------------------------------------------------------

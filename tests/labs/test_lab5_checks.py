@@ -5,19 +5,21 @@ afresh, for any arguments and seeds) and as students run them in the notebook (`
 then the expectation stored in ``course_utils/checks/expected/lab5.json`` for the visible test calls' arguments).
 """
 
+import re
+
 import keras
 import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf
-from helpers import fails_with, judged, solution_namespace
+from helpers import call_arguments, fails_from_stored_data, fails_with, judged, solution_namespace
 from keras import ops
 
 from autograde.cells import is_test
 from autograde.grading.judge import get_check, judged_params
 from autograde.grading.references import lab5 as references, stored_differences
 from course_utils.captioning import END_ID, PAD_ID, START_ID
-from course_utils.checks import CheckFailed, lab5 as checks
+from course_utils.checks import lab5 as checks
 from course_utils.checks.delegation import DelegationRefused
 from course_utils.checks.probing import Check
 
@@ -51,24 +53,9 @@ def test_cells(course):
     return {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in notebook.cells if is_test(cell)}
 
 
-def fails_from_stored_data(pattern, check, *args, **kwargs):
-    """Asserts that the public check, as a student runs it (the stored expectation), rejects with ``pattern``."""
-    with pytest.raises(CheckFailed, match=pattern):
-        check(*args, **kwargs)
-
-
 @pytest.fixture(params=[fails_with, fails_from_stored_data], ids=["judged", "stored"])
 def rejects(request):
     return request.param
-
-
-def call_arguments(check, call, params, namespace):
-    """(args, kwargs) of a test cell's check call: its objects evaluated in ``namespace``, its arguments ``params``."""
-    args, kwargs = eval(f"(lambda *args, **kwargs: (args, kwargs))({', '.join(call.args)})", dict(namespace))  # noqa: S307
-    bound = check.signature.bind(*args, **kwargs)
-    bound.apply_defaults()
-    bound.arguments.update(params)
-    return bound.args, bound.kwargs
 
 
 # --- the reference passes ------------------------------------------------------------------------------------
@@ -262,7 +249,7 @@ def test_encoder_feature_mistakes(solution, mistake, block, rejects):
             super().__init__(filters, **kwargs)
             self.blocks = [block(f) for f in self.filters]
 
-    message = pytest_escape(checks.ENCODER_FEATURE_MISTAKES[mistake])
+    message = re.escape(checks.ENCODER_FEATURE_MISTAKES[mistake])
     rejects(message, checks.check_image_encoder, Variant, filters=[4, 6], image_size=32)
     fails_with(message, checks.check_image_encoder, Variant, filters=[3, 5, 4], image_size=64, batch=3, seed=9)
 
@@ -293,7 +280,7 @@ def attention_variant(solution, mistake):
 @pytest.mark.parametrize("mistake", list(checks.ATTENTION_MISTAKES))
 def test_attention_mistakes(solution, mistake, rejects):
     message = checks.ATTENTION_MISTAKES[mistake]
-    rejects(pytest_escape(message), checks.check_attention, attention_variant(solution, mistake))
+    rejects(re.escape(message), checks.check_attention, attention_variant(solution, mistake))
 
 
 def test_attention_that_training_cannot_follow_is_caught(solution, rejects):
@@ -325,12 +312,6 @@ def test_attention_may_not_use_keras_attention_layers(solution):
             return super().call(grid, hidden)
 
     fails_with("calls keras.layers.AdditiveAttention, which is the exercise itself", checks.check_attention, Delegating)
-
-
-def pytest_escape(message):
-    import re
-
-    return re.escape(message)
 
 
 # --- Exercise 3: the decoder ---------------------------------------------------------------------------------------
@@ -367,7 +348,7 @@ def captioner_variant(solution, mistake):
 @pytest.mark.parametrize("mistake", list(checks.DECODER_MISTAKES))
 def test_decoder_mistakes(solution, mistake, rejects):
     rejects(
-        pytest_escape(checks.DECODER_MISTAKES[mistake]), checks.check_decoder_step, captioner_variant(solution, mistake)
+        re.escape(checks.DECODER_MISTAKES[mistake]), checks.check_decoder_step, captioner_variant(solution, mistake)
     )
 
 
@@ -406,7 +387,7 @@ def loss_variant(mistake):
 @pytest.mark.parametrize("mistake", list(checks.LOSS_MISTAKES))
 def test_loss_mistakes(mistake, rejects):
     rejects(
-        pytest_escape(checks.LOSS_MISTAKES[mistake]),
+        re.escape(checks.LOSS_MISTAKES[mistake]),
         checks.check_captioning_loss,
         loss_variant(mistake),
         penalty_weights=[0.0, 0.5],
