@@ -111,12 +111,13 @@ def fails_with(pattern, check, *args, **kwargs):
 # Grading runs notebooks, the suite's costliest step, so each example is executed where what it shows depends on
 # execution. All of a lab's examples are graded for the quickest lab, MACHINERY_LAB: the grading machinery is the same
 # code for every lab. The other labs execute the examples whose score depends on their own exercises; the rest of
-# LAB_SPECIFIC (an answer found in a rearranged notebook, below its stub, in a copied cell) differ from full-marks only
-# in where the answers sit, which tests/grading/test_grading.py checks for every lab by rebuilding them, no kernel.
-# Those labs skip the self-test: their full-marks example is the same check through the student's path.
+# LAB_SPECIFIC (an answer found without metadata, in a rearranged notebook, below its stub, in a copied cell) differ
+# from full-marks only in where the answers sit, which tests/grading/test_grading.py checks for every lab by rebuilding
+# them, no kernel. Those labs skip the self-test: their full-marks example is the same check through the student's
+# path, and it is also each lab's solution run under smoke (test_the_full_marks_example_runs_clean).
 # GRADE_EVERY_EXAMPLE=1 grades every example of every lab, self-tests included.
 MACHINERY_LAB = "lab2_music_generation"
-EXECUTED_FOR_EVERY_LAB = ("full-marks", "untouched", "partial", "stripped-metadata")
+EXECUTED_FOR_EVERY_LAB = ("full-marks", "untouched", "partial")
 GRADE_EVERY_EXAMPLE = os.environ.get("GRADE_EVERY_EXAMPLE") == "1"
 # The same limits wherever examples are graded, so that a lab's self-test runs once a session (it is cached by them).
 EXAMPLE_LIMITS = {"cell_timeout": 30}  # the infinite-loop example costs one timeout
