@@ -13,6 +13,7 @@ import inspect
 import json
 import pkgutil
 import signal
+import time
 
 import keras
 import numpy as np
@@ -30,7 +31,10 @@ LABS = (
     "lab4_seq2seq_attention",
     "lab5_image_captioning",
 )
-SECONDS_PER_ATTEMPT = 60  # the slowest honest failure (a check training a tiny model) takes a few seconds
+# An attempt that runs longer fails. The solutions' checks take at most a few seconds (the test below holds them to a
+# third of this), so a public name this slow is no answer; a probe of another exercise, handed this one's arguments,
+# can run for minutes.
+SECONDS_PER_ATTEMPT = 30
 
 
 def public_callables():
@@ -134,9 +138,16 @@ def test_every_exercise_is_tried(course, exercises):
 
 
 def test_the_solutions_pass_the_checks_as_called_here(solutions, exercises):
-    # Guards the table: a check called with the wrong arguments would fail every candidate for the wrong reason.
+    # Guards the table: a check called with the wrong arguments would fail every candidate for the wrong reason; and
+    # the time limit: an answer must have time to pass.
+    slow = {}
     for (lab, name), check in exercises.items():
+        start = time.monotonic()
         check(solutions[lab][name])
+        seconds = time.monotonic() - start
+        if seconds > SECONDS_PER_ATTEMPT / 3:
+            slow[(lab, name)] = round(seconds, 1)
+    assert slow == {}, f"raise SECONDS_PER_ATTEMPT: the solutions' checks took {slow} s"
 
 
 def _timeout(signum, frame):
