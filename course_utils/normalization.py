@@ -2,9 +2,10 @@
 
 A speech recogniser writes "the twenty first of november twenty twenty six"; a reader wants "2026-11-21".
 This module makes such pairs, reproducibly, for English and German (which says the units before the tens,
-"zweiundvierzig" for 42, so the words and the digits cross), as in Sproat & Jaitly (2016), "RNN Approaches
-to Text Normalization: A Challenge". Numbers, ordinals and years are verbalised by num2words; month and
-weekday names come from the Unicode CLDR through Babel.
+"zweiundvierzig" for 42, so the words and the digits cross). Sproat & Jaitly (2016), "RNN Approaches to Text
+Normalization: A Challenge", pose the opposite direction (written to spoken, for speech synthesis) on pairs of this
+kind. Numbers, ordinals and years are verbalised by num2words; month and weekday names come from the Unicode CLDR
+through Babel.
 
 Splits are made by value: a stable hash of the written form puts every date and number in exactly one
 split, so no value is seen in two splits in any of its forms. The "long" split holds held-out values whose
