@@ -54,10 +54,11 @@ class SkipUnknownWords(keras.layers.Layer):
 class WordDropout(keras.layers.Layer):
     """While training, removes a random share of the word types of each sequence: every occurrence of a dropped word.
 
-    This is the embedding dropout of Gal & Ghahramani (2016, "A theoretically grounded application of dropout in
-    recurrent neural networks"): a dropped word type loses its whole vector wherever it occurs in the sequence.
-    Here a dropped word becomes the padding id 0, so that an ``Embedding(mask_zero=True)`` masks it and the
-    recurrent layers carry their state across it, exactly as they do for the unknown words that
+    It drops word types as the embedding dropout of Gal & Ghahramani (2016, "A theoretically grounded application of
+    dropout in recurrent neural networks") does, every occurrence at once, but not in their way: they zero the
+    word's vector and the recurrent layer still takes the step. Here a dropped word becomes the padding id 0, so that
+    an ``Embedding(mask_zero=True)`` masks it and the recurrent layers skip the step, carrying their state across
+    it, exactly as they do for the unknown words that
     :class:`SkipUnknownWords` removes: the model learns to decide from the words it is left with, which
     is what it has to do on later text full of new words (Lab 3, Part 7). At inference it does nothing.
 
