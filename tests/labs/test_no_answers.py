@@ -182,7 +182,8 @@ def cannot_take(candidate, call):
         return False
     args, kwargs = call
     try:
-        inspect.signature(candidate).bind(*args, **kwargs)
+        # The function's own parameters: a functools.wraps wrapper takes any call, whatever it wraps.
+        inspect.signature(candidate, follow_wrapped=False).bind(*args, **kwargs)
     except TypeError:
         return True
     return False
