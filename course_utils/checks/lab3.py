@@ -615,15 +615,20 @@ def attention_layout(features: int, units: int) -> list[tuple[str, tuple[int, ..
 
 
 def attention_pooling_inputs(
-    batch: int, steps: int, features: int, units: int, seed: int
+    batch: int, steps: int, features: int, units: int, seed: int, padding_only_row: bool = False
 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """What the attention check feeds, from ``seed``: (weights in :func:`attention_layout`'s order, inputs x of shape
-    (batch, steps, features), a mask (batch, steps) with one row full, token ids for a model)."""
+    (batch, steps, features), a mask (batch, steps) with one row full, token ids for a model). With
+    ``padding_only_row`` the last row of the mask and of the token ids is all padding (an empty tweet)."""
     rng = np.random.default_rng(seed)
     weights = [rng.normal(size=shape).astype("float32") for _, shape in attention_layout(features, units)]
     x = rng.normal(size=(batch, steps, features)).astype("float32")
     mask = random_padded_tokens(rng, batch, steps, 2) > 0
     tokens = random_padded_tokens(rng, batch, steps, ATTENTION_VOCAB)
+    if padding_only_row:
+        if batch < 2:
+            raise ValueError("padding_only_row needs batch >= 2: the first row is kept full")
+        mask[-1], tokens[-1] = False, 0
     return weights, x, mask, tokens
 
 
@@ -639,18 +644,20 @@ def probe_attention_pooling(
     features: int = 5,
     units: int = 3,
     seed: int = 0,
+    padding_only_row: bool = False,
 ) -> Observations:
     """``MyAttentionPooling(units)`` against attention pooling computed in numpy with the same weights.
 
     Args:
         layer_class: the student's ``MyAttentionPooling``.
         batch, steps, features, units, seed: the weights and inputs it is given (:func:`attention_pooling_inputs`).
+        padding_only_row: whether the last row is all padding, a tweet with no word (its outputs must be finite).
 
     Returns:
         observations: with and without a mask, ``attention_weights`` and the pooled output; the outputs of
         ``Embedding(mask_zero=True) -> layer_class(units) -> Dense(2)`` for token ids, and with padding appended.
     """
-    weights, x, mask, tokens = attention_pooling_inputs(batch, steps, features, units, seed)
+    weights, x, mask, tokens = attention_pooling_inputs(batch, steps, features, units, seed, padding_only_row)
     layout = attention_layout(features, units)
     observed = {"cases": []}
     with refuse_delegation(ATTENTION_POOLING):
@@ -685,35 +692,57 @@ def probe_attention_pooling(
 
 
 def compare_attention_pooling(
-    observed: Observations, expected: Expectation, batch: int, steps: int, features: int, units: int, seed: int
+    observed: Observations,
+    expected: Expectation,
+    batch: int,
+    steps: int,
+    features: int,
+    units: int,
+    seed: int,
+    padding_only_row: bool = False,
 ) -> str:
     mask = np.asarray(expected["mask"], dtype=bool)
     for index, case in enumerate(expected["cases"]):
         description = case["case"]
         entry = _entry(observed, "cases", index)
         attention = _reached(observed, entry, "attention")
+        pooled = _reached(observed, entry, "pooled")
         check_shape(f"attention_weights {description}", attention, (batch, steps))
-        if not np.allclose(attention.sum(axis=1), 1.0, atol=1e-5):
+        # Rows with a real step are compared; a row of padding alone (an empty tweet) has no right weights, only
+        # wrong ones: NaN, which -inf scores give (exp(-inf) / sum of zeros).
+        rows = np.any(mask, axis=1) if case["masked"] else np.ones(batch, dtype=bool)
+        if not np.all(rows):
+            empty = ~rows
+            if not (np.all(np.isfinite(attention[empty])) and np.all(np.isfinite(np.asarray(pooled)[empty]))):
+                fail(
+                    f"for a tweet that is all padding, attention weights {description} are {attention[empty].round(3).tolist()}: "
+                    "with every score at -inf the softmax divides 0 by 0; a large negative finite number keeps the weights finite"
+                )
+        if not np.allclose(attention[rows].sum(axis=1), 1.0, atol=1e-5):
             fail(
-                f"attention weights {description} should sum to 1 over the time steps (softmax over axis 1), they sum to {attention.sum(axis=1).round(3).tolist()}"
+                f"attention weights {description} should sum to 1 over the time steps (softmax over axis 1), they sum to {attention[rows].sum(axis=1).round(3).tolist()}"
             )
-        if case["masked"] and np.any(~mask) and np.max(attention[~mask]) > 1e-6:
+        padding = ~mask & rows[:, None]
+        if case["masked"] and np.any(padding) and np.max(attention[padding]) > 1e-6:
             fail(
-                f"masked (padding) steps got weights up to {np.max(attention[~mask]):.3g}; they should get 0: set their scores to a large negative number before the softmax"
+                f"masked (padding) steps got weights up to {np.max(attention[padding]):.3g}; they should get 0: set their scores to a large negative number before the softmax"
             )
-        check_close(f"attention weights {description}", attention, case["attention"], atol=ATOL)
+        check_close(f"attention weights {description}", attention[rows], case["attention"][rows], atol=ATOL)
         check_close(
             f"pooled output {description} (sum over t of a_t h_t)",
-            _reached(observed, entry, "pooled"),
-            case["pooled"],
+            np.asarray(pooled)[rows],
+            case["pooled"][rows],
             atol=ATOL,
         )
     outputs = _reached(observed, observed, "model_outputs")
     check_shape("Embedding(mask_zero=True) -> your layer -> Dense output", outputs, (batch, 2))
+    if not np.all(np.isfinite(outputs)):
+        fail(f"Embedding(mask_zero=True) -> your layer -> Dense gave {outputs.round(3).tolist()}: every output should be finite")
     _compare_padding(
         "Embedding(mask_zero=True) -> your layer", outputs, _reached(observed, observed, "padded_model_outputs")
     )
-    return f"MyAttentionPooling({units}) matches the reference: weights zero on padding, sum to 1, same outputs"
+    empty = ", a tweet of padding alone included" if padding_only_row else ""
+    return f"MyAttentionPooling({units}) matches the reference: weights zero on padding, sum to 1, same outputs{empty}"
 
 
 check_attention_pooling = Check(probe_attention_pooling, compare_attention_pooling)

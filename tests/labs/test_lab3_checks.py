@@ -381,6 +381,27 @@ def test_attention_softmax_over_the_batch(solution):
     )
 
 
+def test_attention_with_infinite_scores_on_padding(solution):
+    """-inf scores pass while every tweet has a word; a tweet of padding alone gets NaN weights, and fails."""
+
+    def minus_infinity(self, x, mask):
+        scores = ops.tensordot(ops.tanh(ops.matmul(x, self.kernel) + self.bias), self.score_vector, axes=1)
+        return ops.softmax(scores if mask is None else ops.where(mask, scores, float("-inf")), axis=-1)
+
+    variant = attention_variant(solution, weights_fn=minus_infinity)
+    judged(checks.check_attention_pooling, variant, batch=3, steps=5, seed=5)
+    fails_with(
+        "for a tweet that is all padding.*-inf",
+        checks.check_attention_pooling,
+        variant,
+        batch=3,
+        steps=5,
+        seed=5,
+        padding_only_row=True,
+    )
+    judged(checks.check_attention_pooling, solution["MyAttentionPooling"], batch=3, steps=5, seed=5, padding_only_row=True)
+
+
 def test_attention_averaging_instead_of_weighting(solution):
     variant = attention_variant(solution, call_fn=lambda self, x, mask: ops.mean(x, axis=1))
     fails_with(r"pooled output without a mask.*differs from the reference", checks.check_attention_pooling, variant)

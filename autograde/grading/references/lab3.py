@@ -136,19 +136,26 @@ def expect_macro_recall(size: int, num_classes: int, seed: int) -> dict[str, Any
 
 
 def _reference_attention(weights, x, mask):
-    """Attention pooling in numpy with ``weights`` = [kernel W, bias b, score vector v]: (attention weights, pooled output)."""
+    """Attention pooling in numpy with ``weights`` = [kernel W, bias b, score vector v]: (attention weights, pooled output).
+
+    A row of padding alone gets equal weights (what a large negative finite score gives); the check only asks that
+    such a row's outputs be finite.
+    """
     refuse_reference_while_watched("the check's reference attention")
     kernel, bias, score_vector = (np.asarray(w, dtype=np.float64) for w in weights)
     scores = np.tanh(x @ kernel + bias) @ score_vector  # (batch, time)
     if mask is not None:
         scores = np.where(mask, scores, -np.inf)
+        scores[~np.any(mask, axis=1)] = 0.0
     scores = scores - scores.max(axis=1, keepdims=True)
     attention = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
     return attention, np.einsum("bt,btf->bf", attention, x)
 
 
-def expect_attention_pooling(batch: int, steps: int, features: int, units: int, seed: int) -> dict[str, Any]:
-    weights, x, mask, _ = public.attention_pooling_inputs(batch, steps, features, units, seed)
+def expect_attention_pooling(
+    batch: int, steps: int, features: int, units: int, seed: int, padding_only_row: bool = False
+) -> dict[str, Any]:
+    weights, x, mask, _ = public.attention_pooling_inputs(batch, steps, features, units, seed, padding_only_row)
     cases = []
     for description, m in public.attention_masks(mask):
         attention, pooled = _reference_attention(weights, x, m)
