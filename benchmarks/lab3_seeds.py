@@ -16,11 +16,14 @@ epoch takes (median of the epochs after the first, which also compiles).
   tweet, variational) or ``Dropout`` (a fresh mask at every step, naive). One factor changes: whether
   the input mask is shared across steps. A third model keeps the variational input dropout and leaves
   out ``recurrent_dropout``, the other factor the notebook's earlier comparison changed with it.
+* ``--part speed``: the three models of ``layer_norm``, timed on the same training batches in turns (a round
+  of batches for each model, then the next round), so that a load that changes over time affects all three
+  alike; it prints the median milliseconds a batch and each model's ratio to ``LSTM``.
 
 Runs the solution notebook's own cells (data, vocabulary, layers, the reference LayerNormLSTMCell) in
 this process, as ``lab3_variants.py`` does.
 
-    TWEETS_DIR=../shared/data/tweets python benchmarks/lab3_seeds.py --part layer_norm|dropout [--seeds 0 1 2] [--epochs 4]
+    TWEETS_DIR=../shared/data/tweets python benchmarks/lab3_seeds.py --part layer_norm|dropout|speed [--seeds 0 1 2] [--epochs 4]
 """
 
 import argparse
@@ -52,9 +55,15 @@ CELLS = [
 
 def models(part, ns):
     """{name: (a function building the model, whether it trains with class weights)} for one part."""
-    keras, build, units, embed, vocab = ns["keras"], ns["build_classifier"], ns["UNITS"], ns["EMBED_DIM"], ns["VOCAB_SIZE"]
+    keras, build, units, embed, vocab = (
+        ns["keras"],
+        ns["build_classifier"],
+        ns["UNITS"],
+        ns["EMBED_DIM"],
+        ns["VOCAB_SIZE"],
+    )
     dropout, recurrent_dropout = ns["DROPOUT"], ns["RECURRENT_DROPOUT"]
-    if part == "layer_norm":
+    if part in ("layer_norm", "speed"):
         return {
             "LSTM": (lambda: build(vocab, embed, [keras.layers.LSTM(units)]), False),
             "RNN(LSTMCell)": (lambda: build(vocab, embed, [keras.layers.RNN(keras.layers.LSTMCell(units))]), False),
@@ -68,7 +77,10 @@ def models(part, ns):
         return keras.layers.Bidirectional(keras.layers.LSTM(units, recurrent_dropout=rate))
 
     return {
-        "variational inputs + recurrent": (lambda: build(vocab, embed, [bilstm(recurrent_dropout)], dropout=dropout), True),
+        "variational inputs + recurrent": (
+            lambda: build(vocab, embed, [bilstm(recurrent_dropout)], dropout=dropout),
+            True,
+        ),
         "naive inputs + recurrent": (
             lambda: build(
                 vocab,
@@ -85,7 +97,9 @@ def train_fixed(ns, model, class_weight, epochs):
     """Trains ``epochs`` epochs; returns per-epoch dev loss, val macro recall and seconds."""
     keras, y_dev, y_val = ns["keras"], ns["y_dev"], ns["y_val"]
     model.compile(
-        optimizer=keras.optimizers.Adam(ns["LEARNING_RATE"]), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        optimizer=keras.optimizers.Adam(ns["LEARNING_RATE"]),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
     )
     dev = (ns["x_dev"], y_dev)
     if class_weight:  # as the notebook's train(): the dev loss weighted like the training loss
@@ -115,6 +129,25 @@ def train_fixed(ns, model, class_weight, epochs):
     return record
 
 
+def time_in_turns(ns, built, rounds=6, batches=20):
+    """{name: [seconds a training batch, one per round]}: each round times ``batches`` batches of every model in turn,
+    after a first round that is not timed (the first steps after compiling are slower)."""
+    keras, size = ns["keras"], ns["BATCH_SIZE"]
+    x, y = ns["x_fit"], ns["y_fit"]
+    for model in built.values():
+        model.compile(optimizer=keras.optimizers.Adam(ns["LEARNING_RATE"]), loss="sparse_categorical_crossentropy")
+    seconds = {name: [] for name in built}
+    for round_ in range(rounds + 1):
+        for name, model in built.items():
+            start = time.monotonic()
+            for b in range(batches):
+                rows = (round_ * batches + b) * size + np.arange(size)
+                model.train_on_batch(x[rows % len(x)], y[rows % len(x)])
+            if round_:
+                seconds[name].append((time.monotonic() - start) / batches)
+    return seconds
+
+
 def summary(values, digits=3):
     values = np.asarray(values, dtype=float)
     spread = f" ± {values.std(ddof=1):.{digits}f}" if len(values) > 1 else ""
@@ -123,7 +156,7 @@ def summary(values, digits=3):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("layer_norm", "dropout"), required=True)
+    parser.add_argument("--part", choices=("layer_norm", "dropout", "speed"), required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=4, help="epochs every model trains (judged at its best dev loss)")
     parser.add_argument("--budget", choices=("full", "smoke"), default="full")
@@ -138,6 +171,21 @@ def main():
         for cell_id, stop_before in CELLS:
             source = cells[cell_id].split(stop_before)[0] if stop_before else cells[cell_id]
             exec(compile(source, cell_id, "exec"), ns)  # noqa: S102  the course's own solution cells
+        if args.part == "speed":
+            ns["keras"].utils.set_random_seed(0)
+            built = {name: build() for name, (build, _) in models(args.part, ns).items()}
+            seconds = time_in_turns(ns, built)
+            print(
+                f"CPU cores available {len(os.sched_getaffinity(0))}; load average before {load_before[0]:.2f}, "
+                f"after {os.getloadavg()[0]:.2f}; ms a training batch of {ns['BATCH_SIZE']} (median of the rounds):"
+            )
+            reference = np.median(seconds["LSTM"])
+            for name, values in seconds.items():
+                print(
+                    f"  {name:24} {1000 * np.median(values):6.1f} ms (rounds {' '.join(f'{1000 * v:.1f}' for v in values)}); "
+                    f"{np.median(values) / reference:.2f}x LSTM"
+                )
+            return
         results = {}
         for name, (build, weighted) in models(args.part, ns).items():
             for seed in args.seeds:
