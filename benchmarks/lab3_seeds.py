@@ -18,7 +18,7 @@ epoch takes (median of the epochs after the first, which also compiles).
   out ``recurrent_dropout``, the other factor the notebook's earlier comparison changed with it.
 * ``--part speed``: the three models of ``layer_norm``, timed on the same training batches in turns (a round
   of batches for each model, then the next round), so that a load that changes over time affects all three
-  alike; it prints the median milliseconds a batch and each model's ratio to ``LSTM``.
+  alike; it prints the milliseconds a batch (median and fastest round) and each model's ratio to ``LSTM`` round by round.
 
 Runs the solution notebook's own cells (data, vocabulary, layers, the reference LayerNormLSTMCell) in
 this process, as ``lab3_variants.py`` does.
@@ -129,7 +129,7 @@ def train_fixed(ns, model, class_weight, epochs):
     return record
 
 
-def time_in_turns(ns, built, rounds=6, batches=20):
+def time_in_turns(ns, built, rounds=10, batches=20):
     """{name: [seconds a training batch, one per round]}: each round times ``batches`` batches of every model in turn,
     after a first round that is not timed (the first steps after compiling are slower)."""
     keras, size = ns["keras"], ns["BATCH_SIZE"]
@@ -177,13 +177,15 @@ def main():
             seconds = time_in_turns(ns, built)
             print(
                 f"CPU cores available {len(os.sched_getaffinity(0))}; load average before {load_before[0]:.2f}, "
-                f"after {os.getloadavg()[0]:.2f}; ms a training batch of {ns['BATCH_SIZE']} (median of the rounds):"
+                f"after {os.getloadavg()[0]:.2f}; ms a training batch of {ns['BATCH_SIZE']}, median and fastest of "
+                "the rounds, and each round's ratio to LSTM's in the same round:"
             )
-            reference = np.median(seconds["LSTM"])
             for name, values in seconds.items():
+                ratios = np.array(values) / np.array(seconds["LSTM"])
                 print(
-                    f"  {name:24} {1000 * np.median(values):6.1f} ms (rounds {' '.join(f'{1000 * v:.1f}' for v in values)}); "
-                    f"{np.median(values) / reference:.2f}x LSTM"
+                    f"  {name:24} median {1000 * np.median(values):6.1f} ms, fastest {1000 * np.min(values):6.1f} ms "
+                    f"(rounds {' '.join(f'{1000 * v:.1f}' for v in values)}); x LSTM by round: "
+                    f"{' '.join(f'{r:.2f}' for r in ratios)}, median {np.median(ratios):.2f}"
                 )
             return
         results = {}
