@@ -739,7 +739,9 @@ def compare_attention_pooling(
     outputs = _reached(observed, observed, "model_outputs")
     check_shape("Embedding(mask_zero=True) -> your layer -> Dense output", outputs, (batch, 2))
     if not np.all(np.isfinite(outputs)):
-        fail(f"Embedding(mask_zero=True) -> your layer -> Dense gave {outputs.round(3).tolist()}: every output should be finite")
+        fail(
+            f"Embedding(mask_zero=True) -> your layer -> Dense gave {outputs.round(3).tolist()}: every output should be finite"
+        )
     _compare_padding(
         "Embedding(mask_zero=True) -> your layer", outputs, _reached(observed, observed, "padded_model_outputs")
     )

@@ -18,7 +18,7 @@ from autograde.cells import is_test
 from autograde.grading.judge import judged_params
 from autograde.grading.references import lab3 as references, stored_differences
 from course_utils import metrics
-from course_utils.checks import CheckFailed, lab3 as checks
+from course_utils.checks import CheckFailed, compare_answer, lab3 as checks, probe_answer
 
 LAB = "lab3_tweet_sentiment"
 
@@ -73,8 +73,8 @@ def solution_calls(course, solution, seed_key=None, hidden=True):
             sources = [arg for name, arg in zip(names, call.args[:positional]) if name not in params]
             sources += [arg.split("=", 1)[1] for arg in call.args[positional:] if arg.split("=", 1)[0] not in params]
             used = {node.id for source in sources for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)}
-            # Predictions and recorded answers compare with nothing; a hidden check_answer is judged on its value.
-            if call.check in ("prediction", "answer_recorded") or not used <= set(solution):  # notebook data
+            # Predictions and recorded answers compare with nothing; the answers' values: the test after the next.
+            if call.check in ("prediction", "answer_recorded", "answer") or not used <= set(solution):  # notebook data
                 continue
             calls.append((check, [eval(source, solution) for source in sources], params))
     return calls
@@ -90,7 +90,6 @@ def test_the_solution_notebook_calls_every_check_with_solution_objects(course, s
         "layer_norm_lstm_cell",
         "macro_recall",
         "attention_pooling",
-        "answer",
     }
 
 
@@ -107,6 +106,13 @@ def test_the_solution_passes_the_visible_checks_from_stored_data_alone(course, s
 def test_the_solution_passes_every_notebook_call_as_graded(course, solution, seed_key):
     for check, objects, params in solution_calls(course, solution, seed_key=seed_key):
         judged(check, *objects, **params)
+
+
+def test_the_solution_answers_every_reasoning_question_right(solution):
+    assert set(solution["answers"]) == set(references.QUESTIONS)
+    for name in references.QUESTIONS:
+        observed = probe_answer(solution["answers"], name)
+        assert compare_answer(observed, references.expect_answer(name), name).endswith("is right")
 
 
 def test_the_stored_expectations_match_the_references(course):
@@ -401,7 +407,9 @@ def test_attention_with_infinite_scores_on_padding(solution):
         seed=5,
         padding_only_row=True,
     )
-    judged(checks.check_attention_pooling, solution["MyAttentionPooling"], batch=3, steps=5, seed=5, padding_only_row=True)
+    judged(
+        checks.check_attention_pooling, solution["MyAttentionPooling"], batch=3, steps=5, seed=5, padding_only_row=True
+    )
 
 
 def test_attention_averaging_instead_of_weighting(solution):

@@ -270,7 +270,8 @@ QUESTIONS = {
             "give the second layer one direction's state as its input (64 numbers, not 2 x 64)": 2
             * _lstm_parameters(EMBED, UNITS)
             + 2 * _lstm_parameters(UNITS, UNITS),
-            "count one direction of each layer only": _lstm_parameters(EMBED, UNITS) + _lstm_parameters(2 * UNITS, UNITS),
+            "count one direction of each layer only": _lstm_parameters(EMBED, UNITS)
+            + _lstm_parameters(2 * UNITS, UNITS),
             "leave out the biases": 2 * (_lstm_parameters(EMBED, UNITS) - 4 * UNITS)
             + 2 * (_lstm_parameters(2 * UNITS, UNITS) - 4 * UNITS),
         },
