@@ -584,9 +584,10 @@ def compare_jacobian_norms(observed: Observations, expected: Expectation, units:
 check_jacobian_norms = Check(probe_jacobian_norms, compare_jacobian_norms)
 
 
-def clip_gradient_cases(seed: int) -> list[tuple[str, list[np.ndarray | None], float]]:
+def clip_gradient_cases(seed: int, edge_cases: bool = False) -> list[tuple[str, list[np.ndarray | None], float]]:
     """[(description, grads, max_norm)]: the gradient lists (float32 arrays, None where a variable gets no gradient)
-    that ``clip_gradients`` is given, each with its ``max_norm``."""
+    that ``clip_gradients`` is given, each with its ``max_norm``; with ``edge_cases``, also a scalar gradient and a
+    global norm exactly at ``max_norm``."""
     rng = np.random.default_rng(seed)
 
     def arrays(*shapes, scale=1.0):
@@ -597,21 +598,31 @@ def clip_gradient_cases(seed: int) -> list[tuple[str, list[np.ndarray | None], f
         ("a small gradient (global norm below max_norm)", arrays((3, 4), (4,), scale=0.01), 5.0),
         ("a list with None entries", [None] + arrays((5,), scale=2.0) + [None] + arrays((2, 3), scale=2.0), 0.5),
         ("all-zero gradients", [np.zeros((3,), "float32"), np.zeros((2, 2), "float32")], 1.0),
-    ]
+    ] + (
+        [
+            ("one scalar gradient", [np.array(-4.0, "float32")], 2.0),
+            ("a global norm equal to max_norm (nothing to clip)", [np.array([3.0], "float32"), None, np.array([[4.0]], "float32")], 5.0),
+        ]
+        if edge_cases
+        else []
+    )
 
 
 def probe_clip_gradients(
-    clip_fn: Callable[[list[tf.Tensor | None], float], tuple[list[tf.Tensor | None], tf.Tensor]], seed: int = 0
+    clip_fn: Callable[[list[tf.Tensor | None], float], tuple[list[tf.Tensor | None], tf.Tensor]],
+    seed: int = 0,
+    edge_cases: bool = False,
 ) -> Observations:
     """``clip_gradients(grads, max_norm)`` against ``tf.clip_by_global_norm``, None entries and zero gradients included.
 
     Args:
         clip_fn: the student's ``clip_gradients``, returning ``(clipped_grads, global_norm)``.
         seed: seed of the random gradients (:func:`clip_gradient_cases`).
+        edge_cases: whether to add the edge cases of :func:`clip_gradient_cases`.
     """
     clip_fn = refusing_delegation(clip_fn, CLIP_GRADIENTS)
     cases = []
-    for description, grads, max_norm in clip_gradient_cases(seed):
+    for description, grads, max_norm in clip_gradient_cases(seed, edge_cases):
         result = clip_fn([None if g is None else tf.constant(g) for g in grads], max_norm)
         if not isinstance(result, tuple) or len(result) != 2:
             cases.append({"description": description, "pair": False})
@@ -628,7 +639,7 @@ def probe_clip_gradients(
     return {"cases": cases}
 
 
-def compare_clip_gradients(observed: Observations, expected: Expectation, seed: int) -> str:
+def compare_clip_gradients(observed: Observations, expected: Expectation, seed: int, edge_cases: bool) -> str:
     for case, wanted in zip(observed["cases"], expected["cases"]):
         description, max_norm, expected_norm = wanted["description"], wanted["max_norm"], wanted["norm"]
         if not case["pair"]:

@@ -490,6 +490,15 @@ def test_clip_dropping_none_entries(solution):
     fails_with("None entries.*returned", checks.check_clip_gradients, drops_none)
 
 
+def test_clip_that_slices_every_gradient_fails_on_the_hidden_edge_cases(solution):
+    def sliced(grads, max_norm):  # g[:] assumes every gradient has an axis: a scalar has none
+        present = [g[:] for g in grads if g is not None]
+        return solution["clip_gradients"]([None if g is None else g[:] for g in grads], max_norm)[0], global_norm(present)
+
+    judged(checks.check_clip_gradients, sliced, seed=16)
+    fails_with("your code raised", checks.check_clip_gradients, sliced, seed=16, edge_cases=True)
+
+
 def test_clip_dividing_by_zero():
     def unguarded(grads, max_norm):
         norm = global_norm(grads)

@@ -186,11 +186,11 @@ def expect_jacobian_norms(units: int, steps: int, seed: int) -> dict[str, Any]:
     }
 
 
-def expect_clip_gradients(seed: int) -> dict[str, Any]:
+def expect_clip_gradients(seed: int, edge_cases: bool) -> dict[str, Any]:
     """For each case of ``clip_gradient_cases``: ``tf.clip_by_global_norm``'s clipped gradients and global norm, and
     the scale it applied (for the message)."""
     cases = []
-    for description, grads, max_norm in public.clip_gradient_cases(seed):
+    for description, grads, max_norm in public.clip_gradient_cases(seed, edge_cases):
         clipped, norm = tf.clip_by_global_norm([None if g is None else tf.constant(g) for g in grads], max_norm)
         norm = float(norm)
         cases.append(
