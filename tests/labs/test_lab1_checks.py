@@ -1006,3 +1006,14 @@ def test_clip_from_tf_primitives_passes_where_tf_clip_by_global_norm_is_refused(
 
     checks.check_clip_gradients(flattened)
     fails_with("^clip_gradients calls tf.clip_by_global_norm", checks.check_clip_gradients, tf.clip_by_global_norm)
+
+
+def test_the_reasoning_questions_values_are_what_keras_and_numpy_measure():
+    lstm = tf.keras.layers.LSTM(32)
+    lstm.build((None, None, 8))
+    assert lstm.count_params() == references.expect_answer("lstm_parameters")["value"]
+    # The linear RNN's norms are those of W^T multiplied j times: at the smallest rho, distance 40 is 1/100 of distance 1.
+    q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(16, 16)))
+    rho = references.expect_answer("smallest_rho")["value"]
+    norms = references._reference_jacobian_norms(rho * q, np.zeros((40, 16)), activation="identity")
+    assert norms[39] / norms[0] == pytest.approx(0.01)
