@@ -9,9 +9,9 @@
 - a notebook client whose kernel the grader's provisioner starts (:func:`fork_provisioned_client`).
 """
 
+import ast
 import copy
 import dataclasses
-import ast
 import json
 import linecache
 import os

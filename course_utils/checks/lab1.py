@@ -359,6 +359,7 @@ BACKWARD_GRADIENTS = ("dx", "dh0", "dW_xh", "dW_hh", "db")
 # float64 answers agree with the reference to rounding; this admits an answer computed in float32 too.
 BACKWARD_RTOL, BACKWARD_ATOL = 1e-5, 1e-6
 
+
 def _rnn_step(x: np.ndarray, h_prev: np.ndarray, W_xh: np.ndarray, W_hh: np.ndarray, b: np.ndarray) -> tuple:
     """One step forward, as the notebook's ``rnn_step_forward``: ``h = tanh(x W_xh + h_prev W_hh + b)``.
 
@@ -406,7 +407,9 @@ def rnn_backward_inputs(
 def _gradients_returned(result, names, exercise):
     """The student's gradients as float64 arrays by name; fails unless ``result`` is a tuple of ``len(names)`` arrays."""
     if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        fail(f"{exercise} should return a tuple of {len(names)} arrays ({', '.join(names)}), got {type(result).__name__}")
+        fail(
+            f"{exercise} should return a tuple of {len(names)} arrays ({', '.join(names)}), got {type(result).__name__}"
+        )
     gradients = {}
     for name, value in zip(names, result):
         array = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
@@ -469,7 +472,9 @@ def _compare_gradients(observed, expected, names, mistake_names):
     for name in names:
         mine, wanted = observed["gradients"][name], expected["gradients"][name]
         if np.shape(mine) != np.shape(wanted):
-            fail(f"{name}: expected shape {tuple(np.shape(wanted))}, got {tuple(np.shape(mine))}{_SHAPE_HINTS.get(name, '')}")
+            fail(
+                f"{name}: expected shape {tuple(np.shape(wanted))}, got {tuple(np.shape(mine))}{_SHAPE_HINTS.get(name, '')}"
+            )
         if not np.all(np.isfinite(mine)):
             fail(f"{name} contains NaN or inf")
         if np.allclose(mine, wanted, rtol=BACKWARD_RTOL, atol=BACKWARD_ATOL):
@@ -529,11 +534,14 @@ def compare_rnn_backward(
 ) -> str:
     _compare_gradients(observed, expected, BACKWARD_GRADIENTS, SEQUENCE_MISTAKES)
     loss = "the last state" if last_step_only else "every state"
-    return f"rnn_backward over {steps} step{'' if steps == 1 else 's'} (a loss on {loss}) agrees with the tape's gradients"
+    return (
+        f"rnn_backward over {steps} step{'' if steps == 1 else 's'} (a loss on {loss}) agrees with the tape's gradients"
+    )
 
 
 check_rnn_step_backward = Check(probe_rnn_step_backward, compare_rnn_step_backward)
 check_rnn_backward = Check(probe_rnn_backward, compare_rnn_backward)
+
 
 def jacobian_inputs(units: int, steps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(W, inputs): a random float64 recurrent kernel (units, units), scaled near the edge of stability, and per-step
@@ -601,7 +609,11 @@ def clip_gradient_cases(seed: int, edge_cases: bool = False) -> list[tuple[str, 
     ] + (
         [
             ("one scalar gradient", [np.array(-4.0, "float32")], 2.0),
-            ("a global norm equal to max_norm (nothing to clip)", [np.array([3.0], "float32"), None, np.array([[4.0]], "float32")], 5.0),
+            (
+                "a global norm equal to max_norm (nothing to clip)",
+                [np.array([3.0], "float32"), None, np.array([[4.0]], "float32")],
+                5.0,
+            ),
         ]
         if edge_cases
         else []

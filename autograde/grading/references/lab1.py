@@ -131,7 +131,9 @@ def expect_rnn_step_backward(batch: int, input_dim: int, units: int, seed: int) 
     draws = public.rnn_backward_draws(batch, 1, input_dim, units, seed)
     tape = _tape_gradients(draws, 1)
     dh, caches = public.rnn_backward_inputs(batch, 1, input_dim, units, seed)
-    gradients = dict(zip(public.BACKWARD_STEP_GRADIENTS, (tape["dx"][:, 0], tape["dh0"], tape["dW_xh"], tape["dW_hh"], tape["db"])))
+    gradients = dict(
+        zip(public.BACKWARD_STEP_GRADIENTS, (tape["dx"][:, 0], tape["dh0"], tape["dW_xh"], tape["dW_hh"], tape["db"]))
+    )
     return {
         "gradients": gradients,
         "mistakes": _mistakes(
