@@ -11,11 +11,19 @@ Splits are made by value: a stable hash of the written form puts every date and 
 split, so no value is seen in two splits in any of its forms. The "long" split holds held-out values whose
 spoken form is longer than anything in the other splits (``MAX_TRAIN_INPUT_LENGTH``).
 
+A recogniser does not write the tidy forms of a grammar, so examples carry *variation* as well (``Example.variation``).
+A share of the examples of every split has a hesitation ("uh", "äh") between two words. The "unseen" split holds
+kinds of variation that no other split has (``HELD_OUT_VARIATIONS``): the day of an English date said as a cardinal
+("november twenty one"), an English number said with "a" ("a hundred and five"), and German compounds written as
+separate words ("zwei und vierzig"). Its values are those of "test" and its lengths those of train, so the two splits
+differ by the variation alone.
+
 Example::
 
     from course_utils import normalization
     normalization.make_examples(3, "test", languages=("de",), kinds=("date",), seed=1)
-    # [Example(spoken='am dritten mai neunzehnhundertzwölf', written='1912-05-03', language='de', kind='date'), ...]
+    # [Example(spoken='am dritten mai neunzehnhundertzwölf', written='1912-05-03', language='de', kind='date',
+    #          variation='none'), ...]
 """
 
 from __future__ import annotations
@@ -33,7 +41,14 @@ from num2words import num2words
 
 LANGUAGES = ("en", "de")
 KINDS = ("date", "number")
-SPLITS = ("train", "val", "test", "long")
+SPLITS = ("train", "val", "test", "long", "unseen")
+# The variation each split may have: "unseen" has only kinds that no other split has, one per language and kind.
+SEEN_VARIATIONS = ("none", "hesitation")
+HELD_OUT_VARIATIONS = ("cardinal day", "a hundred", "words apart")
+VARIATIONS = SEEN_VARIATIONS + HELD_OUT_VARIATIONS
+# Share of the examples of train, val, test and long with a hesitation.
+HESITATION_SHARE = 0.3
+HESITATIONS = {"en": ("uh", "um", "er"), "de": ("äh", "ähm", "öh")}
 # Every spoken form in train, val and test has at most this many characters; every form in "long" has more.
 # The 92nd percentile of the lengths of the forms of random values, all languages and kinds (median 46, 90th
 # percentile 58, longest 75): measured by tests/test_normalization_data.py::test_the_long_split_is_the_tail_of_the_lengths.
@@ -50,12 +65,13 @@ _DIGIT_WEIGHTS = {1: 1, 2: 2, 3: 4, 4: 6, 5: 8, 6: 9}
 
 
 class Example(NamedTuple):
-    """One training pair, with the language and kind it was made from."""
+    """One training pair, with the language, kind and variation it was made from."""
 
     spoken: str
     written: str
     language: str
     kind: str
+    variation: str = "none"
 
 
 def standardize_spoken(text: str) -> str:
@@ -79,24 +95,48 @@ def written_form(value: datetime.date | int, kind: str) -> str:
     return str(value)
 
 
-def spoken_forms(value: datetime.date | int, language: str, kind: str) -> list[str]:
-    """Every surface form of ``value`` in ``language``, standardized, distinct and sorted.
+def spoken_forms(value: datetime.date | int, language: str, kind: str, variation: str = "none") -> list[str]:
+    """Every surface form of ``value`` in ``language`` with ``variation``, standardized, distinct and sorted.
 
     Args:
         value: a ``datetime.date`` (kind "date") or an int from 0 to 999,999 (kind "number").
         language: one of ``LANGUAGES``.
         kind: one of ``KINDS``.
+        variation: one of ``VARIATIONS``; empty where it does not apply (see :func:`variation_applies`).
 
     Returns:
         list of str.
     """
     _check_choice("language", language, LANGUAGES)
+    _check_choice("variation", variation, VARIATIONS)
     written_form(value, kind)  # validates the value
-    return list(_forms(value, language, kind))
+    if variation == "hesitation":
+        return sorted(
+            {
+                hesitant
+                for form in _forms(value, language, kind, "none")
+                for filler in HESITATIONS[language]
+                for hesitant in _hesitations(form, filler)
+            }
+        )
+    return list(_forms(value, language, kind, variation))
+
+
+def variation_applies(variation: str, language: str, kind: str) -> bool:
+    """Whether ``variation`` exists for ``language`` and ``kind``: "cardinal day" for English dates, "a hundred" for
+    English numbers, "words apart" for German; "none" and "hesitation" everywhere."""
+    _check_choice("variation", variation, VARIATIONS)
+    return {
+        "cardinal day": (language, kind) == ("en", "date"),
+        "a hundred": (language, kind) == ("en", "number"),
+        "words apart": language == "de",
+    }.get(variation, True)
 
 
 def split_of(value: datetime.date | int, kind: str) -> str:
-    """The split that ``value`` belongs to: the same on every run and machine (a SHA-256 of its written form)."""
+    """The split that ``value`` belongs to: the same on every run and machine (a SHA-256 of its written form).
+
+    "unseen" is never returned: its values are those of "test"."""
     written = written_form(value, kind)
     if kind == "number" and value < ALWAYS_TRAINED_BELOW:
         return "train"
@@ -119,7 +159,8 @@ def make_examples(
 
     Args:
         n: how many examples, a positive int.
-        split: one of ``SPLITS``; values are drawn from that split only, with a form of the split's lengths.
+        split: one of ``SPLITS``; values are drawn from that split only (from "test" for "unseen"), with a form
+            of the split's lengths and a variation the split has.
         languages: a non-empty tuple of ``LANGUAGES``.
         kinds: a non-empty tuple of ``KINDS``.
         seed: the random seed; the same arguments give the same examples.
@@ -139,37 +180,70 @@ def make_examples(
 
 
 def _draw(rng, pair, split):
-    """One example of ``pair`` = (language, kind) from ``split``: values are redrawn until one fits the split."""
+    """One example of ``pair`` = (language, kind) from ``split``: values and forms are redrawn until one fits the split."""
     language, kind = pair
+    value_split = "test" if split == "unseen" else split
     while True:
-        value = _random_value(rng, kind, longest=split == "long")
-        if split_of(value, kind) != split:
+        if split == "unseen":
+            variation = next(v for v in HELD_OUT_VARIATIONS if variation_applies(v, language, kind))
+        else:
+            variation = "hesitation" if rng.random() < HESITATION_SHARE else "none"
+        value = _random_value(rng, kind, longest=split == "long", leading_one=variation == "a hundred")
+        if split_of(value, kind) != value_split:
             continue
-        forms = [
-            form for form in _forms(value, language, kind) if (len(form) > MAX_TRAIN_INPUT_LENGTH) == (split == "long")
-        ]
-        if forms:
-            return Example(rng.choice(forms), written_form(value, kind), language, kind)
+        forms = _forms(value, language, kind, "none" if variation == "hesitation" else variation)
+        if not forms:
+            continue
+        spoken = rng.choice(forms)
+        if variation == "hesitation":
+            spoken = rng.choice(_hesitations(spoken, rng.choice(HESITATIONS[language])))
+        if (len(spoken) > MAX_TRAIN_INPUT_LENGTH) == (split == "long"):
+            return Example(spoken, written_form(value, kind), language, kind, variation)
 
 
-def _random_value(rng, kind, longest=False):
-    """A random date, or a number; with ``longest``, a number of the most digits (only those have the longest forms)."""
+def _random_value(rng, kind, longest=False, leading_one=False):
+    """A random date, or a number; with ``longest``, a number of the most digits (only those have the longest forms);
+    with ``leading_one``, a number said "one thousand ..." or "one hundred thousand ..." (1,000-1,999 or
+    100,000-199,999: smaller ones are all in train)."""
     if kind == "date":
         return FIRST_DATE + datetime.timedelta(days=rng.randrange((LAST_DATE - FIRST_DATE).days + 1))
+    if leading_one:
+        digits = rng.choices((4, 6), weights=(_DIGIT_WEIGHTS[4], _DIGIT_WEIGHTS[6]))[0]
+        return 10 ** (digits - 1) + rng.randrange(10 ** (digits - 1))
     digits = (
         max(_DIGIT_WEIGHTS) if longest else rng.choices(list(_DIGIT_WEIGHTS), weights=list(_DIGIT_WEIGHTS.values()))[0]
     )
     return rng.randrange(0 if digits == 1 else 10 ** (digits - 1), 10**digits)
 
 
+def _hesitations(form, filler):
+    """``form`` with ``filler`` before, between or after its words, one place each."""
+    words = form.split()
+    return [" ".join([*words[:i], filler, *words[i:]]) for i in range(len(words) + 1)]
+
+
 @functools.lru_cache(maxsize=None)
-def _forms(value, language, kind):
-    """The standardized forms of a value, as a sorted tuple (cached: num2words is the slow part)."""
-    if kind == "date":
+def _forms(value, language, kind, variation="none"):
+    """The standardized forms of a value with a variation other than "hesitation", as a sorted tuple; empty where the
+    variation does not apply (cached: num2words is the slow part)."""
+    if not variation_applies(variation, language, kind):
+        return ()
+    if variation == "cardinal day":
+        forms = _english_dates(value, day=num2words(value.day, lang="en"))
+    elif variation == "a hundred":  # "one hundred thousand ..." -> "a hundred thousand ..."; inside a number "one" stays
+        forms = ["a " + form[len("one ") :] for form in _forms(value, language, kind) if re.match(r"one (hundred|thousand)\b", form)]
+    elif variation == "words apart":  # "zweitausendsechsundzwanzig" -> "zwei tausend sechs und zwanzig"
+        forms = [apart for form in _forms(value, language, kind) if (apart := _german_words_apart(form)) != form]
+    elif kind == "date":
         forms = _english_dates(value) if language == "en" else _german_dates(value)
     else:
         forms = _english_numbers(value) if language == "en" else _german_numbers(value)
     return tuple(sorted({standardize_spoken(form) for form in forms}))
+
+
+def _german_words_apart(form):
+    """A German form with its compounds written as separate words at "und", "hundert" and "tausend"."""
+    return " ".join(re.sub(r"(und|hundert|tausend)", r" \1 ", form).split())
 
 
 def _english_numbers(value):
@@ -200,19 +274,23 @@ def _english_years(year):
     return years
 
 
-def _english_dates(date):
-    day = num2words(date.day, lang="en", to="ordinal")
+def _english_dates(date, day=None):
+    """The English forms of a date; with ``day`` (a cardinal, "twenty one"), the forms that a cardinal day fits."""
     month = _month(date, "en")
     weekday = _weekday(date, "en")
     forms = []
     for year in _english_years(date.year):
+        if day is not None:
+            forms += [f"{month} {day} {year}", f"{weekday} {month} {day} {year}", f"the {day} of {month} {year}"]
+            continue
+        ordinal = num2words(date.day, lang="en", to="ordinal")
         forms += [
-            f"the {day} of {month} {year}",
-            f"{day} of {month} {year}",
-            f"{month} {day} {year}",
-            f"{month} the {day} {year}",
-            f"{weekday} the {day} of {month} {year}",
-            f"{weekday} {month} {day} {year}",
+            f"the {ordinal} of {month} {year}",
+            f"{ordinal} of {month} {year}",
+            f"{month} {ordinal} {year}",
+            f"{month} the {ordinal} {year}",
+            f"{weekday} the {ordinal} of {month} {year}",
+            f"{weekday} {month} {ordinal} {year}",
         ]
     return forms
 
@@ -267,13 +345,19 @@ def _check_subset(argument, values, choices):
 
 __all__ = [
     "Example",
+    "HELD_OUT_VARIATIONS",
+    "HESITATIONS",
+    "HESITATION_SHARE",
     "KINDS",
     "LANGUAGES",
     "MAX_TRAIN_INPUT_LENGTH",
+    "SEEN_VARIATIONS",
     "SPLITS",
+    "VARIATIONS",
     "make_examples",
     "spoken_forms",
     "split_of",
     "standardize_spoken",
+    "variation_applies",
     "written_form",
 ]

@@ -9,6 +9,7 @@
 - a notebook client whose kernel the grader's provisioner starts (:func:`fork_provisioned_client`).
 """
 
+import ast
 import copy
 import dataclasses
 import json
@@ -50,7 +51,8 @@ def solution_namespace(
     "from course_utils.predictions import Predictions\npredictions = Predictions()\nanswers = {}\n"
     "from course_utils.captioning import END_ID, PAD_ID, START_ID\n",  # Lab 5's imports cell names them
 ):
-    """Executes the solution cells of a lab's solution notebook and returns the names they define.
+    """Executes the solution cells of a lab's solution notebook, and the cells that only define functions the answers
+    may call (Lab 1's given forward pass), and returns the names they define.
 
     Lets unit tests use the instructor's reference code without copying it.
     """
@@ -58,13 +60,24 @@ def solution_namespace(
     namespace = {}
     exec(preamble, namespace)
     for cell in cells:
-        if cell["metadata"].get("nbgrader", {}).get("solution"):
+        if cell["metadata"].get("nbgrader", {}).get("solution") or _defines_functions_only(cell):
             source = "".join(cell["source"])
             # Registered in linecache, as IPython does with cells: AutoGraph reads a function's source to convert its loops.
             filename = f"<{lab} cell {cell.get('id')}>"
             linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
             exec(compile(source, filename, "exec"), namespace)
     return namespace
+
+
+def _defines_functions_only(cell):
+    """Whether a code cell's every statement is a plain function definition: running it runs nothing else."""
+    if cell["cell_type"] != "code":
+        return False
+    try:
+        body = ast.parse("".join(cell["source"])).body
+    except SyntaxError:  # IPython syntax (%pip, !ls): not plain definitions
+        return False
+    return bool(body) and all(isinstance(node, ast.FunctionDef) and not node.decorator_list for node in body)
 
 
 def judged(check, *args, **kwargs):

@@ -63,7 +63,7 @@ def test_points_and_grade_ids(course):
     assert cells.points(CRAFTED["test"]) == 2.0 and cells.points(CRAFTED["answer"]) == 0.0
     assert cells.grade_id_of(CRAFTED["test"]) == "x" and cells.grade_id_of(CRAFTED["plain"]) is None
     release = nbformat.read(course.lab_notebook("lab1_rnns_from_scratch"), as_version=4)
-    assert sum(cells.points(c) for c in release.cells if cells.is_graded(c)) == 18.0
+    assert sum(cells.points(c) for c in release.cells if cells.is_graded(c)) == 24.0
 
 
 def test_the_training_mark_and_plain_dicts():

@@ -46,6 +46,8 @@ ATOL = 1e-5  # float32 agreement asked of cells that reproduce a Keras layer
 _CUDNN_RNN = Forbidden("tf.raw_ops.CudnnRNN", "tensorflow/python/ops/gen_cudnn_rnn_ops.py")
 # The graders' references (autograde/grading/references/lab1.py): not shipped to students, refused wherever a copy is found.
 _REFERENCES = "autograde/grading/references/lab1.py"
+# Automatic differentiation does the exercise: the tape, and the functions it calls to differentiate.
+_TAPE = Forbidden.defined_with("tf.GradientTape (automatic differentiation)", "tensorflow.GradientTape")
 RNN_CELL = Exercise(
     "MyRNNCell",
     hint="create kernel, recurrent_kernel and bias with self.add_weight and compute tanh(x W_xh + h W_hh + b) with tf.matmul",
@@ -71,8 +73,21 @@ PEEPHOLE_LSTM_CELL = Exercise(
 )
 JACOBIAN_NORMS = Exercise(
     "jacobian_norms",
-    hint="run the recurrence inside a persistent tf.GradientTape and take the norms of tape.jacobian yourself",
-    forbidden=(Forbidden("the check's reference", _REFERENCES, "_reference_jacobian_norms"),),
+    hint="run the recurrence with rnn_forward and pass the identity back through your rnn_step_backward",
+    forbidden=(
+        _TAPE,
+        Forbidden("the check's reference", _REFERENCES, "_reference_jacobian_norms"),
+    ),
+)
+RNN_STEP_BACKWARD = Exercise(
+    "rnn_step_backward",
+    hint="derive each gradient with the chain rule and compute it in numpy from dh and the cache",
+    forbidden=(_TAPE, Forbidden("the check's reference", _REFERENCES, "_reference_*backward*")),
+)
+RNN_BACKWARD = Exercise(
+    "rnn_backward",
+    hint="loop over the steps from the last to the first, calling your rnn_step_backward",
+    forbidden=RNN_STEP_BACKWARD.forbidden,
 )
 CLIP_GRADIENTS = Exercise(
     "clip_gradients",
@@ -335,68 +350,252 @@ def compare_rnn_model(
 
 check_rnn_model = Check(probe_rnn_model, compare_rnn_model)
 
-JACOBIAN_ACTIVATIONS = (("tanh", tf.tanh), ("identity", tf.identity))
+# --- Backpropagation through time by hand (numpy, float64) ----------------------------------------------------------
+
+# What a backward step returns, in order: the gradients of the loss with respect to the step's inputs and weights.
+BACKWARD_STEP_GRADIENTS = ("dx", "dh_prev", "dW_xh", "dW_hh", "db")
+# What a backward pass over a sequence returns, in order.
+BACKWARD_GRADIENTS = ("dx", "dh0", "dW_xh", "dW_hh", "db")
+# float64 answers agree with the reference to rounding; this admits an answer computed in float32 too.
+BACKWARD_RTOL, BACKWARD_ATOL = 1e-5, 1e-6
 
 
-def jacobian_inputs(units: int, steps: int, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """{activation name: (W, inputs)}: a random recurrent kernel (units, units), scaled near the edge of stability,
-    and per-step inputs (steps, units), one pair for each activation of :data:`JACOBIAN_ACTIVATIONS`."""
+def _rnn_step(x: np.ndarray, h_prev: np.ndarray, W_xh: np.ndarray, W_hh: np.ndarray, b: np.ndarray) -> tuple:
+    """One step forward, as the notebook's ``rnn_step_forward``: ``h = tanh(x W_xh + h_prev W_hh + b)``.
+
+    Returns:
+        (h, cache), with cache = (x, h_prev, W_xh, W_hh, h): what a backward step reads.
+    """
+    h = np.tanh(x @ W_xh + h_prev @ W_hh + b)
+    return h, (x, h_prev, W_xh, W_hh, h)
+
+
+def rnn_backward_draws(
+    batch: int, steps: int, input_dim: int, units: int, seed: int, last_step_only: bool = False
+) -> dict[str, np.ndarray]:
+    """The float64 inputs of the backward checks: x (batch, steps, input_dim), h0 (batch, units), W_xh, W_hh, b,
+    and the upstream gradient dh (batch, steps, units) of the loss sum(h_t * dh_t) (zero but at the last step when
+    ``last_step_only``: a loss that reads the last state alone)."""
     rng = np.random.default_rng(seed)
-    pairs = {}
-    for name, _ in JACOBIAN_ACTIVATIONS:
-        w = rng.normal(scale=1.2 / np.sqrt(units), size=(units, units)).astype("float32")
-        u = rng.normal(scale=0.5, size=(steps, units)).astype("float32")
-        pairs[name] = (w, u)
-    return pairs
+    draws = {
+        "x": rng.normal(size=(batch, steps, input_dim)),
+        "h0": rng.normal(scale=0.5, size=(batch, units)),
+        # Scaled so the recurrence matters without saturating tanh everywhere.
+        "W_xh": rng.normal(scale=0.5, size=(input_dim, units)),
+        "W_hh": rng.normal(scale=0.5, size=(units, units)),
+        "b": rng.normal(scale=0.5, size=(units,)),
+        "dh": rng.normal(size=(batch, steps, units)),
+    }
+    if last_step_only:
+        draws["dh"][:, :-1] = 0.0
+    return draws
+
+
+def rnn_backward_inputs(
+    batch: int, steps: int, input_dim: int, units: int, seed: int, last_step_only: bool = False
+) -> tuple[np.ndarray, list[tuple]]:
+    """(dh, caches): the upstream gradients (batch, steps, units) and the cache of every step of the forward pass
+    over :func:`rnn_backward_draws`, as the notebook's ``rnn_forward`` makes them."""
+    draws = rnn_backward_draws(batch, steps, input_dim, units, seed, last_step_only)
+    h, caches = draws["h0"], []
+    for t in range(steps):
+        h, cache = _rnn_step(draws["x"][:, t], h, draws["W_xh"], draws["W_hh"], draws["b"])
+        caches.append(cache)
+    return draws["dh"], caches
+
+
+def _gradients_returned(result, names, exercise):
+    """The student's gradients as float64 arrays by name; fails unless ``result`` is a tuple of ``len(names)`` arrays."""
+    if not isinstance(result, (tuple, list)) or len(result) != len(names):
+        fail(
+            f"{exercise} should return a tuple of {len(names)} arrays ({', '.join(names)}), got {type(result).__name__}"
+        )
+    gradients = {}
+    for name, value in zip(names, result):
+        array = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+        if array.dtype.kind not in "biuf":
+            fail(f"{name} should be an array of numbers, got {type(value).__name__}")
+        gradients[name] = array.astype(np.float64)
+    return gradients
+
+
+def probe_rnn_step_backward(
+    step_backward_fn: Callable[[np.ndarray, tuple], tuple],
+    batch: int = 3,
+    input_dim: int = 4,
+    units: int = 5,
+    seed: int = 0,
+) -> Observations:
+    """``rnn_step_backward(dh, cache)`` on the last step of :func:`rnn_backward_inputs` (one step, seed ``seed``).
+
+    Args:
+        step_backward_fn: the student's ``rnn_step_backward``, returning (dx, dh_prev, dW_xh, dW_hh, db).
+        batch, input_dim, units: sizes of the step.
+        seed: seed of the random inputs, weights and upstream gradient.
+    """
+    dh, caches = rnn_backward_inputs(batch, 1, input_dim, units, seed)
+    with full_float32(), refuse_delegation(RNN_STEP_BACKWARD):
+        result = step_backward_fn(dh[:, 0].copy(), tuple(array.copy() for array in caches[0]))
+    return {"gradients": _gradients_returned(result, BACKWARD_STEP_GRADIENTS, "rnn_step_backward")}
+
+
+def probe_rnn_backward(
+    backward_fn: Callable[[np.ndarray, list[tuple]], tuple],
+    batch: int = 2,
+    steps: int = 5,
+    input_dim: int = 3,
+    units: int = 4,
+    seed: int = 0,
+    last_step_only: bool = False,
+) -> Observations:
+    """``rnn_backward(dh, caches)`` on :func:`rnn_backward_inputs`.
+
+    Args:
+        backward_fn: the student's ``rnn_backward``, returning (dx, dh0, dW_xh, dW_hh, db).
+        batch, steps, input_dim, units: sizes of the sequence.
+        seed: seed of the random inputs, weights and upstream gradients.
+        last_step_only: whether the loss reads the last state alone (dh is zero at the other steps).
+    """
+    dh, caches = rnn_backward_inputs(batch, steps, input_dim, units, seed, last_step_only)
+    with full_float32(), refuse_delegation(RNN_BACKWARD):
+        result = backward_fn(dh.copy(), [tuple(array.copy() for array in cache) for cache in caches])
+    return {"gradients": _gradients_returned(result, BACKWARD_GRADIENTS, "rnn_backward")}
+
+
+def _compare_gradients(observed, expected, names, mistake_names):
+    """Each gradient of ``names`` against the tape's, in that order; a wrong one is named by the mistake whose
+    gradient it equals.
+
+    ``expected``: {"gradients": {name: array}, "mistakes": {mistake: {name: array}}}; ``mistake_names``: {mistake:
+    what it is, for the message}, the catalogue, in the order the mistakes are tried.
+    """
+    for name in names:
+        mine, wanted = observed["gradients"][name], expected["gradients"][name]
+        if np.shape(mine) != np.shape(wanted):
+            fail(
+                f"{name}: expected shape {tuple(np.shape(wanted))}, got {tuple(np.shape(mine))}{_SHAPE_HINTS.get(name, '')}"
+            )
+        if not np.all(np.isfinite(mine)):
+            fail(f"{name} contains NaN or inf")
+        if np.allclose(mine, wanted, rtol=BACKWARD_RTOL, atol=BACKWARD_ATOL):
+            continue
+        for mistake, message in mistake_names.items():  # in the catalogue's order, whatever order the data has
+            variant = expected["mistakes"].get(mistake, {}).get(name)
+            if variant is not None and np.allclose(mine, variant, rtol=BACKWARD_RTOL, atol=BACKWARD_ATOL):
+                fail(f"{name} differs from the tape's gradient by {max_abs_diff(mine, wanted):.3g}: {message}")
+        fail(f"{name} differs from the tape's gradient by {max_abs_diff(mine, wanted):.3g}")
+
+
+# What each known mistake of a backward step is (the references compute what each gives).
+STEP_MISTAKES = {
+    "no_tanh_derivative": "it is what you get without tanh's derivative: the gradient reaches the pre-activation "
+    "a = x W_xh + h_prev W_hh + b only through h = tanh(a)",
+    "derivative_at_h_prev": "it is what you get with tanh's derivative taken at h_prev: take it at this step's own "
+    "output h, which the cache holds",
+    "transposed": "it is what you get with a matrix transposed (or the factors of a product swapped): write each "
+    "gradient's shape under its formula and make the product give it",
+    "batch_mean": "it is the mean over the batch: the loss adds up the rows, so its gradient sums them",
+}
+SEQUENCE_MISTAKES = {
+    **STEP_MISTAKES,
+    "no_recurrent_gradient": "it is what you get when the gradient that flows back to h_(t-1) is dropped: at each "
+    "step the gradient of h_t is the upstream dh[:, t] plus what the step after it passed back",
+    "upstream_replaced": "it is what you get when the gradient passed back from step t+1 replaces the upstream "
+    "dh[:, t] instead of being added to it",
+    "one_step_weights": "it is one step's gradient: the same weights act at every step, so their gradient sums "
+    "the contributions of all the steps",
+    "forward_in_time": "it is what you get going forwards in time: start at the last step, whose h_T nothing later "
+    "depends on, and pass the gradient back",
+    "dx_reversed": "its steps are in reverse order: dx[:, t] belongs to x[:, t]",
+}
+_SHAPE_HINTS = {
+    "db": ": b is added to every row of the batch, so its gradient sums over the batch",
+    "dW_xh": ": a weight's gradient has the weight's shape",
+    "dW_hh": ": a weight's gradient has the weight's shape",
+}
+
+
+def compare_rnn_step_backward(
+    observed: Observations, expected: Expectation, batch: int, input_dim: int, units: int, seed: int
+) -> str:
+    _compare_gradients(observed, expected, BACKWARD_STEP_GRADIENTS, STEP_MISTAKES)
+    return f"rnn_step_backward (batch {batch}, input_dim {input_dim}, units {units}) agrees with the tape's gradients"
+
+
+def compare_rnn_backward(
+    observed: Observations,
+    expected: Expectation,
+    batch: int,
+    steps: int,
+    input_dim: int,
+    units: int,
+    seed: int,
+    last_step_only: bool,
+) -> str:
+    _compare_gradients(observed, expected, BACKWARD_GRADIENTS, SEQUENCE_MISTAKES)
+    loss = "the last state" if last_step_only else "every state"
+    return (
+        f"rnn_backward over {steps} step{'' if steps == 1 else 's'} (a loss on {loss}) agrees with the tape's gradients"
+    )
+
+
+check_rnn_step_backward = Check(probe_rnn_step_backward, compare_rnn_step_backward)
+check_rnn_backward = Check(probe_rnn_backward, compare_rnn_backward)
+
+
+def jacobian_inputs(units: int, steps: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(W, inputs): a random float64 recurrent kernel (units, units), scaled near the edge of stability, and per-step
+    projected inputs (steps, units)."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(scale=1.2 / np.sqrt(units), size=(units, units))
+    u = rng.normal(scale=0.5, size=(steps, units))
+    return w, u
 
 
 def probe_jacobian_norms(
-    jacobian_norms_fn: Callable[[tf.Tensor, tf.Tensor, Callable[[tf.Tensor], tf.Tensor]], ArrayLike],
+    jacobian_norms_fn: Callable[[np.ndarray, np.ndarray], ArrayLike],
     units: int = 6,
     steps: int = 10,
     seed: int = 0,
 ) -> Observations:
-    """``jacobian_norms(W, inputs, activation)`` against the numpy product of step Jacobians.
+    """``jacobian_norms(W, inputs)`` (a tanh RNN, numpy float64) against the numpy product of step Jacobians.
 
     Args:
-        jacobian_norms_fn: the student's ``jacobian_norms``, called as ``jacobian_norms_fn(W, inputs, activation)``
-            with ``tf.tanh`` and with ``tf.identity``; it should return the norms of dh_T/dh_(T-j) for j = 1..steps.
+        jacobian_norms_fn: the student's ``jacobian_norms``, called as ``jacobian_norms_fn(W, inputs)``; it should
+            return the norms of dh_T/dh_(T-j) for j = 1..steps, computed with the student's backward pass.
         units, steps: sizes of W (units, units) and of the inputs (steps, units).
         seed: seed of the random W and inputs (:func:`jacobian_inputs`).
     """
-    inputs = jacobian_inputs(units, steps, seed)
-    norms = {}
-    for name, activation in JACOBIAN_ACTIVATIONS:
-        w, u = inputs[name]
-        with full_float32(), refuse_delegation(JACOBIAN_NORMS):
-            norms[name] = np.asarray(
-                jacobian_norms_fn(tf.constant(w), tf.constant(u), activation), dtype=np.float64
-            ).ravel()
+    w, u = jacobian_inputs(units, steps, seed)
+    with full_float32(), refuse_delegation(JACOBIAN_NORMS):
+        norms = np.asarray(jacobian_norms_fn(w.copy(), u.copy()), dtype=np.float64).ravel()
     return {"norms": norms}
 
 
 def compare_jacobian_norms(observed: Observations, expected: Expectation, units: int, steps: int, seed: int) -> str:
-    for activation_name, _ in JACOBIAN_ACTIVATIONS:
-        actual, wanted = observed["norms"][activation_name], expected["norms"][activation_name]
-        if actual.shape != wanted.shape:
-            fail(f"expected {steps} norms (one per distance T-k = 1..{steps}), got {actual.shape[0]}")
-        if np.allclose(actual[::-1], wanted, rtol=1e-3) and not np.allclose(actual, wanted, rtol=1e-3):
-            fail("your norms are in reverse order: entry j-1 should be the norm of dh_T/dh_{T-j}, nearest step first")
-        bad = np.flatnonzero(~np.isclose(actual, wanted, rtol=1e-3, atol=0.0))
-        if bad.size:
-            j = int(bad[0]) + 1
-            fail(
-                f"with {activation_name} activation, ||dh_T/dh_(T-{j})|| should be {wanted[j - 1]:.4g}, got {actual[j - 1]:.4g}"
-            )
-    return f"jacobian_norms matches the product of step Jacobians over {steps} steps, for tanh and identity"
+    actual, wanted = observed["norms"], expected["norms"]
+    if actual.shape != wanted.shape:
+        fail(f"expected {steps} norms (one per distance T-k = 1..{steps}), got {actual.shape[0]}")
+    if np.allclose(actual, wanted, rtol=1e-6):
+        return f"jacobian_norms matches the product of step Jacobians over {steps} step{'' if steps == 1 else 's'}"
+    if np.allclose(actual[::-1], wanted, rtol=1e-6):
+        fail("your norms are in reverse order: entry j-1 should be the norm of dh_T/dh_{T-j}, nearest step first")
+    if np.allclose(actual, expected["without_tanh_derivative"], rtol=1e-6):
+        fail(
+            "your norms are those of a linear RNN, W_hh^T multiplied j times: each step's Jacobian also holds tanh's "
+            "derivative at that step (does your rnn_step_backward pass its tests?)"
+        )
+    j = int(np.flatnonzero(~np.isclose(actual, wanted, rtol=1e-6, atol=0.0))[0]) + 1
+    fail(f"||dh_T/dh_(T-{j})|| should be {wanted[j - 1]:.4g}, got {actual[j - 1]:.4g}")
 
 
 check_jacobian_norms = Check(probe_jacobian_norms, compare_jacobian_norms)
 
 
-def clip_gradient_cases(seed: int) -> list[tuple[str, list[np.ndarray | None], float]]:
+def clip_gradient_cases(seed: int, edge_cases: bool = False) -> list[tuple[str, list[np.ndarray | None], float]]:
     """[(description, grads, max_norm)]: the gradient lists (float32 arrays, None where a variable gets no gradient)
-    that ``clip_gradients`` is given, each with its ``max_norm``."""
+    that ``clip_gradients`` is given, each with its ``max_norm``; with ``edge_cases``, also a scalar gradient and a
+    global norm exactly at ``max_norm``."""
     rng = np.random.default_rng(seed)
 
     def arrays(*shapes, scale=1.0):
@@ -407,21 +606,35 @@ def clip_gradient_cases(seed: int) -> list[tuple[str, list[np.ndarray | None], f
         ("a small gradient (global norm below max_norm)", arrays((3, 4), (4,), scale=0.01), 5.0),
         ("a list with None entries", [None] + arrays((5,), scale=2.0) + [None] + arrays((2, 3), scale=2.0), 0.5),
         ("all-zero gradients", [np.zeros((3,), "float32"), np.zeros((2, 2), "float32")], 1.0),
-    ]
+    ] + (
+        [
+            ("one scalar gradient", [np.array(-4.0, "float32")], 2.0),
+            (
+                "a global norm equal to max_norm (nothing to clip)",
+                [np.array([3.0], "float32"), None, np.array([[4.0]], "float32")],
+                5.0,
+            ),
+        ]
+        if edge_cases
+        else []
+    )
 
 
 def probe_clip_gradients(
-    clip_fn: Callable[[list[tf.Tensor | None], float], tuple[list[tf.Tensor | None], tf.Tensor]], seed: int = 0
+    clip_fn: Callable[[list[tf.Tensor | None], float], tuple[list[tf.Tensor | None], tf.Tensor]],
+    seed: int = 0,
+    edge_cases: bool = False,
 ) -> Observations:
     """``clip_gradients(grads, max_norm)`` against ``tf.clip_by_global_norm``, None entries and zero gradients included.
 
     Args:
         clip_fn: the student's ``clip_gradients``, returning ``(clipped_grads, global_norm)``.
         seed: seed of the random gradients (:func:`clip_gradient_cases`).
+        edge_cases: whether to add the edge cases of :func:`clip_gradient_cases`.
     """
     clip_fn = refusing_delegation(clip_fn, CLIP_GRADIENTS)
     cases = []
-    for description, grads, max_norm in clip_gradient_cases(seed):
+    for description, grads, max_norm in clip_gradient_cases(seed, edge_cases):
         result = clip_fn([None if g is None else tf.constant(g) for g in grads], max_norm)
         if not isinstance(result, tuple) or len(result) != 2:
             cases.append({"description": description, "pair": False})
@@ -438,7 +651,7 @@ def probe_clip_gradients(
     return {"cases": cases}
 
 
-def compare_clip_gradients(observed: Observations, expected: Expectation, seed: int) -> str:
+def compare_clip_gradients(observed: Observations, expected: Expectation, seed: int, edge_cases: bool) -> str:
     for case, wanted in zip(observed["cases"], expected["cases"]):
         description, max_norm, expected_norm = wanted["description"], wanted["max_norm"], wanted["norm"]
         if not case["pair"]:
@@ -754,7 +967,9 @@ __all__ = [
     "check_peephole_lstm_cell",
     "check_prediction",
     "check_recall_task",
+    "check_rnn_backward",
     "check_rnn_cell_matches_simple_rnn",
     "check_rnn_cell_weights",
     "check_rnn_model",
+    "check_rnn_step_backward",
 ]

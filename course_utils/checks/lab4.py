@@ -64,6 +64,7 @@ BEAM_SEARCH = Exercise(
     forbidden=(
         Forbidden("tf.nn.ctc_beam_search_decoder", "tensorflow/python/ops/ctc_ops.py"),
         Forbidden("the check's exhaustive search", _REFERENCES_FILE, "exhaustive_search"),
+        Forbidden("the check's reference beam search", _REFERENCES_FILE, "reference_beam_search"),
     ),
 )
 
@@ -826,32 +827,40 @@ def probe_beam_search(
     max_length: int = 4,
     start_id: int = 3,
     end_id: int = 1,
+    beam_width: int | None = None,
     seed: int = 0,
 ) -> Observations:
-    """Against exhaustive search on tiny Markov models, greedy decoding at width 1, length normalisation, tf.function.
+    """Against exhaustive search on tiny Markov models, greedy decoding at width 1, length normalisation, tf.function,
+    and, with ``beam_width``, against beam search as the lab describes it at that width.
 
     For each table of :func:`beam_search_tables` the probe returns the tokens the search finds at width 1 and, with a
-    beam wide enough to keep every sequence, the tokens and score for each alpha of ``BEAM_SEARCH_ALPHAS``; then
-    whether the search runs inside ``tf.function`` (width 2, the last table).
+    beam wide enough to keep every sequence, the tokens and score for each alpha of ``BEAM_SEARCH_ALPHAS``, and the
+    same at ``beam_width`` if given; then whether the search runs inside ``tf.function`` (width 2, the last table).
 
     Args:
         beam_search_fn: the student's ``beam_search``.
         vocab_size: the Markov models' number of tokens.
         max_length, start_id, end_id: passed to ``beam_search_fn``.
+        beam_width: a width from 2 to ``vocab_size - 1`` (so that the first step has that many real extensions),
+            or None.
         seed: the tables' random seed.
     """
+    if beam_width is not None and not 2 <= beam_width <= vocab_size - 1:
+        raise ValueError(f"beam_width={beam_width} should be from 2 to vocab_size - 1 = {vocab_size - 1}, or None")
     search = refusing_delegation(beam_search_fn, BEAM_SEARCH)
     wide = (vocab_size - 1) ** max_length
     trials = []
     tables = beam_search_tables(vocab_size, seed)
     for table in tables:
         tokens, _ = search(markov_step_fn(table), markov_initial_state(start_id), start_id, end_id, 1, max_length, 1.0)
-        trial = {"width_1": np.asarray(tokens).tolist(), "wide": []}
+        trial = {"width_1": np.asarray(tokens).tolist(), "wide": [], "middle": []}
         for alpha in BEAM_SEARCH_ALPHAS:
-            tokens, score = search(
-                markov_step_fn(table), markov_initial_state(start_id), start_id, end_id, wide, max_length, alpha
-            )
-            trial["wide"].append({"tokens": np.asarray(tokens).tolist(), "score": float(score)})
+            for width, found in ((wide, trial["wide"]), (beam_width, trial["middle"])):
+                if width is not None:
+                    tokens, score = search(
+                        markov_step_fn(table), markov_initial_state(start_id), start_id, end_id, width, max_length, alpha
+                    )
+                    found.append({"tokens": np.asarray(tokens).tolist(), "score": float(score)})
         trials.append(trial)
     try:
 
@@ -876,10 +885,11 @@ def compare_beam_search(
     max_length: int,
     start_id: int,
     end_id: int,
+    beam_width: int | None,
     seed: int,
 ) -> str:
     """Per table: width 1 against greedy decoding, then each alpha against exhaustive search (naming a missing length
-    normalisation); finally whether the search compiles."""
+    normalisation) and against the lab's beam search at ``beam_width``; finally whether the search compiles."""
     for trial, wanted in zip(observed["trials"], expected["trials"]):
         if trial["width_1"] != wanted["greedy"]:
             fail(
@@ -899,12 +909,20 @@ def compare_beam_search(
                 fail(
                     f"the score of {best['tokens']} with alpha={alpha} should be {best['score']:.4f} (log-probability / length ** alpha), got {found['score']:.4f}"
                 )
+        for alpha, found, best in zip(BEAM_SEARCH_ALPHAS, trial["middle"], wanted.get("middle", [])):
+            if found["tokens"] != best["tokens"] or not np.isclose(found["score"], best["score"], atol=1e-4):
+                fail(
+                    f"with beam_width={beam_width} (alpha={alpha}) beam search finds {best['tokens']} with score {best['score']:.4f}, "
+                    f"you returned {found['tokens']} with {found['score']:.4f}: keep the {beam_width} best extensions of all the beams "
+                    "at every step by raw score, finished beams among them, and normalise by length only to pick the best at the end"
+                )
     if observed["compile_error"] is not None:
         fail(
             f"beam_search does not run inside tf.function ({observed['compile_error']}); use TensorFlow operations only, "
             "no .numpy() and no Python if on tensors"
         )
-    return "beam_search agrees with exhaustive search and with greedy decoding, normalises by length, and compiles"
+    widths = f", at width {beam_width}," if beam_width is not None else ""
+    return f"beam_search agrees with exhaustive search{widths} and with greedy decoding, normalises by length, and compiles"
 
 
 check_beam_search = Check(probe_beam_search, compare_beam_search)

@@ -18,21 +18,25 @@ from autograde.grading.rows import CellError, GradeResult, Status, TestScore, lo
 
 LAB = "lab1_rnns_from_scratch"
 EXAMPLES = Course.load(ROOT).example_submissions(LAB)
-MAX = 18.0
+MAX = 24.0
 TESTS = (
     "test_rnn_cell_weights",
     "test_rnn_cell_matches_simple_rnn",
     "test_rnn_model",
+    "test_rnn_step_backward",
+    "test_rnn_backward",
     "test_jacobian_norms",
     "test_predict_tanh_rho2",
+    "test_answer_smallest_rho",
     "test_clip_gradients",
     "test_predict_clip_direction",
     "test_lstm_cell",
     "test_peephole_lstm_cell",
-    "test_recall_task",
+    "test_answer_lstm_parameters",
     "test_predict_recall_length_40",
+    "test_recall_task",
 )
-POINTS = dict(zip(TESTS, (1, 2, 2, 2, 1, 2, 1, 3, 2, 1, 1)))
+POINTS = dict(zip(TESTS, (1, 1, 1, 3, 3, 2, 1, 2, 2, 1, 2, 1, 2, 1, 1)))
 
 
 def result(student, failing=(), instructor_errors=()):
@@ -90,7 +94,7 @@ def test_a_failing_reference_stops_grading_before_anyone_and_says_why(course, su
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING][-1] == str(failure.value)
     assert calls == ["reference-solution"], "no student was graded"
     message = str(failure.value)
-    assert "5/18" in message and "test_jacobian_norms: ValueError: no" in message and "instructor cell 16" in message
+    assert "3/24" in message and "test_jacobian_norms: ValueError: no" in message and "instructor cell 16" in message
     assert (
         "Likely cause: missing data: the kernel could not load Lab 3's tweets" in message
         and "set TWEETS_DIR" in message
@@ -125,7 +129,7 @@ def test_course_self_test_grades_only_the_reference(fake_run, capsys):
     calls, _ = fake_run
     assert main(["--root", str(ROOT), "self-test", "lab1"]) == 0
     assert calls == ["reference-solution"]
-    assert "scored 18/18" in capsys.readouterr().out
+    assert "scored 24/24" in capsys.readouterr().out
 
 
 def test_course_self_test_fails_when_a_cell_raises_despite_full_marks(fake_run, capsys):
@@ -137,7 +141,7 @@ def test_course_self_test_fails_when_a_cell_raises_despite_full_marks(fake_run, 
     )
     assert main(["--root", str(ROOT), "self-test", "lab1"]) == 1
     out = capsys.readouterr().out
-    assert "scored 18/18" in out and "instructor cell 57: AssertionError: an untracked resource" in out
+    assert "scored 24/24" in out and "instructor cell 57: AssertionError: an untracked resource" in out
 
 
 def test_environment_faults_in_instructor_cells_are_said_in_the_row(course, submissions, tmp_path, fake_run):
@@ -266,7 +270,7 @@ def test_a_result_is_cached_as_readable_json_and_an_older_graders_file_is_regrad
     assert (
         data["format"] == GradeResult.FORMAT
         and data["status"] == "graded"
-        and data["tests"]["test_rnn_model"]["score"] == 2.0
+        and data["tests"]["test_rnn_step_backward"]["score"] == 3.0
     )
     assert load_result(path).answers[0].found == "grade_id"
     del data["format"]  # as an older grader wrote it, under the same key

@@ -113,7 +113,7 @@ def test_edited_tests_are_replaced_by_ours(release, finished):
     rebuilt, _, extra = rebuild(release, notebook)
     assert edited_tests(release, notebook) == ["test_lstm_cell"] and extra == 0
     ours = next(c for c in rebuilt.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_lstm_cell")
-    assert ours.source != "pass" and ours.metadata["nbgrader"]["points"] == 3
+    assert ours.source != "pass" and ours.metadata["nbgrader"]["points"] == 2
 
 
 def strip_metadata(notebook):

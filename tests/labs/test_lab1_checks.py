@@ -18,7 +18,7 @@ from keras import ops
 from tensorflow import clip_by_global_norm as clip_alias  # aliases taken before any check runs
 
 from autograde.cells import is_test
-from autograde.grading.judge import get_check, judged_params
+from autograde.grading.judge import expectation, get_check, judged_params
 from autograde.grading.references import lab1 as references, stored_differences
 from autograde.grading.references.lab1 import (
     _reference_jacobian_norms as reference_alias,  # private, but importable here
@@ -47,6 +47,8 @@ def test_reference_solution_passes_every_check(solution):
         checks.check_rnn_cell_matches_simple_rnn, solution["MyRNNCell"], batch=2, steps=4, input_dim=2, units=3, seed=5
     )
     judged(checks.check_rnn_model, solution["build_rnn_model"], solution["MyRNNCell"], seed=5)
+    judged(checks.check_rnn_step_backward, solution["rnn_step_backward"], batch=2, input_dim=3, units=4, seed=5)
+    judged(checks.check_rnn_backward, solution["rnn_backward"], batch=2, steps=4, input_dim=2, units=3, seed=5)
     judged(checks.check_jacobian_norms, solution["jacobian_norms"], units=5, steps=7, seed=5)
     judged(checks.check_clip_gradients, solution["clip_gradients"], seed=5)
     judged(checks.check_lstm_cell, solution["MyLSTMCell"], batch=2, steps=4, input_dim=2, units=3, seed=5)
@@ -85,14 +87,18 @@ def test_the_solution_passes_every_test_cell_call_with_drawn_seeds(course, solut
     # As the grader judges a submission: the seeds drawn for it, the hidden calls included.
     for call, params in lab1_check_calls(course, seed_key):
         objects, arguments = call_arguments(solution, call, params)
-        judged(get_check(LAB, call.check), *objects, **arguments)
+        check = get_check(LAB, call.check)
+        if call.check == "answer":  # shared by every lab (course_utils.checks): judged against this lab's references
+            check.compare(check.probe(*objects, **arguments), expectation(LAB, call.check, params), **params)
+        else:
+            judged(check, *objects, **arguments)
 
 
 def test_the_self_checks_pass_the_solution_from_stored_data_alone(course, solution):
     visible = [(call, params) for call, params in lab1_check_calls(course) if not call.hidden]
     assert {call.check for call, _ in visible} == {
         name.removeprefix("check_") for name in checks.__all__ if name.startswith("check_")
-    } - {"prediction"}
+    } - {"prediction", "answer"}  # check_answer runs in hidden tests only
     for call, params in visible:
         objects, arguments = call_arguments(solution, call, params)
         get_check(LAB, call.check)(*objects, **arguments)
@@ -113,6 +119,11 @@ def test_the_public_module_holds_no_reference_or_mistake_variant():
     for name in (
         "_reference_jacobian_norms",
         "_reference_peephole_lstm",
+        "_reference_step_backward",
+        "_reference_rnn_backward",
+        "_tape_gradients",
+        "_mistakes",
+        "QUESTIONS",
         "_sigmoid",
         "_randomise",
         "_random_weights_like",
@@ -228,31 +239,254 @@ def test_rnn_model_with_an_activation_on_the_output(solution):
 
 
 def test_jacobian_norms_in_reverse_order(solution):
-    fails_with("reverse order", checks.check_jacobian_norms, lambda w, u, f: solution["jacobian_norms"](w, u, f)[::-1])
+    fails_with("reverse order", checks.check_jacobian_norms, lambda w, u: solution["jacobian_norms"](w, u)[::-1])
 
 
-def test_jacobian_norms_ignoring_the_activation(solution):
-    fails_with(
-        "with tanh activation",
-        checks.check_jacobian_norms,
-        lambda w, u, f: solution["jacobian_norms"](w, u, tf.identity),
-    )
+def test_jacobian_norms_without_tanhs_derivative(solution):
+    def linear(w, u):  # a backward step that forgets tanh's derivative: every factor is W^T
+        product, norms = np.eye(len(w)), []
+        for _ in range(len(u)):
+            product = product @ w.T
+            norms.append(np.linalg.norm(product))
+        return np.array(norms)
+
+    fails_with("your norms are those of a linear RNN", checks.check_jacobian_norms, linear)
+    caught_by_self_check("your norms are those of a linear RNN", checks.check_jacobian_norms, linear)
 
 
 def test_jacobian_norms_one_short(solution):
     fails_with(
         r"expected 4 norms \(one per distance T-k = 1..4\), got 3",
         checks.check_jacobian_norms,
-        lambda w, u, f: solution["jacobian_norms"](w, u, f)[:-1],
+        lambda w, u: solution["jacobian_norms"](w, u)[:-1],
         units=3,
         steps=4,
     )
 
 
-def test_reference_jacobian_norms_of_a_scaled_orthogonal_matrix():
+def test_jacobian_norms_computed_with_a_tape_are_refused(solution):
+    def with_tape(w, u):
+        steps, units = u.shape
+        h = tf.zeros((1, units), tf.float64)
+        states = [h]
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(h)
+            for t in range(steps):
+                h = tf.tanh(u[t : t + 1] + h @ w)
+                states.append(h)
+        return np.array([tf.norm(tape.jacobian(states[-1], states[-1 - j])).numpy() for j in range(1, steps + 1)])
+
+    fails_with("^jacobian_norms calls tf.GradientTape", checks.check_jacobian_norms, with_tape)
+
+
+def test_reference_jacobian_norms_without_tanhs_derivative_are_powers_of_the_matrix():
     q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(8, 8)))
     norms = references._reference_jacobian_norms(0.9 * q, np.zeros((5, 8)), activation="identity")
     np.testing.assert_allclose(norms, np.sqrt(8) * 0.9 ** np.arange(1, 6))
+
+
+# --- backpropagation through time by hand ---------------------------------------------------------------------------
+
+
+def centred_differences(batch, steps, input_dim, units, seed, last_step_only=False, eps=1e-6):
+    """The gradients of sum_t sum(h_t * dh_t) by centred finite differences in float64, by name (dx, dh0, ...)."""
+    draws = checks.rnn_backward_draws(batch, steps, input_dim, units, seed, last_step_only)
+    names = {"x": "dx", "h0": "dh0", "W_xh": "dW_xh", "W_hh": "dW_hh", "b": "db"}
+
+    def loss():
+        h, total = draws["h0"], 0.0
+        for t in range(steps):
+            h = np.tanh(draws["x"][:, t] @ draws["W_xh"] + h @ draws["W_hh"] + draws["b"])
+            total += np.sum(h * draws["dh"][:, t])
+        return total
+
+    gradients = {}
+    for name, gradient in names.items():
+        array, grad = draws[name], np.zeros_like(draws[name])
+        for i in np.ndindex(array.shape):
+            saved = array[i]
+            array[i] = saved + eps
+            up = loss()
+            array[i] = saved - eps
+            down = loss()
+            array[i] = saved
+            grad[i] = (up - down) / (2 * eps)
+        gradients[gradient] = grad
+    return gradients
+
+
+@pytest.mark.parametrize("last_step_only", [False, True])
+def test_the_tapes_gradients_and_the_numpy_reference_agree_with_centred_differences(last_step_only):
+    sizes = {"batch": 2, "steps": 4, "input_dim": 3, "units": 5, "seed": 3, "last_step_only": last_step_only}
+    numerical = centred_differences(**sizes)
+    expected = references.expect_rnn_backward(**sizes)["gradients"]
+    dh, caches = checks.rnn_backward_inputs(**sizes)
+    by_hand = dict(zip(checks.BACKWARD_GRADIENTS, references._reference_rnn_backward(dh, caches)))
+    for name in checks.BACKWARD_GRADIENTS:
+        np.testing.assert_allclose(expected[name], numerical[name], rtol=1e-6, atol=1e-8, err_msg=name)
+        np.testing.assert_allclose(by_hand[name], expected[name], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_a_float32_answer_passes(solution):
+    def in_float32(dh, cache):
+        return tuple(g.astype("float32") for g in solution["rnn_step_backward"](dh, cache))
+
+    judged(checks.check_rnn_step_backward, in_float32)
+
+
+def step_with(da_of, dx=None, dh_prev=None, dW_xh=None, dW_hh=None, db=None):
+    """A backward step written right, except for the parts given (each a function of da and the cache)."""
+
+    def step_backward(dh, cache):
+        x, h_prev, W_xh, W_hh, h = cache
+        da = da_of(dh, cache)
+        right = {
+            "dx": lambda: da @ W_xh.T,
+            "dh_prev": lambda: da @ W_hh.T,
+            "dW_xh": lambda: x.T @ da,
+            "dW_hh": lambda: h_prev.T @ da,
+            "db": lambda: da.sum(axis=0),
+        }
+        given = {"dx": dx, "dh_prev": dh_prev, "dW_xh": dW_xh, "dW_hh": dW_hh, "db": db}
+        return tuple(right[n]() if given[n] is None else given[n](da, cache) for n in checks.BACKWARD_STEP_GRADIENTS)
+
+    return step_backward
+
+
+def tanh_derivative(dh, cache):
+    return dh * (1.0 - cache[4] ** 2)
+
+
+@pytest.mark.parametrize(
+    "step_backward, message",
+    [
+        (step_with(lambda dh, cache: dh), "^dx differs .*: it is what you get without tanh's derivative"),
+        (
+            step_with(lambda dh, cache: dh * (1.0 - cache[1] ** 2)),
+            "^dx differs .*: it is what you get with tanh's derivative taken at h_prev",
+        ),
+        (
+            step_with(tanh_derivative, dh_prev=lambda da, cache: da @ cache[3]),
+            "^dh_prev differs .*: it is what you get with a matrix transposed",
+        ),
+        (
+            step_with(tanh_derivative, dW_hh=lambda da, cache: da.T @ cache[1]),
+            "^dW_hh differs .*: it is what you get with a matrix transposed",
+        ),
+        (
+            step_with(tanh_derivative, db=lambda da, cache: da.mean(axis=0)),
+            "^db differs .*: it is the mean over the batch",
+        ),
+        (
+            step_with(tanh_derivative, db=lambda da, cache: da),
+            r"^db: expected shape \(5,\), got \(3, 5\): b is added to every row of the batch",
+        ),
+        (
+            step_with(tanh_derivative, dW_xh=lambda da, cache: da.T @ cache[0]),
+            r"^dW_xh: expected shape \(4, 5\), got \(5, 4\): a weight's gradient has the weight's shape",
+        ),
+        (lambda dh, cache: (dh, dh), r"^rnn_step_backward should return a tuple of 5 arrays"),
+    ],
+    ids=[
+        "no tanh'",
+        "tanh' at h_prev",
+        "dh_prev transposed",
+        "dW_hh transposed",
+        "db averaged",
+        "db not summed",
+        "dW_xh transposed",
+        "two values",
+    ],
+)
+def test_step_backward_mistakes_are_named(step_backward, message):
+    fails_with(message, checks.check_rnn_step_backward, step_backward)
+    caught_by_self_check(message, checks.check_rnn_step_backward, step_backward)
+
+
+def test_a_transposed_input_gradient_of_a_square_kernel_is_named():
+    # With input_dim == units the shapes cannot tell: the hidden tests have such a case.
+    fails_with(
+        "^dx differs .*: it is what you get with a matrix transposed",
+        checks.check_rnn_step_backward,
+        step_with(tanh_derivative, dx=lambda da, cache: da @ cache[2]),
+        batch=1,
+        input_dim=6,
+        units=6,
+        seed=23,
+    )
+
+
+def backward_with(solution, order="backwards", combine=lambda upstream, carried: upstream + carried, accumulate=True):
+    """rnn_backward written with the solution's step, in the given order, combining and accumulating as told."""
+
+    def rnn_backward(dh, caches):
+        steps = len(caches)
+        dx, weights, carried = [None] * steps, None, np.zeros_like(dh[:, 0])
+        for t in reversed(range(steps)) if order == "backwards" else range(steps):
+            dx[t], carried, *step = solution["rnn_step_backward"](combine(dh[:, t], carried), caches[t])
+            weights = step if weights is None or not accumulate else [w + g for w, g in zip(weights, step)]
+        return (np.stack(dx, axis=1), carried, *weights)
+
+    return rnn_backward
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda s: backward_with(s, combine=lambda up, carried: up),
+            r"the gradient that flows back to h_\(t-1\) is dropped",
+        ),
+        (
+            lambda s: backward_with(s, combine=lambda up, carried: carried if np.any(carried) else up),
+            "replaces the upstream",
+        ),
+        (lambda s: backward_with(s, accumulate=False), "^dW_xh differs .*: it is one step's gradient"),
+        (lambda s: backward_with(s, order="forwards"), "it is what you get going forwards in time"),
+        (
+            lambda s: lambda dh, caches: (lambda r: (r[0][:, ::-1], *r[1:]))(s["rnn_backward"](dh, caches)),
+            "^dx differs .*: its steps are in reverse order",
+        ),
+    ],
+    ids=["recurrent gradient dropped", "upstream replaced", "weights not accumulated", "forwards", "dx reversed"],
+)
+def test_sequence_backward_mistakes_are_named(solution, make, message):
+    fails_with(message, checks.check_rnn_backward, make(solution))
+    caught_by_self_check(message, checks.check_rnn_backward, make(solution))
+
+
+def test_dropping_the_recurrent_gradient_is_caught_when_only_the_last_state_counts(solution):
+    fails_with(
+        r"the gradient that flows back to h_\(t-1\) is dropped",
+        checks.check_rnn_backward,
+        backward_with(solution, combine=lambda up, carried: up),
+        batch=2,
+        steps=7,
+        input_dim=2,
+        units=3,
+        seed=26,
+        last_step_only=True,
+    )
+
+
+def test_backward_passes_with_a_tape_are_refused():
+    def step_with_tape(dh, cache):
+        x, h_prev, W_xh, W_hh, h = (tf.constant(a) for a in cache)
+        b = tf.constant(np.arctanh(cache[4]) - cache[0] @ cache[2] - cache[1] @ cache[3])
+        with tf.GradientTape() as tape:
+            tape.watch([x, h_prev, W_xh, W_hh, b])
+            out = tf.tanh(x @ W_xh + h_prev @ W_hh + b[0])
+        return tuple(
+            g.numpy() for g in tape.gradient(out, [x, h_prev, W_xh, W_hh, b], output_gradients=tf.constant(dh))
+        )
+
+    fails_with("^rnn_step_backward calls tf.GradientTape", checks.check_rnn_step_backward, step_with_tape)
+
+
+def test_backward_passes_calling_the_checks_reference_are_refused():
+    refused = "calls the check's reference, which is the exercise itself"
+    fails_with("^rnn_step_backward " + refused, checks.check_rnn_step_backward, references._reference_step_backward)
+    fails_with("^rnn_backward " + refused, checks.check_rnn_backward, references._reference_rnn_backward)
 
 
 def global_norm(grads):
@@ -274,6 +508,16 @@ def test_clip_dropping_none_entries(solution):
         return solution["clip_gradients"]([g for g in grads if g is not None], max_norm)
 
     fails_with("None entries.*returned", checks.check_clip_gradients, drops_none)
+
+
+def test_clip_that_slices_every_gradient_fails_on_the_hidden_edge_cases(solution):
+    def sliced(grads, max_norm):  # g[:] assumes every gradient has an axis: a scalar has none
+        sliced_grads = [None if g is None else g[:] for g in grads]
+        clipped, _ = solution["clip_gradients"](sliced_grads, max_norm)
+        return clipped, global_norm(sliced_grads)
+
+    judged(checks.check_clip_gradients, sliced, seed=16)
+    fails_with("your code raised", checks.check_clip_gradients, sliced, seed=16, edge_cases=True)
 
 
 def test_clip_dividing_by_zero():
@@ -740,15 +984,15 @@ def test_peephole_lstm_cell_calling_the_checks_reference_is_refused(solution):
 @pytest.mark.parametrize(
     "jacobian_norms",
     [
-        lambda w, u, f: references._reference_jacobian_norms(
-            w.numpy(), u.numpy(), "tanh" if f is tf.tanh else "identity"
-        ),
-        lambda w, u, f: reference_alias(w.numpy(), u.numpy(), "tanh" if f is tf.tanh else "identity"),
+        lambda w, u: references._reference_jacobian_norms(w, u),
+        lambda w, u: reference_alias(w, u),
     ],
     ids=["module attribute", "alias imported earlier"],
 )
 def test_jacobian_norms_calling_the_checks_reference_is_refused(jacobian_norms):
-    refused = "^jacobian_norms calls the check's reference, which is the exercise itself: run the recurrence"
+    refused = (
+        "^jacobian_norms calls the check's reference, which is the exercise itself: run the recurrence with rnn_forward"
+    )
     fails_with(refused, checks.check_jacobian_norms, jacobian_norms)
 
 
@@ -785,3 +1029,14 @@ def test_clip_from_tf_primitives_passes_where_tf_clip_by_global_norm_is_refused(
 
     checks.check_clip_gradients(flattened)
     fails_with("^clip_gradients calls tf.clip_by_global_norm", checks.check_clip_gradients, tf.clip_by_global_norm)
+
+
+def test_the_reasoning_questions_values_are_what_keras_and_numpy_measure():
+    lstm = tf.keras.layers.LSTM(32)
+    lstm.build((None, None, 8))
+    assert lstm.count_params() == references.expect_answer("lstm_parameters")["value"]
+    # The linear RNN's norms are those of W^T multiplied j times: at the smallest rho, distance 40 is 1/100 of distance 1.
+    q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(16, 16)))
+    rho = references.expect_answer("smallest_rho")["value"]
+    norms = references._reference_jacobian_norms(rho * q, np.zeros((40, 16)), activation="identity")
+    assert norms[39] / norms[0] == pytest.approx(0.01)

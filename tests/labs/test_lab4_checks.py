@@ -110,7 +110,11 @@ def test_the_stored_expectations_are_up_to_date(course):
 
 
 def test_every_check_is_a_probe_and_a_comparison_with_a_private_expectation():
-    found = {name: value for name, value in vars(checks).items() if isinstance(value, Check)}
+    found = {  # the shared reasoning-question checks (check_answer, ...) are imported, not Lab 4's own
+        name: value
+        for name, value in vars(checks).items()
+        if isinstance(value, Check) and value.probe.__module__ == checks.__name__
+    }
     assert sorted(found) == sorted(f"check_{grade_id.removeprefix('test_')}" for grade_id in TEST_CELLS)
     for name, check in found.items():
         assert check.expects and callable(getattr(references, f"expect_{check.name}", None)), name
@@ -403,6 +407,67 @@ def test_beam_search_without_length_normalisation(solution, rejects):
         return solution["beam_search"](step_fn, initial_state, start_id, end_id, beam_width, max_length, 0.0)
 
     rejects(r"with alpha=0.7|length \*\* alpha", checks.check_beam_search, unnormalised)
+
+
+@pytest.mark.slow
+def test_beam_search_passes_at_widths_between_one_and_the_widest(solution):
+    assert "at width 3" in judged(
+        checks.check_beam_search, solution["beam_search"], vocab_size=5, max_length=4, beam_width=3, seed=5
+    )
+
+
+def test_the_reference_beam_search_is_greedy_at_width_one_and_exhaustive_when_wide():
+    for table in checks.beam_search_tables(5, seed=3):
+        assert references.reference_beam_search(table, 4, 2, 1, 3, 1.0)[0] == references.greedy_markov(table, 4, 2, 3)
+        for alpha in checks.BEAM_SEARCH_ALPHAS:
+            tokens, score = references.reference_beam_search(table, 4, 2, 4**3, 3, alpha)
+            best_tokens, best_score = references.exhaustive_search(table, 4, 2, 3, alpha)
+            assert tokens == best_tokens and np.isclose(score, best_score)
+
+
+@pytest.mark.slow
+def test_beam_search_that_ranks_by_normalised_score_while_searching():
+    """Greedy at width 1 and exhaustive when wide, but not the lab's search in between: only a middle width can show
+    it, and only on some tables (on 3 of the seeds 50-79 with these arguments)."""
+
+    def normalising_early(step_fn, initial_state, start_id, end_id, beam_width, max_length, alpha=1.0):
+        state = tf.repeat(tf.convert_to_tensor(initial_state)[None], beam_width, axis=0)
+        scores = tf.concat([[0.0], tf.fill([beam_width - 1], float("-inf"))], axis=0)
+        last = tf.fill([beam_width], start_id)
+        tokens = tf.zeros([beam_width, 0], tf.int32)
+        finished = tf.zeros([beam_width], tf.bool)
+        lengths = tf.zeros([beam_width])
+        for _ in range(max_length):
+            log_probs, new_state = step_fn(last, state)
+            vocab_size = tf.shape(log_probs)[1]
+            only_padding = tf.where(tf.range(vocab_size) == 0, 0.0, float("-inf"))
+            log_probs = tf.where(finished[:, None], only_padding[None, :], log_probs)
+            extended = tf.reshape(scores[:, None] + log_probs, [-1])
+            grown = tf.repeat(lengths + tf.cast(~finished, tf.float32), vocab_size)
+            _, flat_index = tf.math.top_k(extended / tf.maximum(grown, 1.0) ** alpha, k=beam_width)  # the mistake
+            scores = tf.gather(extended, flat_index)
+            beam, last = flat_index // vocab_size, tf.cast(flat_index % vocab_size, tf.int32)
+            was_finished = tf.gather(finished, beam)
+            tokens = tf.concat([tf.gather(tokens, beam), last[:, None]], axis=1)
+            state = tf.gather(new_state, beam)
+            lengths = tf.gather(lengths, beam) + tf.cast(~was_finished, tf.float32)
+            finished = was_finished | (last == end_id)
+        normalised = scores / tf.maximum(lengths, 1.0) ** alpha
+        best = tf.argmax(normalised)
+        return tokens[best], normalised[best]
+
+    judged(checks.check_beam_search, normalising_early, seed=5)  # the visible test cannot tell
+    fails_with(
+        r"with beam_width=2 .* by raw score",
+        checks.check_beam_search,
+        normalising_early,
+        vocab_size=5,
+        max_length=4,
+        start_id=4,
+        end_id=2,
+        beam_width=2,
+        seed=58,
+    )
 
 
 @pytest.mark.slow

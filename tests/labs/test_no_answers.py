@@ -72,6 +72,8 @@ def exercises(solutions):
                 judged(lab1.check_rnn_cell_matches_simple_rnn, c),
             ),
             "build_rnn_model": lambda f: judged(lab1.check_rnn_model, f, s1["MyRNNCell"]),
+            "rnn_step_backward": functools.partial(judged, lab1.check_rnn_step_backward),
+            "rnn_backward": functools.partial(judged, lab1.check_rnn_backward),
             "jacobian_norms": functools.partial(judged, lab1.check_jacobian_norms),
             "clip_gradients": functools.partial(judged, lab1.check_clip_gradients),
             "MyLSTMCell": functools.partial(judged, lab1.check_lstm_cell),

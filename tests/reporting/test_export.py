@@ -19,7 +19,7 @@ from autograde.grading.rows import Row, Status, TestScore
 from autograde.reporting.export import export_grades, read_roster, read_scores
 
 LAB = "lab1_rnns_from_scratch"
-MAX = 18.0  # Lab 1: 15 points of exercises and 3 of predictions
+MAX = 24.0  # Lab 1: 17 points of exercises, 4 of reasoning questions and 3 of predictions
 # Graded: ann (full marks), ben (first test failed), zoe (not in the roster). In the roster without a submission: cat.
 ROSTER = """student_id,name,email,lms_id,sis_user_id,login_id,section,file
 ann,"Lee, Ann",ann@uni.edu,101,S-1,alee,Sec A,ann_lab1.ipynb
@@ -94,10 +94,10 @@ def test_canvas_layout(gradebook, tmp_path):
     result = export_grades(url, LAB, "canvas", tmp_path / "canvas.csv", roster, assignment="Lab 1 (4242)")
     assert rows_of(tmp_path / "canvas.csv") == [
         ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Lab 1 (4242)"],
-        ["Points Possible", "", "", "", "", "18"],
-        ["Lee, Ann", "101", "S-1", "alee", "Sec A", "18"],
-        ["Ng, Ben", "102", "S-2", "bng", "Sec B", "17"],
-        ["zoe", "", "", "", "", "18"],  # not in the roster: Canvas's import preview lists her as unknown
+        ["Points Possible", "", "", "", "", "24"],
+        ["Lee, Ann", "101", "S-1", "alee", "Sec A", "24"],
+        ["Ng, Ben", "102", "S-2", "bng", "Sec B", "23"],
+        ["zoe", "", "", "", "", "24"],  # not in the roster: Canvas's import preview lists her as unknown
     ]
     assert (result.not_in_roster, result.no_submission, result.rows) == (["zoe"], ["cat"], 3)
     summary = result.summary()
@@ -111,8 +111,8 @@ def test_moodle_layout_names_the_identifier_to_map(gradebook, tmp_path):
     result = export_grades(url, LAB, "moodle", tmp_path / "moodle.csv", roster)
     assert rows_of(tmp_path / "moodle.csv") == [
         ["Name", "ID number", "Username", "Email address", LAB],
-        ["Lee, Ann", "S-1", "alee", "ann@uni.edu", "18"],
-        ["Ng, Ben", "S-2", "bng", "ben@uni.edu", "17"],
+        ["Lee, Ann", "S-1", "alee", "ann@uni.edu", "24"],
+        ["Ng, Ben", "S-2", "bng", "ben@uni.edu", "23"],
     ]  # zoe has no Moodle account to name: listed, not written (Moodle stops at an unknown user)
     assert result.not_in_roster == ["zoe"] and "zoe" in result.summary()
     assert '"Email address" to "useremail"' in result.how_to_import
@@ -130,17 +130,17 @@ def test_plain_csv_with_and_without_a_roster(gradebook, tmp_path):
     result = export_grades(url, LAB, "csv", tmp_path / "plain.csv")
     assert rows_of(tmp_path / "plain.csv") == [
         ["student_id", "score", "max_score"],
-        ["ann", "18", "18"],
-        ["ben", "17", "18"],
-        ["zoe", "18", "18"],
+        ["ann", "24", "24"],
+        ["ben", "23", "24"],
+        ["zoe", "24", "24"],
     ]
     assert result.not_in_roster == result.no_submission == []
     export_grades(url, LAB, "csv", tmp_path / "plain.csv", roster)
     assert rows_of(tmp_path / "plain.csv")[1:] == [
-        ["ann", "18", "18"],
-        ["ben", "17", "18"],
-        ["zoe", "18", "18"],
-        ["cat", "", "18"],
+        ["ann", "24", "24"],
+        ["ben", "23", "24"],
+        ["zoe", "24", "24"],
+        ["cat", "", "24"],
     ]
 
 
@@ -206,6 +206,6 @@ def test_nbgrader_export_reads_the_gradebook_the_grader_writes(gradebook, tmp_pa
     rows = list(csv.DictReader(io.StringIO((tmp_path / "nbgrader.csv").read_text())))
     assert {(r["assignment"], r["student_id"], float(r["score"]), float(r["max_score"])) for r in rows} == {
         (LAB, "ann", MAX, MAX),
-        (LAB, "ben", 17.0, MAX),
+        (LAB, "ben", 23.0, MAX),
         (LAB, "zoe", MAX, MAX),
     }

@@ -30,14 +30,14 @@ def test_the_report_is_one_file_with_every_section(graded):
     assert "<script" not in html.replace("&lt;script", ""), "no JavaScript at all"
     assert not re.search(r'(src|href)="(https?:)?//', html), "nothing is loaded from elsewhere"
     summary = re.search(r'<section id="summary">(.*?)</section>', html, re.S).group(1)
-    # 9 files: 6 graded, 1 environment problem, 2 not graded (superseded, .py); scores 18 x 1, 17 x 5 (out of 18).
+    # 9 files: 6 graded, 1 environment problem, 2 not graded (superseded, .py); scores 24 x 1, 23 x 5 (out of 24).
     for label, value in [
         ("Files", "9"),
         ("Graded", "6"),
         ("With an environment problem", "1"),
         ("Not graded (see below)", "2"),
-        ("Mean score", "17.2 / 18"),
-        ("Median score", "17 / 18"),
+        ("Mean score", "23.2 / 24"),
+        ("Median score", "23 / 24"),
         ("Flagged for review", "1"),
     ]:
         assert re.search(rf"<th>{re.escape(label)}</th><td class=\"number\">{re.escape(value)}</td>", summary), label

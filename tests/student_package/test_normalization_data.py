@@ -32,6 +32,38 @@ def test_known_forms(value, language, kind, spoken):
     assert spoken in data.spoken_forms(value, language, kind)
 
 
+@pytest.mark.parametrize(
+    "value, language, kind, variation, spoken",
+    [
+        (NOVEMBER_21, "en", "date", "hesitation", "the twenty first of uh november twenty twenty six"),
+        (NOVEMBER_21, "de", "date", "hesitation", "äh am einundzwanzigsten november zweitausendsechsundzwanzig"),
+        (42, "de", "number", "hesitation", "zweiundvierzig ähm"),
+        (NOVEMBER_21, "en", "date", "cardinal day", "november twenty one twenty twenty six"),
+        (NOVEMBER_21, "en", "date", "cardinal day", "saturday november twenty one two thousand and twenty six"),
+        (105, "en", "number", "a hundred", "a hundred and five"),
+        (1500, "en", "number", "a hundred", "a thousand five hundred"),
+        (101000, "en", "number", "a hundred", "a hundred and one thousand"),
+        (342005, "de", "number", "words apart", "drei hundert zwei und vierzig tausend fünf"),
+        (NOVEMBER_21, "de", "date", "words apart", "am ein und zwanzigsten november zwei tausend sechs und zwanzig"),
+    ],
+)
+def test_known_variations(value, language, kind, variation, spoken):
+    assert spoken in data.spoken_forms(value, language, kind, variation)
+
+
+@pytest.mark.parametrize(
+    "value, language, kind, variation",
+    [
+        (NOVEMBER_21, "de", "date", "cardinal day"),
+        (342005, "en", "number", "words apart"),
+        (342005, "en", "number", "a hundred"),  # only a number said "one hundred ..." or "one thousand ..."
+        (12, "de", "number", "words apart"),  # "zwölf" has no parts
+    ],
+)
+def test_a_variation_that_does_not_fit_has_no_forms(value, language, kind, variation):
+    assert data.spoken_forms(value, language, kind, variation) == []
+
+
 def test_written_forms():
     assert data.written_form(NOVEMBER_21, "date") == "2026-11-21"
     assert data.written_form(datetime.date(1900, 1, 2), "date") == "1900-01-02"
@@ -73,20 +105,33 @@ def test_the_same_arguments_give_the_same_examples():
     assert data.make_examples(50, seed=3) != data.make_examples(50, seed=4)
 
 
-def test_examples_are_what_they_say():
-    for example in data.make_examples(400, "val", seed=5):
+@pytest.mark.parametrize("split", ["val", "unseen"])
+def test_examples_are_what_they_say(split):
+    for example in data.make_examples(400, split, seed=5):
         value = datetime.date.fromisoformat(example.written) if example.kind == "date" else int(example.written)
-        assert example.spoken in data.spoken_forms(value, example.language, example.kind)
-        assert data.split_of(value, example.kind) == "val"
+        assert example.spoken in data.spoken_forms(value, example.language, example.kind, example.variation)
+        assert data.split_of(value, example.kind) == ("test" if split == "unseen" else split)
+
+
+def test_held_out_variations_are_only_in_the_unseen_split():
+    for split in data.SPLITS:
+        variations = collections.Counter(e.variation for e in data.make_examples(1000, split, seed=10))
+        if split == "unseen":
+            assert set(variations) == set(data.HELD_OUT_VARIATIONS)
+        else:
+            assert set(variations) == set(data.SEEN_VARIATIONS)
+            if split != "long":  # a hesitation makes a form longer, so "long" has more
+                assert abs(variations["hesitation"] / 1000 - data.HESITATION_SHARE) < 0.05
 
 
 @pytest.mark.parametrize("kind", data.KINDS)
 def test_no_value_is_in_two_splits(kind):
+    value_splits = [split for split in data.SPLITS if split != "unseen"]  # "unseen" has the values of "test"
     written = {
-        split: {e.written for e in data.make_examples(2000, split, kinds=(kind,), seed=6)} for split in data.SPLITS
+        split: {e.written for e in data.make_examples(2000, split, kinds=(kind,), seed=6)} for split in value_splits
     }
-    for first in data.SPLITS:
-        for second in data.SPLITS:
+    for first in value_splits:
+        for second in value_splits:
             if first < second:
                 assert not written[first] & written[second], (first, second)
 
@@ -95,7 +140,7 @@ def test_numbers_below_a_thousand_are_only_in_train():
     assert {data.split_of(value, "number") for value in range(1000)} == {"train"}
     assert all(
         int(e.written) >= 1000
-        for split in ("val", "test", "long")
+        for split in ("val", "test", "long", "unseen")
         for e in data.make_examples(500, split, kinds=("number",))
     )
 
@@ -145,12 +190,13 @@ def test_thirty_thousand_examples_are_quick():
     [
         (lambda: data.make_examples(0), r"n=0 should be a positive int"),
         (lambda: data.make_examples(2.5), r"n=2.5 should be a positive int"),
-        (lambda: data.make_examples(5, "dev"), r"split='dev' is not one of 'train', 'val', 'test', 'long'"),
+        (lambda: data.make_examples(5, "dev"), r"split='dev' is not one of 'train', 'val', 'test', 'long', 'unseen'"),
         (lambda: data.make_examples(5, languages=("fr",)), r"languages='fr' is not one of 'en', 'de'"),
         (lambda: data.make_examples(5, languages=()), r"languages is empty"),
         (lambda: data.make_examples(5, kinds=("time",)), r"kinds='time' is not one of 'date', 'number'"),
         (lambda: data.spoken_forms(5, "xx", "number"), r"language='xx' is not one of"),
         (lambda: data.written_form(5, "money"), r"kind='money' is not one of"),
+        (lambda: data.spoken_forms(5, "en", "number", "mumbled"), r"variation='mumbled' is not one of"),
         (lambda: data.written_form(1_000_000, "number"), r"from 0 to 999999"),
     ],
 )

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from autograde.grading.references import answer, answer_to
 from course_utils.checks import lab1 as public
 from course_utils.checks._common import full_float32
 from course_utils.checks.delegation import refuse_reference_while_watched
@@ -49,10 +50,116 @@ def expect_rnn_model(input_dim: int, units: int, output_dim: int, steps: int, ba
     }
 
 
+def _tape_gradients(draws, steps):
+    """The gradients of sum_t sum(h_t * dh_t) for the RNN of ``draws`` (public.rnn_backward_draws) over ``steps``
+    steps, by tf.GradientTape in float64: {"dx", "dh0", "dW_xh", "dW_hh", "db"}."""
+    x, h0, w_xh, w_hh, b, dh = (tf.constant(draws[k], tf.float64) for k in ("x", "h0", "W_xh", "W_hh", "b", "dh"))
+    with tf.GradientTape() as tape:
+        tape.watch([x, h0, w_xh, w_hh, b])
+        h, loss = h0, tf.constant(0.0, tf.float64)
+        for t in range(steps):
+            h = tf.tanh(x[:, t] @ w_xh + h @ w_hh + b)
+            loss += tf.reduce_sum(h * dh[:, t])
+    grads = tape.gradient(loss, [x, h0, w_xh, w_hh, b])
+    return dict(zip(public.BACKWARD_GRADIENTS, (g.numpy() for g in grads)))
+
+
+def _reference_step_backward(dh, cache, mistake=None):
+    """One step's gradients (dx, dh_prev, dW_xh, dW_hh, db) in numpy, or what a known ``mistake`` gives
+    (``public.STEP_MISTAKES``)."""
+    refuse_reference_while_watched("the check's reference")
+    x, h_prev, w_xh, w_hh, h = cache
+    if mistake == "no_tanh_derivative":
+        da = dh
+    elif mistake == "derivative_at_h_prev":
+        da = dh * (1.0 - h_prev**2)
+    else:
+        da = dh * (1.0 - h**2)  # tanh'(a) = 1 - tanh(a)^2, and tanh(a) = h
+    if mistake == "transposed":  # each product the other way round, where the shapes let it be computed
+        square = w_xh.shape[0] == w_xh.shape[1]
+        return (da @ w_xh if square else None, da @ w_hh, da.T @ x if square else None, da.T @ h_prev, None)
+    db = da.mean(axis=0) if mistake == "batch_mean" else da.sum(axis=0)
+    return da @ w_xh.T, da @ w_hh.T, x.T @ da, h_prev.T @ da, db
+
+
+def _reference_rnn_backward(dh, caches, mistake=None):
+    """The gradients (dx, dh0, dW_xh, dW_hh, db) of a tanh RNN over the steps of ``caches``, in numpy, or what a known
+    ``mistake`` gives (``public.SEQUENCE_MISTAKES``)."""
+    refuse_reference_while_watched("the check's reference")
+    steps = len(caches)
+    step_mistake = mistake if mistake in public.STEP_MISTAKES else None
+    dx = [None] * steps
+    weights = [0.0, 0.0, 0.0]
+    carried = np.zeros_like(dh[:, 0])  # the gradient of h_t that the step after it passed back
+    order = range(steps) if mistake == "forward_in_time" else reversed(range(steps))
+    for t in order:
+        if mistake == "no_recurrent_gradient":
+            total = dh[:, t]
+        elif mistake == "upstream_replaced" and t < steps - 1:
+            total = carried
+        else:
+            total = dh[:, t] + carried
+        step = _reference_step_backward(total, caches[t], step_mistake)
+        dx[t], carried = step[0], step[1]
+        if mistake == "one_step_weights":
+            weights = list(step[2:])  # overwritten: the first step's (the loop's last) alone remains
+        else:
+            weights = [None if w is None or g is None else w + g for w, g in zip(weights, step[2:])]
+    dx = None if any(d is None for d in dx) else np.stack(dx, axis=1)
+    if mistake == "dx_reversed":
+        dx = dx[:, ::-1]
+    return (dx, carried, *weights)
+
+
+def _mistakes(compute, catalogue, correct):
+    """{mistake: {gradient name: float32 array}} for each mistake in ``catalogue``: what ``compute(mistake)`` gives
+    where a mistake's shapes let it be computed on these inputs (None elsewhere) and it differs from ``correct``
+    (kept small: students' self-checks store it)."""
+    mistakes = {}
+    for mistake in catalogue:
+        given = zip(correct, compute(mistake))
+        mistakes[mistake] = {
+            name: g.astype("float32")
+            for name, g in given
+            if g is not None and not (g.shape == correct[name].shape and np.allclose(g, correct[name]))
+        }
+    return mistakes
+
+
+def expect_rnn_step_backward(batch: int, input_dim: int, units: int, seed: int) -> dict[str, Any]:
+    """The tape's gradients of one step (float64), and what each of ``public.STEP_MISTAKES`` gives."""
+    draws = public.rnn_backward_draws(batch, 1, input_dim, units, seed)
+    tape = _tape_gradients(draws, 1)
+    dh, caches = public.rnn_backward_inputs(batch, 1, input_dim, units, seed)
+    gradients = dict(
+        zip(public.BACKWARD_STEP_GRADIENTS, (tape["dx"][:, 0], tape["dh0"], tape["dW_xh"], tape["dW_hh"], tape["db"]))
+    )
+    return {
+        "gradients": gradients,
+        "mistakes": _mistakes(
+            lambda m: _reference_step_backward(dh[:, 0], caches[0], m), public.STEP_MISTAKES, gradients
+        ),
+    }
+
+
+def expect_rnn_backward(
+    batch: int, steps: int, input_dim: int, units: int, seed: int, last_step_only: bool
+) -> dict[str, Any]:
+    """The tape's gradients over the sequence (float64), and what each of ``public.SEQUENCE_MISTAKES`` gives."""
+    draws = public.rnn_backward_draws(batch, steps, input_dim, units, seed, last_step_only)
+    dh, caches = public.rnn_backward_inputs(batch, steps, input_dim, units, seed, last_step_only)
+    gradients = _tape_gradients(draws, steps)
+    return {
+        "gradients": gradients,
+        "mistakes": _mistakes(lambda m: _reference_rnn_backward(dh, caches, m), public.SEQUENCE_MISTAKES, gradients),
+    }
+
+
 def _reference_jacobian_norms(recurrent_kernel, inputs, activation="tanh"):
     """Frobenius norms of dh_T/dh_{T-j} for j = 1..T, by multiplying per-step Jacobians in numpy.
 
-    With a_t = u_t + h_{t-1} W and h_t = f(a_t) (row vectors), dh_t/dh_{t-1} = diag(f'(a_t)) W^T.
+    With a_t = u_t + h_{t-1} W and h_t = f(a_t) (row vectors), dh_t/dh_{t-1} = diag(f'(a_t)) W^T. With ``activation``
+    "identity" the factors are W^T alone: what a backward pass without tanh's derivative computes.
     """
     refuse_reference_while_watched("the check's reference")
     w = np.asarray(recurrent_kernel, dtype=np.float64)
@@ -61,7 +168,7 @@ def _reference_jacobian_norms(recurrent_kernel, inputs, activation="tanh"):
     step_jacobians = []
     for u_t in u:
         a = u_t + h @ w
-        h = np.tanh(a) if activation == "tanh" else a
+        h = np.tanh(a)
         slope = 1.0 - h**2 if activation == "tanh" else np.ones_like(a)
         step_jacobians.append(slope[:, None] * w.T)
     norms, product = [], np.eye(w.shape[0])
@@ -72,20 +179,20 @@ def _reference_jacobian_norms(recurrent_kernel, inputs, activation="tanh"):
 
 
 def expect_jacobian_norms(units: int, steps: int, seed: int) -> dict[str, Any]:
-    """The norms of dh_T/dh_(T-j), j = 1..steps, for each activation, from the numpy product of step Jacobians."""
-    inputs = public.jacobian_inputs(units, steps, seed)
+    """The norms of dh_T/dh_(T-j), j = 1..steps, of a tanh RNN, from the numpy product of step Jacobians; and those
+    of the product without tanh's derivative (a mistake)."""
+    w, u = public.jacobian_inputs(units, steps, seed)
     return {
-        "norms": {
-            name: _reference_jacobian_norms(*inputs[name], activation=name) for name, _ in public.JACOBIAN_ACTIVATIONS
-        }
+        "norms": _reference_jacobian_norms(w, u, "tanh"),
+        "without_tanh_derivative": _reference_jacobian_norms(w, u, "identity"),
     }
 
 
-def expect_clip_gradients(seed: int) -> dict[str, Any]:
+def expect_clip_gradients(seed: int, edge_cases: bool) -> dict[str, Any]:
     """For each case of ``clip_gradient_cases``: ``tf.clip_by_global_norm``'s clipped gradients and global norm, and
     the scale it applied (for the message)."""
     cases = []
-    for description, grads, max_norm in public.clip_gradient_cases(seed):
+    for description, grads, max_norm in public.clip_gradient_cases(seed, edge_cases):
         clipped, norm = tf.clip_by_global_norm([None if g is None else tf.constant(g) for g in grads], max_norm)
         norm = float(norm)
         cases.append(
@@ -193,3 +300,33 @@ def expect_peephole_lstm_cell(batch: int, steps: int, input_dim: int, units: int
             x, *lstm_weights, *peepholes, output_gate_reads_c_prev=True
         )[0].astype("float32"),
     }
+
+
+# The reasoning questions (checks.check_answer, in hidden tests): each one's value and what each known mistake gives.
+QUESTIONS = {
+    # Question 2.4: sqrt(n) rho^40 >= sqrt(n) rho^1 / 100, so rho^39 >= 1/100.
+    "smallest_rho": answer(
+        0.01 ** (1 / 39),
+        {
+            "count 40 factors of rho between distances 1 and 40 (there are 39)": 0.01 ** (1 / 40),
+            "turn the ratio upside down (the gradient 40 steps back 100 times the one 1 step back)": 100 ** (1 / 39),
+        },
+        rtol=1e-3,  # three significant digits
+    ),
+    # Question 4.3: four blocks (i, f, c, o), each with an input kernel, a recurrent kernel and a bias.
+    "lstm_parameters": answer(
+        4 * (8 * 32 + 32 * 32 + 32),
+        {
+            "leave out the biases": 4 * (8 * 32 + 32 * 32),
+            "count one block of weights, not four (three gates and the candidate)": 8 * 32 + 32 * 32 + 32,
+            "count the three gates and leave out the candidate": 3 * (8 * 32 + 32 * 32 + 32),
+            "leave out the recurrent kernel": 4 * (8 * 32 + 32),
+            "add Exercise 4.2's peepholes (Keras's LSTM has none)": 4 * (8 * 32 + 32 * 32 + 32) + 3 * 32,
+        },
+    ),
+}
+
+
+def expect_answer(name: str) -> dict[str, Any]:
+    """The value of reasoning question ``name`` and what each known mistake gives (see ``QUESTIONS``)."""
+    return answer_to(QUESTIONS, name)

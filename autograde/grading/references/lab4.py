@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from autograde.grading.references import answer, answer_to
 from course_utils.checks import lab4 as public
 from course_utils.checks._common import full_float32
 from course_utils.checks.delegation import refuse_reference_while_watched
@@ -244,16 +245,78 @@ def greedy_markov(log_prob_table: np.ndarray, start_id: int, end_id: int, max_le
     return tokens + [0] * (max_length - len(tokens))
 
 
-def expect_beam_search(vocab_size: int, max_length: int, start_id: int, end_id: int, seed: int) -> dict[str, Any]:
-    """Per table: greedy decoding, the best sequence and score for each alpha, and the best unnormalised sequence."""
+def reference_beam_search(
+    log_prob_table: np.ndarray, start_id: int, end_id: int, beam_width: int, max_length: int, alpha: float
+) -> tuple[list[int], float]:
+    """Beam search on a second-order Markov table as the lab describes it: the ``beam_width`` best extensions of all
+    the beams by raw score at every step, a finished beam extended only by padding at no cost; the best by
+    score / length ** alpha at the end. Returns (tokens padded to max_length, normalised score)."""
+    refuse_reference_while_watched("the check's reference beam search")
+    vocab_size = log_prob_table.shape[0]
+    scores = np.full(beam_width, -np.inf)
+    scores[0] = 0.0
+    tokens = np.zeros((beam_width, 0), dtype=int)
+    before, last = np.full(beam_width, start_id), np.full(beam_width, start_id)
+    finished, lengths = np.zeros(beam_width, bool), np.zeros(beam_width)
+    for _ in range(max_length):
+        log_probs = log_prob_table[before, last].astype(np.float64)
+        log_probs[finished] = -np.inf
+        log_probs[finished, 0] = 0.0
+        extensions = (scores[:, None] + log_probs).ravel()
+        chosen = np.argsort(-extensions, kind="stable")[:beam_width]
+        beam, token = chosen // vocab_size, chosen % vocab_size
+        scores, was_finished = extensions[chosen], finished[beam]
+        tokens = np.concatenate([tokens[beam], token[:, None]], axis=1)
+        before, last = last[beam], token
+        lengths = lengths[beam] + ~was_finished
+        finished = was_finished | (token == end_id)
+    normalised = scores / np.maximum(lengths, 1.0) ** alpha
+    best = int(np.argmax(normalised))
+    return tokens[best].tolist(), float(normalised[best])
+
+
+def expect_beam_search(
+    vocab_size: int, max_length: int, start_id: int, end_id: int, beam_width: int | None, seed: int
+) -> dict[str, Any]:
+    """Per table: greedy decoding, the best sequence and score for each alpha, the best unnormalised sequence, and
+    with ``beam_width`` the reference beam search's sequence and score for each alpha."""
     trials = []
     for table in public.beam_search_tables(vocab_size, seed):
         best = [exhaustive_search(table, start_id, end_id, max_length, alpha) for alpha in public.BEAM_SEARCH_ALPHAS]
-        trials.append(
-            {
-                "greedy": greedy_markov(table, start_id, end_id, max_length),
-                "best": [{"tokens": tokens, "score": float(score)} for tokens, score in best],
-                "best_unnormalised": exhaustive_search(table, start_id, end_id, max_length, 0.0)[0],
-            }
-        )
+        trial = {
+            "greedy": greedy_markov(table, start_id, end_id, max_length),
+            "best": [{"tokens": tokens, "score": float(score)} for tokens, score in best],
+            "best_unnormalised": exhaustive_search(table, start_id, end_id, max_length, 0.0)[0],
+        }
+        if beam_width is not None:
+            trial["middle"] = [
+                dict(zip(("tokens", "score"), reference_beam_search(table, start_id, end_id, beam_width, max_length, alpha)))
+                for alpha in public.BEAM_SEARCH_ALPHAS
+            ]
+        trials.append(trial)
     return {"trials": trials}
+
+
+# --- Reasoning questions -------------------------------------------------------------------------------------------
+
+QUESTIONS = {
+    # AdditiveAttention(48) on queries and keys of 96 numbers: query_kernel, key_kernel, score_vector.
+    "attention_parameters": answer(
+        96 * 48 + 96 * 48 + 48,
+        {"leave out the score vector": 96 * 48 * 2, "give each projection a bias": 96 * 48 * 2 + 48 + 2 * 48},
+    ),
+    # The tanh's input (batch, output steps, input steps, units) for 128 rows, 11 output steps, 64 input characters.
+    "attention_tanh_values": answer(
+        128 * 11 * 64 * 48,
+        {
+            "count one value per pair of steps, leaving out the attention units": 128 * 11 * 64,
+            "leave out the batch": 11 * 64 * 48,
+            "add the input and output lengths instead of multiplying them": 128 * (11 + 64) * 48,
+        },
+    ),
+}
+
+
+def expect_answer(name: str) -> dict[str, Any]:
+    """The right value of reasoning question ``name`` and the values of its known mistakes."""
+    return answer_to(QUESTIONS, name)
