@@ -230,8 +230,13 @@ def _forms(value, language, kind, variation="none"):
         return ()
     if variation == "cardinal day":
         forms = _english_dates(value, day=num2words(value.day, lang="en"))
-    elif variation == "a hundred":  # "one hundred thousand ..." -> "a hundred thousand ..."; inside a number "one" stays
-        forms = ["a " + form[len("one ") :] for form in _forms(value, language, kind) if re.match(r"one (hundred|thousand)\b", form)]
+    elif variation == "a hundred":
+        # "one hundred thousand ..." -> "a hundred thousand ..."; inside a number "one" stays
+        forms = [
+            "a " + form[len("one ") :]
+            for form in _forms(value, language, kind)
+            if re.match(r"one (hundred|thousand)\b", form)
+        ]
     elif variation == "words apart":  # "zweitausendsechsundzwanzig" -> "zwei tausend sechs und zwanzig"
         forms = [apart for form in _forms(value, language, kind) if (apart := _german_words_apart(form)) != form]
     elif kind == "date":

@@ -858,7 +858,13 @@ def probe_beam_search(
             for width, found in ((wide, trial["wide"]), (beam_width, trial["middle"])):
                 if width is not None:
                     tokens, score = search(
-                        markov_step_fn(table), markov_initial_state(start_id), start_id, end_id, width, max_length, alpha
+                        markov_step_fn(table),
+                        markov_initial_state(start_id),
+                        start_id,
+                        end_id,
+                        width,
+                        max_length,
+                        alpha,
                     )
                     found.append({"tokens": np.asarray(tokens).tolist(), "score": float(score)})
         trials.append(trial)

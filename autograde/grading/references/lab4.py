@@ -290,7 +290,12 @@ def expect_beam_search(
         }
         if beam_width is not None:
             trial["middle"] = [
-                dict(zip(("tokens", "score"), reference_beam_search(table, start_id, end_id, beam_width, max_length, alpha)))
+                dict(
+                    zip(
+                        ("tokens", "score"),
+                        reference_beam_search(table, start_id, end_id, beam_width, max_length, alpha),
+                    )
+                )
                 for alpha in public.BEAM_SEARCH_ALPHAS
             ]
         trials.append(trial)
