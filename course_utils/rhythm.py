@@ -34,6 +34,8 @@ OCTAVE_MARKS = ",'"
 ACCIDENTALS = "^_="
 DENOMINATORS = "248"  # the corpus writes A/2, A/4, A/8, A3/2 and A// (a quarter), and numerators of one digit
 MAX_SLASHES = 2
+INLINE_FIELD_CHARACTERS = ":/ #]"  # and letters and digits: [M:6/8], [L:1/16], [K:G], [K:F#m]
+MAX_CHORD_NOTES = 3  # the corpus's chords have two notes, a few three
 BODY_CHARACTERS = set(NOTE_LETTERS + "zxZ" + "0123456789/" + ACCIDENTALS + '|:[]()<>- \n\\"!{}.')  # what a body holds
 BODY_NOTE_STARTS = NOTE_LETTERS + RESTS + "xZ"  # a body line starting with another letter is a field (M:, L:, K:)
 WRITTEN_SO_FAR_SHRINKS_TO = Fraction(1, 8)  # an unfinished note may still become an eighth of its numerator (A/8)
@@ -135,7 +137,11 @@ class BarState:
     bracket: bool = False  # the last character was a "[" whose meaning the next one decides
     chord: bool = False
     chord_length: Fraction | None = None
+    chord_notes: int = 0
     accidental: str = ""  # ^ ^^ _ __ = before a note letter
+    pickup: bool = (
+        True  # no bar with notes closed yet: the first may be shorter than the meter (check_rhythm allows it)
+    )
     unreadable: bool = False  # the body has a character that is not ABC music here (a stray letter or digit, ^^^)
     closed: Fraction | None = None
 
@@ -146,27 +152,40 @@ class BarState:
 
     @property
     def shortest(self) -> Fraction:
-        """The shortest note the reader expects next: an eighth of the unit (``A/8``), tuplets and broken rhythm aside."""
-        return (self.unit if self.unit is not None else default_unit(self.meter)) * WRITTEN_SO_FAR_SHRINKS_TO
+        """The shortest note the reader expects next: an eighth of the unit (``A/8``), in a tuplet a part of that."""
+        shortest = (self.unit if self.unit is not None else default_unit(self.meter)) * WRITTEN_SO_FAR_SHRINKS_TO
+        return shortest * self.tuplet_factor if self.tuplet_left else shortest
 
     @property
     def least_filled(self) -> Fraction:
         """The least the current bar can still hold: its finished notes, the note being written at its least, and a
         note at its shortest if an accidental says one comes next."""
         note = self.note.least if self.note is not None and not self.chord else Fraction(0)
-        coming = self.shortest if self.accidental else Fraction(0)
+        coming = Fraction(0)
+        if self.accidental or self.tuplet_spec is not None or self.broken:  # ^, ( and > are followed by a note
+            coming = self.shortest
+            if self.broken and self.last and self.note is None:  # A> lengthens A when that note comes
+                before, after = broken_factors(self.broken)
+                coming = self.last * (before - 1) + self.shortest * after
         return self.filled + note + coming
 
     @property
     def completable(self) -> bool:
         """Whether the current bar can still end exactly full: the text is readable, and what is left of the bar is
         nothing or at least the shortest note (or, with a note still being written, at least what that note needs)."""
-        if self.unreadable:
+        if self.unreadable or self.chord or self.skipping:
+            # a chord's length is known only when it closes, and music21 reads some decorations as notes: the
+            # constraint lets neither start (the corpus, once normalised, has few chords and no decorations)
             return False
         if self.bar is None:
             return True
         room = self.bar - self.least_filled
-        if (self.note is not None and self.note.can_shrink) or self.accidental or self.chord:
+        if (
+            (self.note is not None and self.note.can_shrink)
+            or self.accidental
+            or self.tuplet_spec is not None
+            or self.broken
+        ):
             return room >= 0  # the note can still shrink (A/, A//) to take what is left
         return room == 0 or room >= self.shortest
 
@@ -193,7 +212,7 @@ def _finish_note(state: BarState) -> BarState:
 def _start_note(state: BarState, base: Fraction) -> BarState:
     """A new note of length ``base`` (before its own length characters) starts: tuplet and broken rhythm apply."""
     if state.chord:
-        return dataclasses.replace(state, note=Note(base))
+        return dataclasses.replace(state, note=Note(base), chord_notes=state.chord_notes + 1)
     factor, filled = Fraction(1), state.filled
     if state.broken and state.last:  # A>B: the last note is lengthened as this one is shortened
         before, factor = broken_factors(state.broken)
@@ -220,6 +239,7 @@ def _close_bar(state: BarState) -> BarState:
     closed = state.filled if state.has_notes else None
     return dataclasses.replace(
         state,
+        pickup=state.pickup and not state.has_notes,
         filled=Fraction(0),
         has_notes=False,
         last=Fraction(0),
@@ -264,6 +284,8 @@ def advance(state: BarState, char: str) -> BarState:
     if state.field is not None:  # a field: read to the end of its line (or to "]" inline), then apply it
         if len(state.field) == 1 and char != ":":  # a letter that starts no field (X:, M:, ...)
             return dataclasses.replace(state, field=None, unreadable=True)
+        if state.inline and not (char.isalnum() or char in INLINE_FIELD_CHARACTERS):  # [M:6/8] ends on its line
+            return dataclasses.replace(state, unreadable=True)
         if (char == "]" and state.inline) or (char == "\n" and not state.inline):
             state = _apply_field(dataclasses.replace(state, field=None, inline=False), state.field)
             return dataclasses.replace(state, line_start=char == "\n", previous=char)
@@ -284,6 +306,8 @@ def advance(state: BarState, char: str) -> BarState:
             return dataclasses.replace(START, field="X")
         return dataclasses.replace(state, field=char, line_start=False)
     line_start = char == "\n"
+    if state.previous == "\\" and char != "\n":  # a line continuation ends its line
+        return dataclasses.replace(state, unreadable=True)
     if state.accidental:  # an accidental is followed by another (^^, __) or by its note
         if char in ACCIDENTALS and state.accidental + char in ("^^", "__"):
             return dataclasses.replace(state, accidental=state.accidental + char, previous=char)
@@ -292,16 +316,21 @@ def advance(state: BarState, char: str) -> BarState:
         state = dataclasses.replace(state, accidental="")
     if state.bracket:
         state = dataclasses.replace(state, bracket=False)
-        if char.isdigit():  # [1 [2: an ending
-            return dataclasses.replace(state, previous="|", line_start=line_start)
+        if char in "12" and not state.has_notes and state.note is None:  # [1 [2: an ending, where a bar starts
+            return dataclasses.replace(state, previous=char, line_start=line_start)
         if char == "|":  # [|
             return dataclasses.replace(_close_bar(state), previous="|", line_start=line_start)
-        if char.isalpha() and char not in NOTE_LETTERS + RESTS:  # [M:3/4], [L:1/16], [K:G]
+        if char in "KLM":  # [M:3/4], [L:1/16], [K:G]
             return dataclasses.replace(state, field=char, inline=True)
-        state = dataclasses.replace(state, chord=True, chord_length=None)  # a chord, [ceg]: timed when it closes
+        if char not in NOTE_LETTERS + ACCIDENTALS:
+            return dataclasses.replace(state, unreadable=True)
+        state = dataclasses.replace(state, chord=True, chord_length=None, chord_notes=0)  # [ceg]: timed when it closes
     if state.tuplet_spec is not None:
-        if char.isdigit() or (char == ":" and state.tuplet_spec):
-            return dataclasses.replace(state, tuplet_spec=state.tuplet_spec + char, previous=char)
+        spec = state.tuplet_spec
+        if (char.isdigit() and not spec[-1:].isdigit()) or (char == ":" and spec and spec.count(":") < 2):
+            return dataclasses.replace(state, tuplet_spec=spec + char, previous=char)  # (3 (3:2 (3:2:3, one digit each
+        if state.tuplet_spec and char not in NOTE_LETTERS + RESTS + ACCIDENTALS:  # (3 is followed by its notes
+            return dataclasses.replace(state, unreadable=True)
         state = _start_tuplet(state)
     note = state.note
     if note is not None:  # length characters of the note being written
@@ -324,13 +353,21 @@ def advance(state: BarState, char: str) -> BarState:
         if char in OCTAVE_MARKS and not note.numerator and not note.slashes:
             return state
     previous = state.previous
+    if state.chord and (
+        char not in NOTE_LETTERS + ACCIDENTALS + "]" or (char in NOTE_LETTERS and state.chord_notes == MAX_CHORD_NOTES)
+    ):
+        return dataclasses.replace(state, unreadable=True)  # a chord holds a few notes, and nothing else
     if char in ACCIDENTALS:
         return dataclasses.replace(_finish_note(state), accidental=char, previous=char, line_start=False)
     if (char.isalpha() and char not in BODY_NOTE_STARTS) or char in OCTAVE_MARKS or char not in BODY_CHARACTERS:
         return dataclasses.replace(state, unreadable=True)
-    if char.isdigit() and previous not in "|:]":  # a digit that is not a note's length nor an ending's number
+    if char.isdigit() and previous not in "|:":  # a digit that is not a note's length nor an ending's number
         return dataclasses.replace(state, unreadable=True)
+    if char == "/" or (char == "-" and note is None) or (char in "><" and note is None and state.broken != char):
+        return dataclasses.replace(state, unreadable=True)  # a length, tie or broken rhythm with no note before it
     state = dataclasses.replace(state, previous=char, line_start=line_start)
+    if state.broken and char not in NOTE_LETTERS + RESTS + ACCIDENTALS + "[(><":  # A> is followed by its note
+        return dataclasses.replace(state, unreadable=True)
     if char in NOTE_LETTERS or char in RESTS:
         return _start_note(_finish_note(state), _unit(state))
     if char in "><":
@@ -406,14 +443,14 @@ class BarConstraint:
     * ``fill[b, v]``: what the current bar of text ``b`` would hold after character ``v``, as a fraction of a full bar
       (1.0 is exactly full; a note still being written counts at the least it can become); if ``v`` would close a
       bar, the length of the bar it closes. ``0.0`` where nothing is counted (the header, a tune without a meter).
-    * ``closes[b, v]``: whether character ``v`` would close a bar that has notes in it (a bar line, or the ``:`` of
-      ``:|``).
+    * ``closes[b, v]``: whether character ``v`` would close a bar that must be full (a bar line, or the ``:`` of
+      ``:|``): a bar with notes, other than the tune's first, which may be a pickup (``music.check_rhythm`` allows it).
     """
 
     def __init__(self, chars: Sequence[str]):
         self.chars = list(chars)
         self.states: list[BarState] = []
-        self.dead_ends = 0  # steps where no character could complete the bar, so none was masked
+        self.dead_ends = 0  # steps where no character could complete the bar, so the bar was closed
         self._rows: dict[BarState, tuple[np.ndarray, np.ndarray]] = {}
 
     def _row(self, state: BarState) -> tuple[np.ndarray, np.ndarray]:
@@ -421,8 +458,12 @@ class BarConstraint:
         if row is None:
             row = self._rows[state] = self._judge_each_character(state)
         if not ((row[0] <= 1) & (~row[1] | (row[0] == 1))).any():
-            self.dead_ends += 1  # rare: a bar the reader cannot complete; this step is left unconstrained
-            return np.zeros_like(row[0]), np.zeros_like(row[1])
+            # Rare (a tuplet or broken rhythm left less room than any note): the bar cannot end full, so it ends
+            # now: only the characters that close it are allowed.
+            self.dead_ends += 1
+            if row[1].any():
+                return np.where(row[1], 1.0, np.inf).astype(np.float32), row[1]
+            return np.zeros_like(row[0]), row[1]  # nothing closes it (the first bar): this step is left free
         return row
 
     def _judge_each_character(self, state: BarState) -> tuple[np.ndarray, np.ndarray]:
@@ -433,7 +474,7 @@ class BarConstraint:
         for i, char in enumerate(self.chars):
             after = advance(state, char)
             if after.closed is not None and bar:
-                fill[i], closes[i] = float(after.closed / bar), True
+                fill[i], closes[i] = float(after.closed / bar), not state.pickup
             elif not after.completable:
                 fill[i] = np.inf
             elif after.bar:
@@ -455,5 +496,11 @@ class BarConstraint:
 
     def advance(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Reads one drawn id per text; returns ``(fill, closes)`` for the next character."""
-        self.states = [advance(state, self.chars[int(i)]) for state, i in zip(self.states, np.ravel(ids))]
+        self.states = [self._read(state, self.chars[int(i)]) for state, i in zip(self.states, np.ravel(ids))]
         return self._rows_now()
+
+    @staticmethod
+    def _read(state: BarState, char: str) -> BarState:
+        """The state after ``char``; a character the reader cannot read (drawn at a dead end) is passed over."""
+        after = advance(state, char)
+        return state if after.unreadable and not state.unreadable else after

@@ -47,7 +47,10 @@ def test_meter_and_unit_changes():
     assert rhythm.meter_length("C|") == 1 and rhythm.meter_length("C") == 1 and rhythm.meter_length("none") is None
 
 
-@pytest.mark.parametrize("body", ["c12", "c/3", "c///", "c/16", "c0", "^^^c", "c k", "c 2"])
+@pytest.mark.parametrize(
+    "body",
+    ["c12", "c/3", "c///", "c/16", "c0", "^^^c", "c k", "c 2", "c /", "c -", "c>>>d", "(3 c", "[c d]", "c\\ c", "|11"],
+)
 def test_what_is_not_music_as_the_corpus_writes_it_leaves_no_bar_to_complete(body):
     assert rhythm.read(HEADER + "c").completable and not rhythm.read(HEADER + body).completable
 
@@ -80,7 +83,9 @@ def test_the_reader_agrees_with_music21_on_the_corpus():
 def test_the_constraint_says_what_each_character_would_do():
     chars = sorted(set(HEADER + "ABCDEFGabcdefgz/23|:>()[] \n"))
     constraint = rhythm.BarConstraint(chars)
-    fill, closes = constraint.reset(HEADER + "c2d", batch=2)
+    first = constraint.reset(HEADER + "c2", batch=1)
+    assert not first[1][0, chars.index("|")]  # the first bar may be a pickup: a bar line may close it short
+    fill, closes = constraint.reset(HEADER + "c6|c2d", batch=2)
     assert fill.shape == closes.shape == (2, len(chars))
     at = {char: i for i, char in enumerate(chars)}
     assert fill[0, at[" "]] == pytest.approx(3 / 6)  # d finished: three eighths of six

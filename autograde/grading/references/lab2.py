@@ -122,3 +122,33 @@ def expect_generate(vocab_size: int, start_length: int, length: int, seed: int) 
         "probabilities": _softmax(logits).astype(np.float32),
         "last_character_alone": alone.astype(np.float32),
     }
+
+
+def expect_sample_in_time(vocab_size: int, draws: int, seed: int) -> dict[str, Any]:
+    """softmax(logits / T) over the allowed characters (fill <= 1, and a bar line only at fill == 1) for each case,
+    and the distributions each mistake of ``public.IN_TIME_MISTAKES`` gives."""
+    logits, fill, closes = public.in_time_inputs(vocab_size, seed)
+    tempered = logits.astype(np.float64) / np.array(public.IN_TIME_TEMPERATURES)[:, None]
+    full = fill == 1.0
+    allowed = (fill <= 1.0) & (~closes | full)
+
+    def masked(allowed, values=tempered, fallback=-np.inf):
+        return _softmax(np.where(allowed, values, fallback))
+
+    plain = _softmax(tempered)
+    best = np.argmax(np.where(allowed, tempered, -np.inf), axis=-1)
+    after = plain * allowed
+    after[np.arange(len(best)), best] += (plain * ~allowed).sum(axis=-1)
+    return {
+        "probabilities": masked(allowed),
+        "unmasked": plain,
+        "bar_line_early": masked(fill <= 1.0),
+        "overflow": masked(~closes | full),
+        "strict": masked(np.where(closes, full, fill < 1.0)),
+        "zero_logits": masked(allowed, fallback=0.0),
+        "from_probabilities": masked(allowed, values=masked(allowed), fallback=0.0),
+        "after_sampling": after,
+        "multiplied": masked(
+            allowed, values=logits.astype(np.float64) * np.array(public.IN_TIME_TEMPERATURES)[:, None]
+        ),
+    }
