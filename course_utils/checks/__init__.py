@@ -97,3 +97,72 @@ check_prediction.__doc__ = """Passes when ``predictions[name]`` is one of ``choi
         name: the question, e.g. ``"tanh_rho2"``.
         choices: the answers the question offers, e.g. ``("grow", "shrink")``.
     """
+
+
+def probe_answer(answers: dict[str, Any], name: str = "") -> Observations:
+    """The number recorded for reasoning question ``name`` in the notebook's ``answers``."""
+    if not isinstance(answers, dict):
+        fail(f"answers should be the dict the notebook made, got {type(answers).__name__}: set answers[{name!r}] = ...")
+    value = answers.get(name)
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    return {
+        "recorded": name in answers,
+        "value": float(value) if number and np.isfinite(value) else None,
+        "shown": repr(value)[:200],
+    }
+
+
+def compare_answer_recorded(observed: Observations, expected: None, name: str) -> str:
+    """Passes when ``answers[name]`` is a finite number: the self-check never shows whether it is the right one."""
+    if not observed["recorded"]:
+        fail(f"no answer yet: set answers[{name!r}] to a number")
+    if observed["value"] is None:
+        fail(f"answers[{name!r}] is {observed['shown']}: it should be a finite number (an int or a float)")
+    return (
+        f"your answer to {name!r} is recorded: {observed['shown']}. It is graded on its value when you submit; "
+        "this check does not say whether it is right, so work it out and confirm it as the text suggests"
+    )
+
+
+def compare_answer(observed: Observations, expected: Expectation, name: str) -> str:
+    """Passes when ``answers[name]`` is the right value, to the question's tolerance; names a known mistake's value.
+
+    ``expected`` is ``{"value": v, "rtol": r, "atol": a, "mistakes": [[what the mistake is, its value], ...]}``.
+    """
+    compare_answer_recorded(observed, None, name)
+
+    def near(value: float) -> bool:
+        return abs(observed["value"] - value) <= expected["atol"] + expected["rtol"] * abs(value)
+
+    if near(expected["value"]):
+        return f"answers[{name!r}] = {observed['shown']} is right"
+    for mistake, value in expected["mistakes"]:
+        if near(value):
+            fail(f"answers[{name!r}] = {observed['shown']} is what you get if you {mistake}")
+    fail(f"answers[{name!r}] = {observed['shown']} is not right")
+
+
+class GradedOnSubmission(Check):
+    """A check the grader runs (from a hidden test) but a student's notebook cannot: its expectation is the answer."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        fail(
+            f"{self.__name__} is run by the grader when you submit; in the notebook, "
+            "check_answer_recorded checks that your answer is recorded"
+        )
+
+
+check_answer_recorded = Check(probe_answer, compare_answer_recorded, expects=False)
+check_answer_recorded.__doc__ = """Passes when ``answers[name]`` is a finite number, without saying whether it is right.
+
+    Args:
+        answers: the notebook's ``answers`` (a dict from question name to a number).
+        name: the question, e.g. ``"lstm_parameters"``.
+    """
+check_answer = GradedOnSubmission(probe_answer, compare_answer)
+check_answer.__doc__ = """The grader's check of ``answers[name]``'s value (in hidden tests; it does not run in a notebook).
+
+    Args:
+        answers: the notebook's ``answers`` (a dict from question name to a number).
+        name: the question, e.g. ``"lstm_parameters"``.
+    """

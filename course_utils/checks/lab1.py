@@ -24,6 +24,8 @@ from course_utils.checks import (
     CheckFailed,
     Expectation,
     Observations,
+    check_answer,
+    check_answer_recorded,
     check_close,
     check_prediction,
     check_shape,
@@ -744,6 +746,8 @@ check_recall_task = Check(probe_recall_task, compare_recall_task, expects=False)
 
 __all__ = [
     "CheckFailed",
+    "check_answer",
+    "check_answer_recorded",
     "check_clip_gradients",
     "check_jacobian_norms",
     "check_lstm_cell",

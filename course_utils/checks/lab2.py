@@ -29,6 +29,8 @@ from course_utils.checks import (
     CheckFailed,
     Expectation,
     Observations,
+    check_answer,
+    check_answer_recorded,
     check_close,
     check_prediction,
     check_shape,
@@ -1230,6 +1232,8 @@ check_generate = Check(probe_generate, compare_generate)
 
 __all__ = [
     "CheckFailed",
+    "check_answer",
+    "check_answer_recorded",
     "batch_data",
     "check_build_model",
     "check_generate",

@@ -25,6 +25,8 @@ from course_utils.checks import (
     CheckFailed,
     Expectation,
     Observations,
+    check_answer,
+    check_answer_recorded,
     check_close,
     check_prediction,
     check_shape,
@@ -967,6 +969,8 @@ check_string_model = Check(probe_string_model, compare_string_model, expects=Fal
 
 __all__ = [
     "CheckFailed",
+    "check_answer",
+    "check_answer_recorded",
     "check_attention_pooling",
     "check_class_weights",
     "check_classifier",

@@ -17,7 +17,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from course_utils.checks import CheckFailed, Expectation, Observations, check_close, check_shape, fail, max_abs_diff
+from course_utils.checks import (
+    CheckFailed,
+    Expectation,
+    Observations,
+    check_answer,  # noqa: F401 -- the test cells' reasoning questions
+    check_answer_recorded,  # noqa: F401
+    check_close,
+    check_shape,
+    fail,
+    max_abs_diff,
+)
 from course_utils.checks._common import full_float32
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
 from course_utils.checks.probing import Check

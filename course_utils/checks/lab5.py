@@ -19,6 +19,8 @@ from course_utils.checks import (
     CheckFailed,
     Expectation,
     Observations,
+    check_answer,
+    check_answer_recorded,
     check_prediction,
     check_shape,
     fail,
@@ -824,6 +826,8 @@ check_greedy_captioner = Check(probe_greedy_captioner, compare_greedy_captioner)
 
 __all__ = [
     "CheckFailed",
+    "check_answer",
+    "check_answer_recorded",
     "check_attention",
     "check_captioning_loss",
     "check_decoder_step",

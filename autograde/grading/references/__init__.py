@@ -116,3 +116,27 @@ def _numeric(value):
         return np.asarray(value).dtype.kind in "biuf" and not isinstance(value, (str, bool))
     except (ValueError, TypeError):
         return False
+
+
+def answer(value: float, mistakes: dict[str, float] | None = None, rtol: float = 1e-9, atol: float = 0.0) -> dict:
+    """The expectation of ``check_answer`` for one reasoning question.
+
+    Args:
+        value: the right answer.
+        mistakes: what each known mistake gives, by what the mistake is, worded to follow "what you get if you ..."
+            (e.g. ``{"leave out the biases": 24576}``); the feedback names the one the student's value matches.
+        rtol, atol: how near the right value an answer must be (``|answer - value| <= atol + rtol * |value|``).
+    """
+    return {
+        "value": float(value),
+        "rtol": rtol,
+        "atol": atol,
+        "mistakes": [[what, float(given)] for what, given in (mistakes or {}).items()],
+    }
+
+
+def answer_to(questions: dict[str, dict], name: str) -> dict:
+    """``expect_answer`` of a lab: the expectation of reasoning question ``name`` from the lab's table of them."""
+    if name not in questions:
+        raise KeyError(f"no reasoning question {name!r} in this lab's references; it has {sorted(questions)}")
+    return questions[name]
