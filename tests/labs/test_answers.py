@@ -16,7 +16,7 @@ from autograde.grading.references import answer, answer_to
 from course_utils.checks import CheckFailed, check_answer, check_answer_recorded, compare_answer, probe_answer
 
 # Issue 25 asks for at least two reasoning questions a lab.
-LABS_WITH_REASONING = ()
+LABS_WITH_REASONING = ("lab2_music_generation",)
 QUESTION = answer(4 * (32 * 64 + 64 * 64 + 64), {"leave out the biases": 4 * (32 * 64 + 64 * 64)})
 
 
