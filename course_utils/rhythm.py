@@ -442,9 +442,14 @@ class BarConstraint:
 
     * ``fill[b, v]``: what the current bar of text ``b`` would hold after character ``v``, as a fraction of a full bar
       (1.0 is exactly full; a note still being written counts at the least it can become); if ``v`` would close a
-      bar, the length of the bar it closes. ``0.0`` where nothing is counted (the header, a tune without a meter).
+      bar, the length of the bar it closes; ``inf`` if after ``v`` the bar could never end full (``v`` is not music
+      there, would start a chord or a decoration, or would leave less room than the shortest note). ``0.0`` where
+      nothing is counted (the header, a tune without a meter).
     * ``closes[b, v]``: whether character ``v`` would close a bar that must be full (a bar line, or the ``:`` of
       ``:|``): a bar with notes, other than the tune's first, which may be a pickup (``music.check_rhythm`` allows it).
+
+    At a dead end (rare: a tuplet or broken rhythm left less room than any note), no character could complete the bar;
+    the rows then allow only the characters that close it, and :attr:`dead_ends` counts such steps.
     """
 
     def __init__(self, chars: Sequence[str]):

@@ -47,7 +47,7 @@ def solution_namespace(
     course,
     lab,
     preamble="import numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import ops\n"
-    "from course_utils.predictions import Predictions\npredictions = Predictions()\n"
+    "from course_utils.predictions import Predictions\npredictions = Predictions()\nanswers = {}\n"
     "from course_utils.captioning import END_ID, PAD_ID, START_ID\n",  # Lab 5's imports cell names them
 ):
     """Executes the solution cells of a lab's solution notebook and returns the names they define.
