@@ -6,7 +6,7 @@ saved model instead. It reports:
 
 * the validation loss on the held-out tunes (each read whole from a fresh state), in nats and bits per character;
 * the training time the notebook recorded (and the load average, since other work on the machine inflates it);
-* the fraction of valid tunes among --tunes tunes composed from a fresh state at temperature 1.0, and why the others failed;
+* the fraction of valid tunes among --tunes tunes composed from a fresh state at --temperature (1.0), and why the others failed;
 * the rhythm (``music.check_rhythm``) of the valid composed tunes beside the held-out corpus tunes': the share of tunes
   with every bar right and the share of bars right, and where the first wrong bar is (longer than the meter or short
   inside a section; which meter; which part of the tune);
@@ -153,9 +153,10 @@ def main():
     parser.add_argument(
         "--output-dir", help="where the notebook run saves its model (kept; default: a temporary folder)"
     )
-    parser.add_argument("--tunes", type=int, default=32, help="tunes to compose at temperature 1.0 (at least 20)")
+    parser.add_argument("--tunes", type=int, default=32, help="tunes to compose with each sampler (at least 20)")
     parser.add_argument("--length", type=int, default=1000, help="characters generated per tune")
     parser.add_argument("--seed", type=int, default=7, help="TensorFlow's seed before each sampler composes")
+    parser.add_argument("--temperature", type=float, default=1.0, help="the temperature both samplers compose at")
     parser.add_argument("--corpus", action="store_true", help="only check that the corpus tunes themselves are valid")
     args = parser.parse_args()
     if args.tunes < 20:
@@ -195,13 +196,13 @@ def main():
         "X:1\n",
         args.length,
         num_samples=args.tunes,
-        temperature=1.0,
+        temperature=args.temperature,
         sampler=CharSampler(model, sample_next),
     )
     judged = music.judge_first_tunes(texts, args.length)
     valid = sum(verdict.valid for _, verdict in judged) / len(judged)
     print(
-        f"valid tunes from a fresh state at temperature 1.0: {valid:.0%} of {len(judged)} "
+        f"valid tunes from a fresh state at temperature {args.temperature}: {valid:.0%} of {len(judged)} "
         f"({'meets' if valid >= MIN_VALID else 'MISSES'} the {MIN_VALID:.0%} target; composed and judged in {time.monotonic() - start:.1f} s)"
     )
     for reason, count in collections.Counter(v.reason for _, v in judged if not v.valid).most_common():
@@ -222,7 +223,7 @@ def main():
         "X:1\n",
         args.length,
         args.tunes,
-        temperature=1.0,
+        temperature=args.temperature,
         sampler=CharSampler(model, sample_in_time, constraint),
     )
     constrained = music.judge_first_tunes(constrained_texts, args.length)
