@@ -6,16 +6,21 @@ saved model instead. It reports:
 
 * the validation loss on the held-out tunes (each read whole from a fresh state), in nats and bits per character;
 * the training time the notebook recorded (and the load average, since other work on the machine inflates it);
-* the fraction of valid tunes among --tunes tunes composed from a fresh state at temperature 1.0, and why the others failed;
+* the fraction of valid tunes among --tunes tunes composed from a fresh state at --temperature (1.0), and why the others failed;
 * the rhythm (``music.check_rhythm``) of the valid composed tunes beside the held-out corpus tunes': the share of tunes
-  with every bar right and the share of bars right;
+  with every bar right and the share of bars right, and where the first wrong bar is (longer than the meter or short
+  inside a section; which meter; which part of the tune);
+* the same for as many tunes composed from the same seed under the rhythm constraint (``rhythm.BarConstraint`` and the
+  lab's ``sample_in_time``), and the model's negative log-likelihood per character of the valid tunes of each sampler
+  and of the held-out tunes (what the constraint costs);
 * with --corpus instead, only the fraction of all corpus tunes that are valid, and their rhythm (music21 parses about 30
   tunes a second); where abc2midi is installed, how often it flags the tunes with a wrong bar, and the others.
 
 Targets: at most 1.0 nats/char, at least 90% valid tunes (of at least 20), training at most 10 minutes;
-at least 99% of the corpus tunes valid.
+at least 99% of the corpus tunes valid; under the constraint, at least 95% valid and 90% of the valid tunes with every
+bar right (the held-out corpus's rate).
 
-    python benchmarks/lab2_quality.py [--model-dir artifacts/lab2 | --output-dir DIR] [--tunes 32] [--corpus]
+    python benchmarks/lab2_quality.py [--model-dir artifacts/lab2 | --output-dir DIR] [--tunes 32] [--seed 7] [--corpus]
 """
 
 import argparse
@@ -30,13 +35,15 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from lab2_sampling_speed import sample_next  # the students' exercise, restated there once (course_utils ships none)
+import tensorflow as tf
+from lab2_sampling_speed import sample_in_time, sample_next  # the students' exercises, restated there once
 
-from course_utils import music, training
+from course_utils import music, rhythm, training
 from course_utils.sampling import CharSampler, generate_text
 
 LAB = "lab2_music_generation"
 MAX_NATS, MIN_VALID, MAX_TRAIN_SECONDS = 1.0, 0.9, 600
+MIN_VALID_CONSTRAINED, MIN_RHYTHM_CONSTRAINED = 0.95, 0.9
 
 
 def train_with_the_notebook(output_root):
@@ -57,7 +64,7 @@ def train_with_the_notebook(output_root):
     return Path(output_root) / "lab2"
 
 
-def rhythm(tunes, verdicts):
+def rhythm_of(tunes, verdicts):
     """(tune, its RhythmVerdict) for each valid tune."""
     return [(t, music.check_rhythm(t, v.score)) for t, v in zip(tunes, verdicts) if v.valid]
 
@@ -81,6 +88,22 @@ def print_rhythm(name, measured):
         f"  rhythm of {name}: {measured['tunes']:.1%} of {measured['of']} valid tunes have every bar right; "
         f"{measured['bars']:.2%} of their bars are right; tunes with a wrong bar: {dict(measured['wrong'])}"
     )
+
+
+def where_wrong(pairs):
+    """Of the tunes with a wrong bar: the meters (wrong/all), and which part of the tune (by quarters) the first is in."""
+    meters, wrong_meters, parts = collections.Counter(), collections.Counter(), collections.Counter()
+    for tune, verdict in pairs:
+        meter = next((line for line in tune.splitlines() if line.startswith("M:")), "no M:")
+        meters[meter] += 1
+        if not verdict.ok and verdict.reason.startswith("bar "):
+            wrong_meters[meter] += 1
+            first = int(verdict.reason.split()[1])
+            parts[
+                ("first", "second", "third", "last")[min(3, 4 * (first - 1) // max(verdict.bars, 1))] + " quarter"
+            ] += 1
+    by_meter = ", ".join(f"{m} {wrong_meters[m]}/{n}" for m, n in meters.most_common())
+    print(f"    wrong/all by meter: {by_meter}; first wrong bar in the tune's {dict(parts)}")
 
 
 def abc2midi_finds_a_wrong_bar(tune, folder):
@@ -110,7 +133,7 @@ def check_corpus():
     )
     for reason, count in collections.Counter(v.reason for v in verdicts if not v.valid).most_common(5):
         print(f"  {count} invalid: {reason}")
-    rhythms = rhythm(tunes, verdicts)
+    rhythms = rhythm_of(tunes, verdicts)
     print_rhythm("the whole corpus", summary(rhythms))
     if shutil.which("abc2midi") is None:
         print(
@@ -130,8 +153,10 @@ def main():
     parser.add_argument(
         "--output-dir", help="where the notebook run saves its model (kept; default: a temporary folder)"
     )
-    parser.add_argument("--tunes", type=int, default=32, help="tunes to compose at temperature 1.0 (at least 20)")
+    parser.add_argument("--tunes", type=int, default=32, help="tunes to compose with each sampler (at least 20)")
     parser.add_argument("--length", type=int, default=1000, help="characters generated per tune")
+    parser.add_argument("--seed", type=int, default=7, help="TensorFlow's seed before each sampler composes")
+    parser.add_argument("--temperature", type=float, default=1.0, help="the temperature both samplers compose at")
     parser.add_argument("--corpus", action="store_true", help="only check that the corpus tunes themselves are valid")
     args = parser.parse_args()
     if args.tunes < 20:
@@ -164,25 +189,71 @@ def main():
         )
 
     start = time.monotonic()
+    tf.random.set_seed(args.seed)
     texts = generate_text(
         model,
         vocab,
         "X:1\n",
         args.length,
         num_samples=args.tunes,
-        temperature=1.0,
+        temperature=args.temperature,
         sampler=CharSampler(model, sample_next),
     )
     judged = music.judge_first_tunes(texts, args.length)
     valid = sum(verdict.valid for _, verdict in judged) / len(judged)
     print(
-        f"valid tunes from a fresh state at temperature 1.0: {valid:.0%} of {len(judged)} "
+        f"valid tunes from a fresh state at temperature {args.temperature}: {valid:.0%} of {len(judged)} "
         f"({'meets' if valid >= MIN_VALID else 'MISSES'} the {MIN_VALID:.0%} target; composed and judged in {time.monotonic() - start:.1f} s)"
     )
     for reason, count in collections.Counter(v.reason for _, v in judged if not v.valid).most_common():
         print(f"  {count} invalid: {reason}")
-    print_rhythm("the composed tunes", summary(rhythm([t for t, _ in judged], [v for _, v in judged])))
-    print_rhythm("the held-out corpus tunes", summary(rhythm(val_tunes, [music.check_tune(t) for t in val_tunes])))
+    composed = rhythm_of([t for t, _ in judged], [v for _, v in judged])
+    print_rhythm("the composed tunes", summary(composed))
+    where_wrong(composed)
+    corpus = rhythm_of(val_tunes, [music.check_tune(t) for t in val_tunes])
+    print_rhythm("the held-out corpus tunes", summary(corpus))
+
+    # The same model and seed under the rhythm constraint; the model's likelihood of what each sampler composed.
+    constraint = rhythm.BarConstraint(vocab.chars)
+    start = time.monotonic()
+    tf.random.set_seed(args.seed)
+    constrained_texts = generate_text(
+        model,
+        vocab,
+        "X:1\n",
+        args.length,
+        args.tunes,
+        temperature=args.temperature,
+        sampler=CharSampler(model, sample_in_time, constraint),
+    )
+    constrained = music.judge_first_tunes(constrained_texts, args.length)
+    seconds = time.monotonic() - start
+    valid_constrained = sum(verdict.valid for _, verdict in constrained) / len(constrained)
+    in_time = rhythm_of([t for t, _ in constrained], [v for _, v in constrained])
+    measured = summary(in_time)
+    print(
+        f"under the rhythm constraint (seed {args.seed}): {valid_constrained:.0%} of {len(constrained)} valid "
+        f"({'meets' if valid_constrained >= MIN_VALID_CONSTRAINED else 'MISSES'} the {MIN_VALID_CONSTRAINED:.0%} target), "
+        f"{measured['tunes']:.1%} of them with every bar right "
+        f"({'meets' if measured['tunes'] >= MIN_RHYTHM_CONSTRAINED else 'MISSES'} the {MIN_RHYTHM_CONSTRAINED:.0%} target); "
+        f"composed and judged in {seconds:.1f} s; {constraint.dead_ends} steps where the reader found no way to complete the bar"
+    )
+    for reason, count in collections.Counter(v.reason for _, v in constrained if not v.valid).most_common():
+        print(f"  {count} invalid: {reason}")
+    print_rhythm("the constrained tunes", measured)
+    where_wrong(in_time)
+    for name, pairs in (("unconstrained", composed), ("constrained", in_time), ("held-out corpus", corpus)):
+        tunes_of = [tune for tune, _ in pairs]
+        nats = (
+            training.LossEvaluator(model, [vocab.encode(t + music.TUNE_SEPARATOR) for t in tunes_of])()
+            if tunes_of
+            else None
+        )
+        print(
+            f"  the model's loss on the valid {name} tunes: {nats:.3f} nats/char"
+            if nats is not None
+            else f"  no valid {name} tune"
+        )
 
     print(f"load average now {os.getloadavg()[0]:.2f} (1 min)")
 

@@ -11,7 +11,7 @@ carried, and runs the whole loop inside one ``tf.function``, for many sequences 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -20,6 +20,7 @@ import tensorflow as tf
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
+    from course_utils.rhythm import BarConstraint
     from course_utils.vocab import Vocabulary
 
 
@@ -32,13 +33,18 @@ class CharSampler:
         sample_fn: the sampling step ``(logits (batch, vocab), temperature) -> ids (batch,)``: Lab 2's
             ``sample_next``, which students write (the course ships none); it runs inside ``tf.function``,
             so it must use TensorFlow ops.
+        constraint: a :class:`course_utils.rhythm.BarConstraint` for this vocabulary, to generate under it: every
+            step then calls ``sample_fn(logits, temperature, fill, closes)`` (Lab 2's ``sample_in_time``) with what
+            the constraint says of each character (``fill``, ``closes``: ``(batch, vocab)``).
 
     Call ``sampler(start_ids, length, num_samples, temperature)``: returns an int32 numpy array
     ``(num_samples, length)`` of generated ids (the start text is not repeated), every sequence
     starting from a zero state.
     """
 
-    def __init__(self, model: keras.Model, sample_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]):
+    def __init__(
+        self, model: keras.Model, sample_fn: Callable[..., tf.Tensor], constraint: BarConstraint | None = None
+    ):
         if not callable(sample_fn):
             raise TypeError(
                 f"sample_fn should be your sampling function sample_next(logits, temperature), got {type(sample_fn).__name__}"
@@ -49,6 +55,12 @@ class CharSampler:
             raise ValueError("the model has no recurrent layer: CharSampler expects Embedding -> LSTM -> Dense")
         self.sample_fn = sample_fn
         self.vocab_size = model.output_shape[-1]
+        self.constraint = constraint
+        if constraint is not None and len(constraint.chars) != self.vocab_size:
+            raise ValueError(
+                f"the constraint reads {len(constraint.chars)} characters but the model has {self.vocab_size} outputs: "
+                "make it with BarConstraint(vocab.chars) for the model's vocabulary"
+            )
         self._generate = tf.function(
             self._loop,
             input_signature=[
@@ -80,11 +92,26 @@ class CharSampler:
         for i in tf.range(tf.shape(start_ids)[0]):  # read the start text; keep the state it leaves
             logits, states = self.step(tf.fill([num_samples], start_ids[i]), states)
         generated = tf.TensorArray(tf.int32, size=length)
+        if self.constraint is None:
+            for i in tf.range(length):
+                ids = tf.cast(self.sample_fn(logits, temperature), tf.int32)
+                generated = generated.write(i, ids)
+                logits, states = self.step(ids, states)
+            return tf.transpose(generated.stack())
+        fill, closes = self._constrained(self.constraint.current, num_samples)  # the constraint has read the start
         for i in tf.range(length):
-            ids = tf.cast(self.sample_fn(logits, temperature), tf.int32)
+            ids = tf.cast(self.sample_fn(logits, temperature, fill, closes), tf.int32)
             generated = generated.write(i, ids)
             logits, states = self.step(ids, states)
+            fill, closes = self._constrained(self.constraint.advance, ids)
         return tf.transpose(generated.stack())
+
+    def _constrained(self, method: Callable[[Any], tuple[np.ndarray, np.ndarray]], argument: tf.Tensor):
+        """(fill, closes) from the constraint, a Python object, called from inside the compiled loop."""
+        fill, closes = tf.numpy_function(method, [argument], [tf.float32, tf.bool], stateful=True)
+        fill.set_shape([None, self.vocab_size])
+        closes.set_shape([None, self.vocab_size])
+        return fill, closes
 
     def __call__(self, start_ids: ArrayLike, length: int, num_samples: int = 1, temperature: float = 1.0) -> np.ndarray:
         start_ids = np.asarray(start_ids, dtype=np.int32).reshape(-1)
@@ -96,6 +123,8 @@ class CharSampler:
             raise ValueError(f"num_samples should be at least 1, got {num_samples}")
         if not float(temperature) > 0:
             raise ValueError(f"temperature should be positive, got {temperature}")
+        if self.constraint is not None:
+            self.constraint.reset("".join(self.constraint.chars[i] for i in start_ids), int(num_samples))
         return self._generate(
             tf.constant(start_ids),
             tf.constant(int(length)),
@@ -111,7 +140,7 @@ def generate_text(
     length: int = 1000,
     num_samples: int = 1,
     temperature: float = 1.0,
-    sample_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None,
+    sample_fn: Callable[..., tf.Tensor] | None = None,
     sampler: CharSampler | None = None,
 ) -> list[str]:
     """``num_samples`` texts, each ``start`` followed by ``length`` generated characters.

@@ -852,6 +852,140 @@ def compare_sample_next(observed: Observations, expected: Expectation, vocab_siz
 check_sample_next = Check(probe_sample_next, compare_sample_next)
 
 
+# --- sample_in_time --------------------------------------------------------------------------------------------------
+
+IN_TIME_TEMPERATURES = (1.0, 0.5, 2.0)  # one per case of in_time_inputs
+IN_TIME_FILLS = (0.5, 0.75, 1.0, 1.25, np.inf)  # what the bar would hold after a character (inf: never completed)
+
+
+def in_time_inputs(vocab_size: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The logits, fills and bar-line flags the constrained sampler is tried on: three cases, one row each.
+
+    Case 0 and 1 are inside a tune's body: every row has a bar line that would close the bar full (``fill == 1``)
+    and one that would close it early (``fill < 1``), a note that would fill the bar exactly and one that would
+    overflow it, the four with the largest logits; the other characters are drawn at random. Case 2 is the header: nothing counted, everything allowed.
+
+    Returns:
+        (logits, fill, closes): float32, float32 and bool arrays of shape (3, vocab_size).
+    """
+    if vocab_size < 4:
+        raise ValueError(
+            f"vocab_size should be at least 4 (the four kinds of character every case has), got {vocab_size}"
+        )
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(scale=1.5, size=(3, vocab_size)).astype("float32")
+    fill = rng.choice(IN_TIME_FILLS, size=(3, vocab_size)).astype("float32")
+    closes = rng.random((3, vocab_size)) < 0.3
+    for case in (0, 1):  # the four kinds, each among the likeliest characters, so that every mistake shows
+        first = rng.permutation(vocab_size)[:4]
+        fill[case, first], closes[case, first] = (1.0, 0.75, 1.0, 1.25), (True, True, False, False)
+        logits[case, first] = logits[case].max() + 1.0 + rng.random(4).astype("float32")
+    logits[1] -= logits[1].max() + 2.0  # all below zero: a logit set to 0 instead of -inf would then be the likeliest
+    fill[2], closes[2] = 0.0, False
+    return logits, fill, closes
+
+
+def probe_sample_in_time(
+    sample_fn: Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor],
+    vocab_size: int = 6,
+    draws: int = 20000,
+    seed: int = 0,
+) -> Observations:
+    """``sample_in_time(logits, temperature, fill, closes)``: draws from softmax(logits / temperature) over the
+    characters that keep the bar possible to complete, one id per row.
+
+    Args:
+        sample_fn: the student's ``sample_in_time``, run inside ``tf.function``.
+        vocab_size: the size of the random inputs (:func:`in_time_inputs`).
+        draws: rows of the batch (each the same inputs), so draws per case.
+        seed: draws the inputs.
+
+    Returns:
+        for each case, how often each id was drawn, and how many ids fell outside 0..vocab_size-1. Fails at once when
+        sample_fn fails inside tf.function or returns other than (draws,) ints.
+    """
+    logits, fill, closes = in_time_inputs(vocab_size, seed)
+    compiled = tf.function(sample_fn)
+    counts, outside = [], []
+    for case, temperature in enumerate(IN_TIME_TEMPERATURES):
+        tiled = [tf.constant(np.tile(a[case], (draws, 1))) for a in (logits, fill, closes)]
+        try:
+            ids = compiled(tiled[0], tf.constant(temperature), tiled[1], tiled[2])
+        except Exception as error:
+            fail(
+                f"sample_in_time fails inside tf.function ({type(error).__name__}: {str(error)[:160]}); use TensorFlow "
+                "ops such as tf.where and tf.random.categorical"
+            )
+        ids = np.asarray(ids)
+        if ids.shape == (draws, 1):
+            fail(f"sample_in_time should return shape (batch,) = ({draws},), got ({draws}, 1): take [:, 0]")
+        check_shape("sample_in_time(logits, ...) for logits of shape (batch, vocab)", ids, (draws,))
+        if not np.issubdtype(ids.dtype, np.integer):
+            fail(f"sample_in_time should return integer ids, got dtype {ids.dtype}")
+        inside = (ids >= 0) & (ids < vocab_size)
+        counts.append(np.bincount(ids[inside].astype(np.int64), minlength=vocab_size))
+        outside.append(int(np.sum(~inside)))
+    return {"counts": np.stack(counts), "outside": outside}
+
+
+IN_TIME_MISTAKES = {
+    "unmasked": "sample_in_time masks nothing: its draws follow softmax(logits / temperature) over every character",
+    "bar_line_early": "sample_in_time lets a bar line close a bar that is not full: a character that closes a bar "
+    "(closes is True) is allowed only when fill == 1",
+    "overflow": "sample_in_time lets a note overflow the bar: a character with fill > 1 can never be completed",
+    "strict": "sample_in_time forbids characters that fill the bar exactly (fill == 1): only more than a full bar is impossible",
+    "zero_logits": "sample_in_time sets forbidden logits to 0, which still gives them probability: use -inf (or a very "
+    "large negative number)",
+    "from_probabilities": "tf.random.categorical takes logits, not probabilities: mask the logits, not softmax(logits)",
+    "after_sampling": "sample_in_time masks after sampling (a forbidden draw replaced by the likeliest allowed character): "
+    "mask the logits before drawing, so every allowed character keeps its share",
+    "multiplied": "sample_in_time multiplies the logits by the temperature: divide them",
+}
+
+
+def compare_sample_in_time(
+    observed: Observations, expected: Expectation, vocab_size: int, draws: int, seed: int
+) -> str:
+    """Compares the frequencies with softmax(logits / temperature) over the allowed characters, and names the mistake
+    whose distribution they follow."""
+    _, fill, closes = in_time_inputs(vocab_size, seed)
+    for case, temperature in enumerate(IN_TIME_TEMPERATURES):
+        counts = np.asarray(observed["counts"][case])
+        if (
+            counts.shape != (vocab_size,)
+            or not np.issubdtype(counts.dtype, np.integer)
+            or counts.min() < 0
+            or counts.sum() + observed["outside"][case] != draws
+        ):
+            fail(f"in case {case} the counts of the draws do not add up to the {draws} drawn: was the probe changed?")
+        if observed["outside"][case]:
+            fail(f"in case {case}, {observed['outside'][case]} of the {draws} ids were outside 0..{vocab_size - 1}")
+        frequencies = counts / draws
+        wanted = np.asarray(expected["probabilities"][case])
+        if np.max(np.abs(frequencies - wanted)) <= 0.02:
+            continue
+        for mistake, message in IN_TIME_MISTAKES.items():
+            if np.max(np.abs(frequencies - np.asarray(expected[mistake][case]))) <= 0.02:
+                fail(message)
+        forbidden = wanted == 0
+        early = forbidden & closes[case] & (fill[case] < 1)
+        if counts[early].sum():
+            fail(IN_TIME_MISTAKES["bar_line_early"])
+        if counts[forbidden & (fill[case] > 1)].sum():
+            fail(IN_TIME_MISTAKES["overflow"])
+        fail(
+            f"in case {case} (temperature {temperature}) the draws should follow softmax(logits / temperature) over the "
+            f"allowed characters = {np.round(wanted, 3)}; their frequencies were {np.round(frequencies, 3)}"
+        )
+    return (
+        f"sample_in_time draws from softmax(logits / temperature) over the characters that keep the bar possible to "
+        f"complete, at temperatures 1, 0.5 and 2 ({draws} draws each)"
+    )
+
+
+check_sample_in_time = Check(probe_sample_in_time, compare_sample_in_time)
+
+
 # --- generate_ids ----------------------------------------------------------------------------------------------------
 
 GENERATION_TEMPERATURE = 0.7
@@ -1106,12 +1240,14 @@ __all__ = [
     "check_get_batch",
     "check_loss",
     "check_prediction",
+    "check_sample_in_time",
     "check_sample_next",
     "check_train_step",
     "check_untrained_loss",
     "check_vectorize",
     "generation_inputs",
     "generation_model",
+    "in_time_inputs",
     "loss_inputs",
     "sample_logits",
     "train_step_inputs",

@@ -16,7 +16,12 @@ from autograde.grading.references import answer, answer_to
 from course_utils.checks import CheckFailed, check_answer, check_answer_recorded, compare_answer, probe_answer
 
 # Issue 25 asks for at least two reasoning questions a lab.
-LABS_WITH_REASONING = ("lab1_rnns_from_scratch", "lab3_tweet_sentiment", "lab4_seq2seq_attention")
+LABS_WITH_REASONING = (
+    "lab1_rnns_from_scratch",
+    "lab2_music_generation",
+    "lab3_tweet_sentiment",
+    "lab4_seq2seq_attention",
+)
 QUESTION = answer(4 * (32 * 64 + 64 * 64 + 64), {"leave out the biases": 4 * (32 * 64 + 64 * 64)})
 
 

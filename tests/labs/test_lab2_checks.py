@@ -45,6 +45,7 @@ def test_reference_solution_passes_every_check(solution):
     judged(checks.check_untrained_loss, solution["compute_loss"], model, x, y, 40)
     judged(checks.check_train_step, solution["make_train_step"], solution["build_model"], seed=5)
     judged(checks.check_sample_next, solution["sample_next"], vocab_size=4, seed=5)
+    judged(checks.check_sample_in_time, solution["sample_in_time"], vocab_size=9, seed=5)
     judged(checks.check_generate, solution["generate_ids"], seed=5)
 
 
@@ -560,6 +561,57 @@ def test_a_loop_inside_tf_function_is_told_to_run_eagerly(solution):
     fails_with("must run in plain \\(eager\\) Python, not inside tf.function", checks.check_generate, compiled)
 
 
+def _allowed(fill, closes):
+    return (fill <= 1.0) & (~closes | (fill == 1.0))
+
+
+def _masking_after_sampling(logits, t, fill, closes):
+    allowed = _allowed(fill, closes)
+    ids = tf.random.categorical(logits / t, 1, dtype=tf.int32)[:, 0]
+    best = tf.argmax(tf.where(allowed, logits, -np.inf), axis=-1, output_type=tf.int32)
+    return tf.where(tf.gather(allowed, ids, batch_dims=1), ids, best)
+
+
+IN_TIME_MISTAKES = {
+    "masks nothing": lambda logits, t, fill, closes: tf.random.categorical(logits / t, 1)[:, 0],
+    "lets a bar line close a bar that is not full": lambda logits, t, fill, closes: tf.random.categorical(
+        tf.where(fill <= 1.0, logits / t, -np.inf), 1
+    )[:, 0],
+    "lets a note overflow the bar": lambda logits, t, fill, closes: tf.random.categorical(
+        tf.where(~closes | (fill == 1.0), logits / t, -np.inf), 1
+    )[:, 0],
+    "forbids characters that fill the bar exactly": lambda logits, t, fill, closes: tf.random.categorical(
+        tf.where(tf.where(closes, fill == 1.0, fill < 1.0), logits / t, -np.inf), 1
+    )[:, 0],
+    "sets forbidden logits to 0": lambda logits, t, fill, closes: tf.random.categorical(
+        logits / t * tf.cast(_allowed(fill, closes), tf.float32), 1
+    )[:, 0],
+    "takes logits, not probabilities": lambda logits, t, fill, closes: tf.random.categorical(
+        tf.nn.softmax(tf.where(_allowed(fill, closes), logits / t, -np.inf)), 1
+    )[:, 0],
+    "masks after sampling": _masking_after_sampling,
+    "multiplies the logits by the temperature": lambda logits, t, fill, closes: tf.random.categorical(
+        tf.where(_allowed(fill, closes), logits * t, -np.inf), 1
+    )[:, 0],
+    r"take \[:, 0\]": lambda logits, t, fill, closes: tf.random.categorical(
+        tf.where(_allowed(fill, closes), logits / t, -np.inf), 1
+    ),
+    "fails inside tf.function": lambda logits, t, fill, closes: np.argmax(np.asarray(logits), axis=-1),
+}
+
+
+@pytest.mark.parametrize("message", IN_TIME_MISTAKES)
+def test_constrained_sampling_mistakes(message):
+    fails_with(message, checks.check_sample_in_time, IN_TIME_MISTAKES[message], vocab_size=7, seed=3)
+
+
+def test_constrained_sampling_with_a_large_negative_number_passes():
+    def in_time(logits, t, fill, closes):
+        return tf.random.categorical(tf.where(_allowed(fill, closes), logits / t, -1e9), 1)[:, 0]
+
+    judged(checks.check_sample_in_time, in_time, vocab_size=7, seed=3)
+
+
 # --- the solution's test cells, as the grader judges them and as students run them ----------------------------------
 
 
@@ -639,6 +691,8 @@ def _generation_mistake(solution, change):
         ("generation skipping the start", "the first draw saw only the last character of the start text"),
         ("generation dividing by the temperature", "already divided by the temperature"),
         ("generation giving probabilities", "sample_fn got probabilities"),
+        ("constrained sampling masking nothing", "masks nothing"),
+        ("constrained sampling closing a bar early", "lets a bar line close a bar that is not full"),
     ],
 )
 def test_catalogued_mistakes_are_caught_from_stored_data_alone(solution, mistake, message):
@@ -676,6 +730,10 @@ def test_catalogued_mistakes_are_caught_from_stored_data_alone(solution, mistake
         "generation giving probabilities": lambda: checks.check_generate(
             _generation_mistake(solution, lambda logits, t: tf.nn.softmax(logits))
         ),
+        "constrained sampling masking nothing": lambda: checks.check_sample_in_time(IN_TIME_MISTAKES["masks nothing"]),
+        "constrained sampling closing a bar early": lambda: checks.check_sample_in_time(
+            IN_TIME_MISTAKES["lets a bar line close a bar that is not full"]
+        ),
     }
     with pytest.raises(CheckFailed, match=message):
         calls[mistake]()
@@ -695,7 +753,7 @@ def test_the_public_module_computes_no_reference():
 
     from autograde.grading.references import lab2 as references
 
-    for name in ("vectorize", "build_model", "loss", "train_step", "sample_next", "generate"):
+    for name in ("vectorize", "build_model", "loss", "train_step", "sample_next", "sample_in_time", "generate"):
         assert callable(getattr(references, f"expect_{name}"))
     called = set()
     for node in ast.walk(ast.parse(inspect.getsource(checks))):

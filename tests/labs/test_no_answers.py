@@ -88,6 +88,7 @@ def exercises(solutions):
             "compute_loss": functools.partial(judged, lab2.check_loss),
             "make_train_step": lambda f: judged(lab2.check_train_step, f, s2["build_model"]),
             "sample_next": functools.partial(judged, lab2.check_sample_next),
+            "sample_in_time": functools.partial(judged, lab2.check_sample_in_time),
             "generate_ids": functools.partial(judged, lab2.check_generate),
         },
         "lab3_tweet_sentiment": {

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from helpers import solution_namespace
 
-from course_utils import training
+from course_utils import music, rhythm, training
 from course_utils.sampling import CharSampler, generate_text
 from course_utils.vocab import Vocabulary
 
@@ -157,3 +157,29 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, capsys):
     _, checkpoint, plot = _run(tmp_path, steps=2, settings={"steps": 2})
     assert "made with other settings (steps); starting afresh" in capsys.readouterr().out
     assert plot.curves["train"][0] == [1, 2]
+
+
+def in_time(logits, temperature, fill, closes):
+    allowed = (fill <= 1.0) & (~closes | (fill == 1.0))
+    return tf.random.categorical(tf.where(allowed, logits / temperature, -np.inf), 1, dtype=tf.int32)[:, 0]
+
+
+def test_the_constrained_sampler_keeps_every_bar_full(model):
+    # A random model writes bar lines anywhere; under the constraint every bar its first tune closes is exactly full.
+    header = "X:1\nM:4/4\nL:1/8\nK:G\n"
+
+    def closed_bars(texts):
+        bars = [bar for text in texts for bar in rhythm.bar_lengths(music.extract_tunes(text)[0].text)[:-1]]
+        return [length / full for length, full in bars if full]  # (a random model may write M:none)
+
+    sampler = CharSampler(model, in_time, rhythm.BarConstraint(VOCAB.chars))
+    tf.random.set_seed(0)
+    constrained = closed_bars(generate_text(model, VOCAB, header, 200, num_samples=8, temperature=1.5, sampler=sampler))
+    free = closed_bars(generate_text(model, VOCAB, header, 200, num_samples=8, temperature=1.5, sample_fn=categorical))
+    assert constrained and set(constrained) == {1}
+    assert set(free) - {1}
+
+
+def test_a_constraint_for_another_vocabulary_is_refused(model):
+    with pytest.raises(ValueError, match="BarConstraint\\(vocab.chars\\)"):
+        CharSampler(model, in_time, rhythm.BarConstraint(["a", "b"]))

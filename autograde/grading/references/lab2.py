@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from autograde.grading.references import answer, answer_to
 from course_utils.checks import lab2 as public
 from course_utils.checks._common import full_float32
 from course_utils.vocab import Vocabulary
@@ -122,3 +123,63 @@ def expect_generate(vocab_size: int, start_length: int, length: int, seed: int) 
         "probabilities": _softmax(logits).astype(np.float32),
         "last_character_alone": alone.astype(np.float32),
     }
+
+
+def expect_sample_in_time(vocab_size: int, draws: int, seed: int) -> dict[str, Any]:
+    """softmax(logits / T) over the allowed characters (fill <= 1, and a bar line only at fill == 1) for each case,
+    and the distributions each mistake of ``public.IN_TIME_MISTAKES`` gives."""
+    logits, fill, closes = public.in_time_inputs(vocab_size, seed)
+    tempered = logits.astype(np.float64) / np.array(public.IN_TIME_TEMPERATURES)[:, None]
+    full = fill == 1.0
+    allowed = (fill <= 1.0) & (~closes | full)
+
+    def masked(allowed, values=tempered, fallback=-np.inf):
+        return _softmax(np.where(allowed, values, fallback))
+
+    plain = _softmax(tempered)
+    best = np.argmax(np.where(allowed, tempered, -np.inf), axis=-1)
+    after = plain * allowed
+    after[np.arange(len(best)), best] += (plain * ~allowed).sum(axis=-1)
+    return {
+        "probabilities": masked(allowed),
+        "unmasked": plain,
+        "bar_line_early": masked(fill <= 1.0),
+        "overflow": masked(~closes | full),
+        "strict": masked(np.where(closes, full, fill < 1.0)),
+        "zero_logits": masked(allowed, fallback=0.0),
+        "from_probabilities": masked(allowed, values=masked(allowed), fallback=0.0),
+        "after_sampling": after,
+        "multiplied": masked(
+            allowed, values=logits.astype(np.float64) * np.array(public.IN_TIME_TEMPERATURES)[:, None]
+        ),
+    }
+
+
+# Reasoning questions: the right value, and what each known mistake gives (checks.check_answer, grader only).
+_E, _H = 64, 384  # the lab's full settings, EMBEDDING_DIM and RNN_UNITS
+QUESTIONS = {
+    "lstm_parameters": answer(
+        4 * (_E * _H + _H * _H + _H),
+        {
+            "leave out the biases": 4 * (_E * _H + _H * _H),
+            "count one set of weights instead of four (the input, forget and output gates and the candidate)": _E * _H
+            + _H * _H
+            + _H,
+            "leave out the recurrent weights (the previous state's)": 4 * (_E * _H + _H),
+        },
+    ),
+    # (3cde f>g A/B/ in M:6/8, L:1/8: a triplet of eighths lasts two, f>g two, A/B/ one: five eighths of six.
+    "bar_fraction": answer(
+        5 / 6,
+        {
+            "count the triplet as three eighths": 1.0,
+            "read A/ as twice A": 8 / 6,
+        },
+        rtol=0.01,
+    ),
+}
+
+
+def expect_answer(name: str) -> dict[str, Any]:
+    """The expectation of Lab 2's reasoning question ``name``."""
+    return answer_to(QUESTIONS, name)
