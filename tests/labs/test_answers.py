@@ -111,7 +111,11 @@ def test_every_reasoning_question_is_recorded_in_view_and_graded_in_hiding(cours
         assert visible == hidden, f"{lab}: a question recorded but not graded, or graded unseen: {source}"
         assert all(c.hidden for c, _ in calls if c.check == "answer"), f"{lab}: check_answer in view: {source}"
         for name in hidden:
-            assert references.expect_answer(name)["value"] is not None
+            expected = references.expect_answer(name)
+            for mistake, value in expected["mistakes"]:  # else the feedback would call a right answer a mistake
+                assert abs(value - expected["value"]) > expected["atol"] + expected["rtol"] * abs(expected["value"]), (
+                    f"{lab}: {name}: {mistake!r} gives the right value"
+                )
         names |= hidden
     if lab in LABS_WITH_REASONING:
         assert len(names) >= 2, f"{lab} asks {len(names)} reasoning questions"
@@ -130,3 +134,9 @@ def test_the_grader_judges_a_hidden_question_against_the_labs_references(monkeyp
     assert "recorded" in judge(lab, visible, visible_params, observed)
     with pytest.raises(CheckFailed, match="leave out the biases"):
         judge(lab, hidden, hidden_params, observed)
+
+
+def test_a_forged_observation_fails_as_a_wrong_answer_would():
+    for forged in (10**400, [1, 2], {"value": 1}):
+        with pytest.raises(CheckFailed, match="should be a finite number"):
+            compare_answer({"recorded": True, "value": forged, "shown": "?"}, QUESTION, "q")

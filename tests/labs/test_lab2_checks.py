@@ -775,3 +775,13 @@ def test_the_public_module_computes_no_reference():
         for name in vars(checks)
         if name.startswith("_reference") or name in ("_twin_models", "expected_parameter_count")
     ]
+
+
+def test_the_bar_fraction_question_is_what_the_rhythm_reader_measures():
+    from autograde.grading.references import lab2 as references
+    from course_utils.rhythm import BarConstraint
+
+    tune = "X:1\nM:6/8\nL:1/8\nK:C\nc>d (3efg a/"  # the bar Question 2 asks about
+    chars = sorted(set(tune) | {"|"})
+    fill, _ = BarConstraint(chars).reset(tune, 1)
+    assert fill[0, chars.index("|")] == pytest.approx(references.expect_answer("bar_fraction")["value"])

@@ -168,12 +168,13 @@ QUESTIONS = {
             "leave out the recurrent weights (the previous state's)": 4 * (_E * _H + _H),
         },
     ),
-    # (3cde f>g A/B/ in M:6/8, L:1/8: a triplet of eighths lasts two, f>g two, A/B/ one: five eighths of six.
+    # c>d (3efg a/ in M:6/8, L:1/8: c>d lasts two eighths, the triplet of eighths two, a/ half of one: 4.5 of six.
     "bar_fraction": answer(
-        5 / 6,
+        4.5 / 6,
         {
-            "count the triplet as three eighths": 1.0,
-            "read A/ as twice A": 8 / 6,
+            "count the triplet as three eighths": 5.5 / 6,
+            "read a/ as twice a": 6 / 6,
+            "lengthen c by half without shortening d": 5 / 6,
         },
         rtol=0.01,
     ),
