@@ -13,14 +13,14 @@ def test_a_finished_notebook_without_metadata_passes(course, capsys):
     # Colab may drop nbgrader metadata: test cells are found by their "# Test" heading.
     assert check_notebook(course.root / EXAMPLES / "stripped-metadata.ipynb") is True
     out = capsys.readouterr().out
-    assert "Tests passing: 10 of 10." in out and "All good" in out  # prediction tests too: their cells start "# Test"
+    assert "Tests passing: 13 of 13." in out and "All good" in out  # prediction tests too: their cells start "# Test"
 
 
 @pytest.mark.slow
 def test_an_unfinished_notebook_lists_what_is_left(course, capsys):
     assert main([str(course.root / EXAMPLES / "partial.ipynb")]) == 1
     out = capsys.readouterr().out
-    assert "Tests passing: 5 of 10." in out  # 3 of the 10 are predictions
+    assert "Tests passing: 6 of 13." in out  # 3 of the 13 are predictions, 2 reasoning questions
     # Each test's whole name, and under it what failed.
     assert (
         "\u2718 Test 8: every draw sees the logits the whole model gives for the whole text so far (start and draws), "
