@@ -771,6 +771,22 @@ def sample_logits(vocab_size: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(scale=1.5, size=vocab_size).astype("float32")
 
 
+def _draw_counts(
+    name: str, call: str, ids: ArrayLike, draws: int, vocab_size: int, counts: list, outside: list
+) -> None:
+    """Appends to ``counts`` how often each id was drawn and to ``outside`` how many ids lie outside the vocabulary,
+    after failing on ids of the wrong shape or type (``name`` is the student's sampler, ``call`` how it was called)."""
+    ids = np.asarray(ids)
+    if ids.shape == (draws, 1):
+        fail(f"{name} should return shape (batch,) = ({draws},), got ({draws}, 1): take [:, 0]")
+    check_shape(f"{call} for logits of shape (batch, vocab)", ids, (draws,))
+    if not np.issubdtype(ids.dtype, np.integer):
+        fail(f"{name} should return integer ids, got dtype {ids.dtype}")
+    inside = (ids >= 0) & (ids < vocab_size)
+    counts.append(np.bincount(ids[inside].astype(np.int64), minlength=vocab_size))
+    outside.append(int(np.sum(~inside)))
+
+
 def probe_sample_next(
     sample_fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], vocab_size: int = 5, draws: int = 20000, seed: int = 0
 ) -> Observations:
@@ -800,15 +816,7 @@ def probe_sample_next(
             fail(
                 f"sample_next fails inside tf.function ({type(error).__name__}: {str(error)[:160]}); use TensorFlow ops such as tf.random.categorical"
             )
-        ids = np.asarray(ids)
-        if ids.shape == (draws, 1):
-            fail(f"sample_next should return shape (batch,) = ({draws},), got ({draws}, 1): take [:, 0]")
-        check_shape("sample_next(logits) for logits of shape (batch, vocab)", ids, (draws,))
-        if not np.issubdtype(ids.dtype, np.integer):
-            fail(f"sample_next should return integer ids, got dtype {ids.dtype}")
-        inside = (ids >= 0) & (ids < vocab_size)
-        counts.append(np.bincount(ids[inside].astype(np.int64), minlength=vocab_size))
-        outside.append(int(np.sum(~inside)))
+        _draw_counts("sample_next", "sample_next(logits)", ids, draws, vocab_size, counts, outside)
     return {"counts": np.stack(counts), "outside": outside}
 
 
@@ -916,15 +924,7 @@ def probe_sample_in_time(
                 f"sample_in_time fails inside tf.function ({type(error).__name__}: {str(error)[:160]}); use TensorFlow "
                 "ops such as tf.where and tf.random.categorical"
             )
-        ids = np.asarray(ids)
-        if ids.shape == (draws, 1):
-            fail(f"sample_in_time should return shape (batch,) = ({draws},), got ({draws}, 1): take [:, 0]")
-        check_shape("sample_in_time(logits, ...) for logits of shape (batch, vocab)", ids, (draws,))
-        if not np.issubdtype(ids.dtype, np.integer):
-            fail(f"sample_in_time should return integer ids, got dtype {ids.dtype}")
-        inside = (ids >= 0) & (ids < vocab_size)
-        counts.append(np.bincount(ids[inside].astype(np.int64), minlength=vocab_size))
-        outside.append(int(np.sum(~inside)))
+        _draw_counts("sample_in_time", "sample_in_time(logits, ...)", ids, draws, vocab_size, counts, outside)
     return {"counts": np.stack(counts), "outside": outside}
 
 
