@@ -20,13 +20,18 @@ Targets: at most 1.0 nats/char, at least 90% valid tunes (of at least 20), train
 at least 99% of the corpus tunes valid; under the constraint, at least 95% valid and 90% of the valid tunes with every
 bar right (the held-out corpus's rate).
 
-    python benchmarks/lab2_quality.py [--model-dir artifacts/lab2 | --output-dir DIR] [--tunes 32] [--seed 7] [--corpus]
+    python benchmarks/lab2_quality.py [--model-dir artifacts/lab2 | --output-dir DIR] [--set NAME=VALUE ...] [--tunes 32]
+        [--seed 7] [--temperature 1.0] [--corpus]
+
+--set NAME=VALUE trains with one of the notebook's settings changed (its test cells then run as the self-checks do):
+``--set NUM_LAYERS=2`` for depth, ``--set TRAINING_SEED=1`` for another run of the same settings.
 """
 
 import argparse
 import collections
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -35,6 +40,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import nbformat
 import tensorflow as tf
 from lab2_sampling_speed import sample_in_time, sample_next  # the students' exercises, restated there once
 
@@ -46,18 +52,38 @@ MAX_NATS, MIN_VALID, MAX_TRAIN_SECONDS = 1.0, 0.9, 600
 MIN_VALID_CONSTRAINED, MIN_RHYTHM_CONSTRAINED = 0.95, 0.9
 
 
-def train_with_the_notebook(output_root):
-    from autograde.authoring.solutions import execute_solution
+def with_settings(notebook, settings):
+    """A copy of the notebook with each ``NAME = ...`` line named in ``settings`` ({NAME: "VALUE"}) set to the value."""
+    nb = nbformat.read(notebook, as_version=4)
+    for name, value in settings.items():
+        pattern = re.compile(rf"^{re.escape(name)} = .*$", re.MULTILINE)
+        cells = [cell for cell in nb.cells if cell.cell_type == "code" and pattern.search(cell.source)]
+        if len(cells) != 1:
+            raise SystemExit(f"--set {name}: the notebook should assign {name} in exactly one line; found {len(cells)}")
+        cells[0].source = pattern.sub(f"{name} = {value}  # set by lab2_quality.py --set", cells[0].source, count=1)
+    return nb
+
+
+def train_with_the_notebook(output_root, settings):
+    from autograde.authoring.solutions import execute_notebook, execute_solution
     from autograde.course import Course
 
     course = Course.find()
     Path(output_root).mkdir(parents=True, exist_ok=True)
     if (Path(output_root) / "lab2" / "checkpoint").exists():  # the notebook would resume it, and time only the rest
         raise SystemExit(f"{output_root} holds a Lab 2 checkpoint from an earlier run: give an empty --output-dir")
-    print(f"running {LAB} under LAB_BUDGET=full (load average {os.getloadavg()[0]:.2f}) ...", flush=True)
-    _, run = execute_solution(
-        course, LAB, cwd=output_root, env={"LAB_BUDGET": "full", "LAB_OUTPUT_DIR": str(output_root)}
+    print(
+        f"running {LAB} under LAB_BUDGET=full{' with ' + str(settings) if settings else ''} "
+        f"(load average {os.getloadavg()[0]:.2f}) ...",
+        flush=True,
     )
+    env = {"LAB_BUDGET": "full", "LAB_OUTPUT_DIR": str(output_root)}
+    if settings:  # the test cells then run as a student's self-checks do
+        variant = Path(output_root) / f"{LAB}.ipynb"
+        nbformat.write(with_settings(course.solution_notebook(LAB), settings), variant)
+        _, run = execute_notebook(variant, cwd=output_root, env=env)
+    else:
+        _, run = execute_solution(course, LAB, cwd=output_root, env=env)
     print(
         f"notebook ran in {run.seconds:.0f} s; tests {'pass' if run.ok else 'FAIL: ' + str(run.failures + [t for t in run.tests if not t.passed])}"
     )
@@ -158,16 +184,30 @@ def main():
     parser.add_argument("--seed", type=int, default=7, help="TensorFlow's seed before each sampler composes")
     parser.add_argument("--temperature", type=float, default=1.0, help="the temperature both samplers compose at")
     parser.add_argument("--corpus", action="store_true", help="only check that the corpus tunes themselves are valid")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="train with one of the notebook's settings changed (NUM_LAYERS=2, SEQ_LENGTH=200, TRAINING_SEED=1); repeatable",
+    )
     args = parser.parse_args()
     if args.tunes < 20:
         parser.error("--tunes should be at least 20")
     if args.corpus:
         check_corpus()
         return
+    if any("=" not in setting for setting in args.set):
+        parser.error("--set takes NAME=VALUE, e.g. --set NUM_LAYERS=2")
+    settings = dict(setting.split("=", 1) for setting in args.set)
+    if settings and args.model_dir:
+        parser.error("--set trains a model; --model-dir reuses one")
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = (
-            Path(args.model_dir) if args.model_dir else train_with_the_notebook(Path(args.output_dir or tmp).resolve())
+            Path(args.model_dir)
+            if args.model_dir
+            else train_with_the_notebook(Path(args.output_dir or tmp).resolve(), settings)
         )
         model, vocab = training.load_char_model(folder)
         metrics_file = folder / "metrics.json"

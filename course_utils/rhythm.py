@@ -431,6 +431,19 @@ def bar_lengths(tune: str) -> list[tuple[Fraction, Fraction | None]]:
     return bars
 
 
+
+def bar_positions(tune: str) -> np.ndarray:
+    """How full the current bar is after each character of ``tune``, as a fraction of a full bar: 0 after a bar line,
+    1 when the bar is full (a note still being written counts at its least); NaN where nothing is counted (the header,
+    a tune without a meter). One number per character, for lining up with what a model computes at each step.
+    """
+    positions, state = np.full(len(tune), np.nan), START
+    for i, char in enumerate(tune):
+        state = advance(state, char)
+        if state.bar:
+            positions[i] = float(state.least_filled / state.bar)
+    return positions
+
 class BarConstraint:
     """For a batch of texts being generated: what the bar would hold after each character of the vocabulary.
 

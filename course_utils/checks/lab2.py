@@ -389,13 +389,16 @@ def probe_build_model(
     vocab_size: int = 30,
     embedding_dim: int = 8,
     rnn_units: int = 16,
+    num_layers: int = 1,
     seed: int = 0,
 ) -> Observations:
-    """``build_model(vocab_size, embedding_dim, rnn_units, dropout=0.0)``: Embedding -> LSTM -> Dropout -> Dense logits, stateless.
+    """``build_model(vocab_size, embedding_dim, rnn_units, dropout=0.0, num_layers=1)``: Embedding, then ``num_layers``
+    times LSTM -> Dropout, then Dense logits; stateless.
 
     Args:
         build_fn: the student's ``build_model``.
         vocab_size, embedding_dim, rnn_units: the sizes it is called with.
+        num_layers: the LSTM layers it is asked to stack (passed only when it is not 1, the default).
         seed: draws the ids fed to the model.
 
     Returns:
@@ -404,7 +407,13 @@ def probe_build_model(
         and one in training mode. Fails at once when the model cannot run on ids of any batch size and length, or its
         logits are not of shape (batch, time, vocab_size).
     """
-    model = build_fn(vocab_size, embedding_dim, rnn_units)
+    depth = {} if num_layers == 1 else {"num_layers": num_layers}
+    try:
+        model = build_fn(vocab_size, embedding_dim, rnn_units, **depth)
+    except TypeError as error:
+        if depth and "num_layers" in str(error):
+            return {"num_layers_argument": False}
+        raise
     if not isinstance(model, keras.Model):
         fail(f"build_model should return a keras Model, got {type(model).__name__}")
     rng = np.random.default_rng(seed)
@@ -422,6 +431,7 @@ def probe_build_model(
     last = model.layers[-1] if model.layers else None
     activation = getattr(last, "activation", None)
     observed = {
+        "num_layers_argument": True,
         "layers": [type(layer).__name__ for layer in model.layers],
         "first_is_embedding": bool(model.layers) and isinstance(model.layers[0], keras.layers.Embedding),
         "lstms": [
@@ -443,7 +453,7 @@ def probe_build_model(
     observed["repeat"] = [np.asarray(model(ids)), np.asarray(model(ids))]
 
     try:
-        with_dropout = build_fn(vocab_size, embedding_dim, rnn_units, dropout=0.5)
+        with_dropout = build_fn(vocab_size, embedding_dim, rnn_units, dropout=0.5, **depth)
     except TypeError:
         return {**observed, "dropout_argument": False}
     observed["dropout_argument"] = True
@@ -460,41 +470,64 @@ def probe_build_model(
 
 
 def compare_build_model(
-    observed: Observations, expected: Expectation, vocab_size: int, embedding_dim: int, rnn_units: int, seed: int
+    observed: Observations,
+    expected: Expectation,
+    vocab_size: int,
+    embedding_dim: int,
+    rnn_units: int,
+    num_layers: int,
+    seed: int,
 ) -> str:
-    """Fails on the first layer, setting or parameter count that differs from Embedding -> LSTM -> Dropout -> Dense."""
+    """Fails on the first layer, setting or parameter count that differs from Embedding, ``num_layers`` times
+    LSTM -> Dropout, then Dense."""
+    signature = "build_model(vocab_size, embedding_dim, rnn_units, dropout=0.0, num_layers=1)"
+    if not observed["num_layers_argument"]:
+        fail(f"build_model should take a num_layers argument, the LSTM layers it stacks: {signature}")
     lstms = observed["lstms"]
-    if len(lstms) != 1 or not observed["first_is_embedding"]:
-        fail(f"expected the layers Embedding, LSTM, Dropout, Dense; got {', '.join(observed['layers'])}")
-    lstm = lstms[0]
-    if lstm["units"] != rnn_units:
-        fail(f"the LSTM should have rnn_units={rnn_units} units, got {lstm['units']}")
-    if lstm["stateful"]:
+    wanted_layers = ", ".join(["Embedding"] + ["LSTM", "Dropout"] * num_layers + ["Dense"])
+    if not observed["first_is_embedding"] or not lstms:
+        fail(f"expected the layers {wanted_layers}; got {', '.join(observed['layers'])}")
+    if len(lstms) != num_layers:
         fail(
-            "the LSTM should be stateless (stateful=False): every training window starts from a zero state, and so does generation"
+            f"with num_layers={num_layers} the model should stack {num_layers} LSTM layer(s), each reading the states "
+            f"of the one before; it has {len(lstms)} ({', '.join(observed['layers'])})"
         )
-    if not lstm["return_sequences"]:
-        fail("the LSTM needs return_sequences=True: the model predicts the next character at every step")
+    for number, lstm in enumerate(lstms, 1):
+        which = "the LSTM" if num_layers == 1 else f"LSTM layer {number}"
+        if lstm["units"] != rnn_units:
+            fail(f"{which} should have rnn_units={rnn_units} units, got {lstm['units']}")
+        if lstm["stateful"]:
+            fail(
+                f"{which} should be stateless (stateful=False): every training window starts from a zero state, and so "
+                "does generation"
+            )
+        if not lstm["return_sequences"]:
+            fail(
+                f"{which} needs return_sequences=True: the model predicts the next character at every step"
+                + ("" if num_layers == 1 else ", and each layer reads every state of the one below")
+            )
     if not observed["last_is_dense"] or observed["last_units"] != vocab_size:
         fail(f"the last layer should be Dense(vocab_size={vocab_size})")
     if observed["last_activation"] is not None:
         fail(f"the Dense layer should output raw logits (no activation); it applies {observed['last_activation']}")
     wanted = expected["parameter_count"]
     if observed["parameter_count"] != wanted:
+        stacked = "" if num_layers == 1 else f", {num_layers - 1} more LSTM({rnn_units}) on {rnn_units} inputs each"
         fail(
-            f"expected {wanted} parameters (Embedding {vocab_size}x{embedding_dim}, LSTM({rnn_units}) on {embedding_dim} inputs, "
-            f"Dense {rnn_units}->{vocab_size}), got {observed['parameter_count']}"
+            f"expected {wanted} parameters (Embedding {vocab_size}x{embedding_dim}, LSTM({rnn_units}) on {embedding_dim} "
+            f"inputs{stacked}, Dense {rnn_units}->{vocab_size}), got {observed['parameter_count']}"
         )
     check_close("a second call on the same ids (a stateless model forgets between calls)", *observed["repeat"])
     if not observed["dropout_argument"]:
-        fail(
-            "build_model should take a dropout argument: build_model(vocab_size, embedding_dim, rnn_units, dropout=0.0)"
-        )
+        fail(f"build_model should take a dropout argument: {signature}")
     rates = observed["dropout_rates"]
-    if rates != [0.5]:
-        fail(
-            f"with dropout=0.5 the model should have one keras.layers.Dropout(0.5) between the LSTM and the Dense layer; its Dropout rates were {rates}"
+    if rates != [0.5] * num_layers:
+        where = (
+            "one keras.layers.Dropout(0.5) between the LSTM and the Dense layer"
+            if num_layers == 1
+            else f"a keras.layers.Dropout(0.5) after each of its {num_layers} LSTM layers"
         )
+        fail(f"with dropout=0.5 the model should have {where}; its Dropout rates were {rates}")
     check_close("with dropout, two calls at inference (training=False)", *observed["inference"])
     if np.shape(observed["training"]) == np.shape(observed["inference"][0]) and np.allclose(
         observed["training"], observed["inference"][0]
@@ -502,9 +535,10 @@ def compare_build_model(
         fail(
             "with dropout=0.5 the outputs in training mode equal those at inference: is the Dropout layer in the model?"
         )
+    layers = "" if num_layers == 1 else f", {num_layers} LSTM layers"
     return (
-        f"build_model({vocab_size}, {embedding_dim}, {rnn_units}) maps ids (batch, time) to logits (batch, time, {vocab_size}), "
-        "stateless, with optional dropout"
+        f"build_model({vocab_size}, {embedding_dim}, {rnn_units}{layers}) maps ids (batch, time) to logits "
+        f"(batch, time, {vocab_size}), stateless, with optional dropout"
     )
 
 

@@ -195,6 +195,48 @@ def test_model_with_a_simple_rnn():
     )
 
 
+def stacked_with(mistake):
+    """build_model with num_layers, written with one mistake (None: right)."""
+
+    def build(vocab_size, embedding_dim, rnn_units, dropout=0.0, num_layers=1):
+        layers = [keras.Input(shape=(None,), dtype="int32"), keras.layers.Embedding(vocab_size, embedding_dim)]
+        for number in range(1 if mistake == "one layer" else num_layers):
+            layers.append(keras.layers.LSTM(rnn_units, return_sequences=True))
+            if mistake != "dropout once" or number == num_layers - 1:
+                layers.append(keras.layers.Dropout(dropout))
+        return keras.Sequential(layers + [keras.layers.Dense(vocab_size)])
+
+    return build
+
+
+@pytest.mark.parametrize(
+    ("mistake", "message"),
+    [
+        ("one layer", r"num_layers=2 the model should stack 2 LSTM layer\(s\).* it has 1"),
+        (
+            "dropout once",
+            r"a keras.layers.Dropout\(0.5\) after each of its 2 LSTM layers; its Dropout rates were \[0.5\]",
+        ),
+    ],
+)
+def test_stacked_model_mistakes(mistake, message):
+    fails_with(message, checks.check_build_model, stacked_with(mistake), num_layers=2, seed=1)
+
+
+def test_stacked_model_passes_and_one_layer_is_not_enough(solution):
+    judged(
+        checks.check_build_model,
+        solution["build_model"],
+        vocab_size=11,
+        embedding_dim=9,
+        rnn_units=4,
+        num_layers=3,
+        seed=2,
+    )
+    judged(checks.check_build_model, stacked_with(None), num_layers=2, seed=1)
+    fails_with("should take a num_layers argument", checks.check_build_model, model_with(), num_layers=2, seed=1)
+
+
 def test_loss_summed():
     fails_with(
         "sum over all characters",

@@ -34,6 +34,16 @@ def test_bar_lengths(body, bars):
     assert lengths(body) == bars
 
 
+
+def test_bar_positions_follow_the_bar_character_by_character():
+    positions = rhythm.bar_positions(HEADER + "ABc def|g6|")
+    assert np.isnan(positions[: len(HEADER) - 1]).all()  # the header counts nothing (K:C's newline starts the body)
+    body = positions[len(HEADER) :]
+    # A, B and c are each still being written (A2 may follow) when read, then finished by the next character.
+    assert body[3] == pytest.approx(3 / 6) and body[7] == 0.0  # after "ABc " half the bar; after the bar line empty
+    assert body[-1] == 0.0 and body[-2] == pytest.approx(6 / 48)  # "g6" counts at its least (g6/8) until "|"
+    assert len(positions) == len(HEADER + "ABc def|g6|")
+
 def test_a_note_still_being_written_counts_at_the_least_it_can_become():
     state = rhythm.read(HEADER + "c4")
     assert state.filled == 0 and state.note.written == Fraction(4, 8)
