@@ -113,7 +113,9 @@ class BarState:
     """What the reader knows after a prefix of ABC text.
 
     ``filled`` is the length of the finished notes of the current bar; ``note`` the note still being written, if any;
-    ``closed`` the length of the bar the last character closed (``None`` if it closed none, or a bar without notes).
+    ``closed`` the length of the bar the last character closed (``None`` if it closed none, or a bar without notes), and
+    ``must_be_full`` whether that bar had to be full: not the tune's first bar (a pickup), nor a bar that starts a section
+    (after ``|:``, ``||``, ``|]``, ``:|``, ``::`` or an ending), nor one a repeat sign ``:|`` or ``::`` closes.
     Lengths are in whole notes; ``meter`` is a full bar's length (``None`` in the header or without a meter).
     """
 
@@ -143,7 +145,12 @@ class BarState:
         True  # no bar with notes closed yet: the first may be shorter than the meter (check_rhythm allows it)
     )
     unreadable: bool = False  # the body has a character that is not ABC music here (a stray letter or digit, ^^^)
+    boundary: bool = (
+        True  # a section boundary (the tune's start, |: || |] [| :| ::, an ending) came after the last bar's notes
+    )
+    section_start: bool = True  # the current bar starts a section, so it may be short (music.check_rhythm allows it)
     closed: Fraction | None = None
+    must_be_full: bool = False  # whether the bar just closed (``closed``) had to be full
 
     @property
     def bar(self) -> Fraction | None:
@@ -221,6 +228,8 @@ def _start_note(state: BarState, base: Fraction) -> BarState:
     if left > 0:
         factor *= tuplet
         left -= 1
+    if not state.has_notes:  # the bar's first note: the bar starts a section if a boundary came before it
+        state = dataclasses.replace(state, section_start=state.boundary, boundary=False)
     return dataclasses.replace(
         state, note=Note(base * factor), filled=filled, broken="", tuplet_left=left, has_notes=True
     )
@@ -233,8 +242,9 @@ def broken_factors(run: str) -> tuple[Fraction, Fraction]:
     return (2 - short, short) if run[0] == ">" else (short, 2 - short)
 
 
-def _close_bar(state: BarState) -> BarState:
-    """A bar line: the bar ends; ``closed`` is its length if it had notes."""
+def _close_bar(state: BarState, repeat: bool = False) -> BarState:
+    """A bar line (``repeat``: the ``:`` of ``:|`` or ``::``, which ends a section): the bar ends; ``closed`` is its
+    length if it had notes."""
     state = _finish_note(state)
     closed = state.filled if state.has_notes else None
     return dataclasses.replace(
@@ -245,7 +255,15 @@ def _close_bar(state: BarState) -> BarState:
         last=Fraction(0),
         broken="",
         closed=closed,
+        must_be_full=closed is not None and not (state.pickup or state.section_start or repeat),
+        boundary=state.boundary or repeat,
     )
+
+
+def _mark_boundary(state: BarState) -> BarState:
+    """The bar line just read is a section boundary (``||``, ``|]``, ``|:``, ``[|``, an ending): the next bar starts a
+    section."""
+    return dataclasses.replace(state, boundary=True)
 
 
 def _apply_field(state: BarState, text: str) -> BarState:
@@ -317,9 +335,9 @@ def advance(state: BarState, char: str) -> BarState:
     if state.bracket:
         state = dataclasses.replace(state, bracket=False)
         if char in "12" and not state.has_notes and state.note is None:  # [1 [2: an ending, where a bar starts
-            return dataclasses.replace(state, previous=char, line_start=line_start)
+            return dataclasses.replace(_mark_boundary(state), previous=char, line_start=line_start)
         if char == "|":  # [|
-            return dataclasses.replace(_close_bar(state), previous="|", line_start=line_start)
+            return dataclasses.replace(_mark_boundary(_close_bar(state)), previous="|", line_start=line_start)
         if char in "KLM":  # [M:3/4], [L:1/16], [K:G]
             return dataclasses.replace(state, field=char, inline=True)
         if char not in NOTE_LETTERS + ACCIDENTALS:
@@ -376,11 +394,17 @@ def advance(state: BarState, char: str) -> BarState:
     if char == "-":  # a tie: music21 ignores broken rhythm after it
         return dataclasses.replace(state, last=Fraction(0))
     if char == "|":
-        return _close_bar(state)
+        return (
+            _mark_boundary(_close_bar(state)) if previous in "|:" else _close_bar(state)
+        )  # || and :| (its | closes nothing)
     if char == ":":
-        return state if previous in "|:" else _close_bar(state)
+        return _mark_boundary(state) if previous in "|:" else _close_bar(state, repeat=True)  # |: and ::, or :|
+    if char in "12" and previous in "|:":  # |1 :|2: an ending starts
+        return _mark_boundary(state)
     if char == "[":
         return dataclasses.replace(state, bracket=True)
+    if char == "]" and previous == "|" and not state.chord:  # |]
+        return _mark_boundary(state)
     if char == "]":
         if state.chord:
             length = state.chord_length if state.chord_length is not None else _unit(state)
@@ -431,7 +455,6 @@ def bar_lengths(tune: str) -> list[tuple[Fraction, Fraction | None]]:
     return bars
 
 
-
 def bar_positions(tune: str) -> np.ndarray:
     """How full the current bar is after each character of ``tune``, as a fraction of a full bar: 0 after a bar line,
     1 when the bar is full (a note still being written counts at its least); NaN where nothing is counted (the header,
@@ -443,6 +466,7 @@ def bar_positions(tune: str) -> np.ndarray:
         if state.bar:
             positions[i] = float(state.least_filled / state.bar)
     return positions
+
 
 class BarConstraint:
     """For a batch of texts being generated: what the bar would hold after each character of the vocabulary.
@@ -459,7 +483,10 @@ class BarConstraint:
       there, would start a chord or a decoration, or would leave less room than the shortest note). ``0.0`` where
       nothing is counted (the header, a tune without a meter).
     * ``closes[b, v]``: whether character ``v`` would close a bar that must be full (a bar line, or the ``:`` of
-      ``:|``): a bar with notes, other than the tune's first, which may be a pickup (``music.check_rhythm`` allows it).
+      ``:|``): a bar with notes, other than those ``music.check_rhythm`` allows to be short and the reader can tell at
+      that character: the tune's first (a pickup), a bar that starts a section (after ``|:``, ``||``, ``|]``, ``:|``
+      or an ending) and a bar a repeat sign (``:|``, ``::``) closes. (A short bar before ``||`` or ``|]`` is allowed by
+      the check, but its ``|`` cannot tell yet, so it must be full.)
 
     At a dead end (rare: a tuplet or broken rhythm left less room than any note), no character could complete the bar;
     the rows then allow only the characters that close it, and :attr:`dead_ends` counts such steps.
@@ -492,7 +519,7 @@ class BarConstraint:
         for i, char in enumerate(self.chars):
             after = advance(state, char)
             if after.closed is not None and bar:
-                fill[i], closes[i] = float(after.closed / bar), not state.pickup
+                fill[i], closes[i] = float(after.closed / bar), after.must_be_full
             elif not after.completable:
                 fill[i] = np.inf
             elif after.bar:

@@ -34,7 +34,6 @@ def test_bar_lengths(body, bars):
     assert lengths(body) == bars
 
 
-
 def test_bar_positions_follow_the_bar_character_by_character():
     positions = rhythm.bar_positions(HEADER + "ABc def|g6|")
     assert np.isnan(positions[: len(HEADER) - 1]).all()  # the header counts nothing (K:C's newline starts the body)
@@ -43,6 +42,7 @@ def test_bar_positions_follow_the_bar_character_by_character():
     assert body[3] == pytest.approx(3 / 6) and body[7] == 0.0  # after "ABc " half the bar; after the bar line empty
     assert body[-1] == 0.0 and body[-2] == pytest.approx(6 / 48)  # "g6" counts at its least (g6/8) until "|"
     assert len(positions) == len(HEADER + "ABc def|g6|")
+
 
 def test_a_note_still_being_written_counts_at_the_least_it_can_become():
     state = rhythm.read(HEADER + "c4")
@@ -107,6 +107,34 @@ def test_the_constraint_says_what_each_character_would_do():
     assert fill[1, at["|"]] == pytest.approx(5 / 6)
     assert fill[1, at["e"]] == pytest.approx((5 + 1 / 8) / 6)  # a new note counts at the least it can become
     assert fill[1, at["\n"]] == pytest.approx(5 / 6) and not closes[1, at["\n"]]
+
+
+@pytest.mark.parametrize(
+    "body, short_bar_allowed",
+    [
+        ("c6|c2d", False),  # inside a section: the bar line needs a full bar
+        ("c6|:c2d", True),  # the first bar of a repeated section may be short (a pickup to it)
+        ("c6||c2d", True),  # after a double bar
+        ("c6:|c2d", True),  # after a repeat's end
+        ("c6|]c2d", True),
+        ("c6|1c2d", True),  # an ending starts
+        ("c6|c6|c2d", False),
+    ],
+)
+def test_a_bar_that_starts_a_section_may_be_short(body, short_bar_allowed):
+    chars = sorted(set(HEADER + "ABCDEFGabcdefgz/2356|:]1 \n"))
+    fill, closes = rhythm.BarConstraint(chars).reset(HEADER + body, batch=1)
+    assert fill[0, chars.index("|")] == pytest.approx(3 / 6)
+    assert closes[0, chars.index("|")] == (not short_bar_allowed)
+
+
+def test_a_repeat_sign_may_close_a_short_bar_and_a_plain_bar_line_may_not():
+    chars = sorted(set(HEADER + "ABCDEFGabcdefgz/2356|:]1 \n"))
+    fill, closes = rhythm.BarConstraint(chars).reset(HEADER + "c6|c2d", batch=1)
+    assert not closes[0, chars.index(":")] and fill[0, chars.index(":")] == pytest.approx(3 / 6)  # the : of :|
+    assert closes[0, chars.index("|")]  # its | cannot know whether ] or | follows: the bar must be full
+    verdict = music.check_rhythm(HEADER + "c6|c6|c2d:|c6|c6|]\n")
+    assert verdict.ok, verdict.reason  # the check allows what the constraint allows
 
 
 def test_the_constraint_counts_nothing_in_the_header():
