@@ -23,7 +23,7 @@ bar right (the held-out corpus's rate).
     python benchmarks/lab2_quality.py [--model-dir artifacts/lab2 | --output-dir DIR] [--set NAME=VALUE ...] [--tunes 32]
         [--seed 7] [--temperature 1.0] [--corpus]
 
---set NAME=VALUE trains with one of the notebook's settings changed (its test cells then run as the self-checks do):
+--set NAME=VALUE trains with one of the notebook's settings changed (its test cells judged as the grader judges them):
 ``--set NUM_LAYERS=2`` for depth, ``--set TRAINING_SEED=1`` for another run of the same settings.
 """
 
@@ -67,6 +67,7 @@ def with_settings(notebook, settings):
 def train_with_the_notebook(output_root, settings):
     from autograde.authoring.solutions import execute_notebook, execute_solution
     from autograde.course import Course
+    from autograde.grading.judge import test_sources
 
     course = Course.find()
     Path(output_root).mkdir(parents=True, exist_ok=True)
@@ -78,10 +79,10 @@ def train_with_the_notebook(output_root, settings):
         flush=True,
     )
     env = {"LAB_BUDGET": "full", "LAB_OUTPUT_DIR": str(output_root)}
-    if settings:  # the test cells then run as a student's self-checks do
+    if settings:
         variant = Path(output_root) / f"{LAB}.ipynb"
         nbformat.write(with_settings(course.solution_notebook(LAB), settings), variant)
-        _, run = execute_notebook(variant, cwd=output_root, env=env)
+        _, run = execute_notebook(variant, cwd=output_root, env=env, lab=LAB, sources=test_sources(course, LAB))
     else:
         _, run = execute_solution(course, LAB, cwd=output_root, env=env)
     print(
