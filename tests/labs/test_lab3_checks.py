@@ -54,7 +54,6 @@ def test_reference_solution_passes_every_check(solution, tiny_vectorizer_and_mod
     )  # compares no expectation
 
 
-
 def test_a_right_layer_norm_cell_passes_where_float32_rounding_grows(solution):
     # The seed a grader drew in CI: the solution's outputs were 1.13e-5 off the float64 reference (LAYER_NORM_ATOL).
     sizes = {"batch": 4, "steps": 5, "input_dim": 3, "units": 4, "seed": 1776722223}
