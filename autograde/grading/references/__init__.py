@@ -118,6 +118,11 @@ def _numeric(value):
         return False
 
 
+def lstm_parameters(input_dim: int, units: int) -> int:
+    """An LSTM layer's parameters: for each of the four gate blocks a kernel, a recurrent kernel and a bias."""
+    return 4 * (input_dim * units + units * units + units)
+
+
 def answer(value: float, mistakes: dict[str, float] | None = None, rtol: float = 1e-9, atol: float = 0.0) -> dict:
     """The expectation of ``check_answer`` for one reasoning question.
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from autograde.grading.references import answer, answer_to
+from autograde.grading.references import answer, answer_to, lstm_parameters
 from course_utils.checks import lab1 as public
 from course_utils.checks._common import full_float32
 from course_utils.checks.delegation import refuse_reference_while_watched
@@ -315,7 +315,7 @@ QUESTIONS = {
     ),
     # Question 4.3: four blocks (i, f, c, o), each with an input kernel, a recurrent kernel and a bias.
     "lstm_parameters": answer(
-        4 * (8 * 32 + 32 * 32 + 32),
+        lstm_parameters(8, 32),
         {
             "leave out the biases": 4 * (8 * 32 + 32 * 32),
             "count one block of weights, not four (three gates and the candidate)": 8 * 32 + 32 * 32 + 32,

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from autograde.grading.references import answer, answer_to
+from autograde.grading.references import answer, answer_to, lstm_parameters
 from course_utils.checks import lab2 as public
 from course_utils.checks._common import full_float32
 from course_utils.vocab import Vocabulary
@@ -24,15 +24,10 @@ def expect_vectorize(vocab_size: int, length: int, seed: int) -> dict[str, Any]:
     return {"ids": vocab.encode(text), "text": vocab.decode(ids)}
 
 
-def _lstm_parameters(input_dim: int, units: int) -> int:
-    """An LSTM layer's parameters: for each of the four gate blocks a kernel, a recurrent kernel and a bias."""
-    return 4 * (input_dim * units + units * units + units)
-
-
 def expected_parameter_count(vocab_size: int, embedding_dim: int, rnn_units: int, num_layers: int = 1) -> int:
     """Parameters of Embedding, ``num_layers`` times LSTM -> Dropout, then Dense, for these sizes."""
     embedding = vocab_size * embedding_dim
-    lstms = _lstm_parameters(embedding_dim, rnn_units) + (num_layers - 1) * _lstm_parameters(rnn_units, rnn_units)
+    lstms = lstm_parameters(embedding_dim, rnn_units) + (num_layers - 1) * lstm_parameters(rnn_units, rnn_units)
     dense = rnn_units * vocab_size + vocab_size
     return embedding + lstms + dense
 
@@ -166,7 +161,7 @@ def expect_sample_in_time(vocab_size: int, draws: int, seed: int) -> dict[str, A
 _E, _H = 64, 384  # the lab's full settings, EMBEDDING_DIM and RNN_UNITS
 QUESTIONS = {
     "lstm_parameters": answer(
-        _lstm_parameters(_E, _H),
+        lstm_parameters(_E, _H),
         {
             "leave out the biases": 4 * (_E * _H + _H * _H),
             "count one set of weights instead of four (the input, forget and output gates and the candidate)": _E * _H

@@ -15,7 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from autograde.grading.references import answer as public_answer, answer_to
+from autograde.grading.references import answer as public_answer, answer_to, lstm_parameters
 from course_utils.checks import lab3 as public
 from course_utils.checks.delegation import refuse_reference_while_watched
 
@@ -52,8 +52,8 @@ def expect_classifier(
 RECURRENT_KINDS = {
     # kind: (layer class, what a Bidirectional wraps, parameters for input size d and units u, output features)
     "simple_rnn": (keras.layers.SimpleRNN, None, lambda d, u: d * u + u * u + u, lambda u: u),
-    "lstm": (keras.layers.LSTM, None, lambda d, u: 4 * (d * u + u * u + u), lambda u: u),
-    "bilstm": (keras.layers.Bidirectional, keras.layers.LSTM, lambda d, u: 8 * (d * u + u * u + u), lambda u: 2 * u),
+    "lstm": (keras.layers.LSTM, None, lstm_parameters, lambda u: u),
+    "bilstm": (keras.layers.Bidirectional, keras.layers.LSTM, lambda d, u: 2 * lstm_parameters(d, u), lambda u: 2 * u),
 }
 
 
@@ -245,11 +245,6 @@ def expect_layer_norm_lstm_cell(batch: int, steps: int, input_dim: int, units: i
 # --- Reasoning questions ----------------------------------------------------------------------------------------
 
 
-def _lstm_parameters(input_dim, units):
-    """An LSTM layer's parameters: for each of the four gate blocks a kernel, a recurrent kernel and a bias."""
-    return 4 * (units * (input_dim + units) + units)
-
-
 RATE, STEPS = 0.2, 20  # the naive-dropout question: the recurrent dropout of Part 4 over a tweet of 20 words
 EMBED, UNITS = 100, 64  # the parameter questions: the lab's full-budget word vectors and LSTM size
 QUESTIONS = {
@@ -263,27 +258,26 @@ QUESTIONS = {
         rtol=0.01,
     ),
     "stacked_bilstm_parameters": public_answer(
-        2 * _lstm_parameters(EMBED, UNITS) + 2 * _lstm_parameters(2 * UNITS, UNITS),
+        2 * lstm_parameters(EMBED, UNITS) + 2 * lstm_parameters(2 * UNITS, UNITS),
         {
             "give the second layer the word vectors as its input (100 numbers, not the first layer's 2 x 64)": 4
-            * _lstm_parameters(EMBED, UNITS),
+            * lstm_parameters(EMBED, UNITS),
             "give the second layer one direction's state as its input (64 numbers, not 2 x 64)": 2
-            * _lstm_parameters(EMBED, UNITS)
-            + 2 * _lstm_parameters(UNITS, UNITS),
-            "count one direction of each layer only": _lstm_parameters(EMBED, UNITS)
-            + _lstm_parameters(2 * UNITS, UNITS),
-            "leave out the biases": 2 * (_lstm_parameters(EMBED, UNITS) - 4 * UNITS)
-            + 2 * (_lstm_parameters(2 * UNITS, UNITS) - 4 * UNITS),
+            * lstm_parameters(EMBED, UNITS)
+            + 2 * lstm_parameters(UNITS, UNITS),
+            "count one direction of each layer only": lstm_parameters(EMBED, UNITS) + lstm_parameters(2 * UNITS, UNITS),
+            "leave out the biases": 2 * (lstm_parameters(EMBED, UNITS) - 4 * UNITS)
+            + 2 * (lstm_parameters(2 * UNITS, UNITS) - 4 * UNITS),
         },
     ),
     "layer_norm_cell_parameters": public_answer(
-        _lstm_parameters(EMBED, UNITS) + 2 * 4 * UNITS + 2 * UNITS,
+        lstm_parameters(EMBED, UNITS) + 2 * 4 * UNITS + 2 * UNITS,
         {
-            "give the two normalisations of the gate terms a shift as well as a gain": _lstm_parameters(EMBED, UNITS)
+            "give the two normalisations of the gate terms a shift as well as a gain": lstm_parameters(EMBED, UNITS)
             + 2 * 2 * 4 * UNITS
             + 2 * UNITS,
-            "leave out the normalisations' gains and shifts (that is a plain LSTM)": _lstm_parameters(EMBED, UNITS),
-            "give the cell state's normalisation a gain only": _lstm_parameters(EMBED, UNITS) + 2 * 4 * UNITS + UNITS,
+            "leave out the normalisations' gains and shifts (that is a plain LSTM)": lstm_parameters(EMBED, UNITS),
+            "give the cell state's normalisation a gain only": lstm_parameters(EMBED, UNITS) + 2 * 4 * UNITS + UNITS,
         },
     ),
 }
