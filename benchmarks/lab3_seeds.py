@@ -33,24 +33,13 @@ import time
 
 import matplotlib
 import numpy as np
+from lab3_variants import DATA_AND_MODEL_CELLS
+from solution_cells import run_solution_cells
 
 from autograde.course import Course
-from benchmarks.lab3_variants import solution_cells
 
-# The cells that define what the comparisons need, with the part of each cell to run (up to the first
-# training of a model). Cells are found by id, so edits elsewhere in the notebook do not matter.
-CELLS = [
-    ("code-02", None),
-    ("code-04", None),
-    ("code-09", None),
-    ("build-classifier", None),
-    ("code-14", "keras.utils.set_random_seed(0)\ntrain("),
-    ("make-encoder", None),
-    ("class-weights", None),
-    ("code-23", "keras.utils.set_random_seed(0)"),
-    ("macro-recall", None),
-    ("layer-norm-lstm-cell", None),
-]
+# The data and model cells lab3_variants.py runs, and the layer-normalised cell.
+CELLS = DATA_AND_MODEL_CELLS + [("layer-norm-lstm-cell", None)]
 
 
 def models(part, ns):
@@ -163,14 +152,11 @@ def main():
     args = parser.parse_args()
     os.environ["LAB_BUDGET"] = args.budget
     matplotlib.use("Agg")
-    cells = solution_cells(Course.find())
+    course = Course.find()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["LAB_OUTPUT_DIR"] = tmp
-        ns = {"__name__": "__main__"}
-        for cell_id, stop_before in CELLS:
-            source = cells[cell_id].split(stop_before)[0] if stop_before else cells[cell_id]
-            exec(compile(source, cell_id, "exec"), ns)  # noqa: S102  the course's own solution cells
+        ns = run_solution_cells(course, course.resolve_lab("lab3"), CELLS)
         if args.part == "speed":
             ns["keras"].utils.set_random_seed(0)
             built = {name: build() for name, (build, _) in models(args.part, ns).items()}

@@ -13,18 +13,17 @@ make the choice on val.
 
 import argparse
 import os
-import re
 import tempfile
 import time
 
 import matplotlib
-import nbformat
+from solution_cells import run_solution_cells
 
 from autograde.course import Course
 
-# The cells that define what the variants need, with the part of each cell to run (up to the first training
-# of a model the variants do not use). Cells are found by id, so edits elsewhere in the notebook do not matter.
-CELLS = [
+# The cells that define the data and the models, with the part of each cell to run (up to the first training of a
+# model); lab3_seeds.py runs them too.
+DATA_AND_MODEL_CELLS = [
     ("code-02", None),
     ("code-04", None),
     ("code-09", None),
@@ -34,24 +33,15 @@ CELLS = [
     ("class-weights", None),
     ("code-23", "keras.utils.set_random_seed(0)"),
     ("macro-recall", None),
-    ("code-28", "print_comparison()\n"),
+]
+# What the variants need besides: the n-gram baseline and the attention layer, up to models they do not use.
+CELLS = DATA_AND_MODEL_CELLS + [
+    ("code-28", "\nprint_comparison()"),
     ("code-ngram", None),
     ("attention-pooling", None),
     ("code-36", "keras.utils.set_random_seed(0)"),
 ]
 SHARES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
-
-
-def solution_cells(course):
-    """{cell id: source} of the solution's code cells, with nbgrader's markers and the hidden tests taken out."""
-    notebook = nbformat.read(course.solution_notebook(course.resolve_lab("lab3")), as_version=4)
-    cells = {}
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            source = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.DOTALL)
-            source = re.sub(r"### (BEGIN|END) SOLUTION", "", source)
-            cells[cell.get("id")] = "\n".join(line for line in source.splitlines() if not line.startswith("%"))
-    return cells
 
 
 def vote_scores(namespace, names):
@@ -80,13 +70,9 @@ def main():
     os.environ["LAB_BUDGET"] = args.budget
     matplotlib.use("Agg")
     course = Course.find()
-    cells = solution_cells(course)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["LAB_OUTPUT_DIR"] = tmp
-        namespace = {"__name__": "__main__"}
-        for cell_id, stop_before in CELLS:
-            source = cells[cell_id].split(stop_before)[0] if stop_before else cells[cell_id]
-            exec(compile(source, cell_id, "exec"), namespace)  # noqa: S102  the course's own solution cells
+        namespace = run_solution_cells(course, course.resolve_lab("lab3"), CELLS)
         keras, evaluate, train = namespace["keras"], namespace["evaluate"], namespace["train"]
         from course_utils.layers import SkipUnknownWords, WordDropout
 

@@ -31,15 +31,14 @@ unseen and teacher-forced against free-running token accuracy, then the mean and
 
 import argparse
 import json
-import linecache
 import os
-import re
 import tempfile
 import time
 from pathlib import Path
 
 import matplotlib
 import nbformat
+from solution_cells import run_solution_cells
 
 from autograde.authoring.solutions import execute_solution
 from autograde.course import Course
@@ -51,7 +50,7 @@ def verdict(ok):
     return "met" if ok else "MISSED"
 
 
-# The solution's cells that scheduled sampling needs, found by id, each run up to the given text (None: whole).
+# The solution's cells that scheduled sampling needs, each run up to the given text (None: whole).
 CELLS = [
     ("cell-02", None),
     ("cell-04", None),
@@ -71,31 +70,11 @@ CELLS = [
 ]
 
 
-def solution_cells(course):
-    """{cell id: source} of Lab 4's solution code cells, without nbgrader's markers and hidden tests (as lab3_variants.py)."""
-    notebook = nbformat.read(course.solution_notebook(course.resolve_lab("lab4")), as_version=4)
-    cells = {}
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            source = re.sub(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", "", cell.source, flags=re.DOTALL)
-            cells[cell.get("id")] = re.sub(r"### (BEGIN|END) SOLUTION", "", source)
-    return cells
-
-
 def lab4_namespace():
     """The solution's definitions and data, by running the cells of CELLS in a fresh namespace."""
     matplotlib.use("Agg")
-    cells = solution_cells(Course.find())
-    ns = {}
-    for cell_id, stop in CELLS:
-        source = cells[cell_id]
-        if stop is not None:
-            assert stop in source, f"{cell_id} no longer contains {stop!r}"
-            source = source[: source.index(stop)]
-        filename = f"<lab4 solution {cell_id}>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # AutoGraph reads the source
-        exec(compile(source, filename, "exec"), ns)
-    return ns
+    course = Course.find()
+    return run_solution_cells(course, course.resolve_lab("lab4"), CELLS)
 
 
 def make_scheduled_sampling_step(ns, model, optimizer):
