@@ -91,6 +91,17 @@ def train_with_the_notebook(output_root, settings):
     return Path(output_root) / "lab2"
 
 
+def compose(model, vocab, sampler, args):
+    """(tune, its Verdict) for --tunes tunes composed from a fresh state by ``sampler`` from TensorFlow's seed --seed,
+    and the seconds composing and judging took."""
+    start = time.monotonic()
+    tf.random.set_seed(args.seed)
+    texts = generate_text(
+        model, vocab, "X:1\n", args.length, num_samples=args.tunes, temperature=args.temperature, sampler=sampler
+    )
+    return music.judge_first_tunes(texts, args.length), time.monotonic() - start
+
+
 def rhythm_of(tunes, verdicts):
     """(tune, its RhythmVerdict) for each valid tune."""
     return [(t, music.check_rhythm(t, v.score)) for t, v in zip(tunes, verdicts) if v.valid]
@@ -229,22 +240,11 @@ def main():
             f"({'within' if seconds <= MAX_TRAIN_SECONDS else 'OVER'} the 10 min target)"
         )
 
-    start = time.monotonic()
-    tf.random.set_seed(args.seed)
-    texts = generate_text(
-        model,
-        vocab,
-        "X:1\n",
-        args.length,
-        num_samples=args.tunes,
-        temperature=args.temperature,
-        sampler=CharSampler(model, sample_next),
-    )
-    judged = music.judge_first_tunes(texts, args.length)
+    judged, seconds = compose(model, vocab, CharSampler(model, sample_next), args)
     valid = sum(verdict.valid for _, verdict in judged) / len(judged)
     print(
         f"valid tunes from a fresh state at temperature {args.temperature}: {valid:.0%} of {len(judged)} "
-        f"({'meets' if valid >= MIN_VALID else 'MISSES'} the {MIN_VALID:.0%} target; composed and judged in {time.monotonic() - start:.1f} s)"
+        f"({'meets' if valid >= MIN_VALID else 'MISSES'} the {MIN_VALID:.0%} target; composed and judged in {seconds:.1f} s)"
     )
     for reason, count in collections.Counter(v.reason for _, v in judged if not v.valid).most_common():
         print(f"  {count} invalid: {reason}")
@@ -256,19 +256,7 @@ def main():
 
     # The same model and seed under the rhythm constraint; the model's likelihood of what each sampler composed.
     constraint = rhythm.BarConstraint(vocab.chars)
-    start = time.monotonic()
-    tf.random.set_seed(args.seed)
-    constrained_texts = generate_text(
-        model,
-        vocab,
-        "X:1\n",
-        args.length,
-        args.tunes,
-        temperature=args.temperature,
-        sampler=CharSampler(model, sample_in_time, constraint),
-    )
-    constrained = music.judge_first_tunes(constrained_texts, args.length)
-    seconds = time.monotonic() - start
+    constrained, seconds = compose(model, vocab, CharSampler(model, sample_in_time, constraint), args)
     valid_constrained = sum(verdict.valid for _, verdict in constrained) / len(constrained)
     in_time = rhythm_of([t for t, _ in constrained], [v for _, v in constrained])
     measured = summary(in_time)
