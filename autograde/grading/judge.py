@@ -53,6 +53,9 @@ CHECKS_NAME = "checks"  # what the notebooks call the lab's checks module
 CHECK_PREFIX = "check_"
 SEED = "seed"
 MAX_OBSERVATION_CHARS = 16_000_000
+# The longest failure message a test cell shows: the grader writes it into the cell itself, past the output caps
+# (autograde.grading.output_budget), and a forged reply chooses its text (a probe's own failure, an answer's repr).
+MAX_MESSAGE_CHARS = 4_000
 
 
 def lab_short_name(lab: str) -> str:
@@ -223,6 +226,16 @@ def judge(lab: str, call: ProbeCall, params: dict[str, typing.Any], observed: ty
     Observations that the comparison cannot read (a key missing, a wrong type) fail the check: only the probe's own
     output has the form the comparison expects.
     """
+    try:
+        return _judge(lab, call, params, observed)
+    except CheckFailed as failure:
+        message = str(failure)
+        if len(message) <= MAX_MESSAGE_CHARS:
+            raise
+        raise CheckFailed(f"{message[:MAX_MESSAGE_CHARS]}... ({len(message):,} characters, cut)") from None
+
+
+def _judge(lab: str, call: ProbeCall, params: dict[str, typing.Any], observed: typing.Any) -> str:
     raise_for_probe_failure(observed)
     check = get_check(lab, call.check)
     expected = expectation(lab, call.check, params)

@@ -448,6 +448,10 @@ def probe_build_model(
         if activation in (keras.activations.linear, None)
         else getattr(activation, "__name__", repr(activation)),
         "parameter_count": int(model.count_params()),
+        # Exactly keras.Sequential, as the exercise asks: a subclass (of Model or of Sequential) can compute anything
+        # in call (a softmax at the end, skip its LSTMs) with the right layers and parameter count.
+        "sequential": type(model) is keras.Sequential,
+        "model_class": type(model).__name__,
     }
     ids = rng.integers(0, vocab_size, size=(3, 6)).astype("int32")
     observed["repeat"] = [np.asarray(model(ids)), np.asarray(model(ids))]
@@ -460,6 +464,7 @@ def probe_build_model(
     observed["dropout_rates"] = [
         float(layer.rate) for layer in with_dropout.layers if isinstance(layer, keras.layers.Dropout)
     ]
+    observed["dropout_layers"] = [type(layer).__name__ for layer in with_dropout.layers]
     ids = rng.integers(0, vocab_size, size=(4, 10)).astype("int32")
     observed["inference"] = [
         np.asarray(with_dropout(ids, training=False)),
@@ -534,6 +539,17 @@ def compare_build_model(
     ):
         fail(
             "with dropout=0.5 the outputs in training mode equal those at inference: is the Dropout layer in the model?"
+        )
+    if not observed["sequential"]:
+        fail(
+            f"build_model should return a keras.Sequential of the layers {wanted_layers}, got a {observed['model_class']}: "
+            "a model class of your own can compute something else than its layers say (a softmax, a layer skipped)"
+        )
+    order = [name for name in observed["dropout_layers"] if name != "InputLayer"]
+    if order != wanted_layers.split(", "):
+        fail(
+            f"with dropout=0.5 the layers should be {wanted_layers}, in that order (each LSTM followed by its own "
+            f"Dropout, the Dense layer last); got {', '.join(order)}"
         )
     layers = "" if num_layers == 1 else f", {num_layers} LSTM layers"
     return (
@@ -1011,6 +1027,15 @@ def compare_sample_in_time(
             f"in case {case} (temperature {temperature}) the draws should follow softmax(logits / temperature) over the "
             f"allowed characters = {np.round(wanted, 3)}; their frequencies were {np.round(frequencies, 3)}"
         )
+    # Close in frequency is not enough where the answer is exact: a right sampler never draws a forbidden character
+    # (a finite penalty such as logits - 5 * forbidden still does, in some 1% of the draws, within 0.02 of each frequency).
+    for case in range(len(IN_TIME_TEMPERATURES)):
+        drawn = int(np.asarray(observed["counts"][case])[np.asarray(expected["probabilities"][case]) == 0].sum())
+        if drawn:
+            fail(
+                f"in case {case}, {drawn} of the {draws} draws were characters that are not allowed: give them no "
+                "probability at all (a logit of -inf, not a finite penalty), so that none is ever drawn"
+            )
     return (
         f"sample_in_time draws from softmax(logits / temperature) over the characters that keep the bar possible to "
         f"complete, at temperatures 1, 0.5 and 2 ({draws} draws each)"

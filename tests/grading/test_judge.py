@@ -132,6 +132,23 @@ def test_forged_observations_of_the_wrong_form_fail(observed):
         judge(LAB, call, {"input_dim": 3, "units": 4}, observed)
 
 
+@pytest.mark.parametrize(
+    "observed",
+    [
+        {"__failed__": "A" * 1_000_000},  # a replaced probe failing with a huge message
+        {"recorded": True, "value": 1.0, "shown": "A" * 1_000_000},  # an answer whose repr was forged
+    ],
+)
+def test_forged_failure_messages_are_cut(observed):
+    # The grader writes the message into the test cell past the output caps: a 15 MB one made a 32 MB notebook.
+    from autograde.grading.judge import MAX_MESSAGE_CHARS
+
+    call = plan_test_cell('checks.check_answer(answers, "smallest_rho")')[0]
+    with pytest.raises(CheckFailed) as failure:
+        judge(LAB, call, {"name": "smallest_rho"}, observed)
+    assert MAX_MESSAGE_CHARS < len(str(failure.value)) < MAX_MESSAGE_CHARS + 100
+
+
 def test_replayed_observations_of_the_visible_seed_fail_under_the_drawn_seed(course):
     # What a student could store from a self-check (the visible seed) does not pass the grader's seed.
     from autograde.grading.judge import expectation

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from helpers import fails_with, judged, solution_namespace
+from keras import ops
 
 from autograde.cells import is_test
 from autograde.grading.judge import Setup, judge, judged_params, plan_test_cell, probe_code
@@ -235,6 +236,45 @@ def test_stacked_model_passes_and_one_layer_is_not_enough(solution):
     )
     judged(checks.check_build_model, stacked_with(None), num_layers=2, seed=1)
     fails_with("should take a num_layers argument", checks.check_build_model, model_with(), num_layers=2, seed=1)
+
+
+class _SoftmaxModel(keras.Model):
+    """The right layers and parameter count, but call returns probabilities: passed before the model's class was checked."""
+
+    def __init__(self, vocab_size, embedding_dim, rnn_units, dropout, num_layers):
+        super().__init__()
+        self.embedding = keras.layers.Embedding(vocab_size, embedding_dim)
+        self.stack = []
+        for _ in range(num_layers):
+            self.stack += [keras.layers.LSTM(rnn_units, return_sequences=True), keras.layers.Dropout(dropout)]
+        self.dense = keras.layers.Dense(vocab_size)
+
+    def call(self, ids, training=False):
+        x = self.embedding(ids)
+        for layer in self.stack:
+            x = layer(x, training=training)
+        return ops.softmax(self.dense(x))
+
+
+def test_subclassed_model_returning_probabilities():
+    def build(vocab_size, embedding_dim, rnn_units, dropout=0.0, num_layers=1):
+        return _SoftmaxModel(vocab_size, embedding_dim, rnn_units, dropout, num_layers)
+
+    fails_with(
+        "should return a keras.Sequential .* got a _SoftmaxModel", checks.check_build_model, build, num_layers=2, seed=1
+    )
+
+
+@pytest.mark.parametrize("where", ["before each LSTM", "all at the end"])
+def test_stacked_model_with_its_dropouts_elsewhere(where):
+    def build(vocab_size, embedding_dim, rnn_units, dropout=0.0, num_layers=1):
+        lstms = [keras.layers.LSTM(rnn_units, return_sequences=True) for _ in range(num_layers)]
+        dropouts = [keras.layers.Dropout(dropout) for _ in range(num_layers)]
+        middle = [x for pair in zip(dropouts, lstms) for x in pair] if where == "before each LSTM" else lstms + dropouts
+        head = [keras.Input(shape=(None,), dtype="int32"), keras.layers.Embedding(vocab_size, embedding_dim)]
+        return keras.Sequential(head + middle + [keras.layers.Dense(vocab_size)])
+
+    fails_with("in that order .* got Embedding, ", checks.check_build_model, build, num_layers=2, seed=1)
 
 
 def test_loss_summed():
@@ -652,6 +692,17 @@ def test_constrained_sampling_with_a_large_negative_number_passes():
         return tf.random.categorical(tf.where(_allowed(fill, closes), logits / t, -1e9), 1)[:, 0]
 
     judged(checks.check_sample_in_time, in_time, vocab_size=7, seed=3)
+
+
+@pytest.mark.parametrize("penalty", [5.0, 10.0])
+def test_constrained_sampling_with_a_finite_penalty_fails(penalty):
+    # logits - 5 * forbidden drew forbidden characters in some 0.7% of the draws yet was within 0.02 of every frequency.
+    def in_time(logits, t, fill, closes):
+        return tf.random.categorical(logits / t - penalty * tf.cast(~_allowed(fill, closes), logits.dtype), 1)[:, 0]
+
+    fails_with(
+        "not allowed: give them no probability at all", checks.check_sample_in_time, in_time, vocab_size=40, seed=3
+    )
 
 
 # --- the solution's test cells, as the grader judges them and as students run them ----------------------------------
