@@ -384,6 +384,21 @@ check_get_batch = Check(probe_get_batch, compare_get_batch, expects=False)
 # --- build_model -----------------------------------------------------------------------------------------------------
 
 
+BUILD_MODEL_WEIGHT_SCALE = 0.4  # normal weights of this scale keep the LSTMs' gates away from saturation
+
+
+def build_model_inputs(
+    vocab_size: int, seed: int, weight_shapes: Iterable[Sequence[int]]
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """What the build-model check gives the model to compute with, from ``seed``: (ids of shape (3, 9), a float32
+    array of each shape in ``weight_shapes``, the model's own, in order)."""
+    rng = np.random.default_rng([seed, 1])  # apart from the draws of the probe's other calls
+    ids = rng.integers(0, vocab_size, size=(3, 9)).astype("int32")
+    return ids, [
+        rng.normal(scale=BUILD_MODEL_WEIGHT_SCALE, size=tuple(shape)).astype("float32") for shape in weight_shapes
+    ]
+
+
 def probe_build_model(
     build_fn: Callable[..., keras.Model],
     vocab_size: int = 30,
@@ -455,6 +470,12 @@ def probe_build_model(
     }
     ids = rng.integers(0, vocab_size, size=(3, 6)).astype("int32")
     observed["repeat"] = [np.asarray(model(ids)), np.asarray(model(ids))]
+    # What the model computes, not only what it holds: the logits with weights the check chose.
+    # Drawn for the model's own weight shapes: where they or their order differ from the lab's model, so do the logits.
+    given_ids, weights = build_model_inputs(vocab_size, seed, [w.shape for w in model.get_weights()])
+    model.set_weights(weights)
+    with full_float32():
+        observed["given_weights_logits"] = np.asarray(model(given_ids, training=False))
 
     try:
         with_dropout = build_fn(vocab_size, embedding_dim, rnn_units, dropout=0.5, **depth)
@@ -490,6 +511,11 @@ def compare_build_model(
         fail(f"build_model should take a num_layers argument, the LSTM layers it stacks: {signature}")
     lstms = observed["lstms"]
     wanted_layers = ", ".join(["Embedding"] + ["LSTM", "Dropout"] * num_layers + ["Dense"])
+    if not observed["sequential"]:
+        fail(
+            f"build_model should return a keras.Sequential of the layers {wanted_layers}, got a {observed['model_class']}: "
+            "another model class can compute something else than its layers say (a softmax, a layer skipped)"
+        )
     if not observed["first_is_embedding"] or not lstms:
         fail(f"expected the layers {wanted_layers}; got {', '.join(observed['layers'])}")
     if len(lstms) != num_layers:
@@ -523,6 +549,14 @@ def compare_build_model(
             f"inputs{stacked}, Dense {rnn_units}->{vocab_size}), got {observed['parameter_count']}"
         )
     check_close("a second call on the same ids (a stateless model forgets between calls)", *observed["repeat"])
+    logits, wanted_logits = np.asarray(observed["given_weights_logits"], np.float64), np.asarray(expected["logits"])
+    check_shape("the logits with the check's weights", logits, wanted_logits.shape)
+    if not np.allclose(logits, wanted_logits, atol=1e-4):  # logits of about 1; room for a GPU's fused LSTM kernel
+        fail(
+            "with the weights the check set, your model's logits differ from Embedding -> LSTM -> Dense by up to "
+            f"{np.max(np.abs(logits - wanted_logits)):.3g}: each LSTM should read its inputs forward with Keras's default "
+            "activations, and the Dense layer see the last LSTM's state at every step"
+        )
     if not observed["dropout_argument"]:
         fail(f"build_model should take a dropout argument: {signature}")
     rates = observed["dropout_rates"]
@@ -539,11 +573,6 @@ def compare_build_model(
     ):
         fail(
             "with dropout=0.5 the outputs in training mode equal those at inference: is the Dropout layer in the model?"
-        )
-    if not observed["sequential"]:
-        fail(
-            f"build_model should return a keras.Sequential of the layers {wanted_layers}, got a {observed['model_class']}: "
-            "a model class of your own can compute something else than its layers say (a softmax, a layer skipped)"
         )
     order = [name for name in observed["dropout_layers"] if name != "InputLayer"]
     if order != wanted_layers.split(", "):

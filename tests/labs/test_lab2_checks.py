@@ -277,6 +277,56 @@ def test_stacked_model_with_its_dropouts_elsewhere(where):
     fails_with("in that order .* got Embedding, ", checks.check_build_model, build, num_layers=2, seed=1)
 
 
+@pytest.mark.parametrize(
+    "lstm_settings",
+    [
+        {"go_backwards": True},
+        {"activation": "relu"},
+        {"recurrent_activation": "hard_sigmoid"},
+        {"unit_forget_bias": False},
+    ],
+)
+def test_model_computing_something_else_with_the_right_layers(lstm_settings):
+    # Layers, settings the probe reads and parameter count all right: only the logits with the check's weights tell.
+    # (unit_forget_bias only changes the initial bias, which the check's weights replace: it must pass.)
+    def build(vocab_size, embedding_dim, rnn_units, dropout=0.0, num_layers=1):
+        layers = [keras.Input(shape=(None,), dtype="int32"), keras.layers.Embedding(vocab_size, embedding_dim)]
+        for _ in range(num_layers):
+            layers += [
+                keras.layers.LSTM(rnn_units, return_sequences=True, **lstm_settings),
+                keras.layers.Dropout(dropout),
+            ]
+        return keras.Sequential(layers + [keras.layers.Dense(vocab_size)])
+
+    if lstm_settings == {"unit_forget_bias": False}:
+        judged(checks.check_build_model, build, num_layers=2, seed=1)
+    else:
+        fails_with(
+            "with the weights the check set, your model's logits differ", checks.check_build_model, build, seed=3
+        )
+
+
+def test_functional_model_is_told_to_be_sequential(solution):
+    def build(vocab_size, embedding_dim, rnn_units, dropout=0.0, num_layers=1):
+        return keras.Model(
+            *_functional(solution["build_model"](vocab_size, embedding_dim, rnn_units, dropout, num_layers))
+        )
+
+    fails_with(
+        "should return a keras.Sequential of the layers Embedding, LSTM, Dropout, Dense, got a Functional",
+        checks.check_build_model,
+        build,
+    )
+
+
+def _functional(sequential):
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    x = inputs
+    for layer in sequential.layers:
+        x = layer(x)
+    return inputs, x
+
+
 def test_loss_summed():
     fails_with(
         "sum over all characters",

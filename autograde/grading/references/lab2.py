@@ -35,7 +35,16 @@ def expected_parameter_count(vocab_size: int, embedding_dim: int, rnn_units: int
 def expect_build_model(
     vocab_size: int, embedding_dim: int, rnn_units: int, num_layers: int, seed: int
 ) -> dict[str, Any]:
-    return {"parameter_count": expected_parameter_count(vocab_size, embedding_dim, rnn_units, num_layers)}
+    """The parameter count, and the reference model's logits with the weights the probe gives the student's model."""
+    model = reference_model(vocab_size, embedding_dim, rnn_units, num_layers=num_layers)
+    ids, weights = public.build_model_inputs(vocab_size, seed, [w.shape for w in model.get_weights()])
+    model.set_weights(weights)
+    with full_float32():
+        logits = np.asarray(model(ids, training=False))
+    return {
+        "parameter_count": expected_parameter_count(vocab_size, embedding_dim, rnn_units, num_layers),
+        "logits": logits,
+    }
 
 
 def expect_loss(batch: int, steps: int, vocab_size: int, seed: int) -> dict[str, Any]:
@@ -46,16 +55,17 @@ def expect_loss(batch: int, steps: int, vocab_size: int, seed: int) -> dict[str,
     return {"loss": loss, "summed": loss * batch * steps, "from_probabilities": from_probabilities}
 
 
-def reference_model(vocab_size: int, embedding_dim: int, rnn_units: int, dropout: float = 0.0) -> keras.Sequential:
-    """The lab's Embedding -> LSTM -> Dropout -> Dense model (Part 4), built."""
+def reference_model(
+    vocab_size: int, embedding_dim: int, rnn_units: int, dropout: float = 0.0, num_layers: int = 1
+) -> keras.Sequential:
+    """The lab's model (Part 4), built: Embedding, ``num_layers`` times LSTM -> Dropout, then Dense."""
+    stack = []
+    for _ in range(num_layers):
+        stack += [keras.layers.LSTM(rnn_units, return_sequences=True), keras.layers.Dropout(dropout)]
     model = keras.Sequential(
-        [
-            keras.Input(shape=(None,), dtype="int32"),
-            keras.layers.Embedding(vocab_size, embedding_dim),
-            keras.layers.LSTM(rnn_units, return_sequences=True),
-            keras.layers.Dropout(dropout),
-            keras.layers.Dense(vocab_size),
-        ]
+        [keras.Input(shape=(None,), dtype="int32"), keras.layers.Embedding(vocab_size, embedding_dim)]
+        + stack
+        + [keras.layers.Dense(vocab_size)]
     )
     model(np.zeros((1, 1), "int32"))
     return model
