@@ -104,10 +104,15 @@ def probe_answer(answers: dict[str, Any], name: str = "") -> Observations:
     if not isinstance(answers, dict):
         fail(f"answers should be the dict the notebook made, got {type(answers).__name__}: set answers[{name!r}] = ...")
     value = answers.get(name)
-    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    number = None
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond any float, such as 10**400
+            number = None
     return {
         "recorded": name in answers,
-        "value": float(value) if number and np.isfinite(value) else None,
+        "value": number if number is not None and np.isfinite(number) else None,
         "shown": repr(value)[:200],
     }
 

@@ -40,6 +40,10 @@ def test_a_recorded_number_passes_without_saying_whether_it_is_right(value, caps
         ({"q": "12"}, "answers['q'] is '12': it should be a finite number"),
         ({"q": True}, "answers['q'] is True"),
         ({"q": math.inf}, "answers['q'] is inf"),
+        (
+            {"q": 10**400},
+            "answers['q'] is 1000.*: it should be a finite number",
+        ),  # past any float: not "your code raised"
         ([("q", 1)], "answers should be the dict the notebook made, got list"),
     ],
 )
