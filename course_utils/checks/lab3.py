@@ -149,6 +149,36 @@ def _compare_padding(what, outputs, padded_outputs, extra=EXTRA_PADDING):
         )
 
 
+# What the classifier and encoder checks give a model to compute with (what it computes, not only what it holds).
+GIVEN_WEIGHT_SCALE = 0.5  # normal weights of this scale keep the LSTMs' gates away from saturation
+GIVEN_WEIGHTS_ATOL = 1e-4  # outputs of about 1 (probabilities, recurrent states); room for a GPU's fused kernels
+
+
+def given_weights(seed: int, weight_shapes: Sequence[Sequence[int]]) -> list[np.ndarray]:
+    """The weights the classifier and encoder checks set before reading what a model computes: from ``seed``, a
+    float32 array of each shape in ``weight_shapes`` (the model's own, in order)."""
+    rng = np.random.default_rng([seed, 1])  # apart from the draws of the tokens
+    return [rng.normal(scale=GIVEN_WEIGHT_SCALE, size=tuple(shape)).astype("float32") for shape in weight_shapes]
+
+
+def given_weights_outputs(model: keras.Model, tokens: np.ndarray, seed: int) -> np.ndarray:
+    """``model``'s outputs for ``tokens`` at inference (dropout off) once :func:`given_weights` drawn for its own
+    weight shapes are set: where the model's weights, their order or what it does with them differ from the lab's
+    model, so do the outputs."""
+    model.set_weights(given_weights(seed, [w.shape for w in model.get_weights()]))
+    with full_float32():
+        return np.asarray(model(tokens, training=False))
+
+
+def _compare_given_weights(what, outputs, wanted, hint):
+    outputs, wanted = np.asarray(outputs, np.float64), np.asarray(wanted, np.float64)
+    check_shape(f"{what} with the check's weights", outputs, wanted.shape)
+    if not np.allclose(outputs, wanted, atol=GIVEN_WEIGHTS_ATOL):
+        fail(
+            f"{what}, with the weights the check set, differ from the lab's by up to {max_abs_diff(outputs, wanted):.3g}: {hint}"
+        )
+
+
 # --- Exercise 3.1: build_classifier ---------------------------------------------------------------------------
 
 DROPOUT = 0.4  # the rate the dropout layers are checked with
@@ -193,10 +223,12 @@ def probe_classifier(
     Returns:
         observations: for each encoder the model's type, whether it holds the encoder's layers, its outputs for the
         tokens and for the tokens with padding appended, its parameter count; for the model with dropout, its
-        layers, their rates, which entries the layer after the Embedding zeroes in training mode, and two predictions.
+        layers, their rates, which entries the layer after the Embedding zeroes in training mode, and two predictions;
+        last, each model's outputs with the weights of :func:`given_weights_outputs`.
     """
     tokens = classifier_tokens(batch, steps, vocab_size, seed)
     observed = {"encoders": []}
+    models = []
     with full_float32():  # TF32 on Ampere GPUs would change the outputs the padding is compared by
         try:
             for name, make in classifier_encoders(units).items():
@@ -204,6 +236,7 @@ def probe_classifier(
                 model = build_fn(vocab_size, embed_dim, encoder, num_classes=num_classes, dropout=0.0)
                 entry = {"name": name, "type": type(model).__name__, "is_model": isinstance(model, keras.Model)}
                 observed["encoders"].append(entry)
+                models.append(model)
                 if not entry["is_model"]:
                     return observed
                 entry["holds_encoder"] = all(any(layer is mine for mine in model.layers) for layer in encoder)
@@ -212,7 +245,14 @@ def probe_classifier(
                 entry["probabilities"] = np.asarray(model(tokens))
                 entry["padded_probabilities"] = np.asarray(model(_padded(tokens)))
                 entry["parameters"] = int(model.count_params())
-            observed["dropout"] = _dropout_observations(build_fn, vocab_size, embed_dim, num_classes, tokens)
+            observed["dropout"], with_dropout = _dropout_observations(
+                build_fn, vocab_size, embed_dim, num_classes, tokens
+            )
+            # What the models compute, not only what they hold: observed last, so that any other mistake is named first.
+            for entry, model in zip(observed["encoders"], models):
+                entry["given_weights_probabilities"] = given_weights_outputs(model, tokens, seed)
+            if "predictions" in observed["dropout"]:
+                observed["dropout"]["given_weights_probabilities"] = given_weights_outputs(with_dropout, tokens, seed)
         except CheckFailed:
             raise
         except Exception as error:  # noqa: BLE001  the student's code raised: the comparison says so where it gets to it
@@ -229,18 +269,18 @@ def _dropout_observations(build_fn, vocab_size, embed_dim, num_classes, tokens, 
     after_embedding = layers[1] if len(layers) > 1 else None
     seen["spatial_after_embedding"] = isinstance(after_embedding, keras.layers.SpatialDropout1D)
     if not seen["spatial_after_embedding"]:
-        return seen
+        return seen, model
     before_output = layers[-2]
     seen["dropout_before_output"] = type(before_output) is keras.layers.Dropout
     if not seen["dropout_before_output"]:
-        return seen
+        return seen, model
     seen["rates"] = [[type(layer).__name__, float(layer.rate)] for layer in (after_embedding, before_output)]
     # Channels, not single entries: in training mode a dropped channel is zero at every step. 64 tweets, so that
     # there are at least 64 channels whatever embed_dim is (see _compare_dropout).
     ones = np.ones((64, 6, embed_dim), dtype="float32")
     seen["dropped"] = np.asarray(after_embedding(ones, training=True)) == 0
     seen["predictions"] = [np.asarray(model(tokens)), np.asarray(model(tokens))]  # inference: dropout is off
-    return seen
+    return seen, model
 
 
 def compare_classifier(
@@ -277,7 +317,27 @@ def compare_classifier(
             )
         names.append(name)
     _compare_dropout(_reached(observed, observed, "dropout"), observed)
-    return f"build_classifier: shapes, probabilities, masking and parameter counts are right for {', '.join(names)}"
+    # What the models compute: last, so that a mistake the observations above show is named first.
+    for index, (name, wanted) in enumerate(expected["probabilities"]):
+        entry = _entry(observed, "encoders", index)
+        _compare_given_weights(
+            f"with the {name} encoder your model's probabilities",
+            _reached(observed, entry, "given_weights_probabilities"),
+            wanted,
+            "the model should be Embedding(mask_zero=True) -> SpatialDropout1D -> the encoder's layers in order -> "
+            "Dropout -> Dense(num_classes, activation='softmax'), each layer applied to the one before's output, "
+            "and nothing else",
+        )
+    _compare_given_weights(
+        f"with dropout={DROPOUT} at inference your model's probabilities",
+        _reached(observed, observed["dropout"], "given_weights_probabilities"),
+        expected["probabilities"][0][1],  # dropout is off at inference: the model without dropout's
+        "dropout should only act in training; with it or without, the model should compute the same at inference",
+    )
+    return (
+        f"build_classifier: shapes, probabilities, masking, parameter counts and what the model computes are right "
+        f"for {', '.join(names)}"
+    )
 
 
 def _compare_dropout(seen, observed, rate=DROPOUT):
@@ -348,10 +408,12 @@ def probe_encoder(
     Returns:
         observations: for each kind, the layers returned (their classes, what a Bidirectional wraps and how it
         merges, the recurrent dropout), the outputs for the tokens and for the tokens with padding appended, and the
-        parameter count; and what ``make_encoder('transformer', units)`` did.
+        parameter count; what ``make_encoder('transformer', units)`` did; last, for each kind, the outputs with the
+        weights of :func:`given_weights_outputs` (the Embedding's included).
     """
     tokens = encoder_tokens(batch, steps, vocab_size, seed)
     observed = {"kinds": []}
+    models = []
     with full_float32():  # TF32 on Ampere GPUs would change the outputs the padding is compared by
         try:
             for kind in ENCODER_KINDS:
@@ -382,6 +444,7 @@ def probe_encoder(
                         *layers,
                     ]
                 )
+                models.append(model)
                 entry["outputs"] = np.asarray(model(tokens))
                 entry["parameters"] = int(layer.count_params())
                 entry["padded_outputs"] = np.asarray(model(_padded(tokens)))
@@ -393,6 +456,9 @@ def probe_encoder(
                 observed["unknown_kind"] = {"raised": _error_text(error), "value_error": False}
             else:
                 observed["unknown_kind"] = {"raised": None, "value_error": False}
+            # What the encoders compute, not only what they are: observed last, so that any other mistake is named first.
+            for entry, model in zip(observed["kinds"], models):
+                entry["given_weights_outputs"] = given_weights_outputs(model, tokens, seed)
         except CheckFailed:
             raise
         except Exception as error:  # noqa: BLE001  the student's code raised: the comparison says so where it gets to it
@@ -445,6 +511,17 @@ def compare_encoder(
             fail(f"an unknown kind should raise ValueError naming the kinds, it raised {unknown['raised']}")
         fail(
             "make_encoder('transformer', ...) should raise ValueError: it is not one of 'simple_rnn', 'lstm', 'bilstm'"
+        )
+    # What the encoders compute: last, so that a mistake the observations above show is named first.
+    for index, wanted in enumerate(expected["kinds"]):
+        entry = _entry(observed, "kinds", index)
+        layer = wanted["layer"] if wanted["wraps"] is None else f"{wanted['layer']}({wanted['wraps']})"
+        _compare_given_weights(
+            f"{wanted['kind']}: the outputs of Embedding(mask_zero=True) -> your encoder",
+            _reached(observed, entry, "given_weights_outputs"),
+            wanted["outputs"],
+            f"keep {layer}'s other settings at Keras's defaults (activations, direction, biases); "
+            "only units and recurrent_dropout are make_encoder's to set",
         )
     return f"make_encoder builds SimpleRNN, LSTM and Bidirectional(LSTM) encoders of {units} units with the right outputs and parameters"
 

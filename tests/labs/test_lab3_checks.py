@@ -246,6 +246,57 @@ def test_classifier_whose_spatial_dropout_drops_nothing(solution):
     )
 
 
+class _ReadingTheFirstWordOnly(keras.Model):
+    """The lab's layers, all built and in order; but the encoder reads only the first word of each tweet."""
+
+    def __init__(self, vocab_size, embed_dim, encoder, num_classes, dropout):
+        super().__init__()
+        self.embedding = keras.layers.Embedding(vocab_size, embed_dim, mask_zero=True)
+        self.spatial = keras.layers.SpatialDropout1D(dropout)
+        self.encoder = encoder
+        self.dropout = keras.layers.Dropout(dropout)
+        self.classify = keras.layers.Dense(num_classes, activation="softmax")
+
+    def call(self, tokens, training=False):
+        x = self.spatial(self.embedding(tokens[:, :1]), training=training)
+        for layer in self.encoder:
+            x = layer(x)
+        return self.classify(self.dropout(x, training=training))
+
+
+class _SpatialDropoutScalingAtInference(keras.layers.SpatialDropout1D):
+    """Dropout as first published: scaled by the keep rate at inference (Keras scales in training instead)."""
+
+    def call(self, inputs, training=False):
+        return super().call(inputs, training=training) if training else inputs * (1 - self.rate)
+
+
+@pytest.mark.parametrize(
+    "mistake",
+    ["an activation after the encoder", "reading the first word only", "dropout scaled at inference"],
+)
+def test_classifier_computing_something_else_with_the_right_layers(solution, mistake):
+    # Layers, masking, probabilities, dropout and parameter counts all right: only the outputs with the check's weights
+    # tell (each of these passed the check before it compared them).
+    if mistake == "reading the first word only":
+
+        def build(vocab_size, embed_dim, encoder, num_classes=3, dropout=0.0):
+            return _ReadingTheFirstWordOnly(vocab_size, embed_dim, encoder, num_classes, dropout)
+
+        pattern = "with the average pooling encoder your model's probabilities, with the weights the check set, differ"
+    elif mistake == "an activation after the encoder":
+
+        def build(vocab_size, embed_dim, encoder, num_classes=3, dropout=0.0):
+            encoder = [*encoder, keras.layers.Activation("tanh")]
+            return solution["build_classifier"](vocab_size, embed_dim, encoder, num_classes, dropout)
+
+        pattern = "with the average pooling encoder your model's probabilities, with the weights the check set, differ"
+    else:
+        build = classifier_variant(solution, embedding_dropout=_SpatialDropoutScalingAtInference)
+        pattern = r"with dropout=0.4 at inference your model's probabilities, with the weights the check set, differ"
+    fails_with(pattern, checks.check_classifier, build, seed=3)
+
+
 def encoder_variant(solution, **overrides):
     def make(kind, units, recurrent_dropout=0.0):
         if kind in overrides:
@@ -283,6 +334,39 @@ def test_encoder_ignoring_recurrent_dropout(solution):
 def test_encoder_accepting_an_unknown_kind(solution):
     make = encoder_variant(solution, transformer=lambda u, r: [keras.layers.LSTM(u)])
     fails_with("should raise ValueError", checks.check_encoder, make)
+
+
+@pytest.mark.parametrize(
+    "kind, layers, passes",
+    [
+        ("simple_rnn", lambda u, r: [keras.layers.SimpleRNN(u, recurrent_dropout=r, activation="relu")], False),
+        ("lstm", lambda u, r: [keras.layers.LSTM(u, recurrent_dropout=r, go_backwards=True)], False),
+        (
+            "bilstm",
+            lambda u, r: [
+                keras.layers.Bidirectional(
+                    keras.layers.LSTM(u, recurrent_dropout=r, recurrent_activation="hard_sigmoid")
+                )
+            ],
+            False,
+        ),
+        # unit_forget_bias only changes the initial bias, which the check's weights replace: it passes.
+        ("lstm", lambda u, r: [keras.layers.LSTM(u, recurrent_dropout=r, unit_forget_bias=False)], True),
+    ],
+)
+def test_encoder_computing_something_else_with_the_right_layer(solution, kind, layers, passes):
+    # The right layer class, output size, parameters, recurrent dropout and masking: only the outputs with the check's
+    # weights tell (each failing one here passed the check before it compared them).
+    make = encoder_variant(solution, **{kind: layers})
+    if passes:
+        judged(checks.check_encoder, make, seed=3)
+    else:
+        fails_with(
+            rf"^{kind}: the outputs of Embedding\(mask_zero=True\) -> your encoder, with the weights the check set, differ",
+            checks.check_encoder,
+            make,
+            seed=3,
+        )
 
 
 def test_class_weights_growing_with_the_class():

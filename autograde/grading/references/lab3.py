@@ -25,7 +25,7 @@ GIVEN_EPSILON = keras.layers.LayerNormalization().epsilon
 STORED = np.float32
 
 
-# --- build_classifier: the parameter count of the reference model with each encoder ----------------------------
+# --- build_classifier: the parameter count of the reference model with each encoder, and what it computes -------
 
 
 def _reference_parameters(vocab_size, embed_dim, encoder, num_classes):
@@ -36,14 +36,36 @@ def _reference_parameters(vocab_size, embed_dim, encoder, num_classes):
     return model.count_params() + features * num_classes + num_classes
 
 
+def _reference_classifier(vocab_size, embed_dim, encoder, num_classes, dropout=0.0):
+    """The lab's classifier (Exercise 3.1), as its solution builds it."""
+    tokens = keras.Input(shape=(None,), dtype="int32")
+    x = keras.layers.Embedding(vocab_size, embed_dim, mask_zero=True)(tokens)
+    x = keras.layers.SpatialDropout1D(dropout)(x)
+    for layer in encoder:
+        x = layer(x)
+    x = keras.layers.Dropout(dropout)(x)
+    return keras.Model(tokens, keras.layers.Dense(num_classes, activation="softmax")(x))
+
+
 def expect_classifier(
     vocab_size: int, embed_dim: int, units: int, num_classes: int, batch: int, steps: int, seed: int
 ) -> dict[str, Any]:
+    """Each encoder's parameter count, and the reference model's probabilities with the weights the check sets."""
     encoders = public.classifier_encoders(units)
+    tokens = public.classifier_tokens(batch, steps, vocab_size, seed)
     return {
         "parameters": [
             [name, _reference_parameters(vocab_size, embed_dim, make(), num_classes)] for name, make in encoders.items()
-        ]
+        ],
+        "probabilities": [
+            [
+                name,
+                public.given_weights_outputs(
+                    _reference_classifier(vocab_size, embed_dim, make(), num_classes), tokens, seed
+                ).astype(STORED),
+            ]
+            for name, make in encoders.items()
+        ],
     }
 
 
@@ -57,10 +79,27 @@ RECURRENT_KINDS = {
 }
 
 
+def _reference_encoder(kind, units, recurrent_dropout):
+    """The lab's ``make_encoder(kind, units, recurrent_dropout)`` (Exercise 3.2), as its solution builds it."""
+    layer_class, wraps, _, _ = RECURRENT_KINDS[kind]
+    if wraps is None:
+        return [layer_class(units, recurrent_dropout=recurrent_dropout)]
+    return [layer_class(wraps(units, recurrent_dropout=recurrent_dropout))]
+
+
 def expect_encoder(input_dim: int, units: int, vocab_size: int, batch: int, steps: int, seed: int) -> dict[str, Any]:
+    """Each kind's layer, output features and parameters, and its outputs with the weights the check sets."""
+    tokens = public.encoder_tokens(batch, steps, vocab_size, seed)
     kinds = []
     for kind in public.ENCODER_KINDS:
         layer_class, wraps, parameters, features = RECURRENT_KINDS[kind]
+        model = keras.Sequential(  # as the probe reads the student's encoder
+            [
+                keras.Input((None,), dtype="int32"),
+                keras.layers.Embedding(vocab_size, input_dim, mask_zero=True),
+                *_reference_encoder(kind, units, public.RECURRENT_DROPOUT),
+            ]
+        )
         kinds.append(
             {
                 "kind": kind,
@@ -71,6 +110,7 @@ def expect_encoder(input_dim: int, units: int, vocab_size: int, batch: int, step
                 else None,  # Bidirectional's default
                 "features": features(units),
                 "parameters": parameters(input_dim, units),
+                "outputs": public.given_weights_outputs(model, tokens, seed).astype(STORED),
             }
         )
     return {"kinds": kinds}
