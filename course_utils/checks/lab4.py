@@ -10,7 +10,7 @@ that a library already does run under ``refuse_delegation`` (the ``Exercise`` co
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import keras
@@ -194,6 +194,24 @@ def encoder_inputs(vocab_size: int, batch: int, steps: int, seed: int) -> tuple[
 
 
 ENCODER_PADDING = 3  # padding steps appended to the input, which must change nothing
+ENCODER_WEIGHT_SCALE = 0.5  # normal weights of this scale keep the GRUs' gates away from saturation
+ENCODER_WEIGHTS_ATOL = 1e-4  # states of about 1; room for a GPU's fused kernels
+
+
+def encoder_weights(seed: int, weight_shapes: Sequence[Sequence[int]]) -> list[np.ndarray]:
+    """The weights the encoder check sets before reading what the model computes: from ``seed``, a float32 array of
+    each shape in ``weight_shapes`` (the model's own, in order)."""
+    rng = np.random.default_rng([seed, 1])  # apart from the draws of the tokens
+    return [rng.normal(scale=ENCODER_WEIGHT_SCALE, size=tuple(shape)).astype("float32") for shape in weight_shapes]
+
+
+def encoder_outputs_with_weights(model: keras.Model, tokens: np.ndarray, seed: int) -> list[np.ndarray]:
+    """``model``'s [states, summary] for ``tokens`` at inference once :func:`encoder_weights` drawn for its own weight
+    shapes are set: where the model's weights, their order or what it does with them differ from the lab's encoder,
+    so do the outputs."""
+    model.set_weights(encoder_weights(seed, [w.shape for w in model.get_weights()]))
+    with full_float32():
+        return [np.asarray(output) for output in model(tokens, training=False)]
 
 
 def probe_encoder(
@@ -207,8 +225,9 @@ def probe_encoder(
 ) -> Observations:
     """``build_encoder(vocab_size, embed_dim, units)``: [states (batch, T, 2u), summary (batch, 2u)], padding ignored.
 
-    The probe returns the states and the summary for :func:`encoder_inputs`, again with padding appended, and the
-    model's number of parameters.
+    The probe returns the states and the summary for :func:`encoder_inputs`, again with padding appended, the
+    model's number of parameters, and last the states and the summary with the weights of
+    :func:`encoder_outputs_with_weights`.
 
     Args:
         build_fn: the student's ``build_encoder``.
@@ -226,13 +245,18 @@ def probe_encoder(
     padded = model(np.pad(tokens, [(0, 0), (0, ENCODER_PADDING)]))
     if not isinstance(padded, (tuple, list)) or len(padded) != 2:
         fail("the encoder should return [states, summary]")
-    return {
+    observed = {
         "states": np.asarray(outputs[0]),
         "summary": np.asarray(outputs[1]),
         "padded_states": np.asarray(padded[0]),
         "padded_summary": np.asarray(padded[1]),
         "parameters": int(model.count_params()),
     }
+    # What the model computes, not only what it holds: the outputs with weights the check chose.
+    observed["given_weights_states"], observed["given_weights_summary"] = encoder_outputs_with_weights(
+        model, tokens, seed
+    )
+    return observed
 
 
 def compare_encoder(
@@ -245,7 +269,8 @@ def compare_encoder(
     steps: int,
     seed: int,
 ) -> str:
-    """Shapes, the parameter count, padding changing nothing, and the summary being the two directions' final states."""
+    """Shapes, the parameter count, padding changing nothing, the summary being the two directions' final states, and
+    last the outputs with the check's weights."""
     states, summary = observed["states"], observed["summary"]
     check_shape("states", states, (batch, steps, 2 * units))
     check_shape("summary", summary, (batch, 2 * units))
@@ -274,7 +299,17 @@ def compare_encoder(
             "the summary should be [the forward GRU's state at the last real character, the backward GRU's state at the first]: "
             "concatenate the two final states that Bidirectional(..., return_state=True) returns"
         )
-    return f"build_encoder: shapes, {wanted} parameters, padding ignored, summary of both directions"
+    for name in ("states", "summary"):
+        actual = np.asarray(observed[f"given_weights_{name}"], np.float64)
+        reference = np.asarray(expected[f"given_weights_{name}"], np.float64)
+        check_shape(f"{name} with the check's weights", actual, reference.shape)
+        if not np.allclose(actual, reference, atol=ENCODER_WEIGHTS_ATOL):
+            fail(
+                f"with the weights the check set, your encoder's {name} differ from the lab's by up to "
+                f"{max_abs_diff(actual, reference):.3g}: Embedding(mask_zero=True), then Bidirectional around "
+                "RNN(MyGRUCell(units)) (a forward GRU and its backward copy), with nothing else in between"
+            )
+    return f"build_encoder: shapes, {wanted} parameters, padding ignored, summary of both directions, what it computes"
 
 
 check_encoder = Check(probe_encoder, compare_encoder)

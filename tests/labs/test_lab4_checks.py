@@ -236,6 +236,21 @@ def test_encoder_with_a_wrong_summary(rejects):
     rejects("the summary should be", checks.check_encoder, build)
 
 
+@pytest.mark.parametrize("gru_settings", [{"activation": "relu"}, {"recurrent_activation": "hard_sigmoid"}])
+def test_encoder_computing_something_else_with_the_right_layers(rejects, gru_settings):
+    # Shapes, parameters, masking and summary all right: only the outputs with the check's weights tell (each passed the
+    # check before it compared them).
+    def build(vocab_size, embed_dim, units):
+        tokens = keras.Input(shape=(None,), dtype="int32")
+        x = keras.layers.Embedding(vocab_size, embed_dim, mask_zero=True)(tokens)
+        states, forward, backward = keras.layers.Bidirectional(
+            keras.layers.GRU(units, return_sequences=True, return_state=True, **gru_settings)
+        )(x)
+        return keras.Model(tokens, [states, keras.layers.Concatenate()([forward, backward])])
+
+    rejects("^with the weights the check set, your encoder's states differ from the lab's", checks.check_encoder, build)
+
+
 # --- Exercise 3: attention -------------------------------------------------------------------------------------
 
 

@@ -78,11 +78,28 @@ def expect_gru_cell(input_dim: int, units: int, batch: int, steps: int, seed: in
 # --- Exercise 2: the encoder ---------------------------------------------------------------------------------
 
 
+def reference_encoder(vocab_size: int, embed_dim: int, units: int) -> keras.Model:
+    """The lab's encoder (Exercise 2) with keras.layers.GRU for RNN(MyGRUCell) (which the GRU check holds equal to it)."""
+    tokens = keras.Input(shape=(None,), dtype="int32")
+    x = keras.layers.Embedding(vocab_size, embed_dim, mask_zero=True)(tokens)
+    gru = keras.layers.GRU(units, return_sequences=True, return_state=True)
+    states, forward_state, backward_state = keras.layers.Bidirectional(gru)(x)
+    return keras.Model(tokens, [states, keras.layers.Concatenate()([forward_state, backward_state])])
+
+
 def expect_encoder(vocab_size: int, embed_dim: int, units: int, batch: int, steps: int, seed: int) -> dict[str, Any]:
-    """The parameter count of an Embedding and a Bidirectional GRU, and the input rows' lengths."""
-    _, lengths = public.encoder_inputs(vocab_size, batch, steps, seed)
+    """The parameter count of an Embedding and a Bidirectional GRU, the input rows' lengths, and the reference
+    encoder's states and summary with the weights the check sets."""
+    tokens, lengths = public.encoder_inputs(vocab_size, batch, steps, seed)
     gru = 3 * (embed_dim * units + units * units + 2 * units)
-    return {"parameters": vocab_size * embed_dim + 2 * gru, "gru_parameters": gru, "lengths": lengths.astype("int32")}
+    states, summary = public.encoder_outputs_with_weights(reference_encoder(vocab_size, embed_dim, units), tokens, seed)
+    return {
+        "parameters": vocab_size * embed_dim + 2 * gru,
+        "gru_parameters": gru,
+        "lengths": lengths.astype("int32"),
+        "given_weights_states": states.astype("float32"),
+        "given_weights_summary": summary.astype("float32"),
+    }
 
 
 # --- Exercise 3: additive attention --------------------------------------------------------------------------
