@@ -485,16 +485,23 @@ class BarConstraint:
     * ``closes[b, v]``: whether character ``v`` would close a bar that must be full (a bar line, or the ``:`` of
       ``:|``): a bar with notes, other than those ``music.check_rhythm`` allows to be short and the reader can tell at
       that character: the tune's first (a pickup), a bar that starts a section (after ``|:``, ``||``, ``|]``, ``:|``
-      or an ending) and a bar a repeat sign (``:|``, ``::``) closes. (A short bar before ``||`` or ``|]`` is allowed by
-      the check, but its ``|`` cannot tell yet, so it must be full.)
+      or an ending) and a bar a repeat sign (``:|``, ``::``) closes.
+
+    A short bar may also end a section with a double bar (``||``, ``|]``) or before a repeat (``|:``), as about 40% of
+    O'Neill's tunes end. Its ``|`` cannot tell yet which follows, so a ``|`` that closes a short bar does not count as
+    closing one that must be full (``closes`` is False), and the row after it allows only :data:`SECTION_ENDS`.
 
     At a dead end (rare: a tuplet or broken rhythm left less room than any note), no character could complete the bar;
     the rows then allow only the characters that close it, and :attr:`dead_ends` counts such steps.
     """
 
+    SECTION_ENDS = "|]:"  # what may follow a | that closed a short bar: ||, |] or |: make it a section's end
+
     def __init__(self, chars: Sequence[str]):
         self.chars = list(chars)
         self.states: list[BarState] = []
+        self.section_end_due: list[bool] = []  # per text: the last character was a | that closed a short bar
+        self._section_ends = np.array([char in self.SECTION_ENDS for char in self.chars])
         self.dead_ends = 0  # steps where no character could complete the bar, so the bar was closed
         self._rows: dict[BarState, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -519,20 +526,31 @@ class BarConstraint:
         for i, char in enumerate(self.chars):
             after = advance(state, char)
             if after.closed is not None and bar:
-                fill[i], closes[i] = float(after.closed / bar), after.must_be_full
+                fill[i], closes[i] = float(after.closed / bar), after.must_be_full and not self._ends_short(char, after)
             elif not after.completable:
                 fill[i] = np.inf
             elif after.bar:
                 fill[i] = float(after.least_filled / after.bar)
         return fill, closes
 
+    @staticmethod
+    def _ends_short(char: str, after: BarState) -> bool:
+        """Whether ``char`` is a plain ``|`` that closed a short bar (``[|`` already ends a section)."""
+        return char == "|" and not after.boundary and None not in (after.closed, after.bar) and after.closed < after.bar
+
     def _rows_now(self) -> tuple[np.ndarray, np.ndarray]:
         rows = [self._row(state) for state in self.states]
-        return np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
+        fill, closes = np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
+        due = np.array(self.section_end_due, bool)[:, None]
+        return np.where(due & ~self._section_ends, np.float32(np.inf), fill), closes
 
     def reset(self, start: str, batch: int) -> tuple[np.ndarray, np.ndarray]:
         """Every text of the batch starts with ``start``; returns ``(fill, closes)`` for the first character drawn."""
-        self.states = [read(start)] * int(batch)
+        state, due = START, False
+        for char in start:
+            after = advance(state, char)
+            state, due = after, after.must_be_full and self._ends_short(char, after)
+        self.states, self.section_end_due = [state] * int(batch), [due] * int(batch)
         return self._rows_now()
 
     def current(self, batch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -541,11 +559,14 @@ class BarConstraint:
 
     def advance(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Reads one drawn id per text; returns ``(fill, closes)`` for the next character."""
-        self.states = [self._read(state, self.chars[int(i)]) for state, i in zip(self.states, np.ravel(ids))]
+        read_ = [self._read(state, self.chars[int(i)]) for state, i in zip(self.states, np.ravel(ids))]
+        self.states, self.section_end_due = [state for state, _ in read_], [due for _, due in read_]
         return self._rows_now()
 
-    @staticmethod
-    def _read(state: BarState, char: str) -> BarState:
-        """The state after ``char``; a character the reader cannot read (drawn at a dead end) is passed over."""
+    def _read(self, state: BarState, char: str) -> tuple[BarState, bool]:
+        """The state after ``char``, and whether a section's end must follow; a character the reader cannot read
+        (drawn at a dead end) is passed over."""
         after = advance(state, char)
-        return state if after.unreadable and not state.unreadable else after
+        if after.unreadable and not state.unreadable:
+            return state, False
+        return after, after.must_be_full and self._ends_short(char, after)

@@ -100,7 +100,8 @@ def test_the_constraint_says_what_each_character_would_do():
     at = {char: i for i, char in enumerate(chars)}
     assert fill[0, at[" "]] == pytest.approx(3 / 6)  # d finished: three eighths of six
     assert fill[0, at["3"]] == pytest.approx((2 + 3 / 8) / 6)  # d3 counts as d3/8 until its length is finished
-    assert closes[0, at["|"]] and fill[0, at["|"]] == pytest.approx(3 / 6)  # a bar line would close a short bar
+    # A bar line would close a short bar: allowed only as a section's end (the next row says so, see below).
+    assert not closes[0, at["|"]] and fill[0, at["|"]] == pytest.approx(3 / 6)
     fill, closes = constraint.advance(np.array([at["3"], at["3"]]))
     fill, closes = constraint.advance(np.array([at["e"], at[" "]]))
     assert fill[0, at["|"]] == 1 and closes[0, at["|"]]  # c2d3e: full
@@ -123,18 +124,36 @@ def test_the_constraint_says_what_each_character_would_do():
 )
 def test_a_bar_that_starts_a_section_may_be_short(body, short_bar_allowed):
     chars = sorted(set(HEADER + "ABCDEFGabcdefgz/2356|:]1 \n"))
-    fill, closes = rhythm.BarConstraint(chars).reset(HEADER + body, batch=1)
-    assert fill[0, chars.index("|")] == pytest.approx(3 / 6)
-    assert closes[0, chars.index("|")] == (not short_bar_allowed)
+    constraint = rhythm.BarConstraint(chars)
+    fill, closes = constraint.reset(HEADER + body, batch=1)
+    assert fill[0, chars.index("|")] == pytest.approx(3 / 6) and not closes[0, chars.index("|")]
+    fill, _ = constraint.advance(np.array([chars.index("|")]))
+    allowed = {char for char, f in zip(chars, fill[0]) if f <= 1}
+    # A section's first bar may be short and end anywhere; a short bar inside a section only where the section ends.
+    assert allowed >= set("|]:ABc ") if short_bar_allowed else allowed == set("|]:")
 
 
-def test_a_repeat_sign_may_close_a_short_bar_and_a_plain_bar_line_may_not():
+@pytest.mark.parametrize("section_end", ["||", "|]", "|:", ":|"])
+def test_a_short_bar_may_end_a_section_and_nothing_else(section_end):
     chars = sorted(set(HEADER + "ABCDEFGabcdefgz/2356|:]1 \n"))
-    fill, closes = rhythm.BarConstraint(chars).reset(HEADER + "c6|c2d", batch=1)
-    assert not closes[0, chars.index(":")] and fill[0, chars.index(":")] == pytest.approx(3 / 6)  # the : of :|
-    assert closes[0, chars.index("|")]  # its | cannot know whether ] or | follows: the bar must be full
-    verdict = music.check_rhythm(HEADER + "c6|c6|c2d:|c6|c6|]\n")
+    constraint = rhythm.BarConstraint(chars)
+    fill, closes = constraint.reset(HEADER + "c6|c2d", batch=1)
+    first, second = (chars.index(char) for char in section_end)
+    assert not closes[0, first] and fill[0, first] == pytest.approx(3 / 6)  # the | of || |] |:, or the : of :|
+    fill, closes = constraint.advance(np.array([first]))
+    assert fill[0, second] <= 1 and not closes[0, second]
+    if section_end[0] == "|":  # the | could not tell what follows: only what makes it a section's end may
+        assert {char for char, f in zip(chars, fill[0]) if f <= 1} == set("|]:")
+    verdict = music.check_rhythm(HEADER + f"c6|c6|c2d{section_end}c6|c6|]\n")
     assert verdict.ok, verdict.reason  # the check allows what the constraint allows
+
+
+def test_a_bar_line_after_a_full_bar_leaves_the_next_character_free():
+    chars = sorted(set(HEADER + "ABCDEFGabcdefgz/2356|:]1 \n"))
+    constraint = rhythm.BarConstraint(chars)
+    constraint.reset(HEADER + "c6|c3d3", batch=2)
+    fill, _ = constraint.advance(np.array([chars.index("|"), chars.index(" ")]))
+    assert (fill[0] <= 1).sum() > len("|]:")
 
 
 def test_the_constraint_counts_nothing_in_the_header():
