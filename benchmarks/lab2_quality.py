@@ -20,11 +20,15 @@ Targets: at most 1.0 nats/char, at least 90% valid tunes (of at least 20), train
 at least 99% of the corpus tunes valid; under the constraint, at least 95% valid and 90% of the valid tunes with every
 bar right (the held-out corpus's rate).
 
-    python benchmarks/lab2_quality.py [--model-dir artifacts/lab2 | --output-dir DIR] [--set NAME=VALUE ...] [--tunes 32]
-        [--seed 7] [--temperature 1.0] [--corpus]
+    python benchmarks/lab2_quality.py [--model-dir artifacts/lab2 | --output-dir DIR] [--set NAME=VALUE ...]
+        [--windows random|tune-start|header] [--tunes 32] [--seed 7] [--temperature 1.0] [--corpus]
 
 --set NAME=VALUE trains with one of the notebook's settings changed (its test cells judged as the grader judges them):
-``--set NUM_LAYERS=2`` for depth, ``--set TRAINING_SEED=1`` for another run of the same settings.
+``--set NUM_LAYERS=2`` for depth, ``--set TRAINING_SEED=1`` for another run of the same settings. --windows trains on
+windows aligned to the tunes instead of the lab's random ones (``TuneWindows``): ``tune-start`` (every window starts
+where a tune starts, as composing does; with ``--set SEQ_LENGTH=400 --set BATCH_SIZE=16`` a window holds most tunes
+whole) or ``header`` (every window is a tune's header and then its body from the start of one of its lines, so the
+meter and the unit note length are always in the context).
 """
 
 import argparse
@@ -41,6 +45,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import nbformat
+import numpy as np
 import tensorflow as tf
 from lab2_sampling_speed import sample_in_time, sample_next  # the students' exercises, restated there once
 
@@ -64,7 +69,74 @@ def with_settings(notebook, settings):
     return nb
 
 
-def train_with_the_notebook(output_root, settings):
+class TuneWindows:
+    """Training windows aligned to the tunes, in place of the lab's ``get_batch`` (random starts).
+
+    Args:
+        kind: ``"tune-start"``: every window starts at a tune's first character (``X:1``), from the zero state, as
+            composing does. ``"header"``: every window is a tune's header (its lines up to ``K:``) followed by the
+            tune's body from the start of one of its lines (the first line gives the tune's own start).
+        tunes: the training tunes, in the order ``music.join_tunes`` joins them into the training text.
+        encode: text -> numpy ids (the lab's ``vectorize_string`` with its ``char2idx``).
+
+    A window is drawn uniformly from the starts (tunes, or lines of tunes) and runs on into the next tune where the
+    training text does, so every window is ``seq_length`` characters, as the lab's are.
+    """
+
+    KINDS = ("tune-start", "header")
+
+    def __init__(self, kind, tunes, encode):
+        if kind not in self.KINDS:
+            raise ValueError(f"kind should be one of {self.KINDS}, not {kind!r}")
+        self.ids = encode(music.join_tunes(tunes))
+        self.starts, self.prefixes = [], []  # where the window's text starts, and the ids put before it
+        offset = 0
+        for tune in tunes:
+            header_end = tune.index("\n", tune.index("\nK:") + 1) + 1
+            if kind == "tune-start":
+                self.starts.append(offset)
+                self.prefixes.append(self.ids[:0])
+            else:
+                header = self.ids[offset : offset + header_end]
+                for line_start in [header_end] + [i + 1 for i in range(header_end, len(tune) - 1) if tune[i] == "\n"]:
+                    self.starts.append(offset + line_start)
+                    self.prefixes.append(header)
+            offset += len(tune) + len(music.TUNE_SEPARATOR)
+
+    def get_batch(self, vectorized, seq_length, batch_size, rng):
+        """The lab's ``get_batch(vectorized, seq_length, batch_size, rng)``; ``vectorized`` must be the tunes' text."""
+        if len(vectorized) != len(self.ids):
+            raise ValueError("TuneWindows draws from the tunes it was made with; vectorized is another text")
+        x, y = [], []
+        while len(x) < batch_size:
+            k = rng.integers(len(self.starts))
+            prefix, start = self.prefixes[k], self.starts[k]
+            window = np.concatenate([prefix, self.ids[start : start + seq_length + 1 - len(prefix)]])
+            if len(window) == seq_length + 1:  # not cut short by the end of the text
+                x.append(window[:-1])
+                y.append(window[1:])
+        return np.stack(x), np.stack(y)
+
+
+def with_windows(nb, kind):
+    """The notebook with its training loop drawing ``TuneWindows(kind)`` batches, and the lab's get_batch after it."""
+    loops = [
+        i for i, cell in enumerate(nb.cells) if "get_batch(train_ids, SEQ_LENGTH, BATCH_SIZE, batch_rng)" in cell.source
+    ]
+    if len(loops) != 1:
+        raise SystemExit(f"--windows: the notebook should draw its training batches in one cell; found {len(loops)}")
+    use = f"""# set by lab2_quality.py --windows {kind}
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+from lab2_quality import TuneWindows
+students_get_batch = get_batch
+get_batch = TuneWindows({kind!r}, train_tunes, lambda text: vectorize_string(text, char2idx)).get_batch"""
+    nb.cells.insert(loops[0] + 1, nbformat.v4.new_code_cell("get_batch = students_get_batch  # set by lab2_quality.py"))
+    nb.cells.insert(loops[0], nbformat.v4.new_code_cell(use))
+    return nb
+
+
+def train_with_the_notebook(output_root, settings, windows="random"):
     from autograde.authoring.solutions import execute_notebook, execute_solution
     from autograde.course import Course
     from autograde.grading.judge import test_sources
@@ -74,14 +146,15 @@ def train_with_the_notebook(output_root, settings):
     if (Path(output_root) / "lab2" / "checkpoint").exists():  # the notebook would resume it, and time only the rest
         raise SystemExit(f"{output_root} holds a Lab 2 checkpoint from an earlier run: give an empty --output-dir")
     print(
-        f"running {LAB} under LAB_BUDGET=full{' with ' + str(settings) if settings else ''} "
+        f"running {LAB} under LAB_BUDGET=full{' with ' + str(settings) if settings else ''}, {windows} windows "
         f"(load average {os.getloadavg()[0]:.2f}) ...",
         flush=True,
     )
     env = {"LAB_BUDGET": "full", "LAB_OUTPUT_DIR": str(output_root)}
-    if settings:
+    if settings or windows != "random":
         variant = Path(output_root) / f"{LAB}.ipynb"
-        nbformat.write(with_settings(course.solution_notebook(LAB), settings), variant)
+        nb = with_settings(course.solution_notebook(LAB), settings)
+        nbformat.write(nb if windows == "random" else with_windows(nb, windows), variant)
         _, run = execute_notebook(variant, cwd=output_root, env=env, lab=LAB, sources=test_sources(course, LAB))
     else:
         _, run = execute_solution(course, LAB, cwd=output_root, env=env)
@@ -203,6 +276,12 @@ def main():
         metavar="NAME=VALUE",
         help="train with one of the notebook's settings changed (NUM_LAYERS=2, SEQ_LENGTH=200, TRAINING_SEED=1); repeatable",
     )
+    parser.add_argument(
+        "--windows",
+        choices=("random",) + TuneWindows.KINDS,
+        default="random",
+        help="the training windows: the lab's random starts, or aligned to the tunes (see TuneWindows)",
+    )
     args = parser.parse_args()
     if args.tunes < 20:
         parser.error("--tunes should be at least 20")
@@ -212,14 +291,14 @@ def main():
     if any("=" not in setting for setting in args.set):
         parser.error("--set takes NAME=VALUE, e.g. --set NUM_LAYERS=2")
     settings = dict(setting.split("=", 1) for setting in args.set)
-    if settings and args.model_dir:
-        parser.error("--set trains a model; --model-dir reuses one")
+    if (settings or args.windows != "random") and args.model_dir:
+        parser.error("--set and --windows train a model; --model-dir reuses one")
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = (
             Path(args.model_dir)
             if args.model_dir
-            else train_with_the_notebook(Path(args.output_dir or tmp).resolve(), settings)
+            else train_with_the_notebook(Path(args.output_dir or tmp).resolve(), settings, args.windows)
         )
         model, vocab = training.load_char_model(folder)
         metrics_file = folder / "metrics.json"
