@@ -189,13 +189,20 @@ def classifier_tokens(batch: int, steps: int, vocab_size: int, seed: int) -> np.
     return random_padded_tokens(np.random.default_rng(seed), batch, steps, vocab_size)
 
 
-def classifier_encoders(units: int) -> dict[str, Callable[[], list[keras.layers.Layer]]]:
+def classifier_encoders(units: int, stacked: bool = False) -> dict[str, Callable[[], list[keras.layers.Layer]]]:
     """Fresh encoders by name, as the classifier check hands them to ``build_classifier``: lists of layers turning
-    (batch, time, dim) into (batch, features)."""
-    return {
+    (batch, time, dim) into (batch, features). With ``stacked``, also one of two layers, each reading the one before
+    (as the lab's BiLSTM with attention pooling is)."""
+    encoders = {
         "average pooling": lambda: [keras.layers.GlobalAveragePooling1D()],
         f"LSTM({units})": lambda: [keras.layers.LSTM(units)],
     }
+    if stacked:
+        encoders[f"LSTM({units}) then average pooling"] = lambda: [
+            keras.layers.LSTM(units, return_sequences=True),
+            keras.layers.GlobalAveragePooling1D(),
+        ]
+    return encoders
 
 
 def probe_classifier(
@@ -207,6 +214,7 @@ def probe_classifier(
     batch: int = 4,
     steps: int = 7,
     seed: int = 0,
+    stacked_encoder: bool = False,
 ) -> Observations:
     """``build_classifier(vocab_size, embed_dim, encoder, num_classes, dropout)``: shapes, masking, probabilities, parameters.
 
@@ -219,6 +227,7 @@ def probe_classifier(
         vocab_size, embed_dim, num_classes: what it is called with.
         units: the size of the LSTM encoder (the other encoder is average pooling).
         batch, steps, seed: the token ids the models read (:func:`classifier_tokens`).
+        stacked_encoder: hand it a two-layer encoder too (:func:`classifier_encoders`).
 
     Returns:
         observations: for each encoder the model's type, whether it holds the encoder's layers, its outputs for the
@@ -231,7 +240,7 @@ def probe_classifier(
     models = []
     with full_float32():  # TF32 on Ampere GPUs would change the outputs the padding is compared by
         try:
-            for name, make in classifier_encoders(units).items():
+            for name, make in classifier_encoders(units, stacked_encoder).items():
                 encoder = make()
                 model = build_fn(vocab_size, embed_dim, encoder, num_classes=num_classes, dropout=0.0)
                 entry = {"name": name, "type": type(model).__name__, "is_model": isinstance(model, keras.Model)}
@@ -293,6 +302,7 @@ def compare_classifier(
     batch: int,
     steps: int,
     seed: int,
+    stacked_encoder: bool = False,
 ) -> str:
     names = []
     for index, (name, parameters) in enumerate(expected["parameters"]):

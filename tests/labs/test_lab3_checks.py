@@ -297,6 +297,30 @@ def test_classifier_computing_something_else_with_the_right_layers(solution, mis
     fails_with(pattern, checks.check_classifier, build, seed=3)
 
 
+def test_classifier_applying_each_encoder_layer_to_the_embeddings(solution):
+    # Right with every one-layer encoder, so only a two-layer one (the hidden test's) tells.
+    def build(vocab_size, embed_dim, encoder, num_classes=3, dropout=0.0):
+        tokens = keras.Input(shape=(None,), dtype="int32")
+        embedded = keras.layers.SpatialDropout1D(dropout)(
+            keras.layers.Embedding(vocab_size, embed_dim, mask_zero=True)(tokens)
+        )
+        x = embedded
+        for layer in encoder:
+            x = layer(embedded)
+        x = keras.layers.Dropout(dropout)(x)
+        return keras.Model(tokens, keras.layers.Dense(num_classes, activation="softmax")(x))
+
+    judged(checks.check_classifier, build, seed=3)
+    fails_with(
+        "should contain the encoder layers it is given, in order",
+        checks.check_classifier,
+        build,
+        seed=3,
+        stacked_encoder=True,
+    )
+    judged(checks.check_classifier, solution["build_classifier"], seed=3, stacked_encoder=True)
+
+
 def encoder_variant(solution, **overrides):
     def make(kind, units, recurrent_dropout=0.0):
         if kind in overrides:

@@ -48,10 +48,17 @@ def _reference_classifier(vocab_size, embed_dim, encoder, num_classes, dropout=0
 
 
 def expect_classifier(
-    vocab_size: int, embed_dim: int, units: int, num_classes: int, batch: int, steps: int, seed: int
+    vocab_size: int,
+    embed_dim: int,
+    units: int,
+    num_classes: int,
+    batch: int,
+    steps: int,
+    seed: int,
+    stacked_encoder: bool = False,
 ) -> dict[str, Any]:
     """Each encoder's parameter count, and the reference model's probabilities with the weights the check sets."""
-    encoders = public.classifier_encoders(units)
+    encoders = public.classifier_encoders(units, stacked_encoder)
     tokens = public.classifier_tokens(batch, steps, vocab_size, seed)
     return {
         "parameters": [
