@@ -37,7 +37,7 @@ from course_utils.checks import (
     fail,
     max_abs_diff,
 )
-from course_utils.checks._common import full_float32
+from course_utils.checks._common import compare_given_weights, full_float32, outputs_with_given_weights
 from course_utils.checks.delegation import Exercise, Forbidden, refusing_delegation
 from course_utils.checks.probing import Check
 from course_utils.vocab import Vocabulary
@@ -384,19 +384,12 @@ check_get_batch = Check(probe_get_batch, compare_get_batch, expects=False)
 # --- build_model -----------------------------------------------------------------------------------------------------
 
 
-BUILD_MODEL_WEIGHT_SCALE = 0.4  # normal weights of this scale keep the LSTMs' gates away from saturation
-
-
-def build_model_inputs(
-    vocab_size: int, seed: int, weight_shapes: Iterable[Sequence[int]]
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """What the build-model check gives the model to compute with, from ``seed``: (ids of shape (3, 9), a float32
-    array of each shape in ``weight_shapes``, the model's own, in order)."""
-    rng = np.random.default_rng([seed, 1])  # apart from the draws of the probe's other calls
-    ids = rng.integers(0, vocab_size, size=(3, 9)).astype("int32")
-    return ids, [
-        rng.normal(scale=BUILD_MODEL_WEIGHT_SCALE, size=tuple(shape)).astype("float32") for shape in weight_shapes
-    ]
+def build_model_ids(vocab_size: int, seed: int) -> np.ndarray:
+    """The ids (3, 9) the build-model check reads the model's logits for, with the check's weights; id 0, a character
+    like any other, is among them (a masking Embedding would skip it)."""
+    ids = np.random.default_rng([seed, 2]).integers(0, vocab_size, size=(3, 9)).astype("int32")
+    ids[1, 4] = 0
+    return ids
 
 
 def probe_build_model(
@@ -471,11 +464,7 @@ def probe_build_model(
     ids = rng.integers(0, vocab_size, size=(3, 6)).astype("int32")
     observed["repeat"] = [np.asarray(model(ids)), np.asarray(model(ids))]
     # What the model computes, not only what it holds: the logits with weights the check chose.
-    # Drawn for the model's own weight shapes: where they or their order differ from the lab's model, so do the logits.
-    given_ids, weights = build_model_inputs(vocab_size, seed, [w.shape for w in model.get_weights()])
-    model.set_weights(weights)
-    with full_float32():
-        observed["given_weights_logits"] = np.asarray(model(given_ids, training=False))
+    observed["given_weights_logits"] = outputs_with_given_weights(model, build_model_ids(vocab_size, seed), seed)
 
     try:
         with_dropout = build_fn(vocab_size, embedding_dim, rnn_units, dropout=0.5, **depth)
@@ -486,6 +475,12 @@ def probe_build_model(
         float(layer.rate) for layer in with_dropout.layers if isinstance(layer, keras.layers.Dropout)
     ]
     observed["dropout_layers"] = [type(layer).__name__ for layer in with_dropout.layers]
+    # The LSTMs' own dropout, which no output at inference and no step of the dropout-free model shows.
+    observed["lstm_dropouts"] = [
+        [float(getattr(layer, "dropout", 0.0)), float(getattr(layer, "recurrent_dropout", 0.0))]
+        for layer in with_dropout.layers
+        if isinstance(layer, keras.layers.LSTM)
+    ]
     ids = rng.integers(0, vocab_size, size=(4, 10)).astype("int32")
     observed["inference"] = [
         np.asarray(with_dropout(ids, training=False)),
@@ -549,14 +544,13 @@ def compare_build_model(
             f"inputs{stacked}, Dense {rnn_units}->{vocab_size}), got {observed['parameter_count']}"
         )
     check_close("a second call on the same ids (a stateless model forgets between calls)", *observed["repeat"])
-    logits, wanted_logits = np.asarray(observed["given_weights_logits"], np.float64), np.asarray(expected["logits"])
-    check_shape("the logits with the check's weights", logits, wanted_logits.shape)
-    if not np.allclose(logits, wanted_logits, atol=1e-4):  # logits of about 1; room for a GPU's fused LSTM kernel
-        fail(
-            "with the weights the check set, your model's logits differ from Embedding -> LSTM -> Dense by up to "
-            f"{np.max(np.abs(logits - wanted_logits)):.3g}: each LSTM should read its inputs forward with Keras's default "
-            "activations, and the Dense layer see the last LSTM's state at every step"
-        )
+    compare_given_weights(
+        "your model's logits",
+        observed["given_weights_logits"],
+        expected["logits"],
+        "each LSTM should read its inputs forward with Keras's default activations, the Dense layer see the last "
+        "LSTM's state at every step, and the Embedding mask nothing (id 0 is a character too)",
+    )
     if not observed["dropout_argument"]:
         fail(f"build_model should take a dropout argument: {signature}")
     rates = observed["dropout_rates"]
@@ -567,6 +561,12 @@ def compare_build_model(
             else f"a keras.layers.Dropout(0.5) after each of its {num_layers} LSTM layers"
         )
         fail(f"with dropout=0.5 the model should have {where}; its Dropout rates were {rates}")
+    extra = [pair for pair in observed.get("lstm_dropouts", []) if any(pair)]
+    if extra:
+        fail(
+            f"with dropout=0.5 the LSTM layers should keep their own dropout and recurrent_dropout at 0 (got "
+            f"{extra[0][0]} and {extra[0][1]}): the model's dropout is the Dropout layer after each LSTM, not the LSTM's"
+        )
     check_close("with dropout, two calls at inference (training=False)", *observed["inference"])
     if np.shape(observed["training"]) == np.shape(observed["inference"][0]) and np.allclose(
         observed["training"], observed["inference"][0]

@@ -33,7 +33,13 @@ from course_utils.checks import (
     fail,
     max_abs_diff,
 )
-from course_utils.checks._common import compare_final_states, full_float32, step_mismatch
+from course_utils.checks._common import (
+    compare_final_states,
+    compare_given_weights,
+    full_float32,
+    outputs_with_given_weights,
+    step_mismatch,
+)
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
 from course_utils.checks.lab1 import LSTM_CELL
 from course_utils.checks.probing import Check
@@ -149,36 +155,6 @@ def _compare_padding(what, outputs, padded_outputs, extra=EXTRA_PADDING):
         )
 
 
-# What the classifier and encoder checks give a model to compute with (what it computes, not only what it holds).
-GIVEN_WEIGHT_SCALE = 0.5  # normal weights of this scale keep the LSTMs' gates away from saturation
-GIVEN_WEIGHTS_ATOL = 1e-4  # outputs of about 1 (probabilities, recurrent states); room for a GPU's fused kernels
-
-
-def given_weights(seed: int, weight_shapes: Sequence[Sequence[int]]) -> list[np.ndarray]:
-    """The weights the classifier and encoder checks set before reading what a model computes: from ``seed``, a
-    float32 array of each shape in ``weight_shapes`` (the model's own, in order)."""
-    rng = np.random.default_rng([seed, 1])  # apart from the draws of the tokens
-    return [rng.normal(scale=GIVEN_WEIGHT_SCALE, size=tuple(shape)).astype("float32") for shape in weight_shapes]
-
-
-def given_weights_outputs(model: keras.Model, tokens: np.ndarray, seed: int) -> np.ndarray:
-    """``model``'s outputs for ``tokens`` at inference (dropout off) once :func:`given_weights` drawn for its own
-    weight shapes are set: where the model's weights, their order or what it does with them differ from the lab's
-    model, so do the outputs."""
-    model.set_weights(given_weights(seed, [w.shape for w in model.get_weights()]))
-    with full_float32():
-        return np.asarray(model(tokens, training=False))
-
-
-def _compare_given_weights(what, outputs, wanted, hint):
-    outputs, wanted = np.asarray(outputs, np.float64), np.asarray(wanted, np.float64)
-    check_shape(f"{what} with the check's weights", outputs, wanted.shape)
-    if not np.allclose(outputs, wanted, atol=GIVEN_WEIGHTS_ATOL):
-        fail(
-            f"{what}, with the weights the check set, differ from the lab's by up to {max_abs_diff(outputs, wanted):.3g}: {hint}"
-        )
-
-
 # --- Exercise 3.1: build_classifier ---------------------------------------------------------------------------
 
 DROPOUT = 0.4  # the rate the dropout layers are checked with
@@ -233,7 +209,7 @@ def probe_classifier(
         observations: for each encoder the model's type, whether it holds the encoder's layers, its outputs for the
         tokens and for the tokens with padding appended, its parameter count; for the model with dropout, its
         layers, their rates, which entries the layer after the Embedding zeroes in training mode, and two predictions;
-        last, each model's outputs with the weights of :func:`given_weights_outputs`.
+        last, each model's outputs with the weights of :func:`~course_utils.checks._common.outputs_with_given_weights`.
     """
     tokens = classifier_tokens(batch, steps, vocab_size, seed)
     observed = {"encoders": []}
@@ -259,9 +235,11 @@ def probe_classifier(
             )
             # What the models compute, not only what they hold: observed last, so that any other mistake is named first.
             for entry, model in zip(observed["encoders"], models):
-                entry["given_weights_probabilities"] = given_weights_outputs(model, tokens, seed)
+                entry["given_weights_probabilities"] = outputs_with_given_weights(model, tokens, seed)
             if "predictions" in observed["dropout"]:
-                observed["dropout"]["given_weights_probabilities"] = given_weights_outputs(with_dropout, tokens, seed)
+                observed["dropout"]["given_weights_probabilities"] = outputs_with_given_weights(
+                    with_dropout, tokens, seed
+                )
         except CheckFailed:
             raise
         except Exception as error:  # noqa: BLE001  the student's code raised: the comparison says so where it gets to it
@@ -279,7 +257,10 @@ def _dropout_observations(build_fn, vocab_size, embed_dim, num_classes, tokens, 
     seen["spatial_after_embedding"] = isinstance(after_embedding, keras.layers.SpatialDropout1D)
     if not seen["spatial_after_embedding"]:
         return seen, model
-    before_output = layers[-2]
+    output = len(layers) - 1  # the Dense layer, before any parameter-free softmax layer after it
+    while output > 1 and isinstance(layers[output], (keras.layers.Softmax, keras.layers.Activation)):
+        output -= 1
+    before_output = layers[output - 1]
     seen["dropout_before_output"] = type(before_output) is keras.layers.Dropout
     if not seen["dropout_before_output"]:
         return seen, model
@@ -330,7 +311,7 @@ def compare_classifier(
     # What the models compute: last, so that a mistake the observations above show is named first.
     for index, (name, wanted) in enumerate(expected["probabilities"]):
         entry = _entry(observed, "encoders", index)
-        _compare_given_weights(
+        compare_given_weights(
             f"with the {name} encoder your model's probabilities",
             _reached(observed, entry, "given_weights_probabilities"),
             wanted,
@@ -338,7 +319,7 @@ def compare_classifier(
             "Dropout -> Dense(num_classes, activation='softmax'), each layer applied to the one before's output, "
             "and nothing else",
         )
-    _compare_given_weights(
+    compare_given_weights(
         f"with dropout={DROPOUT} at inference your model's probabilities",
         _reached(observed, observed["dropout"], "given_weights_probabilities"),
         expected["probabilities"][0][1],  # dropout is off at inference: the model without dropout's
@@ -419,7 +400,7 @@ def probe_encoder(
         observations: for each kind, the layers returned (their classes, what a Bidirectional wraps and how it
         merges, the recurrent dropout), the outputs for the tokens and for the tokens with padding appended, and the
         parameter count; what ``make_encoder('transformer', units)`` did; last, for each kind, the outputs with the
-        weights of :func:`given_weights_outputs` (the Embedding's included).
+        weights of :func:`~course_utils.checks._common.outputs_with_given_weights` (the Embedding's included).
     """
     tokens = encoder_tokens(batch, steps, vocab_size, seed)
     observed = {"kinds": []}
@@ -468,7 +449,7 @@ def probe_encoder(
                 observed["unknown_kind"] = {"raised": None, "value_error": False}
             # What the encoders compute, not only what they are: observed last, so that any other mistake is named first.
             for entry, model in zip(observed["kinds"], models):
-                entry["given_weights_outputs"] = given_weights_outputs(model, tokens, seed)
+                entry["given_weights_outputs"] = outputs_with_given_weights(model, tokens, seed)
         except CheckFailed:
             raise
         except Exception as error:  # noqa: BLE001  the student's code raised: the comparison says so where it gets to it
@@ -526,7 +507,7 @@ def compare_encoder(
     for index, wanted in enumerate(expected["kinds"]):
         entry = _entry(observed, "kinds", index)
         layer = wanted["layer"] if wanted["wraps"] is None else f"{wanted['layer']}({wanted['wraps']})"
-        _compare_given_weights(
+        compare_given_weights(
             f"{wanted['kind']}: the outputs of Embedding(mask_zero=True) -> your encoder",
             _reached(observed, entry, "given_weights_outputs"),
             wanted["outputs"],

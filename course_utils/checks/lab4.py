@@ -10,7 +10,7 @@ that a library already does run under ``refuse_delegation`` (the ``Exercise`` co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import keras
@@ -28,7 +28,7 @@ from course_utils.checks import (
     fail,
     max_abs_diff,
 )
-from course_utils.checks._common import full_float32
+from course_utils.checks._common import compare_given_weights, full_float32, outputs_with_given_weights
 from course_utils.checks.delegation import Exercise, Forbidden, refuse_delegation, refusing_delegation
 from course_utils.checks.probing import Check
 
@@ -194,24 +194,6 @@ def encoder_inputs(vocab_size: int, batch: int, steps: int, seed: int) -> tuple[
 
 
 ENCODER_PADDING = 3  # padding steps appended to the input, which must change nothing
-ENCODER_WEIGHT_SCALE = 0.5  # normal weights of this scale keep the GRUs' gates away from saturation
-ENCODER_WEIGHTS_ATOL = 1e-4  # states of about 1; room for a GPU's fused kernels
-
-
-def encoder_weights(seed: int, weight_shapes: Sequence[Sequence[int]]) -> list[np.ndarray]:
-    """The weights the encoder check sets before reading what the model computes: from ``seed``, a float32 array of
-    each shape in ``weight_shapes`` (the model's own, in order)."""
-    rng = np.random.default_rng([seed, 1])  # apart from the draws of the tokens
-    return [rng.normal(scale=ENCODER_WEIGHT_SCALE, size=tuple(shape)).astype("float32") for shape in weight_shapes]
-
-
-def encoder_outputs_with_weights(model: keras.Model, tokens: np.ndarray, seed: int) -> list[np.ndarray]:
-    """``model``'s [states, summary] for ``tokens`` at inference once :func:`encoder_weights` drawn for its own weight
-    shapes are set: where the model's weights, their order or what it does with them differ from the lab's encoder,
-    so do the outputs."""
-    model.set_weights(encoder_weights(seed, [w.shape for w in model.get_weights()]))
-    with full_float32():
-        return [np.asarray(output) for output in model(tokens, training=False)]
 
 
 def probe_encoder(
@@ -227,7 +209,7 @@ def probe_encoder(
 
     The probe returns the states and the summary for :func:`encoder_inputs`, again with padding appended, the
     model's number of parameters, and last the states and the summary with the weights of
-    :func:`encoder_outputs_with_weights`.
+    :func:`~course_utils.checks._common.outputs_with_given_weights`.
 
     Args:
         build_fn: the student's ``build_encoder``.
@@ -253,7 +235,7 @@ def probe_encoder(
         "parameters": int(model.count_params()),
     }
     # What the model computes, not only what it holds: the outputs with weights the check chose.
-    observed["given_weights_states"], observed["given_weights_summary"] = encoder_outputs_with_weights(
+    observed["given_weights_states"], observed["given_weights_summary"] = outputs_with_given_weights(
         model, tokens, seed
     )
     return observed
@@ -300,15 +282,13 @@ def compare_encoder(
             "concatenate the two final states that Bidirectional(..., return_state=True) returns"
         )
     for name in ("states", "summary"):
-        actual = np.asarray(observed[f"given_weights_{name}"], np.float64)
-        reference = np.asarray(expected[f"given_weights_{name}"], np.float64)
-        check_shape(f"{name} with the check's weights", actual, reference.shape)
-        if not np.allclose(actual, reference, atol=ENCODER_WEIGHTS_ATOL):
-            fail(
-                f"with the weights the check set, your encoder's {name} differ from the lab's by up to "
-                f"{max_abs_diff(actual, reference):.3g}: Embedding(mask_zero=True), then Bidirectional around "
-                "RNN(MyGRUCell(units)) (a forward GRU and its backward copy), with nothing else in between"
-            )
+        compare_given_weights(
+            f"your encoder's {name}",
+            observed[f"given_weights_{name}"],
+            expected[f"given_weights_{name}"],
+            "Embedding(mask_zero=True), then Bidirectional around RNN(MyGRUCell(units)) (a forward GRU and its "
+            "backward copy), with nothing else in between",
+        )
     return f"build_encoder: shapes, {wanted} parameters, padding ignored, summary of both directions, what it computes"
 
 

@@ -302,8 +302,45 @@ def test_model_computing_something_else_with_the_right_layers(lstm_settings):
         judged(checks.check_build_model, build, num_layers=2, seed=1)
     else:
         fails_with(
-            "with the weights the check set, your model's logits differ", checks.check_build_model, build, seed=3
+            "your model's logits, with the weights the check set, differ", checks.check_build_model, build, seed=3
         )
+
+
+@pytest.mark.parametrize("lstm_dropout", [{"dropout": "rate"}, {"recurrent_dropout": "rate"}])
+def test_model_with_the_lstms_own_dropout_besides_the_dropout_layers(lstm_dropout):
+    # Right layers, rates and order, and right at inference and in the dropout-free training step: only the LSTMs'
+    # settings tell (passed every check before they were read).
+    def build(vocab_size, embedding_dim, rnn_units, dropout=0.0, num_layers=1):
+        settings = {name: dropout for name in lstm_dropout}
+        layers = [keras.Input(shape=(None,), dtype="int32"), keras.layers.Embedding(vocab_size, embedding_dim)]
+        for _ in range(num_layers):
+            layers += [
+                keras.layers.LSTM(rnn_units, return_sequences=True, **settings),
+                keras.layers.Dropout(dropout),
+            ]
+        return keras.Sequential(layers + [keras.layers.Dense(vocab_size)])
+
+    fails_with(
+        "the LSTM layers should keep their own dropout and recurrent_dropout at 0",
+        checks.check_build_model,
+        build,
+        seed=2,
+    )
+
+
+def test_model_masking_id_zero():
+    # Id 0 is a character (the check's ids always hold one): a masking Embedding skips it and computes something else.
+    def build(vocab_size, embedding_dim, rnn_units, dropout=0.0, num_layers=1):
+        layers = [
+            keras.Input(shape=(None,), dtype="int32"),
+            keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True),
+        ]
+        for _ in range(num_layers):
+            layers += [keras.layers.LSTM(rnn_units, return_sequences=True), keras.layers.Dropout(dropout)]
+        return keras.Sequential(layers + [keras.layers.Dense(vocab_size)])
+
+    for seed in range(3):
+        fails_with("the Embedding mask nothing", checks.check_build_model, build, vocab_size=83, seed=seed)
 
 
 def test_functional_model_is_told_to_be_sequential(solution):

@@ -187,6 +187,21 @@ def test_classifier_variant_with_both_dropouts_passes(solution):
     checks.check_classifier(classifier_variant(solution))
 
 
+def test_classifier_with_its_softmax_as_a_layer_of_its_own_passes():
+    # "a Dense layer with a softmax": Dense(num_classes) then Softmax() is that too (the review found it failed).
+    def build(vocab_size, embed_dim, encoder, num_classes=3, dropout=0.0):
+        tokens = keras.Input(shape=(None,), dtype="int32")
+        x = keras.layers.SpatialDropout1D(dropout)(
+            keras.layers.Embedding(vocab_size, embed_dim, mask_zero=True)(tokens)
+        )
+        for layer in encoder:
+            x = layer(x)
+        x = keras.layers.Dense(num_classes)(keras.layers.Dropout(dropout)(x))
+        return keras.Model(tokens, keras.layers.Softmax()(x))
+
+    judged(checks.check_classifier, build, seed=3)
+
+
 def test_classifier_ignoring_dropout(solution):
     fails_with(
         r"right after the Embedding put SpatialDropout1D\(0.4\)",

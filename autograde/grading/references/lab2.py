@@ -37,10 +37,7 @@ def expect_build_model(
 ) -> dict[str, Any]:
     """The parameter count, and the reference model's logits with the weights the probe gives the student's model."""
     model = reference_model(vocab_size, embedding_dim, rnn_units, num_layers=num_layers)
-    ids, weights = public.build_model_inputs(vocab_size, seed, [w.shape for w in model.get_weights()])
-    model.set_weights(weights)
-    with full_float32():
-        logits = np.asarray(model(ids, training=False))
+    logits = public.outputs_with_given_weights(model, public.build_model_ids(vocab_size, seed), seed)
     return {
         "parameter_count": expected_parameter_count(vocab_size, embedding_dim, rnn_units, num_layers),
         "logits": logits,

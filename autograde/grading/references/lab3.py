@@ -67,7 +67,7 @@ def expect_classifier(
         "probabilities": [
             [
                 name,
-                public.given_weights_outputs(
+                public.outputs_with_given_weights(
                     _reference_classifier(vocab_size, embed_dim, make(), num_classes), tokens, seed
                 ).astype(STORED),
             ]
@@ -117,7 +117,7 @@ def expect_encoder(input_dim: int, units: int, vocab_size: int, batch: int, step
                 else None,  # Bidirectional's default
                 "features": features(units),
                 "parameters": parameters(input_dim, units),
-                "outputs": public.given_weights_outputs(model, tokens, seed).astype(STORED),
+                "outputs": public.outputs_with_given_weights(model, tokens, seed).astype(STORED),
             }
         )
     return {"kinds": kinds}

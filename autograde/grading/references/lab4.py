@@ -92,7 +92,7 @@ def expect_encoder(vocab_size: int, embed_dim: int, units: int, batch: int, step
     encoder's states and summary with the weights the check sets."""
     tokens, lengths = public.encoder_inputs(vocab_size, batch, steps, seed)
     gru = 3 * (embed_dim * units + units * units + 2 * units)
-    states, summary = public.encoder_outputs_with_weights(reference_encoder(vocab_size, embed_dim, units), tokens, seed)
+    states, summary = public.outputs_with_given_weights(reference_encoder(vocab_size, embed_dim, units), tokens, seed)
     return {
         "parameters": vocab_size * embed_dim + 2 * gru,
         "gru_parameters": gru,
