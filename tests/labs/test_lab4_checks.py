@@ -248,7 +248,9 @@ def test_encoder_computing_something_else_with_the_right_layers(rejects, gru_set
         )(x)
         return keras.Model(tokens, [states, keras.layers.Concatenate()([forward, backward])])
 
-    rejects("^with the weights the check set, your encoder's states differ from the lab's", checks.check_encoder, build)
+    rejects(
+        "^your encoder's states, with the weights the check set, differ from the lab's", checks.check_encoder, build
+    )
 
 
 # --- Exercise 3: attention -------------------------------------------------------------------------------------
