@@ -500,7 +500,6 @@ class BarConstraint:
     def __init__(self, chars: Sequence[str]):
         self.chars = list(chars)
         self.states: list[BarState] = []
-        self.section_end_due: list[bool] = []  # per text: the last character was a | that closed a short bar
         self._section_ends = np.array([char in self.SECTION_ENDS for char in self.chars])
         self.dead_ends = 0  # steps where no character could complete the bar, so the bar was closed
         self._rows: dict[BarState, tuple[np.ndarray, np.ndarray]] = {}
@@ -526,31 +525,34 @@ class BarConstraint:
         for i, char in enumerate(self.chars):
             after = advance(state, char)
             if after.closed is not None and bar:
-                fill[i], closes[i] = float(after.closed / bar), after.must_be_full and not self._ends_short(char, after)
+                fill[i], closes[i] = float(after.closed / bar), after.must_be_full and not self._closed_short(after)
             elif not after.completable:
                 fill[i] = np.inf
             elif after.bar:
                 fill[i] = float(after.least_filled / after.bar)
+        if self._closed_short(state):  # only what makes its | a section's end may follow
+            fill[~self._section_ends] = np.inf
         return fill, closes
 
     @staticmethod
-    def _ends_short(char: str, after: BarState) -> bool:
-        """Whether ``char`` is a plain ``|`` that closed a short bar (``[|`` already ends a section)."""
-        return char == "|" and not after.boundary and None not in (after.closed, after.bar) and after.closed < after.bar
+    def _closed_short(state: BarState) -> bool:
+        """Whether the last character read was a plain ``|`` that closed a short bar that had to be full (``[|``
+        already ends a section)."""
+        return (
+            state.must_be_full
+            and state.previous == "|"
+            and not state.boundary
+            and state.bar is not None
+            and state.closed < state.bar
+        )
 
     def _rows_now(self) -> tuple[np.ndarray, np.ndarray]:
         rows = [self._row(state) for state in self.states]
-        fill, closes = np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
-        due = np.array(self.section_end_due, bool)[:, None]
-        return np.where(due & ~self._section_ends, np.float32(np.inf), fill), closes
+        return np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
 
     def reset(self, start: str, batch: int) -> tuple[np.ndarray, np.ndarray]:
         """Every text of the batch starts with ``start``; returns ``(fill, closes)`` for the first character drawn."""
-        state, due = START, False
-        for char in start:
-            after = advance(state, char)
-            state, due = after, after.must_be_full and self._ends_short(char, after)
-        self.states, self.section_end_due = [state] * int(batch), [due] * int(batch)
+        self.states = [read(start)] * int(batch)
         return self._rows_now()
 
     def current(self, batch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -559,14 +561,11 @@ class BarConstraint:
 
     def advance(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Reads one drawn id per text; returns ``(fill, closes)`` for the next character."""
-        read_ = [self._read(state, self.chars[int(i)]) for state, i in zip(self.states, np.ravel(ids))]
-        self.states, self.section_end_due = [state for state, _ in read_], [due for _, due in read_]
+        self.states = [self._read(state, self.chars[int(i)]) for state, i in zip(self.states, np.ravel(ids))]
         return self._rows_now()
 
-    def _read(self, state: BarState, char: str) -> tuple[BarState, bool]:
-        """The state after ``char``, and whether a section's end must follow; a character the reader cannot read
-        (drawn at a dead end) is passed over."""
+    @staticmethod
+    def _read(state: BarState, char: str) -> BarState:
+        """The state after ``char``; a character the reader cannot read (drawn at a dead end) is passed over."""
         after = advance(state, char)
-        if after.unreadable and not state.unreadable:
-            return state, False
-        return after, after.must_be_full and self._ends_short(char, after)
+        return state if after.unreadable and not state.unreadable else after
