@@ -8,6 +8,7 @@ is wrong, e.g. ``kernel: expected shape (3, 4), got (4, 3)``. The per-lab checks
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -106,10 +107,8 @@ def probe_answer(answers: dict[str, Any], name: str = "") -> Observations:
     value = answers.get(name)
     number = None
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
-        try:
+        with contextlib.suppress(OverflowError):  # an int beyond any float, such as 10**400, stays None
             number = float(value)
-        except OverflowError:  # an int beyond any float, such as 10**400
-            number = None
     return {
         "recorded": name in answers,
         "value": number if number is not None and np.isfinite(number) else None,

@@ -561,7 +561,7 @@ def compare_build_model(
             else f"a keras.layers.Dropout(0.5) after each of its {num_layers} LSTM layers"
         )
         fail(f"with dropout=0.5 the model should have {where}; its Dropout rates were {rates}")
-    extra = [pair for pair in observed.get("lstm_dropouts", []) if any(pair)]
+    extra = [pair for pair in observed["lstm_dropouts"] if any(pair)]
     if extra:
         fail(
             f"with dropout=0.5 the LSTM layers should keep their own dropout and recurrent_dropout at 0 (got "

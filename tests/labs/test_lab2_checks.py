@@ -277,6 +277,25 @@ def test_stacked_model_with_its_dropouts_elsewhere(where):
     fails_with("in that order .* got Embedding, ", checks.check_build_model, build, num_layers=2, seed=1)
 
 
+def sequential_model(lstm_settings=lambda dropout: {}, embedding_settings=None):
+    """build_model as the exercise asks, with settings of its own for each LSTM (from the dropout rate) and the
+    Embedding: the right layers, in order, whatever the settings compute."""
+
+    def build(vocab_size, embedding_dim, rnn_units, dropout=0.0, num_layers=1):
+        layers = [
+            keras.Input(shape=(None,), dtype="int32"),
+            keras.layers.Embedding(vocab_size, embedding_dim, **(embedding_settings or {})),
+        ]
+        for _ in range(num_layers):
+            layers += [
+                keras.layers.LSTM(rnn_units, return_sequences=True, **lstm_settings(dropout)),
+                keras.layers.Dropout(dropout),
+            ]
+        return keras.Sequential(layers + [keras.layers.Dense(vocab_size)])
+
+    return build
+
+
 @pytest.mark.parametrize(
     "lstm_settings",
     [
@@ -289,15 +308,7 @@ def test_stacked_model_with_its_dropouts_elsewhere(where):
 def test_model_computing_something_else_with_the_right_layers(lstm_settings):
     # Layers, settings the probe reads and parameter count all right: only the logits with the check's weights tell.
     # (unit_forget_bias only changes the initial bias, which the check's weights replace: it must pass.)
-    def build(vocab_size, embedding_dim, rnn_units, dropout=0.0, num_layers=1):
-        layers = [keras.Input(shape=(None,), dtype="int32"), keras.layers.Embedding(vocab_size, embedding_dim)]
-        for _ in range(num_layers):
-            layers += [
-                keras.layers.LSTM(rnn_units, return_sequences=True, **lstm_settings),
-                keras.layers.Dropout(dropout),
-            ]
-        return keras.Sequential(layers + [keras.layers.Dense(vocab_size)])
-
+    build = sequential_model(lambda dropout: lstm_settings)
     if lstm_settings == {"unit_forget_bias": False}:
         judged(checks.check_build_model, build, num_layers=2, seed=1)
     else:
@@ -310,16 +321,7 @@ def test_model_computing_something_else_with_the_right_layers(lstm_settings):
 def test_model_with_the_lstms_own_dropout_besides_the_dropout_layers(lstm_dropout):
     # Right layers, rates and order, and right at inference and in the dropout-free training step: only the LSTMs'
     # settings tell (passed every check before they were read).
-    def build(vocab_size, embedding_dim, rnn_units, dropout=0.0, num_layers=1):
-        settings = {name: dropout for name in lstm_dropout}
-        layers = [keras.Input(shape=(None,), dtype="int32"), keras.layers.Embedding(vocab_size, embedding_dim)]
-        for _ in range(num_layers):
-            layers += [
-                keras.layers.LSTM(rnn_units, return_sequences=True, **settings),
-                keras.layers.Dropout(dropout),
-            ]
-        return keras.Sequential(layers + [keras.layers.Dense(vocab_size)])
-
+    build = sequential_model(lambda dropout: {name: dropout for name in lstm_dropout})
     fails_with(
         "the LSTM layers should keep their own dropout and recurrent_dropout at 0",
         checks.check_build_model,
@@ -330,15 +332,7 @@ def test_model_with_the_lstms_own_dropout_besides_the_dropout_layers(lstm_dropou
 
 def test_model_masking_id_zero():
     # Id 0 is a character (the check's ids always hold one): a masking Embedding skips it and computes something else.
-    def build(vocab_size, embedding_dim, rnn_units, dropout=0.0, num_layers=1):
-        layers = [
-            keras.Input(shape=(None,), dtype="int32"),
-            keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True),
-        ]
-        for _ in range(num_layers):
-            layers += [keras.layers.LSTM(rnn_units, return_sequences=True), keras.layers.Dropout(dropout)]
-        return keras.Sequential(layers + [keras.layers.Dense(vocab_size)])
-
+    build = sequential_model(embedding_settings={"mask_zero": True})
     for seed in range(3):
         fails_with("the Embedding mask nothing", checks.check_build_model, build, vocab_size=83, seed=seed)
 
